@@ -1,0 +1,7 @@
+//! structr-backup: cold backups of Structr installations (Neo4j data directory plus
+//! the Structr directory) into a repository of generations, and their restore.
+//!
+//! Data flows one way: faces (`cli`, later `tui`) → `ops` → `install` / `repo`.
+
+pub mod cancel;
+pub mod repo;

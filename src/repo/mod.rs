@@ -1,0 +1,4 @@
+//! The backup repository on disk: generations, archives, retention, the lock.
+
+pub mod archive;
+pub mod retention;
