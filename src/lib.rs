@@ -4,4 +4,9 @@
 //! Data flows one way: faces (`cli`, later `tui`) → `ops` → `install` / `repo`.
 
 pub mod cancel;
+pub mod cli;
+pub mod config;
+pub mod install;
+pub mod ops;
 pub mod repo;
+pub mod units;

@@ -1,0 +1,94 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "structr-backup",
+    version,
+    about = "Cold backups of Structr installations (Neo4j data + Structr directory), and their restore",
+    after_help = "Exit codes: 0 ok, 1 failed, 2 usage error, 3 verification failed, 4 repository lock held by another run, 5 cancelled, 6 an interrupted run left services stopped (run `recover`)."
+)]
+pub struct Cli {
+    /// Config file (default: $STRUCTR_BACKUP_CONFIG, /etc/structr-backup/config.toml for root, else the user config dir)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Repository folder (overrides [repository] path)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// Do not ask for confirmation (needed for restore, delete and prune without a terminal)
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+    /// Machine-readable output on stdout (list, show, verify, prune, backup, restore, detect)
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stop Structr, stop Neo4j, archive both, start Neo4j, start Structr
+    Backup {
+        /// A label stored with the generation
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Generations, newest first
+    List,
+    /// One generation's manifest
+    Show { id: String },
+    /// Check generations: quick (archives against SHA256SUMS) or --deep (every file)
+    Verify {
+        id: Option<String>,
+        /// Verify every generation
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+        /// Also decompress and check every file's sha256
+        #[arg(long)]
+        deep: bool,
+    },
+    /// Replace the installation's data with a generation (verified first)
+    Restore {
+        id: String,
+        /// Do not take a safety backup of the current state first
+        #[arg(long)]
+        no_safety_backup: bool,
+    },
+    /// Delete the generations the retention policy does not keep
+    Prune(PruneArgs),
+    /// Protect a generation from pruning
+    Pin { id: String },
+    /// Remove the protection from pruning
+    Unpin { id: String },
+    /// Delete one generation
+    Delete { id: String },
+    /// Start services that an interrupted run left stopped
+    Recover,
+    /// Show the detected installation
+    Detect,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct PruneArgs {
+    /// Show what would be deleted and why, delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<u32>,
+    #[arg(long, value_name = "N")]
+    pub keep_hourly: Option<u32>,
+    #[arg(long, value_name = "N")]
+    pub keep_daily: Option<u32>,
+    #[arg(long, value_name = "N")]
+    pub keep_weekly: Option<u32>,
+    #[arg(long, value_name = "N")]
+    pub keep_monthly: Option<u32>,
+    #[arg(long, value_name = "N")]
+    pub keep_yearly: Option<u32>,
+    /// Keep everything newer than this before the newest (e.g. 2d, 1w3d)
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within: Option<String>,
+}

@@ -1,0 +1,454 @@
+//! The non-interactive face: one function per command, output as text or `--json`.
+
+pub mod args;
+pub mod confirm;
+pub mod render;
+
+use std::io::IsTerminal;
+
+use serde_json::json;
+
+use crate::cancel::Cancel;
+use crate::config::{self, Config};
+use crate::install::{detect, Installation};
+use crate::ops::backup::BackupOptions;
+use crate::ops::restore::RestoreOptions;
+use crate::ops::{self, Context, OpError};
+use crate::repo::archive::ArchiveOptions;
+use crate::repo::generation::{Manifest, Repo};
+use crate::repo::retention::{self, Policy};
+use crate::units;
+use args::{Cli, Command, PruneArgs};
+use render::Renderer;
+
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_VERIFY: i32 = 3;
+pub const EXIT_LOCKED: i32 = 4;
+pub const EXIT_CANCELLED: i32 = 5;
+pub const EXIT_NEEDS_RECOVER: i32 = 6;
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { code: EXIT_USAGE, message: message.into() }
+    }
+}
+
+impl From<OpError> for Failure {
+    fn from(e: OpError) -> Self {
+        let code = match &e {
+            OpError::Lock(_) => EXIT_LOCKED,
+            OpError::Verify(_) => EXIT_VERIFY,
+            OpError::Cancelled { .. } => EXIT_CANCELLED,
+            OpError::NeedsRecover(_) => EXIT_NEEDS_RECOVER,
+            _ => EXIT_FAILED,
+        };
+        Self { code, message: e.to_string() }
+    }
+}
+
+impl From<config::ConfigError> for Failure {
+    fn from(e: config::ConfigError) -> Self {
+        Self { code: EXIT_FAILED, message: e.to_string() }
+    }
+}
+
+type Result<T> = std::result::Result<T, Failure>;
+
+pub struct Env {
+    pub cli: Cli,
+    pub config: Config,
+    pub source: config::Source,
+    pub repo: Repo,
+    pub cancel: Cancel,
+}
+
+impl Env {
+    pub fn load(cli: Cli, cancel: Cancel) -> Result<Self> {
+        let (config, source) = config::load(cli.config.as_deref())?;
+        let repo = Repo::new(cli.repo.clone().unwrap_or_else(|| config.repository_path()));
+        Ok(Self { cli, config, source, repo, cancel })
+    }
+
+    fn installation(&self) -> Result<Installation> {
+        detect::detect(&self.config).map_err(|e| Failure::from(OpError::from(e)))
+    }
+
+    fn context<'a>(&self, inst: &'a Installation) -> Context<'a> {
+        Context {
+            inst,
+            repo: self.repo.clone(),
+            archive: ArchiveOptions {
+                level: self.config.repository.compression_level,
+                threads: self.config.repository.threads,
+            },
+            cancel: self.cancel.clone(),
+        }
+    }
+
+    fn print_json(&self, value: serde_json::Value) {
+        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+    }
+
+    /// Destructive commands need `--yes` or a person at a terminal who confirms.
+    fn confirm(&self, what: &str, typed: Option<&str>) -> Result<()> {
+        if self.cli.yes {
+            return Ok(());
+        }
+        if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+            return Err(Failure::usage(format!(
+                "{what}: there is no terminal to confirm on; add --yes to confirm"
+            )));
+        }
+        if confirm::ask(what, typed) {
+            Ok(())
+        } else {
+            Err(Failure { code: EXIT_CANCELLED, message: "not confirmed; nothing was changed".into() })
+        }
+    }
+}
+
+pub fn run(env: &Env) -> Result<()> {
+    if let Some(record) = ops::journal::interrupted(&env.repo.root) {
+        if !matches!(env.cli.command, Some(Command::Recover)) {
+            eprintln!("WARNING: {}", record.describe());
+        }
+    }
+    match &env.cli.command {
+        None => no_command(env),
+        Some(Command::Backup { label }) => backup(env, label),
+        Some(Command::List) => list(env),
+        Some(Command::Show { id }) => show(env, id),
+        Some(Command::Verify { id, all, deep }) => verify(env, id.as_deref(), *all, *deep),
+        Some(Command::Restore { id, no_safety_backup }) => restore(env, id, !no_safety_backup),
+        Some(Command::Prune(args)) => prune(env, args),
+        Some(Command::Pin { id }) => pin(env, id, true),
+        Some(Command::Unpin { id }) => pin(env, id, false),
+        Some(Command::Delete { id }) => delete(env, id),
+        Some(Command::Recover) => recover(env),
+        Some(Command::Detect) => detect_cmd(env),
+    }
+}
+
+fn no_command(env: &Env) -> Result<()> {
+    use clap::CommandFactory;
+    let help = Cli::command().render_help();
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        // The full-screen wizard comes later; meanwhile show what we see and the help.
+        let _ = detect_cmd(env);
+        println!("\n{help}");
+        return Ok(());
+    }
+    eprintln!("{help}");
+    Err(Failure::usage("no command given"))
+}
+
+fn backup(env: &Env, label: &str) -> Result<()> {
+    let inst = env.installation()?;
+    let ctx = env.context(&inst);
+    let mut r = Renderer::new();
+    let out = ops::backup::run(&ctx, &BackupOptions { label: label.into() }, &mut |e| r.event(e))?;
+    drop(r);
+    let m = &out.manifest;
+    if env.cli.json {
+        env.print_json(json!({ "generation": m, "unhealthy": out.closing.unhealthy }));
+    } else {
+        println!(
+            "generation {} written: {} in {} files, archives {} ({}), downtime {}",
+            m.id,
+            units::bytes(m.total_bytes()),
+            m.components.iter().map(|c| c.files).sum::<u64>(),
+            units::bytes(m.total_archive_size()),
+            env.repo.path_of(&m.id).display(),
+            units::duration(std::time::Duration::from_secs_f64(m.timings.downtime_secs))
+        );
+        for u in &out.closing.unhealthy {
+            println!("WARNING: not healthy after start: {u}");
+        }
+    }
+    Ok(())
+}
+
+fn list(env: &Env) -> Result<()> {
+    let (manifests, broken) = env.repo.list().map_err(OpError::from)?;
+    for b in &broken {
+        eprintln!("warning: {b}");
+    }
+    if env.cli.json {
+        let rows: Vec<_> = manifests.iter().map(list_json).collect();
+        env.print_json(json!(rows));
+        return Ok(());
+    }
+    if manifests.is_empty() {
+        println!("no generations in {}", env.repo.root.display());
+        return Ok(());
+    }
+    println!("{:<20} {:<19} {:>10}  {:<6} {:<10} LABEL", "ID", "CREATED", "SIZE", "PINNED", "VERIFIED");
+    for m in &manifests {
+        println!(
+            "{:<20} {:<19} {:>10}  {:<6} {:<10} {}",
+            m.id,
+            m.created_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S"),
+            units::bytes(m.total_archive_size()),
+            if m.pinned { "yes" } else { "" },
+            verified_word(m),
+            m.label
+        );
+    }
+    Ok(())
+}
+
+fn verified_word(m: &Manifest) -> &'static str {
+    match &m.last_verified {
+        None => "never",
+        Some(v) if !v.ok => "FAILED",
+        Some(v) if v.deep => "deep",
+        Some(_) => "quick",
+    }
+}
+
+fn list_json(m: &Manifest) -> serde_json::Value {
+    json!({
+        "id": m.id,
+        "created": m.created_at,
+        "size": m.total_archive_size(),
+        "bytes": m.total_bytes(),
+        "label": m.label,
+        "pinned": m.pinned,
+        "verified": m.last_verified,
+        "host": m.host,
+    })
+}
+
+fn show(env: &Env, id: &str) -> Result<()> {
+    let m = env.repo.manifest(id).map_err(OpError::from)?;
+    if env.cli.json {
+        env.print_json(json!(m));
+        return Ok(());
+    }
+    let local = m.created_at.with_timezone(&chrono::Local);
+    println!("generation   {}", m.id);
+    println!("created      {} ({})", local.format("%Y-%m-%d %H:%M:%S %Z"), units::age(chrono::Utc::now() - m.created_at));
+    println!("host         {} ({} installation)", m.host, m.installation);
+    println!("label        {}", if m.label.is_empty() { "-" } else { &m.label });
+    println!("pinned       {}", if m.pinned { "yes" } else { "no" });
+    println!("verified     {}", verified_word(&m));
+    println!("downtime     {}", units::duration(std::time::Duration::from_secs_f64(m.timings.downtime_secs)));
+    println!("tool         structr-backup {}", m.tool_version);
+    for c in &m.components {
+        println!(
+            "component    {} ({}) from {}: {} files, {} → {} {}",
+            c.name,
+            c.role,
+            c.source.display(),
+            c.files,
+            units::bytes(c.bytes),
+            units::bytes(c.archive_size),
+            c.archive
+        );
+    }
+    Ok(())
+}
+
+fn verify(env: &Env, id: Option<&str>, all: bool, deep: bool) -> Result<()> {
+    let ids: Vec<String> = match (id, all) {
+        (Some(id), _) => vec![id.to_string()],
+        (None, true) => vec![],
+        (None, false) => return Err(Failure::usage("name a generation id or use --all")),
+    };
+    let mut r = Renderer::new();
+    let reports = ops::verify::run(&env.repo, &ids, deep, &env.cancel, &mut |e| r.event(e))?;
+    drop(r);
+    if env.cli.json {
+        env.print_json(json!(reports));
+    } else {
+        for rep in &reports {
+            match rep.ok {
+                true => println!("{}: ok ({})", rep.id, if deep { "deep" } else { "quick" }),
+                false => println!("{}: FAILED: {}", rep.id, rep.problems.join("; ")),
+            }
+        }
+    }
+    match reports.iter().filter(|r| !r.ok).count() {
+        0 => Ok(()),
+        n => Err(Failure { code: EXIT_VERIFY, message: format!("{n} generation(s) failed verification") }),
+    }
+}
+
+fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
+    let inst = env.installation()?;
+    let ctx = env.context(&inst);
+    let m = env.repo.manifest(id).map_err(OpError::from)?;
+    let placements = ops::restore::placements(&ctx, &m)?;
+    if !env.cli.json {
+        println!("Restore generation {} ({}, from host {}):", m.id, m.created_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S"), m.host);
+        for p in &placements {
+            println!("  {} will be REPLACED by {} ({}); the current folder is kept as {}", p.target.display(), p.name, units::bytes(p.bytes), p.kept.display());
+        }
+        let names: Vec<&str> = inst.services.iter().map(|s| s.name()).collect();
+        println!("  services stopped during the restore: {}", names.join(", "));
+        println!("  safety backup of the current state first: {}", if safety_backup { "yes" } else { "NO" });
+    }
+    env.confirm(&format!("restore generation {id}"), Some(id))?;
+    let mut r = Renderer::new();
+    let out = ops::restore::run(&ctx, id, &RestoreOptions { safety_backup }, &mut |e| r.event(e))?;
+    drop(r);
+    if env.cli.json {
+        env.print_json(json!({
+            "restored": out.restored.id,
+            "safety_backup": out.safety.as_ref().map(|s| &s.id),
+            "placements": out.placements,
+            "unhealthy": out.closing.unhealthy,
+        }));
+    } else {
+        println!("generation {} restored; services running.", out.restored.id);
+        if let Some(s) = &out.safety {
+            println!("safety backup of the previous state: generation {}", s.id);
+        }
+        for p in &out.placements {
+            println!("previous {} kept at {} (delete it when satisfied)", p.target.display(), p.kept.display());
+        }
+        for u in &out.closing.unhealthy {
+            println!("WARNING: not healthy after start: {u}");
+        }
+    }
+    Ok(())
+}
+
+fn policy(env: &Env, args: &PruneArgs) -> Result<Policy> {
+    let given = args.keep_last.is_some()
+        || args.keep_hourly.is_some()
+        || args.keep_daily.is_some()
+        || args.keep_weekly.is_some()
+        || args.keep_monthly.is_some()
+        || args.keep_yearly.is_some()
+        || args.keep_within.is_some();
+    let within_text = if given { args.keep_within.clone().unwrap_or_default() } else { env.config.retention.keep_within.clone() };
+    let keep_within = retention::parse_within(&within_text).map_err(|e| Failure::usage(e.to_string()))?;
+    // Flags replace the configured policy as a whole, so the command line says
+    // exactly what is kept.
+    let r = &env.config.retention;
+    let pick = |flag: Option<u32>, conf: u32| if given { flag.unwrap_or(0) } else { conf };
+    Ok(Policy {
+        keep_last: pick(args.keep_last, r.keep_last),
+        keep_hourly: pick(args.keep_hourly, r.keep_hourly),
+        keep_daily: pick(args.keep_daily, r.keep_daily),
+        keep_weekly: pick(args.keep_weekly, r.keep_weekly),
+        keep_monthly: pick(args.keep_monthly, r.keep_monthly),
+        keep_yearly: pick(args.keep_yearly, r.keep_yearly),
+        keep_within,
+    })
+}
+
+fn prune(env: &Env, args: &PruneArgs) -> Result<()> {
+    let policy = policy(env, args)?;
+    let rows = ops::prune::plan(&env.repo, &policy)?;
+    print_plan(env, &rows, args.dry_run);
+    let doomed = rows.iter().filter(|r| !r.decision.keep).count();
+    if args.dry_run || doomed == 0 {
+        return Ok(());
+    }
+    env.confirm(&format!("delete {doomed} generation(s)"), None)?;
+    let mut r = Renderer::new();
+    let rows = ops::prune::run(&env.repo, &policy, &mut |e| r.event(e))?;
+    drop(r);
+    if !env.cli.json {
+        println!("deleted {} generation(s)", rows.iter().filter(|r| !r.decision.keep).count());
+    }
+    Ok(())
+}
+
+fn print_plan(env: &Env, rows: &[ops::prune::PlanRow], dry_run: bool) {
+    if env.cli.json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|r| json!({
+                "id": r.manifest.id,
+                "created": r.manifest.created_at,
+                "keep": r.decision.keep,
+                "reasons": r.decision.reasons.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+            }))
+            .collect();
+        env.print_json(json!({ "dry_run": dry_run, "generations": v }));
+        return;
+    }
+    for r in rows {
+        let reasons: Vec<String> = r.decision.reasons.iter().map(|x| x.to_string()).collect();
+        println!(
+            "{:<6} {:<20} {:<19} {}",
+            if r.decision.keep { "keep" } else { "DELETE" },
+            r.manifest.id,
+            r.manifest.created_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S"),
+            reasons.join(", ")
+        );
+    }
+}
+
+fn pin(env: &Env, id: &str, pinned: bool) -> Result<()> {
+    let _lock = crate::repo::lock::acquire(&env.repo.root, "pin").map_err(OpError::from)?;
+    env.repo.set_pinned(id, pinned).map_err(OpError::from)?;
+    println!("{id} {}", if pinned { "pinned" } else { "unpinned" });
+    Ok(())
+}
+
+fn delete(env: &Env, id: &str) -> Result<()> {
+    env.repo.manifest(id).map_err(OpError::from)?;
+    env.confirm(&format!("delete generation {id}"), Some(id))?;
+    ops::prune::delete(&env.repo, id)?;
+    println!("{id} deleted");
+    Ok(())
+}
+
+fn recover(env: &Env) -> Result<()> {
+    let inst = env.installation()?;
+    let ctx = env.context(&inst);
+    let mut r = Renderer::new();
+    let out = ops::recover::run(&ctx, &mut |e| r.event(e))?;
+    drop(r);
+    match out.record {
+        None => println!("nothing to recover: no interrupted run left services stopped"),
+        Some(rec) => println!("recovered: started {}", rec.stopped.join(", ")),
+    }
+    Ok(())
+}
+
+fn detect_cmd(env: &Env) -> Result<()> {
+    let inst = env.installation()?;
+    if env.cli.json {
+        env.print_json(json!({
+            "kind": inst.kind,
+            "host": inst.host,
+            "components": inst.components,
+            "services": inst.services.iter().map(|s| json!({"name": s.name(), "control": s.describe()})).collect::<Vec<_>>(),
+            "notes": inst.notes,
+            "config": env.source.to_string(),
+            "repository": env.repo.root,
+        }));
+        return Ok(());
+    }
+    println!("installation {} on {}", inst.kind, inst.host);
+    println!("config       {}", env.source);
+    println!("repository   {}", env.repo.root.display());
+    for c in &inst.components {
+        println!("component    {} ({}) at {}", c.name, c.role, c.path.display());
+    }
+    for s in &inst.services {
+        let state = match s.is_running() {
+            Ok(true) => "running",
+            Ok(false) => "stopped",
+            Err(_) => "unknown",
+        };
+        println!("service      {} ({state}), {}", s.name(), s.describe());
+    }
+    for n in &inst.notes {
+        println!("note         {n}");
+    }
+    Ok(())
+}

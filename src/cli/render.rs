@@ -1,0 +1,123 @@
+//! Renders the event stream of an operation on stderr: progress bars on a terminal,
+//! plain timestamped lines otherwise (logs, cron mail, CI).
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::ops::{Event, Step};
+use crate::units;
+
+pub struct Renderer {
+    bar: Option<ProgressBar>,
+    interactive: bool,
+    /// Plain mode: when each step last printed a progress line.
+    last_progress: HashMap<String, Instant>,
+}
+
+impl Renderer {
+    pub fn new() -> Self {
+        Self {
+            bar: None,
+            interactive: std::io::stderr().is_terminal(),
+            last_progress: HashMap::new(),
+        }
+    }
+
+    pub fn event(&mut self, ev: Event) {
+        match ev {
+            Event::Plan(steps) => {
+                let names: Vec<String> = steps.iter().map(Step::to_string).collect();
+                self.line(&format!("plan: {}", names.join(" → ")));
+            }
+            Event::Started(step) => self.started(&step),
+            Event::Finished(step, took) => {
+                self.finish_bar();
+                self.line(&format!("done: {step} ({})", units::duration(took)));
+            }
+            Event::Failed(step, why) => {
+                self.finish_bar();
+                self.line(&format!("FAILED: {step}: {why}"));
+            }
+            Event::Progress { step, done, total } => self.progress(&step, done, total),
+            Event::File(path) => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(path);
+                }
+            }
+            Event::Warning(w) => self.line(&format!("warning: {w}")),
+            Event::Info(i) => self.line(&i),
+        }
+    }
+
+    fn started(&mut self, step: &Step) {
+        self.finish_bar();
+        let copies = matches!(
+            step,
+            Step::Copy(_) | Step::Extract(_) | Step::Verify(_) | Step::SafetyBackup(_)
+        );
+        if self.interactive && copies {
+            let bar = ProgressBar::new(0);
+            let style = ProgressStyle::with_template(
+                "{prefix:>22} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {wide_msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_prefix(step.to_string());
+            bar.enable_steady_tick(Duration::from_millis(200));
+            self.bar = Some(bar);
+        } else {
+            self.line(&format!("{step} ..."));
+        }
+    }
+
+    fn progress(&mut self, step: &Step, done: u64, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_position(done);
+            return;
+        }
+        // Plain output: one line per step every 5 seconds at most.
+        let key = step.to_string();
+        let now = Instant::now();
+        let due = self
+            .last_progress
+            .get(&key)
+            .is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(5));
+        if due {
+            self.last_progress.insert(key, now);
+            let pct = if total > 0 { done * 100 / total } else { 0 };
+            self.line(&format!(
+                "{step}: {} of {} ({pct}%)",
+                units::bytes(done),
+                units::bytes(total)
+            ));
+        }
+    }
+
+    fn finish_bar(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn line(&self, text: &str) {
+        let stamp = chrono::Local::now().format("%H:%M:%S");
+        let line = format!("[{stamp}] {text}");
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+        }
+    }
+}
+
+impl Drop for Renderer {
+    fn drop(&mut self) {
+        self.finish_bar();
+    }
+}

@@ -1,0 +1,366 @@
+//! The TOML configuration: where it is looked up, its defaults, and validation with
+//! messages that name the file, the line and the key.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Where the configuration came from, for messages ("using defaults", "read FILE").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    Defaults { looked_at: PathBuf },
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::File(p) => write!(f, "{}", p.display()),
+            Source::Defaults { looked_at } => {
+                write!(f, "built-in defaults ({} does not exist)", looked_at.display())
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub repository: RepositoryConfig,
+    pub installation: InstallationConfig,
+    pub retention: RetentionConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RepositoryConfig {
+    /// None: `/var/backups/structr` for root, the user data dir otherwise.
+    pub path: Option<PathBuf>,
+    pub compression_level: i32,
+    /// 0 = all cores.
+    pub threads: u32,
+}
+
+impl Default for RepositoryConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            compression_level: 3,
+            threads: 0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    #[default]
+    Auto,
+    Systemd,
+    Compose,
+    Custom,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Auto => "auto",
+            Kind::Systemd => "systemd",
+            Kind::Compose => "compose",
+            Kind::Custom => "custom",
+        })
+    }
+}
+
+/// Command lines for one service; each is split like a shell would (quotes,
+/// backslashes) but run without a shell. `status` exits 0 when the service runs.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceCommands {
+    pub start: String,
+    pub stop: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct InstallationConfig {
+    pub kind: Kind,
+    pub neo4j_data: Option<PathBuf>,
+    pub structr_dir: Option<PathBuf>,
+    pub neo4j: Option<ServiceCommands>,
+    pub structr: Option<ServiceCommands>,
+    /// How long a stop may take before we give up and start everything again.
+    pub stop_timeout_secs: u64,
+    /// How long a start (until status says running) may take.
+    pub start_timeout_secs: u64,
+}
+
+impl Default for InstallationConfig {
+    fn default() -> Self {
+        Self {
+            kind: Kind::Auto,
+            neo4j_data: None,
+            structr_dir: None,
+            neo4j: None,
+            structr: None,
+            stop_timeout_secs: 120,
+            start_timeout_secs: 300,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    pub keep_last: u32,
+    pub keep_hourly: u32,
+    pub keep_daily: u32,
+    pub keep_weekly: u32,
+    pub keep_monthly: u32,
+    pub keep_yearly: u32,
+    pub keep_within: String,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            keep_last: 3,
+            keep_hourly: 0,
+            keep_daily: 7,
+            keep_weekly: 4,
+            keep_monthly: 12,
+            keep_yearly: 0,
+            keep_within: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}, line {line}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+/// The file to read: `--config`, then `$STRUCTR_BACKUP_CONFIG`, then
+/// `/etc/structr-backup/config.toml` for root, else the user config dir.
+pub fn config_path(explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    if let Some(p) = std::env::var_os("STRUCTR_BACKUP_CONFIG").filter(|v| !v.is_empty()) {
+        return PathBuf::from(p);
+    }
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from("/etc/structr-backup/config.toml");
+    }
+    match directories::ProjectDirs::from("", "", "structr-backup") {
+        Some(dirs) => dirs.config_dir().join("config.toml"),
+        None => PathBuf::from("structr-backup.toml"),
+    }
+}
+
+/// Loads the config. A missing file is not an error unless it was named
+/// explicitly (a typo in `--config` must not silently mean defaults).
+pub fn load(explicit: Option<&Path>) -> Result<(Config, Source), ConfigError> {
+    let path = config_path(explicit);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok((parse(&text, &path)?, Source::File(path))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
+            Ok((Config::default(), Source::Defaults { looked_at: path }))
+        }
+        Err(source) => Err(ConfigError::Read { path, source }),
+    }
+}
+
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+            .unwrap_or(0);
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            message: e.message().to_string(),
+        }
+    })?;
+    validate(&config, text, path)?;
+    Ok(config)
+}
+
+/// Checks what serde cannot: ranges and combinations. Errors point at the key's line.
+fn validate(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError> {
+    let fail = |key: &str, message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: line_of_key(text, key),
+        message: format!("{key}: {message}"),
+    };
+    let level = config.repository.compression_level;
+    if !(1..=19).contains(&level) {
+        return Err(fail(
+            "compression_level",
+            format!("{level} is out of range; use 1 (fastest) to 19 (smallest), 3 is a good default"),
+        ));
+    }
+    if let Err(e) = crate::repo::retention::parse_within(&config.retention.keep_within) {
+        return Err(fail("keep_within", e.to_string()));
+    }
+    let inst = &config.installation;
+    if inst.kind == Kind::Custom {
+        for (key, value) in [
+            ("neo4j_data", inst.neo4j_data.is_some()),
+            ("structr_dir", inst.structr_dir.is_some()),
+            ("neo4j", inst.neo4j.is_some()),
+            ("structr", inst.structr.is_some()),
+        ] {
+            if !value {
+                return Err(fail(
+                    "kind",
+                    format!("kind = \"custom\" needs `{key}` in [installation] (see the README, section Config)"),
+                ));
+            }
+        }
+    }
+    for (name, cmds) in [("neo4j", &inst.neo4j), ("structr", &inst.structr)] {
+        if let Some(cmds) = cmds {
+            for (what, line) in [("start", &cmds.start), ("stop", &cmds.stop), ("status", &cmds.status)] {
+                match shell_words::split(line) {
+                    Ok(argv) if !argv.is_empty() => {}
+                    Ok(_) => return Err(fail(name, format!("the {what} command is empty"))),
+                    Err(e) => return Err(fail(name, format!("the {what} command cannot be split: {e}"))),
+                }
+            }
+        }
+    }
+    if inst.stop_timeout_secs == 0 || inst.start_timeout_secs == 0 {
+        return Err(fail("stop_timeout_secs", "timeouts must be at least 1 second".into()));
+    }
+    Ok(())
+}
+
+/// The first line that assigns `key` (for messages; 0 when it is not written at all).
+fn line_of_key(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+        .unwrap_or(0)
+}
+
+impl Config {
+    /// The repository folder: config, else `/var/backups/structr` for root, else the user data dir.
+    pub fn repository_path(&self) -> PathBuf {
+        if let Some(p) = &self.repository.path {
+            return p.clone();
+        }
+        if nix::unistd::geteuid().is_root() {
+            return PathBuf::from("/var/backups/structr");
+        }
+        match directories::ProjectDirs::from("", "", "structr-backup") {
+            Some(dirs) => dirs.data_dir().join("repository"),
+            None => PathBuf::from("structr-backup-repository"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_means_defaults() {
+        let c = parse("", Path::new("c.toml")).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.retention.keep_daily, 7);
+        assert_eq!(c.repository.compression_level, 3);
+    }
+
+    #[test]
+    fn full_custom_config_parses() {
+        let text = r#"
+[repository]
+path = "/srv/backups"
+compression_level = 5
+threads = 2
+
+[installation]
+kind = "custom"
+neo4j_data = "/data/neo4j"
+structr_dir = "/opt/structr"
+neo4j = { start = "svc start neo4j", stop = "svc stop neo4j", status = "svc status 'neo 4j'" }
+structr = { start = "a", stop = "b", status = "c" }
+
+[retention]
+keep_last = 1
+keep_within = "1w3d"
+"#;
+        let c = parse(text, Path::new("c.toml")).unwrap();
+        assert_eq!(c.repository.path.as_deref(), Some(Path::new("/srv/backups")));
+        assert_eq!(c.installation.kind, Kind::Custom);
+        assert_eq!(c.installation.neo4j.unwrap().status, "svc status 'neo 4j'");
+        assert_eq!(c.retention.keep_last, 1);
+        assert_eq!(c.retention.keep_daily, 7, "unset keys keep their defaults");
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text = "[repository]\ncompression_level = 3\ncompresion = 4\n";
+        let err = parse(text, Path::new("/etc/x.toml")).unwrap_err().to_string();
+        assert!(err.contains("/etc/x.toml"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("compresion"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let err = parse("[retention]\n\nkeep_daily = \"seven\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_level_is_refused_with_its_line() {
+        let err = parse("[repository]\ncompression_level = 40\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2") && err.contains("compression_level"), "{err}");
+    }
+
+    #[test]
+    fn custom_kind_needs_paths_and_commands() {
+        let err = parse("[installation]\nkind = \"custom\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("neo4j_data"), "{err}");
+    }
+
+    #[test]
+    fn bad_keep_within_is_refused() {
+        let err = parse("[retention]\nkeep_within = \"3x\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keep_within") && err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error_but_missing_default_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.toml");
+        assert!(load(Some(&missing)).is_err());
+    }
+}

@@ -1,0 +1,174 @@
+//! Stopping, starting and watching the two services. One trait, one implementation
+//! per way of control (configured commands now; systemd and compose beside it).
+
+use std::time::{Duration, Instant};
+
+use super::command::{self, CommandError};
+use crate::config::ServiceCommands;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    #[error("{service}: `{command}` failed (exit {status}): {detail}")]
+    Failed {
+        service: String,
+        command: String,
+        status: String,
+        detail: String,
+    },
+    #[error("{service} still runs {secs} s after it was told to stop; check it with `{status}`")]
+    StopTimeout {
+        service: String,
+        secs: u64,
+        status: String,
+    },
+    #[error("{service} is not running {secs} s after it was started; check it with `{status}` and its logs")]
+    StartTimeout {
+        service: String,
+        secs: u64,
+        status: String,
+    },
+}
+
+pub trait ServiceControl: Send + Sync {
+    /// `neo4j` or `structr`.
+    fn name(&self) -> &str;
+    /// How it is controlled, for plans and messages.
+    fn describe(&self) -> String;
+    fn is_running(&self) -> Result<bool, ServiceError>;
+    /// Stops the service and returns once it is down (or fails after `timeout`).
+    fn stop(&self, timeout: Duration) -> Result<(), ServiceError>;
+    /// Starts the service and returns once it runs (or fails after `timeout`).
+    fn start(&self, timeout: Duration) -> Result<(), ServiceError>;
+    /// Waits until the service answers as healthy; by default running is healthy.
+    fn wait_healthy(&self, _timeout: Duration) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+/// A service controlled by configured command lines (the `custom` installation kind).
+pub struct CommandService {
+    name: String,
+    start: Vec<String>,
+    stop: Vec<String>,
+    status: Vec<String>,
+}
+
+impl CommandService {
+    pub fn new(name: &str, cmds: &ServiceCommands) -> Self {
+        // The config was validated, so splitting succeeds; an empty argv fails at run time.
+        let split = |s: &str| shell_words::split(s).unwrap_or_default();
+        Self {
+            name: name.to_string(),
+            start: split(&cmds.start),
+            stop: split(&cmds.stop),
+            status: split(&cmds.status),
+        }
+    }
+
+    fn run_checked(&self, argv: &[String], timeout: Duration) -> Result<(), ServiceError> {
+        let out = command::run(argv, timeout)?;
+        if out.success() {
+            return Ok(());
+        }
+        Err(ServiceError::Failed {
+            service: self.name.clone(),
+            command: command::display(argv),
+            status: out.status.map_or("killed by a signal".into(), |c| c.to_string()),
+            detail: out.tail(),
+        })
+    }
+}
+
+impl ServiceControl for CommandService {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn describe(&self) -> String {
+        format!("stop: `{}`, start: `{}`", command::display(&self.stop), command::display(&self.start))
+    }
+
+    fn is_running(&self) -> Result<bool, ServiceError> {
+        Ok(command::run(&self.status, Duration::from_secs(30))?.success())
+    }
+
+    fn stop(&self, timeout: Duration) -> Result<(), ServiceError> {
+        let deadline = Instant::now() + timeout;
+        self.run_checked(&self.stop, timeout)?;
+        wait_for(self, false, deadline).map_err(|_| ServiceError::StopTimeout {
+            service: self.name.clone(),
+            secs: timeout.as_secs(),
+            status: command::display(&self.status),
+        })
+    }
+
+    fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
+        let deadline = Instant::now() + timeout;
+        self.run_checked(&self.start, timeout)?;
+        wait_for(self, true, deadline).map_err(|_| ServiceError::StartTimeout {
+            service: self.name.clone(),
+            secs: timeout.as_secs(),
+            status: command::display(&self.status),
+        })
+    }
+}
+
+/// Polls `is_running` until it equals `running` or the deadline passes.
+pub fn wait_for(svc: &dyn ServiceControl, running: bool, deadline: Instant) -> Result<(), ()> {
+    loop {
+        if svc.is_running().ok() == Some(running) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(dir: &std::path::Path, stop: &str) -> CommandService {
+        let flag = dir.join("running");
+        let f = flag.display();
+        CommandService::new(
+            "demo",
+            &ServiceCommands {
+                start: format!("touch {f}"),
+                stop: stop.replace("FLAG", &f.to_string()),
+                status: format!("test -e {f}"),
+            },
+        )
+    }
+
+    #[test]
+    fn start_and_stop_wait_for_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = svc(dir.path(), "rm -f FLAG");
+        s.start(Duration::from_secs(5)).unwrap();
+        assert!(s.is_running().unwrap());
+        s.stop(Duration::from_secs(5)).unwrap();
+        assert!(!s.is_running().unwrap());
+    }
+
+    #[test]
+    fn a_service_that_will_not_stop_times_out_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = svc(dir.path(), "true");
+        s.start(Duration::from_secs(5)).unwrap();
+        let err = s.stop(Duration::from_secs(1)).unwrap_err().to_string();
+        assert!(err.contains("demo still runs 1 s after"), "{err}");
+    }
+
+    #[test]
+    fn a_failing_command_reports_its_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = svc(dir.path(), "sh -c 'echo permission denied >&2; exit 4'");
+        let err = s.stop(Duration::from_secs(5)).unwrap_err().to_string();
+        assert!(err.contains("exit 4") && err.contains("permission denied"), "{err}");
+    }
+}

@@ -1,0 +1,57 @@
+//! What an operation reports while it runs. Faces render this stream; they never
+//! reach into the operation itself.
+
+use std::fmt;
+use std::time::Duration;
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "step", content = "target", rename_all = "snake_case")]
+pub enum Step {
+    Preflight,
+    Verify(String),
+    Stop(String),
+    StoreLock,
+    SafetyBackup(String),
+    Copy(String),
+    Extract(String),
+    Swap(String),
+    Start(String),
+    Health(String),
+    Publish,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Preflight => write!(f, "preflight checks"),
+            Step::Verify(c) => write!(f, "verify {c}"),
+            Step::Stop(s) => write!(f, "stop {s}"),
+            Step::StoreLock => write!(f, "check that Neo4j released its store"),
+            Step::SafetyBackup(c) => write!(f, "safety backup of {c}"),
+            Step::Copy(c) => write!(f, "copy {c}"),
+            Step::Extract(c) => write!(f, "extract {c}"),
+            Step::Swap(c) => write!(f, "swap in {c}"),
+            Step::Start(s) => write!(f, "start {s}"),
+            Step::Health(s) => write!(f, "wait until {s} is healthy"),
+            Step::Publish => write!(f, "write manifest and checksums"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// The steps the operation intends to take, in order, before it starts.
+    Plan(Vec<Step>),
+    Started(Step),
+    Finished(Step, Duration),
+    Failed(Step, String),
+    /// Bytes of the current step done out of an estimated total.
+    Progress { step: Step, done: u64, total: u64 },
+    /// The file being read or written now (relative to its component).
+    File(String),
+    Warning(String),
+    Info(String),
+}
+
+/// Where events go. Operations take `&mut dyn FnMut(Event)`.
+pub type Sink<'a> = &'a mut dyn FnMut(Event);

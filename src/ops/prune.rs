@@ -1,0 +1,63 @@
+//! Pruning: the retention plan over all generations, then deletion of those it
+//! does not keep. The plan alone is the preview (`--dry-run`, the TUI).
+
+use chrono::Local;
+
+use super::event::{Event, Sink};
+use super::OpError;
+use crate::repo::generation::{Manifest, Repo};
+use crate::repo::lock;
+use crate::repo::retention::{self, Candidate, Decision, Policy};
+
+#[derive(Debug)]
+pub struct PlanRow {
+    pub manifest: Manifest,
+    pub decision: Decision,
+}
+
+/// The retention decision for every generation, newest first.
+pub fn plan(repo: &Repo, policy: &Policy) -> Result<Vec<PlanRow>, OpError> {
+    let (manifests, broken) = repo.list()?;
+    if let Some(e) = broken.first() {
+        return Err(OpError::Refused(format!(
+            "{e}; refusing to prune while a generation cannot be read (delete or repair it first)"
+        )));
+    }
+    let candidates: Vec<Candidate> = manifests
+        .iter()
+        .map(|m| Candidate { id: m.id.clone(), created: m.created_at, pinned: m.pinned })
+        .collect();
+    let decisions = retention::plan(&candidates, policy, &Local);
+    let mut rows = Vec::new();
+    for d in decisions {
+        let manifest = manifests
+            .iter()
+            .find(|m| m.id == d.id)
+            .cloned()
+            .ok_or_else(|| OpError::failed(format!("retention returned an unknown id {}", d.id)))?;
+        rows.push(PlanRow { manifest, decision: d });
+    }
+    Ok(rows)
+}
+
+/// Deletes what the plan does not keep, under the repository lock. The plan is
+/// recomputed under the lock so it matches what is on disk now.
+pub fn run(repo: &Repo, policy: &Policy, on: Sink) -> Result<Vec<PlanRow>, OpError> {
+    let _lock = lock::acquire(&repo.root, "prune")?;
+    let rows = plan(repo, policy)?;
+    for row in rows.iter().filter(|r| !r.decision.keep) {
+        repo.delete(&row.manifest.id)?;
+        on(Event::Info(format!("deleted {}", row.manifest.id)));
+    }
+    Ok(rows)
+}
+
+/// Deletes one generation under the lock.
+pub fn delete(repo: &Repo, id: &str) -> Result<(), OpError> {
+    let _lock = lock::acquire(&repo.root, "delete")?;
+    if repo.manifest(id)?.pinned {
+        return Err(OpError::Refused(format!("{id} is pinned; `structr-backup unpin {id}` first")));
+    }
+    repo.delete(id)?;
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! Verification of generations. Quick: every archive and index file against
+//! `SHA256SUMS` (and the manifest). Deep: also decompress every archive, read every
+//! tar entry and check each file's sha256 against the file index.
+
+use std::path::Path;
+use std::time::Instant;
+
+use chrono::Utc;
+
+use super::event::{Event, Sink, Step};
+use super::OpError;
+use crate::cancel::Cancel;
+use crate::repo::archive::{self, ArchiveEvent};
+use crate::repo::file_index;
+use crate::repo::generation::{self, Manifest, Repo, VerifyRecord};
+use crate::repo::lock;
+
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub id: String,
+    pub deep: bool,
+    pub ok: bool,
+    pub problems: Vec<String>,
+}
+
+/// Verifies the given generations (all when `ids` is empty) under the repository
+/// lock and records each result in its manifest.
+pub fn run(repo: &Repo, ids: &[String], deep: bool, cancel: &Cancel, on: Sink) -> Result<Vec<Report>, OpError> {
+    let _lock = lock::acquire(&repo.root, "verify")?;
+    let ids: Vec<String> = if ids.is_empty() {
+        repo.list()?.0.into_iter().map(|m| m.id).collect()
+    } else {
+        ids.to_vec()
+    };
+    let mut reports = Vec::new();
+    for id in ids {
+        let manifest = repo.manifest(&id)?;
+        let result = check(&repo.path_of(&id), &manifest, deep, cancel, on);
+        if let Err(OpError::Cancelled { .. }) = result {
+            return Err(OpError::Cancelled {
+                detail: format!("verification of {id} was cancelled"),
+            });
+        }
+        let problems = match result {
+            Ok(()) => vec![],
+            Err(e) => vec![e.to_string()],
+        };
+        let ok = problems.is_empty();
+        repo.record_verify(&id, VerifyRecord { at: Utc::now(), deep, ok })?;
+        reports.push(Report { id, deep, ok, problems });
+    }
+    Ok(reports)
+}
+
+/// Checks one generation folder; the first problem found is the error.
+pub fn check(dir: &Path, m: &Manifest, deep: bool, cancel: &Cancel, on: Sink) -> Result<(), OpError> {
+    quick(dir, m, cancel, on)?;
+    if deep {
+        for c in &m.components {
+            let step = Step::Verify(format!("{} (deep)", c.name));
+            on(Event::Started(step.clone()));
+            let t = Instant::now();
+            let index = file_index::read_index(&dir.join(&c.index))
+                .map_err(|e| OpError::Verify(format!("{}: {e}", c.index)))?;
+            let mut done = 0;
+            archive::deep_verify(&dir.join(&c.archive), &index, cancel, &mut |ev| {
+                if let ArchiveEvent::Bytes(n) = ev {
+                    done += n;
+                    on(Event::Progress { step: step.clone(), done, total: c.bytes.max(done) });
+                }
+            })
+            .map_err(|e| {
+                on(Event::Failed(step.clone(), e.to_string()));
+                OpError::from(e)
+            })?;
+            on(Event::Finished(step, t.elapsed()));
+        }
+    }
+    Ok(())
+}
+
+/// Hashes every file named in `SHA256SUMS` and checks that the manifest's archives
+/// and indexes are all covered, so a missing or swapped file is caught too.
+pub fn quick(dir: &Path, m: &Manifest, cancel: &Cancel, on: Sink) -> Result<(), OpError> {
+    let id = &m.id;
+    let sums = generation::read_sums(dir).map_err(|e| OpError::Verify(format!("{id}: {e}")))?;
+    for c in &m.components {
+        for name in [&c.archive, &c.index] {
+            if !sums.iter().any(|(_, n)| n == name) {
+                return Err(OpError::Verify(format!("{id}: {name} is not listed in SHA256SUMS")));
+            }
+        }
+        if !sums.iter().any(|(h, n)| n == &c.archive && h == &c.sha256) {
+            return Err(OpError::Verify(format!(
+                "{id}: the checksum of {} in SHA256SUMS differs from the manifest",
+                c.archive
+            )));
+        }
+    }
+    for (expected, name) in &sums {
+        let path = dir.join(name);
+        let step = Step::Verify(name.clone());
+        on(Event::Started(step.clone()));
+        let t = Instant::now();
+        let total = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let mut done = 0;
+        let actual = archive::sha256_file(&path, cancel, &mut |ev| {
+            if let ArchiveEvent::Bytes(n) = ev {
+                done += n;
+                on(Event::Progress { step: step.clone(), done, total });
+            }
+        });
+        let actual = match actual {
+            Ok(a) => a,
+            Err(archive::ArchiveError::Cancelled) => {
+                return Err(OpError::Cancelled { detail: "verification cancelled".into() })
+            }
+            Err(e) => return Err(OpError::Verify(format!("{id}: {e}"))),
+        };
+        if &actual != expected {
+            let msg = format!("{id}: {name} is damaged (sha256 {actual}, expected {expected})");
+            on(Event::Failed(step, msg.clone()));
+            return Err(OpError::Verify(msg));
+        }
+        on(Event::Finished(step, t.elapsed()));
+    }
+    Ok(())
+}

@@ -1,0 +1,426 @@
+//! A generation: one folder in the repository holding a manifest, one archive and one
+//! file index per component, and `SHA256SUMS`. See DESIGN.md for the layout contract.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const FORMAT_VERSION: u32 = 1;
+pub const MANIFEST: &str = "manifest.toml";
+pub const SUMS: &str = "SHA256SUMS";
+const PARTIAL: &str = ".partial";
+const DELETING: &str = ".deleting";
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub host: String,
+    pub installation: String,
+    pub tool_version: String,
+    #[serde(default)]
+    pub label: String,
+    #[serde(default)]
+    pub pinned: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_verified: Option<VerifyRecord>,
+    #[serde(default)]
+    pub timings: Timings,
+    #[serde(default)]
+    pub versions: std::collections::BTreeMap<String, String>,
+    pub components: Vec<Component>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Component {
+    /// Stable name, also the archive's base name (`neo4j-data`, `structr`, ...).
+    pub name: String,
+    /// What it is, used to map it onto an installation at restore time.
+    pub role: String,
+    /// Where it was read from on the machine that made the backup.
+    pub source: PathBuf,
+    pub archive: String,
+    pub index: String,
+    pub files: u64,
+    pub entries: u64,
+    pub bytes: u64,
+    pub archive_size: u64,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Timings {
+    /// From the first stop to the last successful start.
+    pub downtime_secs: f64,
+    pub total_secs: f64,
+    pub stop_secs: f64,
+    pub copy_secs: f64,
+    pub start_secs: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct VerifyRecord {
+    pub at: DateTime<Utc>,
+    pub deep: bool,
+    pub ok: bool,
+}
+
+impl Manifest {
+    pub fn total_archive_size(&self) -> u64 {
+        self.components.iter().map(|c| c.archive_size).sum()
+    }
+
+    pub fn total_bytes(&self) -> u64 {
+        self.components.iter().map(|c| c.bytes).sum()
+    }
+}
+
+/// A generation id is its UTC creation time, e.g. `20261124T031500Z`; a second
+/// backup within the same second gets `-2`, `-3`, ... so ids still sort by time.
+pub fn id_for(time: DateTime<Utc>) -> String {
+    time.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+pub fn is_generation_id(name: &str) -> bool {
+    let (base, suffix) = match name.split_once('-') {
+        Some((b, s)) => (b, Some(s)),
+        None => (name, None),
+    };
+    let b = base.as_bytes();
+    let shape_ok = b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit);
+    shape_ok && suffix.is_none_or(|s| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// The repository folder and the generations in it.
+#[derive(Clone, Debug)]
+pub struct Repo {
+    pub root: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("no generation {id} in {root} (run `structr-backup list` to see the ids)")]
+    NotFound { id: String, root: PathBuf },
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the manifest {path} is damaged: {detail}")]
+    BadManifest { path: PathBuf, detail: String },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RepoError {
+    let path = path.to_path_buf();
+    move |source| RepoError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+impl Repo {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// Creates the repository folder (owner-only: it holds credentials).
+    pub fn create(&self) -> Result<(), RepoError> {
+        if !self.root.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.root)
+                .map_err(io("cannot create the repository folder", &self.root))?;
+        }
+        Ok(())
+    }
+
+    pub fn path_of(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    /// A fresh id for a generation created at `time`, unique in this repository.
+    pub fn new_id(&self, time: DateTime<Utc>) -> String {
+        let base = id_for(time);
+        let taken = |id: &str| {
+            self.path_of(id).exists() || self.root.join(format!("{id}{PARTIAL}")).exists()
+        };
+        if !taken(&base) {
+            return base;
+        }
+        (2..)
+            .map(|n| format!("{base}-{n}"))
+            .find(|id| !taken(id))
+            .unwrap_or(base)
+    }
+
+    /// Creates `<id>.partial/`, owner-only.
+    pub fn create_partial(&self, id: &str) -> Result<PathBuf, RepoError> {
+        let path = self.root.join(format!("{id}{PARTIAL}"));
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .map_err(io("cannot create the generation folder", &path))?;
+        Ok(path)
+    }
+
+    /// Makes a finished `.partial` folder visible as a generation: fsync, rename, fsync the repo.
+    pub fn publish(&self, partial: &Path, id: &str) -> Result<PathBuf, RepoError> {
+        let final_path = self.path_of(id);
+        sync_dir(partial)?;
+        fs::rename(partial, &final_path).map_err(io("cannot publish the generation", partial))?;
+        sync_dir(&self.root)?;
+        Ok(final_path)
+    }
+
+    /// Removes leftovers of interrupted runs (`.partial`, `.deleting`). Returns what was removed.
+    pub fn clean_leftovers(&self) -> Result<Vec<PathBuf>, RepoError> {
+        let mut removed = Vec::new();
+        let Ok(entries) = fs::read_dir(&self.root) else {
+            return Ok(removed);
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(PARTIAL) || name.ends_with(DELETING) {
+                let path = entry.path();
+                fs::remove_dir_all(&path).map_err(io("cannot remove the leftover", &path))?;
+                removed.push(path);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// All generations, newest first. Reads only the manifests. Folders whose
+    /// manifest cannot be read are returned as errors beside the good ones.
+    pub fn list(&self) -> Result<(Vec<Manifest>, Vec<RepoError>), RepoError> {
+        let mut manifests = Vec::new();
+        let mut broken = Vec::new();
+        let entries = match fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((manifests, broken)),
+            Err(e) => return Err(io("cannot read the repository", &self.root)(e)),
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !is_generation_id(name) {
+                continue;
+            }
+            match self.manifest(name) {
+                Ok(m) => manifests.push(m),
+                Err(e) => broken.push(e),
+            }
+        }
+        manifests.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok((manifests, broken))
+    }
+
+    pub fn manifest(&self, id: &str) -> Result<Manifest, RepoError> {
+        if !is_generation_id(id) || !self.path_of(id).is_dir() {
+            return Err(RepoError::NotFound {
+                id: id.to_string(),
+                root: self.root.clone(),
+            });
+        }
+        read_manifest(&self.path_of(id))
+    }
+
+    /// Sets or clears the pin (rewrites the manifest atomically).
+    pub fn set_pinned(&self, id: &str, pinned: bool) -> Result<Manifest, RepoError> {
+        let mut m = self.manifest(id)?;
+        m.pinned = pinned;
+        write_manifest(&self.path_of(id), &m)?;
+        Ok(m)
+    }
+
+    pub fn record_verify(&self, id: &str, record: VerifyRecord) -> Result<(), RepoError> {
+        let mut m = self.manifest(id)?;
+        m.last_verified = Some(record);
+        write_manifest(&self.path_of(id), &m)
+    }
+
+    /// Deletes a generation: renamed out of the listing first, so an interrupted
+    /// delete never leaves a half generation that looks whole.
+    pub fn delete(&self, id: &str) -> Result<(), RepoError> {
+        self.manifest(id)?;
+        let from = self.path_of(id);
+        let doomed = self.root.join(format!("{id}{DELETING}"));
+        fs::rename(&from, &doomed).map_err(io("cannot delete the generation", &from))?;
+        fs::remove_dir_all(&doomed).map_err(io("cannot remove", &doomed))
+    }
+}
+
+pub fn read_manifest(dir: &Path) -> Result<Manifest, RepoError> {
+    let path = dir.join(MANIFEST);
+    let text = fs::read_to_string(&path).map_err(io("cannot read the manifest", &path))?;
+    let m: Manifest = toml::from_str(&text).map_err(|e| RepoError::BadManifest {
+        path: path.clone(),
+        detail: e.message().to_string(),
+    })?;
+    if m.format_version > FORMAT_VERSION {
+        return Err(RepoError::BadManifest {
+            path,
+            detail: format!(
+                "format version {} is newer than this program understands ({FORMAT_VERSION}); update structr-backup",
+                m.format_version
+            ),
+        });
+    }
+    Ok(m)
+}
+
+/// Writes the manifest via a temporary file and rename, so a crash leaves the old or the new one.
+pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), RepoError> {
+    let text = toml::to_string(m).map_err(|e| RepoError::BadManifest {
+        path: dir.join(MANIFEST),
+        detail: e.to_string(),
+    })?;
+    write_file_atomic(&dir.join(MANIFEST), text.as_bytes())
+}
+
+/// `SHA256SUMS` in the format of `sha256sum` (two spaces, text mode).
+pub fn write_sums(dir: &Path, sums: &[(String, String)]) -> Result<(), RepoError> {
+    let text: String = sums
+        .iter()
+        .map(|(hash, name)| format!("{hash}  {name}\n"))
+        .collect();
+    write_file_atomic(&dir.join(SUMS), text.as_bytes())
+}
+
+/// Reads `SHA256SUMS` as (hash, file name) pairs; names are plain (we write no escapes).
+pub fn read_sums(dir: &Path) -> Result<Vec<(String, String)>, RepoError> {
+    let path = dir.join(SUMS);
+    let text = fs::read_to_string(&path).map_err(io("cannot read", &path))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (hash, name) = l.split_once("  ").ok_or_else(|| RepoError::BadManifest {
+                path: path.clone(),
+                detail: format!("line {l:?} is not `<sha256>  <file>`"),
+            })?;
+            Ok((hash.to_string(), name.trim_start_matches('*').to_string()))
+        })
+        .collect()
+}
+
+pub fn write_file_atomic(path: &Path, data: &[u8]) -> Result<(), RepoError> {
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io("cannot write", &tmp))?;
+    f.write_all(data).map_err(io("cannot write", &tmp))?;
+    f.sync_all().map_err(io("cannot sync", &tmp))?;
+    fs::rename(&tmp, path).map_err(io("cannot replace", path))
+}
+
+pub fn sync_dir(dir: &Path) -> Result<(), RepoError> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("cannot sync the folder", dir))
+}
+
+/// Makes sure a folder is owner-only (the repository holds credentials).
+pub fn restrict(dir: &Path) -> std::io::Result<()> {
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn manifest(id: &str, t: DateTime<Utc>) -> Manifest {
+        Manifest {
+            format_version: FORMAT_VERSION,
+            id: id.into(),
+            created_at: t,
+            host: "h".into(),
+            installation: "custom".into(),
+            tool_version: "0".into(),
+            label: String::new(),
+            pinned: false,
+            last_verified: None,
+            timings: Timings::default(),
+            versions: Default::default(),
+            components: vec![],
+        }
+    }
+
+    #[test]
+    fn ids_are_utc_times_and_recognised() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 24, 3, 15, 0).unwrap();
+        assert_eq!(id_for(t), "20261124T031500Z");
+        assert!(is_generation_id("20261124T031500Z"));
+        assert!(is_generation_id("20261124T031500Z-2"));
+        assert!(!is_generation_id("20261124T031500Z.partial"));
+        assert!(!is_generation_id("20261124T031500Z-"));
+        assert!(!is_generation_id(".lock"));
+    }
+
+    #[test]
+    fn list_is_newest_first_and_skips_partial() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::new(dir.path());
+        for (h, id) in [(1, "20260101T010000Z"), (3, "20260101T030000Z"), (2, "20260101T020000Z")] {
+            let p = repo.create_partial(id).unwrap();
+            let t = Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap();
+            write_manifest(&p, &manifest(id, t)).unwrap();
+            repo.publish(&p, id).unwrap();
+        }
+        repo.create_partial("20260101T040000Z").unwrap();
+        let (list, broken) = repo.list().unwrap();
+        let ids: Vec<_> = list.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["20260101T030000Z", "20260101T020000Z", "20260101T010000Z"]);
+        assert!(broken.is_empty());
+        assert_eq!(repo.clean_leftovers().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn same_second_gets_a_suffix() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::new(dir.path());
+        let t = Utc.with_ymd_and_hms(2026, 1, 1, 1, 0, 0).unwrap();
+        let a = repo.new_id(t);
+        repo.create_partial(&a).unwrap();
+        assert_eq!(repo.new_id(t), "20260101T010000Z-2");
+    }
+
+    #[test]
+    fn pin_and_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::new(dir.path());
+        let id = "20260101T010000Z";
+        let p = repo.create_partial(id).unwrap();
+        write_manifest(&p, &manifest(id, Utc::now())).unwrap();
+        repo.publish(&p, id).unwrap();
+        assert!(repo.set_pinned(id, true).unwrap().pinned);
+        assert!(repo.manifest(id).unwrap().pinned);
+        repo.delete(id).unwrap();
+        assert!(matches!(repo.manifest(id), Err(RepoError::NotFound { .. })));
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn sums_round_trip_in_sha256sum_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let sums = vec![("ab".repeat(32), "structr.tar.zst".to_string())];
+        write_sums(dir.path(), &sums).unwrap();
+        let text = fs::read_to_string(dir.path().join(SUMS)).unwrap();
+        assert_eq!(text, format!("{}  structr.tar.zst\n", "ab".repeat(32)));
+        assert_eq!(read_sums(dir.path()).unwrap(), sums);
+    }
+}
