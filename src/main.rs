@@ -6,6 +6,8 @@ use structr_backup::cli::{self, args::Cli, Env};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Readable panic reports; our own errors are printed below with their exit codes.
+    let _ = color_eyre::install();
     // Ctrl-C, SIGTERM and a lost terminal cancel the operation; the operation
     // itself then starts the services it stopped before we exit.
     let cancel = Cancel::new();

@@ -1,0 +1,231 @@
+//! Shared test helpers: a sandbox installation of the stand-in Neo4j and Structr
+//! (real processes driven through the `custom` service commands), running the
+//! built binary, and comparing directory trees.
+#![allow(dead_code)]
+
+pub mod tree;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_structr-backup");
+pub const STANDIN: &str = env!("CARGO_BIN_EXE_structr-standin");
+
+/// How the sandbox's services are configured.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub store_mb: u32,
+    pub neo4j_ignore_sigterm: bool,
+    pub stop_timeout_secs: u64,
+    /// Replaces the structr start command (argv line) when set.
+    pub structr_start: Option<String>,
+    /// Services that are only flag files (`touch`/`rm`/`test -e`): for tests about
+    /// archive fidelity, where the trees must not change while we look at them.
+    pub flag_services: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { store_mb: 1, neo4j_ignore_sigterm: false, stop_timeout_secs: 20, structr_start: None, flag_services: false }
+    }
+}
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub neo4j_data: PathBuf,
+    pub structr_dir: PathBuf,
+    pub repo: PathBuf,
+    pub config: PathBuf,
+    pub run: PathBuf,
+    pub opts: Options,
+}
+
+fn q(p: &Path) -> String {
+    shell_words::quote(&p.display().to_string()).into_owned()
+}
+
+impl Sandbox {
+    pub fn new(opts: Options) -> Self {
+        let dir = tempfile::Builder::new().prefix("sb-").tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let run = root.join("run");
+        std::fs::create_dir_all(&run).unwrap();
+        let sb = Sandbox {
+            neo4j_data: root.join("neo4j/data"),
+            structr_dir: root.join("structr"),
+            repo: root.join("repo"),
+            config: root.join("config.toml"),
+            run,
+            dir,
+            opts,
+        };
+        std::fs::create_dir_all(sb.neo4j_data.parent().unwrap()).unwrap();
+        sb.write_config();
+        sb
+    }
+
+    pub fn ctl(&self, action: &str, svc: &str) -> String {
+        let pid = self.run.join(format!("{svc}.pid"));
+        let log = self.run.join(format!("{svc}.log"));
+        let port = self.run.join("bolt.port");
+        if self.opts.flag_services {
+            let flag = q(&self.run.join(format!("{svc}.up")));
+            return match action {
+                "start" => format!("touch {flag}"),
+                "stop" => format!("rm -f {flag}"),
+                _ => format!("test -e {flag}"),
+            };
+        }
+        match action {
+            "start" if svc == "neo4j" => format!(
+                "{STANDIN} ctl start --pidfile {} --log {} --ready-file {} --timeout 20 -- {STANDIN} neo4j --data {} --bolt 127.0.0.1:0 --port-file {} --store-mb {}{}",
+                q(&pid), q(&log), q(&port), q(&self.neo4j_data), q(&port), self.opts.store_mb,
+                if self.opts.neo4j_ignore_sigterm { " --ignore-sigterm" } else { "" }
+            ),
+            "start" => format!(
+                "{STANDIN} ctl start --pidfile {} --log {} --timeout 20 -- {STANDIN} structr --dir {} --bolt-port-file {} --interval-ms 10",
+                q(&pid), q(&log), q(&self.structr_dir), q(&port)
+            ),
+            "stop" => format!("{STANDIN} ctl stop --pidfile {} --timeout {}", q(&pid), self.opts.stop_timeout_secs),
+            _ => format!("{STANDIN} ctl status --pidfile {}", q(&pid)),
+        }
+    }
+
+    pub fn write_config(&self) {
+        let structr_start = self.opts.structr_start.clone().unwrap_or_else(|| self.ctl("start", "structr"));
+        let toml_str = |s: &str| toml::Value::String(s.to_string()).to_string();
+        let text = format!(
+            r#"[repository]
+path = {repo}
+compression_level = 3
+
+[installation]
+kind = "custom"
+neo4j_data = {data}
+structr_dir = {sdir}
+stop_timeout_secs = {timeout}
+start_timeout_secs = 30
+neo4j = {{ start = {n_start}, stop = {n_stop}, status = {n_status} }}
+structr = {{ start = {s_start}, stop = {s_stop}, status = {s_status} }}
+
+[retention]
+keep_last = 2
+keep_daily = 0
+keep_weekly = 0
+keep_monthly = 0
+"#,
+            repo = toml_str(&self.repo.display().to_string()),
+            data = toml_str(&self.neo4j_data.display().to_string()),
+            sdir = toml_str(&self.structr_dir.display().to_string()),
+            timeout = self.opts.stop_timeout_secs,
+            n_start = toml_str(&self.ctl("start", "neo4j")),
+            n_stop = toml_str(&self.ctl("stop", "neo4j")),
+            n_status = toml_str(&self.ctl("status", "neo4j")),
+            s_start = toml_str(&structr_start),
+            s_stop = toml_str(&self.ctl("stop", "structr")),
+            s_status = toml_str(&self.ctl("status", "structr")),
+        );
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    fn sh(&self, line: &str) -> Output {
+        let argv = shell_words::split(line).unwrap();
+        Command::new(&argv[0]).args(&argv[1..]).output().unwrap()
+    }
+
+    /// Starts Neo4j then Structr and waits until Structr has written some files.
+    pub fn start(&self) {
+        for svc in ["neo4j", "structr"] {
+            let out = self.sh(&self.ctl("start", svc));
+            assert!(out.status.success(), "start {svc}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        if self.opts.flag_services {
+            return;
+        }
+        wait_until(Duration::from_secs(20), "structr writes files", || self.file_count() >= 5);
+    }
+
+    pub fn stop(&self) {
+        for svc in ["structr", "neo4j"] {
+            self.sh(&self.ctl("stop", svc));
+        }
+    }
+
+    pub fn running(&self, svc: &str) -> bool {
+        self.sh(&self.ctl("status", svc)).status.success()
+    }
+
+    pub fn pid(&self, svc: &str) -> Option<i32> {
+        std::fs::read_to_string(self.run.join(format!("{svc}.pid"))).ok()?.trim().parse().ok()
+    }
+
+    pub fn file_count(&self) -> usize {
+        tree::count_files(&self.structr_dir.join("files"))
+    }
+
+    /// Runs `structr-standin check` on a data dir and a structr dir.
+    pub fn check_invariant(data: &Path, structr: &Path) -> Output {
+        Command::new(STANDIN)
+            .args(["check", "--data"])
+            .arg(data)
+            .arg("--dir")
+            .arg(structr)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs the built `structr-backup` with this sandbox's config.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BIN).arg("--config").arg(&self.config).args(args).env("NO_COLOR", "1").output().unwrap()
+    }
+
+    pub fn cli_command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--config").arg(&self.config).args(args);
+        c
+    }
+
+    /// Ids of the generations in the repository, newest first.
+    pub fn generations(&self) -> Vec<String> {
+        let out = self.cli(&["list", "--json"]);
+        assert!(out.status.success(), "list: {}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap().to_string()).collect()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop();
+        // A service made to ignore SIGTERM is killed here, never left behind.
+        for svc in ["structr", "neo4j"] {
+            if let Some(pid) = self.pid(svc) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Polls `cond` every 20 ms until it holds; panics with `what` after `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs a shell pipeline of standard tools (for cross-checks with tar, zstd, sha256sum).
+pub fn shell(script: &str, dir: &Path) -> Output {
+    Command::new("bash").arg("-c").arg(script).current_dir(dir).output().unwrap()
+}

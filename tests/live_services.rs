@@ -1,0 +1,225 @@
+//! Backups of the running stand-in Neo4j and Structr (real processes that write
+//! continuously and keep an invariant across the two trees), and the faults a
+//! maintenance window can meet. Every test ends with the services running.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{shell, text, wait_until, Options, Sandbox};
+
+fn extract_by_hand(gen_dir: &Path, component: &str, into: &Path) {
+    std::fs::create_dir_all(into).unwrap();
+    let out = shell(
+        &format!("zstd -d < {component}.tar.zst | tar -x -C {}", into.display()),
+        gen_dir,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn backup_of_running_services_is_consistent_and_restores_consistently() {
+    let sb = Sandbox::new(Options::default());
+    sb.start();
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(sb.running("neo4j") && sb.running("structr"));
+    let id = sb.generations()[0].clone();
+
+    // The generation itself satisfies the invariant (checked on a manual extract).
+    let gen_dir = sb.repo.join(&id);
+    let x = sb.dir.path().join("x");
+    extract_by_hand(&gen_dir, "neo4j-data", &x.join("data"));
+    extract_by_hand(&gen_dir, "structr", &x.join("structr"));
+    let check = Sandbox::check_invariant(&x.join("data"), &x.join("structr"));
+    assert!(check.status.success(), "backup is inconsistent: {}", text(&check));
+    let backed_up = common::tree::count_files(&x.join("structr/files"));
+    assert!(backed_up >= 5, "the backup holds {backed_up} files");
+
+    // Let the services change things, then restore the generation.
+    let before = sb.file_count();
+    wait_until(Duration::from_secs(20), "more files are written", || sb.file_count() > before + 5);
+    let out = sb.cli(&["--yes", "restore", "--no-safety-backup", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(sb.running("neo4j") && sb.running("structr"), "services run after the restore");
+    sb.stop();
+    let check = Sandbox::check_invariant(&sb.neo4j_data, &sb.structr_dir);
+    assert!(check.status.success(), "restored state is inconsistent: {}", text(&check));
+}
+
+#[test]
+fn a_service_that_will_not_stop_copies_nothing_and_restarts_the_others() {
+    let sb = Sandbox::new(Options { neo4j_ignore_sigterm: true, stop_timeout_secs: 2, ..Options::default() });
+    sb.start();
+    let out = sb.cli(&["backup"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("could not stop neo4j"), "{err}");
+    assert!(err.contains("No generation was written"), "{err}");
+    assert!(sb.generations().is_empty());
+    assert!(sb.running("structr") && sb.running("neo4j"), "both run again");
+    assert!(!sb.repo.join(".journal").exists(), "journal cleared once services run");
+}
+
+#[test]
+fn a_start_that_fails_is_reported_and_journaled_then_recovered() {
+    let marker = tempfile::NamedTempFile::new().unwrap();
+    let mut sb = Sandbox::new(Options::default());
+    // Structr's start refuses while the marker file exists.
+    let real = sb.ctl("start", "structr");
+    sb.opts.structr_start = Some(format!(
+        "sh -c 'test ! -e {} || {{ echo license expired >&2; exit 1; }}; exec \"$@\"' start {real}",
+        marker.path().display()
+    ));
+    sb.write_config();
+    std::fs::remove_file(marker.path()).unwrap();
+    sb.start();
+    std::fs::write(marker.path(), "").unwrap();
+
+    let out = sb.cli(&["backup"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("structr") && err.contains("license expired"), "{err}");
+    assert!(err.contains("recover"), "{err}");
+    assert_eq!(sb.generations().len(), 1, "the backup itself was written");
+    assert!(sb.running("neo4j") && !sb.running("structr"));
+
+    // Any command now says what is down; backup refuses until recovered.
+    let out = sb.cli(&["list"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("left these services stopped: structr"), "{}", text(&out));
+    let out = sb.cli(&["backup"]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+
+    std::fs::remove_file(marker.path()).unwrap();
+    let out = sb.cli(&["recover"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(sb.running("structr"));
+    assert!(!sb.repo.join(".journal").exists());
+}
+
+/// Starts a backup that takes a while (a larger, incompressible store at a slow
+/// level) and returns once it is copying.
+fn slow_backup(sb: &Sandbox) -> std::process::Child {
+    let mut cmd = sb.cli_command(&["backup"]);
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_until(Duration::from_secs(30), "the backup copies", || {
+        std::fs::read_dir(&sb.repo)
+            .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".partial") && e.path().join("neo4j-data.tar.zst").exists()))
+            .unwrap_or(false)
+    });
+    child
+}
+
+fn slow_sandbox() -> Sandbox {
+    let sb = Sandbox::new(Options { store_mb: 300, ..Options::default() });
+    let cfg = std::fs::read_to_string(&sb.config).unwrap().replace("compression_level = 3", "compression_level = 19\nthreads = 1");
+    std::fs::write(&sb.config, cfg).unwrap();
+    sb
+}
+
+#[test]
+fn sigkill_mid_backup_then_recover() {
+    let sb = slow_sandbox();
+    sb.start();
+    let mut child = slow_backup(&sb);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!sb.running("structr") && !sb.running("neo4j"), "killed mid-copy: both are down");
+
+    let out = sb.cli(&["list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("left these services stopped: structr, neo4j"), "{err}");
+    let out = sb.cli(&["recover"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(sb.running("structr") && sb.running("neo4j"));
+    let leftovers: Vec<_> = std::fs::read_dir(&sb.repo).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".partial")).collect();
+    assert!(leftovers.is_empty(), "recover removes the partial generation");
+}
+
+#[test]
+fn sigterm_mid_backup_restarts_services_and_writes_nothing() {
+    let sb = slow_sandbox();
+    sb.start();
+    let child = slow_backup(&sb);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(sb.running("structr") && sb.running("neo4j"));
+    assert!(sb.generations().is_empty());
+    assert_eq!(std::fs::read_dir(&sb.repo).unwrap().flatten().filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count(), 0);
+}
+
+#[test]
+fn a_held_lock_refuses_a_second_run_with_the_holders_pid() {
+    let sb = slow_sandbox();
+    sb.start();
+    let mut child = slow_backup(&sb);
+    let out = sb.cli(&["backup"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("pid {}", child.id())), "{}", text(&out));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    child.wait().unwrap();
+    assert!(sb.running("structr") && sb.running("neo4j"));
+}
+
+/// Mounts a tmpfs of `size` on the sandbox's repository; unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(sb: &Sandbox, size: &str) -> Self {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test mounts a small tmpfs: run the suite as root (the README's test command does)"
+        );
+        std::fs::create_dir_all(&sb.repo).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&sb.repo)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "mount tmpfs on {}", sb.repo.display());
+        SmallDisk(sb.repo.clone())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn too_little_space_is_refused_before_anything_stops() {
+    let sb = Sandbox::new(Options { store_mb: 40, ..Options::default() });
+    let _disk = SmallDisk::mount(&sb, "8m");
+    sb.start();
+    let pids = (sb.pid("neo4j"), sb.pid("structr"));
+    let out = sb.cli(&["backup"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not enough free space"), "{}", text(&out));
+    assert_eq!((sb.pid("neo4j"), sb.pid("structr")), pids, "nothing was restarted");
+    assert!(sb.running("structr") && sb.running("neo4j"));
+}
+
+#[test]
+fn a_full_disk_mid_archive_leaves_no_generation_and_services_running() {
+    let sb = slow_sandbox();
+    let _disk = SmallDisk::mount(&sb, "500m");
+    sb.start();
+    let child = slow_backup(&sb);
+    // Fill the disk while the archive is being written.
+    let fill = shell("fallocate -l $(( $(stat -f -c '%a*%S' .) )) filler || dd if=/dev/zero of=filler bs=1M 2>/dev/null; true", &sb.repo);
+    assert!(fill.status.success(), "{}", text(&fill));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("full"), "{err}");
+    assert!(err.contains("No generation was written"), "{err}");
+    assert!(sb.running("structr") && sb.running("neo4j"));
+    std::fs::remove_file(sb.repo.join("filler")).unwrap();
+    assert!(sb.generations().is_empty());
+    let names: Vec<String> = std::fs::read_dir(&sb.repo).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert!(!names.iter().any(|n| n.ends_with(".partial")), "{names:?}");
+}
