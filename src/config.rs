@@ -18,7 +18,11 @@ impl fmt::Display for Source {
         match self {
             Source::File(p) => write!(f, "{}", p.display()),
             Source::Defaults { looked_at } => {
-                write!(f, "built-in defaults ({} does not exist)", looked_at.display())
+                write!(
+                    f,
+                    "built-in defaults ({} does not exist)",
+                    looked_at.display()
+                )
             }
         }
     }
@@ -210,7 +214,9 @@ fn validate(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError>
     if !(1..=19).contains(&level) {
         return Err(fail(
             "compression_level",
-            format!("{level} is out of range; use 1 (fastest) to 19 (smallest), 3 is a good default"),
+            format!(
+                "{level} is out of range; use 1 (fastest) to 19 (smallest), 3 is a good default"
+            ),
         ));
     }
     if let Err(e) = crate::repo::retention::parse_within(&config.retention.keep_within) {
@@ -234,17 +240,29 @@ fn validate(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError>
     }
     for (name, cmds) in [("neo4j", &inst.neo4j), ("structr", &inst.structr)] {
         if let Some(cmds) = cmds {
-            for (what, line) in [("start", &cmds.start), ("stop", &cmds.stop), ("status", &cmds.status)] {
+            for (what, line) in [
+                ("start", &cmds.start),
+                ("stop", &cmds.stop),
+                ("status", &cmds.status),
+            ] {
                 match shell_words::split(line) {
                     Ok(argv) if !argv.is_empty() => {}
                     Ok(_) => return Err(fail(name, format!("the {what} command is empty"))),
-                    Err(e) => return Err(fail(name, format!("the {what} command cannot be split: {e}"))),
+                    Err(e) => {
+                        return Err(fail(
+                            name,
+                            format!("the {what} command cannot be split: {e}"),
+                        ))
+                    }
                 }
             }
         }
     }
     if inst.stop_timeout_secs == 0 || inst.start_timeout_secs == 0 {
-        return Err(fail("stop_timeout_secs", "timeouts must be at least 1 second".into()));
+        return Err(fail(
+            "stop_timeout_secs",
+            "timeouts must be at least 1 second".into(),
+        ));
     }
     Ok(())
 }
@@ -309,7 +327,10 @@ keep_last = 1
 keep_within = "1w3d"
 "#;
         let c = parse(text, Path::new("c.toml")).unwrap();
-        assert_eq!(c.repository.path.as_deref(), Some(Path::new("/srv/backups")));
+        assert_eq!(
+            c.repository.path.as_deref(),
+            Some(Path::new("/srv/backups"))
+        );
         assert_eq!(c.installation.kind, Kind::Custom);
         assert_eq!(c.installation.neo4j.unwrap().status, "svc status 'neo 4j'");
         assert_eq!(c.retention.keep_last, 1);
@@ -319,7 +340,9 @@ keep_within = "1w3d"
     #[test]
     fn unknown_key_names_file_line_and_key() {
         let text = "[repository]\ncompression_level = 3\ncompresion = 4\n";
-        let err = parse(text, Path::new("/etc/x.toml")).unwrap_err().to_string();
+        let err = parse(text, Path::new("/etc/x.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/etc/x.toml"), "{err}");
         assert!(err.contains("line 3"), "{err}");
         assert!(err.contains("compresion"), "{err}");
@@ -327,18 +350,27 @@ keep_within = "1w3d"
 
     #[test]
     fn wrong_type_names_line() {
-        let err = parse("[retention]\n\nkeep_daily = \"seven\"\n", Path::new("c.toml"))
-            .unwrap_err()
-            .to_string();
+        let err = parse(
+            "[retention]\n\nkeep_daily = \"seven\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("line 3"), "{err}");
     }
 
     #[test]
     fn out_of_range_level_is_refused_with_its_line() {
-        let err = parse("[repository]\ncompression_level = 40\n", Path::new("c.toml"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("line 2") && err.contains("compression_level"), "{err}");
+        let err = parse(
+            "[repository]\ncompression_level = 40\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("compression_level"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -354,7 +386,10 @@ keep_within = "1w3d"
         let err = parse("[retention]\nkeep_within = \"3x\"\n", Path::new("c.toml"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("keep_within") && err.contains("line 2"), "{err}");
+        assert!(
+            err.contains("keep_within") && err.contains("line 2"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -11,7 +11,11 @@ fn main() -> ExitCode {
     // Ctrl-C, SIGTERM and a lost terminal cancel the operation; the operation
     // itself then starts the services it stopped before we exit.
     let cancel = Cancel::new();
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
         if let Err(e) = signal_hook::flag::register(sig, cancel.flag()) {
             eprintln!("error: cannot install the signal handler: {e}");
             return ExitCode::from(cli::EXIT_FAILED as u8);

@@ -28,7 +28,11 @@ fn a_flipped_byte_fails_verify_and_restore_refuses_before_stopping() {
 
     let out = sb.cli(&["verify", &id]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("neo4j-data.tar.zst is damaged"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("neo4j-data.tar.zst is damaged"),
+        "{}",
+        text(&out)
+    );
     let out = sb.cli(&["list", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["verified"]["ok"], false, "the failure is recorded");
@@ -36,8 +40,16 @@ fn a_flipped_byte_fails_verify_and_restore_refuses_before_stopping() {
     let pids = (sb.pid("neo4j"), sb.pid("structr"));
     let out = sb.cli(&["--yes", "restore", &id]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was stopped"), "{}", text(&out));
-    assert_eq!((sb.pid("neo4j"), sb.pid("structr")), pids, "services untouched");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing was stopped"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        (sb.pid("neo4j"), sb.pid("structr")),
+        pids,
+        "services untouched"
+    );
     assert!(sb.running("neo4j") && sb.running("structr"));
 }
 
@@ -49,14 +61,22 @@ fn deep_verify_catches_a_file_whose_recorded_hash_is_wrong() {
     // a deep verify (which reads every file) can notice.
     let index = dir.join("structr.files");
     let text_index = std::fs::read_to_string(&index).unwrap();
-    let line = text_index.lines().find(|l| l.starts_with("f\t")).unwrap().to_string();
+    let line = text_index
+        .lines()
+        .find(|l| l.starts_with("f\t"))
+        .unwrap()
+        .to_string();
     let mut cols: Vec<&str> = line.split('\t').collect();
     let fake = "0".repeat(64);
     cols[5] = &fake;
     std::fs::write(&index, text_index.replace(&line, &cols.join("\t"))).unwrap();
     reseal(&dir);
     let out = sb.cli(&["verify", &id]);
-    assert!(out.status.success(), "quick verify only checks archives: {}", text(&out));
+    assert!(
+        out.status.success(),
+        "quick verify only checks archives: {}",
+        text(&out)
+    );
     let out = sb.cli(&["verify", "--deep", &id]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
 }
@@ -65,9 +85,15 @@ fn deep_verify_catches_a_file_whose_recorded_hash_is_wrong() {
 fn reseal(dir: &std::path::Path) {
     let mut sums = String::new();
     let mut manifest = std::fs::read_to_string(dir.join("manifest.toml")).unwrap();
-    for line in std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap().lines() {
+    for line in std::fs::read_to_string(dir.join("SHA256SUMS"))
+        .unwrap()
+        .lines()
+    {
         let (old, name) = line.split_once("  ").unwrap();
-        let new = format!("{:x}", Sha256::digest(std::fs::read(dir.join(name)).unwrap()));
+        let new = format!(
+            "{:x}",
+            Sha256::digest(std::fs::read(dir.join(name)).unwrap())
+        );
         manifest = manifest.replace(old, &new);
         sums.push_str(&format!("{new}  {name}\n"));
     }
@@ -106,22 +132,42 @@ fn a_tar_with_a_parent_dir_entry_is_refused_and_writes_nothing_outside() {
     std::fs::write(dir.join("structr.tar.zst"), enc.finish().unwrap()).unwrap();
     reseal(&dir);
     let out = sb.cli(&["verify", &id]);
-    assert!(out.status.success(), "the checksums match, so quick verify passes: {}", text(&out));
+    assert!(
+        out.status.success(),
+        "the checksums match, so quick verify passes: {}",
+        text(&out)
+    );
 
     let out = sb.cli(&["--yes", "restore", "--no-safety-backup", &id]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("..") && err.contains("left as it was"), "{err}");
-    for outside in [sb.dir.path().join("evil"), sb.structr_dir.parent().unwrap().join("evil"), std::env::temp_dir().join("evil")] {
+    assert!(
+        err.contains("..") && err.contains("left as it was"),
+        "{err}"
+    );
+    for outside in [
+        sb.dir.path().join("evil"),
+        sb.structr_dir.parent().unwrap().join("evil"),
+        std::env::temp_dir().join("evil"),
+    ] {
         assert!(!outside.exists(), "{} was written", outside.display());
     }
-    assert!(sb.running("neo4j") && sb.running("structr"), "services run again");
-    assert!(sb.structr_dir.join("structr.conf").exists(), "the installation is untouched");
+    assert!(
+        sb.running("neo4j") && sb.running("structr"),
+        "services run again"
+    );
+    assert!(
+        sb.structr_dir.join("structr.conf").exists(),
+        "the installation is untouched"
+    );
     let beside: Vec<String> = std::fs::read_dir(sb.dir.path())
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains("restore"))
         .collect();
-    assert!(beside.is_empty(), "no staging or kept folder remains: {beside:?}");
+    assert!(
+        beside.is_empty(),
+        "no staging or kept folder remains: {beside:?}"
+    );
 }

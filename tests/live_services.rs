@@ -13,7 +13,10 @@ use common::{shell, text, wait_until, Options, Sandbox};
 fn extract_by_hand(gen_dir: &Path, component: &str, into: &Path) {
     std::fs::create_dir_all(into).unwrap();
     let out = shell(
-        &format!("zstd -d < {component}.tar.zst | tar -x -C {}", into.display()),
+        &format!(
+            "zstd -d < {component}.tar.zst | tar -x -C {}",
+            into.display()
+        ),
         gen_dir,
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -34,24 +37,41 @@ fn backup_of_running_services_is_consistent_and_restores_consistently() {
     extract_by_hand(&gen_dir, "neo4j-data", &x.join("data"));
     extract_by_hand(&gen_dir, "structr", &x.join("structr"));
     let check = Sandbox::check_invariant(&x.join("data"), &x.join("structr"));
-    assert!(check.status.success(), "backup is inconsistent: {}", text(&check));
+    assert!(
+        check.status.success(),
+        "backup is inconsistent: {}",
+        text(&check)
+    );
     let backed_up = common::tree::count_files(&x.join("structr/files"));
     assert!(backed_up >= 5, "the backup holds {backed_up} files");
 
     // Let the services change things, then restore the generation.
     let before = sb.file_count();
-    wait_until(Duration::from_secs(20), "more files are written", || sb.file_count() > before + 5);
+    wait_until(Duration::from_secs(20), "more files are written", || {
+        sb.file_count() > before + 5
+    });
     let out = sb.cli(&["--yes", "restore", "--no-safety-backup", &id]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(sb.running("neo4j") && sb.running("structr"), "services run after the restore");
+    assert!(
+        sb.running("neo4j") && sb.running("structr"),
+        "services run after the restore"
+    );
     sb.stop();
     let check = Sandbox::check_invariant(&sb.neo4j_data, &sb.structr_dir);
-    assert!(check.status.success(), "restored state is inconsistent: {}", text(&check));
+    assert!(
+        check.status.success(),
+        "restored state is inconsistent: {}",
+        text(&check)
+    );
 }
 
 #[test]
 fn a_service_that_will_not_stop_copies_nothing_and_restarts_the_others() {
-    let sb = Sandbox::new(Options { neo4j_ignore_sigterm: true, stop_timeout_secs: 2, ..Options::default() });
+    let sb = Sandbox::new(Options {
+        neo4j_ignore_sigterm: true,
+        stop_timeout_secs: 2,
+        ..Options::default()
+    });
     sb.start();
     let out = sb.cli(&["backup"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -59,8 +79,14 @@ fn a_service_that_will_not_stop_copies_nothing_and_restarts_the_others() {
     assert!(err.contains("could not stop neo4j"), "{err}");
     assert!(err.contains("No generation was written"), "{err}");
     assert!(sb.generations().is_empty());
-    assert!(sb.running("structr") && sb.running("neo4j"), "both run again");
-    assert!(!sb.repo.join(".journal").exists(), "journal cleared once services run");
+    assert!(
+        sb.running("structr") && sb.running("neo4j"),
+        "both run again"
+    );
+    assert!(
+        !sb.repo.join(".journal").exists(),
+        "journal cleared once services run"
+    );
 }
 
 #[test]
@@ -81,14 +107,21 @@ fn a_start_that_fails_is_reported_and_journaled_then_recovered() {
     let out = sb.cli(&["backup"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("structr") && err.contains("license expired"), "{err}");
+    assert!(
+        err.contains("structr") && err.contains("license expired"),
+        "{err}"
+    );
     assert!(err.contains("recover"), "{err}");
     assert_eq!(sb.generations().len(), 1, "the backup itself was written");
     assert!(sb.running("neo4j") && !sb.running("structr"));
 
     // Any command now says what is down; backup refuses until recovered.
     let out = sb.cli(&["list"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("left these services stopped: structr"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("left these services stopped: structr"),
+        "{}",
+        text(&out)
+    );
     let out = sb.cli(&["backup"]);
     assert_eq!(out.status.code(), Some(6), "{}", text(&out));
 
@@ -103,18 +136,33 @@ fn a_start_that_fails_is_reported_and_journaled_then_recovered() {
 /// level) and returns once it is copying.
 fn slow_backup(sb: &Sandbox) -> std::process::Child {
     let mut cmd = sb.cli_command(&["backup"]);
-    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     wait_until(Duration::from_secs(30), "the backup copies", || {
         std::fs::read_dir(&sb.repo)
-            .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".partial") && e.path().join("neo4j-data.tar.zst").exists()))
+            .map(|d| {
+                d.flatten().any(|e| {
+                    e.file_name().to_string_lossy().ends_with(".partial")
+                        && e.path().join("neo4j-data.tar.zst").exists()
+                })
+            })
             .unwrap_or(false)
     });
     child
 }
 
 fn slow_sandbox() -> Sandbox {
-    let sb = Sandbox::new(Options { store_mb: 300, ..Options::default() });
-    let cfg = std::fs::read_to_string(&sb.config).unwrap().replace("compression_level = 3", "compression_level = 19\nthreads = 1");
+    let sb = Sandbox::new(Options {
+        store_mb: 300,
+        ..Options::default()
+    });
+    let cfg = std::fs::read_to_string(&sb.config).unwrap().replace(
+        "compression_level = 3",
+        "compression_level = 19\nthreads = 1",
+    );
     std::fs::write(&sb.config, cfg).unwrap();
     sb
 }
@@ -126,16 +174,29 @@ fn sigkill_mid_backup_then_recover() {
     let mut child = slow_backup(&sb);
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(!sb.running("structr") && !sb.running("neo4j"), "killed mid-copy: both are down");
+    assert!(
+        !sb.running("structr") && !sb.running("neo4j"),
+        "killed mid-copy: both are down"
+    );
 
     let out = sb.cli(&["list"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("left these services stopped: structr, neo4j"), "{err}");
+    assert!(
+        err.contains("left these services stopped: structr, neo4j"),
+        "{err}"
+    );
     let out = sb.cli(&["recover"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(sb.running("structr") && sb.running("neo4j"));
-    let leftovers: Vec<_> = std::fs::read_dir(&sb.repo).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".partial")).collect();
-    assert!(leftovers.is_empty(), "recover removes the partial generation");
+    let leftovers: Vec<_> = std::fs::read_dir(&sb.repo)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "recover removes the partial generation"
+    );
 }
 
 #[test]
@@ -143,12 +204,23 @@ fn sigterm_mid_backup_restarts_services_and_writes_nothing() {
     let sb = slow_sandbox();
     sb.start();
     let child = slow_backup(&sb);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
     assert!(sb.running("structr") && sb.running("neo4j"));
     assert!(sb.generations().is_empty());
-    assert_eq!(std::fs::read_dir(&sb.repo).unwrap().flatten().filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count(), 0);
+    assert_eq!(
+        std::fs::read_dir(&sb.repo)
+            .unwrap()
+            .flatten()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .count(),
+        0
+    );
 }
 
 #[test]
@@ -158,8 +230,16 @@ fn a_held_lock_refuses_a_second_run_with_the_holders_pid() {
     let mut child = slow_backup(&sb);
     let out = sb.cli(&["backup"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("pid {}", child.id())), "{}", text(&out));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("pid {}", child.id())),
+        "{}",
+        text(&out)
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     child.wait().unwrap();
     assert!(sb.running("structr") && sb.running("neo4j"));
 }
@@ -186,20 +266,34 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
     }
 }
 
 #[test]
 fn too_little_space_is_refused_before_anything_stops() {
-    let sb = Sandbox::new(Options { store_mb: 40, ..Options::default() });
+    let sb = Sandbox::new(Options {
+        store_mb: 40,
+        ..Options::default()
+    });
     let _disk = SmallDisk::mount(&sb, "8m");
     sb.start();
     let pids = (sb.pid("neo4j"), sb.pid("structr"));
     let out = sb.cli(&["backup"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not enough free space"), "{}", text(&out));
-    assert_eq!((sb.pid("neo4j"), sb.pid("structr")), pids, "nothing was restarted");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not enough free space"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        (sb.pid("neo4j"), sb.pid("structr")),
+        pids,
+        "nothing was restarted"
+    );
     assert!(sb.running("structr") && sb.running("neo4j"));
 }
 
@@ -220,6 +314,10 @@ fn a_full_disk_mid_archive_leaves_no_generation_and_services_running() {
     assert!(sb.running("structr") && sb.running("neo4j"));
     std::fs::remove_file(sb.repo.join("filler")).unwrap();
     assert!(sb.generations().is_empty());
-    let names: Vec<String> = std::fs::read_dir(&sb.repo).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = std::fs::read_dir(&sb.repo)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     assert!(!names.iter().any(|n| n.ends_with(".partial")), "{names:?}");
 }

@@ -19,15 +19,38 @@ fn write(path: &Path, data: &[u8], mode: u32) {
 
 fn set_mtime(path: &Path, secs: i64) {
     let t = nix::sys::time::TimeSpec::new(secs, 0);
-    nix::sys::stat::utimensat(None, path, &t, &t, nix::sys::stat::UtimensatFlags::NoFollowSymlink).unwrap();
+    nix::sys::stat::utimensat(
+        None,
+        path,
+        &t,
+        &t,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )
+    .unwrap();
 }
 
 /// A Structr-like tree with everything an archive must keep.
 fn odd_tree(root: &Path) {
-    write(&root.join("structr.conf"), b"superuser.password = secret\n", 0o600);
-    write(&root.join("files/a/b/c/d/abcd1234"), &vec![7u8; 300_000], 0o644);
-    write(&root.join("scripts/run me.sh"), b"#!/bin/sh\necho hi\n", 0o755);
-    write(&root.join(OsStr::from_bytes(b"files/caf\xe9-latin1.txt")), b"non-utf8 name", 0o640);
+    write(
+        &root.join("structr.conf"),
+        b"superuser.password = secret\n",
+        0o600,
+    );
+    write(
+        &root.join("files/a/b/c/d/abcd1234"),
+        &vec![7u8; 300_000],
+        0o644,
+    );
+    write(
+        &root.join("scripts/run me.sh"),
+        b"#!/bin/sh\necho hi\n",
+        0o755,
+    );
+    write(
+        &root.join(OsStr::from_bytes(b"files/caf\xe9-latin1.txt")),
+        b"non-utf8 name",
+        0o640,
+    );
     write(&root.join("x".repeat(180)), b"long name", 0o644);
     write(&root.join("setuid-tool"), b"\x7fELF", 0o4755);
     write(&root.join("lib/structr.jar"), b"jar", 0o644);
@@ -43,23 +66,47 @@ fn odd_tree(root: &Path) {
     }
     set_mtime(&root.join("structr.conf"), 1_600_000_000);
     set_mtime(&root.join("current.jar"), 1_500_000_000);
-    for d in ["logs/empty", "logs", "sticky", "files/a/b/c/d", "files/a/b/c", "files/a/b", "files/a", "files", "lib", "scripts"] {
+    for d in [
+        "logs/empty",
+        "logs",
+        "sticky",
+        "files/a/b/c/d",
+        "files/a/b/c",
+        "files/a/b",
+        "files/a",
+        "files",
+        "lib",
+        "scripts",
+    ] {
         set_mtime(&root.join(d), 1_400_000_000);
     }
 }
 
 fn neo4j_tree(root: &Path) {
     write(&root.join("databases/store_lock"), b"", 0o644);
-    write(&root.join("databases/neo4j/neostore.nodestore.db"), &(0..2_000_000u32).map(|i| (i * 31 % 251) as u8).collect::<Vec<_>>(), 0o644);
+    write(
+        &root.join("databases/neo4j/neostore.nodestore.db"),
+        &(0..2_000_000u32)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect::<Vec<_>>(),
+        0o644,
+    );
     write(&root.join("databases/neo4j/database_lock"), b"", 0o644);
-    write(&root.join("transactions/neo4j/neostore.transaction.db.0"), b"tx", 0o644);
+    write(
+        &root.join("transactions/neo4j/neostore.transaction.db.0"),
+        b"tx",
+        0o644,
+    );
     write(&root.join("server_id"), b"id", 0o644);
     std::fs::create_dir_all(root.join("dbms")).unwrap();
 }
 
 #[test]
 fn round_trip_restores_everything_exactly() {
-    let sb = Sandbox::new(Options { flag_services: true, ..Options::default() });
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        ..Options::default()
+    });
     odd_tree(&sb.structr_dir);
     neo4j_tree(&sb.neo4j_data);
     sb.start();
@@ -68,7 +115,10 @@ fn round_trip_restores_everything_exactly() {
 
     let out = sb.cli(&["backup", "--label", "first"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(sb.running("neo4j") && sb.running("structr"), "services run after the backup");
+    assert!(
+        sb.running("neo4j") && sb.running("structr"),
+        "services run after the backup"
+    );
     let gens = sb.generations();
     assert_eq!(gens.len(), 1);
     let gen_dir = sb.repo.join(&gens[0]);
@@ -79,36 +129,68 @@ fn round_trip_restores_everything_exactly() {
     let listing = shell("zstd -d < structr.tar.zst | tar -t", &gen_dir);
     assert!(listing.status.success(), "{}", text(&listing));
     let names = String::from_utf8_lossy(&listing.stdout);
-    assert!(names.lines().any(|l| l == "./files/a/b/c/d/abcd1234"), "{names}");
+    assert!(
+        names.lines().any(|l| l == "./files/a/b/c/d/abcd1234"),
+        "{names}"
+    );
     assert!(names.lines().any(|l| l == "./scripts/run me.sh"), "{names}");
 
     // Damage the installation: change, delete, add.
-    std::fs::write(sb.structr_dir.join("structr.conf"), "superuser.password = changed\n").unwrap();
+    std::fs::write(
+        sb.structr_dir.join("structr.conf"),
+        "superuser.password = changed\n",
+    )
+    .unwrap();
     std::fs::remove_dir_all(sb.structr_dir.join("files")).unwrap();
     std::fs::write(sb.structr_dir.join("new-file"), "added later").unwrap();
     std::fs::remove_file(sb.neo4j_data.join("databases/neo4j/neostore.nodestore.db")).unwrap();
 
     let out = sb.cli(&["--yes", "restore", &gens[0]]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(sb.running("neo4j") && sb.running("structr"), "services run after the restore");
+    assert!(
+        sb.running("neo4j") && sb.running("structr"),
+        "services run after the restore"
+    );
 
     let d = tree::diff(&original_structr, &tree::snapshot(&sb.structr_dir));
-    assert!(d.is_empty(), "structr tree differs after restore:\n{}", d.join("\n"));
+    assert!(
+        d.is_empty(),
+        "structr tree differs after restore:\n{}",
+        d.join("\n")
+    );
     let d = tree::diff(&original_neo4j, &tree::snapshot(&sb.neo4j_data));
-    assert!(d.is_empty(), "neo4j tree differs after restore:\n{}", d.join("\n"));
+    assert!(
+        d.is_empty(),
+        "neo4j tree differs after restore:\n{}",
+        d.join("\n")
+    );
 
     // The replaced state is kept beside the target, and a safety backup exists.
-    let kept = sb.dir.path().join(format!("structr.pre-restore-{}", gens[0]));
-    assert_eq!(std::fs::read_to_string(kept.join("new-file")).unwrap(), "added later");
+    let kept = sb
+        .dir
+        .path()
+        .join(format!("structr.pre-restore-{}", gens[0]));
+    assert_eq!(
+        std::fs::read_to_string(kept.join("new-file")).unwrap(),
+        "added later"
+    );
     let out = sb.cli(&["list", "--json"]);
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let labels: Vec<&str> = list.as_array().unwrap().iter().map(|g| g["label"].as_str().unwrap()).collect();
+    let labels: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["label"].as_str().unwrap())
+        .collect();
     assert_eq!(labels, ["pre-restore", "first"]);
 }
 
 #[test]
 fn manual_restore_with_standard_tools_reproduces_the_tree() {
-    let sb = Sandbox::new(Options { flag_services: true, ..Options::default() });
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        ..Options::default()
+    });
     odd_tree(&sb.structr_dir);
     neo4j_tree(&sb.neo4j_data);
     sb.start();

@@ -37,7 +37,10 @@ pub struct Failure {
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { code: EXIT_USAGE, message: message.into() }
+        Self {
+            code: EXIT_USAGE,
+            message: message.into(),
+        }
     }
 }
 
@@ -50,13 +53,19 @@ impl From<OpError> for Failure {
             OpError::NeedsRecover(_) => EXIT_NEEDS_RECOVER,
             _ => EXIT_FAILED,
         };
-        Self { code, message: e.to_string() }
+        Self {
+            code,
+            message: e.to_string(),
+        }
     }
 }
 
 impl From<config::ConfigError> for Failure {
     fn from(e: config::ConfigError) -> Self {
-        Self { code: EXIT_FAILED, message: e.to_string() }
+        Self {
+            code: EXIT_FAILED,
+            message: e.to_string(),
+        }
     }
 }
 
@@ -74,7 +83,13 @@ impl Env {
     pub fn load(cli: Cli, cancel: Cancel) -> Result<Self> {
         let (config, source) = config::load(cli.config.as_deref())?;
         let repo = Repo::new(cli.repo.clone().unwrap_or_else(|| config.repository_path()));
-        Ok(Self { cli, config, source, repo, cancel })
+        Ok(Self {
+            cli,
+            config,
+            source,
+            repo,
+            cancel,
+        })
     }
 
     fn installation(&self) -> Result<Installation> {
@@ -94,7 +109,10 @@ impl Env {
     }
 
     fn print_json(&self, value: serde_json::Value) {
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
     }
 
     /// Destructive commands need `--yes` or a person at a terminal who confirms.
@@ -110,7 +128,10 @@ impl Env {
         if confirm::ask(what, typed) {
             Ok(())
         } else {
-            Err(Failure { code: EXIT_CANCELLED, message: "not confirmed; nothing was changed".into() })
+            Err(Failure {
+                code: EXIT_CANCELLED,
+                message: "not confirmed; nothing was changed".into(),
+            })
         }
     }
 }
@@ -127,7 +148,10 @@ pub fn run(env: &Env) -> Result<()> {
         Some(Command::List) => list(env),
         Some(Command::Show { id }) => show(env, id),
         Some(Command::Verify { id, all, deep }) => verify(env, id.as_deref(), *all, *deep),
-        Some(Command::Restore { id, no_safety_backup }) => restore(env, id, !no_safety_backup),
+        Some(Command::Restore {
+            id,
+            no_safety_backup,
+        }) => restore(env, id, !no_safety_backup),
         Some(Command::Prune(args)) => prune(env, args),
         Some(Command::Pin { id }) => pin(env, id, true),
         Some(Command::Unpin { id }) => pin(env, id, false),
@@ -154,7 +178,13 @@ fn backup(env: &Env, label: &str) -> Result<()> {
     let inst = env.installation()?;
     let ctx = env.context(&inst);
     let mut r = Renderer::new();
-    let out = ops::backup::run(&ctx, &BackupOptions { label: label.into() }, &mut |e| r.event(e))?;
+    let out = ops::backup::run(
+        &ctx,
+        &BackupOptions {
+            label: label.into(),
+        },
+        &mut |e| r.event(e),
+    )?;
     drop(r);
     let m = &out.manifest;
     if env.cli.json {
@@ -190,12 +220,17 @@ fn list(env: &Env) -> Result<()> {
         println!("no generations in {}", env.repo.root.display());
         return Ok(());
     }
-    println!("{:<20} {:<19} {:>10}  {:<6} {:<10} LABEL", "ID", "CREATED", "SIZE", "PINNED", "VERIFIED");
+    println!(
+        "{:<20} {:<19} {:>10}  {:<6} {:<10} LABEL",
+        "ID", "CREATED", "SIZE", "PINNED", "VERIFIED"
+    );
     for m in &manifests {
         println!(
             "{:<20} {:<19} {:>10}  {:<6} {:<10} {}",
             m.id,
-            m.created_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S"),
+            m.created_at
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S"),
             units::bytes(m.total_archive_size()),
             if m.pinned { "yes" } else { "" },
             verified_word(m),
@@ -235,12 +270,22 @@ fn show(env: &Env, id: &str) -> Result<()> {
     }
     let local = m.created_at.with_timezone(&chrono::Local);
     println!("generation   {}", m.id);
-    println!("created      {} ({})", local.format("%Y-%m-%d %H:%M:%S %Z"), units::age(chrono::Utc::now() - m.created_at));
+    println!(
+        "created      {} ({})",
+        local.format("%Y-%m-%d %H:%M:%S %Z"),
+        units::age(chrono::Utc::now() - m.created_at)
+    );
     println!("host         {} ({} installation)", m.host, m.installation);
-    println!("label        {}", if m.label.is_empty() { "-" } else { &m.label });
+    println!(
+        "label        {}",
+        if m.label.is_empty() { "-" } else { &m.label }
+    );
     println!("pinned       {}", if m.pinned { "yes" } else { "no" });
     println!("verified     {}", verified_word(&m));
-    println!("downtime     {}", units::duration(std::time::Duration::from_secs_f64(m.timings.downtime_secs)));
+    println!(
+        "downtime     {}",
+        units::duration(std::time::Duration::from_secs_f64(m.timings.downtime_secs))
+    );
     println!("tool         structr-backup {}", m.tool_version);
     for c in &m.components {
         println!(
@@ -278,7 +323,10 @@ fn verify(env: &Env, id: Option<&str>, all: bool, deep: bool) -> Result<()> {
     }
     match reports.iter().filter(|r| !r.ok).count() {
         0 => Ok(()),
-        n => Err(Failure { code: EXIT_VERIFY, message: format!("{n} generation(s) failed verification") }),
+        n => Err(Failure {
+            code: EXIT_VERIFY,
+            message: format!("{n} generation(s) failed verification"),
+        }),
     }
 }
 
@@ -288,17 +336,38 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
     let m = env.repo.manifest(id).map_err(OpError::from)?;
     let placements = ops::restore::placements(&ctx, &m)?;
     if !env.cli.json {
-        println!("Restore generation {} ({}, from host {}):", m.id, m.created_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S"), m.host);
+        println!(
+            "Restore generation {} ({}, from host {}):",
+            m.id,
+            m.created_at
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S"),
+            m.host
+        );
         for p in &placements {
-            println!("  {} will be REPLACED by {} ({}); the current folder is kept as {}", p.target.display(), p.name, units::bytes(p.bytes), p.kept.display());
+            println!(
+                "  {} will be REPLACED by {} ({}); the current folder is kept as {}",
+                p.target.display(),
+                p.name,
+                units::bytes(p.bytes),
+                p.kept.display()
+            );
         }
         let names: Vec<&str> = inst.services.iter().map(|s| s.name()).collect();
-        println!("  services stopped during the restore: {}", names.join(", "));
-        println!("  safety backup of the current state first: {}", if safety_backup { "yes" } else { "NO" });
+        println!(
+            "  services stopped during the restore: {}",
+            names.join(", ")
+        );
+        println!(
+            "  safety backup of the current state first: {}",
+            if safety_backup { "yes" } else { "NO" }
+        );
     }
     env.confirm(&format!("restore generation {id}"), Some(id))?;
     let mut r = Renderer::new();
-    let out = ops::restore::run(&ctx, id, &RestoreOptions { safety_backup }, &mut |e| r.event(e))?;
+    let out = ops::restore::run(&ctx, id, &RestoreOptions { safety_backup }, &mut |e| {
+        r.event(e)
+    })?;
     drop(r);
     if env.cli.json {
         env.print_json(json!({
@@ -313,7 +382,11 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
             println!("safety backup of the previous state: generation {}", s.id);
         }
         for p in &out.placements {
-            println!("previous {} kept at {} (delete it when satisfied)", p.target.display(), p.kept.display());
+            println!(
+                "previous {} kept at {} (delete it when satisfied)",
+                p.target.display(),
+                p.kept.display()
+            );
         }
         for u in &out.closing.unhealthy {
             println!("WARNING: not healthy after start: {u}");
@@ -330,8 +403,13 @@ fn policy(env: &Env, args: &PruneArgs) -> Result<Policy> {
         || args.keep_monthly.is_some()
         || args.keep_yearly.is_some()
         || args.keep_within.is_some();
-    let within_text = if given { args.keep_within.clone().unwrap_or_default() } else { env.config.retention.keep_within.clone() };
-    let keep_within = retention::parse_within(&within_text).map_err(|e| Failure::usage(e.to_string()))?;
+    let within_text = if given {
+        args.keep_within.clone().unwrap_or_default()
+    } else {
+        env.config.retention.keep_within.clone()
+    };
+    let keep_within =
+        retention::parse_within(&within_text).map_err(|e| Failure::usage(e.to_string()))?;
     // Flags replace the configured policy as a whole, so the command line says
     // exactly what is kept.
     let r = &env.config.retention;
@@ -360,7 +438,10 @@ fn prune(env: &Env, args: &PruneArgs) -> Result<()> {
     let rows = ops::prune::run(&env.repo, &policy, &mut |e| r.event(e))?;
     drop(r);
     if !env.cli.json {
-        println!("deleted {} generation(s)", rows.iter().filter(|r| !r.decision.keep).count());
+        println!(
+            "deleted {} generation(s)",
+            rows.iter().filter(|r| !r.decision.keep).count()
+        );
     }
     Ok(())
 }
@@ -369,12 +450,14 @@ fn print_plan(env: &Env, rows: &[ops::prune::PlanRow], dry_run: bool) {
     if env.cli.json {
         let v: Vec<_> = rows
             .iter()
-            .map(|r| json!({
-                "id": r.manifest.id,
-                "created": r.manifest.created_at,
-                "keep": r.decision.keep,
-                "reasons": r.decision.reasons.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
-            }))
+            .map(|r| {
+                json!({
+                    "id": r.manifest.id,
+                    "created": r.manifest.created_at,
+                    "keep": r.decision.keep,
+                    "reasons": r.decision.reasons.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+                })
+            })
             .collect();
         env.print_json(json!({ "dry_run": dry_run, "generations": v }));
         return;
@@ -385,7 +468,10 @@ fn print_plan(env: &Env, rows: &[ops::prune::PlanRow], dry_run: bool) {
             "{:<6} {:<20} {:<19} {}",
             if r.decision.keep { "keep" } else { "DELETE" },
             r.manifest.id,
-            r.manifest.created_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S"),
+            r.manifest
+                .created_at
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S"),
             reasons.join(", ")
         );
     }
@@ -437,7 +523,12 @@ fn detect_cmd(env: &Env) -> Result<()> {
     println!("config       {}", env.source);
     println!("repository   {}", env.repo.root.display());
     for c in &inst.components {
-        println!("component    {} ({}) at {}", c.name, c.role, c.path.display());
+        println!(
+            "component    {} ({}) at {}",
+            c.name,
+            c.role,
+            c.path.display()
+        );
     }
     for s in &inst.services {
         let state = match s.is_running() {

@@ -120,7 +120,11 @@ mod tests {
 
     #[test]
     fn captures_status_and_output() {
-        let out = run(&argv("sh -c 'echo out; echo err >&2; exit 3'"), Duration::from_secs(5)).unwrap();
+        let out = run(
+            &argv("sh -c 'echo out; echo err >&2; exit 3'"),
+            Duration::from_secs(5),
+        )
+        .unwrap();
         assert_eq!(out.status, Some(3));
         assert_eq!(out.stdout.trim(), "out");
         assert_eq!(out.tail(), "err");
@@ -143,7 +147,11 @@ mod tests {
     #[test]
     fn a_daemon_holding_our_pipes_does_not_block() {
         let t = Instant::now();
-        let out = run(&argv("sh -c '(sleep 5 &) ; exit 0'"), Duration::from_secs(5)).unwrap();
+        let out = run(
+            &argv("sh -c '(sleep 5 &) ; exit 0'"),
+            Duration::from_secs(5),
+        )
+        .unwrap();
         assert!(out.success());
         assert!(t.elapsed() < Duration::from_secs(3));
     }

@@ -19,7 +19,14 @@ pub fn detect(config: &Config) -> Result<Installation, DetectError> {
     let inst = &config.installation;
     match inst.kind {
         Kind::Custom => Ok(custom(config)),
-        Kind::Auto if inst.neo4j.is_some() && inst.structr.is_some() && inst.neo4j_data.is_some() && inst.structr_dir.is_some() => Ok(custom(config)),
+        Kind::Auto
+            if inst.neo4j.is_some()
+                && inst.structr.is_some()
+                && inst.neo4j_data.is_some()
+                && inst.structr_dir.is_some() =>
+        {
+            Ok(custom(config))
+        }
         Kind::Auto => Err(DetectError::NotFound {
             reason: "the config does not describe an installation".into(),
         }),

@@ -58,6 +58,9 @@ impl Installation {
     }
 
     pub fn service(&self, name: &str) -> Option<&dyn ServiceControl> {
-        self.services.iter().find(|s| s.name() == name).map(|s| s.as_ref())
+        self.services
+            .iter()
+            .find(|s| s.name() == name)
+            .map(|s| s.as_ref())
     }
 }

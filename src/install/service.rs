@@ -75,7 +75,9 @@ impl CommandService {
         Err(ServiceError::Failed {
             service: self.name.clone(),
             command: command::display(argv),
-            status: out.status.map_or("killed by a signal".into(), |c| c.to_string()),
+            status: out
+                .status
+                .map_or("killed by a signal".into(), |c| c.to_string()),
             detail: out.tail(),
         })
     }
@@ -87,7 +89,11 @@ impl ServiceControl for CommandService {
     }
 
     fn describe(&self) -> String {
-        format!("stop: `{}`, start: `{}`", command::display(&self.stop), command::display(&self.start))
+        format!(
+            "stop: `{}`, start: `{}`",
+            command::display(&self.stop),
+            command::display(&self.start)
+        )
     }
 
     fn is_running(&self) -> Result<bool, ServiceError> {
@@ -169,6 +175,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = svc(dir.path(), "sh -c 'echo permission denied >&2; exit 4'");
         let err = s.stop(Duration::from_secs(5)).unwrap_err().to_string();
-        assert!(err.contains("exit 4") && err.contains("permission denied"), "{err}");
+        assert!(
+            err.contains("exit 4") && err.contains("permission denied"),
+            "{err}"
+        );
     }
 }

@@ -19,7 +19,10 @@ pub fn lock_files(data_dir: &Path) -> Vec<PathBuf> {
     let databases = data_dir.join("databases");
     let mut files = vec![databases.join("store_lock")];
     if let Ok(entries) = std::fs::read_dir(&databases) {
-        let mut dbs: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("database_lock")).collect();
+        let mut dbs: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path().join("database_lock"))
+            .collect();
         dbs.sort();
         files.extend(dbs);
     }
@@ -80,10 +83,20 @@ mod tests {
             .spawn()
             .expect("python3 is needed for this test");
         let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
         assert_eq!(line.trim(), "locked");
         let held = held_locks(dir.path()).unwrap();
-        assert_eq!(held, vec![HeldLock { path: lock.clone(), pid: child.id() as i32 }]);
+        assert_eq!(
+            held,
+            vec![HeldLock {
+                path: lock.clone(),
+                pid: child.id() as i32
+            }]
+        );
         drop(child.stdin.take());
         child.wait().unwrap();
         assert!(held_locks(dir.path()).unwrap().is_empty());

@@ -32,11 +32,16 @@ pub fn run(ctx: &Context, opts: &BackupOptions, on: Sink) -> Result<Outcome, OpE
     ctx.repo.create()?;
     let lock = lock::acquire(&ctx.repo.root, "backup")?;
     if let Some(stale) = &lock.stale_holder {
-        on(Event::Warning(format!("took over a stale repository lock ({stale})")));
+        on(Event::Warning(format!(
+            "took over a stale repository lock ({stale})"
+        )));
     }
     refuse_if_interrupted(&ctx.repo)?;
     for p in ctx.repo.clean_leftovers()? {
-        on(Event::Info(format!("removed the leftover of an interrupted run: {}", p.display())));
+        on(Event::Info(format!(
+            "removed the leftover of an interrupted run: {}",
+            p.display()
+        )));
     }
     on(Event::Plan(plan_steps(ctx)));
     let estimate = preflight_checks(ctx, on)?;
@@ -58,7 +63,11 @@ pub fn run(ctx: &Context, opts: &BackupOptions, on: Sink) -> Result<Outcome, OpE
         Err(e) => {
             let _ = std::fs::remove_dir_all(&partial);
             let aftermath = format!("{} No generation was written.", closing.aftermath());
-            return Err(OpError::in_window(&e, &aftermath, ctx.cancel.is_cancelled()));
+            return Err(OpError::in_window(
+                &e,
+                &aftermath,
+                ctx.cancel.is_cancelled(),
+            ));
         }
     };
     let timings = Timings {
@@ -85,9 +94,19 @@ pub fn run(ctx: &Context, opts: &BackupOptions, on: Sink) -> Result<Outcome, OpE
 
 fn plan_steps(ctx: &Context) -> Vec<Step> {
     let mut steps = vec![Step::Preflight];
-    steps.extend(ctx.inst.services.iter().map(|s| Step::Stop(s.name().into())));
+    steps.extend(
+        ctx.inst
+            .services
+            .iter()
+            .map(|s| Step::Stop(s.name().into())),
+    );
     steps.push(Step::StoreLock);
-    steps.extend(ctx.inst.components.iter().map(|c| Step::Copy(c.name.clone())));
+    steps.extend(
+        ctx.inst
+            .components
+            .iter()
+            .map(|c| Step::Copy(c.name.clone())),
+    );
     for s in ctx.inst.services.iter().rev() {
         steps.push(Step::Start(s.name().into()));
         steps.push(Step::Health(s.name().into()));
@@ -99,7 +118,7 @@ fn plan_steps(ctx: &Context) -> Vec<Step> {
 pub(crate) fn preflight_checks(ctx: &Context, on: Sink) -> Result<Estimate, OpError> {
     on(Event::Started(Step::Preflight));
     let t = Instant::now();
-    let result = (|| {
+    let result = (|| -> Result<Estimate, OpError> {
         preflight::check_repo_outside(&ctx.repo.root, &ctx.inst.components)?;
         let (list, _) = ctx.repo.list()?;
         let estimate = preflight::estimate(&ctx.inst.components, &ctx.repo.root, list.first())?;
@@ -128,7 +147,9 @@ pub(crate) fn preflight_checks(ctx: &Context, on: Sink) -> Result<Estimate, OpEr
 /// Runs `f`, turning a panic into an error so the window is still closed.
 pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, OpError>) -> Result<T, OpError> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        Err(OpError::failed("internal error (a worker panicked) while copying"))
+        Err(OpError::failed(
+            "internal error (a worker panicked) while copying",
+        ))
     })
 }
 
@@ -190,7 +211,10 @@ pub(crate) fn copy_components(
         };
         let index_path = dir.join(&index_name);
         file_index::write_index(&index_path, &summary.index).map_err(|e| {
-            OpError::failed(format!("cannot write the file index {}: {e}", index_path.display()))
+            OpError::failed(format!(
+                "cannot write the file index {}: {e}",
+                index_path.display()
+            ))
         })?;
         on(Event::Finished(step, t.elapsed()));
         out.push(Component {

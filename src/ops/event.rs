@@ -46,7 +46,11 @@ pub enum Event {
     Finished(Step, Duration),
     Failed(Step, String),
     /// Bytes of the current step done out of an estimated total.
-    Progress { step: Step, done: u64, total: u64 },
+    Progress {
+        step: Step,
+        done: u64,
+        total: u64,
+    },
     /// The file being read or written now (relative to its component).
     File(String),
     Warning(String),

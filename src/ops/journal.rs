@@ -168,7 +168,10 @@ mod tests {
         assert_eq!(r.stopped, ["structr", "neo4j"]);
         assert!(r.describe().contains("structr, neo4j"));
         j.mark_start_failed("neo4j", "exit status 1").unwrap();
-        assert!(interrupted(dir.path()).unwrap().describe().contains("exit status 1"));
+        assert!(interrupted(dir.path())
+            .unwrap()
+            .describe()
+            .contains("exit status 1"));
         j.mark_started("neo4j").unwrap();
         j.mark_started("structr").unwrap();
         assert!(interrupted(dir.path()).is_none());

@@ -35,7 +35,11 @@ pub fn measure(components: &[ComponentSpec]) -> Result<Vec<SourceSize>, OpError>
         .iter()
         .map(|c| {
             let meta = std::fs::symlink_metadata(&c.path).map_err(|e| {
-                OpError::Refused(format!("cannot read {} ({}): {e}", c.path.display(), c.name))
+                OpError::Refused(format!(
+                    "cannot read {} ({}): {e}",
+                    c.path.display(),
+                    c.name
+                ))
             })?;
             if !meta.is_dir() {
                 return Err(OpError::Refused(format!(
@@ -80,8 +84,12 @@ fn walk(dir: &Path) -> Result<(u64, u64), OpError> {
 }
 
 pub fn free_space(path: &Path) -> Result<u64, OpError> {
-    let st = nix::sys::statvfs::statvfs(path)
-        .map_err(|e| OpError::Refused(format!("cannot read the free space of {}: {e}", path.display())))?;
+    let st = nix::sys::statvfs::statvfs(path).map_err(|e| {
+        OpError::Refused(format!(
+            "cannot read the free space of {}: {e}",
+            path.display()
+        ))
+    })?;
     Ok(st.blocks_available() as u64 * st.fragment_size() as u64)
 }
 

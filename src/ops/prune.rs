@@ -25,7 +25,11 @@ pub fn plan(repo: &Repo, policy: &Policy) -> Result<Vec<PlanRow>, OpError> {
     }
     let candidates: Vec<Candidate> = manifests
         .iter()
-        .map(|m| Candidate { id: m.id.clone(), created: m.created_at, pinned: m.pinned })
+        .map(|m| Candidate {
+            id: m.id.clone(),
+            created: m.created_at,
+            pinned: m.pinned,
+        })
         .collect();
     let decisions = retention::plan(&candidates, policy, &Local);
     let mut rows = Vec::new();
@@ -35,7 +39,10 @@ pub fn plan(repo: &Repo, policy: &Policy) -> Result<Vec<PlanRow>, OpError> {
             .find(|m| m.id == d.id)
             .cloned()
             .ok_or_else(|| OpError::failed(format!("retention returned an unknown id {}", d.id)))?;
-        rows.push(PlanRow { manifest, decision: d });
+        rows.push(PlanRow {
+            manifest,
+            decision: d,
+        });
     }
     Ok(rows)
 }
@@ -56,7 +63,9 @@ pub fn run(repo: &Repo, policy: &Policy, on: Sink) -> Result<Vec<PlanRow>, OpErr
 pub fn delete(repo: &Repo, id: &str) -> Result<(), OpError> {
     let _lock = lock::acquire(&repo.root, "delete")?;
     if repo.manifest(id)?.pinned {
-        return Err(OpError::Refused(format!("{id} is pinned; `structr-backup unpin {id}` first")));
+        return Err(OpError::Refused(format!(
+            "{id} is pinned; `structr-backup unpin {id}` first"
+        )));
     }
     repo.delete(id)?;
     Ok(())

@@ -22,14 +22,20 @@ pub fn run(ctx: &Context, on: Sink) -> Result<Outcome, OpError> {
         for p in ctx.repo.clean_leftovers()? {
             on(Event::Info(format!("removed {}", p.display())));
         }
-        return Ok(Outcome { record: None, closing: Closing::default() });
+        return Ok(Outcome {
+            record: None,
+            closing: Closing::default(),
+        });
     };
     on(Event::Info(record.describe()));
     let mut j = Journal::resume(&ctx.repo.root, record.clone());
     for s in record.swaps.iter().rev() {
         let discard = std::path::PathBuf::from(format!("{}.restore-failed", s.target.display()));
         undo_swap(&s.target, &s.kept, &discard).map_err(OpError::failed)?;
-        on(Event::Info(format!("put the previous {} back", s.target.display())));
+        on(Event::Info(format!(
+            "put the previous {} back",
+            s.target.display()
+        )));
     }
     if !record.swaps.is_empty() {
         j.set_swaps(Vec::new())?;
@@ -42,5 +48,8 @@ pub fn run(ctx: &Context, on: Sink) -> Result<Outcome, OpError> {
     if !closing.all_running() {
         return Err(OpError::failed(closing.aftermath()));
     }
-    Ok(Outcome { record: Some(record), closing })
+    Ok(Outcome {
+        record: Some(record),
+        closing,
+    })
 }

@@ -66,11 +66,18 @@ pub fn placements(ctx: &Context, m: &Manifest) -> Result<Vec<Placement>, OpError
                 target.display()
             )));
         }
-        let file_name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file_name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         out.push(Placement {
             name: c.name.clone(),
             staging: parent.join(format!(".{file_name}.restore-{}", m.id)),
-            kept: free_name(&PathBuf::from(format!("{}.pre-restore-{}", target.display(), m.id))),
+            kept: free_name(&PathBuf::from(format!(
+                "{}.pre-restore-{}",
+                target.display(),
+                m.id
+            ))),
             target,
             bytes: c.bytes,
             files: c.files,
@@ -112,7 +119,9 @@ fn free_name(path: &Path) -> PathBuf {
 pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<Outcome, OpError> {
     let lock = lock::acquire(&ctx.repo.root, "restore")?;
     if let Some(stale) = &lock.stale_holder {
-        on(Event::Warning(format!("took over a stale repository lock ({stale})")));
+        on(Event::Warning(format!(
+            "took over a stale repository lock ({stale})"
+        )));
     }
     refuse_if_interrupted(&ctx.repo)?;
     let manifest = ctx.repo.manifest(id)?;
@@ -121,17 +130,26 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
     // Everything that can refuse does so before a service is touched.
     let dir = ctx.repo.path_of(id);
     verify::quick(&dir, &manifest, &ctx.cancel, on).map_err(|e| match e {
-        OpError::Verify(d) => OpError::Verify(format!("{d}. Restore refused; nothing was stopped or changed")),
+        OpError::Verify(d) => OpError::Verify(format!(
+            "{d}. Restore refused; nothing was stopped or changed"
+        )),
         other => other,
     })?;
     let placements = placements(ctx, &manifest)?;
     let indexes = read_indexes(&dir, &manifest)?;
     check_target_space(&placements)?;
-    let estimate = if opts.safety_backup { Some(preflight_checks(ctx, on)?) } else { None };
+    let estimate = if opts.safety_backup {
+        Some(preflight_checks(ctx, on)?)
+    } else {
+        None
+    };
     for p in &placements {
         if p.staging.exists() {
             fs::remove_dir_all(&p.staging).map_err(|e| {
-                OpError::Refused(format!("cannot remove the old staging folder {}: {e}", p.staging.display()))
+                OpError::Refused(format!(
+                    "cannot remove the old staging folder {}: {e}",
+                    p.staging.display()
+                ))
             })?;
         }
     }
@@ -162,7 +180,11 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
         if let Some(s) = &safety {
             aftermath.push_str(&format!(" (A safety backup {} was taken.)", s.id));
         }
-        return Err(OpError::in_window(&e, &aftermath, ctx.cancel.is_cancelled()));
+        return Err(OpError::in_window(
+            &e,
+            &aftermath,
+            ctx.cancel.is_cancelled(),
+        ));
     }
     if !closing.all_running() {
         return Err(OpError::failed(format!(
@@ -179,11 +201,25 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
 }
 
 fn plan_steps(ctx: &Context, m: &Manifest, opts: &RestoreOptions) -> Vec<Step> {
-    let mut steps: Vec<Step> = m.components.iter().map(|c| Step::Verify(c.archive.clone())).collect();
-    steps.extend(ctx.inst.services.iter().map(|s| Step::Stop(s.name().into())));
+    let mut steps: Vec<Step> = m
+        .components
+        .iter()
+        .map(|c| Step::Verify(c.archive.clone()))
+        .collect();
+    steps.extend(
+        ctx.inst
+            .services
+            .iter()
+            .map(|s| Step::Stop(s.name().into())),
+    );
     steps.push(Step::StoreLock);
     if opts.safety_backup {
-        steps.extend(ctx.inst.components.iter().map(|c| Step::SafetyBackup(c.name.clone())));
+        steps.extend(
+            ctx.inst
+                .components
+                .iter()
+                .map(|c| Step::SafetyBackup(c.name.clone())),
+        );
     }
     steps.extend(m.components.iter().map(|c| Step::Extract(c.name.clone())));
     steps.extend(m.components.iter().map(|c| Step::Swap(c.name.clone())));
@@ -198,8 +234,12 @@ fn read_indexes(dir: &Path, m: &Manifest) -> Result<Vec<Vec<IndexEntry>>, OpErro
     m.components
         .iter()
         .map(|c| {
-            file_index::read_index(&dir.join(&c.index))
-                .map_err(|e| OpError::Verify(format!("{}: {e}. Restore refused; nothing was changed", c.index)))
+            file_index::read_index(&dir.join(&c.index)).map_err(|e| {
+                OpError::Verify(format!(
+                    "{}: {e}. Restore refused; nothing was changed",
+                    c.index
+                ))
+            })
         })
         .collect()
 }
@@ -212,7 +252,12 @@ fn check_target_space(placements: &[Placement]) -> Result<(), OpError> {
         let dev = fs::metadata(parent).map(|m| m.dev()).ok();
         let needed: u64 = placements
             .iter()
-            .filter(|q| fs::metadata(q.staging.parent().unwrap_or(Path::new("/"))).map(|m| m.dev()).ok() == dev)
+            .filter(|q| {
+                fs::metadata(q.staging.parent().unwrap_or(Path::new("/")))
+                    .map(|m| m.dev())
+                    .ok()
+                    == dev
+            })
             .map(|q| q.bytes + (q.files + 1) * 4096)
             .sum();
         if free < needed {
@@ -227,18 +272,33 @@ fn check_target_space(placements: &[Placement]) -> Result<(), OpError> {
     Ok(())
 }
 
-fn safety_backup(ctx: &Context, estimate: &super::preflight::Estimate, on: Sink) -> Result<Manifest, OpError> {
+fn safety_backup(
+    ctx: &Context,
+    estimate: &super::preflight::Estimate,
+    on: Sink,
+) -> Result<Manifest, OpError> {
     let created = chrono::Utc::now();
     let id = ctx.repo.new_id(created);
     let partial = ctx.repo.create_partial(&id)?;
-    let result = copy_components(ctx, &partial, estimate, SAFETY_LABEL, on).and_then(|components| {
-        let m = new_manifest(ctx, &id, created, SAFETY_LABEL, components, Timings::default());
-        publish(ctx, &partial, &m)?;
-        Ok(m)
-    });
+    let result =
+        copy_components(ctx, &partial, estimate, SAFETY_LABEL, on).and_then(|components| {
+            let m = new_manifest(
+                ctx,
+                &id,
+                created,
+                SAFETY_LABEL,
+                components,
+                Timings::default(),
+            );
+            publish(ctx, &partial, &m)?;
+            Ok(m)
+        });
     match result {
         Ok(m) => {
-            on(Event::Info(format!("safety backup written as generation {}", m.id)));
+            on(Event::Info(format!(
+                "safety backup written as generation {}",
+                m.id
+            )));
             Ok(m)
         }
         Err(e) => {
@@ -260,14 +320,24 @@ fn extract(
     on(Event::Started(step.clone()));
     let t = Instant::now();
     let mut done = 0;
-    let result = archive::extract_archive(&dir.join(&c.archive), &p.staging, index, &ctx.cancel, &mut |ev| match ev {
-        ArchiveEvent::Bytes(n) => {
-            done += n;
-            on(Event::Progress { step: step.clone(), done, total: c.bytes.max(done) });
-        }
-        ArchiveEvent::File(f) => on(Event::File(f.display().to_string())),
-        ArchiveEvent::Warning(w) => on(Event::Warning(w)),
-    });
+    let result = archive::extract_archive(
+        &dir.join(&c.archive),
+        &p.staging,
+        index,
+        &ctx.cancel,
+        &mut |ev| match ev {
+            ArchiveEvent::Bytes(n) => {
+                done += n;
+                on(Event::Progress {
+                    step: step.clone(),
+                    done,
+                    total: c.bytes.max(done),
+                });
+            }
+            ArchiveEvent::File(f) => on(Event::File(f.display().to_string())),
+            ArchiveEvent::Warning(w) => on(Event::Warning(w)),
+        },
+    );
     match result {
         Ok(_) => {
             on(Event::Finished(step, t.elapsed()));
@@ -282,10 +352,17 @@ fn extract(
 
 /// Renames every target aside and every staging folder into place, recording the
 /// plan in the journal first. On a failure, the renames done so far are undone.
-fn swap_all(placements: &[Placement], journal: &mut super::journal::Journal, on: Sink) -> Result<(), OpError> {
+fn swap_all(
+    placements: &[Placement],
+    journal: &mut super::journal::Journal,
+    on: Sink,
+) -> Result<(), OpError> {
     let swaps = placements
         .iter()
-        .map(|p| Swap { target: p.target.clone(), kept: p.kept.clone() })
+        .map(|p| Swap {
+            target: p.target.clone(),
+            kept: p.kept.clone(),
+        })
         .collect();
     journal.set_swaps(swaps)?;
     let mut done: Vec<&Placement> = Vec::new();
@@ -317,14 +394,22 @@ fn swap_all(placements: &[Placement], journal: &mut super::journal::Journal, on:
 fn swap_one(p: &Placement) -> Result<(), String> {
     let had_target = p.target.exists();
     if had_target {
-        fs::rename(&p.target, &p.kept)
-            .map_err(|e| format!("cannot move {} aside to {}: {e}", p.target.display(), p.kept.display()))?;
+        fs::rename(&p.target, &p.kept).map_err(|e| {
+            format!(
+                "cannot move {} aside to {}: {e}",
+                p.target.display(),
+                p.kept.display()
+            )
+        })?;
     }
     if let Err(e) = fs::rename(&p.staging, &p.target) {
         if had_target {
             let _ = fs::rename(&p.kept, &p.target);
         }
-        return Err(format!("cannot move the restored copy into {}: {e}", p.target.display()));
+        return Err(format!(
+            "cannot move the restored copy into {}: {e}",
+            p.target.display()
+        ));
     }
     Ok(())
 }
@@ -341,10 +426,16 @@ pub fn undo_swap(target: &Path, kept: &Path, discard: &Path) -> Result<(), Strin
         return Ok(());
     }
     if target.exists() {
-        fs::rename(target, discard).map_err(|e| format!("cannot move {} aside: {e}", target.display()))?;
+        fs::rename(target, discard)
+            .map_err(|e| format!("cannot move {} aside: {e}", target.display()))?;
     }
-    fs::rename(kept, target)
-        .map_err(|e| format!("cannot put {} back to {}: {e}", kept.display(), target.display()))?;
+    fs::rename(kept, target).map_err(|e| {
+        format!(
+            "cannot put {} back to {}: {e}",
+            kept.display(),
+            target.display()
+        )
+    })?;
     let _ = fs::remove_dir_all(discard);
     Ok(())
 }

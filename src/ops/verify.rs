@@ -25,7 +25,13 @@ pub struct Report {
 
 /// Verifies the given generations (all when `ids` is empty) under the repository
 /// lock and records each result in its manifest.
-pub fn run(repo: &Repo, ids: &[String], deep: bool, cancel: &Cancel, on: Sink) -> Result<Vec<Report>, OpError> {
+pub fn run(
+    repo: &Repo,
+    ids: &[String],
+    deep: bool,
+    cancel: &Cancel,
+    on: Sink,
+) -> Result<Vec<Report>, OpError> {
     let _lock = lock::acquire(&repo.root, "verify")?;
     let ids: Vec<String> = if ids.is_empty() {
         repo.list()?.0.into_iter().map(|m| m.id).collect()
@@ -46,14 +52,32 @@ pub fn run(repo: &Repo, ids: &[String], deep: bool, cancel: &Cancel, on: Sink) -
             Err(e) => vec![e.to_string()],
         };
         let ok = problems.is_empty();
-        repo.record_verify(&id, VerifyRecord { at: Utc::now(), deep, ok })?;
-        reports.push(Report { id, deep, ok, problems });
+        repo.record_verify(
+            &id,
+            VerifyRecord {
+                at: Utc::now(),
+                deep,
+                ok,
+            },
+        )?;
+        reports.push(Report {
+            id,
+            deep,
+            ok,
+            problems,
+        });
     }
     Ok(reports)
 }
 
 /// Checks one generation folder; the first problem found is the error.
-pub fn check(dir: &Path, m: &Manifest, deep: bool, cancel: &Cancel, on: Sink) -> Result<(), OpError> {
+pub fn check(
+    dir: &Path,
+    m: &Manifest,
+    deep: bool,
+    cancel: &Cancel,
+    on: Sink,
+) -> Result<(), OpError> {
     quick(dir, m, cancel, on)?;
     if deep {
         for c in &m.components {
@@ -66,7 +90,11 @@ pub fn check(dir: &Path, m: &Manifest, deep: bool, cancel: &Cancel, on: Sink) ->
             archive::deep_verify(&dir.join(&c.archive), &index, cancel, &mut |ev| {
                 if let ArchiveEvent::Bytes(n) = ev {
                     done += n;
-                    on(Event::Progress { step: step.clone(), done, total: c.bytes.max(done) });
+                    on(Event::Progress {
+                        step: step.clone(),
+                        done,
+                        total: c.bytes.max(done),
+                    });
                 }
             })
             .map_err(|e| {
@@ -87,7 +115,9 @@ pub fn quick(dir: &Path, m: &Manifest, cancel: &Cancel, on: Sink) -> Result<(), 
     for c in &m.components {
         for name in [&c.archive, &c.index] {
             if !sums.iter().any(|(_, n)| n == name) {
-                return Err(OpError::Verify(format!("{id}: {name} is not listed in SHA256SUMS")));
+                return Err(OpError::Verify(format!(
+                    "{id}: {name} is not listed in SHA256SUMS"
+                )));
             }
         }
         if !sums.iter().any(|(h, n)| n == &c.archive && h == &c.sha256) {
@@ -107,13 +137,19 @@ pub fn quick(dir: &Path, m: &Manifest, cancel: &Cancel, on: Sink) -> Result<(), 
         let actual = archive::sha256_file(&path, cancel, &mut |ev| {
             if let ArchiveEvent::Bytes(n) = ev {
                 done += n;
-                on(Event::Progress { step: step.clone(), done, total });
+                on(Event::Progress {
+                    step: step.clone(),
+                    done,
+                    total,
+                });
             }
         });
         let actual = match actual {
             Ok(a) => a,
             Err(archive::ArchiveError::Cancelled) => {
-                return Err(OpError::Cancelled { detail: "verification cancelled".into() })
+                return Err(OpError::Cancelled {
+                    detail: "verification cancelled".into(),
+                })
             }
             Err(e) => return Err(OpError::Verify(format!("{id}: {e}"))),
         };

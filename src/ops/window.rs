@@ -36,7 +36,11 @@ impl Closing {
         if self.all_running() {
             "The services were started again.".into()
         } else {
-            let down: Vec<String> = self.still_down.iter().map(|(s, e)| format!("{s} ({e})")).collect();
+            let down: Vec<String> = self
+                .still_down
+                .iter()
+                .map(|(s, e)| format!("{s} ({e})"))
+                .collect();
             format!(
                 "These services could not be started and are DOWN: {}. Fix the cause, then run `structr-backup recover`.",
                 down.join(", ")
@@ -79,7 +83,10 @@ impl<'a> Window<'a> {
             self.first_stop.get_or_insert(t);
             if let Err(e) = svc.stop(self.inst.stop_timeout) {
                 on(Event::Failed(step, e.to_string()));
-                return Err(OpError::failed(format!("could not stop {}: {e}", svc.name())));
+                return Err(OpError::failed(format!(
+                    "could not stop {}: {e}",
+                    svc.name()
+                )));
             }
             on(Event::Finished(step, t.elapsed()));
         }
@@ -91,7 +98,10 @@ impl<'a> Window<'a> {
         let t = Instant::now();
         for c in self.inst.components.iter().filter(|c| c.is_neo4j_store()) {
             let held = store_lock::held_locks(&c.path).map_err(|e| {
-                OpError::failed(format!("cannot check Neo4j's store lock in {}: {e}", c.path.display()))
+                OpError::failed(format!(
+                    "cannot check Neo4j's store lock in {}: {e}",
+                    c.path.display()
+                ))
             })?;
             if let Some(h) = held.first() {
                 let msg = format!(
@@ -120,7 +130,10 @@ impl<'a> Window<'a> {
                 continue;
             }
             if !closing.still_down.is_empty() {
-                closing.still_down.push((name, "not started because a service it needs is down".into()));
+                closing.still_down.push((
+                    name,
+                    "not started because a service it needs is down".into(),
+                ));
                 continue;
             }
             let step = Step::Start(name.clone());
@@ -145,7 +158,9 @@ impl<'a> Window<'a> {
             match svc.wait_healthy(self.inst.start_timeout) {
                 Ok(()) => on(Event::Finished(step, t.elapsed())),
                 Err(e) => {
-                    on(Event::Warning(format!("{name} runs but is not healthy: {e}")));
+                    on(Event::Warning(format!(
+                        "{name} runs but is not healthy: {e}"
+                    )));
                     on(Event::Failed(step, e.to_string()));
                     closing.unhealthy.push(format!("{name}: {e}"));
                 }

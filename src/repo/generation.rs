@@ -375,7 +375,11 @@ mod tests {
     fn list_is_newest_first_and_skips_partial() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::new(dir.path());
-        for (h, id) in [(1, "20260101T010000Z"), (3, "20260101T030000Z"), (2, "20260101T020000Z")] {
+        for (h, id) in [
+            (1, "20260101T010000Z"),
+            (3, "20260101T030000Z"),
+            (2, "20260101T020000Z"),
+        ] {
             let p = repo.create_partial(id).unwrap();
             let t = Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap();
             write_manifest(&p, &manifest(id, t)).unwrap();
@@ -384,7 +388,10 @@ mod tests {
         repo.create_partial("20260101T040000Z").unwrap();
         let (list, broken) = repo.list().unwrap();
         let ids: Vec<_> = list.iter().map(|m| m.id.as_str()).collect();
-        assert_eq!(ids, ["20260101T030000Z", "20260101T020000Z", "20260101T010000Z"]);
+        assert_eq!(
+            ids,
+            ["20260101T030000Z", "20260101T020000Z", "20260101T010000Z"]
+        );
         assert!(broken.is_empty());
         assert_eq!(repo.clean_leftovers().unwrap().len(), 1);
     }

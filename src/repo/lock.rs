@@ -130,17 +130,27 @@ mod tests {
         // flock locks belong to the open file description, so a second open in the
         // same process conflicts just like another process would.
         let err = acquire(dir.path(), "backup").unwrap_err().to_string();
-        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
         drop(first);
         let again = acquire(dir.path(), "backup").unwrap();
-        assert!(again.stale_holder.is_none(), "a clean release leaves no record");
+        assert!(
+            again.stale_holder.is_none(),
+            "a clean release leaves no record"
+        );
     }
 
     #[test]
     fn a_dead_holders_record_is_reported_as_stale() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join(LOCK_FILE), "pid 999999 on x, backup since then").unwrap();
+        fs::write(
+            dir.path().join(LOCK_FILE),
+            "pid 999999 on x, backup since then",
+        )
+        .unwrap();
         let lock = acquire(dir.path(), "backup").unwrap();
-        assert!(lock.stale_holder.unwrap().contains("999999"));
+        assert!(lock.stale_holder.as_deref().unwrap().contains("999999"));
     }
 }

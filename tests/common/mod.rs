@@ -27,7 +27,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { store_mb: 1, neo4j_ignore_sigterm: false, stop_timeout_secs: 20, structr_start: None, flag_services: false }
+        Self {
+            store_mb: 1,
+            neo4j_ignore_sigterm: false,
+            stop_timeout_secs: 20,
+            structr_start: None,
+            flag_services: false,
+        }
     }
 }
 
@@ -93,7 +99,11 @@ impl Sandbox {
     }
 
     pub fn write_config(&self) {
-        let structr_start = self.opts.structr_start.clone().unwrap_or_else(|| self.ctl("start", "structr"));
+        let structr_start = self
+            .opts
+            .structr_start
+            .clone()
+            .unwrap_or_else(|| self.ctl("start", "structr"));
         let toml_str = |s: &str| toml::Value::String(s.to_string()).to_string();
         let text = format!(
             r#"[repository]
@@ -138,12 +148,18 @@ keep_monthly = 0
     pub fn start(&self) {
         for svc in ["neo4j", "structr"] {
             let out = self.sh(&self.ctl("start", svc));
-            assert!(out.status.success(), "start {svc}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "start {svc}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         if self.opts.flag_services {
             return;
         }
-        wait_until(Duration::from_secs(20), "structr writes files", || self.file_count() >= 5);
+        wait_until(Duration::from_secs(20), "structr writes files", || {
+            self.file_count() >= 5
+        });
     }
 
     pub fn stop(&self) {
@@ -157,7 +173,11 @@ keep_monthly = 0
     }
 
     pub fn pid(&self, svc: &str) -> Option<i32> {
-        std::fs::read_to_string(self.run.join(format!("{svc}.pid"))).ok()?.trim().parse().ok()
+        std::fs::read_to_string(self.run.join(format!("{svc}.pid")))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     pub fn file_count(&self) -> usize {
@@ -177,7 +197,13 @@ keep_monthly = 0
 
     /// Runs the built `structr-backup` with this sandbox's config.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(BIN).arg("--config").arg(&self.config).args(args).env("NO_COLOR", "1").output().unwrap()
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
     }
 
     pub fn cli_command(&self, args: &[&str]) -> Command {
@@ -191,7 +217,11 @@ keep_monthly = 0
         let out = self.cli(&["list", "--json"]);
         assert!(out.status.success(), "list: {}", text(&out));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v.as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap().to_string()).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["id"].as_str().unwrap().to_string())
+            .collect()
     }
 }
 
@@ -201,7 +231,10 @@ impl Drop for Sandbox {
         // A service made to ignore SIGTERM is killed here, never left behind.
         for svc in ["structr", "neo4j"] {
             if let Some(pid) = self.pid(svc) {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
         }
     }
@@ -227,5 +260,10 @@ pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
 
 /// Runs a shell pipeline of standard tools (for cross-checks with tar, zstd, sha256sum).
 pub fn shell(script: &str, dir: &Path) -> Output {
-    Command::new("bash").arg("-c").arg(script).current_dir(dir).output().unwrap()
+    Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .unwrap()
 }

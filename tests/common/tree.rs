@@ -32,14 +32,28 @@ pub fn snapshot(root: &Path) -> Snapshot {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Snapshot, inodes: &mut BTreeMap<(u64, u64), Vec<u8>>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
         let meta = std::fs::symlink_metadata(&path).unwrap();
-        let rel = path.strip_prefix(root).unwrap().as_os_str().as_bytes().to_vec();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .as_os_str()
+            .as_bytes()
+            .to_vec();
         let ft = meta.file_type();
         let mut node = Node {
-            kind: if ft.is_dir() { 'd' } else if ft.is_symlink() { 'l' } else { 'f' },
+            kind: if ft.is_dir() {
+                'd'
+            } else if ft.is_symlink() {
+                'l'
+            } else {
+                'f'
+            },
             mode: meta.mode() & 0o7777,
             uid: meta.uid(),
             gid: meta.gid(),
@@ -52,12 +66,18 @@ fn walk(root: &Path, dir: &Path, out: &mut Snapshot, inodes: &mut BTreeMap<(u64,
             hardlink_of: None,
         };
         if ft.is_symlink() {
-            node.link = std::fs::read_link(&path).unwrap().as_os_str().as_bytes().to_vec();
+            node.link = std::fs::read_link(&path)
+                .unwrap()
+                .as_os_str()
+                .as_bytes()
+                .to_vec();
             node.mode = 0;
         } else if ft.is_file() {
             node.content = hex(&Sha256::digest(std::fs::read(&path).unwrap()));
             if meta.nlink() > 1 {
-                let first = inodes.entry((meta.dev(), meta.ino())).or_insert_with(|| rel.clone());
+                let first = inodes
+                    .entry((meta.dev(), meta.ino()))
+                    .or_insert_with(|| rel.clone());
                 if *first != rel {
                     node.hardlink_of = Some(first.clone());
                 }
@@ -80,7 +100,10 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> Vec<String> {
     for (k, v) in a {
         match b.get(k) {
             None => out.push(format!("missing: {}", String::from_utf8_lossy(k))),
-            Some(w) if w != v => out.push(format!("differs: {}: {v:?} vs {w:?}", String::from_utf8_lossy(k))),
+            Some(w) if w != v => out.push(format!(
+                "differs: {}: {v:?} vs {w:?}",
+                String::from_utf8_lossy(k)
+            )),
             _ => {}
         }
     }
@@ -92,7 +115,9 @@ pub fn diff(a: &Snapshot, b: &Snapshot) -> Vec<String> {
 }
 
 pub fn count_files(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     entries
         .flatten()
         .map(|e| match e.file_type() {

@@ -1,0 +1,286 @@
+//! Writing an archive: walk the tree (sorted, not following symlinks), stream tar
+//! into multithreaded zstd into the output file, hashing file contents and the
+//! compressed stream on the way.
+
+use std::collections::HashMap;
+use std::fs::{self, File, Metadata};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use sha2::Digest;
+
+use super::hashing::{hex, HashingReader, HashingWriter};
+use super::{ArchiveError, ArchiveEvent, ArchiveOptions, ArchiveSummary, BUF};
+use crate::cancel::Cancel;
+use crate::repo::file_index::{EntryKind, IndexEntry};
+
+type Output = zstd::stream::write::Encoder<'static, HashingWriter<BufWriter<File>>>;
+
+/// Archives `src` into `out` (created new, owner-only). On any error the partial
+/// output is removed.
+pub fn write_archive(
+    src: &Path,
+    out: &Path,
+    opts: &ArchiveOptions,
+    cancel: &Cancel,
+    on: &mut dyn FnMut(ArchiveEvent),
+) -> Result<ArchiveSummary, ArchiveError> {
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(|e| ArchiveError::io("cannot create", out, e))?;
+    let result = write_into(file, src, out, opts, cancel, on);
+    if result.is_err() {
+        let _ = fs::remove_file(out);
+    }
+    result
+}
+
+fn write_into(
+    file: File,
+    src: &Path,
+    out: &Path,
+    opts: &ArchiveOptions,
+    cancel: &Cancel,
+    on: &mut dyn FnMut(ArchiveEvent),
+) -> Result<ArchiveSummary, ArchiveError> {
+    let out_err = |e: io::Error| ArchiveError::io("cannot write", out, e);
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        n => n,
+    };
+    let mut encoder = zstd::stream::write::Encoder::new(
+        HashingWriter::new(BufWriter::with_capacity(BUF, file)),
+        opts.level,
+    )
+    .map_err(out_err)?;
+    encoder.multithread(threads).map_err(out_err)?;
+    let mut walk = Walk {
+        src,
+        out,
+        cancel,
+        on,
+        tar: tar::Builder::new(encoder),
+        index: Vec::new(),
+        first_links: HashMap::new(),
+        files: 0,
+        bytes: 0,
+    };
+    walk.tar.mode(tar::HeaderMode::Complete);
+    let root_meta =
+        fs::symlink_metadata(src).map_err(|e| ArchiveError::io("cannot read", src, e))?;
+    walk.entry(Path::new("."), src, &root_meta)?;
+    walk.dir(PathBuf::new(), src)?;
+
+    let Walk {
+        tar,
+        index,
+        files,
+        bytes,
+        ..
+    } = walk;
+    let encoder = tar.into_inner().map_err(out_err)?;
+    let mut hashing = encoder.finish().map_err(out_err)?;
+    hashing.flush().map_err(out_err)?;
+    let file = hashing
+        .inner
+        .into_inner()
+        .map_err(|e| out_err(e.into_error()))?;
+    file.sync_all().map_err(out_err)?;
+    Ok(ArchiveSummary {
+        files,
+        entries: index.len() as u64,
+        bytes,
+        archive_size: hashing.written,
+        sha256: hex(&hashing.hasher.finalize()),
+        index,
+    })
+}
+
+struct Walk<'a> {
+    src: &'a Path,
+    out: &'a Path,
+    cancel: &'a Cancel,
+    on: &'a mut dyn FnMut(ArchiveEvent),
+    tar: tar::Builder<Output>,
+    index: Vec<IndexEntry>,
+    /// (dev, inode) of files with several links → the first path archived.
+    first_links: HashMap<(u64, u64), Vec<u8>>,
+    files: u64,
+    bytes: u64,
+}
+
+impl Walk<'_> {
+    fn dir(&mut self, rel: PathBuf, abs: &Path) -> Result<(), ArchiveError> {
+        let mut names: Vec<_> = fs::read_dir(abs)
+            .map_err(|e| ArchiveError::io("cannot read", abs, e))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| ArchiveError::io("cannot read", abs, e))?;
+        names.sort();
+        for name in names {
+            if self.cancel.is_cancelled() {
+                return Err(ArchiveError::Cancelled);
+            }
+            let abs_child = abs.join(&name);
+            let rel_child = rel.join(&name);
+            let meta = fs::symlink_metadata(&abs_child)
+                .map_err(|e| ArchiveError::io("cannot read", &abs_child, e))?;
+            if self.entry(&rel_child, &abs_child, &meta)? && meta.is_dir() {
+                self.dir(rel_child, &abs_child)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends one entry; false when it was skipped (sockets, fifos, devices).
+    fn entry(&mut self, rel: &Path, abs: &Path, meta: &Metadata) -> Result<bool, ArchiveError> {
+        let ft = meta.file_type();
+        let mut h = tar::Header::new_gnu();
+        h.set_metadata_in_mode(meta, tar::HeaderMode::Complete);
+        h.set_mode(meta.mode() & 0o7777);
+        let tar_path: &Path = if rel == Path::new(".") {
+            Path::new("./")
+        } else {
+            rel
+        };
+        let rel_bytes = rel.as_os_str().as_bytes().to_vec();
+        let mut entry = IndexEntry {
+            kind: EntryKind::Dir,
+            path: rel_bytes.clone(),
+            mode: meta.mode() & 0o7777,
+            uid: meta.uid(),
+            gid: meta.gid(),
+            size: 0,
+            sha256: None,
+            link: None,
+        };
+        let out_err = |e| ArchiveError::io("cannot write", self.out, e);
+        if ft.is_dir() {
+            self.tar
+                .append_data(&mut h, tar_path, io::empty())
+                .map_err(out_err)?;
+        } else if ft.is_symlink() {
+            let target = fs::read_link(abs).map_err(|e| ArchiveError::io("cannot read", abs, e))?;
+            entry.kind = EntryKind::Symlink;
+            entry.link = Some(target.as_os_str().as_bytes().to_vec());
+            self.tar
+                .append_link(&mut h, tar_path, &target)
+                .map_err(out_err)?;
+        } else if ft.is_file() {
+            let key = (meta.dev(), meta.ino());
+            match self.first_links.get(&key) {
+                Some(first) if meta.nlink() > 1 => {
+                    entry.kind = EntryKind::HardLink;
+                    entry.link = Some(first.clone());
+                    h.set_entry_type(tar::EntryType::Link);
+                    h.set_size(0);
+                    let target = PathBuf::from(std::ffi::OsStr::from_bytes(first));
+                    self.tar
+                        .append_link(&mut h, tar_path, &target)
+                        .map_err(out_err)?;
+                }
+                _ => {
+                    if meta.nlink() > 1 {
+                        self.first_links.insert(key, rel_bytes);
+                    }
+                    entry.kind = EntryKind::File;
+                    entry.size = meta.len();
+                    entry.sha256 = Some(self.file(&mut h, tar_path, rel, abs, meta.len())?);
+                    self.files += 1;
+                    self.bytes += meta.len();
+                }
+            }
+        } else {
+            (self.on)(ArchiveEvent::Warning(format!(
+                "skipped {} (sockets, fifos and device files are not backed up)",
+                self.src.join(rel).display()
+            )));
+            return Ok(false);
+        }
+        self.index.push(entry);
+        Ok(true)
+    }
+
+    /// Streams one file's content into the tar, hashing it; fails if its size
+    /// differs from the size in its header (it changed while we read it).
+    fn file(
+        &mut self,
+        h: &mut tar::Header,
+        tar_path: &Path,
+        rel: &Path,
+        abs: &Path,
+        size: u64,
+    ) -> Result<String, ArchiveError> {
+        (self.on)(ArchiveEvent::File(rel));
+        let f = File::open(abs).map_err(|e| ArchiveError::io("cannot read", abs, e))?;
+        let mut reader = Progress {
+            inner: HashingReader::new(BufReader::with_capacity(BUF, f)),
+            cancel: self.cancel,
+            on: &mut *self.on,
+            pending: 0,
+            cancelled: false,
+        };
+        let result = self.tar.append_data(h, tar_path, (&mut reader).take(size));
+        let cancelled = reader.cancelled;
+        let mut extra = [0u8; 1];
+        let grew = reader
+            .inner
+            .inner
+            .read(&mut extra)
+            .map(|n| n > 0)
+            .unwrap_or(false);
+        reader.flush_progress();
+        let Progress { inner, .. } = reader;
+        if cancelled {
+            return Err(ArchiveError::Cancelled);
+        }
+        if let Some(e) = inner.source_failed {
+            return Err(ArchiveError::io("cannot read", abs, e));
+        }
+        result.map_err(|e| ArchiveError::io("cannot write", self.out, e))?;
+        if inner.read != size || grew {
+            return Err(ArchiveError::SourceChanged {
+                path: abs.to_path_buf(),
+            });
+        }
+        Ok(hex(&inner.hasher.finalize()))
+    }
+}
+
+/// Reports progress about every megabyte and stops the copy when cancelled.
+struct Progress<'a, R> {
+    inner: HashingReader<R>,
+    cancel: &'a Cancel,
+    on: &'a mut dyn FnMut(ArchiveEvent),
+    pending: u64,
+    cancelled: bool,
+}
+
+impl<R> Progress<'_, R> {
+    fn flush_progress(&mut self) {
+        if self.pending > 0 {
+            (self.on)(ArchiveEvent::Bytes(self.pending));
+            self.pending = 0;
+        }
+    }
+}
+
+impl<R: Read> Read for Progress<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.cancel.is_cancelled() {
+            self.cancelled = true;
+            return Err(io::Error::other("cancelled"));
+        }
+        let n = self.inner.read(buf)?;
+        self.pending += n as u64;
+        if self.pending >= BUF as u64 {
+            self.flush_progress();
+        }
+        Ok(n)
+    }
+}
