@@ -83,7 +83,11 @@ impl Demo {
 
     /// Creates the sandbox and its config (once) and starts the services if they are down.
     pub fn ensure(&self) -> Result<(), DemoError> {
-        for d in [self.run_dir(), self.root.join("neo4j"), self.root.join("repository")] {
+        for d in [
+            self.run_dir(),
+            self.root.join("neo4j"),
+            self.root.join("repository"),
+        ] {
             std::fs::create_dir_all(&d).map_err(io(&d))?;
         }
         let toml = |s: &str| toml::Value::String(s.to_string()).to_string();
@@ -108,7 +112,10 @@ impl Demo {
         );
         let path = self.config_path();
         std::fs::write(&path, config).map_err(io(&path))?;
-        for (svc, start, status) in [("neo4j", &n_start, &n_status), ("structr", &s_start, &s_status)] {
+        for (svc, start, status) in [
+            ("neo4j", &n_start, &n_status),
+            ("structr", &s_start, &s_status),
+        ] {
             if run(status).is_ok() {
                 continue;
             }
@@ -141,7 +148,8 @@ impl Default for Demo {
 
 fn run(line: &str) -> Result<(), String> {
     let argv = shell_words::split(line).map_err(|e| e.to_string())?;
-    let out = crate::install::command::run(&argv, std::time::Duration::from_secs(60)).map_err(|e| e.to_string())?;
+    let out = crate::install::command::run(&argv, std::time::Duration::from_secs(60))
+        .map_err(|e| e.to_string())?;
     if out.success() {
         Ok(())
     } else {

@@ -6,7 +6,9 @@
 pub mod cancel;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod install;
 pub mod ops;
 pub mod repo;
+pub mod standin;
 pub mod units;

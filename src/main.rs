@@ -5,6 +5,12 @@ use structr_backup::cancel::Cancel;
 use structr_backup::cli::{self, args::Cli, Env};
 
 fn main() -> ExitCode {
+    // `structr-backup standin ...` runs the stand-in services (used by the demo),
+    // so one binary is all a demo needs.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "standin") {
+        return ExitCode::from(structr_backup::standin::main(args[1..].to_vec()) as u8);
+    }
     let cli = Cli::parse();
     // Readable panic reports; our own errors are printed below with their exit codes.
     let _ = color_eyre::install();

@@ -69,6 +69,12 @@ pub enum Command {
     Recover,
     /// Show the detected installation
     Detect,
+    /// A sandbox installation (stand-in Neo4j and Structr) to try everything on
+    Demo {
+        /// Stop the demo's services and remove it with its repository
+        #[arg(long)]
+        clean: bool,
+    },
 }
 
 #[derive(Debug, Args, Default)]

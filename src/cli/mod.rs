@@ -158,6 +158,7 @@ pub fn run(env: &Env) -> Result<()> {
         Some(Command::Delete { id }) => delete(env, id),
         Some(Command::Recover) => recover(env),
         Some(Command::Detect) => detect_cmd(env),
+        Some(Command::Demo { clean }) => demo(*clean),
     }
 }
 
@@ -541,5 +542,40 @@ fn detect_cmd(env: &Env) -> Result<()> {
     for n in &inst.notes {
         println!("note         {n}");
     }
+    Ok(())
+}
+
+fn demo(clean: bool) -> Result<()> {
+    let demo = crate::demo::Demo::new();
+    let fail = |e: crate::demo::DemoError| Failure {
+        code: EXIT_FAILED,
+        message: e.to_string(),
+    };
+    if clean {
+        demo.clean().map_err(fail)?;
+        println!("demo removed ({})", demo.root.display());
+        return Ok(());
+    }
+    demo.ensure().map_err(fail)?;
+    let cfg = demo.config_path();
+    let me = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "structr-backup".into());
+    println!(
+        "The demo installation runs in {} (stand-in Neo4j and Structr).",
+        demo.root.display()
+    );
+    println!("Try it with its own config:\n");
+    for cmd in [
+        "detect",
+        "backup --label first",
+        "list",
+        "verify --all --deep",
+        "prune --dry-run",
+        "restore <ID>",
+    ] {
+        println!("  {me} --config {} {cmd}", cfg.display());
+    }
+    println!("\nRemove it with: {me} demo --clean");
     Ok(())
 }

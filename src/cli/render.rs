@@ -70,6 +70,8 @@ impl Renderer {
             bar.enable_steady_tick(Duration::from_millis(200));
             self.bar = Some(bar);
         } else {
+            // Plain output: the first progress line comes 5 s into the step.
+            self.last_progress.insert(step.to_string(), Instant::now());
             self.line(&format!("{step} ..."));
         }
     }

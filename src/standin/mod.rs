@@ -1,0 +1,101 @@
+//! Stand-ins for Neo4j and Structr: small real processes that behave like them on
+//! disk and towards a service manager, for the tests and the demo (the real ones
+//! cannot be installed everywhere). Run as `structr-standin ...` or as the hidden
+//! `structr-backup standin ...`.
+//!
+//! - `neo4j`: a Neo4j-like data dir (`databases/neo4j/…`, `transactions/…`), fcntl
+//!   locks on `databases/store_lock` and each `database_lock` while running, a
+//!   line protocol on a loopback TCP port; every acknowledged write is fsynced.
+//! - `structr`: a Structr-like dir (`structr.conf`, `files/a/b/c/d/<uuid>`) that
+//!   writes a file, then records its id in the stand-in Neo4j (and deletes some),
+//!   so when both are cleanly stopped: ids in the database == files on disk.
+//! - `check`: that invariant, offline. `ctl`: a tiny init script (start/stop/status).
+
+mod check;
+mod ctl;
+mod neo4j;
+mod rng;
+mod structr;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "structr-standin",
+    about = "Stand-in Neo4j and Structr services for tests and the demo"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the stand-in Neo4j in the foreground
+    Neo4j(neo4j::Args),
+    /// Run the stand-in Structr in the foreground
+    Structr(structr::Args),
+    /// Check offline that database and files agree
+    Check {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Start, stop or query a daemon through a pid file
+    Ctl(ctl::Args),
+}
+
+/// Runs the stand-in with `args` (program name first); returns the exit code.
+pub fn main(args: Vec<OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let result = match cli.command {
+        Command::Neo4j(a) => neo4j::run(a),
+        Command::Structr(a) => structr::run(a),
+        Command::Check { data, dir } => check::run(&data, &dir),
+        Command::Ctl(a) => return ctl::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("structr-standin: {e}");
+            1
+        }
+    }
+}
+
+/// The flag SIGTERM/SIGINT set; with `ignore_term`, SIGTERM is ignored (a service
+/// that will not stop).
+fn term_flag(ignore_term: bool) -> std::io::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, flag.clone())?;
+    if ignore_term {
+        // SAFETY: setting a signal to be ignored has no handler to be unsafe about.
+        unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+    } else {
+        signal_hook::flag::register(signal_hook::consts::SIGTERM, flag.clone())?;
+    }
+    Ok(flag)
+}
+
+fn stopping(flag: &AtomicBool) -> bool {
+    flag.load(Ordering::SeqCst)
+}
+
+/// Writes a small file atomically (tmp + rename).
+fn write_atomic(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(tmp, path)
+}

@@ -1,0 +1,214 @@
+//! The stand-in Structr: a Structr-like directory whose `files/` grows and shrinks
+//! while every file id is recorded in the stand-in Neo4j. Each operation is
+//! finished (file and database agree) before a stop is honoured.
+
+use std::fs::{self, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::rng::Rng;
+use super::{stopping, term_flag, write_atomic};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The Structr directory (like /usr/lib/structr)
+    #[arg(long)]
+    dir: PathBuf,
+    /// The stand-in Neo4j's address
+    #[arg(long, conflicts_with = "bolt_port_file")]
+    bolt: Option<String>,
+    /// A file holding the stand-in Neo4j's port on 127.0.0.1 (re-read on every connect)
+    #[arg(long)]
+    bolt_port_file: Option<PathBuf>,
+    /// Serve GET /structr/health/ready on this loopback address (port 0: any)
+    #[arg(long)]
+    http: Option<String>,
+    /// Where to write the HTTP port actually listened on
+    #[arg(long)]
+    http_port_file: Option<PathBuf>,
+    /// Time between operations
+    #[arg(long, default_value_t = 20)]
+    interval_ms: u64,
+    /// Ignore SIGTERM (a service that will not stop)
+    #[arg(long)]
+    ignore_sigterm: bool,
+}
+
+/// Where Structr keeps a file: `files/<c0>/<c1>/<c2>/<c3>/<uuid>`.
+pub fn file_path(dir: &Path, id: &str) -> PathBuf {
+    let c: Vec<String> = id.chars().take(4).map(String::from).collect();
+    dir.join("files")
+        .join(&c[0])
+        .join(&c[1])
+        .join(&c[2])
+        .join(&c[3])
+        .join(id)
+}
+
+fn layout(dir: &Path) -> std::io::Result<()> {
+    for d in ["files", "lib", "logs", "scripts", "changelog"] {
+        fs::create_dir_all(dir.join(d))?;
+    }
+    let conf = dir.join("structr.conf");
+    if !conf.exists() {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&conf)?;
+        f.write_all(
+            b"superuser.password = standin-secret\n\
+              application.http.port = 8082\n\
+              database.available.connections = neo4j-localhost-7687\n\
+              nodeservice.active = neo4j-localhost-7687\n\
+              neo4j-localhost-7687.database.driver = org.structr.bolt.BoltDatabaseService\n\
+              neo4j-localhost-7687.database.connection.url = bolt://localhost:7687\n\
+              neo4j-localhost-7687.database.connection.username = neo4j\n\
+              neo4j-localhost-7687.database.connection.password = neo4j-standin\n",
+        )?;
+    }
+    for (f, body) in [
+        ("structr-6.0.0-standin.jar", "stand-in jar\n"),
+        ("scripts/hello.js", "// a scripting file\n"),
+    ] {
+        if !dir.join(f).exists() {
+            fs::write(dir.join(f), body)?;
+        }
+    }
+    Ok(())
+}
+
+struct Db {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Db {
+    fn connect(a: &Args) -> std::io::Result<Db> {
+        let addr = match (&a.bolt, &a.bolt_port_file) {
+            (Some(b), _) => b.clone(),
+            (None, Some(p)) => format!("127.0.0.1:{}", fs::read_to_string(p)?.trim()),
+            (None, None) => "127.0.0.1:7687".into(),
+        };
+        let s = TcpStream::connect(addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        Ok(Db {
+            reader: BufReader::new(s.try_clone()?),
+            writer: s,
+        })
+    }
+
+    fn request(&mut self, line: &str) -> std::io::Result<Vec<String>> {
+        self.writer.write_all(format!("{line}\n").as_bytes())?;
+        let mut out = Vec::new();
+        loop {
+            let mut l = String::new();
+            if self.reader.read_line(&mut l)? == 0 {
+                return Err(std::io::Error::other("neo4j closed the connection"));
+            }
+            let l = l.trim_end().to_string();
+            match l.as_str() {
+                "OK" | "PONG" | "END" => return Ok(out),
+                e if e.starts_with("ERR") => return Err(std::io::Error::other(e.to_string())),
+                _ => out.push(l),
+            }
+        }
+    }
+}
+
+/// Sends `line` until neo4j acknowledges it, reconnecting as needed. Gives up only
+/// when asked to stop and neo4j is unreachable (the operation then stays undone).
+fn until_done(a: &Args, db: &mut Option<Db>, line: &str, term: &AtomicBool) -> Option<Vec<String>> {
+    loop {
+        if db.is_none() {
+            *db = Db::connect(a).ok();
+        }
+        if let Some(d) = db.as_mut() {
+            match d.request(line) {
+                Ok(r) => return Some(r),
+                Err(_) => *db = None,
+            }
+        }
+        if stopping(term) {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn serve_health(listener: TcpListener, ready: Arc<AtomicBool>) {
+    for stream in listener.incoming().flatten() {
+        let mut reader = BufReader::new(&stream);
+        let mut request = String::new();
+        let _ = reader.read_line(&mut request);
+        let ok = request.starts_with("GET /structr/health/ready") && ready.load(Ordering::SeqCst);
+        let status = if ok {
+            "200 OK"
+        } else {
+            "503 Service Unavailable"
+        };
+        let _ = (&stream).write_all(
+            format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        );
+    }
+}
+
+pub fn run(a: Args) -> std::io::Result<i32> {
+    let term = term_flag(a.ignore_sigterm)?;
+    layout(&a.dir)?;
+    let ready = Arc::new(AtomicBool::new(false));
+    if let Some(addr) = &a.http {
+        let listener = TcpListener::bind(addr)?;
+        if let Some(p) = &a.http_port_file {
+            write_atomic(p, listener.local_addr()?.port().to_string().as_bytes())?;
+        }
+        let ready = ready.clone();
+        std::thread::spawn(move || serve_health(listener, ready));
+    }
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(a.dir.join("logs/server.log"))?;
+    let mut rng = Rng::from_time();
+    let mut db = None;
+    let Some(mut ids) = until_done(&a, &mut db, "LIST", &term) else {
+        return Ok(0);
+    };
+    ready.store(true, Ordering::SeqCst);
+    writeln!(log, "structr stand-in: started with {} nodes", ids.len())?;
+    while !stopping(&term) {
+        std::thread::sleep(Duration::from_millis(a.interval_ms));
+        if rng.next() % 4 == 0 && !ids.is_empty() {
+            let id = ids.swap_remove((rng.next() % ids.len() as u64) as usize);
+            if until_done(&a, &mut db, &format!("DELETE {id}"), &term).is_none() {
+                break;
+            }
+            fs::remove_file(file_path(&a.dir, &id))?;
+            writeln!(log, "deleted {id}")?;
+        } else {
+            let id = rng.uuid();
+            let path = file_path(&a.dir, &id);
+            fs::create_dir_all(path.parent().unwrap_or(&a.dir))?;
+            let mut data = vec![0u8; 1024 * (1 + (rng.next() % 64) as usize)];
+            rng.fill(&mut data);
+            let tmp = path.with_file_name(format!(".{id}.tmp"));
+            fs::write(&tmp, &data)?;
+            fs::rename(&tmp, &path)?;
+            if until_done(&a, &mut db, &format!("CREATE {id}"), &term).is_none() {
+                // Neo4j is gone and we are told to stop: undo the file so the two agree.
+                fs::remove_file(&path)?;
+                break;
+            }
+            ids.push(id.clone());
+            writeln!(log, "created {id} ({} bytes)", data.len())?;
+        }
+    }
+    writeln!(log, "structr stand-in: stopped cleanly")?;
+    Ok(0)
+}
