@@ -91,7 +91,7 @@ impl Renderer {
             .is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(5));
         if due {
             self.last_progress.insert(key, now);
-            let pct = if total > 0 { done * 100 / total } else { 0 };
+            let pct = (done * 100).checked_div(total).unwrap_or(0);
             self.line(&format!(
                 "{step}: {} of {} ({pct}%)",
                 units::bytes(done),
@@ -115,6 +115,12 @@ impl Renderer {
                 let _ = writeln!(std::io::stderr(), "{line}");
             }
         }
+    }
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

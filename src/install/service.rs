@@ -103,7 +103,10 @@ impl ServiceControl for CommandService {
     fn stop(&self, timeout: Duration) -> Result<(), ServiceError> {
         let deadline = Instant::now() + timeout;
         self.run_checked(&self.stop, timeout)?;
-        wait_for(self, false, deadline).map_err(|_| ServiceError::StopTimeout {
+        if wait_for(self, false, deadline) {
+            return Ok(());
+        }
+        Err(ServiceError::StopTimeout {
             service: self.name.clone(),
             secs: timeout.as_secs(),
             status: command::display(&self.status),
@@ -113,7 +116,10 @@ impl ServiceControl for CommandService {
     fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
         let deadline = Instant::now() + timeout;
         self.run_checked(&self.start, timeout)?;
-        wait_for(self, true, deadline).map_err(|_| ServiceError::StartTimeout {
+        if wait_for(self, true, deadline) {
+            return Ok(());
+        }
+        Err(ServiceError::StartTimeout {
             service: self.name.clone(),
             secs: timeout.as_secs(),
             status: command::display(&self.status),
@@ -121,14 +127,14 @@ impl ServiceControl for CommandService {
     }
 }
 
-/// Polls `is_running` until it equals `running` or the deadline passes.
-pub fn wait_for(svc: &dyn ServiceControl, running: bool, deadline: Instant) -> Result<(), ()> {
+/// Polls `is_running` until it equals `running`; false when the deadline passed first.
+pub fn wait_for(svc: &dyn ServiceControl, running: bool, deadline: Instant) -> bool {
     loop {
         if svc.is_running().ok() == Some(running) {
-            return Ok(());
+            return true;
         }
         if Instant::now() >= deadline {
-            return Err(());
+            return false;
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -184,7 +184,7 @@ pub fn run(a: Args) -> std::io::Result<i32> {
     writeln!(log, "structr stand-in: started with {} nodes", ids.len())?;
     while !stopping(&term) {
         std::thread::sleep(Duration::from_millis(a.interval_ms));
-        if rng.next() % 4 == 0 && !ids.is_empty() {
+        if rng.next().is_multiple_of(4) && !ids.is_empty() {
             let id = ids.swap_remove((rng.next() % ids.len() as u64) as usize);
             if until_done(&a, &mut db, &format!("DELETE {id}"), &term).is_none() {
                 break;
