@@ -75,9 +75,14 @@ fn archive_is_what_standard_tools_see() {
     deep_verify(&out, &s.index, &Cancel::new(), &mut no_events()).unwrap();
 }
 
+/// A raw tar entry: name, type, link name, content.
+type RawEntry<'a> = (&'a [u8], tar::EntryType, &'a [u8], &'a [u8]);
+/// An index line: path, kind, link.
+type IndexLine<'a> = (&'a [u8], EntryKind, Option<&'a [u8]>);
+
 /// Writes a zstd-compressed tar made entry by entry with raw headers, so that
 /// names a well-behaved writer would refuse can be tested.
-fn hostile(path: &Path, entries: &[(&[u8], tar::EntryType, &[u8], &[u8])]) {
+fn hostile(path: &Path, entries: &[RawEntry]) {
     let mut raw = Vec::new();
     {
         let mut b = tar::Builder::new(&mut raw);
@@ -98,7 +103,7 @@ fn hostile(path: &Path, entries: &[(&[u8], tar::EntryType, &[u8], &[u8])]) {
     enc.finish().unwrap();
 }
 
-fn index_of(entries: &[(&[u8], EntryKind, Option<&[u8]>)]) -> Vec<IndexEntry> {
+fn index_of(entries: &[IndexLine]) -> Vec<IndexEntry> {
     entries
         .iter()
         .map(|(p, k, link)| IndexEntry {
@@ -118,12 +123,8 @@ fn index_of(entries: &[(&[u8], EntryKind, Option<&[u8]>)]) -> Vec<IndexEntry> {
 #[test]
 fn hostile_archives_are_refused_and_write_nothing_outside() {
     use tar::EntryType as T;
-    let root: (&[u8], T, &[u8], &[u8]) = (b"./", T::Directory, b"", b"");
-    let cases: Vec<(
-        &str,
-        Vec<(&[u8], T, &[u8], &[u8])>,
-        Vec<(&[u8], EntryKind, Option<&[u8]>)>,
-    )> = vec![
+    let root: RawEntry = (b"./", T::Directory, b"", b"");
+    let cases: Vec<(&str, Vec<RawEntry>, Vec<IndexLine>)> = vec![
         (
             "parent dir",
             vec![root, (b"../escape", T::Regular, b"", b"")],
