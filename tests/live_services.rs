@@ -321,3 +321,75 @@ fn a_full_disk_mid_archive_leaves_no_generation_and_services_running() {
         .collect();
     assert!(!names.iter().any(|n| n.ends_with(".partial")), "{names:?}");
 }
+
+#[test]
+fn a_store_lock_still_held_after_a_reported_stop_refuses_the_copy() {
+    // A broken service manager: neo4j's stop command only removes a flag and its
+    // status looks at the flag, so Neo4j is "stopped" while it still runs.
+    let mut sb = Sandbox::new(Options::default());
+    let flag = sb.run.join("neo4j.up");
+    let start = format!(
+        "sh -c 'touch {} && exec \"$@\"' start {}",
+        flag.display(),
+        sb.ctl("start", "neo4j")
+    );
+    sb.opts.neo4j_commands = Some([
+        start,
+        format!("rm -f {}", flag.display()),
+        format!("test -e {}", flag.display()),
+    ]);
+    sb.write_config();
+    sb.start();
+    std::fs::write(&flag, "").unwrap();
+    let out = sb.cli(&["backup"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("still holds its store lock")
+            && err.contains(&format!("pid {}", sb.pid("neo4j").unwrap())),
+        "{err}"
+    );
+    assert!(err.contains("No generation was written"), "{err}");
+    assert!(sb.generations().is_empty());
+    assert!(sb.running("structr"), "structr was started again");
+}
+
+#[test]
+fn recover_puts_back_folders_of_a_restore_killed_mid_swap() {
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        ..Options::default()
+    });
+    std::fs::create_dir_all(sb.structr_dir.join("files")).unwrap();
+    std::fs::write(sb.structr_dir.join("structr.conf"), "old").unwrap();
+    std::fs::create_dir_all(sb.neo4j_data.join("databases")).unwrap();
+    sb.start();
+    // The state a restore leaves when killed between its two renames: services
+    // down, the live folder moved aside, the restored copy not yet in place.
+    sb.stop();
+    std::fs::create_dir_all(&sb.repo).unwrap();
+    let kept = sb.dir.path().join("structr.pre-restore-20260101T000000Z");
+    std::fs::rename(&sb.structr_dir, &kept).unwrap();
+    let journal = format!(
+        "pid = 999999\nhost = \"h\"\noperation = \"restore\"\nstarted_at = \"2026-01-01T00:00:00Z\"\nstopped = [\"structr\", \"neo4j\"]\n\n[[swaps]]\ntarget = \"{}\"\nkept = \"{}\"\n",
+        sb.structr_dir.display(),
+        kept.display()
+    );
+    std::fs::write(sb.repo.join(".journal"), journal).unwrap();
+
+    let out = sb.cli(&["list"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("recover` puts the previous folders back"),
+        "{}",
+        text(&out)
+    );
+    let out = sb.cli(&["recover"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(sb.structr_dir.join("structr.conf")).unwrap(),
+        "old"
+    );
+    assert!(!kept.exists());
+    assert!(sb.running("neo4j") && sb.running("structr"));
+    assert!(!sb.repo.join(".journal").exists());
+}

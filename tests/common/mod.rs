@@ -20,6 +20,8 @@ pub struct Options {
     pub stop_timeout_secs: u64,
     /// Replaces the structr start command (argv line) when set.
     pub structr_start: Option<String>,
+    /// Replaces neo4j's start, stop and status commands (argv lines) when set.
+    pub neo4j_commands: Option<[String; 3]>,
     /// Services that are only flag files (`touch`/`rm`/`test -e`): for tests about
     /// archive fidelity, where the trees must not change while we look at them.
     pub flag_services: bool,
@@ -32,6 +34,7 @@ impl Default for Options {
             neo4j_ignore_sigterm: false,
             stop_timeout_secs: 20,
             structr_start: None,
+            neo4j_commands: None,
             flag_services: false,
         }
     }
@@ -104,6 +107,14 @@ impl Sandbox {
             .structr_start
             .clone()
             .unwrap_or_else(|| self.ctl("start", "structr"));
+        let [neo4j_start, neo4j_stop, neo4j_status] =
+            self.opts.neo4j_commands.clone().unwrap_or_else(|| {
+                [
+                    self.ctl("start", "neo4j"),
+                    self.ctl("stop", "neo4j"),
+                    self.ctl("status", "neo4j"),
+                ]
+            });
         let toml_str = |s: &str| toml::Value::String(s.to_string()).to_string();
         let text = format!(
             r#"[repository]
@@ -129,9 +140,9 @@ keep_monthly = 0
             data = toml_str(&self.neo4j_data.display().to_string()),
             sdir = toml_str(&self.structr_dir.display().to_string()),
             timeout = self.opts.stop_timeout_secs,
-            n_start = toml_str(&self.ctl("start", "neo4j")),
-            n_stop = toml_str(&self.ctl("stop", "neo4j")),
-            n_status = toml_str(&self.ctl("status", "neo4j")),
+            n_start = toml_str(&neo4j_start),
+            n_stop = toml_str(&neo4j_stop),
+            n_status = toml_str(&neo4j_status),
             s_start = toml_str(&structr_start),
             s_stop = toml_str(&self.ctl("stop", "structr")),
             s_status = toml_str(&self.ctl("status", "structr")),
