@@ -13,6 +13,7 @@
 
 mod check;
 mod ctl;
+mod dataset;
 mod neo4j;
 mod rng;
 mod structr;
@@ -49,6 +50,8 @@ enum Command {
     },
     /// Start, stop or query a daemon through a pid file
     Ctl(ctl::Args),
+    /// Create a deterministic benchmark data set shaped like an installation
+    Dataset(dataset::Args),
 }
 
 /// Runs the stand-in with `args` (program name first); returns the exit code.
@@ -65,6 +68,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Command::Structr(a) => structr::run(a),
         Command::Check { data, dir } => check::run(&data, &dir),
         Command::Ctl(a) => return ctl::run(a),
+        Command::Dataset(a) => dataset::run(a),
     };
     match result {
         Ok(code) => code,
