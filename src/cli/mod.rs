@@ -167,7 +167,9 @@ fn no_command(env: &Env) -> Result<()> {
     let help = Cli::command().render_help();
     if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
         // The full-screen wizard comes later; meanwhile show what we see and the help.
-        let _ = detect_cmd(env);
+        if let Err(e) = detect_cmd(env) {
+            println!("{}", e.message);
+        }
         println!("\n{help}");
         return Ok(());
     }
