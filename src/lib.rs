@@ -1,7 +1,7 @@
 //! structr-backup: cold backups of Structr installations (Neo4j data directory plus
 //! the Structr directory) into a repository of generations, and their restore.
 //!
-//! Data flows one way: faces (`cli`, later `tui`) → `ops` → `install` / `repo`.
+//! Data flows one way: faces (`cli`, `tui`) → `ops` → `install` / `repo`.
 
 pub mod cancel;
 pub mod cli;
@@ -11,4 +11,5 @@ pub mod install;
 pub mod ops;
 pub mod repo;
 pub mod standin;
+pub mod tui;
 pub mod units;

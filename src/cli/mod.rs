@@ -158,23 +158,27 @@ pub fn run(env: &Env) -> Result<()> {
         Some(Command::Delete { id }) => delete(env, id),
         Some(Command::Recover) => recover(env),
         Some(Command::Detect) => detect_cmd(env),
-        Some(Command::Demo { clean }) => demo(*clean),
+        Some(Command::Demo { clean }) => demo(env, *clean),
     }
 }
 
 fn no_command(env: &Env) -> Result<()> {
     use clap::CommandFactory;
-    let help = Cli::command().render_help();
-    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
-        // The full-screen wizard comes later; meanwhile show what we see and the help.
-        if let Err(e) = detect_cmd(env) {
-            println!("{}", e.message);
-        }
-        println!("\n{help}");
-        return Ok(());
+    if interactive() {
+        return wizard(&env.config, env.repo.clone(), &env.cancel);
     }
-    eprintln!("{help}");
-    Err(Failure::usage("no command given"))
+    eprintln!("{}", Cli::command().render_help());
+    Err(Failure::usage("no command given (the wizard needs a terminal)"))
+}
+
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// Opens the full-screen wizard.
+fn wizard(config: &Config, repo: Repo, cancel: &Cancel) -> Result<()> {
+    let world = crate::tui::World::new(config, repo).map_err(|e| Failure { code: EXIT_FAILED, message: e })?;
+    crate::tui::run(world, cancel).map_err(|e| Failure { code: EXIT_FAILED, message: format!("terminal error: {e}") })
 }
 
 fn backup(env: &Env, label: &str) -> Result<()> {
@@ -547,7 +551,7 @@ fn detect_cmd(env: &Env) -> Result<()> {
     Ok(())
 }
 
-fn demo(clean: bool) -> Result<()> {
+fn demo(env: &Env, clean: bool) -> Result<()> {
     let demo = crate::demo::Demo::new();
     let fail = |e: crate::demo::DemoError| Failure {
         code: EXIT_FAILED,
@@ -560,6 +564,11 @@ fn demo(clean: bool) -> Result<()> {
     }
     demo.ensure().map_err(fail)?;
     let cfg = demo.config_path();
+    if interactive() {
+        let (config, _) = config::load(Some(&cfg))?;
+        let repo = Repo::new(config.repository_path());
+        return wizard(&config, repo, &env.cancel);
+    }
     let me = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "structr-backup".into());

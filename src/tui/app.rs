@@ -1,0 +1,731 @@
+//! The wizard's state and its transitions: a key or an engine event comes in, the
+//! state changes, and an `Effect` says what the loop must do in the world. No I/O
+//! here, so every transition is tested without a terminal.
+
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::install::ComponentSpec;
+use crate::ops::journal::Record;
+use crate::ops::{Event, Step};
+use crate::repo::generation::Manifest;
+
+/// What the wizard knows about the world; refreshed by the loop.
+#[derive(Clone, Debug, Default)]
+pub struct Data {
+    pub kind: String,
+    pub host: String,
+    pub components: Vec<ComponentSpec>,
+    /// Service name and whether it runs (None: unknown).
+    pub services: Vec<(String, Option<bool>)>,
+    pub notes: Vec<String>,
+    pub detect_error: Option<String>,
+    pub repo: String,
+    pub free_bytes: Option<u64>,
+    pub generations: Vec<Manifest>,
+    pub interrupted: Option<Record>,
+    /// Facts for the backup plan screen: source sizes and expected downtime.
+    pub plan: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobKind {
+    Backup,
+    /// Quick verification before a restore; on success the confirmation follows.
+    VerifyForRestore,
+    Verify,
+    Restore,
+    Prune,
+    Recover,
+}
+
+impl JobKind {
+    pub fn title(self) -> &'static str {
+        match self {
+            JobKind::Backup => "Backup",
+            JobKind::VerifyForRestore => "Verifying before restore",
+            JobKind::Verify => "Verify",
+            JobKind::Restore => "Restore",
+            JobKind::Prune => "Prune",
+            JobKind::Recover => "Recover",
+        }
+    }
+
+    /// Jobs that stop services: cancelling them restarts the services.
+    pub fn stops_services(self) -> bool {
+        matches!(self, JobKind::Backup | JobKind::Restore)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepState {
+    Pending,
+    Running(Instant),
+    Done(Duration),
+    Failed(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub kind: JobKind,
+    /// The generation a restore or verification is about.
+    pub id: Option<String>,
+    pub steps: Vec<(Step, StepState)>,
+    /// The step with bytes moving, done, total, and when the step started.
+    pub progress: Option<(Step, u64, u64, Instant)>,
+    pub file: String,
+    pub warnings: Vec<String>,
+    pub info: Vec<String>,
+    pub started: Instant,
+    pub first_stop: Option<Instant>,
+    pub last_start: Option<Instant>,
+    pub outcome: Option<Result<String, String>>,
+    pub ask_cancel: bool,
+    pub cancel_requested: bool,
+}
+
+impl Job {
+    pub fn new(kind: JobKind, id: Option<String>) -> Self {
+        Job {
+            kind,
+            id,
+            steps: Vec::new(),
+            progress: None,
+            file: String::new(),
+            warnings: Vec::new(),
+            info: Vec::new(),
+            started: Instant::now(),
+            first_stop: None,
+            last_start: None,
+            outcome: None,
+            ask_cancel: false,
+            cancel_requested: false,
+        }
+    }
+
+    /// Services are down from the first stop until the last start finished.
+    pub fn downtime(&self, now: Instant) -> Option<Duration> {
+        let start = self.first_stop?;
+        let end = match (self.last_start, self.services_down()) {
+            (_, true) => now,
+            (Some(end), false) => end,
+            (None, false) => now,
+        };
+        Some(end.saturating_duration_since(start))
+    }
+
+    /// Whether services stopped by this job are down right now.
+    pub fn services_down(&self) -> bool {
+        let stopped = self.steps.iter().filter(|(s, st)| matches!(s, Step::Stop(_)) && st != &StepState::Pending).count();
+        let started = self.steps.iter().filter(|(s, st)| matches!(s, Step::Start(_)) && matches!(st, StepState::Done(_))).count();
+        self.outcome.is_none() && stopped > started
+    }
+
+    fn apply(&mut self, ev: Event) {
+        let now = Instant::now();
+        match ev {
+            Event::Plan(steps) => {
+                for s in steps {
+                    if !self.steps.iter().any(|(x, _)| x == &s) {
+                        self.steps.push((s, StepState::Pending));
+                    }
+                }
+            }
+            Event::Started(step) => {
+                if matches!(step, Step::Stop(_)) && self.first_stop.is_none() {
+                    self.first_stop = Some(now);
+                }
+                self.set(step, StepState::Running(now));
+            }
+            Event::Finished(step, took) => {
+                if matches!(step, Step::Start(_)) {
+                    self.last_start = Some(now);
+                }
+                if self.progress.as_ref().is_some_and(|(s, ..)| s == &step) {
+                    self.progress = None;
+                }
+                self.set(step, StepState::Done(took));
+            }
+            Event::Failed(step, why) => self.set(step, StepState::Failed(why)),
+            Event::Progress { step, done, total } => {
+                let started = match &self.progress {
+                    Some((s, _, _, t)) if s == &step => *t,
+                    _ => now,
+                };
+                self.progress = Some((step, done, total, started));
+            }
+            Event::File(f) => self.file = f,
+            Event::Warning(w) => self.warnings.push(w),
+            Event::Info(i) => self.info.push(i),
+        }
+    }
+
+    fn set(&mut self, step: Step, state: StepState) {
+        match self.steps.iter_mut().find(|(s, _)| s == &step) {
+            Some((_, st)) => *st = state,
+            None => self.steps.push((step, state)),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Focus {
+    Cancel,
+    Confirm,
+}
+
+/// A typed confirmation: the user types `id`, moves focus to the confirm button
+/// (focus starts on Cancel) and presses Enter.
+#[derive(Clone, Debug)]
+pub struct Confirm {
+    pub id: String,
+    pub typed: String,
+    pub focus: Focus,
+    /// What will happen, one fact per line.
+    pub facts: Vec<String>,
+}
+
+impl Confirm {
+    pub fn new(id: &str, facts: Vec<String>) -> Self {
+        Confirm {
+            id: id.to_string(),
+            typed: String::new(),
+            focus: Focus::Cancel,
+            facts,
+        }
+    }
+
+    pub fn armed(&self) -> bool {
+        self.typed == self.id
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PruneRow {
+    pub id: String,
+    pub created: String,
+    pub keep: bool,
+    pub reasons: String,
+}
+
+#[derive(Clone, Debug)]
+pub enum Screen {
+    Home,
+    BackupPlan,
+    Job(Box<Job>),
+    Generations { sel: usize },
+    RestorePick { sel: usize },
+    RestoreConfirm(Confirm),
+    DeleteConfirm(Confirm),
+    PrunePreview { rows: Vec<PruneRow>, sel: usize, confirm: Option<Focus> },
+    Help,
+}
+
+/// Screen families, for the key table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScreenKind {
+    Home,
+    BackupPlan,
+    Job,
+    Generations,
+    RestorePick,
+    Confirm,
+    PrunePreview,
+    Help,
+}
+
+impl Screen {
+    pub fn kind(&self) -> ScreenKind {
+        match self {
+            Screen::Home => ScreenKind::Home,
+            Screen::BackupPlan => ScreenKind::BackupPlan,
+            Screen::Job(_) => ScreenKind::Job,
+            Screen::Generations { .. } => ScreenKind::Generations,
+            Screen::RestorePick { .. } => ScreenKind::RestorePick,
+            Screen::RestoreConfirm(_) | Screen::DeleteConfirm(_) => ScreenKind::Confirm,
+            Screen::PrunePreview { .. } => ScreenKind::PrunePreview,
+            Screen::Help => ScreenKind::Help,
+        }
+    }
+}
+
+/// What the loop must do after a transition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    None,
+    Quit,
+    Refresh,
+    /// Measure the sources for the plan screen.
+    PlanBackup,
+    StartBackup,
+    VerifyBeforeRestore(String),
+    StartRestore(String),
+    Verify { id: String, deep: bool },
+    TogglePin(String),
+    Delete(String),
+    PlanPrune,
+    StartPrune,
+    Recover,
+    CancelJob,
+}
+
+pub struct App {
+    pub data: Data,
+    pub stack: Vec<Screen>,
+    /// A one-line message shown above the footer (errors of quick actions).
+    pub status: Option<String>,
+}
+
+impl App {
+    pub fn new(data: Data) -> Self {
+        App {
+            data,
+            stack: vec![Screen::Home],
+            status: None,
+        }
+    }
+
+    pub fn screen(&self) -> &Screen {
+        self.stack.last().unwrap_or(&Screen::Home)
+    }
+
+    fn screen_mut(&mut self) -> &mut Screen {
+        if self.stack.is_empty() {
+            self.stack.push(Screen::Home);
+        }
+        let last = self.stack.len() - 1;
+        &mut self.stack[last]
+    }
+
+    fn back(&mut self) {
+        if self.stack.len() > 1 {
+            self.stack.pop();
+        }
+    }
+
+    pub fn job(&self) -> Option<&Job> {
+        self.stack.iter().rev().find_map(|s| match s {
+            Screen::Job(j) => Some(j.as_ref()),
+            _ => None,
+        })
+    }
+
+    fn job_mut(&mut self) -> Option<&mut Job> {
+        self.stack.iter_mut().rev().find_map(|s| match s {
+            Screen::Job(j) => Some(j.as_mut()),
+            _ => None,
+        })
+    }
+
+    /// A job runs when its screen shows no outcome yet.
+    pub fn job_running(&self) -> bool {
+        self.job().is_some_and(|j| j.outcome.is_none())
+    }
+
+    pub fn begin_job(&mut self, kind: JobKind, id: Option<String>) {
+        self.stack.push(Screen::Job(Box::new(Job::new(kind, id))));
+    }
+
+    pub fn on_job_event(&mut self, ev: Event) {
+        if let Some(j) = self.job_mut() {
+            j.apply(ev);
+        }
+    }
+
+    /// The job finished; a successful verification before a restore moves on to
+    /// the confirmation (the loop fills in the facts).
+    pub fn on_job_done(&mut self, result: Result<String, String>) -> Effect {
+        let Some(j) = self.job_mut() else { return Effect::Refresh };
+        j.outcome = Some(result.clone());
+        j.ask_cancel = false;
+        if j.kind == JobKind::VerifyForRestore && result.is_ok() {
+            if let Some(id) = j.id.clone() {
+                self.stack.pop();
+                self.stack.push(Screen::RestoreConfirm(Confirm::new(&id, Vec::new())));
+            }
+        }
+        Effect::Refresh
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) -> Effect {
+        let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl_c && self.job_running() {
+            if let Some(j) = self.job_mut() {
+                j.ask_cancel = true;
+            }
+            return Effect::None;
+        }
+        if ctrl_c {
+            return Effect::Quit;
+        }
+        self.status = None;
+        match self.screen().kind() {
+            ScreenKind::Home => self.home_key(key),
+            ScreenKind::BackupPlan => match key.code {
+                KeyCode::Enter if self.data.detect_error.is_none() => {
+                    self.stack.pop();
+                    self.begin_job(JobKind::Backup, None);
+                    Effect::StartBackup
+                }
+                KeyCode::Esc => {
+                    self.back();
+                    Effect::None
+                }
+                KeyCode::Char('?') => self.help(),
+                _ => Effect::None,
+            },
+            ScreenKind::Job => self.job_key(key),
+            ScreenKind::Generations => self.list_key(key, false),
+            ScreenKind::RestorePick => self.list_key(key, true),
+            ScreenKind::Confirm => on_confirm_key(self, key),
+            ScreenKind::PrunePreview => self.prune_key(key),
+            ScreenKind::Help => {
+                if matches!(key.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')) {
+                    self.back();
+                }
+                Effect::None
+            }
+        }
+    }
+
+    fn home_key(&mut self, key: KeyEvent) -> Effect {
+        match key.code {
+            KeyCode::Char('q') => Effect::Quit,
+            KeyCode::Char('b') => {
+                self.stack.push(Screen::BackupPlan);
+                Effect::PlanBackup
+            }
+            KeyCode::Char('r') => {
+                self.stack.push(Screen::RestorePick { sel: 0 });
+                Effect::None
+            }
+            KeyCode::Char('g') => {
+                self.stack.push(Screen::Generations { sel: 0 });
+                Effect::None
+            }
+            KeyCode::Char('R') if self.data.interrupted.is_some() => {
+                self.begin_job(JobKind::Recover, None);
+                Effect::Recover
+            }
+            KeyCode::Char('?') => self.help(),
+            _ => Effect::None,
+        }
+    }
+
+    fn job_key(&mut self, key: KeyEvent) -> Effect {
+        let Screen::Job(j) = self.screen_mut() else { return Effect::None };
+        if j.ask_cancel {
+            j.ask_cancel = false;
+            if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                j.cancel_requested = true;
+                return Effect::CancelJob;
+            }
+            return Effect::None;
+        }
+        let done = j.outcome.is_some();
+        match key.code {
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') if done => {
+                // Back past the job to the screen that started it.
+                self.back();
+                Effect::Refresh
+            }
+            KeyCode::Char('?') => self.help(),
+            _ => Effect::None,
+        }
+    }
+
+    fn list_key(&mut self, key: KeyEvent, restore: bool) -> Effect {
+        let count = self.data.generations.len();
+        let (Screen::Generations { sel } | Screen::RestorePick { sel }) = self.screen_mut() else {
+            return Effect::None;
+        };
+        match key.code {
+            KeyCode::Up => *sel = sel.saturating_sub(1),
+            KeyCode::Down => *sel = (*sel + 1).min(count.saturating_sub(1)),
+            _ => {}
+        }
+        let sel = *sel;
+        let id = self.data.generations.get(sel).map(|m| m.id.clone());
+        match (key.code, id) {
+            (KeyCode::Esc, _) => {
+                self.back();
+                Effect::None
+            }
+            (KeyCode::Char('?'), _) => self.help(),
+            (KeyCode::Enter, Some(id)) if restore => {
+                self.begin_job(JobKind::VerifyForRestore, Some(id.clone()));
+                Effect::VerifyBeforeRestore(id)
+            }
+            (KeyCode::Char(c @ ('v' | 'V')), Some(id)) if !restore => {
+                self.begin_job(JobKind::Verify, Some(id.clone()));
+                Effect::Verify { id, deep: c == 'V' }
+            }
+            (KeyCode::Char('p'), Some(id)) if !restore => Effect::TogglePin(id),
+            (KeyCode::Char('d'), Some(id)) if !restore => {
+                let facts = vec![format!("Generation {id} will be deleted from the repository for good.")];
+                self.stack.push(Screen::DeleteConfirm(Confirm::new(&id, facts)));
+                Effect::None
+            }
+            (KeyCode::Char('P'), _) if !restore => Effect::PlanPrune,
+            _ => Effect::None,
+        }
+    }
+
+    fn prune_key(&mut self, key: KeyEvent) -> Effect {
+        let Screen::PrunePreview { rows, sel, confirm } = self.screen_mut() else { return Effect::None };
+        match (confirm.as_mut(), key.code) {
+            (Some(f), KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right) => {
+                *f = if *f == Focus::Cancel { Focus::Confirm } else { Focus::Cancel };
+                Effect::None
+            }
+            (Some(Focus::Confirm), KeyCode::Enter) => {
+                self.stack.pop();
+                self.begin_job(JobKind::Prune, None);
+                Effect::StartPrune
+            }
+            (Some(_), KeyCode::Enter | KeyCode::Esc) => {
+                *confirm = None;
+                Effect::None
+            }
+            (None, KeyCode::Up) => {
+                *sel = sel.saturating_sub(1);
+                Effect::None
+            }
+            (None, KeyCode::Down) => {
+                *sel = (*sel + 1).min(rows.len().saturating_sub(1));
+                Effect::None
+            }
+            (None, KeyCode::Enter) if rows.iter().any(|r| !r.keep) => {
+                *confirm = Some(Focus::Cancel);
+                Effect::None
+            }
+            (None, KeyCode::Esc) => {
+                self.back();
+                Effect::None
+            }
+            _ => Effect::None,
+        }
+    }
+
+    fn help(&mut self) -> Effect {
+        self.stack.push(Screen::Help);
+        Effect::None
+    }
+
+    /// The loop computed what a restore will replace: show it on the confirmation.
+    pub fn set_restore_facts(&mut self, facts: Vec<String>) {
+        if let Screen::RestoreConfirm(c) = self.screen_mut() {
+            c.facts = facts;
+        }
+    }
+
+    pub fn show_prune_plan(&mut self, rows: Vec<PruneRow>) {
+        self.stack.push(Screen::PrunePreview { rows, sel: 0, confirm: None });
+    }
+}
+
+fn on_confirm_key(app: &mut App, key: KeyEvent) -> Effect {
+    let restore = matches!(app.screen(), Screen::RestoreConfirm(_));
+    let (Screen::RestoreConfirm(c) | Screen::DeleteConfirm(c)) = app.screen_mut() else {
+        return Effect::None;
+    };
+    match key.code {
+        KeyCode::Esc => {
+            app.back();
+            Effect::None
+        }
+        KeyCode::Tab | KeyCode::BackTab => {
+            c.focus = if c.focus == Focus::Cancel { Focus::Confirm } else { Focus::Cancel };
+            Effect::None
+        }
+        KeyCode::Backspace => {
+            c.typed.pop();
+            Effect::None
+        }
+        KeyCode::Char(ch) => {
+            c.typed.push(ch);
+            Effect::None
+        }
+        KeyCode::Enter if c.focus == Focus::Cancel => {
+            app.back();
+            Effect::None
+        }
+        KeyCode::Enter if c.armed() => {
+            let id = c.id.clone();
+            app.stack.pop();
+            if restore {
+                // Back to the picker after the job, not to a stale confirmation.
+                app.begin_job(JobKind::Restore, Some(id.clone()));
+                Effect::StartRestore(id)
+            } else {
+                Effect::Delete(id)
+            }
+        }
+        KeyCode::Enter => {
+            app.status = Some(format!("type {} exactly to confirm", c.id));
+            Effect::None
+        }
+        _ => Effect::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::crossterm::event::KeyEventKind;
+
+    fn key(c: KeyCode) -> KeyEvent {
+        KeyEvent::new_with_kind(c, KeyModifiers::NONE, KeyEventKind::Press)
+    }
+
+    fn ctrl_c() -> KeyEvent {
+        KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)
+    }
+
+    fn app_with(ids: &[&str]) -> App {
+        let generations = ids
+            .iter()
+            .map(|id| Manifest {
+                format_version: 1,
+                id: id.to_string(),
+                created_at: chrono::Utc::now(),
+                host: "h".into(),
+                installation: "custom".into(),
+                tool_version: "0".into(),
+                label: String::new(),
+                pinned: false,
+                last_verified: None,
+                timings: Default::default(),
+                versions: Default::default(),
+                components: vec![],
+            })
+            .collect();
+        App::new(Data { generations, ..Data::default() })
+    }
+
+    fn type_text(app: &mut App, s: &str) {
+        for ch in s.chars() {
+            app.on_key(key(KeyCode::Char(ch)));
+        }
+    }
+
+    #[test]
+    fn backup_goes_plan_then_job_and_back_home() {
+        let mut app = app_with(&[]);
+        assert_eq!(app.on_key(key(KeyCode::Char('b'))), Effect::PlanBackup);
+        assert_eq!(app.screen().kind(), ScreenKind::BackupPlan);
+        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::StartBackup);
+        assert!(app.job_running());
+        assert_eq!(app.on_key(key(KeyCode::Esc)), Effect::None, "no leaving a running job");
+        app.on_job_done(Ok("done".into()));
+        assert_eq!(app.on_key(key(KeyCode::Esc)), Effect::Refresh);
+        assert_eq!(app.screen().kind(), ScreenKind::Home);
+    }
+
+    #[test]
+    fn ctrl_c_during_a_job_asks_first() {
+        let mut app = app_with(&[]);
+        app.begin_job(JobKind::Backup, None);
+        assert_eq!(app.on_key(ctrl_c()), Effect::None);
+        assert!(app.job().unwrap().ask_cancel);
+        assert_eq!(app.on_key(key(KeyCode::Char('n'))), Effect::None, "anything but y keeps going");
+        assert!(!app.job().unwrap().ask_cancel && !app.job().unwrap().cancel_requested);
+        app.on_key(ctrl_c());
+        assert_eq!(app.on_key(key(KeyCode::Char('y'))), Effect::CancelJob);
+        assert!(app.job().unwrap().cancel_requested);
+    }
+
+    #[test]
+    fn restore_needs_verification_then_the_typed_id_and_focus_on_confirm() {
+        let mut app = app_with(&["20260101T000000Z"]);
+        app.on_key(key(KeyCode::Char('r')));
+        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::VerifyBeforeRestore("20260101T000000Z".into()));
+        app.on_job_done(Ok("verified".into()));
+        assert_eq!(app.screen().kind(), ScreenKind::Confirm);
+        // Focus starts on Cancel: Enter cancels even with the id typed.
+        type_text(&mut app, "20260101T000000Z");
+        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::None);
+        assert_eq!(app.screen().kind(), ScreenKind::RestorePick);
+        // Again, with focus moved but a wrong id: refused with a hint.
+        app.on_key(key(KeyCode::Enter));
+        app.on_job_done(Ok("verified".into()));
+        type_text(&mut app, "2026");
+        app.on_key(key(KeyCode::Tab));
+        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::None);
+        assert!(app.status.as_deref().unwrap().contains("type 20260101T000000Z"));
+        type_text(&mut app, "0101T000000Z");
+        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::StartRestore("20260101T000000Z".into()));
+        assert_eq!(app.screen().kind(), ScreenKind::Job);
+    }
+
+    #[test]
+    fn a_failed_verification_stops_the_restore() {
+        let mut app = app_with(&["20260101T000000Z"]);
+        app.on_key(key(KeyCode::Char('r')));
+        app.on_key(key(KeyCode::Enter));
+        app.on_job_done(Err("damaged".into()));
+        assert_eq!(app.screen().kind(), ScreenKind::Job, "the failure stays on screen");
+        app.on_key(key(KeyCode::Esc));
+        assert_eq!(app.screen().kind(), ScreenKind::RestorePick);
+    }
+
+    #[test]
+    fn delete_needs_the_typed_id() {
+        let mut app = app_with(&["20260101T000000Z", "20250101T000000Z"]);
+        app.on_key(key(KeyCode::Char('g')));
+        app.on_key(key(KeyCode::Down));
+        app.on_key(key(KeyCode::Char('d')));
+        type_text(&mut app, "20250101T000000Z");
+        app.on_key(key(KeyCode::Tab));
+        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::Delete("20250101T000000Z".into()));
+        assert_eq!(app.screen().kind(), ScreenKind::Generations);
+    }
+
+    #[test]
+    fn prune_preview_confirms_with_focus_starting_on_cancel() {
+        let mut app = app_with(&["a"]);
+        app.on_key(key(KeyCode::Char('g')));
+        assert_eq!(app.on_key(key(KeyCode::Char('P'))), Effect::PlanPrune);
+        app.show_prune_plan(vec![PruneRow { id: "a".into(), created: String::new(), keep: false, reasons: String::new() }]);
+        app.on_key(key(KeyCode::Enter));
+        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::None, "Enter on Cancel closes the question");
+        app.on_key(key(KeyCode::Enter));
+        app.on_key(key(KeyCode::Tab));
+        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::StartPrune);
+    }
+
+    #[test]
+    fn job_tracks_steps_progress_and_downtime() {
+        let mut job = Job::new(JobKind::Backup, None);
+        job.apply(Event::Plan(vec![Step::Stop("structr".into()), Step::Copy("structr".into()), Step::Start("structr".into())]));
+        assert!(job.downtime(Instant::now()).is_none());
+        job.apply(Event::Started(Step::Stop("structr".into())));
+        job.apply(Event::Finished(Step::Stop("structr".into()), Duration::from_millis(5)));
+        job.apply(Event::Progress { step: Step::Copy("structr".into()), done: 50, total: 100 });
+        assert_eq!(job.progress.as_ref().map(|p| (p.1, p.2)), Some((50, 100)));
+        assert!(job.services_down());
+        job.apply(Event::Started(Step::Start("structr".into())));
+        job.apply(Event::Finished(Step::Start("structr".into()), Duration::from_millis(5)));
+        assert!(!job.services_down());
+        let d1 = job.downtime(Instant::now()).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(job.downtime(Instant::now()).unwrap(), d1, "the clock stops at the last start");
+    }
+
+    #[test]
+    fn recover_only_when_something_is_down() {
+        let mut app = app_with(&[]);
+        assert_eq!(app.on_key(key(KeyCode::Char('R'))), Effect::None);
+        app.data.interrupted = Some(Record {
+            pid: 1,
+            host: "h".into(),
+            operation: "backup".into(),
+            started_at: chrono::Utc::now(),
+            stopped: vec!["structr".into()],
+            failed_start: None,
+            swaps: vec![],
+        });
+        assert_eq!(app.on_key(key(KeyCode::Char('R'))), Effect::Recover);
+    }
+}
