@@ -57,7 +57,7 @@ impl Demo {
     }
 
     /// Command lines controlling one stand-in service.
-    fn commands(&self, svc: &str) -> Result<[String; 3], DemoError> {
+    fn commands(&self, svc: &str, store_mb: u32) -> Result<[String; 3], DemoError> {
         let exe = shell_words::quote(&Self::standin()?).into_owned();
         let run = self.run_dir();
         let pid = Self::quoted(&run.join(format!("{svc}.pid")));
@@ -66,7 +66,7 @@ impl Demo {
         let health = Self::quoted(&run.join("http.port"));
         let start = match svc {
             "neo4j" => format!(
-                "{exe} standin ctl start --pidfile {pid} --log {log} --ready-file {port} --timeout 30 -- {exe} standin neo4j --data {} --bolt 127.0.0.1:0 --port-file {port} --store-mb 64",
+                "{exe} standin ctl start --pidfile {pid} --log {log} --ready-file {port} --timeout 30 -- {exe} standin neo4j --data {} --bolt 127.0.0.1:0 --port-file {port} --store-mb {store_mb}",
                 Self::quoted(&self.root.join("neo4j/data"))
             ),
             _ => format!(
@@ -81,8 +81,9 @@ impl Demo {
         ])
     }
 
-    /// Creates the sandbox and its config (once) and starts the services if they are down.
-    pub fn ensure(&self) -> Result<(), DemoError> {
+    /// Creates the sandbox and its config and starts the services if they are down.
+    /// `store_mb` is the size of the stand-in Neo4j's store (bigger: slower backups).
+    pub fn ensure(&self, store_mb: u32) -> Result<(), DemoError> {
         for d in [
             self.run_dir(),
             self.root.join("neo4j"),
@@ -91,8 +92,8 @@ impl Demo {
             std::fs::create_dir_all(&d).map_err(io(&d))?;
         }
         let toml = |s: &str| toml::Value::String(s.to_string()).to_string();
-        let [n_start, n_stop, n_status] = self.commands("neo4j")?;
-        let [s_start, s_stop, s_status] = self.commands("structr")?;
+        let [n_start, n_stop, n_status] = self.commands("neo4j", store_mb)?;
+        let [s_start, s_stop, s_status] = self.commands("structr", store_mb)?;
         let config = format!(
             "# The demo installation: stand-in services in a sandbox. Remove with `structr-backup demo --clean`.\n\
              [repository]\npath = {}\n\n\
@@ -133,7 +134,7 @@ impl Demo {
             return Ok(());
         }
         for svc in ["structr", "neo4j"] {
-            let [_, stop, _] = self.commands(svc)?;
+            let [_, stop, _] = self.commands(svc, 0)?;
             let _ = run(&stop);
         }
         std::fs::remove_dir_all(&self.root).map_err(io(&self.root))

@@ -74,6 +74,9 @@ pub enum Command {
         /// Stop the demo's services and remove it with its repository
         #[arg(long)]
         clean: bool,
+        /// Size of the stand-in Neo4j store in MiB (bigger makes backups slower)
+        #[arg(long, default_value_t = 64)]
+        store_mb: u32,
     },
 }
 

@@ -158,7 +158,7 @@ pub fn run(env: &Env) -> Result<()> {
         Some(Command::Delete { id }) => delete(env, id),
         Some(Command::Recover) => recover(env),
         Some(Command::Detect) => detect_cmd(env),
-        Some(Command::Demo { clean }) => demo(env, *clean),
+        Some(Command::Demo { clean, store_mb }) => demo(env, *clean, *store_mb),
     }
 }
 
@@ -551,7 +551,7 @@ fn detect_cmd(env: &Env) -> Result<()> {
     Ok(())
 }
 
-fn demo(env: &Env, clean: bool) -> Result<()> {
+fn demo(env: &Env, clean: bool, store_mb: u32) -> Result<()> {
     let demo = crate::demo::Demo::new();
     let fail = |e: crate::demo::DemoError| Failure {
         code: EXIT_FAILED,
@@ -562,7 +562,7 @@ fn demo(env: &Env, clean: bool) -> Result<()> {
         println!("demo removed ({})", demo.root.display());
         return Ok(());
     }
-    demo.ensure().map_err(fail)?;
+    demo.ensure(store_mb).map_err(fail)?;
     let cfg = demo.config_path();
     if interactive() {
         let (config, _) = config::load(Some(&cfg))?;

@@ -121,7 +121,9 @@ pub(crate) fn preflight_checks(ctx: &Context, on: Sink) -> Result<Estimate, OpEr
     let result = (|| -> Result<Estimate, OpError> {
         preflight::check_repo_outside(&ctx.repo.root, &ctx.inst.components)?;
         let (list, _) = ctx.repo.list()?;
-        let estimate = preflight::estimate(&ctx.inst.components, &ctx.repo.root, list.first())?;
+        // Safety backups record no downtime of their own; estimate from a real backup.
+        let last = list.iter().find(|m| m.timings.downtime_secs > 0.0);
+        let estimate = preflight::estimate(&ctx.inst.components, &ctx.repo.root, last)?;
         estimate.check_space(&ctx.repo.root)?;
         Ok(estimate)
     })();

@@ -26,14 +26,14 @@ impl fmt::Display for Step {
             Step::Preflight => write!(f, "preflight checks"),
             Step::Verify(c) => write!(f, "verify {c}"),
             Step::Stop(s) => write!(f, "stop {s}"),
-            Step::StoreLock => write!(f, "check that Neo4j released its store"),
+            Step::StoreLock => write!(f, "Neo4j store released?"),
             Step::SafetyBackup(c) => write!(f, "safety backup of {c}"),
             Step::Copy(c) => write!(f, "copy {c}"),
             Step::Extract(c) => write!(f, "extract {c}"),
             Step::Swap(c) => write!(f, "swap in {c}"),
             Step::Start(s) => write!(f, "start {s}"),
-            Step::Health(s) => write!(f, "wait until {s} is healthy"),
-            Step::Publish => write!(f, "write manifest and checksums"),
+            Step::Health(s) => write!(f, "{s} healthy?"),
+            Step::Publish => write!(f, "write manifest, checksums"),
         }
     }
 }

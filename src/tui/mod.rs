@@ -7,6 +7,9 @@ pub mod keys;
 pub mod theme;
 pub mod view;
 
+#[cfg(test)]
+mod snapshots;
+
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::Duration;
@@ -203,7 +206,7 @@ impl World {
 
     fn plan_facts(&self) -> Vec<String> {
         let Ok(inst) = &self.inst else { return vec![] };
-        let last = self.repo.list().ok().and_then(|(l, _)| l.into_iter().next());
+        let last = self.repo.list().ok().and_then(|(l, _)| l.into_iter().find(|m| m.timings.downtime_secs > 0.0));
         match ops::preflight::estimate(&inst.components, self.repo.root.ancestors().find(|p| p.exists()).unwrap_or(&self.repo.root), last.as_ref()) {
             Ok(e) => {
                 let mut v: Vec<String> =

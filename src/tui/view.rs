@@ -82,7 +82,7 @@ fn too_small(f: &mut Frame, area: Rect, theme: &Theme) {
     let text = vec![
         Line::styled("Terminal too small", theme.warn()),
         Line::raw(format!("need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{}", area.width, area.height)),
-        Line::raw("enlarge the window, or press q to quit"),
+        Line::raw("enlarge the window to continue"),
     ];
     f.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
 }
@@ -238,8 +238,7 @@ fn job(f: &mut Frame, area: Rect, j: &Job, theme: &Theme, clock: Clock) {
         }
     }
     if !j.file.is_empty() && j.outcome.is_none() {
-        let name: String = j.file.chars().rev().take(right.width as usize - 10).collect::<Vec<_>>().into_iter().rev().collect();
-        lines.push(Line::styled(format!(" file {name}"), theme.dim()));
+        lines.push(Line::styled(format!(" file {}", tail(&j.file, right.width as usize - 8)), theme.dim()));
     }
     for w in j.warnings.iter().rev().take(3) {
         lines.push(Line::styled(format!(" ⚠ {w}"), theme.warn()));
@@ -266,6 +265,16 @@ fn job(f: &mut Frame, area: Rect, j: &Job, theme: &Theme, clock: Clock) {
         let what = if j.kind.stops_services() { " The services will be started again;\n no generation is written." } else { "" };
         dialog(f, area, &format!(" Cancel the {}?\n{what}\n\n y: cancel it    any other key: keep going", j.kind.title().to_lowercase()), theme);
     }
+}
+
+/// The end of `s` in at most `max` characters, with an ellipsis when cut.
+fn tail(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_string();
+    }
+    let kept: String = s.chars().skip(n - max.saturating_sub(1)).collect();
+    format!("…{kept}")
 }
 
 fn dialog(f: &mut Frame, area: Rect, text: &str, theme: &Theme) {
@@ -313,10 +322,10 @@ fn generations(f: &mut Frame, area: Rect, app: &App, sel: usize, theme: &Theme, 
         })
         .collect();
     let widths = [
-        Constraint::Length(20),
+        Constraint::Length(18),
         Constraint::Length(16),
-        Constraint::Length(10),
-        Constraint::Length(10),
+        Constraint::Length(11),
+        Constraint::Length(9),
         Constraint::Length(3),
         Constraint::Length(8),
         Constraint::Min(6),
@@ -326,7 +335,10 @@ fn generations(f: &mut Frame, area: Rect, app: &App, sel: usize, theme: &Theme, 
     let visible = table_area.height.saturating_sub(2) as usize;
     let skip = sel.saturating_sub(visible.saturating_sub(1));
     let rows: Vec<Row> = rows.into_iter().skip(skip).collect();
-    f.render_widget(Table::new(rows, widths).header(header).block(Block::default().borders(Borders::TOP)), table_area);
+    f.render_widget(
+        Table::new(rows, widths).header(header).column_spacing(1).block(Block::default().borders(Borders::TOP)),
+        table_area,
+    );
 
     let Some(m) = gens.get(sel) else { return };
     let mut lines = Vec::new();

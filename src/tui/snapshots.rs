@@ -1,0 +1,248 @@
+//! Snapshots of every screen and dialog, drawn on a TestBackend with a fixed clock
+//! and fixed data. The buffer is snapshotted with its styles, so colour and the
+//! NO_COLOR theme are both pinned down.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use super::app::{App, Confirm, Data, Focus, Job, JobKind, PruneRow, Screen, StepState};
+use super::theme::Theme;
+use super::view::{draw, Clock};
+use crate::install::ComponentSpec;
+use crate::ops::journal::Record;
+use crate::ops::{Event, Step};
+use crate::repo::generation::{Component, Manifest, Timings, VerifyRecord};
+
+const COLOR: Theme = Theme { color: true };
+const MONO: Theme = Theme { color: false };
+
+fn clock() -> Clock {
+    Clock { wall: Utc.with_ymd_and_hms(2026, 11, 25, 3, 30, 0).unwrap(), mono: Instant::now() }
+}
+
+fn manifest(id: &str, hour: u32, label: &str, pinned: bool, verified: Option<bool>) -> Manifest {
+    let created = Utc.with_ymd_and_hms(2026, 11, 25, hour, 15, 0).unwrap();
+    Manifest {
+        format_version: 1,
+        id: id.into(),
+        created_at: created,
+        host: "srv1".into(),
+        installation: "systemd".into(),
+        tool_version: "0.1.0".into(),
+        label: label.into(),
+        pinned,
+        last_verified: verified.map(|ok| VerifyRecord { at: created, deep: true, ok }),
+        timings: Timings { downtime_secs: 42.5, total_secs: 50.0, ..Timings::default() },
+        versions: Default::default(),
+        components: vec![
+            Component {
+                name: "neo4j-data".into(),
+                role: "neo4j-data".into(),
+                source: PathBuf::from("/var/lib/neo4j/data"),
+                archive: "neo4j-data.tar.zst".into(),
+                index: "neo4j-data.files".into(),
+                files: 120,
+                entries: 140,
+                bytes: 3 << 30,
+                archive_size: 1 << 30,
+                sha256: "0".repeat(64),
+            },
+            Component {
+                name: "structr".into(),
+                role: "structr".into(),
+                source: PathBuf::from("/usr/lib/structr"),
+                archive: "structr.tar.zst".into(),
+                index: "structr.files".into(),
+                files: 52_000,
+                entries: 60_000,
+                bytes: 2 << 30,
+                archive_size: 3 << 29,
+                sha256: "0".repeat(64),
+            },
+        ],
+    }
+}
+
+fn data() -> Data {
+    Data {
+        kind: "systemd".into(),
+        host: "srv1".into(),
+        components: vec![
+            ComponentSpec::new("neo4j-data", PathBuf::from("/var/lib/neo4j/data")),
+            ComponentSpec::new("structr", PathBuf::from("/usr/lib/structr")),
+        ],
+        services: vec![("structr".into(), Some(true)), ("neo4j".into(), Some(true))],
+        notes: vec![],
+        detect_error: None,
+        repo: "/var/backups/structr".into(),
+        free_bytes: Some(120 << 30),
+        generations: vec![
+            manifest("20261125T031500Z", 3, "nightly", false, None),
+            manifest("20261125T021500Z", 2, "pre-restore", false, Some(true)),
+            manifest("20261125T011500Z", 1, "before upgrade", true, Some(false)),
+        ],
+        interrupted: None,
+        plan: vec![
+            "neo4j-data  3.0 GiB in 120 files".into(),
+            "structr     2.0 GiB in 52000 files".into(),
+            "free space  120.0 GiB (about 2.3 GiB needed)".into(),
+            "downtime    about 43 s".into(),
+        ],
+    }
+}
+
+fn render(app: &App, theme: &Theme, w: u16, h: u16, clock: Clock) -> String {
+    // Dates are shown in local time; pin the zone so snapshots match anywhere.
+    std::env::set_var("TZ", "UTC");
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| draw(f, app, theme, clock)).unwrap();
+    format!("{:?}", t.backend().buffer())
+}
+
+fn with(screen: Screen) -> App {
+    let mut app = App::new(data());
+    app.stack.push(screen);
+    app
+}
+
+/// A backup job some way in: stopped, copying neo4j-data.
+fn backup_job(c: Clock, fraction: Option<(u64, u64)>, failed: bool) -> Job {
+    let ago = |s: u64| c.mono.checked_sub(Duration::from_secs(s)).unwrap_or(c.mono);
+    let mut j = Job::new(JobKind::Backup, None);
+    j.started = ago(20);
+    j.steps = vec![
+        (Step::Preflight, StepState::Done(Duration::from_millis(300))),
+        (Step::Stop("structr".into()), StepState::Done(Duration::from_secs(4))),
+        (Step::Stop("neo4j".into()), StepState::Done(Duration::from_secs(6))),
+        (Step::StoreLock, StepState::Done(Duration::from_millis(10))),
+        (Step::Copy("neo4j-data".into()), StepState::Running(ago(8))),
+        (Step::Copy("structr".into()), StepState::Pending),
+        (Step::Start("neo4j".into()), StepState::Pending),
+        (Step::Health("neo4j".into()), StepState::Pending),
+        (Step::Start("structr".into()), StepState::Pending),
+        (Step::Health("structr".into()), StepState::Pending),
+        (Step::Publish, StepState::Pending),
+    ];
+    j.first_stop = Some(ago(18));
+    if let Some((done, total)) = fraction {
+        j.progress = Some((Step::Copy("neo4j-data".into()), done, total, ago(8)));
+        j.file = "databases/neo4j/neostore.relationshipstore.db".into();
+    }
+    if failed {
+        j.steps[4].1 = StepState::Failed("disk full".into());
+        j.steps[6].1 = StepState::Done(Duration::from_secs(3));
+        j.steps[8].1 = StepState::Done(Duration::from_secs(9));
+        j.last_start = Some(ago(2));
+        j.progress = None;
+        j.warnings.push("skipped /usr/lib/structr/run.sock (sockets are not backed up)".into());
+        j.outcome = Some(Err("the disk holding /var/backups/structr is full. The services were started again. No generation was written.".into()));
+    }
+    j
+}
+
+#[test]
+fn home() {
+    let app = App::new(data());
+    insta::assert_snapshot!("home_80x24", render(&app, &COLOR, 80, 24, clock()));
+    insta::assert_snapshot!("home_no_color", render(&app, &MONO, 80, 24, clock()));
+    insta::assert_snapshot!("home_minimum_64x20", render(&app, &COLOR, 64, 20, clock()));
+    insta::assert_snapshot!("too_small_63x19", render(&app, &COLOR, 63, 19, clock()));
+}
+
+#[test]
+fn home_with_problems() {
+    let mut d = data();
+    d.services = vec![("structr".into(), Some(false)), ("neo4j".into(), Some(false))];
+    d.interrupted = Some(Record {
+        pid: 4242,
+        host: "srv1".into(),
+        operation: "backup".into(),
+        started_at: Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap(),
+        stopped: vec!["structr".into(), "neo4j".into()],
+        failed_start: None,
+        swaps: vec![],
+    });
+    d.notes = vec!["This machine is a virtual machine (kvm): a snapshot of the stopped VM is an alternative.".into()];
+    insta::assert_snapshot!("home_interrupted", render(&App::new(d), &COLOR, 80, 24, clock()));
+    let mut d = data();
+    d.detect_error = Some("no Structr installation found: describe it in the config".into());
+    insta::assert_snapshot!("home_not_detected", render(&App::new(d), &COLOR, 80, 24, clock()));
+}
+
+#[test]
+fn backup_screens() {
+    let c = clock();
+    insta::assert_snapshot!("backup_plan", render(&with(Screen::BackupPlan), &COLOR, 80, 24, c));
+    let start = with(Screen::Job(Box::new(backup_job(c, Some((0, 3 << 30)), false))));
+    insta::assert_snapshot!("backup_progress_0", render(&start, &COLOR, 80, 24, c));
+    let mid = with(Screen::Job(Box::new(backup_job(c, Some((3 << 29, 3 << 30)), false))));
+    insta::assert_snapshot!("backup_progress_midway", render(&mid, &COLOR, 80, 24, c));
+    insta::assert_snapshot!("backup_progress_midway_no_color", render(&mid, &MONO, 80, 24, c));
+    insta::assert_snapshot!("backup_progress_minimum", render(&mid, &COLOR, 64, 20, c));
+    let failed = with(Screen::Job(Box::new(backup_job(c, None, true))));
+    insta::assert_snapshot!("backup_failed", render(&failed, &COLOR, 80, 24, c));
+    let mut asking = backup_job(c, Some((3 << 29, 3 << 30)), false);
+    asking.ask_cancel = true;
+    insta::assert_snapshot!("backup_cancel_dialog", render(&with(Screen::Job(Box::new(asking))), &COLOR, 80, 24, c));
+}
+
+#[test]
+fn done_job_shows_result_and_downtime() {
+    let c = clock();
+    let mut j = Job::new(JobKind::Restore, Some("20261125T021500Z".into()));
+    for (step, took) in [(Step::Stop("structr".into()), 1), (Step::Extract("structr".into()), 5), (Step::Start("structr".into()), 2)] {
+        j.steps.push((step, StepState::Done(Duration::from_secs(took))));
+    }
+    j.first_stop = c.mono.checked_sub(Duration::from_secs(30));
+    j.last_start = c.mono.checked_sub(Duration::from_secs(10));
+    j.outcome = Some(Ok("Generation 20261125T021500Z restored; services running.".into()));
+    let mut app = with(Screen::Job(Box::new(j)));
+    app.on_job_event(Event::Warning("structr runs but is not healthy yet".into()));
+    insta::assert_snapshot!("restore_done", render(&app, &COLOR, 80, 24, c));
+}
+
+#[test]
+fn generation_screens() {
+    let c = clock();
+    insta::assert_snapshot!("generations", render(&with(Screen::Generations { sel: 1 }), &COLOR, 80, 24, c));
+    insta::assert_snapshot!("generations_no_color", render(&with(Screen::Generations { sel: 1 }), &MONO, 80, 24, c));
+    insta::assert_snapshot!("restore_pick", render(&with(Screen::RestorePick { sel: 0 }), &COLOR, 80, 24, c));
+    let facts = vec![
+        "From 2026-11-25 02:15 on host srv1, 1 h ago.".into(),
+        "REPLACES /var/lib/neo4j/data (now 3.1 GiB in 125 files, changed 2 min ago) with 3.0 GiB of the backup.".into(),
+        "  the current folder is kept as /var/lib/neo4j/data.pre-restore-20261125T021500Z".into(),
+        "Stops structr and neo4j during the restore; a safety backup of the current state is taken first.".into(),
+    ];
+    let mut confirm = Confirm::new("20261125T021500Z", facts);
+    confirm.typed = "20261125".into();
+    insta::assert_snapshot!("restore_confirm_typing", render(&with(Screen::RestoreConfirm(confirm.clone())), &COLOR, 80, 24, c));
+    confirm.typed = "20261125T021500Z".into();
+    confirm.focus = Focus::Confirm;
+    insta::assert_snapshot!("restore_confirm_armed", render(&with(Screen::RestoreConfirm(confirm.clone())), &COLOR, 80, 24, c));
+    insta::assert_snapshot!("restore_confirm_armed_no_color", render(&with(Screen::RestoreConfirm(confirm)), &MONO, 80, 24, c));
+    let del = Confirm::new("20261125T011500Z", vec!["Generation 20261125T011500Z will be deleted from the repository for good.".into()]);
+    insta::assert_snapshot!("delete_confirm", render(&with(Screen::DeleteConfirm(del)), &COLOR, 80, 24, c));
+}
+
+#[test]
+fn prune_and_help() {
+    let c = clock();
+    let rows = vec![
+        PruneRow { id: "20261125T031500Z".into(), created: "2026-11-25 03:15".into(), keep: true, reasons: "newest, last, daily 2026-11-25".into() },
+        PruneRow { id: "20261124T031500Z".into(), created: "2026-11-24 03:15".into(), keep: true, reasons: "daily 2026-11-24".into() },
+        PruneRow { id: "20261124T021500Z".into(), created: "2026-11-24 02:15".into(), keep: false, reasons: String::new() },
+        PruneRow { id: "20261101T031500Z".into(), created: "2026-11-01 03:15".into(), keep: true, reasons: "pinned".into() },
+    ];
+    let preview = Screen::PrunePreview { rows: rows.clone(), sel: 2, confirm: None };
+    insta::assert_snapshot!("prune_preview", render(&with(preview), &COLOR, 80, 24, c));
+    let asking = Screen::PrunePreview { rows, sel: 2, confirm: Some(Focus::Cancel) };
+    insta::assert_snapshot!("prune_confirm", render(&with(asking), &COLOR, 80, 24, c));
+    let mut help = App::new(data());
+    help.stack.push(Screen::Generations { sel: 0 });
+    help.stack.push(Screen::Help);
+    insta::assert_snapshot!("help_generations", render(&help, &COLOR, 80, 24, c));
+}
