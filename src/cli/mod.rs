@@ -168,7 +168,9 @@ fn no_command(env: &Env) -> Result<()> {
         return wizard(&env.config, env.repo.clone(), &env.cancel);
     }
     eprintln!("{}", Cli::command().render_help());
-    Err(Failure::usage("no command given (the wizard needs a terminal)"))
+    Err(Failure::usage(
+        "no command given (the wizard needs a terminal)",
+    ))
 }
 
 fn interactive() -> bool {
@@ -177,8 +179,14 @@ fn interactive() -> bool {
 
 /// Opens the full-screen wizard.
 fn wizard(config: &Config, repo: Repo, cancel: &Cancel) -> Result<()> {
-    let world = crate::tui::World::new(config, repo).map_err(|e| Failure { code: EXIT_FAILED, message: e })?;
-    crate::tui::run(world, cancel).map_err(|e| Failure { code: EXIT_FAILED, message: format!("terminal error: {e}") })
+    let world = crate::tui::World::new(config, repo).map_err(|e| Failure {
+        code: EXIT_FAILED,
+        message: e,
+    })?;
+    crate::tui::run(world, cancel).map_err(|e| Failure {
+        code: EXIT_FAILED,
+        message: format!("terminal error: {e}"),
+    })
 }
 
 fn backup(env: &Env, label: &str) -> Result<()> {

@@ -21,15 +21,41 @@ pub struct Args {
 }
 
 const WORDS: &[&str] = &[
-    "structr", "node", "relationship", "schema", "page", "widget", "user", "group", "file", "folder", "property",
-    "index", "query", "cypher", "graph", "flow", "deployment", "template", "mail", "the", "and", "of", "to", "in",
+    "structr",
+    "node",
+    "relationship",
+    "schema",
+    "page",
+    "widget",
+    "user",
+    "group",
+    "file",
+    "folder",
+    "property",
+    "index",
+    "query",
+    "cypher",
+    "graph",
+    "flow",
+    "deployment",
+    "template",
+    "mail",
+    "the",
+    "and",
+    "of",
+    "to",
+    "in",
 ];
 
 fn text(rng: &mut Rng, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 16);
     while out.len() < len {
         out.extend_from_slice(WORDS[(rng.next() % WORDS.len() as u64) as usize].as_bytes());
-        out.push(if rng.next().is_multiple_of(12) { b'\n' } else { b' ' });
+        out.push(if rng.next().is_multiple_of(12) {
+            b'\n'
+        } else {
+            b' '
+        });
     }
     out.truncate(len);
     out
@@ -64,7 +90,10 @@ pub fn run(a: Args) -> std::io::Result<i32> {
     let mut i = 0;
     while left > 0 {
         let n = left.min(64 << 20);
-        write_file(&data.join(format!("databases/neo4j/neostore.part{i}.db")), &records(&mut rng, n as usize))?;
+        write_file(
+            &data.join(format!("databases/neo4j/neostore.part{i}.db")),
+            &records(&mut rng, n as usize),
+        )?;
         left -= n;
         i += 1;
     }
@@ -72,7 +101,10 @@ pub fn run(a: Args) -> std::io::Result<i32> {
     let mut i = 0;
     while left > 0 {
         let n = left.min(16 << 20);
-        write_file(&data.join(format!("transactions/neo4j/neostore.transaction.db.{i}")), &text(&mut rng, n as usize))?;
+        write_file(
+            &data.join(format!("transactions/neo4j/neostore.transaction.db.{i}")),
+            &text(&mut rng, n as usize),
+        )?;
         left -= n;
         i += 1;
     }
@@ -80,7 +112,10 @@ pub fn run(a: Args) -> std::io::Result<i32> {
     write_file(&data.join("databases/store_lock"), b"")?;
     // Structr: 50% in files of 512 B..256 KiB (log-uniform: mostly small files),
     // alternating media (random) and text.
-    write_file(&structr.join("structr.conf"), b"superuser.password = bench\n")?;
+    write_file(
+        &structr.join("structr.conf"),
+        b"superuser.password = bench\n",
+    )?;
     let mut left = total / 2;
     let mut media = true;
     while left > 0 {

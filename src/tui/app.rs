@@ -117,8 +117,16 @@ impl Job {
 
     /// Whether services stopped by this job are down right now.
     pub fn services_down(&self) -> bool {
-        let stopped = self.steps.iter().filter(|(s, st)| matches!(s, Step::Stop(_)) && st != &StepState::Pending).count();
-        let started = self.steps.iter().filter(|(s, st)| matches!(s, Step::Start(_)) && matches!(st, StepState::Done(_))).count();
+        let stopped = self
+            .steps
+            .iter()
+            .filter(|(s, st)| matches!(s, Step::Stop(_)) && st != &StepState::Pending)
+            .count();
+        let started = self
+            .steps
+            .iter()
+            .filter(|(s, st)| matches!(s, Step::Start(_)) && matches!(st, StepState::Done(_)))
+            .count();
         self.outcome.is_none() && stopped > started
     }
 
@@ -214,11 +222,19 @@ pub enum Screen {
     Home,
     BackupPlan,
     Job(Box<Job>),
-    Generations { sel: usize },
-    RestorePick { sel: usize },
+    Generations {
+        sel: usize,
+    },
+    RestorePick {
+        sel: usize,
+    },
     RestoreConfirm(Confirm),
     DeleteConfirm(Confirm),
-    PrunePreview { rows: Vec<PruneRow>, sel: usize, confirm: Option<Focus> },
+    PrunePreview {
+        rows: Vec<PruneRow>,
+        sel: usize,
+        confirm: Option<Focus>,
+    },
     Help,
 }
 
@@ -261,7 +277,10 @@ pub enum Effect {
     StartBackup,
     VerifyBeforeRestore(String),
     StartRestore(String),
-    Verify { id: String, deep: bool },
+    Verify {
+        id: String,
+        deep: bool,
+    },
     TogglePin(String),
     Delete(String),
     PlanPrune,
@@ -336,20 +355,24 @@ impl App {
     /// The job finished; a successful verification before a restore moves on to
     /// the confirmation (the loop fills in the facts).
     pub fn on_job_done(&mut self, result: Result<String, String>) -> Effect {
-        let Some(j) = self.job_mut() else { return Effect::Refresh };
+        let Some(j) = self.job_mut() else {
+            return Effect::Refresh;
+        };
         j.outcome = Some(result.clone());
         j.ask_cancel = false;
         if j.kind == JobKind::VerifyForRestore && result.is_ok() {
             if let Some(id) = j.id.clone() {
                 self.stack.pop();
-                self.stack.push(Screen::RestoreConfirm(Confirm::new(&id, Vec::new())));
+                self.stack
+                    .push(Screen::RestoreConfirm(Confirm::new(&id, Vec::new())));
             }
         }
         Effect::Refresh
     }
 
     pub fn on_key(&mut self, key: KeyEvent) -> Effect {
-        let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        let ctrl_c =
+            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl_c && self.job_running() {
             if let Some(j) = self.job_mut() {
                 j.ask_cancel = true;
@@ -381,7 +404,10 @@ impl App {
             ScreenKind::Confirm => on_confirm_key(self, key),
             ScreenKind::PrunePreview => self.prune_key(key),
             ScreenKind::Help => {
-                if matches!(key.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')) {
+                if matches!(
+                    key.code,
+                    KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')
+                ) {
                     self.back();
                 }
                 Effect::None
@@ -414,7 +440,9 @@ impl App {
     }
 
     fn job_key(&mut self, key: KeyEvent) -> Effect {
-        let Screen::Job(j) = self.screen_mut() else { return Effect::None };
+        let Screen::Job(j) = self.screen_mut() else {
+            return Effect::None;
+        };
         if j.ask_cancel {
             j.ask_cancel = false;
             if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
@@ -463,8 +491,11 @@ impl App {
             }
             (KeyCode::Char('p'), Some(id)) if !restore => Effect::TogglePin(id),
             (KeyCode::Char('d'), Some(id)) if !restore => {
-                let facts = vec![format!("Generation {id} will be deleted from the repository for good.")];
-                self.stack.push(Screen::DeleteConfirm(Confirm::new(&id, facts)));
+                let facts = vec![format!(
+                    "Generation {id} will be deleted from the repository for good."
+                )];
+                self.stack
+                    .push(Screen::DeleteConfirm(Confirm::new(&id, facts)));
                 Effect::None
             }
             (KeyCode::Char('P'), _) if !restore => Effect::PlanPrune,
@@ -473,10 +504,16 @@ impl App {
     }
 
     fn prune_key(&mut self, key: KeyEvent) -> Effect {
-        let Screen::PrunePreview { rows, sel, confirm } = self.screen_mut() else { return Effect::None };
+        let Screen::PrunePreview { rows, sel, confirm } = self.screen_mut() else {
+            return Effect::None;
+        };
         match (confirm.as_mut(), key.code) {
             (Some(f), KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right) => {
-                *f = if *f == Focus::Cancel { Focus::Confirm } else { Focus::Cancel };
+                *f = if *f == Focus::Cancel {
+                    Focus::Confirm
+                } else {
+                    Focus::Cancel
+                };
                 Effect::None
             }
             (Some(Focus::Confirm), KeyCode::Enter) => {
@@ -521,7 +558,11 @@ impl App {
     }
 
     pub fn show_prune_plan(&mut self, rows: Vec<PruneRow>) {
-        self.stack.push(Screen::PrunePreview { rows, sel: 0, confirm: None });
+        self.stack.push(Screen::PrunePreview {
+            rows,
+            sel: 0,
+            confirm: None,
+        });
     }
 }
 
@@ -536,7 +577,11 @@ fn on_confirm_key(app: &mut App, key: KeyEvent) -> Effect {
             Effect::None
         }
         KeyCode::Tab | KeyCode::BackTab => {
-            c.focus = if c.focus == Focus::Cancel { Focus::Confirm } else { Focus::Cancel };
+            c.focus = if c.focus == Focus::Cancel {
+                Focus::Confirm
+            } else {
+                Focus::Cancel
+            };
             Effect::None
         }
         KeyCode::Backspace => {
@@ -601,7 +646,10 @@ mod tests {
                 components: vec![],
             })
             .collect();
-        App::new(Data { generations, ..Data::default() })
+        App::new(Data {
+            generations,
+            ..Data::default()
+        })
     }
 
     fn type_text(app: &mut App, s: &str) {
@@ -617,7 +665,11 @@ mod tests {
         assert_eq!(app.screen().kind(), ScreenKind::BackupPlan);
         assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::StartBackup);
         assert!(app.job_running());
-        assert_eq!(app.on_key(key(KeyCode::Esc)), Effect::None, "no leaving a running job");
+        assert_eq!(
+            app.on_key(key(KeyCode::Esc)),
+            Effect::None,
+            "no leaving a running job"
+        );
         app.on_job_done(Ok("done".into()));
         assert_eq!(app.on_key(key(KeyCode::Esc)), Effect::Refresh);
         assert_eq!(app.screen().kind(), ScreenKind::Home);
@@ -629,7 +681,11 @@ mod tests {
         app.begin_job(JobKind::Backup, None);
         assert_eq!(app.on_key(ctrl_c()), Effect::None);
         assert!(app.job().unwrap().ask_cancel);
-        assert_eq!(app.on_key(key(KeyCode::Char('n'))), Effect::None, "anything but y keeps going");
+        assert_eq!(
+            app.on_key(key(KeyCode::Char('n'))),
+            Effect::None,
+            "anything but y keeps going"
+        );
         assert!(!app.job().unwrap().ask_cancel && !app.job().unwrap().cancel_requested);
         app.on_key(ctrl_c());
         assert_eq!(app.on_key(key(KeyCode::Char('y'))), Effect::CancelJob);
@@ -640,7 +696,10 @@ mod tests {
     fn restore_needs_verification_then_the_typed_id_and_focus_on_confirm() {
         let mut app = app_with(&["20260101T000000Z"]);
         app.on_key(key(KeyCode::Char('r')));
-        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::VerifyBeforeRestore("20260101T000000Z".into()));
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::VerifyBeforeRestore("20260101T000000Z".into())
+        );
         app.on_job_done(Ok("verified".into()));
         assert_eq!(app.screen().kind(), ScreenKind::Confirm);
         // Focus starts on Cancel: Enter cancels even with the id typed.
@@ -653,9 +712,16 @@ mod tests {
         type_text(&mut app, "2026");
         app.on_key(key(KeyCode::Tab));
         assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::None);
-        assert!(app.status.as_deref().unwrap().contains("type 20260101T000000Z"));
+        assert!(app
+            .status
+            .as_deref()
+            .unwrap()
+            .contains("type 20260101T000000Z"));
         type_text(&mut app, "0101T000000Z");
-        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::StartRestore("20260101T000000Z".into()));
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::StartRestore("20260101T000000Z".into())
+        );
         assert_eq!(app.screen().kind(), ScreenKind::Job);
     }
 
@@ -665,7 +731,11 @@ mod tests {
         app.on_key(key(KeyCode::Char('r')));
         app.on_key(key(KeyCode::Enter));
         app.on_job_done(Err("damaged".into()));
-        assert_eq!(app.screen().kind(), ScreenKind::Job, "the failure stays on screen");
+        assert_eq!(
+            app.screen().kind(),
+            ScreenKind::Job,
+            "the failure stays on screen"
+        );
         app.on_key(key(KeyCode::Esc));
         assert_eq!(app.screen().kind(), ScreenKind::RestorePick);
     }
@@ -678,7 +748,10 @@ mod tests {
         app.on_key(key(KeyCode::Char('d')));
         type_text(&mut app, "20250101T000000Z");
         app.on_key(key(KeyCode::Tab));
-        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::Delete("20250101T000000Z".into()));
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::Delete("20250101T000000Z".into())
+        );
         assert_eq!(app.screen().kind(), ScreenKind::Generations);
     }
 
@@ -687,9 +760,18 @@ mod tests {
         let mut app = app_with(&["a"]);
         app.on_key(key(KeyCode::Char('g')));
         assert_eq!(app.on_key(key(KeyCode::Char('P'))), Effect::PlanPrune);
-        app.show_prune_plan(vec![PruneRow { id: "a".into(), created: String::new(), keep: false, reasons: String::new() }]);
+        app.show_prune_plan(vec![PruneRow {
+            id: "a".into(),
+            created: String::new(),
+            keep: false,
+            reasons: String::new(),
+        }]);
         app.on_key(key(KeyCode::Enter));
-        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::None, "Enter on Cancel closes the question");
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::None,
+            "Enter on Cancel closes the question"
+        );
         app.on_key(key(KeyCode::Enter));
         app.on_key(key(KeyCode::Tab));
         assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::StartPrune);
@@ -698,19 +780,37 @@ mod tests {
     #[test]
     fn job_tracks_steps_progress_and_downtime() {
         let mut job = Job::new(JobKind::Backup, None);
-        job.apply(Event::Plan(vec![Step::Stop("structr".into()), Step::Copy("structr".into()), Step::Start("structr".into())]));
+        job.apply(Event::Plan(vec![
+            Step::Stop("structr".into()),
+            Step::Copy("structr".into()),
+            Step::Start("structr".into()),
+        ]));
         assert!(job.downtime(Instant::now()).is_none());
         job.apply(Event::Started(Step::Stop("structr".into())));
-        job.apply(Event::Finished(Step::Stop("structr".into()), Duration::from_millis(5)));
-        job.apply(Event::Progress { step: Step::Copy("structr".into()), done: 50, total: 100 });
+        job.apply(Event::Finished(
+            Step::Stop("structr".into()),
+            Duration::from_millis(5),
+        ));
+        job.apply(Event::Progress {
+            step: Step::Copy("structr".into()),
+            done: 50,
+            total: 100,
+        });
         assert_eq!(job.progress.as_ref().map(|p| (p.1, p.2)), Some((50, 100)));
         assert!(job.services_down());
         job.apply(Event::Started(Step::Start("structr".into())));
-        job.apply(Event::Finished(Step::Start("structr".into()), Duration::from_millis(5)));
+        job.apply(Event::Finished(
+            Step::Start("structr".into()),
+            Duration::from_millis(5),
+        ));
         assert!(!job.services_down());
         let d1 = job.downtime(Instant::now()).unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        assert_eq!(job.downtime(Instant::now()).unwrap(), d1, "the clock stops at the last start");
+        assert_eq!(
+            job.downtime(Instant::now()).unwrap(),
+            d1,
+            "the clock stops at the last start"
+        );
     }
 
     #[test]

@@ -7,7 +7,14 @@ pub type Key = (&'static str, &'static str);
 
 pub fn keys(screen: ScreenKind) -> &'static [Key] {
     match screen {
-        ScreenKind::Home => &[("b", "backup"), ("r", "restore"), ("g", "generations"), ("R", "recover"), ("?", "help"), ("q", "quit")],
+        ScreenKind::Home => &[
+            ("b", "backup"),
+            ("r", "restore"),
+            ("g", "generations"),
+            ("R", "recover"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
         ScreenKind::BackupPlan => &[("Enter", "start backup"), ("Esc", "back")],
         ScreenKind::Job => &[("Ctrl-C", "cancel"), ("Esc", "back when done")],
         ScreenKind::Generations => &[
@@ -19,9 +26,22 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("P", "prune"),
             ("Esc", "back"),
         ],
-        ScreenKind::RestorePick => &[("↑↓", "select"), ("Enter", "verify and continue"), ("Esc", "back")],
-        ScreenKind::Confirm => &[("type", "the id"), ("Tab", "move focus"), ("Enter", "press button"), ("Esc", "cancel")],
-        ScreenKind::PrunePreview => &[("↑↓", "scroll"), ("Enter", "delete marked"), ("Esc", "back")],
+        ScreenKind::RestorePick => &[
+            ("↑↓", "select"),
+            ("Enter", "verify and continue"),
+            ("Esc", "back"),
+        ],
+        ScreenKind::Confirm => &[
+            ("type", "the id"),
+            ("Tab", "move focus"),
+            ("Enter", "press button"),
+            ("Esc", "cancel"),
+        ],
+        ScreenKind::PrunePreview => &[
+            ("↑↓", "scroll"),
+            ("Enter", "delete marked"),
+            ("Esc", "back"),
+        ],
         ScreenKind::Help => &[("Esc", "close help")],
     }
 }

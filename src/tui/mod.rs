@@ -51,12 +51,18 @@ impl World {
             keep_weekly: r.keep_weekly,
             keep_monthly: r.keep_monthly,
             keep_yearly: r.keep_yearly,
-            keep_within: crate::repo::retention::parse_within(&r.keep_within).map_err(|e| e.to_string())?,
+            keep_within: crate::repo::retention::parse_within(&r.keep_within)
+                .map_err(|e| e.to_string())?,
         };
         Ok(World {
-            inst: detect::detect(config).map(Arc::new).map_err(|e| e.to_string()),
+            inst: detect::detect(config)
+                .map(Arc::new)
+                .map_err(|e| e.to_string()),
             repo,
-            archive: ArchiveOptions { level: config.repository.compression_level, threads: config.repository.threads },
+            archive: ArchiveOptions {
+                level: config.repository.compression_level,
+                threads: config.repository.threads,
+            },
             policy,
             job: None,
         })
@@ -67,7 +73,14 @@ impl World {
         let (list, _) = self.repo.list().unwrap_or_default();
         let mut d = Data {
             repo: self.repo.root.display().to_string(),
-            free_bytes: ops::preflight::free_space(self.repo.root.ancestors().find(|p| p.exists()).unwrap_or(&self.repo.root)).ok(),
+            free_bytes: ops::preflight::free_space(
+                self.repo
+                    .root
+                    .ancestors()
+                    .find(|p| p.exists())
+                    .unwrap_or(&self.repo.root),
+            )
+            .ok(),
             generations: list,
             interrupted: ops::journal::interrupted(&self.repo.root),
             ..Data::default()
@@ -77,7 +90,11 @@ impl World {
                 d.kind = inst.kind.to_string();
                 d.host = inst.host.clone();
                 d.components = inst.components.clone();
-                d.services = inst.services.iter().map(|s| (s.name().to_string(), s.is_running().ok())).collect();
+                d.services = inst
+                    .services
+                    .iter()
+                    .map(|s| (s.name().to_string(), s.is_running().ok()))
+                    .collect();
                 d.notes = inst.notes.clone();
             }
             Err(e) => {
@@ -89,7 +106,10 @@ impl World {
         d
     }
 
-    fn spawn(&mut self, work: impl FnOnce(&Context, &mut dyn FnMut(Event)) -> Result<String, String> + Send + 'static) {
+    fn spawn(
+        &mut self,
+        work: impl FnOnce(&Context, &mut dyn FnMut(Event)) -> Result<String, String> + Send + 'static,
+    ) {
         let inst = match &self.inst {
             Ok(i) => i.clone(),
             Err(_) => return,
@@ -99,7 +119,12 @@ impl World {
         let ctx_cancel = cancel.clone();
         let (repo, archive) = (self.repo.clone(), self.archive.clone());
         std::thread::spawn(move || {
-            let ctx = Context { inst: &inst, repo, archive, cancel: ctx_cancel };
+            let ctx = Context {
+                inst: &inst,
+                repo,
+                archive,
+                cancel: ctx_cancel,
+            };
             let events = tx.clone();
             let result = work(&ctx, &mut |e| {
                 let _ = events.send(Msg::Event(e));
@@ -195,9 +220,13 @@ impl World {
     fn verify(&mut self, id: String, deep: bool) {
         let repo = self.repo.clone();
         self.spawn(move |ctx, on| {
-            let reports = ops::verify::run(&repo, std::slice::from_ref(&id), deep, &ctx.cancel, on).map_err(|e| e.to_string())?;
+            let reports = ops::verify::run(&repo, std::slice::from_ref(&id), deep, &ctx.cancel, on)
+                .map_err(|e| e.to_string())?;
             match reports.first() {
-                Some(r) if r.ok => Ok(format!("{id} is intact ({} verification).", if deep { "deep" } else { "quick" })),
+                Some(r) if r.ok => Ok(format!(
+                    "{id} is intact ({} verification).",
+                    if deep { "deep" } else { "quick" }
+                )),
                 Some(r) => Err(format!("{id} is damaged: {}", r.problems.join("; "))),
                 None => Err(format!("{id} was not verified")),
             }
@@ -206,15 +235,45 @@ impl World {
 
     fn plan_facts(&self) -> Vec<String> {
         let Ok(inst) = &self.inst else { return vec![] };
-        let last = self.repo.list().ok().and_then(|(l, _)| l.into_iter().find(|m| m.timings.downtime_secs > 0.0));
-        match ops::preflight::estimate(&inst.components, self.repo.root.ancestors().find(|p| p.exists()).unwrap_or(&self.repo.root), last.as_ref()) {
+        let last = self
+            .repo
+            .list()
+            .ok()
+            .and_then(|(l, _)| l.into_iter().find(|m| m.timings.downtime_secs > 0.0));
+        match ops::preflight::estimate(
+            &inst.components,
+            self.repo
+                .root
+                .ancestors()
+                .find(|p| p.exists())
+                .unwrap_or(&self.repo.root),
+            last.as_ref(),
+        ) {
             Ok(e) => {
-                let mut v: Vec<String> =
-                    e.sources.iter().map(|s| format!("{:<11} {} in {} files", s.name, units::bytes(s.bytes), s.files)).collect();
-                v.push(format!("free space  {} (about {} needed)", units::bytes(e.free_bytes), units::bytes(e.needed_bytes)));
+                let mut v: Vec<String> = e
+                    .sources
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "{:<11} {} in {} files",
+                            s.name,
+                            units::bytes(s.bytes),
+                            s.files
+                        )
+                    })
+                    .collect();
+                v.push(format!(
+                    "free space  {} (about {} needed)",
+                    units::bytes(e.free_bytes),
+                    units::bytes(e.needed_bytes)
+                ));
                 v.push(format!(
                     "downtime    {}",
-                    e.expected_downtime.map_or("unknown (first backup)".into(), |d| format!("about {}", units::duration(d)))
+                    e.expected_downtime
+                        .map_or("unknown (first backup)".into(), |d| format!(
+                            "about {}",
+                            units::duration(d)
+                        ))
                 ));
                 v
             }
@@ -225,7 +284,12 @@ impl World {
     /// What a restore of `id` replaces, one fact per line, for the confirmation.
     fn restore_facts(&self, id: &str) -> Vec<String> {
         let Ok(inst) = &self.inst else { return vec![] };
-        let ctx = Context { inst, repo: self.repo.clone(), archive: self.archive.clone(), cancel: Cancel::new() };
+        let ctx = Context {
+            inst,
+            repo: self.repo.clone(),
+            archive: self.archive.clone(),
+            cancel: Cancel::new(),
+        };
         let m = match self.repo.manifest(id) {
             Ok(m) => m,
             Err(e) => return vec![e.to_string()],
@@ -236,13 +300,20 @@ impl World {
         };
         let mut facts = vec![format!(
             "From {} on host {}, {}.",
-            m.created_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M"),
+            m.created_at
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M"),
             m.host,
             units::age(chrono::Utc::now() - m.created_at)
         )];
         for p in &placements {
-            let spec = [crate::install::ComponentSpec::new(&p.name, p.target.clone())];
-            let now = ops::preflight::measure(&spec).ok().and_then(|v| v.into_iter().next());
+            let spec = [crate::install::ComponentSpec::new(
+                &p.name,
+                p.target.clone(),
+            )];
+            let now = ops::preflight::measure(&spec)
+                .ok()
+                .and_then(|v| v.into_iter().next());
             let age = std::fs::metadata(&p.target)
                 .and_then(|m| m.modified())
                 .ok()
@@ -250,14 +321,24 @@ impl World {
             facts.push(format!(
                 "REPLACES {} (now {}, changed {}) with {} of the backup.",
                 p.target.display(),
-                now.map_or("unreadable".into(), |s| format!("{} in {} files", units::bytes(s.bytes), s.files)),
+                now.map_or("unreadable".into(), |s| format!(
+                    "{} in {} files",
+                    units::bytes(s.bytes),
+                    s.files
+                )),
                 age.unwrap_or_else(|| "?".into()),
                 units::bytes(p.bytes)
             ));
-            facts.push(format!("  the current folder is kept as {}", p.kept.display()));
+            facts.push(format!(
+                "  the current folder is kept as {}",
+                p.kept.display()
+            ));
         }
         let names: Vec<&str> = inst.services.iter().map(|s| s.name()).collect();
-        facts.push(format!("Stops {} during the restore; a safety backup of the current state is taken first.", names.join(" and ")));
+        facts.push(format!(
+            "Stops {} during the restore; a safety backup of the current state is taken first.",
+            names.join(" and ")
+        ));
         facts
     }
 }
@@ -309,7 +390,10 @@ fn drain(world: &mut World, app: &mut App) {
     }
     if let Some(r) = done {
         world.job = None;
-        let restore_next = app.job().filter(|j| j.kind == JobKind::VerifyForRestore && r.is_ok()).and_then(|j| j.id.clone());
+        let restore_next = app
+            .job()
+            .filter(|j| j.kind == JobKind::VerifyForRestore && r.is_ok())
+            .and_then(|j| j.id.clone());
         let effect = app.on_job_done(r);
         world.perform(app, effect);
         if let Some(id) = restore_next {

@@ -21,7 +21,10 @@ const COLOR: Theme = Theme { color: true };
 const MONO: Theme = Theme { color: false };
 
 fn clock() -> Clock {
-    Clock { wall: Utc.with_ymd_and_hms(2026, 11, 25, 3, 30, 0).unwrap(), mono: Instant::now() }
+    Clock {
+        wall: Utc.with_ymd_and_hms(2026, 11, 25, 3, 30, 0).unwrap(),
+        mono: Instant::now(),
+    }
 }
 
 fn manifest(id: &str, hour: u32, label: &str, pinned: bool, verified: Option<bool>) -> Manifest {
@@ -35,8 +38,16 @@ fn manifest(id: &str, hour: u32, label: &str, pinned: bool, verified: Option<boo
         tool_version: "0.1.0".into(),
         label: label.into(),
         pinned,
-        last_verified: verified.map(|ok| VerifyRecord { at: created, deep: true, ok }),
-        timings: Timings { downtime_secs: 42.5, total_secs: 50.0, ..Timings::default() },
+        last_verified: verified.map(|ok| VerifyRecord {
+            at: created,
+            deep: true,
+            ok,
+        }),
+        timings: Timings {
+            downtime_secs: 42.5,
+            total_secs: 50.0,
+            ..Timings::default()
+        },
         versions: Default::default(),
         components: vec![
             Component {
@@ -116,8 +127,14 @@ fn backup_job(c: Clock, fraction: Option<(u64, u64)>, failed: bool) -> Job {
     j.started = ago(20);
     j.steps = vec![
         (Step::Preflight, StepState::Done(Duration::from_millis(300))),
-        (Step::Stop("structr".into()), StepState::Done(Duration::from_secs(4))),
-        (Step::Stop("neo4j".into()), StepState::Done(Duration::from_secs(6))),
+        (
+            Step::Stop("structr".into()),
+            StepState::Done(Duration::from_secs(4)),
+        ),
+        (
+            Step::Stop("neo4j".into()),
+            StepState::Done(Duration::from_secs(6)),
+        ),
         (Step::StoreLock, StepState::Done(Duration::from_millis(10))),
         (Step::Copy("neo4j-data".into()), StepState::Running(ago(8))),
         (Step::Copy("structr".into()), StepState::Pending),
@@ -138,7 +155,8 @@ fn backup_job(c: Clock, fraction: Option<(u64, u64)>, failed: bool) -> Job {
         j.steps[8].1 = StepState::Done(Duration::from_secs(9));
         j.last_start = Some(ago(2));
         j.progress = None;
-        j.warnings.push("skipped /usr/lib/structr/run.sock (sockets are not backed up)".into());
+        j.warnings
+            .push("skipped /usr/lib/structr/run.sock (sockets are not backed up)".into());
         j.outcome = Some(Err("the disk holding /var/backups/structr is full. The services were started again. No generation was written.".into()));
     }
     j
@@ -156,7 +174,10 @@ fn home() {
 #[test]
 fn home_with_problems() {
     let mut d = data();
-    d.services = vec![("structr".into(), Some(false)), ("neo4j".into(), Some(false))];
+    d.services = vec![
+        ("structr".into(), Some(false)),
+        ("neo4j".into(), Some(false)),
+    ];
     d.interrupted = Some(Record {
         pid: 4242,
         host: "srv1".into(),
@@ -166,40 +187,73 @@ fn home_with_problems() {
         failed_start: None,
         swaps: vec![],
     });
-    d.notes = vec!["This machine is a virtual machine (kvm): a snapshot of the stopped VM is an alternative.".into()];
-    insta::assert_snapshot!("home_interrupted", render(&App::new(d), &COLOR, 80, 24, clock()));
+    d.notes = vec![
+        "This machine is a virtual machine (kvm): a snapshot of the stopped VM is an alternative."
+            .into(),
+    ];
+    insta::assert_snapshot!(
+        "home_interrupted",
+        render(&App::new(d), &COLOR, 80, 24, clock())
+    );
     let mut d = data();
     d.detect_error = Some("no Structr installation found: describe it in the config".into());
-    insta::assert_snapshot!("home_not_detected", render(&App::new(d), &COLOR, 80, 24, clock()));
+    insta::assert_snapshot!(
+        "home_not_detected",
+        render(&App::new(d), &COLOR, 80, 24, clock())
+    );
 }
 
 #[test]
 fn backup_screens() {
     let c = clock();
-    insta::assert_snapshot!("backup_plan", render(&with(Screen::BackupPlan), &COLOR, 80, 24, c));
-    let start = with(Screen::Job(Box::new(backup_job(c, Some((0, 3 << 30)), false))));
+    insta::assert_snapshot!(
+        "backup_plan",
+        render(&with(Screen::BackupPlan), &COLOR, 80, 24, c)
+    );
+    let start = with(Screen::Job(Box::new(backup_job(
+        c,
+        Some((0, 3 << 30)),
+        false,
+    ))));
     insta::assert_snapshot!("backup_progress_0", render(&start, &COLOR, 80, 24, c));
-    let mid = with(Screen::Job(Box::new(backup_job(c, Some((3 << 29, 3 << 30)), false))));
+    let mid = with(Screen::Job(Box::new(backup_job(
+        c,
+        Some((3 << 29, 3 << 30)),
+        false,
+    ))));
     insta::assert_snapshot!("backup_progress_midway", render(&mid, &COLOR, 80, 24, c));
-    insta::assert_snapshot!("backup_progress_midway_no_color", render(&mid, &MONO, 80, 24, c));
+    insta::assert_snapshot!(
+        "backup_progress_midway_no_color",
+        render(&mid, &MONO, 80, 24, c)
+    );
     insta::assert_snapshot!("backup_progress_minimum", render(&mid, &COLOR, 64, 20, c));
     let failed = with(Screen::Job(Box::new(backup_job(c, None, true))));
     insta::assert_snapshot!("backup_failed", render(&failed, &COLOR, 80, 24, c));
     let mut asking = backup_job(c, Some((3 << 29, 3 << 30)), false);
     asking.ask_cancel = true;
-    insta::assert_snapshot!("backup_cancel_dialog", render(&with(Screen::Job(Box::new(asking))), &COLOR, 80, 24, c));
+    insta::assert_snapshot!(
+        "backup_cancel_dialog",
+        render(&with(Screen::Job(Box::new(asking))), &COLOR, 80, 24, c)
+    );
 }
 
 #[test]
 fn done_job_shows_result_and_downtime() {
     let c = clock();
     let mut j = Job::new(JobKind::Restore, Some("20261125T021500Z".into()));
-    for (step, took) in [(Step::Stop("structr".into()), 1), (Step::Extract("structr".into()), 5), (Step::Start("structr".into()), 2)] {
-        j.steps.push((step, StepState::Done(Duration::from_secs(took))));
+    for (step, took) in [
+        (Step::Stop("structr".into()), 1),
+        (Step::Extract("structr".into()), 5),
+        (Step::Start("structr".into()), 2),
+    ] {
+        j.steps
+            .push((step, StepState::Done(Duration::from_secs(took))));
     }
     j.first_stop = c.mono.checked_sub(Duration::from_secs(30));
     j.last_start = c.mono.checked_sub(Duration::from_secs(10));
-    j.outcome = Some(Ok("Generation 20261125T021500Z restored; services running.".into()));
+    j.outcome = Some(Ok(
+        "Generation 20261125T021500Z restored; services running.".into(),
+    ));
     let mut app = with(Screen::Job(Box::new(j)));
     app.on_job_event(Event::Warning("structr runs but is not healthy yet".into()));
     insta::assert_snapshot!("restore_done", render(&app, &COLOR, 80, 24, c));
@@ -208,9 +262,18 @@ fn done_job_shows_result_and_downtime() {
 #[test]
 fn generation_screens() {
     let c = clock();
-    insta::assert_snapshot!("generations", render(&with(Screen::Generations { sel: 1 }), &COLOR, 80, 24, c));
-    insta::assert_snapshot!("generations_no_color", render(&with(Screen::Generations { sel: 1 }), &MONO, 80, 24, c));
-    insta::assert_snapshot!("restore_pick", render(&with(Screen::RestorePick { sel: 0 }), &COLOR, 80, 24, c));
+    insta::assert_snapshot!(
+        "generations",
+        render(&with(Screen::Generations { sel: 1 }), &COLOR, 80, 24, c)
+    );
+    insta::assert_snapshot!(
+        "generations_no_color",
+        render(&with(Screen::Generations { sel: 1 }), &MONO, 80, 24, c)
+    );
+    insta::assert_snapshot!(
+        "restore_pick",
+        render(&with(Screen::RestorePick { sel: 0 }), &COLOR, 80, 24, c)
+    );
     let facts = vec![
         "From 2026-11-25 02:15 on host srv1, 1 h ago.".into(),
         "REPLACES /var/lib/neo4j/data (now 3.1 GiB in 125 files, changed 2 min ago) with 3.0 GiB of the backup.".into(),
@@ -219,27 +282,82 @@ fn generation_screens() {
     ];
     let mut confirm = Confirm::new("20261125T021500Z", facts);
     confirm.typed = "20261125".into();
-    insta::assert_snapshot!("restore_confirm_typing", render(&with(Screen::RestoreConfirm(confirm.clone())), &COLOR, 80, 24, c));
+    insta::assert_snapshot!(
+        "restore_confirm_typing",
+        render(
+            &with(Screen::RestoreConfirm(confirm.clone())),
+            &COLOR,
+            80,
+            24,
+            c
+        )
+    );
     confirm.typed = "20261125T021500Z".into();
     confirm.focus = Focus::Confirm;
-    insta::assert_snapshot!("restore_confirm_armed", render(&with(Screen::RestoreConfirm(confirm.clone())), &COLOR, 80, 24, c));
-    insta::assert_snapshot!("restore_confirm_armed_no_color", render(&with(Screen::RestoreConfirm(confirm)), &MONO, 80, 24, c));
-    let del = Confirm::new("20261125T011500Z", vec!["Generation 20261125T011500Z will be deleted from the repository for good.".into()]);
-    insta::assert_snapshot!("delete_confirm", render(&with(Screen::DeleteConfirm(del)), &COLOR, 80, 24, c));
+    insta::assert_snapshot!(
+        "restore_confirm_armed",
+        render(
+            &with(Screen::RestoreConfirm(confirm.clone())),
+            &COLOR,
+            80,
+            24,
+            c
+        )
+    );
+    insta::assert_snapshot!(
+        "restore_confirm_armed_no_color",
+        render(&with(Screen::RestoreConfirm(confirm)), &MONO, 80, 24, c)
+    );
+    let del = Confirm::new(
+        "20261125T011500Z",
+        vec!["Generation 20261125T011500Z will be deleted from the repository for good.".into()],
+    );
+    insta::assert_snapshot!(
+        "delete_confirm",
+        render(&with(Screen::DeleteConfirm(del)), &COLOR, 80, 24, c)
+    );
 }
 
 #[test]
 fn prune_and_help() {
     let c = clock();
     let rows = vec![
-        PruneRow { id: "20261125T031500Z".into(), created: "2026-11-25 03:15".into(), keep: true, reasons: "newest, last, daily 2026-11-25".into() },
-        PruneRow { id: "20261124T031500Z".into(), created: "2026-11-24 03:15".into(), keep: true, reasons: "daily 2026-11-24".into() },
-        PruneRow { id: "20261124T021500Z".into(), created: "2026-11-24 02:15".into(), keep: false, reasons: String::new() },
-        PruneRow { id: "20261101T031500Z".into(), created: "2026-11-01 03:15".into(), keep: true, reasons: "pinned".into() },
+        PruneRow {
+            id: "20261125T031500Z".into(),
+            created: "2026-11-25 03:15".into(),
+            keep: true,
+            reasons: "newest, last, daily 2026-11-25".into(),
+        },
+        PruneRow {
+            id: "20261124T031500Z".into(),
+            created: "2026-11-24 03:15".into(),
+            keep: true,
+            reasons: "daily 2026-11-24".into(),
+        },
+        PruneRow {
+            id: "20261124T021500Z".into(),
+            created: "2026-11-24 02:15".into(),
+            keep: false,
+            reasons: String::new(),
+        },
+        PruneRow {
+            id: "20261101T031500Z".into(),
+            created: "2026-11-01 03:15".into(),
+            keep: true,
+            reasons: "pinned".into(),
+        },
     ];
-    let preview = Screen::PrunePreview { rows: rows.clone(), sel: 2, confirm: None };
+    let preview = Screen::PrunePreview {
+        rows: rows.clone(),
+        sel: 2,
+        confirm: None,
+    };
     insta::assert_snapshot!("prune_preview", render(&with(preview), &COLOR, 80, 24, c));
-    let asking = Screen::PrunePreview { rows, sel: 2, confirm: Some(Focus::Cancel) };
+    let asking = Screen::PrunePreview {
+        rows,
+        sel: 2,
+        confirm: Some(Focus::Cancel),
+    };
     insta::assert_snapshot!("prune_confirm", render(&with(asking), &COLOR, 80, 24, c));
     let mut help = App::new(data());
     help.stack.push(Screen::Generations { sel: 0 });

@@ -27,7 +27,10 @@ pub struct Clock {
 
 impl Clock {
     pub fn now() -> Self {
-        Clock { wall: Utc::now(), mono: Instant::now() }
+        Clock {
+            wall: Utc::now(),
+            mono: Instant::now(),
+        }
     }
 }
 
@@ -37,8 +40,13 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         too_small(f, area, theme);
         return;
     }
-    let [head, body, status, foot] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let [head, body, status, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     let screen = app.screen();
     let title = match screen {
         Screen::Home => "Home".to_string(),
@@ -56,7 +64,9 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         Paragraph::new(Line::from(vec![
             Span::styled(" structr-backup ", theme.title()),
             Span::styled(format!("› {title}"), theme.value()),
-            Span::raw(" ".repeat((head.width as usize).saturating_sub(20 + title.len() + who.len()))),
+            Span::raw(
+                " ".repeat((head.width as usize).saturating_sub(20 + title.len() + who.len())),
+            ),
             Span::styled(who, theme.dim()),
         ])),
         head,
@@ -73,7 +83,10 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         Screen::Help => help(f, body, app, theme),
     }
     if let Some(s) = &app.status {
-        f.render_widget(Paragraph::new(Span::styled(format!(" {s}"), theme.warn())), status);
+        f.render_widget(
+            Paragraph::new(Span::styled(format!(" {s}"), theme.warn())),
+            status,
+        );
     }
     footer(f, foot, screen.kind(), theme);
 }
@@ -81,7 +94,10 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
 fn too_small(f: &mut Frame, area: Rect, theme: &Theme) {
     let text = vec![
         Line::styled("Terminal too small", theme.warn()),
-        Line::raw(format!("need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{}", area.width, area.height)),
+        Line::raw(format!(
+            "need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{}",
+            area.width, area.height
+        )),
         Line::raw("enlarge the window to continue"),
     ];
     f.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
@@ -97,7 +113,10 @@ fn footer(f: &mut Frame, area: Rect, kind: ScreenKind, theme: &Theme) {
 }
 
 fn field<'a>(name: &'a str, value: String, theme: &Theme) -> Line<'a> {
-    Line::from(vec![Span::styled(format!(" {name:<13}"), theme.label()), Span::styled(value, theme.value())])
+    Line::from(vec![
+        Span::styled(format!(" {name:<13}"), theme.label()),
+        Span::styled(value, theme.value()),
+    ])
 }
 
 fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) {
@@ -107,9 +126,17 @@ fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) {
         lines.push(Line::styled(" No installation found", theme.danger()));
         lines.push(Line::raw(format!(" {e}")));
     } else {
-        lines.push(field("Installation", format!("{} on {}", d.kind, d.host), theme));
+        lines.push(field(
+            "Installation",
+            format!("{} on {}", d.kind, d.host),
+            theme,
+        ));
         for c in &d.components {
-            let name = if c.role == crate::install::ROLE_NEO4J_DATA { "Neo4j data" } else { "Structr" };
+            let name = if c.role == crate::install::ROLE_NEO4J_DATA {
+                "Neo4j data"
+            } else {
+                "Structr"
+            };
             lines.push(field(name, c.path.display().to_string(), theme));
         }
         let mut svc = vec![Span::styled(format!(" {:<13}", "Services"), theme.label())];
@@ -123,17 +150,31 @@ fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) {
         }
         lines.push(Line::from(svc));
     }
-    let free = d.free_bytes.map_or("free space unknown".into(), |b| format!("{} free", units::bytes(b)));
+    let free = d.free_bytes.map_or("free space unknown".into(), |b| {
+        format!("{} free", units::bytes(b))
+    });
     lines.push(field("Repository", format!("{} ({free})", d.repo), theme));
     let newest = match d.generations.first() {
-        Some(m) => format!("{} ({}), {} generation(s)", m.id, units::age(clock.wall - m.created_at), d.generations.len()),
+        Some(m) => format!(
+            "{} ({}), {} generation(s)",
+            m.id,
+            units::age(clock.wall - m.created_at),
+            d.generations.len()
+        ),
         None => "no backup yet".into(),
     };
     lines.push(field("Newest", newest, theme));
     if let Some(r) = &d.interrupted {
         lines.push(Line::raw(""));
-        lines.push(Line::styled(" ⚠ Services are down after an interrupted run:", theme.danger()));
-        lines.push(Line::raw(format!("   {} left stopped: {}. Press R to recover.", r.operation, r.stopped.join(", "))));
+        lines.push(Line::styled(
+            " ⚠ Services are down after an interrupted run:",
+            theme.danger(),
+        ));
+        lines.push(Line::raw(format!(
+            "   {} left stopped: {}. Press R to recover.",
+            r.operation,
+            r.stopped.join(", ")
+        )));
     }
     for n in &d.notes {
         lines.push(Line::raw(""));
@@ -149,19 +190,37 @@ fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) {
         Span::styled("g", theme.key()),
         Span::raw(" browse generations"),
     ]));
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::TOP)), area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::TOP)),
+        area,
+    );
 }
 
 fn backup_plan(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let d = &app.data;
     let mut lines = vec![Line::styled(" The backup will:", theme.title())];
     let names: Vec<&str> = d.services.iter().map(|(n, _)| n.as_str()).collect();
-    lines.push(Line::raw(format!(" 1. stop {} (in this order)", names.join(", then "))));
+    lines.push(Line::raw(format!(
+        " 1. stop {} (in this order)",
+        names.join(", then ")
+    )));
     for (i, c) in d.components.iter().enumerate() {
-        lines.push(Line::raw(format!(" {}. copy {} → {}/<new generation>/{}.tar.zst", i + 2, c.path.display(), d.repo, c.name)));
+        lines.push(Line::raw(format!(
+            " {}. copy {} → {}/<new generation>/{}.tar.zst",
+            i + 2,
+            c.path.display(),
+            d.repo,
+            c.name
+        )));
     }
     let rev: Vec<&str> = names.iter().rev().copied().collect();
-    lines.push(Line::raw(format!(" {}. start {} and wait until healthy", d.components.len() + 2, rev.join(", then "))));
+    lines.push(Line::raw(format!(
+        " {}. start {} and wait until healthy",
+        d.components.len() + 2,
+        rev.join(", then ")
+    )));
     lines.push(Line::raw(""));
     if d.plan.is_empty() {
         lines.push(Line::styled(" measuring the installation…", theme.dim()));
@@ -171,7 +230,10 @@ fn backup_plan(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     lines.push(Line::raw(""));
     match &d.detect_error {
-        Some(e) => lines.push(Line::styled(format!(" Cannot back up: {e}"), theme.danger())),
+        Some(e) => lines.push(Line::styled(
+            format!(" Cannot back up: {e}"),
+            theme.danger(),
+        )),
         None => lines.push(Line::from(vec![
             Span::raw(" Press "),
             Span::styled("Enter", theme.key()),
@@ -180,7 +242,12 @@ fn backup_plan(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::raw(" to go back."),
         ])),
     }
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::TOP)), area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::TOP)),
+        area,
+    );
 }
 
 fn secs(d: Duration) -> String {
@@ -188,57 +255,109 @@ fn secs(d: Duration) -> String {
 }
 
 fn job(f: &mut Frame, area: Rect, j: &Job, theme: &Theme, clock: Clock) {
-    let [steps_area, right] = Layout::horizontal([Constraint::Length(40), Constraint::Min(20)]).areas(area);
+    let [steps_area, right] =
+        Layout::horizontal([Constraint::Length(40), Constraint::Min(20)]).areas(area);
     let items: Vec<Line> = j
         .steps
         .iter()
         .map(|(step, state)| {
             let (sym, style, extra) = match state {
                 StepState::Pending => ("○", theme.dim(), String::new()),
-                StepState::Running(t) => ("▶", theme.title(), secs(clock.mono.saturating_duration_since(*t))),
+                StepState::Running(t) => (
+                    "▶",
+                    theme.title(),
+                    secs(clock.mono.saturating_duration_since(*t)),
+                ),
                 StepState::Done(d) => ("✓", theme.ok(), secs(*d)),
                 StepState::Failed(_) => ("✗", theme.danger(), "failed".into()),
             };
             let name = step.to_string();
             let name: String = name.chars().take(28).collect();
-            Line::from(vec![Span::styled(format!(" {sym} "), style), Span::styled(format!("{name:<29}"), style), Span::styled(extra, theme.dim())])
+            Line::from(vec![
+                Span::styled(format!(" {sym} "), style),
+                Span::styled(format!("{name:<29}"), style),
+                Span::styled(extra, theme.dim()),
+            ])
         })
         .collect();
-    f.render_widget(Paragraph::new(items).block(Block::default().borders(Borders::TOP | Borders::RIGHT).title(" steps ")), steps_area);
+    f.render_widget(
+        Paragraph::new(items).block(
+            Block::default()
+                .borders(Borders::TOP | Borders::RIGHT)
+                .title(" steps "),
+        ),
+        steps_area,
+    );
 
-    let [gauge_area, info_area] = Layout::vertical([Constraint::Length(4), Constraint::Min(1)]).areas(right);
+    let [gauge_area, info_area] =
+        Layout::vertical([Constraint::Length(4), Constraint::Min(1)]).areas(right);
     let block = Block::default().borders(Borders::TOP).title(" progress ");
     match &j.progress {
         Some((step, done, total, started)) => {
-            let ratio = if *total == 0 { 0.0 } else { (*done as f64 / *total as f64).clamp(0.0, 1.0) };
+            let ratio = if *total == 0 {
+                0.0
+            } else {
+                (*done as f64 / *total as f64).clamp(0.0, 1.0)
+            };
             let elapsed = clock.mono.saturating_duration_since(*started).as_secs_f64();
-            let rate = if elapsed > 0.2 { *done as f64 / elapsed } else { 0.0 };
-            let eta = if rate > 0.0 { format!("ETA {:.0} s", (*total - (*done).min(*total)) as f64 / rate) } else { "ETA …".into() };
+            let rate = if elapsed > 0.2 {
+                *done as f64 / elapsed
+            } else {
+                0.0
+            };
+            let eta = if rate > 0.0 {
+                format!("ETA {:.0} s", (*total - (*done).min(*total)) as f64 / rate)
+            } else {
+                "ETA …".into()
+            };
             let inner = block.inner(gauge_area);
             f.render_widget(block, gauge_area);
-            let [g, l] = Layout::vertical([Constraint::Length(1), Constraint::Length(2)]).areas(inner);
-            f.render_widget(Gauge::default().gauge_style(theme.gauge()).ratio(ratio).label(format!("{:.0}%", ratio * 100.0)), g);
+            let [g, l] =
+                Layout::vertical([Constraint::Length(1), Constraint::Length(2)]).areas(inner);
+            f.render_widget(
+                Gauge::default()
+                    .gauge_style(theme.gauge())
+                    .ratio(ratio)
+                    .label(format!("{:.0}%", ratio * 100.0)),
+                g,
+            );
             f.render_widget(
                 Paragraph::new(vec![
-                    Line::raw(format!(" {step}: {} of {}", units::bytes(*done), units::bytes(*total))),
-                    Line::styled(format!(" {}/s  {eta}", units::bytes(rate as u64)), theme.dim()),
+                    Line::raw(format!(
+                        " {step}: {} of {}",
+                        units::bytes(*done),
+                        units::bytes(*total)
+                    )),
+                    Line::styled(
+                        format!(" {}/s  {eta}", units::bytes(rate as u64)),
+                        theme.dim(),
+                    ),
                 ]),
                 l,
             );
         }
-        None => f.render_widget(Paragraph::new(" waiting…").style(theme.dim()).block(block), gauge_area),
+        None => f.render_widget(
+            Paragraph::new(" waiting…").style(theme.dim()).block(block),
+            gauge_area,
+        ),
     }
 
     let mut lines = Vec::new();
     if j.kind.stops_services() || j.first_stop.is_some() {
         match j.downtime(clock.mono) {
-            Some(d) if j.services_down() => lines.push(Line::styled(format!(" Services down for {}", secs(d)), theme.warn())),
+            Some(d) if j.services_down() => lines.push(Line::styled(
+                format!(" Services down for {}", secs(d)),
+                theme.warn(),
+            )),
             Some(d) => lines.push(Line::styled(format!(" Downtime {}", secs(d)), theme.ok())),
             None => lines.push(Line::styled(" Services still running", theme.dim())),
         }
     }
     if !j.file.is_empty() && j.outcome.is_none() {
-        lines.push(Line::styled(format!(" file {}", tail(&j.file, right.width as usize - 8)), theme.dim()));
+        lines.push(Line::styled(
+            format!(" file {}", tail(&j.file, right.width as usize - 8)),
+            theme.dim(),
+        ));
     }
     for w in j.warnings.iter().rev().take(3) {
         lines.push(Line::styled(format!(" ⚠ {w}"), theme.warn()));
@@ -246,24 +365,45 @@ fn job(f: &mut Frame, area: Rect, j: &Job, theme: &Theme, clock: Clock) {
     match &j.outcome {
         Some(Ok(msg)) => {
             lines.push(Line::raw(""));
-            lines.push(Line::styled(format!(" ✓ {} finished", j.kind.title()), theme.ok()));
+            lines.push(Line::styled(
+                format!(" ✓ {} finished", j.kind.title()),
+                theme.ok(),
+            ));
             lines.push(Line::raw(format!(" {msg}")));
             lines.push(Line::styled(" Esc: back", theme.dim()));
         }
         Some(Err(msg)) => {
             lines.push(Line::raw(""));
-            lines.push(Line::styled(format!(" ✗ {} FAILED", j.kind.title()), theme.danger()));
+            lines.push(Line::styled(
+                format!(" ✗ {} FAILED", j.kind.title()),
+                theme.danger(),
+            ));
             lines.push(Line::raw(format!(" {msg}")));
             lines.push(Line::styled(" Esc: back", theme.dim()));
         }
-        None if j.cancel_requested => lines.push(Line::styled(" cancelling: services are being started again…", theme.warn())),
+        None if j.cancel_requested => lines.push(Line::styled(
+            " cancelling: services are being started again…",
+            theme.warn(),
+        )),
         None => {}
     }
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), info_area);
 
     if j.ask_cancel {
-        let what = if j.kind.stops_services() { " The services will be started again;\n no generation is written." } else { "" };
-        dialog(f, area, &format!(" Cancel the {}?\n{what}\n\n y: cancel it    any other key: keep going", j.kind.title().to_lowercase()), theme);
+        let what = if j.kind.stops_services() {
+            " The services will be started again;\n no generation is written."
+        } else {
+            ""
+        };
+        dialog(
+            f,
+            area,
+            &format!(
+                " Cancel the {}?\n{what}\n\n y: cancel it    any other key: keep going",
+                j.kind.title().to_lowercase()
+            ),
+            theme,
+        );
     }
 }
 
@@ -280,9 +420,21 @@ fn tail(s: &str, max: usize) -> String {
 fn dialog(f: &mut Frame, area: Rect, text: &str, theme: &Theme) {
     let w = 50.min(area.width);
     let h = (text.lines().count() as u16 + 2).min(area.height);
-    let r = Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h };
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
     f.render_widget(Clear, r);
-    f.render_widget(Paragraph::new(text.to_string()).block(Block::default().borders(Borders::ALL).border_style(theme.warn())), r);
+    f.render_widget(
+        Paragraph::new(text.to_string()).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.warn()),
+        ),
+        r,
+    );
 }
 
 fn verified(m: &Manifest) -> &'static str {
@@ -294,24 +446,48 @@ fn verified(m: &Manifest) -> &'static str {
     }
 }
 
-fn generations(f: &mut Frame, area: Rect, app: &App, sel: usize, theme: &Theme, clock: Clock, details: bool) {
+fn generations(
+    f: &mut Frame,
+    area: Rect,
+    app: &App,
+    sel: usize,
+    theme: &Theme,
+    clock: Clock,
+    details: bool,
+) {
     let gens = &app.data.generations;
     if gens.is_empty() {
         f.render_widget(
-            Paragraph::new(" No generations yet. Go back (Esc) and press b to make the first backup.").block(Block::default().borders(Borders::TOP)),
+            Paragraph::new(
+                " No generations yet. Go back (Esc) and press b to make the first backup.",
+            )
+            .block(Block::default().borders(Borders::TOP)),
             area,
         );
         return;
     }
-    let [table_area, detail_area] = Layout::vertical([Constraint::Min(5), Constraint::Length(if details { 7 } else { 3 })]).areas(area);
+    let [table_area, detail_area] = Layout::vertical([
+        Constraint::Min(5),
+        Constraint::Length(if details { 7 } else { 3 }),
+    ])
+    .areas(area);
     let rows: Vec<Row> = gens
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let style = if i == sel { theme.selected() } else { theme.value() };
+            let style = if i == sel {
+                theme.selected()
+            } else {
+                theme.value()
+            };
             Row::new(vec![
                 Cell::from(format!("{}{}", if i == sel { "▶ " } else { "  " }, m.id)),
-                Cell::from(m.created_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string()),
+                Cell::from(
+                    m.created_at
+                        .with_timezone(&chrono::Local)
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string(),
+                ),
                 Cell::from(units::age(clock.wall - m.created_at)),
                 Cell::from(units::bytes(m.total_archive_size())),
                 Cell::from(if m.pinned { "pin" } else { "" }),
@@ -330,20 +506,32 @@ fn generations(f: &mut Frame, area: Rect, app: &App, sel: usize, theme: &Theme, 
         Constraint::Length(8),
         Constraint::Min(6),
     ];
-    let header = Row::new(vec!["  id", "created", "age", "size", "pin", "verified", "label"]).style(theme.label());
+    let header = Row::new(vec![
+        "  id", "created", "age", "size", "pin", "verified", "label",
+    ])
+    .style(theme.label());
     // Keep the selection visible in a long list.
     let visible = table_area.height.saturating_sub(2) as usize;
     let skip = sel.saturating_sub(visible.saturating_sub(1));
     let rows: Vec<Row> = rows.into_iter().skip(skip).collect();
     f.render_widget(
-        Table::new(rows, widths).header(header).column_spacing(1).block(Block::default().borders(Borders::TOP)),
+        Table::new(rows, widths)
+            .header(header)
+            .column_spacing(1)
+            .block(Block::default().borders(Borders::TOP)),
         table_area,
     );
 
     let Some(m) = gens.get(sel) else { return };
     let mut lines = Vec::new();
     if details {
-        lines.push(Line::styled(format!(" {} from {} ({} installation), tool {}", m.id, m.host, m.installation, m.tool_version), theme.title()));
+        lines.push(Line::styled(
+            format!(
+                " {} from {} ({} installation), tool {}",
+                m.id, m.host, m.installation, m.tool_version
+            ),
+            theme.title(),
+        ));
         for c in &m.components {
             lines.push(Line::raw(format!(
                 "  {:<11} {} files, {} → {}  from {}",
@@ -355,17 +543,32 @@ fn generations(f: &mut Frame, area: Rect, app: &App, sel: usize, theme: &Theme, 
             )));
         }
         lines.push(Line::styled(
-            format!("  downtime {}", secs(Duration::from_secs_f64(m.timings.downtime_secs.max(0.0)))),
+            format!(
+                "  downtime {}",
+                secs(Duration::from_secs_f64(m.timings.downtime_secs.max(0.0)))
+            ),
             theme.dim(),
         ));
     } else {
-        lines.push(Line::raw(format!(" Enter verifies {} and then asks for confirmation; nothing is stopped before that.", m.id)));
+        lines.push(Line::raw(format!(
+            " Enter verifies {} and then asks for confirmation; nothing is stopped before that.",
+            m.id
+        )));
     }
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::TOP)), detail_area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::TOP)),
+        detail_area,
+    );
 }
 
 fn button<'a>(label: &'a str, focused: bool, enabled: bool, theme: &Theme) -> Span<'a> {
-    let text = if focused { format!("[▶ {label} ◀]") } else { format!("[  {label}  ]") };
+    let text = if focused {
+        format!("[▶ {label} ◀]")
+    } else {
+        format!("[  {label}  ]")
+    };
     let style = match (focused, enabled) {
         (true, _) => theme.selected(),
         (false, false) => theme.dim(),
@@ -375,17 +578,34 @@ fn button<'a>(label: &'a str, focused: bool, enabled: bool, theme: &Theme) -> Sp
 }
 
 fn confirm(f: &mut Frame, area: Rect, c: &Confirm, verb: &str, theme: &Theme) {
-    let mut lines = vec![Line::styled(format!(" {verb} generation {}", c.id), theme.danger()), Line::raw("")];
+    let mut lines = vec![
+        Line::styled(format!(" {verb} generation {}", c.id), theme.danger()),
+        Line::raw(""),
+    ];
     if c.facts.is_empty() {
-        lines.push(Line::styled(" working out what will be replaced…", theme.dim()));
+        lines.push(Line::styled(
+            " working out what will be replaced…",
+            theme.dim(),
+        ));
     }
     for fact in &c.facts {
         lines.push(Line::raw(format!(" {fact}")));
     }
     lines.push(Line::raw(""));
-    lines.push(Line::raw(format!(" Type the generation id to confirm: {}", c.id)));
-    let matches = if c.armed() { Span::styled(" ✓", theme.ok()) } else { Span::raw("") };
-    lines.push(Line::from(vec![Span::raw(" > "), Span::styled(format!("{}_", c.typed), theme.title()), matches]));
+    lines.push(Line::raw(format!(
+        " Type the generation id to confirm: {}",
+        c.id
+    )));
+    let matches = if c.armed() {
+        Span::styled(" ✓", theme.ok())
+    } else {
+        Span::raw("")
+    };
+    lines.push(Line::from(vec![
+        Span::raw(" > "),
+        Span::styled(format!("{}_", c.typed), theme.title()),
+        matches,
+    ]));
     lines.push(Line::raw(""));
     lines.push(Line::from(vec![
         Span::raw(" "),
@@ -393,18 +613,37 @@ fn confirm(f: &mut Frame, area: Rect, c: &Confirm, verb: &str, theme: &Theme) {
         Span::raw("   "),
         button(verb, c.focus == Focus::Confirm, c.armed(), theme),
     ]));
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::TOP)), area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::TOP)),
+        area,
+    );
 }
 
-fn prune(f: &mut Frame, area: Rect, rows: &[PruneRow], sel: usize, confirm: Option<Focus>, theme: &Theme) {
+fn prune(
+    f: &mut Frame,
+    area: Rect,
+    rows: &[PruneRow],
+    sel: usize,
+    confirm: Option<Focus>,
+    theme: &Theme,
+) {
     let doomed = rows.iter().filter(|r| !r.keep).count();
-    let [summary, table_area] = Layout::vertical([Constraint::Length(2), Constraint::Min(3)]).areas(area);
+    let [summary, table_area] =
+        Layout::vertical([Constraint::Length(2), Constraint::Min(3)]).areas(area);
     let text = if doomed == 0 {
         " The retention policy keeps every generation: nothing to delete.".to_string()
     } else {
-        format!(" {doomed} generation(s) will be DELETED, {} kept. Enter to delete the marked ones.", rows.len() - doomed)
+        format!(
+            " {doomed} generation(s) will be DELETED, {} kept. Enter to delete the marked ones.",
+            rows.len() - doomed
+        )
     };
-    f.render_widget(Paragraph::new(text).block(Block::default().borders(Borders::TOP)), summary);
+    f.render_widget(
+        Paragraph::new(text).block(Block::default().borders(Borders::TOP)),
+        summary,
+    );
     let visible = table_area.height.saturating_sub(1) as usize;
     let skip = sel.saturating_sub(visible.saturating_sub(1));
     let table_rows: Vec<Row> = rows
@@ -412,8 +651,17 @@ fn prune(f: &mut Frame, area: Rect, rows: &[PruneRow], sel: usize, confirm: Opti
         .enumerate()
         .skip(skip)
         .map(|(i, r)| {
-            let mark = if r.keep { Span::styled("keep  ", theme.ok()) } else { Span::styled("DELETE", theme.danger()) };
-            let row = Row::new(vec![Cell::from(mark), Cell::from(r.id.clone()), Cell::from(r.created.clone()), Cell::from(r.reasons.clone())]);
+            let mark = if r.keep {
+                Span::styled("keep  ", theme.ok())
+            } else {
+                Span::styled("DELETE", theme.danger())
+            };
+            let row = Row::new(vec![
+                Cell::from(mark),
+                Cell::from(r.id.clone()),
+                Cell::from(r.created.clone()),
+                Cell::from(r.reasons.clone()),
+            ]);
             if i == sel {
                 row.style(theme.selected())
             } else {
@@ -421,10 +669,20 @@ fn prune(f: &mut Frame, area: Rect, rows: &[PruneRow], sel: usize, confirm: Opti
             }
         })
         .collect();
-    let widths = [Constraint::Length(7), Constraint::Length(19), Constraint::Length(17), Constraint::Min(10)];
-    f.render_widget(Table::new(table_rows, widths).header(Row::new(vec!["", "id", "created", "why kept"]).style(theme.label())), table_area);
+    let widths = [
+        Constraint::Length(7),
+        Constraint::Length(19),
+        Constraint::Length(17),
+        Constraint::Min(10),
+    ];
+    f.render_widget(
+        Table::new(table_rows, widths)
+            .header(Row::new(vec!["", "id", "created", "why kept"]).style(theme.label())),
+        table_area,
+    );
     if let Some(focus) = confirm {
-        let text = format!(
+        let text =
+            format!(
             " Delete {doomed} generation(s) for good?\n\n {}   {}\n\n Tab moves, Enter presses.",
             if focus == Focus::Cancel { "[▶ Cancel ◀]" } else { "[  Cancel  ]" },
             if focus == Focus::Confirm { "[▶ Delete ◀]" } else { "[  Delete  ]" }
@@ -434,20 +692,46 @@ fn prune(f: &mut Frame, area: Rect, rows: &[PruneRow], sel: usize, confirm: Opti
 }
 
 fn help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let below = app.stack.iter().rev().nth(1).map_or(ScreenKind::Home, Screen::kind);
-    let mut lines = vec![Line::styled(" Keys on the screen you came from", theme.title())];
+    let below = app
+        .stack
+        .iter()
+        .rev()
+        .nth(1)
+        .map_or(ScreenKind::Home, Screen::kind);
+    let mut lines = vec![Line::styled(
+        " Keys on the screen you came from",
+        theme.title(),
+    )];
     for k in keys(below) {
-        lines.push(Line::from(vec![Span::styled(format!("  {:<8}", k.0), theme.key()), Span::raw(k.1)]));
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<8}", k.0), theme.key()),
+            Span::raw(k.1),
+        ]));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(" Everywhere", theme.title()));
-    for (k, what) in [("Esc", "go back"), ("?", "this help"), ("Ctrl-C", "cancel a running job (asks first; services are started again)")] {
-        lines.push(Line::from(vec![Span::styled(format!("  {k:<8}"), theme.key()), Span::raw(what)]));
+    for (k, what) in [
+        ("Esc", "go back"),
+        ("?", "this help"),
+        (
+            "Ctrl-C",
+            "cancel a running job (asks first; services are started again)",
+        ),
+    ] {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {k:<8}"), theme.key()),
+            Span::raw(what),
+        ]));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
         " A backup stops Structr, then Neo4j, copies both, and starts Neo4j, then Structr. A restore verifies the generation before anything is stopped.",
         theme.dim(),
     ));
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::TOP)), area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::TOP)),
+        area,
+    );
 }

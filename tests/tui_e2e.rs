@@ -1,0 +1,270 @@
+//! The wizard in a real terminal: tmux (on a private socket) runs the built binary
+//! on the demo installation, keys are typed with send-keys and the screen is read
+//! with capture-pane. Every wait polls the screen against a deadline.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{text, BIN};
+
+struct Tui {
+    socket: String,
+    home: tempfile::TempDir,
+}
+
+impl Tui {
+    /// A private HOME (the demo lives under it) and tmux socket; nothing started.
+    fn new() -> Tui {
+        let home = tempfile::Builder::new().prefix("tui-").tempdir().unwrap();
+        let socket = format!(
+            "sb-{}-{}",
+            std::process::id(),
+            home.path().file_name().unwrap().to_string_lossy()
+        );
+        Tui { socket, home }
+    }
+
+    /// Runs `structr-backup ARGS` in an 80×24 tmux window and waits for the home screen.
+    fn start(&self, args: &str) {
+        let cmd = format!(
+            "HOME={} TERM=xterm-256color {BIN} {args}",
+            self.home.path().display()
+        );
+        let out = self.tmux(&["new-session", "-d", "-x", "80", "-y", "24", "-s", "w", &cmd]);
+        assert!(out.status.success(), "tmux: {}", text(&out));
+        self.wait_for("Home", Duration::from_secs(60));
+    }
+
+    /// Starts `structr-backup demo [args]`: the wizard on the demo installation.
+    fn demo(args: &str) -> Tui {
+        let t = Tui::new();
+        t.start(&format!("demo {args}"));
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux is needed for the wizard tests")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "w"]).stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", "-t", "w", k]);
+            // Esc followed at once by a letter reads as Alt+letter in a terminal.
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn type_text(&self, s: &str) {
+        self.tmux(&["send-keys", "-t", "w", "-l", s]);
+    }
+
+    fn wait_for(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {needle:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn demo_dir(&self) -> PathBuf {
+        self.home.path().join(".local/share/structr-backup/demo")
+    }
+
+    /// Runs the CLI on the demo's config (for checks from outside the wizard).
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .arg("--config")
+            .arg(self.demo_dir().join("config.toml"))
+            .args(args)
+            .env("HOME", self.home.path())
+            .output()
+            .unwrap()
+    }
+
+    fn generations(&self) -> Vec<String> {
+        let out = self.cli(&["list", "--json"]);
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn running(&self) -> bool {
+        let out = self.cli(&["detect"]);
+        let s = String::from_utf8_lossy(&out.stdout);
+        s.contains("structr (running)") && s.contains("neo4j (running)")
+    }
+
+    fn pids(&self) -> (String, String) {
+        let read = |s: &str| {
+            std::fs::read_to_string(self.demo_dir().join(format!("run/{s}.pid")))
+                .unwrap_or_default()
+        };
+        (read("neo4j"), read("structr"))
+    }
+
+    fn backup_through_wizard(&self) {
+        self.keys(&["b"]);
+        self.wait_for("Press Enter to start", Duration::from_secs(20));
+        self.keys(&["Enter"]);
+        self.wait_for("Backup finished", Duration::from_secs(60));
+        self.keys(&["Escape"]);
+        self.wait_for("Home", Duration::from_secs(5));
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+        let _ = Command::new(BIN)
+            .args(["demo", "--clean"])
+            .env("HOME", self.home.path())
+            .output();
+    }
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_full_backup_through_the_wizard() {
+    let t = Tui::demo("");
+    t.backup_through_wizard();
+    assert_eq!(t.generations().len(), 1);
+    assert!(t.running(), "services run after the backup");
+    let screen = t.screen();
+    assert!(
+        screen.contains("1 generation(s)"),
+        "home shows the new generation:\n{screen}"
+    );
+}
+
+#[test]
+fn a_restore_with_the_typed_confirmation() {
+    let t = Tui::demo("");
+    t.backup_through_wizard();
+    let id = t.generations()[0].clone();
+    t.keys(&["r"]);
+    t.wait_for(&id, Duration::from_secs(5));
+    t.keys(&["Enter"]);
+    t.wait_for("Type the generation id to confirm", Duration::from_secs(30));
+    t.wait_for("REPLACES", Duration::from_secs(10));
+    t.type_text(&id);
+    t.keys(&["Tab", "Enter"]);
+    t.wait_for("Restore finished", Duration::from_secs(60));
+    assert!(t.running(), "services run after the restore");
+    let beside = listing(&t.demo_dir());
+    assert!(
+        beside
+            .iter()
+            .any(|n| n == &format!("structr.pre-restore-{id}")),
+        "{beside:?}"
+    );
+    assert_eq!(t.generations().len(), 2, "the restore took a safety backup");
+}
+
+#[test]
+fn a_restore_cancelled_at_the_confirmation_changes_nothing() {
+    let t = Tui::demo("");
+    t.backup_through_wizard();
+    let id = t.generations()[0].clone();
+    let pids = t.pids();
+    let before = listing(&t.demo_dir());
+    t.keys(&["r", "Enter"]);
+    t.wait_for("REPLACES", Duration::from_secs(30));
+    // The id is typed, but focus starts on Cancel: Enter cancels.
+    t.type_text(&id);
+    t.keys(&["Enter"]);
+    t.wait_for("Restore: choose a generation", Duration::from_secs(5));
+    assert_eq!(t.pids(), pids, "no service was restarted");
+    assert_eq!(listing(&t.demo_dir()), before, "nothing was swapped");
+    assert_eq!(t.generations(), vec![id]);
+}
+
+#[test]
+fn ctrl_c_during_a_backup_leaves_services_running_and_no_generation() {
+    // A big store makes the copy take long enough to interrupt.
+    let t = Tui::demo("--store-mb 3000");
+    t.keys(&["b"]);
+    t.wait_for("Press Enter to start", Duration::from_secs(20));
+    t.keys(&["Enter"]);
+    t.wait_for("copy neo4j-data:", Duration::from_secs(30));
+    t.keys(&["C-c"]);
+    t.wait_for("Cancel the backup?", Duration::from_secs(5));
+    t.keys(&["y"]);
+    let screen = t.wait_for("Backup FAILED", Duration::from_secs(60));
+    assert!(screen.contains("cancelled"), "{screen}");
+    assert!(t.generations().is_empty());
+    assert!(t.running(), "services were started again");
+    let repo = listing(&t.demo_dir().join("repository"));
+    assert!(!repo.iter().any(|n| n.ends_with(".partial")), "{repo:?}");
+}
+
+#[test]
+fn prune_preview_then_confirm() {
+    // Without a terminal, `demo` only sets the sandbox up; three backups by CLI.
+    let t = Tui::new();
+    let out = Command::new(BIN)
+        .arg("demo")
+        .env("HOME", t.home.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    for _ in 0..3 {
+        let out = t.cli(&["backup"]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    // Keep only the newest: the preview must mark the other two.
+    let cfg = t.demo_dir().join("config.toml");
+    let c = std::fs::read_to_string(&cfg).unwrap();
+    let c = c
+        .replace("keep_last = 3", "keep_last = 1")
+        .replace("keep_daily = 7", "keep_daily = 0");
+    let c = c
+        .replace("keep_weekly = 4", "keep_weekly = 0")
+        .replace("keep_monthly = 12", "keep_monthly = 0");
+    std::fs::write(&cfg, c).unwrap();
+    t.start(&format!("--config {}", cfg.display()));
+    t.keys(&["g"]);
+    t.wait_for("Generations", Duration::from_secs(5));
+    t.keys(&["P"]);
+    let screen = t.wait_for(
+        "2 generation(s) will be DELETED, 1 kept",
+        Duration::from_secs(5),
+    );
+    assert_eq!(screen.matches("DELETE ").count(), 2, "{screen}");
+    t.keys(&["Enter"]);
+    t.wait_for("Delete 2 generation(s) for good?", Duration::from_secs(5));
+    t.keys(&["Tab", "Enter"]);
+    t.wait_for("2 generation(s) deleted", Duration::from_secs(30));
+    assert_eq!(t.generations().len(), 1);
+}
