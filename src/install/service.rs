@@ -23,6 +23,13 @@ pub enum ServiceError {
         secs: u64,
         status: String,
     },
+    #[error("{service} runs but did not answer as healthy within {secs} s (last seen: {seen}); check by hand: {check}")]
+    Unhealthy {
+        service: String,
+        secs: u64,
+        seen: String,
+        check: String,
+    },
     #[error("{service} is not running {secs} s after it was started; check it with `{status}` and its logs")]
     StartTimeout {
         service: String,

@@ -360,7 +360,17 @@ pub fn run(world: World, stop: &Cancel) -> std::io::Result<()> {
                     return Ok(());
                 }
             }
-            if !event::poll(Duration::from_millis(100))? {
+            match wait_for_input(Duration::from_millis(100)) {
+                Input::None => continue,
+                // The terminal went away (ssh dropped, window closed): cancel the
+                // job, which starts the services again, and leave once it is over.
+                Input::Gone => {
+                    stop.cancel();
+                    continue;
+                }
+                Input::Ready => {}
+            }
+            if !event::poll(Duration::ZERO)? {
                 continue;
             }
             if let TermEvent::Key(key) = event::read()? {
@@ -376,6 +386,35 @@ pub fn run(world: World, stop: &Cancel) -> std::io::Result<()> {
     })();
     ratatui::restore();
     result
+}
+
+enum Input {
+    None,
+    Ready,
+    Gone,
+}
+
+/// Waits for terminal input ourselves: crossterm spins on a hung-up terminal
+/// (reads of 0 bytes forever), so a closed terminal must be seen before it reads.
+fn wait_for_input(timeout: Duration) -> Input {
+    let mut fds = [libc::pollfd {
+        fd: libc::STDIN_FILENO,
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    // SAFETY: one valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, timeout.as_millis() as libc::c_int) };
+    let r = fds[0].revents;
+    if n < 0 {
+        return Input::None; // EINTR from a signal: the loop checks the stop flag
+    }
+    if r & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        Input::Gone
+    } else if r & libc::POLLIN != 0 {
+        Input::Ready
+    } else {
+        Input::None
+    }
 }
 
 /// Applies what the job thread reported since the last frame.

@@ -1,0 +1,101 @@
+//! Services run by systemd: `systemctl stop/start/is-active`. Structr's unit has
+//! Restart=always, so it is only ever stopped through systemctl (a killed process
+//! would be restarted at once).
+
+use std::time::{Duration, Instant};
+
+use super::command::{self, display};
+use super::health::Health;
+use super::service::{wait_for, ServiceControl, ServiceError};
+
+pub struct SystemdService {
+    name: String,
+    unit: String,
+    health: Health,
+}
+
+impl SystemdService {
+    pub fn new(name: &str, unit: &str, health: Health) -> Self {
+        Self { name: name.into(), unit: unit.into(), health }
+    }
+
+    fn systemctl(&self, verb: &str, timeout: Duration) -> Result<(), ServiceError> {
+        let argv = vec!["systemctl".to_string(), verb.to_string(), self.unit.clone()];
+        let out = command::run(&argv, timeout)?;
+        if out.success() {
+            return Ok(());
+        }
+        Err(ServiceError::Failed {
+            service: self.name.clone(),
+            command: display(&argv),
+            status: out.status.map_or("killed by a signal".into(), |c| c.to_string()),
+            detail: format!("{} (see `systemctl status {}` and `journalctl -u {}`)", out.tail(), self.unit, self.unit),
+        })
+    }
+}
+
+/// Whether systemd knows the unit (LoadState=loaded).
+pub fn unit_loaded(unit: &str) -> Result<bool, String> {
+    let argv: Vec<String> = ["systemctl", "show", "-p", "LoadState", "--value", unit].map(String::from).to_vec();
+    let out = command::run(&argv, Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    if !out.success() {
+        return Err(out.tail());
+    }
+    Ok(out.stdout.trim() == "loaded")
+}
+
+/// A unit property (`systemctl show -p NAME --value`), empty when unset.
+pub fn unit_property(unit: &str, property: &str) -> String {
+    let argv: Vec<String> = ["systemctl", "show", "-p", property, "--value", unit].map(String::from).to_vec();
+    command::run(&argv, Duration::from_secs(10)).map(|o| o.stdout.trim().to_string()).unwrap_or_default()
+}
+
+impl ServiceControl for SystemdService {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn describe(&self) -> String {
+        format!("systemd unit {}", self.unit)
+    }
+
+    fn is_running(&self) -> Result<bool, ServiceError> {
+        let argv: Vec<String> = ["systemctl", "is-active", "--quiet", &self.unit].map(String::from).to_vec();
+        Ok(command::run(&argv, Duration::from_secs(10))?.success())
+    }
+
+    fn stop(&self, timeout: Duration) -> Result<(), ServiceError> {
+        let deadline = Instant::now() + timeout;
+        self.systemctl("stop", timeout)?;
+        if wait_for(self, false, deadline) {
+            return Ok(());
+        }
+        Err(ServiceError::StopTimeout {
+            service: self.name.clone(),
+            secs: timeout.as_secs(),
+            status: format!("systemctl status {}", self.unit),
+        })
+    }
+
+    fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
+        let deadline = Instant::now() + timeout;
+        self.systemctl("start", timeout)?;
+        if wait_for(self, true, deadline) {
+            return Ok(());
+        }
+        Err(ServiceError::StartTimeout {
+            service: self.name.clone(),
+            secs: timeout.as_secs(),
+            status: format!("systemctl status {}", self.unit),
+        })
+    }
+
+    fn wait_healthy(&self, timeout: Duration) -> Result<(), ServiceError> {
+        self.health.wait(timeout).map_err(|seen| ServiceError::Unhealthy {
+            service: self.name.clone(),
+            secs: timeout.as_secs(),
+            seen,
+            check: format!("{}; systemctl status {}; journalctl -u {} -n 50", self.health.manual_check(), self.unit, self.unit),
+        })
+    }
+}
