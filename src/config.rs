@@ -95,6 +95,13 @@ pub struct InstallationConfig {
     pub structr_dir: Option<PathBuf>,
     pub neo4j: Option<ServiceCommands>,
     pub structr: Option<ServiceCommands>,
+    /// systemd unit names (kind systemd).
+    pub structr_unit: String,
+    pub neo4j_unit: String,
+    /// The compose file of a Docker Compose installation (kind compose).
+    pub compose_file: Option<PathBuf>,
+    /// `down` then `up -d` (as Structr's documentation says), or `stop`/`start`.
+    pub compose_mode: crate::install::compose::ComposeMode,
     /// How long a stop may take before we give up and start everything again.
     pub stop_timeout_secs: u64,
     /// How long a start (until status says running) may take.
@@ -109,6 +116,10 @@ impl Default for InstallationConfig {
             structr_dir: None,
             neo4j: None,
             structr: None,
+            structr_unit: "structr.service".into(),
+            neo4j_unit: "neo4j.service".into(),
+            compose_file: None,
+            compose_mode: Default::default(),
             stop_timeout_secs: 120,
             start_timeout_secs: 300,
         }

@@ -18,6 +18,9 @@ pub struct Cli {
     /// Repository folder (overrides [repository] path)
     #[arg(long, global = true, value_name = "DIR")]
     pub repo: Option<PathBuf>,
+    /// Compose file of a Docker Compose installation (overrides [installation] compose_file)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub compose_file: Option<PathBuf>,
     /// Do not ask for confirmation (needed for restore, delete and prune without a terminal)
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,

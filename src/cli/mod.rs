@@ -81,7 +81,11 @@ pub struct Env {
 
 impl Env {
     pub fn load(cli: Cli, cancel: Cancel) -> Result<Self> {
-        let (config, source) = config::load(cli.config.as_deref())?;
+        let (mut config, source) = config::load(cli.config.as_deref())?;
+        if let Some(f) = &cli.compose_file {
+            config.installation.compose_file = Some(f.clone());
+            config.installation.kind = config::Kind::Compose;
+        }
         let repo = Repo::new(cli.repo.clone().unwrap_or_else(|| config.repository_path()));
         Ok(Self {
             cli,

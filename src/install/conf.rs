@@ -38,9 +38,15 @@ pub fn structr_conf(dir: &Path) -> Option<StructrConf> {
 
 pub fn parse_structr_conf(text: &str, dir: &Path) -> StructrConf {
     let p = parse_properties(text);
-    let base = p.get("base.path").map(PathBuf::from).map(|b| if b.is_absolute() { b } else { dir.join(b) });
+    let base =
+        p.get("base.path")
+            .map(PathBuf::from)
+            .map(|b| if b.is_absolute() { b } else { dir.join(b) });
     let base = base.unwrap_or_else(|| dir.to_path_buf());
-    let files = p.get("files.path").map(PathBuf::from).map(|f| if f.is_absolute() { f } else { base.join(f) });
+    let files =
+        p.get("files.path")
+            .map(PathBuf::from)
+            .map(|f| if f.is_absolute() { f } else { base.join(f) });
     let files_outside = files.filter(|f| !normalise(f).starts_with(normalise(dir)));
     // The active connection is prefixed: nodeservice.active = <name>, then
     // <name>.database.connection.url; fall back to the unprefixed key.
@@ -51,7 +57,10 @@ pub fn parse_structr_conf(text: &str, dir: &Path) -> StructrConf {
         .cloned();
     StructrConf {
         files_outside,
-        http_port: p.get("application.http.port").and_then(|v| v.parse().ok()).unwrap_or(8082),
+        http_port: p
+            .get("application.http.port")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(8082),
         database_url,
     }
 }
@@ -88,8 +97,12 @@ pub fn neo4j_conf(path: &Path) -> Neo4jConf {
 
 pub fn parse_neo4j_conf(text: &str) -> Neo4jConf {
     let p = parse_properties(text);
-    let data = p.get("server.directories.data").or_else(|| p.get("dbms.directories.data"));
-    let bolt = p.get("server.bolt.listen_address").or_else(|| p.get("dbms.connector.bolt.listen_address"));
+    let data = p
+        .get("server.directories.data")
+        .or_else(|| p.get("dbms.directories.data"));
+    let bolt = p
+        .get("server.bolt.listen_address")
+        .or_else(|| p.get("dbms.connector.bolt.listen_address"));
     let generation = if p.keys().any(|k| k.starts_with("server.")) {
         Some("5+")
     } else if p.keys().any(|k| k.starts_with("dbms.")) {
@@ -98,8 +111,13 @@ pub fn parse_neo4j_conf(text: &str) -> Neo4jConf {
         None
     };
     Neo4jConf {
-        data_dir: data.map(PathBuf::from).unwrap_or_else(|| PathBuf::from(NEO4J_DATA_DEFAULT)),
-        bolt_port: bolt.and_then(|a| a.rsplit(':').next()).and_then(|p| p.parse().ok()).unwrap_or(7687),
+        data_dir: data
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(NEO4J_DATA_DEFAULT)),
+        bolt_port: bolt
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(7687),
         generation,
     }
 }
@@ -121,7 +139,10 @@ mod tests {
 
     #[test]
     fn files_path_outside_the_dir_is_reported() {
-        let c = parse_structr_conf("files.path = /srv/structr-files\n", Path::new("/usr/lib/structr"));
+        let c = parse_structr_conf(
+            "files.path = /srv/structr-files\n",
+            Path::new("/usr/lib/structr"),
+        );
         assert_eq!(c.files_outside, Some(PathBuf::from("/srv/structr-files")));
         let inside = parse_structr_conf("files.path = files\n", Path::new("/usr/lib/structr"));
         assert_eq!(inside.files_outside, None);
@@ -131,10 +152,18 @@ mod tests {
 
     #[test]
     fn neo4j_conf_for_4_and_5() {
-        let five = parse_neo4j_conf("server.directories.data=/data/neo4j\nserver.bolt.listen_address=:7688\n");
-        assert_eq!((five.data_dir.as_path(), five.bolt_port, five.generation), (Path::new("/data/neo4j"), 7688, Some("5+")));
+        let five = parse_neo4j_conf(
+            "server.directories.data=/data/neo4j\nserver.bolt.listen_address=:7688\n",
+        );
+        assert_eq!(
+            (five.data_dir.as_path(), five.bolt_port, five.generation),
+            (Path::new("/data/neo4j"), 7688, Some("5+"))
+        );
         let four = parse_neo4j_conf("# comment\ndbms.directories.data=/var/lib/neo4j/data4\n");
-        assert_eq!((four.data_dir.as_path(), four.bolt_port, four.generation), (Path::new("/var/lib/neo4j/data4"), 7687, Some("4")));
+        assert_eq!(
+            (four.data_dir.as_path(), four.bolt_port, four.generation),
+            (Path::new("/var/lib/neo4j/data4"), 7687, Some("4"))
+        );
         let none = parse_neo4j_conf("");
         assert_eq!(none.data_dir, PathBuf::from(NEO4J_DATA_DEFAULT));
     }

@@ -1,48 +1,75 @@
-//! Finding the installation. The `custom` kind is described entirely by the config;
-//! `auto` uses it when the config describes one.
+//! Finding the installation: a custom one described in the config, a Debian/systemd
+//! server (structr.service, neo4j.service), or a Docker Compose project. Detection
+//! only reads; what it could not see is reported with how to fix it.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::service::CommandService;
+use super::compose::{self, ComposeService, Project};
+use super::conf;
+use super::health::Health;
+use super::service::{CommandService, ServiceControl};
+use super::systemd::{unit_loaded, unit_property, SystemdService};
 use super::{ComponentSpec, Installation, ROLE_NEO4J_DATA, ROLE_STRUCTR};
 use crate::config::{Config, Kind};
+
+pub const STRUCTR_DIR_DEFAULT: &str = "/usr/lib/structr";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
     #[error("no Structr installation found: {reason}. Describe it in the config ([installation] kind = \"custom\" with neo4j_data, structr_dir and the neo4j/structr start, stop and status commands; see the README), or run `structr-backup demo` to try the tool on a sandbox")]
     NotFound { reason: String },
-    #[error("installation kind \"{0}\" is not supported by this version; use kind = \"custom\"")]
-    Unsupported(Kind),
+    #[error("the {kind} installation named in the config was not found: {reason}")]
+    Missing { kind: Kind, reason: String },
 }
 
 pub fn detect(config: &Config) -> Result<Installation, DetectError> {
     let inst = &config.installation;
-    match inst.kind {
+    let complete = inst.neo4j.is_some()
+        && inst.structr.is_some()
+        && inst.neo4j_data.is_some()
+        && inst.structr_dir.is_some();
+    let found = match inst.kind {
         Kind::Custom => Ok(custom(config)),
-        Kind::Auto
-            if inst.neo4j.is_some()
-                && inst.structr.is_some()
-                && inst.neo4j_data.is_some()
-                && inst.structr_dir.is_some() =>
-        {
-            Ok(custom(config))
-        }
-        Kind::Auto => Err(DetectError::NotFound {
-            reason: "the config does not describe an installation".into(),
+        Kind::Systemd => systemd(config).map_err(|reason| DetectError::Missing {
+            kind: Kind::Systemd,
+            reason,
         }),
-        other => Err(DetectError::Unsupported(other)),
-    }
+        Kind::Compose => compose(config).map_err(|reason| DetectError::Missing {
+            kind: Kind::Compose,
+            reason,
+        }),
+        Kind::Auto if complete => Ok(custom(config)),
+        Kind::Auto => systemd(config).or_else(|s| {
+            compose(config).map_err(|c| DetectError::NotFound {
+                reason: format!("systemd: {s}; Docker Compose: {c}"),
+            })
+        }),
+    };
+    found.map(|mut i| {
+        i.notes.extend(vm_note());
+        i
+    })
+}
+
+fn timeouts(config: &Config) -> (Duration, Duration) {
+    let i = &config.installation;
+    (
+        Duration::from_secs(i.stop_timeout_secs),
+        Duration::from_secs(i.start_timeout_secs),
+    )
 }
 
 fn custom(config: &Config) -> Installation {
     let inst = &config.installation;
     let mut components = Vec::new();
-    let mut services: Vec<Box<dyn super::service::ServiceControl>> = Vec::new();
+    let mut services: Vec<Box<dyn ServiceControl>> = Vec::new();
+    if let Some(p) = &inst.neo4j_data {
+        components.push(ComponentSpec::new(ROLE_NEO4J_DATA, p.clone()));
+    }
     if let Some(p) = &inst.structr_dir {
         components.push(ComponentSpec::new(ROLE_STRUCTR, p.clone()));
-    }
-    if let Some(p) = &inst.neo4j_data {
-        components.insert(0, ComponentSpec::new(ROLE_NEO4J_DATA, p.clone()));
     }
     if let Some(c) = &inst.structr {
         services.push(Box::new(CommandService::new("structr", c)));
@@ -50,15 +77,198 @@ fn custom(config: &Config) -> Installation {
     if let Some(c) = &inst.neo4j {
         services.push(Box::new(CommandService::new("neo4j", c)));
     }
+    let (stop_timeout, start_timeout) = timeouts(config);
     Installation {
         kind: Kind::Custom,
         host: crate::repo::lock::hostname(),
         components,
         services,
-        notes: vm_note().into_iter().collect(),
-        stop_timeout: Duration::from_secs(inst.stop_timeout_secs),
-        start_timeout: Duration::from_secs(inst.start_timeout_secs),
+        notes: vec![],
+        versions: BTreeMap::new(),
+        stop_timeout,
+        start_timeout,
     }
+}
+
+fn not_root_note(what: &str) -> Option<String> {
+    (!nix::unistd::geteuid().is_root()).then(|| {
+        format!(
+            "not running as root: {what} may not be readable; run structr-backup as root (sudo)"
+        )
+    })
+}
+
+/// A Debian/systemd server as Structr's and Neo4j's packages install it.
+fn systemd(config: &Config) -> Result<Installation, String> {
+    let inst = &config.installation;
+    if !Path::new("/run/systemd/system").exists() {
+        return Err("systemd is not running on this machine".into());
+    }
+    for unit in [&inst.structr_unit, &inst.neo4j_unit] {
+        if !unit_loaded(unit)? {
+            return Err(format!("{unit} is not installed (set structr_unit / neo4j_unit in [installation] if the units have other names)"));
+        }
+    }
+    let structr_dir = inst.structr_dir.clone().unwrap_or_else(|| {
+        let wd = unit_property(&inst.structr_unit, "WorkingDirectory");
+        PathBuf::from(if wd.is_empty() {
+            STRUCTR_DIR_DEFAULT
+        } else {
+            wd.as_str()
+        })
+    });
+    let sconf = conf::structr_conf(&structr_dir);
+    let nconf = conf::neo4j_conf(Path::new(conf::NEO4J_CONF));
+    let neo4j_data = inst
+        .neo4j_data
+        .clone()
+        .unwrap_or_else(|| nconf.data_dir.clone());
+    let mut notes = Vec::new();
+    let mut components = vec![
+        ComponentSpec::new(ROLE_NEO4J_DATA, neo4j_data),
+        ComponentSpec::new(ROLE_STRUCTR, structr_dir.clone()),
+    ];
+    let http_port = match &sconf {
+        Some(c) => {
+            if let Some(files) = &c.files_outside {
+                components.push(ComponentSpec::new("structr-files", files.clone()));
+            }
+            c.http_port
+        }
+        None => {
+            notes.push(format!(
+                "{}/structr.conf could not be read; assuming HTTP port 8082",
+                structr_dir.display()
+            ));
+            8082
+        }
+    };
+    notes.extend(not_root_note("the Neo4j data directory and structr.conf"));
+    let (stop_timeout, start_timeout) = timeouts(config);
+    Ok(Installation {
+        kind: Kind::Systemd,
+        host: crate::repo::lock::hostname(),
+        components,
+        services: vec![
+            Box::new(SystemdService::new(
+                "structr",
+                &inst.structr_unit,
+                Health::Http {
+                    port: http_port,
+                    path: "/structr/health/ready".into(),
+                },
+            )),
+            Box::new(SystemdService::new(
+                "neo4j",
+                &inst.neo4j_unit,
+                Health::Tcp(nconf.bolt_port),
+            )),
+        ],
+        notes,
+        versions: systemd_versions(&structr_dir, nconf.generation),
+        stop_timeout,
+        start_timeout,
+    })
+}
+
+fn systemd_versions(
+    structr_dir: &Path,
+    neo4j_generation: Option<&str>,
+) -> BTreeMap<String, String> {
+    let mut v = BTreeMap::new();
+    for pkg in ["neo4j", "neo4j-enterprise", "structr"] {
+        let argv: Vec<String> = ["dpkg-query", "-W", "-f", "${Version}", pkg]
+            .map(String::from)
+            .to_vec();
+        if let Ok(out) = super::command::run(&argv, Duration::from_secs(10)) {
+            if out.success() && !out.stdout.trim().is_empty() {
+                v.insert(pkg.to_string(), out.stdout.trim().to_string());
+            }
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(structr_dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(ver) = name
+                .strip_prefix("structr-")
+                .and_then(|n| n.strip_suffix(".jar"))
+            {
+                v.entry("structr".into()).or_insert_with(|| ver.to_string());
+            }
+        }
+    }
+    if let (Some(g), false) = (neo4j_generation, v.contains_key("neo4j")) {
+        v.insert("neo4j".into(), format!("{g} (from neo4j.conf keys)"));
+    }
+    v
+}
+
+/// A Docker Compose project with a neo4j and a structr service.
+fn compose(config: &Config) -> Result<Installation, String> {
+    let inst = &config.installation;
+    let cmd = compose::compose_command()
+        .ok_or("neither `docker compose` nor `docker-compose` is installed")?;
+    let containers = compose::compose_containers().map_err(|e| {
+        format!(
+            "cannot ask Docker ({}); is dockerd running and are you root or in the docker group?",
+            e.trim()
+        )
+    })?;
+    let cwd_compose = [
+        "docker-compose.yml",
+        "docker-compose.yaml",
+        "compose.yml",
+        "compose.yaml",
+    ]
+    .iter()
+    .filter_map(|f| std::env::current_dir().ok().map(|d| d.join(f)))
+    .find(|p| p.exists());
+    let want_dir = inst
+        .compose_file
+        .as_ref()
+        .or(cwd_compose.as_ref())
+        .and_then(|f| f.parent().map(Path::to_path_buf));
+    let project: Project = compose::find_project(containers, want_dir.as_deref())?;
+    let (components, mut notes) = project.components();
+    notes.extend(not_root_note(
+        "Docker volumes (read through their mountpoints)",
+    ));
+    let (stop_timeout, start_timeout) = timeouts(config);
+    let mut versions = BTreeMap::new();
+    versions.insert("neo4j-image".into(), project.neo4j.config.image.clone());
+    versions.insert("structr-image".into(), project.structr.config.image.clone());
+    let structr_svc = Project::service_name(&project.structr);
+    let neo4j_svc = Project::service_name(&project.neo4j);
+    let mode = inst.compose_mode;
+    Ok(Installation {
+        kind: Kind::Compose,
+        host: crate::repo::lock::hostname(),
+        components,
+        services: vec![
+            Box::new(ComposeService::new(
+                "structr",
+                &structr_svc,
+                &project,
+                &cmd,
+                false,
+                mode,
+                project.structr_health(),
+            )),
+            Box::new(ComposeService::new(
+                "neo4j",
+                &neo4j_svc,
+                &project,
+                &cmd,
+                true,
+                mode,
+                Health::Running,
+            )),
+        ],
+        notes,
+        versions,
+        stop_timeout,
+        start_timeout,
+    })
 }
 
 /// Structr's documentation names a snapshot of the stopped VM as a backup option.

@@ -11,7 +11,10 @@ pub enum Health {
     /// Running is healthy.
     Running,
     Tcp(u16),
-    Http { port: u16, path: String },
+    Http {
+        port: u16,
+        path: String,
+    },
 }
 
 impl Health {
@@ -20,7 +23,9 @@ impl Health {
         match self {
             Health::Running => String::new(),
             Health::Tcp(port) => format!("nc -z 127.0.0.1 {port}"),
-            Health::Http { port, path } => format!("curl -s -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{port}{path}"),
+            Health::Http { port, path } => {
+                format!("curl -s -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{port}{path}")
+            }
         }
     }
 
@@ -36,7 +41,11 @@ impl Health {
                     .map_err(|e| e.to_string())?;
                 let mut head = [0u8; 64];
                 let n = s.read(&mut head).map_err(|e| e.to_string())?;
-                let status = String::from_utf8_lossy(&head[..n]).split_whitespace().nth(1).unwrap_or("").to_string();
+                let status = String::from_utf8_lossy(&head[..n])
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("")
+                    .to_string();
                 if status == "200" {
                     Ok(())
                 } else {
@@ -61,7 +70,8 @@ impl Health {
 
 fn connect(port: u16) -> Result<TcpStream, String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| format!("127.0.0.1:{port}: {e}"))
+    TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .map_err(|e| format!("127.0.0.1:{port}: {e}"))
 }
 
 #[cfg(test)]
@@ -79,16 +89,27 @@ mod tests {
                 let mut s = s.unwrap();
                 let mut buf = [0u8; 256];
                 let _ = s.read(&mut buf);
-                let status = if i == 1 { "503 Service Unavailable" } else { "200 OK" };
-                let _ = s.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").as_bytes());
+                let status = if i == 1 {
+                    "503 Service Unavailable"
+                } else {
+                    "200 OK"
+                };
+                let _ = s.write_all(
+                    format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+                );
             }
         });
-        let h = Health::Http { port, path: "/structr/health/ready".into() };
+        let h = Health::Http {
+            port,
+            path: "/structr/health/ready".into(),
+        };
         // Connection 0 was the TCP probe; 1 answers 503, 2 answers 200.
         assert_eq!(h.probe(), Err("HTTP status 503".into()));
         assert!(h.probe().is_ok());
         server.join().unwrap();
-        drop(server);
-        assert!(Health::Tcp(port).wait(Duration::from_millis(300)).is_err(), "nothing listens any more");
+        assert!(
+            Health::Tcp(port).wait(Duration::from_millis(300)).is_err(),
+            "nothing listens any more"
+        );
     }
 }

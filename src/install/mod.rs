@@ -2,9 +2,13 @@
 //! to stop, found from the config (and, in `detect`, from the machine).
 
 pub mod command;
+pub mod compose;
+pub mod conf;
 pub mod detect;
+pub mod health;
 pub mod service;
 pub mod store_lock;
+pub mod systemd;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,6 +27,8 @@ pub struct ComponentSpec {
     pub name: String,
     pub role: String,
     pub path: PathBuf,
+    /// Neo4j's data directory: checked for released store locks before copying.
+    pub neo4j_store: bool,
 }
 
 impl ComponentSpec {
@@ -31,12 +37,12 @@ impl ComponentSpec {
             name: role.to_string(),
             role: role.to_string(),
             path,
+            neo4j_store: role == ROLE_NEO4J_DATA,
         }
     }
 
-    /// Neo4j's store: checked for released locks before it is copied.
     pub fn is_neo4j_store(&self) -> bool {
-        self.role == ROLE_NEO4J_DATA
+        self.neo4j_store
     }
 }
 
@@ -48,6 +54,8 @@ pub struct Installation {
     pub services: Vec<Box<dyn ServiceControl>>,
     /// Things the user should know (e.g. a VM snapshot is an alternative).
     pub notes: Vec<String>,
+    /// Versions that could be read (dpkg, jar names, images), stored in manifests.
+    pub versions: std::collections::BTreeMap<String, String>,
     pub stop_timeout: Duration,
     pub start_timeout: Duration,
 }

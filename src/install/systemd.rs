@@ -16,7 +16,11 @@ pub struct SystemdService {
 
 impl SystemdService {
     pub fn new(name: &str, unit: &str, health: Health) -> Self {
-        Self { name: name.into(), unit: unit.into(), health }
+        Self {
+            name: name.into(),
+            unit: unit.into(),
+            health,
+        }
     }
 
     fn systemctl(&self, verb: &str, timeout: Duration) -> Result<(), ServiceError> {
@@ -28,15 +32,24 @@ impl SystemdService {
         Err(ServiceError::Failed {
             service: self.name.clone(),
             command: display(&argv),
-            status: out.status.map_or("killed by a signal".into(), |c| c.to_string()),
-            detail: format!("{} (see `systemctl status {}` and `journalctl -u {}`)", out.tail(), self.unit, self.unit),
+            status: out
+                .status
+                .map_or("killed by a signal".into(), |c| c.to_string()),
+            detail: format!(
+                "{} (see `systemctl status {}` and `journalctl -u {}`)",
+                out.tail(),
+                self.unit,
+                self.unit
+            ),
         })
     }
 }
 
 /// Whether systemd knows the unit (LoadState=loaded).
 pub fn unit_loaded(unit: &str) -> Result<bool, String> {
-    let argv: Vec<String> = ["systemctl", "show", "-p", "LoadState", "--value", unit].map(String::from).to_vec();
+    let argv: Vec<String> = ["systemctl", "show", "-p", "LoadState", "--value", unit]
+        .map(String::from)
+        .to_vec();
     let out = command::run(&argv, Duration::from_secs(10)).map_err(|e| e.to_string())?;
     if !out.success() {
         return Err(out.tail());
@@ -46,8 +59,12 @@ pub fn unit_loaded(unit: &str) -> Result<bool, String> {
 
 /// A unit property (`systemctl show -p NAME --value`), empty when unset.
 pub fn unit_property(unit: &str, property: &str) -> String {
-    let argv: Vec<String> = ["systemctl", "show", "-p", property, "--value", unit].map(String::from).to_vec();
-    command::run(&argv, Duration::from_secs(10)).map(|o| o.stdout.trim().to_string()).unwrap_or_default()
+    let argv: Vec<String> = ["systemctl", "show", "-p", property, "--value", unit]
+        .map(String::from)
+        .to_vec();
+    command::run(&argv, Duration::from_secs(10))
+        .map(|o| o.stdout.trim().to_string())
+        .unwrap_or_default()
 }
 
 impl ServiceControl for SystemdService {
@@ -60,7 +77,9 @@ impl ServiceControl for SystemdService {
     }
 
     fn is_running(&self) -> Result<bool, ServiceError> {
-        let argv: Vec<String> = ["systemctl", "is-active", "--quiet", &self.unit].map(String::from).to_vec();
+        let argv: Vec<String> = ["systemctl", "is-active", "--quiet", &self.unit]
+            .map(String::from)
+            .to_vec();
         Ok(command::run(&argv, Duration::from_secs(10))?.success())
     }
 
@@ -91,11 +110,18 @@ impl ServiceControl for SystemdService {
     }
 
     fn wait_healthy(&self, timeout: Duration) -> Result<(), ServiceError> {
-        self.health.wait(timeout).map_err(|seen| ServiceError::Unhealthy {
-            service: self.name.clone(),
-            secs: timeout.as_secs(),
-            seen,
-            check: format!("{}; systemctl status {}; journalctl -u {} -n 50", self.health.manual_check(), self.unit, self.unit),
-        })
+        self.health
+            .wait(timeout)
+            .map_err(|seen| ServiceError::Unhealthy {
+                service: self.name.clone(),
+                secs: timeout.as_secs(),
+                seen,
+                check: format!(
+                    "{}; systemctl status {}; journalctl -u {} -n 50",
+                    self.health.manual_check(),
+                    self.unit,
+                    self.unit
+                ),
+            })
     }
 }

@@ -254,7 +254,7 @@ pub(crate) fn new_manifest(
         pinned: false,
         last_verified: None,
         timings,
-        versions: Default::default(),
+        versions: ctx.inst.versions.clone(),
         components,
     }
 }
