@@ -98,6 +98,9 @@ impl ServiceControl for SystemdService {
 
     fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
         let deadline = Instant::now() + timeout;
+        // A unit that failed to start repeatedly (Restart=always) hits systemd's
+        // start limit and refuses every start until its failed state is reset.
+        let _ = self.systemctl("reset-failed", timeout);
         self.systemctl("start", timeout)?;
         if wait_for(self, true, deadline) {
             return Ok(());

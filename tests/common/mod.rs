@@ -3,6 +3,7 @@
 //! built binary, and comparing directory trees.
 #![allow(dead_code)]
 
+pub mod docker;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,84 @@
+//! Helpers for the end-to-end tests against a real Docker engine: the prepared
+//! environment (scripts/e2e-env), running commands, and cleaning up.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use super::{text, wait_until};
+
+/// Runs scripts/e2e-env once per test binary; returns the systemd image tag.
+/// The environment is required: without it the test fails and says why.
+pub fn environment() -> &'static str {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/e2e-env");
+        let out = Command::new("bash").arg(script).output().expect("bash");
+        assert!(
+            out.status.success(),
+            "scripts/e2e-env failed (it needs root and Debian's packages):\n{}",
+            text(&out)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    })
+}
+
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker is installed by scripts/e2e-env")
+}
+
+pub fn ok(out: Output, what: &str) -> String {
+    assert!(out.status.success(), "{what}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A container that is removed when dropped.
+pub struct Container(pub String);
+
+impl Container {
+    pub fn exec(&self, script: &str) -> Output {
+        docker(&["exec", &self.0, "sh", "-c", script])
+    }
+
+    pub fn exec_ok(&self, script: &str) -> String {
+        ok(self.exec(script), script)
+    }
+
+    pub fn active(&self, unit: &str) -> bool {
+        self.exec(&format!("systemctl is-active --quiet {unit}"))
+            .status
+            .success()
+    }
+
+    pub fn wait_active(&self, unit: &str) {
+        wait_until(
+            Duration::from_secs(60),
+            &format!("{unit} is active"),
+            || self.active(unit),
+        );
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.0]);
+    }
+}
+
+pub fn release_binary(name: &str) -> std::path::PathBuf {
+    // The tests run from the release build (scripts/test), so the binaries
+    // beside the test executable are the ones to copy into containers.
+    match name {
+        "structr-backup" => env!("CARGO_BIN_EXE_structr-backup").into(),
+        _ => env!("CARGO_BIN_EXE_structr-standin").into(),
+    }
+}

@@ -1,0 +1,164 @@
+//! Against a real systemd: a Debian container booted with systemd as PID 1, with
+//! neo4j.service and structr.service shaped like the packages' units (Structr's
+//! with Restart=always) running the stand-ins at /var/lib/neo4j/data and
+//! /usr/lib/structr. The release binary runs inside it with `docker exec`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::docker::{docker, environment, ok, release_binary, Container};
+use common::{text, wait_until};
+
+fn boot() -> Container {
+    let image = environment();
+    let name = format!("sb-systemd-{}", std::process::id());
+    let _ = docker(&["rm", "-f", &name]);
+    ok(
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "-e",
+            "container=docker",
+            "--tmpfs",
+            "/run",
+            "--tmpfs",
+            "/run/lock",
+            "--tmpfs",
+            "/tmp",
+            "-v",
+            "/sys/fs/cgroup:/sys/fs/cgroup",
+            image,
+            "/lib/systemd/systemd",
+        ]),
+        "docker run",
+    );
+    let c = Container(name);
+    wait_until(Duration::from_secs(60), "systemd is up", || {
+        let out = c.exec("systemctl is-system-running");
+        let state = String::from_utf8_lossy(&out.stdout);
+        state.contains("running") || state.contains("degraded")
+    });
+    for bin in ["structr-backup", "structr-standin"] {
+        ok(
+            docker(&[
+                "cp",
+                &release_binary(bin).display().to_string(),
+                &format!("{}:/usr/local/bin/{bin}", c.0),
+            ]),
+            "docker cp",
+        );
+    }
+    c.exec_ok("cp -a /opt/e2e/structr /usr/lib/structr && mkdir -p /var/lib/neo4j/data && chown -R neo4j:neo4j /var/lib/neo4j");
+    c.exec_ok("systemctl start neo4j structr");
+    c.wait_active("neo4j");
+    c.wait_active("structr");
+    wait_until(Duration::from_secs(30), "structr writes files", || {
+        c.exec_ok("find /usr/lib/structr/files -type f | wc -l")
+            .trim()
+            .parse::<u32>()
+            .unwrap_or(0)
+            > 10
+    });
+    c
+}
+
+fn newest(c: &Container) -> String {
+    let v: serde_json::Value =
+        serde_json::from_str(&c.exec_ok("structr-backup list --json")).unwrap();
+    v[0]["id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn systemd_detect_backup_restore_and_a_failing_unit() {
+    let c = boot();
+
+    let v: serde_json::Value =
+        serde_json::from_str(&c.exec_ok("structr-backup detect --json")).unwrap();
+    assert_eq!(v["kind"], "systemd", "{v}");
+    let paths: Vec<(&str, &str)> = v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["name"].as_str().unwrap(), x["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("neo4j-data", "/var/lib/neo4j/data"),
+            ("structr", "/usr/lib/structr")
+        ]
+    );
+
+    // Backup: Restart=always must not bring Structr back while we copy.
+    let out = c.exec("structr-backup backup");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(c.active("neo4j") && c.active("structr"));
+    assert_eq!(
+        c.exec_ok("systemctl show -p NRestarts --value structr")
+            .trim(),
+        "0",
+        "systemd did not restart Structr behind our back"
+    );
+    let id = newest(&c);
+    c.exec_ok(&format!(
+        "cd /var/backups/structr/{id} && sha256sum -c SHA256SUMS"
+    ));
+    let conf_before = c.exec_ok("sha256sum /usr/lib/structr/structr.conf");
+
+    // Damage the installation, then restore.
+    c.exec_ok("echo changed >> /usr/lib/structr/structr.conf; find /usr/lib/structr/files -type f | head -n 5 | xargs rm -f");
+    let out = c.exec(&format!("structr-backup --yes restore {id}"));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        c.active("neo4j") && c.active("structr"),
+        "both run after the restore"
+    );
+    assert_eq!(
+        c.exec_ok("sha256sum /usr/lib/structr/structr.conf"),
+        conf_before,
+        "structr.conf is the backed-up one"
+    );
+    c.exec_ok("systemctl stop structr neo4j");
+    let check = c.exec("structr-standin check --data /var/lib/neo4j/data --dir /usr/lib/structr");
+    assert!(
+        check.status.success(),
+        "restored state is inconsistent: {}",
+        text(&check)
+    );
+    assert_eq!(
+        c.exec_ok("stat -c %U /var/lib/neo4j/data/databases/neo4j/nodes.db")
+            .trim(),
+        "neo4j",
+        "ownership restored"
+    );
+    c.exec_ok("systemctl start neo4j structr");
+    c.wait_active("structr");
+
+    // A unit that fails to start: a clear error, the journal, then recover.
+    c.exec_ok("echo 'license expired' > /etc/structr-fail-start");
+    let out = c.exec("structr-backup backup");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("structr")
+            && err.contains("DOWN")
+            && err.contains("systemctl status structr.service"),
+        "{err}"
+    );
+    let out = c.exec("structr-backup list");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("left these services stopped: structr"),
+        "{}",
+        text(&out)
+    );
+    c.exec_ok("rm /etc/structr-fail-start");
+    let out = c.exec("structr-backup recover");
+    assert!(out.status.success(), "{}", text(&out));
+    c.wait_active("structr");
+    assert!(c.active("neo4j"));
+}
