@@ -212,7 +212,17 @@ impl Project {
         let mut notes = Vec::new();
         for (c, is_neo) in [(&self.neo4j, true), (&self.structr, false)] {
             let svc = Self::service_name(c);
-            for m in &c.mounts {
+            // Docker lists mounts in no fixed order; sort them so archives line up.
+            let mut mounts: Vec<&Mount> = c.mounts.iter().collect();
+            mounts.sort_by(|a, b| a.destination.cmp(&b.destination));
+            for m in mounts {
+                // A volume both services mount is one component.
+                if m.name
+                    .as_ref()
+                    .is_some_and(|n| out.iter().any(|o: &ComponentSpec| &o.name == n))
+                {
+                    continue;
+                }
                 let role = format!("{svc}:{}", m.destination);
                 let spec = match (m.kind.as_str(), &m.name) {
                     ("volume", Some(name)) => ComponentSpec {
