@@ -44,6 +44,9 @@ pub struct RepositoryConfig {
     pub compression_level: i32,
     /// 0 = all cores.
     pub threads: u32,
+    /// When the repository shares a reflink file system (XFS, btrfs) with the
+    /// sources, clone them while the services are stopped and compress afterwards.
+    pub reflink: bool,
 }
 
 impl Default for RepositoryConfig {
@@ -52,6 +55,7 @@ impl Default for RepositoryConfig {
             path: None,
             compression_level: 3,
             threads: 0,
+            reflink: true,
         }
     }
 }

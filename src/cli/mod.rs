@@ -109,6 +109,7 @@ impl Env {
                 threads: self.config.repository.threads,
             },
             cancel: self.cancel.clone(),
+            reflink: self.config.repository.reflink,
         }
     }
 

@@ -43,20 +43,44 @@ pub fn run(ctx: &Context, opts: &BackupOptions, on: Sink) -> Result<Outcome, OpE
             p.display()
         )));
     }
-    on(Event::Plan(plan_steps(ctx)));
+    // Decided before anything stops: the sources and the repository must share a
+    // file system that clones files.
+    let reflink = ctx.reflink
+        && ctx
+            .inst
+            .components
+            .iter()
+            .all(|c| crate::repo::clone::possible(&c.path, &ctx.repo.root));
+    on(Event::Plan(plan_steps(ctx, reflink)));
     let estimate = preflight_checks(ctx, on)?;
+    if reflink {
+        on(Event::Info("the repository shares a reflink file system with the sources: they are cloned while the services are stopped and compressed after they run again".into()));
+    }
 
     let started = Instant::now();
     let created = Utc::now();
     let id = ctx.repo.new_id(created);
     let partial = ctx.repo.create_partial(&id)?;
+    let clone_dir = partial.join(".clone");
     let mut window = Window::new(ctx.inst, &ctx.repo.root, "backup");
     let copy_started = Instant::now();
-    let copied = window
-        .stop_all(on)
-        .and_then(|()| guarded(|| copy_components(ctx, &partial, &estimate, "", on)));
-    let copy_secs = copy_started.elapsed().as_secs_f64();
+    let staged = window.stop_all(on).and_then(|()| {
+        guarded(|| match reflink {
+            true => clone_components(ctx, &clone_dir, on).map(Staged::Cloned),
+            false => copy_components(ctx, &partial, &estimate, None, "", on).map(Staged::Archived),
+        })
+    });
     let closing = window.close(on);
+    // With a clone, the services are running again: compress it now.
+    let copied = staged.and_then(|s| match s {
+        Staged::Archived(c) => Ok(c),
+        Staged::Cloned(dirs) => {
+            let r = copy_components(ctx, &partial, &estimate, Some(&dirs), "", on);
+            let _ = std::fs::remove_dir_all(&clone_dir);
+            r
+        }
+    });
+    let copy_secs = copy_started.elapsed().as_secs_f64();
 
     let components = match copied {
         Ok(c) => c,
@@ -92,7 +116,14 @@ pub fn run(ctx: &Context, opts: &BackupOptions, on: Sink) -> Result<Outcome, OpE
     Ok(Outcome { manifest, closing })
 }
 
-fn plan_steps(ctx: &Context) -> Vec<Step> {
+/// What the services' downtime covered: the archives themselves, or clones to
+/// compress once the services run again.
+enum Staged {
+    Archived(Vec<Component>),
+    Cloned(Vec<std::path::PathBuf>),
+}
+
+fn plan_steps(ctx: &Context, reflink: bool) -> Vec<Step> {
     let mut steps = vec![Step::Preflight];
     steps.extend(
         ctx.inst
@@ -101,18 +132,62 @@ fn plan_steps(ctx: &Context) -> Vec<Step> {
             .map(|s| Step::Stop(s.name().into())),
     );
     steps.push(Step::StoreLock);
-    steps.extend(
-        ctx.inst
-            .components
-            .iter()
-            .map(|c| Step::Copy(c.name.clone())),
-    );
+    let copies = ctx
+        .inst
+        .components
+        .iter()
+        .map(|c| Step::Copy(c.name.clone()));
+    if reflink {
+        steps.extend(
+            ctx.inst
+                .components
+                .iter()
+                .map(|c| Step::Clone(c.name.clone())),
+        );
+    } else {
+        steps.extend(copies.clone());
+    }
     for s in ctx.inst.services.iter().rev() {
         steps.push(Step::Start(s.name().into()));
         steps.push(Step::Health(s.name().into()));
     }
+    if reflink {
+        steps.extend(copies);
+    }
     steps.push(Step::Publish);
     steps
+}
+
+/// Clones every component into `dir/<name>` (reflinks: metadata time only).
+fn clone_components(
+    ctx: &Context,
+    dir: &Path,
+    on: Sink,
+) -> Result<Vec<std::path::PathBuf>, OpError> {
+    let mut out = Vec::new();
+    for c in &ctx.inst.components {
+        let step = Step::Clone(c.name.clone());
+        on(Event::Started(step.clone()));
+        let t = Instant::now();
+        std::fs::create_dir_all(dir)
+            .map_err(|e| OpError::failed(format!("cannot create {}: {e}", dir.display())))?;
+        let dest = dir.join(&c.name);
+        match crate::repo::clone::clone_tree(&c.path, &dest, &ctx.cancel) {
+            Ok(warnings) => warnings.into_iter().for_each(|w| on(Event::Warning(w))),
+            Err(crate::repo::clone::CloneError::Cancelled) => {
+                return Err(OpError::Cancelled {
+                    detail: "the operation was cancelled".into(),
+                })
+            }
+            Err(e) => {
+                on(Event::Failed(step, e.to_string()));
+                return Err(OpError::failed(e.to_string()));
+            }
+        }
+        on(Event::Finished(step, t.elapsed()));
+        out.push(dest);
+    }
+    Ok(out)
 }
 
 pub(crate) fn preflight_checks(ctx: &Context, on: Sink) -> Result<Estimate, OpError> {
@@ -155,17 +230,21 @@ pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, OpError>) -> Result<T, Op
     })
 }
 
-/// Archives every component of the installation into `dir`. A non-empty `purpose`
-/// reports the steps as a restore's safety backup instead of a plain copy.
+/// Archives every component of the installation into `dir` (reading `read_from`
+/// instead of the live folders when given). A non-empty `purpose` reports the
+/// steps as a restore's safety backup instead of a plain copy.
 pub(crate) fn copy_components(
     ctx: &Context,
     dir: &Path,
     estimate: &Estimate,
+    read_from: Option<&[std::path::PathBuf]>,
     purpose: &str,
     on: Sink,
 ) -> Result<Vec<Component>, OpError> {
     let mut out = Vec::new();
-    for c in &ctx.inst.components {
+    for (i, c) in ctx.inst.components.iter().enumerate() {
+        // A clone is read in place of the live folder; the manifest names the live one.
+        let src = read_from.and_then(|r| r.get(i)).unwrap_or(&c.path);
         if ctx.cancel.is_cancelled() {
             return Err(OpError::Cancelled {
                 detail: "the operation was cancelled".into(),
@@ -187,7 +266,7 @@ pub(crate) fn copy_components(
         let index_name = format!("{}.files", c.name);
         let mut done = 0u64;
         let result = archive::write_archive(
-            &c.path,
+            src,
             &dir.join(&archive_name),
             &ctx.archive,
             &ctx.cancel,

@@ -12,6 +12,8 @@ pub enum Step {
     Stop(String),
     StoreLock,
     SafetyBackup(String),
+    /// A reflink clone of a component while the services are stopped.
+    Clone(String),
     Copy(String),
     Extract(String),
     Swap(String),
@@ -28,6 +30,7 @@ impl fmt::Display for Step {
             Step::Stop(s) => write!(f, "stop {s}"),
             Step::StoreLock => write!(f, "Neo4j store released?"),
             Step::SafetyBackup(c) => write!(f, "safety backup of {c}"),
+            Step::Clone(c) => write!(f, "clone {c} (reflink)"),
             Step::Copy(c) => write!(f, "copy {c}"),
             Step::Extract(c) => write!(f, "extract {c}"),
             Step::Swap(c) => write!(f, "swap in {c}"),

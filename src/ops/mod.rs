@@ -27,6 +27,8 @@ pub struct Context<'a> {
     pub repo: Repo,
     pub archive: ArchiveOptions,
     pub cancel: Cancel,
+    /// Clone the sources with reflinks while stopped when the file system allows.
+    pub reflink: bool,
 }
 
 /// Refuses to start while an interrupted run's journal says services are down.

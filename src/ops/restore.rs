@@ -281,7 +281,7 @@ fn safety_backup(
     let id = ctx.repo.new_id(created);
     let partial = ctx.repo.create_partial(&id)?;
     let result =
-        copy_components(ctx, &partial, estimate, SAFETY_LABEL, on).and_then(|components| {
+        copy_components(ctx, &partial, estimate, None, SAFETY_LABEL, on).and_then(|components| {
             let m = new_manifest(
                 ctx,
                 &id,

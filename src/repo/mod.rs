@@ -1,6 +1,7 @@
 //! The backup repository on disk: generations, archives, retention, the lock.
 
 pub mod archive;
+pub mod clone;
 pub mod file_index;
 pub mod generation;
 pub mod lock;

@@ -37,6 +37,7 @@ pub struct World {
     inst: Result<Arc<Installation>, String>,
     repo: Repo,
     archive: ArchiveOptions,
+    reflink: bool,
     policy: Policy,
     job: Option<(Cancel, Receiver<Msg>)>,
 }
@@ -63,6 +64,7 @@ impl World {
                 level: config.repository.compression_level,
                 threads: config.repository.threads,
             },
+            reflink: config.repository.reflink,
             policy,
             job: None,
         })
@@ -117,13 +119,14 @@ impl World {
         let (tx, rx) = mpsc::channel();
         let cancel = Cancel::new();
         let ctx_cancel = cancel.clone();
-        let (repo, archive) = (self.repo.clone(), self.archive.clone());
+        let (repo, archive, reflink) = (self.repo.clone(), self.archive.clone(), self.reflink);
         std::thread::spawn(move || {
             let ctx = Context {
                 inst: &inst,
                 repo,
                 archive,
                 cancel: ctx_cancel,
+                reflink,
             };
             let events = tx.clone();
             let result = work(&ctx, &mut |e| {
@@ -289,6 +292,7 @@ impl World {
             repo: self.repo.clone(),
             archive: self.archive.clone(),
             cancel: Cancel::new(),
+            reflink: self.reflink,
         };
         let m = match self.repo.manifest(id) {
             Ok(m) => m,

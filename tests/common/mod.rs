@@ -26,6 +26,8 @@ pub struct Options {
     /// Services that are only flag files (`touch`/`rm`/`test -e`): for tests about
     /// archive fidelity, where the trees must not change while we look at them.
     pub flag_services: bool,
+    /// Where the sandbox's folder is made (default: the temp folder).
+    pub base: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -37,6 +39,7 @@ impl Default for Options {
             structr_start: None,
             neo4j_commands: None,
             flag_services: false,
+            base: None,
         }
     }
 }
@@ -57,7 +60,13 @@ fn q(p: &Path) -> String {
 
 impl Sandbox {
     pub fn new(opts: Options) -> Self {
-        let dir = tempfile::Builder::new().prefix("sb-").tempdir().unwrap();
+        let dir = match &opts.base {
+            Some(base) => tempfile::Builder::new()
+                .prefix("sb-")
+                .tempdir_in(base)
+                .unwrap(),
+            None => tempfile::Builder::new().prefix("sb-").tempdir().unwrap(),
+        };
         let root = dir.path().to_path_buf();
         let run = root.join("run");
         std::fs::create_dir_all(&run).unwrap();
