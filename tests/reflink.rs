@@ -9,7 +9,8 @@ use std::process::Command;
 
 use common::{shell, text, Options, Sandbox};
 
-struct XfsMount(PathBuf, tempfile::TempDir);
+/// The mount point, and the folder holding the image (removed on drop).
+struct XfsMount(PathBuf, #[allow(dead_code)] tempfile::TempDir);
 
 impl XfsMount {
     fn new() -> XfsMount {
