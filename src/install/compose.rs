@@ -4,13 +4,13 @@
 //! volume's mountpoint on the host, which needs root.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::command::{self, display};
+use super::command;
 use super::health::Health;
-use super::service::{wait_for, ServiceControl, ServiceError};
+use super::service::{act_and_wait, run_checked, ServiceControl, ServiceError};
 use super::ComponentSpec;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -344,19 +344,7 @@ impl ComposeService {
     }
 
     fn run(&self, args: &[&str], timeout: Duration) -> Result<(), ServiceError> {
-        let argv = self.argv(args);
-        let out = command::run(&argv, timeout)?;
-        if out.success() {
-            return Ok(());
-        }
-        Err(ServiceError::Failed {
-            service: self.name.clone(),
-            command: display(&argv),
-            status: out
-                .status
-                .map_or("killed by a signal".into(), |c| c.to_string()),
-            detail: out.tail(),
-        })
+        run_checked(&self.name, &self.argv(args), timeout, "")
     }
 }
 
@@ -390,35 +378,22 @@ impl ServiceControl for ComposeService {
     }
 
     fn stop(&self, timeout: Duration) -> Result<(), ServiceError> {
-        let deadline = Instant::now() + timeout;
         let secs = timeout.as_secs().to_string();
-        match (self.mode, self.last) {
-            (ComposeMode::Down, true) => self.run(&["down", "-t", &secs], timeout)?,
-            _ => self.run(&["stop", "-t", &secs, &self.service], timeout)?,
-        }
-        if wait_for(self, false, deadline) {
-            return Ok(());
-        }
-        Err(ServiceError::StopTimeout {
-            service: self.name.clone(),
-            secs: timeout.as_secs(),
-            status: "docker ps".into(),
+        act_and_wait(self, false, timeout, "docker ps".into(), || {
+            match (self.mode, self.last) {
+                (ComposeMode::Down, true) => self.run(&["down", "-t", &secs], timeout),
+                _ => self.run(&["stop", "-t", &secs, &self.service], timeout),
+            }
         })
     }
 
     fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
-        let deadline = Instant::now() + timeout;
-        self.run(&["up", "-d", &self.service], timeout)?;
-        if wait_for(self, true, deadline) {
-            return Ok(());
-        }
-        Err(ServiceError::StartTimeout {
-            service: self.name.clone(),
-            secs: timeout.as_secs(),
-            status: format!(
-                "docker logs $(docker ps -aq --filter label=com.docker.compose.service={})",
-                self.service
-            ),
+        let hint = format!(
+            "docker logs $(docker ps -aq --filter label=com.docker.compose.service={})",
+            self.service
+        );
+        act_and_wait(self, true, timeout, hint, || {
+            self.run(&["up", "-d", &self.service], timeout)
         })
     }
 

@@ -73,21 +73,6 @@ impl CommandService {
             status: split(&cmds.status),
         }
     }
-
-    fn run_checked(&self, argv: &[String], timeout: Duration) -> Result<(), ServiceError> {
-        let out = command::run(argv, timeout)?;
-        if out.success() {
-            return Ok(());
-        }
-        Err(ServiceError::Failed {
-            service: self.name.clone(),
-            command: command::display(argv),
-            status: out
-                .status
-                .map_or("killed by a signal".into(), |c| c.to_string()),
-            detail: out.tail(),
-        })
-    }
 }
 
 impl ServiceControl for CommandService {
@@ -108,30 +93,69 @@ impl ServiceControl for CommandService {
     }
 
     fn stop(&self, timeout: Duration) -> Result<(), ServiceError> {
-        let deadline = Instant::now() + timeout;
-        self.run_checked(&self.stop, timeout)?;
-        if wait_for(self, false, deadline) {
-            return Ok(());
-        }
-        Err(ServiceError::StopTimeout {
-            service: self.name.clone(),
-            secs: timeout.as_secs(),
-            status: command::display(&self.status),
+        let hint = command::display(&self.status);
+        act_and_wait(self, false, timeout, hint, || {
+            run_checked(&self.name, &self.stop, timeout, "")
         })
     }
 
     fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
-        let deadline = Instant::now() + timeout;
-        self.run_checked(&self.start, timeout)?;
-        if wait_for(self, true, deadline) {
-            return Ok(());
-        }
-        Err(ServiceError::StartTimeout {
-            service: self.name.clone(),
-            secs: timeout.as_secs(),
-            status: command::display(&self.status),
+        let hint = command::display(&self.status);
+        act_and_wait(self, true, timeout, hint, || {
+            run_checked(&self.name, &self.start, timeout, "")
         })
     }
+}
+
+/// Runs a control command; a failure names the service, the command, its exit
+/// status and output, followed by `hint` (where to look next).
+pub fn run_checked(
+    service: &str,
+    argv: &[String],
+    timeout: Duration,
+    hint: &str,
+) -> Result<(), ServiceError> {
+    let out = command::run(argv, timeout)?;
+    if out.success() {
+        return Ok(());
+    }
+    Err(ServiceError::Failed {
+        service: service.to_string(),
+        command: command::display(argv),
+        status: out
+            .status
+            .map_or("killed by a signal".into(), |c| c.to_string()),
+        detail: format!("{}{hint}", out.tail()),
+    })
+}
+
+/// Runs a stop or start `action`, then waits until the service is down
+/// (`running` false) or up; `status` is how a person checks it by hand.
+pub fn act_and_wait(
+    svc: &dyn ServiceControl,
+    running: bool,
+    timeout: Duration,
+    status: String,
+    action: impl FnOnce() -> Result<(), ServiceError>,
+) -> Result<(), ServiceError> {
+    let deadline = Instant::now() + timeout;
+    action()?;
+    if wait_for(svc, running, deadline) {
+        return Ok(());
+    }
+    let (service, secs) = (svc.name().to_string(), timeout.as_secs());
+    Err(match running {
+        true => ServiceError::StartTimeout {
+            service,
+            secs,
+            status,
+        },
+        false => ServiceError::StopTimeout {
+            service,
+            secs,
+            status,
+        },
+    })
 }
 
 /// Polls `is_running` until it equals `running`; false when the deadline passed first.

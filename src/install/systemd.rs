@@ -2,11 +2,11 @@
 //! Restart=always, so it is only ever stopped through systemctl (a killed process
 //! would be restarted at once).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::command::{self, display};
+use super::command;
 use super::health::Health;
-use super::service::{wait_for, ServiceControl, ServiceError};
+use super::service::{act_and_wait, run_checked, ServiceControl, ServiceError};
 
 pub struct SystemdService {
     name: String,
@@ -25,23 +25,11 @@ impl SystemdService {
 
     fn systemctl(&self, verb: &str, timeout: Duration) -> Result<(), ServiceError> {
         let argv = vec!["systemctl".to_string(), verb.to_string(), self.unit.clone()];
-        let out = command::run(&argv, timeout)?;
-        if out.success() {
-            return Ok(());
-        }
-        Err(ServiceError::Failed {
-            service: self.name.clone(),
-            command: display(&argv),
-            status: out
-                .status
-                .map_or("killed by a signal".into(), |c| c.to_string()),
-            detail: format!(
-                "{} (see `systemctl status {}` and `journalctl -u {}`)",
-                out.tail(),
-                self.unit,
-                self.unit
-            ),
-        })
+        let hint = format!(
+            " (see `systemctl status {}` and `journalctl -u {}`)",
+            self.unit, self.unit
+        );
+        run_checked(&self.name, &argv, timeout, &hint)
     }
 }
 
@@ -84,31 +72,19 @@ impl ServiceControl for SystemdService {
     }
 
     fn stop(&self, timeout: Duration) -> Result<(), ServiceError> {
-        let deadline = Instant::now() + timeout;
-        self.systemctl("stop", timeout)?;
-        if wait_for(self, false, deadline) {
-            return Ok(());
-        }
-        Err(ServiceError::StopTimeout {
-            service: self.name.clone(),
-            secs: timeout.as_secs(),
-            status: format!("systemctl status {}", self.unit),
+        let hint = format!("systemctl status {}", self.unit);
+        act_and_wait(self, false, timeout, hint, || {
+            self.systemctl("stop", timeout)
         })
     }
 
     fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
-        let deadline = Instant::now() + timeout;
-        // A unit that failed to start repeatedly (Restart=always) hits systemd's
-        // start limit and refuses every start until its failed state is reset.
-        let _ = self.systemctl("reset-failed", timeout);
-        self.systemctl("start", timeout)?;
-        if wait_for(self, true, deadline) {
-            return Ok(());
-        }
-        Err(ServiceError::StartTimeout {
-            service: self.name.clone(),
-            secs: timeout.as_secs(),
-            status: format!("systemctl status {}", self.unit),
+        let hint = format!("systemctl status {}", self.unit);
+        act_and_wait(self, true, timeout, hint, || {
+            // A unit that failed to start repeatedly (Restart=always) hits systemd's
+            // start limit and refuses every start until its failed state is reset.
+            let _ = self.systemctl("reset-failed", timeout);
+            self.systemctl("start", timeout)
         })
     }
 

@@ -8,11 +8,11 @@ use std::time::Instant;
 
 use chrono::Utc;
 
-use super::event::{Event, Sink, Step};
+use super::event::{archive_progress, Event, Sink, Step};
 use super::preflight::{self, Estimate};
 use super::window::{Closing, Window};
 use super::{refuse_if_interrupted, Context, OpError};
-use crate::repo::archive::{self, ArchiveEvent};
+use crate::repo::archive;
 use crate::repo::file_index;
 use crate::repo::generation::{self, Component, Manifest, Timings, FORMAT_VERSION};
 use crate::repo::lock;
@@ -264,24 +264,12 @@ pub(crate) fn copy_components(
         let t = Instant::now();
         let archive_name = format!("{}.tar.zst", c.name);
         let index_name = format!("{}.files", c.name);
-        let mut done = 0u64;
         let result = archive::write_archive(
             src,
             &dir.join(&archive_name),
             &ctx.archive,
             &ctx.cancel,
-            &mut |ev| match ev {
-                ArchiveEvent::Bytes(n) => {
-                    done += n;
-                    on(Event::Progress {
-                        step: step.clone(),
-                        done,
-                        total: total.max(done),
-                    });
-                }
-                ArchiveEvent::File(p) => on(Event::File(p.display().to_string())),
-                ArchiveEvent::Warning(w) => on(Event::Warning(w)),
-            },
+            &mut archive_progress(&step, total, on),
         );
         let summary = match result {
             Ok(s) => s,

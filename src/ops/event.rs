@@ -62,3 +62,26 @@ pub enum Event {
 
 /// Where events go. Operations take `&mut dyn FnMut(Event)`.
 pub type Sink<'a> = &'a mut dyn FnMut(Event);
+
+/// Turns the archive layer's events into this step's progress, file and warning
+/// events (bytes are summed into a running total).
+pub fn archive_progress<'a>(
+    step: &'a Step,
+    total: u64,
+    on: &'a mut dyn FnMut(Event),
+) -> impl FnMut(crate::repo::archive::ArchiveEvent) + 'a {
+    use crate::repo::archive::ArchiveEvent;
+    let mut done = 0u64;
+    move |ev| match ev {
+        ArchiveEvent::Bytes(n) => {
+            done += n;
+            on(Event::Progress {
+                step: step.clone(),
+                done,
+                total: total.max(done),
+            });
+        }
+        ArchiveEvent::File(p) => on(Event::File(p.display().to_string())),
+        ArchiveEvent::Warning(w) => on(Event::Warning(w)),
+    }
+}

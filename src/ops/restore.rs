@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::backup::{copy_components, guarded, new_manifest, preflight_checks, publish};
-use super::event::{Event, Sink, Step};
+use super::event::{archive_progress, Event, Sink, Step};
 use super::journal::Swap;
 use super::window::{Closing, Window};
 use super::{refuse_if_interrupted, verify, Context, OpError};
 use crate::install::ComponentSpec;
-use crate::repo::archive::{self, ArchiveEvent};
+use crate::repo::archive;
 use crate::repo::file_index::{self, IndexEntry};
 use crate::repo::generation::{Component, Manifest, Timings};
 use crate::repo::lock;
@@ -319,24 +319,12 @@ fn extract(
     let step = Step::Extract(c.name.clone());
     on(Event::Started(step.clone()));
     let t = Instant::now();
-    let mut done = 0;
     let result = archive::extract_archive(
         &dir.join(&c.archive),
         &p.staging,
         index,
         &ctx.cancel,
-        &mut |ev| match ev {
-            ArchiveEvent::Bytes(n) => {
-                done += n;
-                on(Event::Progress {
-                    step: step.clone(),
-                    done,
-                    total: c.bytes.max(done),
-                });
-            }
-            ArchiveEvent::File(f) => on(Event::File(f.display().to_string())),
-            ArchiveEvent::Warning(w) => on(Event::Warning(w)),
-        },
+        &mut archive_progress(&step, c.bytes, on),
     );
     match result {
         Ok(_) => {

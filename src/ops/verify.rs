@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use chrono::Utc;
 
-use super::event::{Event, Sink, Step};
+use super::event::{archive_progress, Event, Sink, Step};
 use super::OpError;
 use crate::cancel::Cancel;
-use crate::repo::archive::{self, ArchiveEvent};
+use crate::repo::archive;
 use crate::repo::file_index;
 use crate::repo::generation::{self, Manifest, Repo, VerifyRecord};
 use crate::repo::lock;
@@ -86,21 +86,16 @@ pub fn check(
             let t = Instant::now();
             let index = file_index::read_index(&dir.join(&c.index))
                 .map_err(|e| OpError::Verify(format!("{}: {e}", c.index)))?;
-            let mut done = 0;
-            archive::deep_verify(&dir.join(&c.archive), &index, cancel, &mut |ev| {
-                if let ArchiveEvent::Bytes(n) = ev {
-                    done += n;
-                    on(Event::Progress {
-                        step: step.clone(),
-                        done,
-                        total: c.bytes.max(done),
-                    });
-                }
-            })
-            .map_err(|e| {
+            let result = archive::deep_verify(
+                &dir.join(&c.archive),
+                &index,
+                cancel,
+                &mut archive_progress(&step, c.bytes, on),
+            );
+            if let Err(e) = result {
                 on(Event::Failed(step.clone(), e.to_string()));
-                OpError::from(e)
-            })?;
+                return Err(OpError::from(e));
+            }
             on(Event::Finished(step, t.elapsed()));
         }
     }
@@ -133,17 +128,7 @@ pub fn quick(dir: &Path, m: &Manifest, cancel: &Cancel, on: Sink) -> Result<(), 
         on(Event::Started(step.clone()));
         let t = Instant::now();
         let total = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let mut done = 0;
-        let actual = archive::sha256_file(&path, cancel, &mut |ev| {
-            if let ArchiveEvent::Bytes(n) = ev {
-                done += n;
-                on(Event::Progress {
-                    step: step.clone(),
-                    done,
-                    total,
-                });
-            }
-        });
+        let actual = archive::sha256_file(&path, cancel, &mut archive_progress(&step, total, on));
         let actual = match actual {
             Ok(a) => a,
             Err(archive::ArchiveError::Cancelled) => {
