@@ -5,6 +5,7 @@ pub mod backup;
 pub mod error;
 pub mod event;
 pub mod journal;
+pub mod parallel;
 pub mod preflight;
 pub mod prune;
 pub mod recover;

@@ -13,7 +13,7 @@ use super::backup::{copy_components, guarded, new_manifest, preflight_checks, pu
 use super::event::{archive_progress, Event, Sink, Step};
 use super::journal::Swap;
 use super::window::{Closing, Window};
-use super::{refuse_if_interrupted, verify, Context, OpError};
+use super::{parallel, refuse_if_interrupted, verify, Context, OpError};
 use crate::install::ComponentSpec;
 use crate::repo::archive;
 use crate::repo::file_index::{self, IndexEntry};
@@ -161,9 +161,15 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
             if let Some(estimate) = &estimate {
                 safety = Some(safety_backup(ctx, estimate, on)?);
             }
-            for ((p, c), index) in placements.iter().zip(&manifest.components).zip(&indexes) {
-                extract(ctx, &dir, c, p, index, on)?;
-            }
+            // Components are independent: extract them at once, as many cores as there are.
+            let jobs: Vec<_> = placements
+                .iter()
+                .zip(&manifest.components)
+                .zip(&indexes)
+                .collect();
+            parallel::each(&jobs, &ctx.cancel, on, |((p, c), index), cancel, on| {
+                extract(cancel, &dir, c, p, index, on)
+            })?;
             swap_all(&placements, window.journal(), on)
         })
     });
@@ -309,7 +315,7 @@ fn safety_backup(
 }
 
 fn extract(
-    ctx: &Context,
+    cancel: &crate::cancel::Cancel,
     dir: &Path,
     c: &Component,
     p: &Placement,
@@ -323,7 +329,7 @@ fn extract(
         &dir.join(&c.archive),
         &p.staging,
         index,
-        &ctx.cancel,
+        cancel,
         &mut archive_progress(&step, c.bytes, on),
     );
     match result {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::event::{archive_progress, Event, Sink, Step};
-use super::OpError;
+use super::{parallel, OpError};
 use crate::cancel::Cancel;
 use crate::repo::archive;
 use crate::repo::file_index;
@@ -122,28 +122,30 @@ pub fn quick(dir: &Path, m: &Manifest, cancel: &Cancel, on: Sink) -> Result<(), 
             )));
         }
     }
-    for (expected, name) in &sums {
+    // Each file is hashed on its own thread: archives are independent.
+    parallel::each(&sums, cancel, on, |(expected, name), cancel, on| {
         let path = dir.join(name);
         let step = Step::Verify(name.clone());
         on(Event::Started(step.clone()));
         let t = Instant::now();
         let total = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        let actual = archive::sha256_file(&path, cancel, &mut archive_progress(&step, total, on));
-        let actual = match actual {
-            Ok(a) => a,
-            Err(archive::ArchiveError::Cancelled) => {
-                return Err(OpError::Cancelled {
-                    detail: "verification cancelled".into(),
-                })
-            }
-            Err(e) => return Err(OpError::Verify(format!("{id}: {e}"))),
-        };
+        let actual =
+            match archive::sha256_file(&path, cancel, &mut archive_progress(&step, total, on)) {
+                Ok(a) => a,
+                Err(archive::ArchiveError::Cancelled) => {
+                    return Err(OpError::Cancelled {
+                        detail: "verification cancelled".into(),
+                    })
+                }
+                Err(e) => return Err(OpError::Verify(format!("{id}: {e}"))),
+            };
         if &actual != expected {
             let msg = format!("{id}: {name} is damaged (sha256 {actual}, expected {expected})");
             on(Event::Failed(step, msg.clone()));
             return Err(OpError::Verify(msg));
         }
         on(Event::Finished(step, t.elapsed()));
-    }
+        Ok(())
+    })?;
     Ok(())
 }
