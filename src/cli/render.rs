@@ -1,27 +1,42 @@
-//! Renders the event stream of an operation on stderr: progress bars on a terminal,
-//! plain timestamped lines otherwise (logs, cron mail, CI).
+//! Renders the event stream of an operation on stderr: progress bars on a terminal
+//! (one per step that moves bytes; steps may run at once), plain timestamped lines
+//! otherwise (logs, cron mail, CI).
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::ops::{Event, Step};
 use crate::units;
 
 pub struct Renderer {
-    bar: Option<ProgressBar>,
-    interactive: bool,
+    /// On a terminal: the bars, keyed by step.
+    bars: Option<(MultiProgress, HashMap<String, ProgressBar>)>,
     /// Plain mode: when each step last printed a progress line.
     last_progress: HashMap<String, Instant>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn moves_bytes(step: &Step) -> bool {
+    matches!(
+        step,
+        Step::Copy(_) | Step::Extract(_) | Step::Verify(_) | Step::SafetyBackup(_)
+    )
 }
 
 impl Renderer {
     pub fn new() -> Self {
         Self {
-            bar: None,
-            interactive: std::io::stderr().is_terminal(),
+            bars: std::io::stderr()
+                .is_terminal()
+                .then(|| (MultiProgress::new(), HashMap::new())),
             last_progress: HashMap::new(),
         }
     }
@@ -34,56 +49,54 @@ impl Renderer {
             }
             Event::Started(step) => self.started(&step),
             Event::Finished(step, took) => {
-                self.finish_bar();
+                self.finish_bar(&step);
                 self.line(&format!("done: {step} ({})", units::duration(took)));
             }
             Event::Failed(step, why) => {
-                self.finish_bar();
+                self.finish_bar(&step);
                 self.line(&format!("FAILED: {step}: {why}"));
             }
             Event::Progress { step, done, total } => self.progress(&step, done, total),
-            Event::File(path) => {
-                if let Some(bar) = &self.bar {
-                    bar.set_message(path);
-                }
-            }
+            // Which file a bar is on is too fast to follow and steps may run at
+            // once; the bars show bytes, rate and ETA instead.
+            Event::File(_) => {}
             Event::Warning(w) => self.line(&format!("warning: {w}")),
             Event::Info(i) => self.line(&i),
         }
     }
 
     fn started(&mut self, step: &Step) {
-        self.finish_bar();
-        let copies = matches!(
-            step,
-            Step::Copy(_) | Step::Extract(_) | Step::Verify(_) | Step::SafetyBackup(_)
-        );
-        if self.interactive && copies {
-            let bar = ProgressBar::new(0);
-            let style = ProgressStyle::with_template(
-                "{prefix:>22} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {wide_msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
-            bar.set_style(style);
-            bar.set_prefix(step.to_string());
-            bar.enable_steady_tick(Duration::from_millis(200));
-            self.bar = Some(bar);
-        } else {
-            // Plain output: the first progress line comes 5 s into the step.
-            self.last_progress.insert(step.to_string(), Instant::now());
-            self.line(&format!("{step} ..."));
+        match &mut self.bars {
+            Some((multi, bars)) if moves_bytes(step) => {
+                let bar = multi.add(ProgressBar::new(0));
+                let style = ProgressStyle::with_template(
+                    "{prefix:>24} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+                bar.set_style(style);
+                bar.set_prefix(step.to_string());
+                bar.enable_steady_tick(Duration::from_millis(200));
+                bars.insert(step.to_string(), bar);
+            }
+            _ => {
+                // Plain output: the first progress line comes 5 s into the step.
+                self.last_progress.insert(step.to_string(), Instant::now());
+                self.line(&format!("{step} ..."));
+            }
         }
     }
 
     fn progress(&mut self, step: &Step, done: u64, total: u64) {
-        if let Some(bar) = &self.bar {
-            bar.set_length(total);
-            bar.set_position(done);
+        let key = step.to_string();
+        if let Some((_, bars)) = &self.bars {
+            if let Some(bar) = bars.get(&key) {
+                bar.set_length(total);
+                bar.set_position(done);
+            }
             return;
         }
         // Plain output: one line per step every 5 seconds at most.
-        let key = step.to_string();
         let now = Instant::now();
         let due = self
             .last_progress
@@ -100,17 +113,22 @@ impl Renderer {
         }
     }
 
-    fn finish_bar(&mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
+    fn finish_bar(&mut self, step: &Step) {
+        if let Some((multi, bars)) = &mut self.bars {
+            if let Some(bar) = bars.remove(&step.to_string()) {
+                bar.finish_and_clear();
+                multi.remove(&bar);
+            }
         }
     }
 
     fn line(&self, text: &str) {
         let stamp = chrono::Local::now().format("%H:%M:%S");
         let line = format!("[{stamp}] {text}");
-        match &self.bar {
-            Some(bar) => bar.println(line),
+        match &self.bars {
+            Some((multi, _)) => {
+                let _ = multi.println(line);
+            }
             None => {
                 let _ = writeln!(std::io::stderr(), "{line}");
             }
@@ -118,14 +136,13 @@ impl Renderer {
     }
 }
 
-impl Default for Renderer {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Drop for Renderer {
     fn drop(&mut self) {
-        self.finish_bar();
+        if let Some((multi, bars)) = &mut self.bars {
+            for (_, bar) in bars.drain() {
+                bar.finish_and_clear();
+            }
+            let _ = multi.clear();
+        }
     }
 }
