@@ -142,6 +142,23 @@ pub struct RetentionConfig {
     pub keep_within: String,
 }
 
+impl RetentionConfig {
+    /// The policy these settings describe (keep_within parsed).
+    pub fn policy(
+        &self,
+    ) -> Result<crate::repo::retention::Policy, crate::repo::retention::RetentionError> {
+        Ok(crate::repo::retention::Policy {
+            keep_last: self.keep_last,
+            keep_hourly: self.keep_hourly,
+            keep_daily: self.keep_daily,
+            keep_weekly: self.keep_weekly,
+            keep_monthly: self.keep_monthly,
+            keep_yearly: self.keep_yearly,
+            keep_within: crate::repo::retention::parse_within(&self.keep_within)?,
+        })
+    }
+}
+
 impl Default for RetentionConfig {
     fn default() -> Self {
         Self {

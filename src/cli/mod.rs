@@ -16,7 +16,7 @@ use crate::ops::restore::RestoreOptions;
 use crate::ops::{self, Context, OpError};
 use crate::repo::archive::ArchiveOptions;
 use crate::repo::generation::{Manifest, Repo};
-use crate::repo::retention::{self, Policy};
+use crate::repo::retention::Policy;
 use crate::units;
 use args::{Cli, Command, PruneArgs};
 use render::Renderer;
@@ -423,26 +423,21 @@ fn policy(env: &Env, args: &PruneArgs) -> Result<Policy> {
         || args.keep_monthly.is_some()
         || args.keep_yearly.is_some()
         || args.keep_within.is_some();
-    let within_text = if given {
-        args.keep_within.clone().unwrap_or_default()
-    } else {
-        env.config.retention.keep_within.clone()
-    };
-    let keep_within =
-        retention::parse_within(&within_text).map_err(|e| Failure::usage(e.to_string()))?;
     // Flags replace the configured policy as a whole, so the command line says
     // exactly what is kept.
-    let r = &env.config.retention;
-    let pick = |flag: Option<u32>, conf: u32| if given { flag.unwrap_or(0) } else { conf };
-    Ok(Policy {
-        keep_last: pick(args.keep_last, r.keep_last),
-        keep_hourly: pick(args.keep_hourly, r.keep_hourly),
-        keep_daily: pick(args.keep_daily, r.keep_daily),
-        keep_weekly: pick(args.keep_weekly, r.keep_weekly),
-        keep_monthly: pick(args.keep_monthly, r.keep_monthly),
-        keep_yearly: pick(args.keep_yearly, r.keep_yearly),
-        keep_within,
-    })
+    let settings = match given {
+        false => env.config.retention.clone(),
+        true => config::RetentionConfig {
+            keep_last: args.keep_last.unwrap_or(0),
+            keep_hourly: args.keep_hourly.unwrap_or(0),
+            keep_daily: args.keep_daily.unwrap_or(0),
+            keep_weekly: args.keep_weekly.unwrap_or(0),
+            keep_monthly: args.keep_monthly.unwrap_or(0),
+            keep_yearly: args.keep_yearly.unwrap_or(0),
+            keep_within: args.keep_within.clone().unwrap_or_default(),
+        },
+    };
+    settings.policy().map_err(|e| Failure::usage(e.to_string()))
 }
 
 fn prune(env: &Env, args: &PruneArgs) -> Result<()> {

@@ -398,20 +398,15 @@ impl ServiceControl for ComposeService {
     }
 
     fn wait_healthy(&self, timeout: Duration) -> Result<(), ServiceError> {
-        self.health
-            .wait(timeout)
-            .map_err(|seen| ServiceError::Unhealthy {
-                service: self.name.clone(),
-                secs: timeout.as_secs(),
-                seen,
-                check: format!(
-                    "{}; docker compose -p {} ps; docker compose -p {} logs {}",
-                    self.health.manual_check(),
-                    self.project,
-                    self.project,
-                    self.service
-                ),
-            })
+        super::service::wait_healthy(
+            &self.name,
+            &self.health,
+            timeout,
+            &format!(
+                "docker compose -p {} ps; docker compose -p {} logs {}",
+                self.project, self.project, self.service
+            ),
+        )
     }
 }
 

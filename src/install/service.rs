@@ -171,6 +171,24 @@ pub fn wait_for(svc: &dyn ServiceControl, running: bool, deadline: Instant) -> b
     }
 }
 
+/// Waits until `health` passes; a timeout names what was seen last and how to
+/// check by hand (`hint`: the service manager's status and log commands).
+pub fn wait_healthy(
+    service: &str,
+    health: &super::health::Health,
+    timeout: Duration,
+    hint: &str,
+) -> Result<(), ServiceError> {
+    health
+        .wait(timeout)
+        .map_err(|seen| ServiceError::Unhealthy {
+            service: service.to_string(),
+            secs: timeout.as_secs(),
+            seen,
+            check: format!("{}; {hint}", health.manual_check()),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -89,18 +89,14 @@ impl ServiceControl for SystemdService {
     }
 
     fn wait_healthy(&self, timeout: Duration) -> Result<(), ServiceError> {
-        self.health
-            .wait(timeout)
-            .map_err(|seen| ServiceError::Unhealthy {
-                service: self.name.clone(),
-                secs: timeout.as_secs(),
-                seen,
-                check: format!(
-                    "{}; systemctl status {}; journalctl -u {} -n 50",
-                    self.health.manual_check(),
-                    self.unit,
-                    self.unit
-                ),
-            })
+        super::service::wait_healthy(
+            &self.name,
+            &self.health,
+            timeout,
+            &format!(
+                "systemctl status {}; journalctl -u {} -n 50",
+                self.unit, self.unit
+            ),
+        )
     }
 }

@@ -10,7 +10,7 @@ use chrono::Utc;
 
 use super::event::{archive_progress, Event, Sink, Step};
 use super::preflight::{self, Estimate};
-use super::window::{Closing, Window};
+use super::window::{start_steps, stop_steps, Closing, Window};
 use super::{refuse_if_interrupted, Context, OpError};
 use crate::repo::archive;
 use crate::repo::file_index;
@@ -124,36 +124,28 @@ enum Staged {
 }
 
 fn plan_steps(ctx: &Context, reflink: bool) -> Vec<Step> {
-    let mut steps = vec![Step::Preflight];
-    steps.extend(
-        ctx.inst
-            .services
-            .iter()
-            .map(|s| Step::Stop(s.name().into())),
-    );
-    steps.push(Step::StoreLock);
-    let copies = ctx
-        .inst
+    let inst = ctx.inst;
+    let copies: Vec<Step> = inst
         .components
         .iter()
-        .map(|c| Step::Copy(c.name.clone()));
-    if reflink {
-        steps.extend(
-            ctx.inst
-                .components
-                .iter()
-                .map(|c| Step::Clone(c.name.clone())),
-        );
+        .map(|c| Step::Copy(c.name.clone()))
+        .collect();
+    let clones: Vec<Step> = inst
+        .components
+        .iter()
+        .map(|c| Step::Clone(c.name.clone()))
+        .collect();
+    let mut steps = vec![Step::Preflight];
+    steps.extend(stop_steps(inst));
+    // With reflinks only the clone happens while stopped; compression follows the starts.
+    let (stopped, after) = if reflink {
+        (clones, copies)
     } else {
-        steps.extend(copies.clone());
-    }
-    for s in ctx.inst.services.iter().rev() {
-        steps.push(Step::Start(s.name().into()));
-        steps.push(Step::Health(s.name().into()));
-    }
-    if reflink {
-        steps.extend(copies);
-    }
+        (copies, vec![])
+    };
+    steps.extend(stopped);
+    steps.extend(start_steps(inst));
+    steps.extend(after);
     steps.push(Step::Publish);
     steps
 }

@@ -12,7 +12,7 @@ use std::time::Instant;
 use super::backup::{copy_components, guarded, new_manifest, preflight_checks, publish};
 use super::event::{archive_progress, Event, Sink, Step};
 use super::journal::Swap;
-use super::window::{Closing, Window};
+use super::window::{start_steps, stop_steps, Closing, Window};
 use super::{parallel, refuse_if_interrupted, verify, Context, OpError};
 use crate::install::ComponentSpec;
 use crate::repo::archive;
@@ -210,15 +210,17 @@ fn plan_steps(ctx: &Context, m: &Manifest, opts: &RestoreOptions) -> Vec<Step> {
     let mut steps: Vec<Step> = m
         .components
         .iter()
-        .map(|c| Step::Verify(c.archive.clone()))
+        .flat_map(|c| {
+            [
+                Step::Verify(c.archive.clone()),
+                Step::Verify(c.index.clone()),
+            ]
+        })
         .collect();
-    steps.extend(
-        ctx.inst
-            .services
-            .iter()
-            .map(|s| Step::Stop(s.name().into())),
-    );
-    steps.push(Step::StoreLock);
+    if opts.safety_backup {
+        steps.push(Step::Preflight);
+    }
+    steps.extend(stop_steps(ctx.inst));
     if opts.safety_backup {
         steps.extend(
             ctx.inst
@@ -229,10 +231,7 @@ fn plan_steps(ctx: &Context, m: &Manifest, opts: &RestoreOptions) -> Vec<Step> {
     }
     steps.extend(m.components.iter().map(|c| Step::Extract(c.name.clone())));
     steps.extend(m.components.iter().map(|c| Step::Swap(c.name.clone())));
-    for s in ctx.inst.services.iter().rev() {
-        steps.push(Step::Start(s.name().into()));
-        steps.push(Step::Health(s.name().into()));
-    }
+    steps.extend(start_steps(ctx.inst));
     steps
 }
 

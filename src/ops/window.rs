@@ -49,6 +49,26 @@ impl Closing {
     }
 }
 
+/// The steps of stopping every service and checking Neo4j's store lock, in order.
+pub fn stop_steps(inst: &Installation) -> Vec<Step> {
+    let mut steps: Vec<Step> = inst
+        .services
+        .iter()
+        .map(|s| Step::Stop(s.name().into()))
+        .collect();
+    steps.push(Step::StoreLock);
+    steps
+}
+
+/// The steps of starting every service again, each followed by its health check.
+pub fn start_steps(inst: &Installation) -> Vec<Step> {
+    inst.services
+        .iter()
+        .rev()
+        .flat_map(|s| [Step::Start(s.name().into()), Step::Health(s.name().into())])
+        .collect()
+}
+
 impl<'a> Window<'a> {
     pub fn new(inst: &'a Installation, repo: &Path, operation: &str) -> Self {
         Self {

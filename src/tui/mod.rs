@@ -44,17 +44,7 @@ pub struct World {
 
 impl World {
     pub fn new(config: &crate::config::Config, repo: Repo) -> Result<Self, String> {
-        let r = &config.retention;
-        let policy = Policy {
-            keep_last: r.keep_last,
-            keep_hourly: r.keep_hourly,
-            keep_daily: r.keep_daily,
-            keep_weekly: r.keep_weekly,
-            keep_monthly: r.keep_monthly,
-            keep_yearly: r.keep_yearly,
-            keep_within: crate::repo::retention::parse_within(&r.keep_within)
-                .map_err(|e| e.to_string())?,
-        };
+        let policy = config.retention.policy().map_err(|e| e.to_string())?;
         Ok(World {
             inst: detect::detect(config)
                 .map(Arc::new)
