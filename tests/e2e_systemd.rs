@@ -74,7 +74,7 @@ fn newest(c: &Container) -> String {
 }
 
 #[test]
-fn systemd_detect_backup_restore_and_a_failing_unit() {
+fn systemd_detect_backup_restore_a_failing_unit_and_an_unhealthy_one() {
     let c = boot();
 
     let v: serde_json::Value =
@@ -161,4 +161,27 @@ fn systemd_detect_backup_restore_and_a_failing_unit() {
     assert!(out.status.success(), "{}", text(&out));
     c.wait_active("structr");
     assert!(c.active("neo4j"));
+
+    // A health check that times out is reported loudly but undoes nothing: structr.conf
+    // names a port nobody listens on, and starts may take 5 s.
+    c.exec_ok("mkdir -p /etc/structr-backup && printf '[installation]\\nstart_timeout_secs = 5\\n' > /etc/structr-backup/config.toml");
+    c.exec_ok("sed -i 's/application.http.port = 8082/application.http.port = 8099/' /usr/lib/structr/structr.conf");
+    let out = c.exec("structr-backup backup");
+    assert!(
+        out.status.success(),
+        "an unhealthy service does not fail the backup: {}",
+        text(&out)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("WARNING: not healthy after start: structr"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("http://127.0.0.1:8099/structr/health/ready")
+            && stderr.contains("journalctl -u structr.service"),
+        "{stderr}"
+    );
+    assert!(c.active("structr") && c.active("neo4j"));
 }
