@@ -3,6 +3,7 @@
 //! job thread in, effects carried out through `ops`. No backup logic lives here.
 
 pub mod app;
+mod facts;
 pub mod keys;
 pub mod theme;
 pub mod view;
@@ -32,6 +33,12 @@ enum Msg {
     Done(Result<String, String>),
 }
 
+/// Facts gathered on a thread (see `facts`).
+enum Facts {
+    Plan(Vec<String>),
+    Restore(Vec<String>),
+}
+
 /// The world the wizard acts on: the installation, the repository and the job.
 pub struct World {
     inst: Result<Arc<Installation>, String>,
@@ -40,6 +47,7 @@ pub struct World {
     reflink: bool,
     policy: Policy,
     job: Option<(Cancel, Receiver<Msg>)>,
+    facts: Option<Receiver<Facts>>,
 }
 
 impl World {
@@ -57,6 +65,7 @@ impl World {
             reflink: config.repository.reflink,
             policy,
             job: None,
+            facts: None,
         })
     }
 
@@ -131,7 +140,10 @@ impl World {
         match effect {
             Effect::None | Effect::Quit => {}
             Effect::Refresh => app.data = self.data(),
-            Effect::PlanBackup => app.data.plan = self.plan_facts(),
+            Effect::PlanBackup => {
+                app.data.plan.clear();
+                self.gather(|inst, repo| Facts::Plan(facts::backup_plan(inst, repo)));
+            }
             Effect::StartBackup => self.spawn(|ctx, on| {
                 let out = ops::backup::run(ctx, &BackupOptions::default(), on).map_err(|e| e.to_string())?;
                 let m = &out.manifest;
@@ -210,6 +222,17 @@ impl World {
         }
     }
 
+    /// Gathers facts on a thread; `drain` hands them to the app.
+    fn gather(&mut self, work: impl FnOnce(&Installation, &Repo) -> Facts + Send + 'static) {
+        let Ok(inst) = &self.inst else { return };
+        let (inst, repo) = (inst.clone(), self.repo.clone());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(work(&inst, &repo));
+        });
+        self.facts = Some(rx);
+    }
+
     fn verify(&mut self, id: String, deep: bool) {
         let repo = self.repo.clone();
         self.spawn(move |ctx, on| {
@@ -224,116 +247,6 @@ impl World {
                 None => Err(format!("{id} was not verified")),
             }
         });
-    }
-
-    fn plan_facts(&self) -> Vec<String> {
-        let Ok(inst) = &self.inst else { return vec![] };
-        let last = self
-            .repo
-            .list()
-            .ok()
-            .and_then(|(l, _)| l.into_iter().find(|m| m.timings.downtime_secs > 0.0));
-        match ops::preflight::estimate(
-            &inst.components,
-            self.repo
-                .root
-                .ancestors()
-                .find(|p| p.exists())
-                .unwrap_or(&self.repo.root),
-            last.as_ref(),
-        ) {
-            Ok(e) => {
-                let mut v: Vec<String> = e
-                    .sources
-                    .iter()
-                    .map(|s| {
-                        format!(
-                            "{:<11} {} in {} files",
-                            s.name,
-                            units::bytes(s.bytes),
-                            s.files
-                        )
-                    })
-                    .collect();
-                v.push(format!(
-                    "free space  {} (about {} needed)",
-                    units::bytes(e.free_bytes),
-                    units::bytes(e.needed_bytes)
-                ));
-                v.push(format!(
-                    "downtime    {}",
-                    e.expected_downtime
-                        .map_or("unknown (first backup)".into(), |d| format!(
-                            "about {}",
-                            units::duration(d)
-                        ))
-                ));
-                v
-            }
-            Err(e) => vec![format!("Cannot back up: {e}")],
-        }
-    }
-
-    /// What a restore of `id` replaces, one fact per line, for the confirmation.
-    fn restore_facts(&self, id: &str) -> Vec<String> {
-        let Ok(inst) = &self.inst else { return vec![] };
-        let ctx = Context {
-            inst,
-            repo: self.repo.clone(),
-            archive: self.archive.clone(),
-            cancel: Cancel::new(),
-            reflink: self.reflink,
-        };
-        let m = match self.repo.manifest(id) {
-            Ok(m) => m,
-            Err(e) => return vec![e.to_string()],
-        };
-        let placements = match ops::restore::placements(&ctx, &m) {
-            Ok(p) => p,
-            Err(e) => return vec![format!("Cannot restore: {e}")],
-        };
-        let mut facts = vec![format!(
-            "From {} on host {}, {}.",
-            m.created_at
-                .with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M"),
-            m.host,
-            units::age(chrono::Utc::now() - m.created_at)
-        )];
-        for p in &placements {
-            let spec = [crate::install::ComponentSpec::new(
-                &p.name,
-                p.target.clone(),
-            )];
-            let now = ops::preflight::measure(&spec)
-                .ok()
-                .and_then(|v| v.into_iter().next());
-            let age = std::fs::metadata(&p.target)
-                .and_then(|m| m.modified())
-                .ok()
-                .map(|t| units::age(chrono::Utc::now() - chrono::DateTime::<chrono::Utc>::from(t)));
-            facts.push(format!(
-                "REPLACES {} (now {}, changed {}) with {} of the backup.",
-                p.target.display(),
-                now.map_or("unreadable".into(), |s| format!(
-                    "{} in {} files",
-                    units::bytes(s.bytes),
-                    s.files
-                )),
-                age.unwrap_or_else(|| "?".into()),
-                units::bytes(p.bytes)
-            ));
-            facts.push(format!(
-                "  the current folder is kept as {}",
-                p.kept.display()
-            ));
-        }
-        let names: Vec<&str> = inst.services.iter().map(|s| s.name()).collect();
-        facts.push(format!(
-            "Stops {} during the restore; a safety backup of the current state is taken first.",
-            names.join(" and ")
-        ));
-        facts
     }
 }
 
@@ -411,8 +324,15 @@ fn wait_for_input(timeout: Duration) -> Input {
     }
 }
 
-/// Applies what the job thread reported since the last frame.
+/// Applies what the job and fact threads reported since the last frame.
 fn drain(world: &mut World, app: &mut App) {
+    if let Some(Ok(f)) = world.facts.as_ref().map(|rx| rx.try_recv()) {
+        world.facts = None;
+        match f {
+            Facts::Plan(v) => app.data.plan = v,
+            Facts::Restore(v) => app.set_restore_facts(v),
+        }
+    }
     let Some((_, rx)) = &world.job else { return };
     let mut done = None;
     while let Ok(msg) = rx.try_recv() {
@@ -430,8 +350,7 @@ fn drain(world: &mut World, app: &mut App) {
         let effect = app.on_job_done(r);
         world.perform(app, effect);
         if let Some(id) = restore_next {
-            let facts = world.restore_facts(&id);
-            app.set_restore_facts(facts);
+            world.gather(move |inst, repo| Facts::Restore(facts::restore(inst, repo, &id)));
         }
     }
 }

@@ -1,0 +1,118 @@
+//! Facts the wizard shows before a backup or a restore. They walk folders, which
+//! can take seconds on a large installation, so the wizard gathers them on a
+//! thread and shows "measuring…" meanwhile.
+
+use crate::cancel::Cancel;
+use crate::install::Installation;
+use crate::ops::{self, Context};
+use crate::repo::archive::ArchiveOptions;
+use crate::repo::generation::Repo;
+use crate::units;
+
+/// Sizes, free space and expected downtime for the backup plan screen.
+pub fn backup_plan(inst: &Installation, repo: &Repo) -> Vec<String> {
+    let last = repo
+        .list()
+        .ok()
+        .and_then(|(l, _)| l.into_iter().find(|m| m.timings.downtime_secs > 0.0));
+    match ops::preflight::estimate(
+        &inst.components,
+        repo.root
+            .ancestors()
+            .find(|p| p.exists())
+            .unwrap_or(&repo.root),
+        last.as_ref(),
+    ) {
+        Ok(e) => {
+            let mut v: Vec<String> = e
+                .sources
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{:<11} {} in {} files",
+                        s.name,
+                        units::bytes(s.bytes),
+                        s.files
+                    )
+                })
+                .collect();
+            v.push(format!(
+                "free space  {} (about {} needed)",
+                units::bytes(e.free_bytes),
+                units::bytes(e.needed_bytes)
+            ));
+            v.push(format!(
+                "downtime    {}",
+                e.expected_downtime
+                    .map_or("unknown (first backup)".into(), |d| format!(
+                        "about {}",
+                        units::duration(d)
+                    ))
+            ));
+            v
+        }
+        Err(e) => vec![format!("Cannot back up: {e}")],
+    }
+}
+
+/// What a restore of `id` replaces, one fact per line, for the confirmation.
+pub fn restore(inst: &Installation, repo: &Repo, id: &str) -> Vec<String> {
+    // Only the installation and the repository matter for where things go.
+    let ctx = Context {
+        inst,
+        repo: repo.clone(),
+        archive: ArchiveOptions::default(),
+        cancel: Cancel::new(),
+        reflink: false,
+    };
+    let m = match repo.manifest(id) {
+        Ok(m) => m,
+        Err(e) => return vec![e.to_string()],
+    };
+    let placements = match ops::restore::placements(&ctx, &m) {
+        Ok(p) => p,
+        Err(e) => return vec![format!("Cannot restore: {e}")],
+    };
+    let mut facts = vec![format!(
+        "From {} on host {}, {}.",
+        m.created_at
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M"),
+        m.host,
+        units::age(chrono::Utc::now() - m.created_at)
+    )];
+    for p in &placements {
+        let spec = [crate::install::ComponentSpec::new(
+            &p.name,
+            p.target.clone(),
+        )];
+        let now = ops::preflight::measure(&spec)
+            .ok()
+            .and_then(|v| v.into_iter().next());
+        let age = std::fs::metadata(&p.target)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(|t| units::age(chrono::Utc::now() - chrono::DateTime::<chrono::Utc>::from(t)));
+        facts.push(format!(
+            "REPLACES {} (now {}, changed {}) with {} of the backup.",
+            p.target.display(),
+            now.map_or("unreadable".into(), |s| format!(
+                "{} in {} files",
+                units::bytes(s.bytes),
+                s.files
+            )),
+            age.unwrap_or_else(|| "?".into()),
+            units::bytes(p.bytes)
+        ));
+        facts.push(format!(
+            "  the current folder is kept as {}",
+            p.kept.display()
+        ));
+    }
+    let names: Vec<&str> = inst.services.iter().map(|s| s.name()).collect();
+    facts.push(format!(
+        "Stops {} during the restore; a safety backup of the current state is taken first.",
+        names.join(" and ")
+    ));
+    facts
+}
