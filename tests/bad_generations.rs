@@ -90,10 +90,10 @@ fn reseal(dir: &std::path::Path) {
         .lines()
     {
         let (old, name) = line.split_once("  ").unwrap();
-        let new = format!(
-            "{:x}",
-            Sha256::digest(std::fs::read(dir.join(name)).unwrap())
-        );
+        let new: String = Sha256::digest(std::fs::read(dir.join(name)).unwrap())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         manifest = manifest.replace(old, &new);
         sums.push_str(&format!("{new}  {name}\n"));
     }

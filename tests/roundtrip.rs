@@ -20,7 +20,7 @@ fn write(path: &Path, data: &[u8], mode: u32) {
 fn set_mtime(path: &Path, secs: i64) {
     let t = nix::sys::time::TimeSpec::new(secs, 0);
     nix::sys::stat::utimensat(
-        None,
+        nix::fcntl::AT_FDCWD,
         path,
         &t,
         &t,

@@ -147,7 +147,7 @@ fn set_meta(path: &Path, meta: &fs::Metadata, root: bool, symlink: bool) -> Resu
     }
     let t = nix::sys::time::TimeSpec::new(meta.mtime(), meta.mtime_nsec());
     nix::sys::stat::utimensat(
-        None,
+        nix::fcntl::AT_FDCWD,
         path,
         &t,
         &t,

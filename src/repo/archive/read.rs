@@ -349,7 +349,7 @@ fn apply_meta(
     }
     let mtime = nix::sys::time::TimeSpec::new(h.mtime().unwrap_or(0) as i64, 0);
     nix::sys::stat::utimensat(
-        None,
+        nix::fcntl::AT_FDCWD,
         path,
         &mtime,
         &mtime,
