@@ -5,8 +5,7 @@ mod common;
 
 use std::io::Write;
 
-use common::{text, Options, Sandbox};
-use sha2::{Digest, Sha256};
+use common::{reseal, text, Options, Sandbox};
 
 fn sandbox_with_backup() -> (Sandbox, String) {
     let sb = Sandbox::new(Options::default());
@@ -79,26 +78,6 @@ fn deep_verify_catches_a_file_whose_recorded_hash_is_wrong() {
     );
     let out = sb.cli(&["verify", "--deep", &id]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-}
-
-/// Recomputes SHA256SUMS and the manifest's archive hashes after a test changed files.
-fn reseal(dir: &std::path::Path) {
-    let mut sums = String::new();
-    let mut manifest = std::fs::read_to_string(dir.join("manifest.toml")).unwrap();
-    for line in std::fs::read_to_string(dir.join("SHA256SUMS"))
-        .unwrap()
-        .lines()
-    {
-        let (old, name) = line.split_once("  ").unwrap();
-        let new: String = Sha256::digest(std::fs::read(dir.join(name)).unwrap())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        manifest = manifest.replace(old, &new);
-        sums.push_str(&format!("{new}  {name}\n"));
-    }
-    std::fs::write(dir.join("SHA256SUMS"), sums).unwrap();
-    std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
 }
 
 #[test]

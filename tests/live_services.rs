@@ -84,7 +84,7 @@ fn a_service_that_will_not_stop_copies_nothing_and_restarts_the_others() {
         "both run again"
     );
     assert!(
-        !sb.repo.join(".journal").exists(),
+        !sb.journal_path().exists(),
         "journal cleared once services run"
     );
 }
@@ -129,7 +129,7 @@ fn a_start_that_fails_is_reported_and_journaled_then_recovered() {
     let out = sb.cli(&["recover"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(sb.running("structr"));
-    assert!(!sb.repo.join(".journal").exists());
+    assert!(!sb.journal_path().exists());
 }
 
 /// Starts a backup that takes a while (a larger, incompressible store at a slow
@@ -255,7 +255,13 @@ impl SmallDisk {
         );
         std::fs::create_dir_all(&sb.repo).unwrap();
         let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(&sb.repo)
             .status()
             .unwrap();
@@ -375,7 +381,9 @@ fn recover_puts_back_folders_of_a_restore_killed_mid_swap() {
         sb.structr_dir.display(),
         kept.display()
     );
-    std::fs::write(sb.repo.join(".journal"), journal).unwrap();
+    let journal_path = sb.journal_path();
+    std::fs::create_dir_all(journal_path.parent().unwrap()).unwrap();
+    std::fs::write(&journal_path, journal).unwrap();
 
     let out = sb.cli(&["list"]);
     assert!(
@@ -391,5 +399,5 @@ fn recover_puts_back_folders_of_a_restore_killed_mid_swap() {
     );
     assert!(!kept.exists());
     assert!(sb.running("neo4j") && sb.running("structr"));
-    assert!(!sb.repo.join(".journal").exists());
+    assert!(!sb.journal_path().exists());
 }

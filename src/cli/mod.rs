@@ -14,7 +14,6 @@ use crate::install::{detect, Installation};
 use crate::ops::backup::BackupOptions;
 use crate::ops::restore::RestoreOptions;
 use crate::ops::{self, Context, OpError};
-use crate::repo::archive::ArchiveOptions;
 use crate::repo::generation::{Manifest, Repo};
 use crate::repo::retention::Policy;
 use crate::units;
@@ -47,7 +46,7 @@ impl Failure {
 impl From<OpError> for Failure {
     fn from(e: OpError) -> Self {
         let code = match &e {
-            OpError::Lock(_) => EXIT_LOCKED,
+            OpError::Lock(crate::repo::lock::LockError::Held { .. }) => EXIT_LOCKED,
             OpError::Verify(_) => EXIT_VERIFY,
             OpError::Cancelled { .. } => EXIT_CANCELLED,
             OpError::NeedsRecover(_) => EXIT_NEEDS_RECOVER,
@@ -101,16 +100,7 @@ impl Env {
     }
 
     fn context<'a>(&self, inst: &'a Installation) -> Context<'a> {
-        Context {
-            inst,
-            repo: self.repo.clone(),
-            archive: ArchiveOptions {
-                level: self.config.repository.compression_level,
-                threads: self.config.repository.threads,
-            },
-            cancel: self.cancel.clone(),
-            reflink: self.config.repository.reflink,
-        }
+        Context::new(&self.config, inst, self.repo.clone(), self.cancel.clone())
     }
 
     fn print_json(&self, value: serde_json::Value) {
@@ -142,8 +132,8 @@ impl Env {
 }
 
 pub fn run(env: &Env) -> Result<()> {
-    if let Some(record) = ops::journal::interrupted(&env.repo.root) {
-        if !matches!(env.cli.command, Some(Command::Recover)) {
+    if !matches!(env.cli.command, Some(Command::Recover)) {
+        for record in ops::journal::interrupted_any() {
             eprintln!("WARNING: {}", record.describe());
         }
     }
@@ -493,8 +483,7 @@ fn print_plan(env: &Env, rows: &[ops::prune::PlanRow], dry_run: bool) {
 }
 
 fn pin(env: &Env, id: &str, pinned: bool) -> Result<()> {
-    let _lock = crate::repo::lock::acquire(&env.repo.root, "pin").map_err(OpError::from)?;
-    env.repo.set_pinned(id, pinned).map_err(OpError::from)?;
+    ops::pin::set(&env.repo, id, pinned)?;
     println!("{id} {}", if pinned { "pinned" } else { "unpinned" });
     Ok(())
 }
@@ -513,9 +502,15 @@ fn recover(env: &Env) -> Result<()> {
     let mut r = Renderer::new();
     let out = ops::recover::run(&ctx, &mut |e| r.event(e))?;
     drop(r);
-    match out.record {
+    match &out.record {
         None => println!("nothing to recover: no interrupted run left services stopped"),
         Some(rec) => println!("recovered: started {}", rec.stopped.join(", ")),
+    }
+    if !out.removed.is_empty() {
+        println!(
+            "removed {} leftover(s) of interrupted runs",
+            out.removed.len()
+        );
     }
     Ok(())
 }
@@ -531,6 +526,11 @@ fn detect_cmd(env: &Env) -> Result<()> {
             "notes": inst.notes,
             "config": env.source.to_string(),
             "repository": env.repo.root,
+            "state": {
+                "key": inst.key(),
+                "journal": ops::state::journal_path(&inst),
+                "lock": ops::state::lock_path(&inst),
+            },
         }));
         return Ok(());
     }

@@ -65,10 +65,43 @@ impl Installation {
         self.components.iter().find(|c| c.name == name)
     }
 
+    /// A short stable name for this installation, from its resolved component
+    /// paths: the installation lock and the journal are keyed by it, so two runs
+    /// on the same folders meet whatever config or repository each was given.
+    pub fn key(&self) -> String {
+        use sha2::Digest;
+        let mut paths: Vec<PathBuf> = self.components.iter().map(|c| resolved(&c.path)).collect();
+        paths.sort();
+        let mut h = sha2::Sha256::new();
+        for p in &paths {
+            h.update(p.as_os_str().as_encoded_bytes());
+            h.update([0u8]);
+        }
+        h.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     pub fn service(&self, name: &str) -> Option<&dyn ServiceControl> {
         self.services
             .iter()
             .find(|s| s.name() == name)
             .map(|s| s.as_ref())
+    }
+}
+
+/// The path with symlinks resolved as far as it exists (a restore target may not
+/// exist yet; its parent usually does).
+fn resolved(p: &std::path::Path) -> PathBuf {
+    if let Ok(c) = p.canonicalize() {
+        return c;
+    }
+    match (
+        p.parent().and_then(|d| d.canonicalize().ok()),
+        p.file_name(),
+    ) {
+        (Some(dir), Some(name)) => dir.join(name),
+        _ => p.to_path_buf(),
     }
 }

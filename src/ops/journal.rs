@@ -1,7 +1,9 @@
-//! The journal: a small file beside the repository lock that records which services
-//! a run has stopped. It exists only while services are down by our hand, so if the
-//! process is killed (SIGKILL, power loss) the next run finds it and `recover` can
-//! start them again.
+//! The journal: a small file in the private state folder (see `state`), keyed by
+//! the installation, that records which services a run has stopped and which
+//! folders a restore is swapping. It exists only while services are down by our
+//! hand, so if the process is killed (SIGKILL, power loss) the next run finds it and
+//! `recover` can start them again. It never lives in the repository: whoever can
+//! write there must not be able to plant one.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,9 +11,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::state;
+use crate::install::Installation;
 use crate::repo::generation::{write_file_atomic, RepoError};
-
-pub const JOURNAL_FILE: &str = ".journal";
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Record {
@@ -19,6 +21,9 @@ pub struct Record {
     pub host: String,
     pub operation: String,
     pub started_at: DateTime<Utc>,
+    /// The installation's folders, for messages ("the installation at …").
+    #[serde(default)]
+    pub targets: Vec<PathBuf>,
     /// Services stopped by us and not started again yet, in the order they were stopped.
     pub stopped: Vec<String>,
     /// The last start that failed, if any, so the next run can say why services are down.
@@ -45,14 +50,15 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub fn begin(repo: &Path, operation: &str) -> Self {
+    pub fn begin(inst: &Installation, operation: &str) -> Self {
         Self {
-            path: repo.join(JOURNAL_FILE),
+            path: state::journal_path(inst),
             record: Record {
                 pid: std::process::id(),
                 host: crate::repo::lock::hostname(),
                 operation: operation.to_string(),
                 started_at: Utc::now(),
+                targets: inst.components.iter().map(|c| c.path.clone()).collect(),
                 stopped: Vec::new(),
                 failed_start: None,
                 swaps: Vec::new(),
@@ -61,9 +67,9 @@ impl Journal {
     }
 
     /// Continues a journal left by an interrupted run (for `recover`).
-    pub fn resume(repo: &Path, record: Record) -> Self {
+    pub fn resume(inst: &Installation, record: Record) -> Self {
         Self {
-            path: repo.join(JOURNAL_FILE),
+            path: state::journal_path(inst),
             record,
         }
     }
@@ -118,22 +124,64 @@ impl Journal {
             path: self.path.clone(),
             detail: e.to_string(),
         })?;
+        if let Some(dir) = self.path.parent() {
+            state::private_dir(dir).map_err(|detail| RepoError::Io {
+                action: "cannot use the state folder",
+                path: dir.to_path_buf(),
+                source: std::io::Error::other(detail),
+            })?;
+        }
         write_file_atomic(&self.path, text.as_bytes())
     }
 }
 
-/// The journal of a run that is not running any more (the caller holds the repository
-/// lock, so no live run can own a journal it finds).
-pub fn interrupted(repo: &Path) -> Option<Record> {
-    let text = fs::read_to_string(repo.join(JOURNAL_FILE)).ok()?;
+/// The journal of this installation's interrupted run, if any (callers that act on
+/// it hold the installation lock, so no live run can own a journal they find).
+pub fn interrupted(inst: &Installation) -> Option<Record> {
+    read(&state::journal_path(inst))
+}
+
+/// Every journal in the state folder: interrupted runs of any installation on this
+/// host, for warnings from commands that do not look at the installation. A journal
+/// of a run that is still going (its pid alive) is left out.
+pub fn interrupted_any() -> Vec<Record> {
+    let Ok(entries) = fs::read_dir(state::state_dir()) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".journal"))
+        .filter_map(|e| read(&e.path()))
+        .filter(|r| !pid_alive(r.pid))
+        .collect()
+}
+
+fn pid_alive(pid: u32) -> bool {
+    i32::try_from(pid)
+        .is_ok_and(|p| p > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok())
+}
+
+fn read(path: &Path) -> Option<Record> {
+    let text = fs::read_to_string(path).ok()?;
     toml::from_str(&text).ok()
 }
 
 impl Record {
     /// One paragraph for the user: what is down and what to do.
     pub fn describe(&self) -> String {
+        let at = match self.targets.is_empty() {
+            true => String::new(),
+            false => format!(
+                " of {}",
+                self.targets
+                    .iter()
+                    .map(|t| t.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            ),
+        };
         let mut s = format!(
-            "An interrupted {} (pid {} on {}, started {}) left these services stopped: {}.",
+            "An interrupted {}{at} (pid {} on {}, started {}) left these services stopped: {}.",
             self.operation,
             self.pid,
             self.host,
@@ -157,24 +205,39 @@ impl Record {
 mod tests {
     use super::*;
 
+    fn installation(dir: &Path) -> Installation {
+        Installation {
+            kind: crate::config::Kind::Custom,
+            host: "h".into(),
+            components: vec![crate::install::ComponentSpec::new("structr", dir.join("s"))],
+            services: vec![],
+            notes: vec![],
+            versions: Default::default(),
+            stop_timeout: std::time::Duration::from_secs(1),
+            start_timeout: std::time::Duration::from_secs(1),
+        }
+    }
+
     #[test]
     fn journal_exists_only_while_services_are_down() {
         let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::begin(dir.path(), "backup");
-        assert!(interrupted(dir.path()).is_none());
+        let inst = installation(dir.path());
+        let mut j = Journal::begin(&inst, "backup");
+        assert!(interrupted(&inst).is_none());
         j.mark_stopping("structr").unwrap();
         j.mark_stopping("neo4j").unwrap();
-        let r = interrupted(dir.path()).unwrap();
+        let r = interrupted(&inst).unwrap();
         assert_eq!(r.stopped, ["structr", "neo4j"]);
         assert!(r.describe().contains("structr, neo4j"));
         j.mark_start_failed("neo4j", "exit status 1").unwrap();
-        assert!(interrupted(dir.path())
+        assert!(interrupted(&inst)
             .unwrap()
             .describe()
             .contains("exit status 1"));
+        assert!(state::journal_path(&inst).starts_with(state::state_dir()));
         j.mark_started("neo4j").unwrap();
         j.mark_started("structr").unwrap();
-        assert!(interrupted(dir.path()).is_none());
-        assert!(!dir.path().join(JOURNAL_FILE).exists());
+        assert!(interrupted(&inst).is_none());
+        assert!(!state::journal_path(&inst).exists());
     }
 }

@@ -1,15 +1,19 @@
 //! The procedures (backup, restore, verify, prune, recover) as sequences of steps that
 //! report `Event`s. They use `install` and `repo`; faces use them.
 
+mod archiving;
 pub mod backup;
 pub mod error;
 pub mod event;
 pub mod journal;
 pub mod parallel;
+pub mod pin;
 pub mod preflight;
 pub mod prune;
 pub mod recover;
 pub mod restore;
+pub mod state;
+mod swap;
 pub mod verify;
 pub mod window;
 
@@ -17,9 +21,11 @@ pub use error::OpError;
 pub use event::{Event, Sink, Step};
 
 use crate::cancel::Cancel;
+use crate::config::Config;
 use crate::install::Installation;
 use crate::repo::archive::ArchiveOptions;
 use crate::repo::generation::Repo;
+use crate::repo::lock::{self, Lock};
 
 /// What every operation needs: the installation, the repository, how to compress,
 /// and the flag that Ctrl-C / SIGTERM / the TUI set to cancel.
@@ -32,10 +38,32 @@ pub struct Context<'a> {
     pub reflink: bool,
 }
 
+impl<'a> Context<'a> {
+    /// The one place a context is made from the configuration.
+    pub fn new(config: &Config, inst: &'a Installation, repo: Repo, cancel: Cancel) -> Self {
+        Context {
+            inst,
+            repo,
+            archive: ArchiveOptions {
+                level: config.repository.compression_level,
+                threads: config.repository.threads,
+            },
+            cancel,
+            reflink: config.repository.reflink,
+        }
+    }
+}
+
 /// Refuses to start while an interrupted run's journal says services are down.
-pub fn refuse_if_interrupted(repo: &Repo) -> Result<(), OpError> {
-    match journal::interrupted(&repo.root) {
+pub fn refuse_if_interrupted(inst: &Installation) -> Result<(), OpError> {
+    match journal::interrupted(inst) {
         Some(record) => Err(OpError::NeedsRecover(record.describe())),
         None => Ok(()),
     }
+}
+
+/// Takes the repository lock after checking that nobody else can write there.
+pub fn lock_repo(repo: &Repo, operation: &str) -> Result<Lock, OpError> {
+    repo.check_trusted()?;
+    Ok(lock::acquire(&repo.root, operation)?)
 }

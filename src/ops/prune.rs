@@ -6,7 +6,6 @@ use chrono::Local;
 use super::event::{Event, Sink};
 use super::OpError;
 use crate::repo::generation::{Manifest, Repo};
-use crate::repo::lock;
 use crate::repo::retention::{self, Candidate, Decision, Policy};
 
 #[derive(Debug)]
@@ -50,7 +49,7 @@ pub fn plan(repo: &Repo, policy: &Policy) -> Result<Vec<PlanRow>, OpError> {
 /// Deletes what the plan does not keep, under the repository lock. The plan is
 /// recomputed under the lock so it matches what is on disk now.
 pub fn run(repo: &Repo, policy: &Policy, on: Sink) -> Result<Vec<PlanRow>, OpError> {
-    let _lock = lock::acquire(&repo.root, "prune")?;
+    let _lock = super::lock_repo(repo, "prune")?;
     let rows = plan(repo, policy)?;
     for row in rows.iter().filter(|r| !r.decision.keep) {
         repo.delete(&row.manifest.id)?;
@@ -61,7 +60,7 @@ pub fn run(repo: &Repo, policy: &Policy, on: Sink) -> Result<Vec<PlanRow>, OpErr
 
 /// Deletes one generation under the lock.
 pub fn delete(repo: &Repo, id: &str) -> Result<(), OpError> {
-    let _lock = lock::acquire(&repo.root, "delete")?;
+    let _lock = super::lock_repo(repo, "delete")?;
     if repo.manifest(id)?.pinned {
         return Err(OpError::Refused(format!(
             "{id} is pinned; `structr-backup unpin {id}` first"

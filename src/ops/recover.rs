@@ -1,55 +1,131 @@
 //! Recovery after an interrupted run (killed, power loss): put back folders a restore
 //! was swapping, start the services the journal lists as stopped by us, and remove
-//! leftovers of unfinished generations.
+//! leftovers (staging folders beside the targets, unfinished generations). It acts
+//! only on paths derived from the configured installation: a journal entry naming
+//! anything else is ignored with a warning. Everything it does, it says.
+
+use std::fs;
+use std::path::PathBuf;
 
 use super::event::{Event, Sink};
 use super::journal::{self, Journal};
-use super::restore::undo_swap;
+use super::swap;
 use super::window::{Closing, Window};
-use super::{Context, OpError};
-use crate::repo::lock;
+use super::{lock_repo, state, Context, OpError};
 
 #[derive(Debug)]
 pub struct Outcome {
-    /// None when there was nothing to recover.
+    /// None when no interrupted run had left services stopped.
     pub record: Option<journal::Record>,
     pub closing: Closing,
+    /// Folders and files removed (staging folders, unfinished generations).
+    pub removed: Vec<PathBuf>,
 }
 
 pub fn run(ctx: &Context, on: Sink) -> Result<Outcome, OpError> {
-    let _lock = lock::acquire(&ctx.repo.root, "recover")?;
-    let Some(record) = journal::interrupted(&ctx.repo.root) else {
-        for p in ctx.repo.clean_leftovers()? {
-            on(Event::Info(format!("removed {}", p.display())));
+    let _installation = state::lock_installation(ctx.inst, "recover")?;
+    let record = journal::interrupted(ctx.inst);
+    let mut closing = Closing::default();
+    if let Some(record) = &record {
+        on(Event::Info(record.describe()));
+        let mut j = Journal::resume(ctx.inst, record.clone());
+        put_back_swaps(ctx, record, on)?;
+        if !record.swaps.is_empty() {
+            j.set_swaps(Vec::new())?;
         }
-        return Ok(Outcome {
-            record: None,
-            closing: Closing::default(),
-        });
-    };
-    on(Event::Info(record.describe()));
-    let mut j = Journal::resume(&ctx.repo.root, record.clone());
-    for s in record.swaps.iter().rev() {
-        let discard = std::path::PathBuf::from(format!("{}.restore-failed", s.target.display()));
-        undo_swap(&s.target, &s.kept, &discard).map_err(OpError::failed)?;
-        on(Event::Info(format!(
-            "put the previous {} back",
-            s.target.display()
-        )));
+        let mut window = Window::resume(ctx.inst, j);
+        closing = window.close(on);
     }
-    if !record.swaps.is_empty() {
-        j.set_swaps(Vec::new())?;
-    }
-    let mut window = Window::resume(ctx.inst, j);
-    let closing = window.close(on);
-    for p in ctx.repo.clean_leftovers()? {
-        on(Event::Info(format!("removed {}", p.display())));
+    let mut removed = remove_staging(ctx, on);
+    // Unfinished generations are removed only from a repository nobody else can
+    // write into; services come first, so an untrusted repository is a warning here.
+    match lock_repo(&ctx.repo, "recover") {
+        Ok(_lock) => {
+            for p in ctx.repo.clean_leftovers()? {
+                on(Event::Info(format!(
+                    "removed the unfinished generation {}",
+                    p.display()
+                )));
+                removed.push(p);
+            }
+        }
+        Err(e) => on(Event::Warning(format!(
+            "unfinished generations were not looked for: {e}"
+        ))),
     }
     if !closing.all_running() {
         return Err(OpError::failed(closing.aftermath()));
     }
     Ok(Outcome {
-        record: Some(record),
+        record,
         closing,
+        removed,
     })
+}
+
+/// Undoes the swaps the journal lists, newest first, for targets of this
+/// installation whose kept folder has one of our names.
+fn put_back_swaps(ctx: &Context, record: &journal::Record, on: Sink) -> Result<(), OpError> {
+    for s in record.swaps.iter().rev() {
+        let ours = ctx.inst.components.iter().any(|c| c.path == s.target)
+            && swap::is_kept_path(&s.target, &s.kept);
+        if !ours {
+            on(Event::Warning(format!(
+                "ignored a journal entry for {} → {}: not a folder of this installation",
+                s.target.display(),
+                s.kept.display()
+            )));
+            continue;
+        }
+        let moved = swap::undo(&s.target, &s.kept, &swap::discard_path(&s.target))
+            .map_err(|e| OpError::failed(e.to_string()))?;
+        if moved {
+            on(Event::Info(format!(
+                "put the previous {} back (from {})",
+                s.target.display(),
+                s.kept.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Removes staging folders of an interrupted restore beside each target (the
+/// installation lock is held, so no restore of this installation is running).
+fn remove_staging(ctx: &Context, on: Sink) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for c in &ctx.inst.components {
+        let Some(parent) = c.path.parent() else {
+            continue;
+        };
+        let Ok(entries) = fs::read_dir(parent) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let path = entry.path();
+            if !swap::is_staging_name(&c.path, name) && path != swap::discard_path(&c.path) {
+                continue;
+            }
+            // Only real folders: a symlink there is not something we made.
+            if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                continue;
+            }
+            match fs::remove_dir_all(&path) {
+                Ok(()) => {
+                    on(Event::Info(format!(
+                        "removed {}, left by an interrupted restore",
+                        path.display()
+                    )));
+                    removed.push(path);
+                }
+                Err(e) => on(Event::Warning(format!(
+                    "cannot remove {}: {e}",
+                    path.display()
+                ))),
+            }
+        }
+    }
+    removed
 }

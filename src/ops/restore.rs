@@ -1,24 +1,27 @@
 //! Restore: verify the generation before anything is stopped → stop both services →
 //! (safety backup of the current state) → extract each component into a staging
-//! folder beside its target, checking every file's sha256 → swap by rename, keeping
-//! the old folder as `<target>.pre-restore-<id>` → start both. Any failure before
-//! the swap leaves the installation as it was; a failure during the swap rolls back.
+//! folder beside its target, checking every file's sha256 → fsync → swap by rename,
+//! keeping the old folder as `<target>.pre-restore-<id>` → start both. Any failure
+//! before the swap leaves the installation as it was; a failure during the swap
+//! rolls back. Nothing is reported done before it is on disk.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::backup::{copy_components, guarded, new_manifest, preflight_checks, publish};
+use super::archiving::{copy_components, guarded, new_manifest, preflight_checks, publish};
 use super::event::{archive_progress, Event, Sink, Step};
 use super::journal::Swap;
-use super::window::{start_steps, stop_steps, Closing, Window};
-use super::{parallel, refuse_if_interrupted, verify, Context, OpError};
+use super::preflight::Estimate;
+use super::swap;
+use super::window::{self, start_steps, stop_steps, Closing, Window};
+use super::{lock_repo, parallel, refuse_if_interrupted, state, verify, Context, OpError};
 use crate::install::ComponentSpec;
 use crate::repo::archive;
-use crate::repo::file_index::{self, IndexEntry};
+use crate::repo::file_index::{self, EntryKind, IndexEntry};
 use crate::repo::generation::{Component, Manifest, Timings};
-use crate::repo::lock;
 
 pub const SAFETY_LABEL: &str = "pre-restore";
 
@@ -47,37 +50,31 @@ pub struct Outcome {
 }
 
 /// Where each component of `m` would go, checked against this installation and
-/// the file systems. No side effects: used for confirmation screens too.
+/// the file systems. Every path comes from the installation and the checked id,
+/// none from the manifest. No side effects: used for confirmation screens too.
 pub fn placements(ctx: &Context, m: &Manifest) -> Result<Vec<Placement>, OpError> {
     let mut out = Vec::new();
     for c in &m.components {
         let spec = target_for(ctx, c)?;
         let target = spec.path.clone();
-        let parent = target.parent().filter(|p| p.is_dir()).ok_or_else(|| {
-            OpError::Refused(format!(
+        if !target.parent().is_some_and(|p| p.is_dir()) {
+            return Err(OpError::Refused(format!(
                 "cannot restore {} to {}: its parent folder does not exist",
                 c.name,
                 target.display()
-            ))
-        })?;
+            )));
+        }
         if is_mount_point(&target) {
             return Err(OpError::Refused(format!(
                 "{} is a mount point, so it cannot be swapped by rename; restore it by hand (see the README, manual restore)",
                 target.display()
             )));
         }
-        let file_name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
         out.push(Placement {
             name: c.name.clone(),
-            staging: parent.join(format!(".{file_name}.restore-{}", m.id)),
-            kept: free_name(&PathBuf::from(format!(
-                "{}.pre-restore-{}",
-                target.display(),
-                m.id
-            ))),
+            staging: swap::staging_path(&target, &m.id)
+                .map_err(|e| OpError::Refused(e.to_string()))?,
+            kept: swap::kept_path(&target, &m.id),
             target,
             bytes: c.bytes,
             files: c.files,
@@ -105,27 +102,29 @@ fn is_mount_point(path: &Path) -> bool {
     }
 }
 
-/// `path`, or `path.2`, `path.3`, ... whichever does not exist yet.
-fn free_name(path: &Path) -> PathBuf {
-    if !path.exists() {
-        return path.to_path_buf();
-    }
-    (2..)
-        .map(|n| PathBuf::from(format!("{}.{n}", path.display())))
-        .find(|p| !p.exists())
-        .unwrap_or_else(|| path.to_path_buf())
-}
-
 pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<Outcome, OpError> {
-    let lock = lock::acquire(&ctx.repo.root, "restore")?;
+    let _installation = state::lock_installation(ctx.inst, "restore")?;
+    let lock = lock_repo(&ctx.repo, "restore")?;
     if let Some(stale) = &lock.stale_holder {
         on(Event::Warning(format!(
             "took over a stale repository lock ({stale})"
         )));
     }
-    refuse_if_interrupted(&ctx.repo)?;
+    refuse_if_interrupted(ctx.inst)?;
     let manifest = ctx.repo.manifest(id)?;
-    on(Event::Plan(plan_steps(ctx, &manifest, opts)));
+    let found_stopped = window::found_stopped(ctx.inst);
+    on(Event::Plan(plan_steps(
+        ctx,
+        &manifest,
+        opts,
+        &found_stopped,
+    )));
+    if !found_stopped.is_empty() {
+        on(Event::Warning(format!(
+            "already stopped: {}. It is left stopped after the restore",
+            found_stopped.join(", ")
+        )));
+    }
 
     // Everything that can refuse does so before a service is touched.
     let dir = ctx.repo.path_of(id);
@@ -137,12 +136,12 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
     })?;
     let placements = placements(ctx, &manifest)?;
     let indexes = read_indexes(&dir, &manifest)?;
-    check_target_space(&placements)?;
     let estimate = if opts.safety_backup {
         Some(preflight_checks(ctx, on)?)
     } else {
         None
     };
+    check_target_space(ctx, &placements, &indexes, estimate.as_ref())?;
     for p in &placements {
         if p.staging.exists() {
             fs::remove_dir_all(&p.staging).map_err(|e| {
@@ -154,7 +153,7 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
         }
     }
 
-    let mut window = Window::new(ctx.inst, &ctx.repo.root, "restore");
+    let mut window = Window::new(ctx.inst, "restore");
     let mut safety = None;
     let result = window.stop_all(on).and_then(|()| {
         guarded(|| {
@@ -206,7 +205,12 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
     })
 }
 
-fn plan_steps(ctx: &Context, m: &Manifest, opts: &RestoreOptions) -> Vec<Step> {
+fn plan_steps(
+    ctx: &Context,
+    m: &Manifest,
+    opts: &RestoreOptions,
+    found_stopped: &[String],
+) -> Vec<Step> {
     let mut steps: Vec<Step> = m
         .components
         .iter()
@@ -231,8 +235,67 @@ fn plan_steps(ctx: &Context, m: &Manifest, opts: &RestoreOptions) -> Vec<Step> {
     }
     steps.extend(m.components.iter().map(|c| Step::Extract(c.name.clone())));
     steps.extend(m.components.iter().map(|c| Step::Swap(c.name.clone())));
-    steps.extend(start_steps(ctx.inst));
+    steps.extend(start_steps(ctx.inst, found_stopped));
     steps
+}
+
+/// The bytes a component's files take once extracted, from its file index (what
+/// extraction enforces, entry by entry), plus a block per entry for metadata.
+fn extracted_size(index: &[IndexEntry]) -> u64 {
+    index
+        .iter()
+        .map(|e| match e.kind {
+            EntryKind::File => e.size.saturating_add(4096),
+            _ => 4096,
+        })
+        .fold(0u64, u64::saturating_add)
+}
+
+/// Compares what the restore will write with the free space of every file system
+/// it writes to, before anything stops: the extracted copies (sized from the file
+/// indexes, so a damaged or hostile manifest cannot understate them) beside their
+/// targets, and the safety backup in the repository. The old folders are kept, so
+/// their space is not freed; 2% and 64 MiB are kept free on top.
+fn check_target_space(
+    ctx: &Context,
+    placements: &[Placement],
+    indexes: &[Vec<IndexEntry>],
+    safety: Option<&Estimate>,
+) -> Result<(), OpError> {
+    let dev_of = |p: &Path| {
+        fs::metadata(p)
+            .map(|m| m.dev())
+            .map_err(|e| OpError::Refused(format!("cannot read {}: {e}", p.display())))
+    };
+    // Per file system: a folder on it, and the bytes that go there.
+    let mut needs: BTreeMap<u64, (PathBuf, u64)> = BTreeMap::new();
+    for (p, index) in placements.iter().zip(indexes) {
+        let parent = p.staging.parent().unwrap_or(Path::new("/"));
+        let entry = needs
+            .entry(dev_of(parent)?)
+            .or_insert((parent.to_path_buf(), 0));
+        entry.1 = entry.1.saturating_add(extracted_size(index));
+    }
+    if let Some(e) = safety {
+        let entry = needs
+            .entry(dev_of(&ctx.repo.root)?)
+            .or_insert((ctx.repo.root.clone(), 0));
+        entry.1 = entry.1.saturating_add(e.needed_bytes);
+    }
+    for (dir, bytes) in needs.values() {
+        let needed = bytes.saturating_add(bytes / 50).saturating_add(64 << 20);
+        let free = super::preflight::free_space(dir)?;
+        if free < needed {
+            return Err(OpError::Refused(format!(
+                "not enough free space on the file system of {} for the restore: {} needed (the restored copies{}; the current folders are kept), {} free. Nothing was stopped",
+                dir.display(),
+                crate::units::bytes(needed),
+                if safety.is_some() { " and the safety backup" } else { "" },
+                crate::units::bytes(free)
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn read_indexes(dir: &Path, m: &Manifest) -> Result<Vec<Vec<IndexEntry>>, OpError> {
@@ -247,34 +310,6 @@ fn read_indexes(dir: &Path, m: &Manifest) -> Result<Vec<Vec<IndexEntry>>, OpErro
             })
         })
         .collect()
-}
-
-/// The old folder stays until the user removes it, so the new copy needs room beside it.
-fn check_target_space(placements: &[Placement]) -> Result<(), OpError> {
-    for p in placements {
-        let parent = p.staging.parent().unwrap_or(Path::new("/"));
-        let free = super::preflight::free_space(parent)?;
-        let dev = fs::metadata(parent).map(|m| m.dev()).ok();
-        let needed: u64 = placements
-            .iter()
-            .filter(|q| {
-                fs::metadata(q.staging.parent().unwrap_or(Path::new("/")))
-                    .map(|m| m.dev())
-                    .ok()
-                    == dev
-            })
-            .map(|q| q.bytes + (q.files + 1) * 4096)
-            .sum();
-        if free < needed {
-            return Err(OpError::Refused(format!(
-                "not enough free space beside {} for the restored copy: {} needed, {} free. Nothing was stopped",
-                p.target.display(),
-                crate::units::bytes(needed),
-                crate::units::bytes(free)
-            )));
-        }
-    }
-    Ok(())
 }
 
 fn safety_backup(
@@ -363,72 +398,23 @@ fn swap_all(
         let step = Step::Swap(p.name.clone());
         on(Event::Started(step.clone()));
         let t = Instant::now();
-        match swap_one(p) {
+        match swap::swap_in(&p.target, &p.staging, &p.kept) {
             Ok(()) => {
                 done.push(p);
                 on(Event::Finished(step, t.elapsed()));
             }
             Err(e) => {
-                on(Event::Failed(step, e.clone()));
+                on(Event::Failed(step, e.to_string()));
                 for q in done.iter().rev() {
-                    if let Err(r) = unswap_one(q) {
-                        on(Event::Warning(r));
+                    if let Err(r) = swap::undo(&q.target, &q.kept, &q.staging) {
+                        on(Event::Warning(r.to_string()));
                     }
                 }
                 journal.set_swaps(Vec::new())?;
-                return Err(OpError::failed(e));
+                return Err(OpError::failed(e.to_string()));
             }
         }
     }
     journal.set_swaps(Vec::new())?;
-    Ok(())
-}
-
-fn swap_one(p: &Placement) -> Result<(), String> {
-    let had_target = p.target.exists();
-    if had_target {
-        fs::rename(&p.target, &p.kept).map_err(|e| {
-            format!(
-                "cannot move {} aside to {}: {e}",
-                p.target.display(),
-                p.kept.display()
-            )
-        })?;
-    }
-    if let Err(e) = fs::rename(&p.staging, &p.target) {
-        if had_target {
-            let _ = fs::rename(&p.kept, &p.target);
-        }
-        return Err(format!(
-            "cannot move the restored copy into {}: {e}",
-            p.target.display()
-        ));
-    }
-    Ok(())
-}
-
-/// Puts the previous folder back (used on rollback and by `recover`).
-pub fn unswap_one(p: &Placement) -> Result<(), String> {
-    undo_swap(&p.target, &p.kept, &p.staging)
-}
-
-/// If `kept` exists, the swap of `target` happened (fully or half): move whatever is
-/// at `target` to `discard` and `kept` back to `target`.
-pub fn undo_swap(target: &Path, kept: &Path, discard: &Path) -> Result<(), String> {
-    if !kept.exists() {
-        return Ok(());
-    }
-    if target.exists() {
-        fs::rename(target, discard)
-            .map_err(|e| format!("cannot move {} aside: {e}", target.display()))?;
-    }
-    fs::rename(kept, target).map_err(|e| {
-        format!(
-            "cannot put {} back to {}: {e}",
-            kept.display(),
-            target.display()
-        )
-    })?;
-    let _ = fs::remove_dir_all(discard);
     Ok(())
 }

@@ -13,7 +13,6 @@ use crate::cancel::Cancel;
 use crate::repo::archive;
 use crate::repo::file_index;
 use crate::repo::generation::{self, Manifest, Repo, VerifyRecord};
-use crate::repo::lock;
 
 #[derive(Debug, serde::Serialize)]
 pub struct Report {
@@ -32,7 +31,7 @@ pub fn run(
     cancel: &Cancel,
     on: Sink,
 ) -> Result<Vec<Report>, OpError> {
-    let _lock = lock::acquire(&repo.root, "verify")?;
+    let _lock = super::lock_repo(repo, "verify")?;
     let ids: Vec<String> = if ids.is_empty() {
         repo.list()?.0.into_iter().map(|m| m.id).collect()
     } else {

@@ -1,8 +1,9 @@
 //! The maintenance window: services stopped in order (Structr, then Neo4j), work done,
 //! services started in reverse order, with the journal kept in step so that a killed
-//! run can be recovered. Whoever opens a window must close it on every path.
+//! run can be recovered. The window is a guard: if it is dropped without `close`
+//! (an early return, a panic unwinding through it), it starts what it stopped.
+//! Services found stopped are left stopped: only what this run stopped is started.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::event::{Event, Sink, Step};
@@ -15,6 +16,11 @@ pub struct Window<'a> {
     journal: Journal,
     first_stop: Option<Instant>,
     last_start: Option<Instant>,
+    /// Services that were already stopped when the window opened (left stopped).
+    found_stopped: Vec<String>,
+    stop_time: Duration,
+    start_time: Duration,
+    closed: bool,
 }
 
 /// How a window ended.
@@ -60,23 +66,30 @@ pub fn stop_steps(inst: &Installation) -> Vec<Step> {
     steps
 }
 
-/// The steps of starting every service again, each followed by its health check.
-pub fn start_steps(inst: &Installation) -> Vec<Step> {
+/// The steps of starting every service again (but those found stopped), each
+/// followed by its health check.
+pub fn start_steps(inst: &Installation, found_stopped: &[String]) -> Vec<Step> {
     inst.services
         .iter()
         .rev()
+        .filter(|s| !found_stopped.iter().any(|f| f == s.name()))
         .flat_map(|s| [Step::Start(s.name().into()), Step::Health(s.name().into())])
         .collect()
 }
 
+/// The services of `inst` that are not running now (a failed status check counts
+/// as running: stopping and starting it again is the safe side).
+pub fn found_stopped(inst: &Installation) -> Vec<String> {
+    inst.services
+        .iter()
+        .filter(|s| matches!(s.is_running(), Ok(false)))
+        .map(|s| s.name().to_string())
+        .collect()
+}
+
 impl<'a> Window<'a> {
-    pub fn new(inst: &'a Installation, repo: &Path, operation: &str) -> Self {
-        Self {
-            inst,
-            journal: Journal::begin(repo, operation),
-            first_stop: None,
-            last_start: None,
-        }
+    pub fn new(inst: &'a Installation, operation: &str) -> Self {
+        Self::resume(inst, Journal::begin(inst, operation))
     }
 
     /// For `recover`: a window whose services are already down.
@@ -86,22 +99,48 @@ impl<'a> Window<'a> {
             journal,
             first_stop: None,
             last_start: None,
+            found_stopped: Vec::new(),
+            stop_time: Duration::ZERO,
+            start_time: Duration::ZERO,
+            closed: false,
         }
+    }
+
+    /// Services that were already stopped when this window stopped the others.
+    pub fn found_stopped(&self) -> &[String] {
+        &self.found_stopped
+    }
+
+    /// Time spent in stop commands, and in start commands plus health waits.
+    pub fn stop_start_time(&self) -> (Duration, Duration) {
+        (self.stop_time, self.start_time)
     }
 
     pub fn journal(&mut self) -> &mut Journal {
         &mut self.journal
     }
 
-    /// Stops every service in order, then proves Neo4j released its store.
+    /// Stops every running service in order, then proves Neo4j released its store.
+    /// A service that is already stopped is left alone (and left stopped).
     pub fn stop_all(&mut self, on: Sink) -> Result<(), OpError> {
         for svc in &self.inst.services {
             let step = Step::Stop(svc.name().to_string());
             on(Event::Started(step.clone()));
             let t = Instant::now();
+            if matches!(svc.is_running(), Ok(false)) {
+                self.found_stopped.push(svc.name().to_string());
+                on(Event::Info(format!(
+                    "{} was already stopped: it is not stopped by us and will not be started afterwards",
+                    svc.name()
+                )));
+                on(Event::Finished(step, t.elapsed()));
+                continue;
+            }
             self.journal.mark_stopping(svc.name())?;
             self.first_stop.get_or_insert(t);
-            if let Err(e) = svc.stop(self.inst.stop_timeout) {
+            let result = svc.stop(self.inst.stop_timeout);
+            self.stop_time += t.elapsed();
+            if let Err(e) = result {
                 on(Event::Failed(step, e.to_string()));
                 return Err(OpError::failed(format!(
                     "could not stop {}: {e}",
@@ -142,6 +181,7 @@ impl<'a> Window<'a> {
     /// to start stops the sequence: its dependents are not started against a
     /// missing database; the journal keeps them listed for `recover`.
     pub fn close(&mut self, on: Sink) -> Closing {
+        self.closed = true;
         let mut closing = Closing::default();
         let stopped: Vec<String> = self.journal.stopped().to_vec();
         for svc in self.inst.services.iter().rev() {
@@ -159,7 +199,9 @@ impl<'a> Window<'a> {
             let step = Step::Start(name.clone());
             on(Event::Started(step.clone()));
             let t = Instant::now();
-            match svc.start(self.inst.start_timeout) {
+            let started = svc.start(self.inst.start_timeout);
+            self.start_time += t.elapsed();
+            match started {
                 Ok(()) => {
                     let _ = self.journal.mark_started(&name);
                     self.last_start = Some(Instant::now());
@@ -175,7 +217,11 @@ impl<'a> Window<'a> {
             let step = Step::Health(name.clone());
             on(Event::Started(step.clone()));
             let t = Instant::now();
-            match svc.wait_healthy(self.inst.start_timeout) {
+            let healthy = svc.wait_healthy(self.inst.start_timeout);
+            self.start_time += t.elapsed();
+            // Downtime ends when the service answers, not when its start returned.
+            self.last_start = Some(Instant::now());
+            match healthy {
                 Ok(()) => on(Event::Finished(step, t.elapsed())),
                 Err(e) => {
                     on(Event::Warning(format!(
@@ -195,6 +241,16 @@ impl<'a> Window<'a> {
             (Some(a), Some(b)) => b.duration_since(a),
             (Some(a), None) => a.elapsed(),
             _ => Duration::ZERO,
+        }
+    }
+}
+
+impl Drop for Window<'_> {
+    /// The guard: a window left without `close` (an early return, a panic) starts
+    /// what it stopped; the events have nowhere to go, the journal records them.
+    fn drop(&mut self) {
+        if !self.closed && !self.journal.stopped().is_empty() {
+            self.close(&mut |_| {});
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -33,6 +33,10 @@ pub struct Manifest {
     pub timings: Timings,
     #[serde(default)]
     pub versions: std::collections::BTreeMap<String, String>,
+    /// Services that were already stopped when the backup began: the copy was taken
+    /// with them stopped, and they were left stopped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services_already_stopped: Vec<String>,
     pub components: Vec<Component>,
 }
 
@@ -55,12 +59,36 @@ pub struct Component {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Timings {
-    /// From the first stop to the last successful start.
+    /// From the first stop until the last started service answered its health check.
     pub downtime_secs: f64,
     pub total_secs: f64,
+    /// Time in the stop commands.
     pub stop_secs: f64,
     pub copy_secs: f64,
+    /// Time in the start commands and health waits.
     pub start_secs: f64,
+}
+
+/// The longest duration a manifest may state (about 31 years): anything beyond is damage.
+const MAX_SECS: f64 = 1e9;
+
+impl Timings {
+    /// Checks what serde cannot: a manifest is untrusted input, and NaN, infinite or
+    /// negative durations would panic where they are turned into a `Duration`.
+    fn check(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("downtime_secs", self.downtime_secs),
+            ("total_secs", self.total_secs),
+            ("stop_secs", self.stop_secs),
+            ("copy_secs", self.copy_secs),
+            ("start_secs", self.start_secs),
+        ] {
+            if !(0.0..=MAX_SECS).contains(&v) {
+                return Err(format!("timings.{name} = {v} is not a duration in seconds"));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -117,6 +145,16 @@ pub enum RepoError {
     },
     #[error("the manifest {path} is damaged: {detail}")]
     BadManifest { path: PathBuf, detail: String },
+    /// Someone else can write into the repository: whatever we read there could be
+    /// planted, so nothing is done in it.
+    #[error(
+        "refusing the repository {repo}: {reason}. Fix it with `{fix}`, then run the command again"
+    )]
+    Untrusted {
+        repo: PathBuf,
+        reason: String,
+        fix: String,
+    },
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RepoError {
@@ -183,21 +221,83 @@ impl Repo {
         Ok(final_path)
     }
 
-    /// Removes leftovers of interrupted runs (`.partial`, `.deleting`). Returns what was removed.
+    /// Removes leftovers of interrupted runs: `<id>.partial` and `<id>.deleting`
+    /// with a well-formed id, nothing else (a repository pointed at an existing folder
+    /// must not lose someone's `notes.partial`). Returns what was removed.
     pub fn clean_leftovers(&self) -> Result<Vec<PathBuf>, RepoError> {
         let mut removed = Vec::new();
         let Ok(entries) = fs::read_dir(&self.root) else {
             return Ok(removed);
         };
         for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(PARTIAL) || name.ends_with(DELETING) {
-                let path = entry.path();
-                fs::remove_dir_all(&path).map_err(io("cannot remove the leftover", &path))?;
-                removed.push(path);
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let ours = [PARTIAL, DELETING]
+                .iter()
+                .any(|suffix| name.strip_suffix(suffix).is_some_and(is_generation_id));
+            if !ours {
+                continue;
             }
+            let path = entry.path();
+            // A symlink is removed as a link: its target is not ours to delete.
+            let is_dir = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+            let result = match is_dir {
+                true => fs::remove_dir_all(&path),
+                false => fs::remove_file(&path),
+            };
+            result.map_err(io("cannot remove the leftover", &path))?;
+            removed.push(path);
         }
         Ok(removed)
+    }
+
+    /// Refuses a repository that anyone but its owner can write into (or whose
+    /// parent folder they can), or that belongs to another user than us or root:
+    /// its contents steer what a root process reads, renames and deletes.
+    pub fn check_trusted(&self) -> Result<(), RepoError> {
+        use std::os::unix::fs::MetadataExt;
+        let root = match self.root.canonicalize() {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io("cannot read the repository", &self.root)(e)),
+        };
+        let me = nix::unistd::geteuid().as_raw();
+        let untrusted = |reason: String, fix: String| RepoError::Untrusted {
+            repo: self.root.clone(),
+            reason,
+            fix,
+        };
+        let meta = fs::metadata(&root).map_err(io("cannot read the repository", &root))?;
+        if meta.uid() != me && meta.uid() != 0 {
+            return Err(untrusted(
+                format!(
+                    "{} belongs to uid {}, not to uid {me} or root",
+                    root.display(),
+                    meta.uid()
+                ),
+                format!("chown -R {me} {}", root.display()),
+            ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(untrusted(
+                format!(
+                    "{} can be written by users other than its owner (mode {:o})",
+                    root.display(),
+                    meta.mode() & 0o7777
+                ),
+                format!("chmod go-w {}", root.display()),
+            ));
+        }
+        if let Some(parent) = root.parent() {
+            let pm = fs::metadata(parent).map_err(io("cannot read", parent))?;
+            if pm.mode() & 0o022 != 0 {
+                return Err(untrusted(
+                    format!("its parent folder {} can be written by users other than its owner (mode {:o}), who could replace the repository", parent.display(), pm.mode() & 0o7777),
+                    format!("chmod go-w {}", parent.display()),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// All generations, newest first. Reads only the manifests. Folders whose
@@ -225,6 +325,8 @@ impl Repo {
         Ok((manifests, broken))
     }
 
+    /// The manifest of generation `id`. The id is the folder's name, checked against
+    /// the id format; whatever `id` the file itself states is ignored.
     pub fn manifest(&self, id: &str) -> Result<Manifest, RepoError> {
         if !is_generation_id(id) || !self.path_of(id).is_dir() {
             return Err(RepoError::NotFound {
@@ -232,7 +334,9 @@ impl Repo {
                 root: self.root.clone(),
             });
         }
-        read_manifest(&self.path_of(id))
+        let mut m = read_manifest(&self.path_of(id))?;
+        m.id = id.to_string();
+        Ok(m)
     }
 
     /// Sets or clears the pin (rewrites the manifest atomically).
@@ -260,7 +364,7 @@ impl Repo {
     }
 }
 
-pub fn read_manifest(dir: &Path) -> Result<Manifest, RepoError> {
+fn read_manifest(dir: &Path) -> Result<Manifest, RepoError> {
     let path = dir.join(MANIFEST);
     let text = fs::read_to_string(&path).map_err(io("cannot read the manifest", &path))?;
     let m: Manifest = toml::from_str(&text).map_err(|e| RepoError::BadManifest {
@@ -276,6 +380,9 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, RepoError> {
             ),
         });
     }
+    m.timings
+        .check()
+        .map_err(|detail| RepoError::BadManifest { path, detail })?;
     Ok(m)
 }
 
@@ -313,29 +420,39 @@ pub fn read_sums(dir: &Path) -> Result<Vec<(String, String)>, RepoError> {
         .collect()
 }
 
+/// Writes `path` through a temporary file beside it, fsynced and renamed into place,
+/// then fsyncs the folder: a crash leaves the old or the new file, never half of one.
+/// The temporary file is created new and never through a symlink (the folder may be
+/// writable by others).
 pub fn write_file_atomic(path: &Path, data: &[u8]) -> Result<(), RepoError> {
     let tmp = path.with_extension("tmp");
+    // A leftover (or planted) temporary file: unlinking never follows a symlink.
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(io("cannot remove", &tmp)(e))
+        }
+        _ => {}
+    }
     let mut f = fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&tmp)
         .map_err(io("cannot write", &tmp))?;
     f.write_all(data).map_err(io("cannot write", &tmp))?;
     f.sync_all().map_err(io("cannot sync", &tmp))?;
-    fs::rename(&tmp, path).map_err(io("cannot replace", path))
+    fs::rename(&tmp, path).map_err(io("cannot replace", path))?;
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => sync_dir(dir),
+        _ => Ok(()),
+    }
 }
 
 pub fn sync_dir(dir: &Path) -> Result<(), RepoError> {
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io("cannot sync the folder", dir))
-}
-
-/// Makes sure a folder is owner-only (the repository holds credentials).
-pub fn restrict(dir: &Path) -> std::io::Result<()> {
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
 }
 
 #[cfg(test)]
@@ -356,6 +473,7 @@ mod tests {
             last_verified: None,
             timings: Timings::default(),
             versions: Default::default(),
+            services_already_stopped: vec![],
             components: vec![],
         }
     }

@@ -643,6 +643,7 @@ mod tests {
                 last_verified: None,
                 timings: Default::default(),
                 versions: Default::default(),
+                services_already_stopped: vec![],
                 components: vec![],
             })
             .collect();
@@ -822,6 +823,7 @@ mod tests {
             host: "h".into(),
             operation: "backup".into(),
             started_at: chrono::Utc::now(),
+            targets: vec![],
             stopped: vec!["structr".into()],
             failed_start: None,
             swaps: vec![],

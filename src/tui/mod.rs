@@ -83,7 +83,10 @@ impl World {
             )
             .ok(),
             generations: list,
-            interrupted: ops::journal::interrupted(&self.repo.root),
+            interrupted: match &self.inst {
+                Ok(inst) => ops::journal::interrupted(inst),
+                Err(_) => ops::journal::interrupted_any().into_iter().next(),
+            },
             ..Data::default()
         };
         match &self.inst {
@@ -168,12 +171,7 @@ impl World {
                 ))
             }),
             Effect::TogglePin(id) => {
-                let result = crate::repo::lock::acquire(&self.repo.root, "pin")
-                    .map_err(|e| e.to_string())
-                    .and_then(|_lock| {
-                        let pinned = !self.repo.manifest(&id).map_err(|e| e.to_string())?.pinned;
-                        self.repo.set_pinned(&id, pinned).map_err(|e| e.to_string())
-                    });
+                let result = ops::pin::toggle(&self.repo, &id).map_err(|e| e.to_string());
                 app.status = Some(match result {
                     Ok(m) => format!("{} {}", m.id, if m.pinned { "pinned: never pruned" } else { "unpinned" }),
                     Err(e) => e,

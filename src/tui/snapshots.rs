@@ -49,6 +49,7 @@ fn manifest(id: &str, hour: u32, label: &str, pinned: bool, verified: Option<boo
             ..Timings::default()
         },
         versions: Default::default(),
+        services_already_stopped: vec![],
         components: vec![
             Component {
                 name: "neo4j-data".into(),
@@ -183,6 +184,7 @@ fn home_with_problems() {
         host: "srv1".into(),
         operation: "backup".into(),
         started_at: Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap(),
+        targets: vec![],
         stopped: vec!["structr".into(), "neo4j".into()],
         failed_start: None,
         swaps: vec![],

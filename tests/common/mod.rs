@@ -8,6 +8,8 @@ pub mod tree;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use sha2::Digest as _;
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_structr-backup");
@@ -233,6 +235,14 @@ keep_monthly = 0
         c
     }
 
+    /// Where this installation's journal lives (outside the repository), from `detect`.
+    pub fn journal_path(&self) -> PathBuf {
+        let out = self.cli(&["detect", "--json"]);
+        assert!(out.status.success(), "detect: {}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        PathBuf::from(v["state"]["journal"].as_str().unwrap())
+    }
+
     /// Ids of the generations in the repository, newest first.
     pub fn generations(&self) -> Vec<String> {
         let out = self.cli(&["list", "--json"]);
@@ -287,4 +297,24 @@ pub fn shell(script: &str, dir: &Path) -> Output {
         .current_dir(dir)
         .output()
         .unwrap()
+}
+
+/// Recomputes SHA256SUMS and the manifest's archive hashes after a test changed files.
+pub fn reseal(dir: &std::path::Path) {
+    let mut sums = String::new();
+    let mut manifest = std::fs::read_to_string(dir.join("manifest.toml")).unwrap();
+    for line in std::fs::read_to_string(dir.join("SHA256SUMS"))
+        .unwrap()
+        .lines()
+    {
+        let (old, name) = line.split_once("  ").unwrap();
+        let new: String = sha2::Sha256::digest(std::fs::read(dir.join(name)).unwrap())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        manifest = manifest.replace(old, &new);
+        sums.push_str(&format!("{new}  {name}\n"));
+    }
+    std::fs::write(dir.join("SHA256SUMS"), sums).unwrap();
+    std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
 }

@@ -1,0 +1,168 @@
+//! Archiving the installation's components into a new generation: the preflight
+//! before anything stops, the copy itself, the manifest and the publication. Used by
+//! backup and by the safety backup a restore takes.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::time::Instant;
+
+use chrono::Utc;
+
+use super::event::{archive_progress, Event, Sink, Step};
+use super::preflight::{self, Estimate};
+use super::{Context, OpError};
+use crate::repo::archive;
+use crate::repo::file_index;
+use crate::repo::generation::{self, Component, Manifest, Timings, FORMAT_VERSION};
+
+pub fn preflight_checks(ctx: &Context, on: Sink) -> Result<Estimate, OpError> {
+    on(Event::Started(Step::Preflight));
+    let t = Instant::now();
+    let result = (|| -> Result<Estimate, OpError> {
+        preflight::check_repo_outside(&ctx.repo.root, &ctx.inst.components)?;
+        let (list, _) = ctx.repo.list()?;
+        // Safety backups record no downtime of their own; estimate from a real backup.
+        let last = list.iter().find(|m| m.timings.downtime_secs > 0.0);
+        let estimate = preflight::estimate(&ctx.inst.components, &ctx.repo.root, last)?;
+        estimate.check_space(&ctx.repo.root)?;
+        Ok(estimate)
+    })();
+    match &result {
+        Ok(e) => {
+            let downtime = e
+                .expected_downtime
+                .map_or("unknown (first backup)".into(), crate::units::duration);
+            on(Event::Info(format!(
+                "{} in {} files to copy; {} free in the repository; expected downtime {}",
+                crate::units::bytes(e.total_bytes),
+                e.sources.iter().map(|s| s.files).sum::<u64>(),
+                crate::units::bytes(e.free_bytes),
+                downtime
+            )));
+            on(Event::Finished(Step::Preflight, t.elapsed()));
+        }
+        Err(err) => on(Event::Failed(Step::Preflight, err.to_string())),
+    }
+    result
+}
+
+/// Runs `f`, turning a panic into an error so the window is still closed.
+pub fn guarded<T>(f: impl FnOnce() -> Result<T, OpError>) -> Result<T, OpError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(OpError::failed(
+            "internal error (a worker panicked) while copying",
+        ))
+    })
+}
+
+/// Archives every component of the installation into `dir` (reading `read_from`
+/// instead of the live folders when given). A non-empty `purpose` reports the
+/// steps as a restore's safety backup instead of a plain copy.
+pub fn copy_components(
+    ctx: &Context,
+    dir: &Path,
+    estimate: &Estimate,
+    read_from: Option<&[std::path::PathBuf]>,
+    purpose: &str,
+    on: Sink,
+) -> Result<Vec<Component>, OpError> {
+    let mut out = Vec::new();
+    for (i, c) in ctx.inst.components.iter().enumerate() {
+        // A clone is read in place of the live folder; the manifest names the live one.
+        let src = read_from.and_then(|r| r.get(i)).unwrap_or(&c.path);
+        if ctx.cancel.is_cancelled() {
+            return Err(OpError::Cancelled {
+                detail: "the operation was cancelled".into(),
+            });
+        }
+        let step = if purpose.is_empty() {
+            Step::Copy(c.name.clone())
+        } else {
+            Step::SafetyBackup(c.name.clone())
+        };
+        let total = estimate
+            .sources
+            .iter()
+            .find(|s| s.name == c.name)
+            .map_or(0, |s| s.bytes);
+        on(Event::Started(step.clone()));
+        let t = Instant::now();
+        let archive_name = format!("{}.tar.zst", c.name);
+        let index_name = format!("{}.files", c.name);
+        let result = archive::write_archive(
+            src,
+            &dir.join(&archive_name),
+            &ctx.archive,
+            &ctx.cancel,
+            &mut archive_progress(&step, total, on),
+        );
+        let summary = match result {
+            Ok(s) => s,
+            Err(e) => {
+                on(Event::Failed(step, e.to_string()));
+                return Err(e.into());
+            }
+        };
+        let index_path = dir.join(&index_name);
+        file_index::write_index(&index_path, &summary.index).map_err(|e| {
+            OpError::failed(format!(
+                "cannot write the file index {}: {e}",
+                index_path.display()
+            ))
+        })?;
+        on(Event::Finished(step, t.elapsed()));
+        out.push(Component {
+            name: c.name.clone(),
+            role: c.role.clone(),
+            source: c.path.clone(),
+            archive: archive_name,
+            index: index_name,
+            files: summary.files,
+            entries: summary.entries,
+            bytes: summary.bytes,
+            archive_size: summary.archive_size,
+            sha256: summary.sha256,
+        });
+    }
+    Ok(out)
+}
+
+pub fn new_manifest(
+    ctx: &Context,
+    id: &str,
+    created: chrono::DateTime<Utc>,
+    label: &str,
+    components: Vec<Component>,
+    timings: Timings,
+) -> Manifest {
+    Manifest {
+        format_version: FORMAT_VERSION,
+        id: id.to_string(),
+        created_at: created,
+        host: ctx.inst.host.clone(),
+        installation: ctx.inst.kind.to_string(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        label: label.to_string(),
+        pinned: false,
+        last_verified: None,
+        timings,
+        versions: ctx.inst.versions.clone(),
+        services_already_stopped: Vec::new(),
+        components,
+    }
+}
+
+/// Writes the manifest and `SHA256SUMS` (archives from the streaming hash, index
+/// files hashed now: they are small) and renames `.partial` into place.
+pub fn publish(ctx: &Context, partial: &Path, m: &Manifest) -> Result<(), OpError> {
+    let mut sums = Vec::new();
+    for c in &m.components {
+        sums.push((c.sha256.clone(), c.archive.clone()));
+        let index_hash = archive::sha256_file(&partial.join(&c.index), &ctx.cancel, &mut |_| {})?;
+        sums.push((index_hash, c.index.clone()));
+    }
+    generation::write_sums(partial, &sums)?;
+    generation::write_manifest(partial, m)?;
+    ctx.repo.publish(partial, &m.id)?;
+    Ok(())
+}

@@ -1,0 +1,296 @@
+//! The repository is untrusted input, and run state is ours alone: what someone who
+//! can write into the repository plants there (ids with `../`, a journal, a
+//! symlinked lock, damaged numbers, a size bomb) makes root write, rename or delete
+//! nothing outside the installation's folders and the repository. Also: services
+//! are left as found, leftovers are cleaned and named, one run per installation.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::{reseal, text, Options, Sandbox};
+
+fn flag_sandbox() -> Sandbox {
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        ..Options::default()
+    });
+    fs::create_dir_all(sb.structr_dir.join("files")).unwrap();
+    fs::write(sb.structr_dir.join("files/a.txt"), "first").unwrap();
+    fs::create_dir_all(sb.neo4j_data.join("databases/neo4j")).unwrap();
+    fs::write(sb.neo4j_data.join("databases/neo4j/store"), "store").unwrap();
+    sb.start();
+    sb
+}
+
+fn backup(sb: &Sandbox) -> String {
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    sb.generations()[0].clone()
+}
+
+/// A folder outside everything the tool may touch, with a file in it.
+fn victim(sb: &Sandbox, name: &str) -> std::path::PathBuf {
+    let v = sb.dir.path().join(name);
+    fs::create_dir_all(&v).unwrap();
+    fs::write(v.join("precious"), "precious").unwrap();
+    v
+}
+
+fn intact(v: &Path) -> bool {
+    fs::read_to_string(v.join("precious")).is_ok_and(|s| s == "precious")
+}
+
+#[test]
+fn a_planted_manifest_id_is_ignored_for_the_folder_name() {
+    let sb = flag_sandbox();
+    let id = backup(&sb);
+    let v = victim(&sb, "victim");
+    // What an attacker writes: an id that climbs out of the staging folder's parent.
+    let manifest = sb.repo.join(&id).join("manifest.toml");
+    let m = fs::read_to_string(&manifest).unwrap();
+    fs::write(
+        &manifest,
+        m.replace(&format!("id = \"{id}\""), "id = \"x/../../victim\""),
+    )
+    .unwrap();
+    // The staging folder an id-from-the-manifest restore would create and remove.
+    fs::create_dir_all(sb.dir.path().join(".structr.restore-x")).unwrap();
+
+    assert_eq!(sb.generations(), vec![id.clone()], "listed by its folder name");
+    let out = sb.cli(&["--yes", "restore", "--no-safety-backup", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(intact(&v), "nothing outside the targets was touched");
+    assert_eq!(
+        fs::read_to_string(sb.structr_dir.join("files/a.txt")).unwrap(),
+        "first"
+    );
+    assert!(sb
+        .dir
+        .path()
+        .join(format!("structr.pre-restore-{id}"))
+        .is_dir());
+}
+
+#[test]
+fn a_journal_planted_in_the_repository_swaps_nothing() {
+    let sb = flag_sandbox();
+    backup(&sb);
+    let a = victim(&sb, "a");
+    let b = victim(&sb, "b");
+    fs::write(b.join("precious"), "b's").unwrap();
+    let planted = format!(
+        "pid = 999999\nhost = \"h\"\noperation = \"restore\"\nstarted_at = \"2026-01-01T00:00:00Z\"\nstopped = [\"structr\"]\n\n[[swaps]]\ntarget = \"{}\"\nkept = \"{}\"\n",
+        a.display(),
+        b.display()
+    );
+    fs::write(sb.repo.join(".journal"), &planted).unwrap();
+    let out = sb.cli(&["recover"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("nothing to recover"),
+        "{}",
+        text(&out)
+    );
+    assert!(intact(&a), "a was not swapped");
+    assert_eq!(fs::read_to_string(b.join("precious")).unwrap(), "b's");
+
+    // Even in the state folder, a swap of folders that are not the installation's
+    // is ignored with a warning.
+    let journal = sb.journal_path();
+    fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    fs::write(&journal, &planted).unwrap();
+    let out = sb.cli(&["recover"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a folder of this installation"),
+        "{}",
+        text(&out)
+    );
+    assert!(intact(&a));
+    assert_eq!(fs::read_to_string(b.join("precious")).unwrap(), "b's");
+    assert!(!journal.exists());
+}
+
+#[test]
+fn a_repository_others_can_write_is_refused_and_a_symlinked_lock_truncates_nothing() {
+    let sb = flag_sandbox();
+    backup(&sb);
+    let target = sb.dir.path().join("victim-file");
+    fs::write(&target, "precious").unwrap();
+    fs::remove_file(sb.repo.join(".lock")).ok();
+    std::os::unix::fs::symlink(&target, sb.repo.join(".lock")).unwrap();
+    fs::set_permissions(&sb.repo, fs::Permissions::from_mode(0o777)).unwrap();
+
+    let out = sb.cli(&["backup"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("chmod go-w {}", sb.repo.display())),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(&target).unwrap(), "precious");
+    assert!(sb.running("neo4j") && sb.running("structr"));
+
+    // Owner-only again, but the planted symlink is still there: refused by name.
+    fs::set_permissions(&sb.repo, fs::Permissions::from_mode(0o700)).unwrap();
+    let out = sb.cli(&["backup"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("symbolic link"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(fs::read_to_string(&target).unwrap(), "precious");
+    assert_eq!(sb.generations().len(), 1);
+}
+
+#[test]
+fn only_our_own_leftovers_are_removed_from_a_repository() {
+    let sb = flag_sandbox();
+    // A repository pointed at a folder that already holds someone's things.
+    let notes = sb.repo.join("notes.partial");
+    fs::create_dir_all(&notes).unwrap();
+    fs::write(notes.join("draft"), "keep me").unwrap();
+    let ours = sb.repo.join("20260101T000000Z.partial");
+    fs::create_dir_all(&ours).unwrap();
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(notes.join("draft").exists(), "not ours: kept");
+    assert!(!ours.exists(), "ours: removed");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("20260101T000000Z.partial"),
+        "the removal is named: {}",
+        text(&out)
+    );
+}
+
+#[test]
+fn damaged_numbers_in_a_manifest_are_errors_not_panics() {
+    let sb = flag_sandbox();
+    let id = backup(&sb);
+    let manifest = sb.repo.join(&id).join("manifest.toml");
+    let good = fs::read_to_string(&manifest).unwrap();
+    let line = good
+        .lines()
+        .find(|l| l.starts_with("downtime_secs"))
+        .unwrap()
+        .to_string();
+    for bad in ["nan", "1e300", "-5.0", "inf"] {
+        fs::write(
+            &manifest,
+            good.replace(&line, &format!("downtime_secs = {bad}")),
+        )
+        .unwrap();
+        let out = sb.cli(&["show", &id]);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("is damaged") && err.contains("downtime_secs"),
+            "{bad}: {err}"
+        );
+        let out = sb.cli(&["list"]);
+        assert_eq!(out.status.code(), Some(0), "{bad}: {}", text(&out));
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    }
+}
+
+#[test]
+fn a_size_bomb_in_the_file_index_is_refused_before_anything_stops() {
+    let sb = Sandbox::new(Options::default());
+    sb.start();
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = sb.generations()[0].clone();
+    let dir = sb.repo.join(&id);
+    // The index claims a 100 TiB file (the manifest still says a few KiB): what a
+    // decompression bomb needs to get past a check on the manifest alone.
+    let index = dir.join("structr.files");
+    let text_index = fs::read_to_string(&index).unwrap();
+    let line = text_index
+        .lines()
+        .find(|l| l.starts_with("f\t"))
+        .unwrap()
+        .to_string();
+    let mut cols: Vec<String> = line.split('\t').map(String::from).collect();
+    cols[4] = (100u64 << 40).to_string();
+    fs::write(&index, text_index.replace(&line, &cols.join("\t"))).unwrap();
+    reseal(&dir);
+
+    let pids = (sb.pid("neo4j"), sb.pid("structr"));
+    let out = sb.cli(&["--yes", "restore", "--no-safety-backup", &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not enough free space") && err.contains("Nothing was stopped"),
+        "{err}"
+    );
+    assert_eq!(
+        (sb.pid("neo4j"), sb.pid("structr")),
+        pids,
+        "nothing stopped"
+    );
+}
+
+#[test]
+fn a_service_found_stopped_is_left_stopped_and_the_manifest_says_so() {
+    let sb = flag_sandbox();
+    // The admin stopped Neo4j by hand before the backup.
+    let stop = shell_words::split(&sb.ctl("stop", "neo4j")).unwrap();
+    assert!(std::process::Command::new(&stop[0])
+        .args(&stop[1..])
+        .status()
+        .unwrap()
+        .success());
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already stopped: neo4j"), "{err}");
+    assert!(!sb.running("neo4j"), "left as found: stopped");
+    assert!(sb.running("structr"), "what we stopped is started");
+    let id = sb.generations()[0].clone();
+    let out = sb.cli(&["show", "--json", &id]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["services_already_stopped"], serde_json::json!(["neo4j"]));
+}
+
+#[test]
+fn recover_removes_staging_folders_and_names_only_what_it_did() {
+    let sb = flag_sandbox();
+    let id = backup(&sb);
+    // A restore killed after extracting, before its first rename: staging folders
+    // beside the targets, services down, the journal naming a swap never begun.
+    sb.stop();
+    let staging = sb.dir.path().join(format!(".structr.restore-{id}"));
+    fs::create_dir_all(staging.join("files")).unwrap();
+    let foreign = sb.dir.path().join(".structr.restore-notes");
+    fs::create_dir_all(&foreign).unwrap();
+    let journal = sb.journal_path();
+    fs::create_dir_all(journal.parent().unwrap()).unwrap();
+    fs::write(
+        &journal,
+        format!(
+            "pid = 999999\nhost = \"h\"\noperation = \"restore\"\nstarted_at = \"2026-01-01T00:00:00Z\"\nstopped = [\"structr\", \"neo4j\"]\n\n[[swaps]]\ntarget = \"{}\"\nkept = \"{}.pre-restore-{id}\"\n",
+            sb.structr_dir.display(),
+            sb.structr_dir.display()
+        ),
+    )
+    .unwrap();
+    let out = sb.cli(&["recover"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let all = text(&out);
+    assert!(!staging.exists(), "{all}");
+    assert!(all.contains(&staging.display().to_string()), "named: {all}");
+    assert!(foreign.exists(), "not ours: kept");
+    assert!(
+        !all.contains("put the previous"),
+        "nothing was moved: {all}"
+    );
+    assert!(sb.running("neo4j") && sb.running("structr"));
+    assert_eq!(
+        fs::read_to_string(sb.structr_dir.join("files/a.txt")).unwrap(),
+        "first"
+    );
+}
