@@ -401,3 +401,34 @@ fn recover_puts_back_folders_of_a_restore_killed_mid_swap() {
     assert!(sb.running("neo4j") && sb.running("structr"));
     assert!(!sb.journal_path().exists());
 }
+
+#[test]
+fn a_second_backup_of_the_same_installation_into_another_repository_is_refused() {
+    let sb = slow_sandbox();
+    sb.start();
+    let mut first = slow_backup(&sb);
+    // The nightly timer runs; an admin starts an ad-hoc backup onto a USB disk.
+    let usb = sb.dir.path().join("usb");
+    let out = sb.cli(&["--repo", usb.to_str().unwrap(), "backup"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("installation lock") && err.contains(&format!("pid {}", first.id())),
+        "{err}"
+    );
+    assert!(
+        !usb.exists() || std::fs::read_dir(&usb).unwrap().all(|e| {
+            !e.unwrap().file_name().to_string_lossy().starts_with("20")
+        }),
+        "nothing was written to the second repository"
+    );
+    // The first one goes on undisturbed; end it (a cancel starts the services).
+    assert!(first.try_wait().unwrap().is_none(), "the first backup still runs");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(first.wait().unwrap().code(), Some(5));
+    assert!(sb.running("structr") && sb.running("neo4j"));
+}

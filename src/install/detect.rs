@@ -48,9 +48,70 @@ pub fn detect(config: &Config) -> Result<Installation, DetectError> {
         }),
     };
     found.map(|mut i| {
+        add_linked_folders(&mut i);
         i.notes.extend(vm_note());
         i
     })
+}
+
+/// A top-level entry of a component that is a symlink to a folder elsewhere (say
+/// `files/` on another disk) would be archived as the link alone; it becomes a
+/// component of its own, as `files.path` outside the Structr folder does.
+fn add_linked_folders(inst: &mut Installation) {
+    let mut extra = Vec::new();
+    for c in &inst.components {
+        let Ok(root) = c.path.canonicalize() else {
+            continue;
+        };
+        let Ok(entries) = std::fs::read_dir(&c.path) else {
+            continue;
+        };
+        let mut entries: Vec<_> = entries.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let link = e.path();
+            let is_link = std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink());
+            let Ok(target) = link.canonicalize() else {
+                continue;
+            };
+            if !is_link || !target.is_dir() || target.starts_with(&root) {
+                continue;
+            }
+            // Already a component (files.path), or overlapping one: leave it be.
+            let overlaps = inst.components.iter().chain(&extra).any(|o: &ComponentSpec| {
+                let o = o.path.canonicalize().unwrap_or_else(|_| o.path.clone());
+                o.starts_with(&target) || target.starts_with(&o)
+            });
+            if overlaps {
+                continue;
+            }
+            let name = format!("{}-{}", c.name, safe_name(&e.file_name().to_string_lossy()));
+            extra.push(ComponentSpec {
+                name: name.clone(),
+                role: name,
+                path: target,
+                neo4j_store: false,
+            });
+        }
+    }
+    for x in &extra {
+        inst.notes.push(format!(
+            "{} is reached through a symbolic link from inside the installation: it is backed up as its own component, {}",
+            x.path.display(),
+            x.name
+        ));
+    }
+    inst.components.extend(extra);
+}
+
+/// A component name that is also a safe file name for its archive.
+fn safe_name(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '_' | '-' => c,
+            _ => '_',
+        })
+        .collect()
 }
 
 fn timeouts(config: &Config) -> (Duration, Duration) {
