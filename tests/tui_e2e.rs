@@ -28,10 +28,11 @@ impl Tui {
     }
 
     /// Runs `structr-backup ARGS` in an 80×24 tmux window and waits for the home screen.
+    /// The shell writes its pid and then becomes the program, so `pid` is the wizard's.
     fn start(&self, args: &str) {
+        let home = self.home.path().display();
         let cmd = format!(
-            "HOME={} TERM=xterm-256color {BIN} {args}",
-            self.home.path().display()
+            "export HOME={home} TERM=xterm-256color; echo $$ > {home}/wizard.pid; exec {BIN} {args}"
         );
         let out = self.tmux(&["new-session", "-d", "-x", "80", "-y", "24", "-s", "w", &cmd]);
         assert!(out.status.success(), "tmux: {}", text(&out));
@@ -43,6 +44,16 @@ impl Tui {
         let t = Tui::new();
         t.start(&format!("demo {args}"));
         t
+    }
+
+    /// The wizard's process id (written by the shell that became it).
+    fn pid(&self) -> u32 {
+        let path = self.home.path().join("wizard.pid");
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .trim()
+            .parse()
+            .unwrap()
     }
 
     fn tmux(&self, args: &[&str]) -> Output {
@@ -142,6 +153,17 @@ impl Drop for Tui {
             .args(["demo", "--clean"])
             .env("HOME", self.home.path())
             .output();
+    }
+}
+
+/// Whether a process is alive: present and not a zombie waiting for its parent.
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
     }
 }
 
@@ -267,4 +289,41 @@ fn prune_preview_then_confirm() {
     t.keys(&["Tab", "Enter"]);
     t.wait_for("2 generation(s) deleted", Duration::from_secs(30));
     assert_eq!(t.generations().len(), 1);
+}
+
+#[test]
+fn closing_the_terminal_mid_backup_starts_the_services_before_exiting() {
+    let t = Tui::demo("--store-mb 3000");
+    let pid = t.pid();
+    t.keys(&["b"]);
+    t.wait_for("Press Enter to start", Duration::from_secs(20));
+    t.keys(&["Enter"]);
+    t.wait_for("copy neo4j-data:", Duration::from_secs(30));
+    assert!(!t.running(), "the services are stopped for the copy");
+    // Closing the window hangs up its terminal: SIGHUP, then EIO on every write.
+    let out = t.tmux(&["kill-window", "-t", "w"]);
+    assert!(out.status.success(), "tmux: {}", text(&out));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while alive(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the wizard did not end after its terminal closed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Checked the moment it is gone: nothing else starts them afterwards.
+    assert!(
+        t.running(),
+        "the wizard exited while the services it stopped were down"
+    );
+    let repo = listing(&t.demo_dir().join("repository"));
+    assert!(!repo.iter().any(|n| n.ends_with(".partial")), "{repo:?}");
+    assert!(t.generations().is_empty(), "the backup was cancelled");
+    let out = t.cli(&["recover"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("nothing to recover"),
+        "an interrupted run was left behind: {}",
+        text(&out)
+    );
 }

@@ -5,17 +5,24 @@
 pub mod app;
 mod facts;
 pub mod keys;
+mod panics;
 pub mod theme;
 pub mod view;
 
 #[cfg(test)]
 mod snapshots;
 
-use std::sync::mpsc::{self, Receiver};
+use std::io;
+use std::mem::ManuallyDrop;
+use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
+use ratatui::crossterm::terminal::{self as term, EnterAlternateScreen};
+use ratatui::crossterm::{cursor, execute};
+use ratatui::prelude::CrosstermBackend;
+use ratatui::{DefaultTerminal, Terminal};
 
 use crate::cancel::Cancel;
 use crate::install::{detect, Installation};
@@ -32,6 +39,10 @@ enum Msg {
     Event(Event),
     Done(Result<String, String>),
 }
+
+/// A job thread that ended without telling its result (it cannot panic past
+/// `panics::caught`, so this is a thread that never ran or was torn down).
+const ENDED_SILENTLY: &str = "internal error: the job ended without reporting its result";
 
 /// Facts gathered on a thread (see `facts`).
 enum Facts {
@@ -118,11 +129,10 @@ impl World {
             Ok(i) => i.clone(),
             Err(_) => return,
         };
-        let (tx, rx) = mpsc::channel();
         let cancel = Cancel::new();
         let ctx_cancel = cancel.clone();
         let (repo, archive, reflink) = (self.repo.clone(), self.archive.clone(), self.reflink);
-        std::thread::spawn(move || {
+        let rx = job_thread(move |on| {
             let ctx = Context {
                 inst: &inst,
                 repo,
@@ -130,13 +140,23 @@ impl World {
                 cancel: ctx_cancel,
                 reflink,
             };
-            let events = tx.clone();
-            let result = work(&ctx, &mut |e| {
-                let _ = events.send(Msg::Event(e));
-            });
-            let _ = tx.send(Msg::Done(result));
+            work(&ctx, on)
         });
         self.job = Some((cancel, rx));
+    }
+
+    /// Ends the running job, if any, without a screen: cancels it (a cancelled
+    /// backup or restore starts the services it stopped) and waits for its end.
+    fn settle(&mut self) -> Option<Result<String, String>> {
+        let (cancel, rx) = self.job.take()?;
+        cancel.cancel();
+        loop {
+            match rx.recv() {
+                Ok(Msg::Event(_)) => continue,
+                Ok(Msg::Done(r)) => return Some(r),
+                Err(_) => return Some(Err(ENDED_SILENTLY.into())),
+            }
+        }
     }
 
     fn perform(&mut self, app: &mut App, effect: Effect) {
@@ -145,7 +165,7 @@ impl World {
             Effect::Refresh => app.data = self.data(),
             Effect::PlanBackup => {
                 app.data.plan.clear();
-                self.gather(|inst, repo| Facts::Plan(facts::backup_plan(inst, repo)));
+                self.gather(Facts::Plan, facts::backup_plan);
             }
             Effect::StartBackup => self.spawn(|ctx, on| {
                 let out = ops::backup::run(ctx, &BackupOptions::default(), on).map_err(|e| e.to_string())?;
@@ -220,15 +240,26 @@ impl World {
         }
     }
 
-    /// Gathers facts on a thread; `drain` hands them to the app.
-    fn gather(&mut self, work: impl FnOnce(&Installation, &Repo) -> Facts + Send + 'static) {
+    /// Gathers facts on a thread; `drain` hands them to the app as `kind`. A
+    /// panic while measuring becomes the one fact shown, not an endless "measuring".
+    fn gather(
+        &mut self,
+        kind: fn(Vec<String>) -> Facts,
+        work: impl FnOnce(&Installation, &Repo) -> Vec<String> + Send + 'static,
+    ) {
         let Ok(inst) = &self.inst else { return };
         let (inst, repo) = (inst.clone(), self.repo.clone());
         let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(work(&inst, &repo));
-        });
-        self.facts = Some(rx);
+        let measured = std::thread::Builder::new()
+            .name("wizard-facts".into())
+            .spawn(move || {
+                let facts = panics::caught(|| Ok(work(&inst, &repo)))
+                    .unwrap_or_else(|e| vec![format!("could not measure: {e}")]);
+                let _ = tx.send(kind(facts));
+            });
+        if measured.is_ok() {
+            self.facts = Some(rx);
+        }
     }
 
     fn verify(&mut self, id: String, deep: bool) {
@@ -248,49 +279,126 @@ impl World {
     }
 }
 
+/// Runs a job on its own thread. Whatever the job does (fail, panic), the
+/// receiver ends with one `Done`; a thread that cannot start reports that instead.
+fn job_thread(
+    work: impl FnOnce(&mut dyn FnMut(Event)) -> Result<String, String> + Send + 'static,
+) -> Receiver<Msg> {
+    let (tx, rx) = mpsc::channel();
+    let job_tx = tx.clone();
+    let started = std::thread::Builder::new()
+        .name("wizard-job".into())
+        .spawn(move || {
+            let result = panics::caught(|| {
+                work(&mut |e| {
+                    let _ = job_tx.send(Msg::Event(e));
+                })
+            });
+            let _ = job_tx.send(Msg::Done(result));
+        });
+    if let Err(e) = started {
+        let _ = tx.send(Msg::Done(Err(format!("cannot start the job: {e}"))));
+    }
+    rx
+}
+
 /// Runs the wizard until the user quits. SIGTERM/SIGHUP (`stop`) cancel a running
-/// job and end the wizard once its services are back.
-pub fn run(world: World, stop: &Cancel) -> std::io::Result<()> {
+/// job and end the wizard once its services are back. Whatever ends the screen
+/// (a lost terminal, a panic while drawing), a running job is cancelled and waited
+/// for before this returns, so the process never exits with services down.
+pub fn run(world: World, stop: &Cancel) -> io::Result<()> {
     let mut world = world;
     let mut app = App::new(world.data());
     let theme = theme::Theme::from_env();
-    let mut terminal = ratatui::init();
-    let result = (|| -> std::io::Result<()> {
-        loop {
-            terminal.draw(|f| view::draw(f, &app, &theme, view::Clock::now()))?;
-            drain(&mut world, &mut app);
-            if stop.is_cancelled() {
-                world.perform(&mut app, Effect::CancelJob);
-                if world.job.is_none() {
-                    return Ok(());
-                }
-            }
-            match wait_for_input(Duration::from_millis(100)) {
-                Input::None => continue,
-                // The terminal went away (ssh dropped, window closed): cancel the
-                // job, which starts the services again, and leave once it is over.
-                Input::Gone => {
-                    stop.cancel();
-                    continue;
-                }
-                Input::Ready => {}
-            }
-            if !event::poll(Duration::ZERO)? {
-                continue;
-            }
-            if let TermEvent::Key(key) = event::read()? {
-                if key.kind != KeyEventKind::Press {
-                    continue;
-                }
-                match app.on_key(key) {
-                    Effect::Quit if world.job.is_none() => return Ok(()),
-                    effect => world.perform(&mut app, effect),
-                }
+    let recording = panics::Recording::start();
+    let screen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // Never dropped: its drop reports a cursor it cannot show on stderr, and
+        // printing to a lost terminal panics. `close_terminal` shows the cursor.
+        let mut terminal = ManuallyDrop::new(open_terminal()?);
+        interact(&mut terminal, &mut world, &mut app, &theme, stop)
+    }))
+    .unwrap_or_else(|payload| {
+        let report = panics::take_report().unwrap_or_else(|| panics::message(payload.as_ref()));
+        Err(io::Error::other(format!(
+            "internal error in the wizard: {report}"
+        )))
+    });
+    // Errors are moot here: with the terminal gone there is nothing to restore.
+    let _ = close_terminal();
+    let job = world.settle();
+    drop(recording);
+    match (screen, job) {
+        (Ok(()), None) => Ok(()),
+        (Ok(()), Some(r)) => Err(io::Error::other(format!(
+            "the wizard ended during a job, which was cancelled: {}",
+            r.unwrap_or_else(|e| e)
+        ))),
+        (Err(e), None) => Err(e),
+        (Err(e), Some(r)) => Err(io::Error::new(
+            e.kind(),
+            format!(
+                "{e}; the running job was cancelled: {}",
+                r.unwrap_or_else(|e| e)
+            ),
+        )),
+    }
+}
+
+/// The full-screen terminal, without ratatui's panic hook: `panics` handles those.
+fn open_terminal() -> io::Result<DefaultTerminal> {
+    term::enable_raw_mode()?;
+    execute!(io::stdout(), EnterAlternateScreen)?;
+    Terminal::new(CrosstermBackend::new(io::stdout()))
+}
+
+/// Gives the terminal back as found; tries every step even when one fails.
+fn close_terminal() -> io::Result<()> {
+    let raw = term::disable_raw_mode();
+    let screen = execute!(io::stdout(), term::LeaveAlternateScreen, cursor::Show);
+    raw.and(screen)
+}
+
+/// The interactive loop: returns when the user quits, when `stop` is set and no
+/// job runs, or with the first terminal failure (a job may then still run).
+fn interact(
+    terminal: &mut DefaultTerminal,
+    world: &mut World,
+    app: &mut App,
+    theme: &theme::Theme,
+    stop: &Cancel,
+) -> io::Result<()> {
+    loop {
+        terminal.draw(|f| view::draw(f, app, theme, view::Clock::now()))?;
+        drain(world, app);
+        if stop.is_cancelled() {
+            world.perform(app, Effect::CancelJob);
+            if world.job.is_none() {
+                return Ok(());
             }
         }
-    })();
-    ratatui::restore();
-    result
+        match wait_for_input(Duration::from_millis(100)) {
+            Input::None => continue,
+            Input::Gone => {
+                return Err(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "the terminal was closed",
+                ))
+            }
+            Input::Ready => {}
+        }
+        if !event::poll(Duration::ZERO)? {
+            continue;
+        }
+        if let TermEvent::Key(key) = event::read()? {
+            if key.kind != KeyEventKind::Press {
+                continue;
+            }
+            match app.on_key(key) {
+                Effect::Quit if world.job.is_none() => return Ok(()),
+                effect => world.perform(app, effect),
+            }
+        }
+    }
 }
 
 enum Input {
@@ -324,21 +432,20 @@ fn wait_for_input(timeout: Duration) -> Input {
 
 /// Applies what the job and fact threads reported since the last frame.
 fn drain(world: &mut World, app: &mut App) {
-    if let Some(Ok(f)) = world.facts.as_ref().map(|rx| rx.try_recv()) {
-        world.facts = None;
-        match f {
-            Facts::Plan(v) => app.data.plan = v,
-            Facts::Restore(v) => app.set_restore_facts(v),
+    match world.facts.as_ref().map(|rx| rx.try_recv()) {
+        Some(Ok(f)) => {
+            world.facts = None;
+            match f {
+                Facts::Plan(v) => app.data.plan = v,
+                Facts::Restore(v) => app.set_restore_facts(v),
+            }
         }
+        Some(Err(TryRecvError::Disconnected)) => world.facts = None,
+        _ => {}
     }
     let Some((_, rx)) = &world.job else { return };
-    let mut done = None;
-    while let Ok(msg) = rx.try_recv() {
-        match msg {
-            Msg::Event(e) => app.on_job_event(e),
-            Msg::Done(r) => done = Some(r),
-        }
-    }
+    let done = job_messages(rx, |e| app.on_job_event(e));
+
     if let Some(r) = done {
         world.job = None;
         let restore_next = app
@@ -348,7 +455,152 @@ fn drain(world: &mut World, app: &mut App) {
         let effect = app.on_job_done(r);
         world.perform(app, effect);
         if let Some(id) = restore_next {
-            world.gather(move |inst, repo| Facts::Restore(facts::restore(inst, repo, &id)));
+            world.gather(Facts::Restore, move |inst, repo| {
+                facts::restore(inst, repo, &id)
+            });
+        }
+    }
+}
+
+/// Hands the job's pending events to `on` and returns its result once it has one;
+/// a job whose thread is gone without a result has failed.
+fn job_messages(rx: &Receiver<Msg>, mut on: impl FnMut(Event)) -> Option<Result<String, String>> {
+    loop {
+        match rx.try_recv() {
+            Ok(Msg::Event(e)) => on(e),
+            Ok(Msg::Done(r)) => return Some(r),
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Disconnected) => return Some(Err(ENDED_SILENTLY.into())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::RecvTimeoutError;
+    use std::time::Duration;
+
+    const LIMIT: Duration = Duration::from_secs(10);
+
+    /// A world on an empty installation (no services) and a repository that is
+    /// never written: enough to run jobs and fact threads.
+    fn world() -> World {
+        let inst = Installation {
+            kind: crate::config::Kind::Custom,
+            host: "test".into(),
+            components: Vec::new(),
+            services: Vec::new(),
+            notes: Vec::new(),
+            versions: Default::default(),
+            stop_timeout: Duration::from_secs(1),
+            start_timeout: Duration::from_secs(1),
+        };
+        World {
+            inst: Ok(Arc::new(inst)),
+            repo: Repo::new(std::env::temp_dir().join("structr-backup-tui-test-unused")),
+            archive: ArchiveOptions::default(),
+            reflink: false,
+            policy: Policy::default(),
+            job: None,
+            facts: None,
+        }
+    }
+
+    /// The job's result, skipping its events; fails the test if none comes.
+    fn result_of(world: &World) -> Result<String, String> {
+        let (_, rx) = world.job.as_ref().expect("a job runs");
+        loop {
+            match rx.recv_timeout(LIMIT) {
+                Ok(Msg::Event(_)) => continue,
+                Ok(Msg::Done(r)) => return r,
+                Err(RecvTimeoutError::Timeout) => panic!("the job never reported its end"),
+                Err(RecvTimeoutError::Disconnected) => panic!("the job ended without a result"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_panicking_job_is_a_failed_job() {
+        let mut w = world();
+        w.spawn(|_, on| {
+            on(Event::Info("about to fail".into()));
+            panic!("the archive writer broke");
+        });
+        let r = result_of(&w);
+        let e = r.expect_err("a panic is a failure");
+        assert!(e.starts_with("internal error: "), "{e}");
+        assert!(e.contains("the archive writer broke"), "{e}");
+    }
+
+    /// The wizard's loop takes in what a job sent before its channel closed.
+    fn drained(msgs: Vec<Msg>) -> (World, App) {
+        let (tx, rx) = mpsc::channel();
+        for m in msgs {
+            tx.send(m).unwrap();
+        }
+        drop(tx);
+        let mut w = world();
+        w.job = Some((Cancel::new(), rx));
+        let mut app = App::new(Data::default());
+        app.begin_job(JobKind::Backup, None);
+        drain(&mut w, &mut app);
+        (w, app)
+    }
+
+    #[test]
+    fn a_job_whose_thread_vanishes_without_a_result_has_failed() {
+        let (w, app) = drained(vec![Msg::Event(Event::Info("working".into()))]);
+        assert!(w.job.is_none(), "the screen does not wait for it forever");
+        let outcome = app.job().and_then(|j| j.outcome.clone());
+        assert!(
+            matches!(&outcome, Some(Err(e)) if e.starts_with("internal error")),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn a_finished_job_is_not_mistaken_for_a_vanished_one() {
+        let (w, app) = drained(vec![Msg::Done(Ok("written".into()))]);
+        assert!(w.job.is_none());
+        let outcome = app.job().and_then(|j| j.outcome.clone());
+        assert_eq!(outcome, Some(Ok("written".into())));
+    }
+
+    #[test]
+    fn settling_cancels_the_job_and_waits_for_its_end() {
+        let mut w = world();
+        w.spawn(|ctx, on| {
+            // A job that only ends when cancelled, like a long copy.
+            while !ctx.cancel.is_cancelled() {
+                on(Event::Info("copying".into()));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err("cancelled; services started again".into())
+        });
+        assert_eq!(
+            w.settle(),
+            Some(Err("cancelled; services started again".into()))
+        );
+        assert!(w.job.is_none());
+        assert_eq!(w.settle(), None, "nothing left to settle");
+    }
+
+    #[test]
+    fn a_panic_while_measuring_is_shown_instead_of_measuring_forever() {
+        let mut w = world();
+        w.gather(Facts::Plan, |_, _| panic!("walk failed"));
+        let rx = w.facts.as_ref().expect("facts are gathered");
+        match rx.recv_timeout(LIMIT) {
+            Ok(Facts::Plan(v)) => {
+                assert_eq!(v.len(), 1, "{v:?}");
+                assert!(
+                    v[0].starts_with("could not measure: internal error: walk failed"),
+                    "{v:?}"
+                );
+            }
+            Ok(Facts::Restore(v)) => panic!("wrong kind: {v:?}"),
+            Err(e) => panic!("no facts: {e}"),
         }
     }
 }
