@@ -29,7 +29,6 @@ use crate::install::{detect, Installation};
 use crate::ops::backup::BackupOptions;
 use crate::ops::restore::RestoreOptions;
 use crate::ops::{self, Context, Event};
-use crate::repo::archive::ArchiveOptions;
 use crate::repo::generation::Repo;
 use crate::repo::retention::Policy;
 use crate::units;
@@ -54,8 +53,7 @@ enum Facts {
 pub struct World {
     inst: Result<Arc<Installation>, String>,
     repo: Repo,
-    archive: ArchiveOptions,
-    reflink: bool,
+    config: crate::config::Config,
     policy: Policy,
     job: Option<(Cancel, Receiver<Msg>)>,
     facts: Option<Receiver<Facts>>,
@@ -69,11 +67,7 @@ impl World {
                 .map(Arc::new)
                 .map_err(|e| e.to_string()),
             repo,
-            archive: ArchiveOptions {
-                level: config.repository.compression_level,
-                threads: config.repository.threads,
-            },
-            reflink: config.repository.reflink,
+            config: config.clone(),
             policy,
             job: None,
             facts: None,
@@ -131,15 +125,9 @@ impl World {
         };
         let cancel = Cancel::new();
         let ctx_cancel = cancel.clone();
-        let (repo, archive, reflink) = (self.repo.clone(), self.archive.clone(), self.reflink);
+        let (repo, config) = (self.repo.clone(), self.config.clone());
         let rx = job_thread(move |on| {
-            let ctx = Context {
-                inst: &inst,
-                repo,
-                archive,
-                cancel: ctx_cancel,
-                reflink,
-            };
+            let ctx = Context::new(&config, &inst, repo, ctx_cancel);
             work(&ctx, on)
         });
         self.job = Some((cancel, rx));
@@ -499,8 +487,7 @@ mod tests {
         World {
             inst: Ok(Arc::new(inst)),
             repo: Repo::new(std::env::temp_dir().join("structr-backup-tui-test-unused")),
-            archive: ArchiveOptions::default(),
-            reflink: false,
+            config: crate::config::Config::default(),
             policy: Policy::default(),
             job: None,
             facts: None,
