@@ -2,7 +2,7 @@
 //! messages that name the file, the line and the key.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -290,6 +290,7 @@ fn validate(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError>
             }
         }
     }
+    validate_paths(config, text, path)?;
     if inst.stop_timeout_secs == 0 || inst.start_timeout_secs == 0 {
         return Err(fail(
             "stop_timeout_secs",
@@ -297,6 +298,77 @@ fn validate(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError>
         ));
     }
     Ok(())
+}
+
+/// Paths must say one thing: absolute, because a timer or cron job runs in a working
+/// folder nobody chose, and that must not change what is backed up or replaced; and
+/// the two targets apart, because a restore replaces each one whole.
+fn validate_paths(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError> {
+    let fail = |key: &str, shown: &str, message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: line_of_key(text, key),
+        message: format!("{shown}: {message}"),
+    };
+    let inst = &config.installation;
+    for (key, shown, value) in [
+        ("path", "[repository] path", &config.repository.path),
+        ("neo4j_data", "neo4j_data", &inst.neo4j_data),
+        ("structr_dir", "structr_dir", &inst.structr_dir),
+        ("compose_file", "compose_file", &inst.compose_file),
+    ] {
+        if let Some(p) = value.as_deref().filter(|p| !p.is_absolute()) {
+            return Err(fail(
+                key,
+                shown,
+                format!(
+                    "{:?} is a relative path, so its meaning would depend on the folder the \
+                     command runs in; write the absolute path (starting with /)",
+                    p.display().to_string()
+                ),
+            ));
+        }
+    }
+    if let (Some(data), Some(structr)) = (&inst.neo4j_data, &inst.structr_dir) {
+        let (d, s) = (lexical(data), lexical(structr));
+        let relation = if d == s {
+            "is the same folder as"
+        } else if d.starts_with(&s) {
+            "is inside"
+        } else if s.starts_with(&d) {
+            "contains"
+        } else {
+            return Ok(());
+        };
+        return Err(fail(
+            "neo4j_data",
+            "neo4j_data",
+            format!(
+                "{} {relation} structr_dir {}; a backup archives each whole and a restore \
+                 replaces each whole, so they must be two folders apart: point neo4j_data \
+                 and structr_dir at folders where neither contains the other",
+                data.display(),
+                structr.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `p` with `.` and `..` resolved by the text alone (no file system: the folders
+/// may not exist yet, and a symlink must not make two spellings look different).
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            // `/..` is `/`: pop does nothing at the root.
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The first line that assigns `key` (for messages; 0 when it is not written at all).
@@ -422,6 +494,72 @@ keep_within = "1w3d"
             err.contains("keep_within") && err.contains("line 2"),
             "{err}"
         );
+    }
+
+    fn custom(data: &str, structr: &str) -> String {
+        format!(
+            "[installation]\nkind = \"custom\"\nneo4j_data = \"{data}\"\nstructr_dir = \"{structr}\"\n\
+             neo4j = {{ start = \"a\", stop = \"b\", status = \"c\" }}\n\
+             structr = {{ start = \"a\", stop = \"b\", status = \"c\" }}\n"
+        )
+    }
+
+    #[test]
+    fn relative_paths_are_refused_naming_file_line_and_key() {
+        for (text, key, line) in [
+            ("[repository]\npath = \"backups\"\n".to_string(), "path", 2),
+            (custom("data", "/opt/structr"), "neo4j_data", 3),
+            (custom("/data", "./structr"), "structr_dir", 4),
+            (
+                "[installation]\nkind = \"compose\"\ncompose_file = \"docker-compose.yml\"\n"
+                    .to_string(),
+                "compose_file",
+                3,
+            ),
+        ] {
+            let err = parse(&text, Path::new("/etc/c.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("/etc/c.toml"), "{err}");
+            assert!(err.contains(&format!("line {line}")), "{err}");
+            assert!(err.contains(key), "{err}");
+            assert!(err.contains("absolute path"), "{err}");
+        }
+    }
+
+    #[test]
+    fn nested_or_equal_targets_are_refused_naming_both_neighbours_are_not() {
+        for (data, structr) in [
+            ("/srv/structr", "/srv/structr"),
+            ("/srv/structr/", "/srv/./structr"),
+            ("/srv/structr/db/data", "/srv/structr"),
+            ("/srv/structr", "/srv/structr/sub"),
+            ("/srv/x/../structr/data", "/srv/structr/"),
+            ("/srv", "/"),
+        ] {
+            let err = parse(&custom(data, structr), Path::new("c.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("line 3"), "{data} {structr}: {err}");
+            assert!(
+                err.contains(data) && err.contains(structr),
+                "{data} {structr}: {err}"
+            );
+        }
+        // Neighbours with similar names are apart, and fine.
+        for (data, structr) in [
+            ("/srv/structr-data", "/srv/structr"),
+            ("/srv/structr/../neo4j", "/srv/structr"),
+            ("/var/lib/neo4j/data", "/usr/lib/structr"),
+        ] {
+            parse(&custom(data, structr), Path::new("c.toml")).unwrap();
+        }
+    }
+
+    #[test]
+    fn lexical_resolves_dots_and_trailing_slashes() {
+        assert_eq!(lexical(Path::new("/a/./b/../c/")), Path::new("/a/c"));
+        assert_eq!(lexical(Path::new("/../a")), Path::new("/a"));
     }
 
     #[test]

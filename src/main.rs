@@ -1,8 +1,10 @@
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use structr_backup::cancel::Cancel;
-use structr_backup::cli::{self, args::Cli, Env};
+use structr_backup::cli::{self, args::Cli, output, Env};
+use structr_backup::errln;
 
 fn main() -> ExitCode {
     // `structr-backup standin ...` runs the stand-in services (used by the demo),
@@ -11,11 +13,17 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == "standin") {
         return ExitCode::from(structr_backup::standin::main(args[1..].to_vec()) as u8);
     }
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     // Readable panic reports; our own errors are printed below with their exit codes.
-    let _ = color_eyre::install();
+    install_panic_report();
+    if let Err(message) = absolute_paths(&mut cli) {
+        errln!("error: {message}");
+        return ExitCode::from(cli::EXIT_USAGE as u8);
+    }
     // Ctrl-C, SIGTERM and a lost terminal cancel the operation; the operation
-    // itself then starts the services it stopped before we exit.
+    // itself then starts the services it stopped before we exit. SIGPIPE stays
+    // ignored (Rust's default): a closed pipe must not kill a run with services
+    // down; writes report EPIPE instead, which `cli::output` swallows.
     let cancel = Cancel::new();
     for sig in [
         signal_hook::consts::SIGINT,
@@ -23,16 +31,71 @@ fn main() -> ExitCode {
         signal_hook::consts::SIGHUP,
     ] {
         if let Err(e) = signal_hook::flag::register(sig, cancel.flag()) {
-            eprintln!("error: cannot install the signal handler: {e}");
+            errln!("error: cannot install the signal handler: {e}");
             return ExitCode::from(cli::EXIT_FAILED as u8);
         }
     }
     let result = Env::load(cli, cancel).and_then(|env| cli::run(&env));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    output::flush();
+    let code = match result {
+        // A reader that closed the pipe (`| head`) is no failure; a stdout that
+        // could not take the output (a full disk) is, or a script would trust a
+        // truncated listing.
+        Ok(()) => match output::stdout_failure() {
+            None => 0,
+            Some(e) => {
+                errln!(
+                    "error: the command finished, but its output could not be written to stdout: {e}; \
+                     run it again with stdout going where there is room"
+                );
+                cli::EXIT_FAILED
+            }
+        },
         Err(f) => {
-            eprintln!("error: {}", f.message);
-            ExitCode::from(f.code as u8)
+            errln!("error: {}", f.message);
+            f.code
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
+/// color-eyre's panic report, plain unless a person at a terminal may want
+/// colours (<https://no-color.org>: a set, non-empty NO_COLOR means none).
+fn install_panic_report() {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let mut hooks = color_eyre::config::HookBuilder::new();
+    if no_color || !std::io::stderr().is_terminal() {
+        hooks = hooks.theme(color_eyre::config::Theme::new());
+    }
+    let Ok((panic_hook, eyre_hook)) = hooks.try_into_hooks() else {
+        return;
+    };
+    let _ = eyre_hook.install();
+    // color-eyre's own panic hook prints with eprintln!, which panics again on a
+    // closed stderr and aborts the process, skipping the unwinding that starts
+    // stopped services; this one cannot fail.
+    std::panic::set_hook(Box::new(move |info| {
+        errln!("{}", panic_hook.panic_report(info));
+    }));
+}
+
+/// Paths typed on the command line mean what they meant in the shell they were
+/// typed in: made absolute once here, nothing later depends on the working folder.
+/// (Paths in the config file must be absolute already; see `config::validate`.)
+fn absolute_paths(cli: &mut Cli) -> Result<(), String> {
+    for (flag, path) in [
+        ("--config", &mut cli.config),
+        ("--repo", &mut cli.repo),
+        ("--compose-file", &mut cli.compose_file),
+    ] {
+        if let Some(p) = path.as_mut() {
+            *p = std::path::absolute(&*p).map_err(|e| {
+                format!(
+                    "{flag} {:?}: cannot make it an absolute path: {e}; give the absolute path",
+                    p.display().to_string()
+                )
+            })?;
         }
     }
+    Ok(())
 }

@@ -325,6 +325,9 @@ fn unreadable_source_names_the_path_and_what_to_do() {
         std::os::unix::fs::PermissionsExt::from_mode(0o777),
     )
     .unwrap();
+    // A folder of its own: the config refuses neo4j_data and structr_dir in one another.
+    let structr = dir.path().join("structr");
+    std::fs::create_dir_all(&structr).unwrap();
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     std::os::unix::fs::chown(&repo, Some(65534), Some(65534)).unwrap();
@@ -340,7 +343,7 @@ fn unreadable_source_names_the_path_and_what_to_do() {
             "[repository]\npath = \"{}\"\n[installation]\nkind = \"custom\"\nneo4j_data = \"{}\"\nstructr_dir = \"{}\"\nneo4j = {svc}\nstructr = {svc}\n",
             repo.display(),
             src.display(),
-            src.display()
+            structr.display()
         ),
     )
     .unwrap();

@@ -1,6 +1,8 @@
 //! Asking a person at a terminal before something destructive.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
+
+use super::output;
 
 /// With `typed`, the person must type that exact text (e.g. the generation id);
 /// otherwise a plain yes. Anything else, or end of input, means no.
@@ -9,8 +11,8 @@ pub fn ask(what: &str, typed: Option<&str>) -> bool {
         Some(t) => format!("To {what}, type {t} and press Enter (anything else cancels): "),
         None => format!("{what}? Type yes to continue: "),
     };
-    print!("{prompt}");
-    let _ = std::io::stdout().flush();
+    crate::out!("{prompt}");
+    output::flush();
     let mut answer = String::new();
     if std::io::stdin().lock().read_line(&mut answer).is_err() {
         return false;

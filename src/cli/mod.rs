@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod confirm;
+pub mod output;
 pub mod render;
 
 use std::io::IsTerminal;
@@ -17,6 +18,7 @@ use crate::ops::{self, Context, OpError};
 use crate::repo::generation::{Manifest, Repo};
 use crate::repo::retention::Policy;
 use crate::units;
+use crate::{errln, outln};
 use args::{Cli, Command, PruneArgs};
 use render::Renderer;
 
@@ -104,7 +106,7 @@ impl Env {
     }
 
     fn print_json(&self, value: serde_json::Value) {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
@@ -134,7 +136,7 @@ impl Env {
 pub fn run(env: &Env) -> Result<()> {
     if !matches!(env.cli.command, Some(Command::Recover)) {
         for record in ops::journal::interrupted_any() {
-            eprintln!("WARNING: {}", record.describe());
+            errln!("WARNING: {}", record.describe());
         }
     }
     match &env.cli.command {
@@ -162,7 +164,7 @@ fn no_command(env: &Env) -> Result<()> {
     if interactive() {
         return wizard(&env.config, env.repo.clone(), &env.cancel);
     }
-    eprintln!("{}", Cli::command().render_help());
+    errln!("{}", Cli::command().render_help());
     Err(Failure::usage(
         "no command given (the wizard needs a terminal)",
     ))
@@ -180,7 +182,7 @@ fn wizard(config: &Config, repo: Repo, cancel: &Cancel) -> Result<()> {
     })?;
     crate::tui::run(world, cancel).map_err(|e| Failure {
         code: EXIT_FAILED,
-        message: format!("terminal error: {e}"),
+        message: format!("the wizard ended: {e}"),
     })
 }
 
@@ -200,7 +202,7 @@ fn backup(env: &Env, label: &str) -> Result<()> {
     if env.cli.json {
         env.print_json(json!({ "generation": m, "unhealthy": out.closing.unhealthy }));
     } else {
-        println!(
+        outln!(
             "generation {} written: {} in {} files, archives {} ({}), downtime {}",
             m.id,
             units::bytes(m.total_bytes()),
@@ -210,7 +212,7 @@ fn backup(env: &Env, label: &str) -> Result<()> {
             units::duration(std::time::Duration::from_secs_f64(m.timings.downtime_secs))
         );
         for u in &out.closing.unhealthy {
-            println!("WARNING: not healthy after start: {u}");
+            outln!("WARNING: not healthy after start: {u}");
         }
     }
     Ok(())
@@ -219,7 +221,7 @@ fn backup(env: &Env, label: &str) -> Result<()> {
 fn list(env: &Env) -> Result<()> {
     let (manifests, broken) = env.repo.list().map_err(OpError::from)?;
     for b in &broken {
-        eprintln!("warning: {b}");
+        errln!("warning: {b}");
     }
     if env.cli.json {
         let rows: Vec<_> = manifests.iter().map(list_json).collect();
@@ -227,15 +229,19 @@ fn list(env: &Env) -> Result<()> {
         return Ok(());
     }
     if manifests.is_empty() {
-        println!("no generations in {}", env.repo.root.display());
+        outln!("no generations in {}", env.repo.root.display());
         return Ok(());
     }
-    println!(
+    outln!(
         "{:<20} {:<19} {:>10}  {:<6} {:<10} LABEL",
-        "ID", "CREATED", "SIZE", "PINNED", "VERIFIED"
+        "ID",
+        "CREATED",
+        "SIZE",
+        "PINNED",
+        "VERIFIED"
     );
     for m in &manifests {
-        println!(
+        outln!(
             "{:<20} {:<19} {:>10}  {:<6} {:<10} {}",
             m.id,
             m.created_at
@@ -279,26 +285,26 @@ fn show(env: &Env, id: &str) -> Result<()> {
         return Ok(());
     }
     let local = m.created_at.with_timezone(&chrono::Local);
-    println!("generation   {}", m.id);
-    println!(
+    outln!("generation   {}", m.id);
+    outln!(
         "created      {} ({})",
         local.format("%Y-%m-%d %H:%M:%S %Z"),
         units::age(chrono::Utc::now() - m.created_at)
     );
-    println!("host         {} ({} installation)", m.host, m.installation);
-    println!(
+    outln!("host         {} ({} installation)", m.host, m.installation);
+    outln!(
         "label        {}",
         if m.label.is_empty() { "-" } else { &m.label }
     );
-    println!("pinned       {}", if m.pinned { "yes" } else { "no" });
-    println!("verified     {}", verified_word(&m));
-    println!(
+    outln!("pinned       {}", if m.pinned { "yes" } else { "no" });
+    outln!("verified     {}", verified_word(&m));
+    outln!(
         "downtime     {}",
         units::duration(std::time::Duration::from_secs_f64(m.timings.downtime_secs))
     );
-    println!("tool         structr-backup {}", m.tool_version);
+    outln!("tool         structr-backup {}", m.tool_version);
     for c in &m.components {
-        println!(
+        outln!(
             "component    {} ({}) from {}: {} files, {} → {} {}",
             c.name,
             c.role,
@@ -326,8 +332,8 @@ fn verify(env: &Env, id: Option<&str>, all: bool, deep: bool) -> Result<()> {
     } else {
         for rep in &reports {
             match rep.ok {
-                true => println!("{}: ok ({})", rep.id, if deep { "deep" } else { "quick" }),
-                false => println!("{}: FAILED: {}", rep.id, rep.problems.join("; ")),
+                true => outln!("{}: ok ({})", rep.id, if deep { "deep" } else { "quick" }),
+                false => outln!("{}: FAILED: {}", rep.id, rep.problems.join("; ")),
             }
         }
     }
@@ -346,7 +352,7 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
     let m = env.repo.manifest(id).map_err(OpError::from)?;
     let placements = ops::restore::placements(&ctx, &m)?;
     if !env.cli.json {
-        println!(
+        outln!(
             "Restore generation {} ({}, from host {}):",
             m.id,
             m.created_at
@@ -355,7 +361,7 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
             m.host
         );
         for p in &placements {
-            println!(
+            outln!(
                 "  {} will be REPLACED by {} ({}); the current folder is kept as {}",
                 p.target.display(),
                 p.name,
@@ -364,11 +370,11 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
             );
         }
         let names: Vec<&str> = inst.services.iter().map(|s| s.name()).collect();
-        println!(
+        outln!(
             "  services stopped during the restore: {}",
             names.join(", ")
         );
-        println!(
+        outln!(
             "  safety backup of the current state first: {}",
             if safety_backup { "yes" } else { "NO" }
         );
@@ -387,19 +393,19 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
             "unhealthy": out.closing.unhealthy,
         }));
     } else {
-        println!("generation {} restored; services running.", out.restored.id);
+        outln!("generation {} restored; services running.", out.restored.id);
         if let Some(s) = &out.safety {
-            println!("safety backup of the previous state: generation {}", s.id);
+            outln!("safety backup of the previous state: generation {}", s.id);
         }
         for p in &out.placements {
-            println!(
+            outln!(
                 "previous {} kept at {} (delete it when satisfied)",
                 p.target.display(),
                 p.kept.display()
             );
         }
         for u in &out.closing.unhealthy {
-            println!("WARNING: not healthy after start: {u}");
+            outln!("WARNING: not healthy after start: {u}");
         }
     }
     Ok(())
@@ -443,7 +449,7 @@ fn prune(env: &Env, args: &PruneArgs) -> Result<()> {
     let rows = ops::prune::run(&env.repo, &policy, &mut |e| r.event(e))?;
     drop(r);
     if !env.cli.json {
-        println!(
+        outln!(
             "deleted {} generation(s)",
             rows.iter().filter(|r| !r.decision.keep).count()
         );
@@ -469,7 +475,7 @@ fn print_plan(env: &Env, rows: &[ops::prune::PlanRow], dry_run: bool) {
     }
     for r in rows {
         let reasons: Vec<String> = r.decision.reasons.iter().map(|x| x.to_string()).collect();
-        println!(
+        outln!(
             "{:<6} {:<20} {:<19} {}",
             if r.decision.keep { "keep" } else { "DELETE" },
             r.manifest.id,
@@ -484,7 +490,7 @@ fn print_plan(env: &Env, rows: &[ops::prune::PlanRow], dry_run: bool) {
 
 fn pin(env: &Env, id: &str, pinned: bool) -> Result<()> {
     ops::pin::set(&env.repo, id, pinned)?;
-    println!("{id} {}", if pinned { "pinned" } else { "unpinned" });
+    outln!("{id} {}", if pinned { "pinned" } else { "unpinned" });
     Ok(())
 }
 
@@ -492,7 +498,7 @@ fn delete(env: &Env, id: &str) -> Result<()> {
     env.repo.manifest(id).map_err(OpError::from)?;
     env.confirm(&format!("delete generation {id}"), Some(id))?;
     ops::prune::delete(&env.repo, id)?;
-    println!("{id} deleted");
+    outln!("{id} deleted");
     Ok(())
 }
 
@@ -503,11 +509,11 @@ fn recover(env: &Env) -> Result<()> {
     let out = ops::recover::run(&ctx, &mut |e| r.event(e))?;
     drop(r);
     match &out.record {
-        None => println!("nothing to recover: no interrupted run left services stopped"),
-        Some(rec) => println!("recovered: started {}", rec.stopped.join(", ")),
+        None => outln!("nothing to recover: no interrupted run left services stopped"),
+        Some(rec) => outln!("recovered: started {}", rec.stopped.join(", ")),
     }
     if !out.removed.is_empty() {
-        println!(
+        outln!(
             "removed {} leftover(s) of interrupted runs",
             out.removed.len()
         );
@@ -534,11 +540,11 @@ fn detect_cmd(env: &Env) -> Result<()> {
         }));
         return Ok(());
     }
-    println!("installation {} on {}", inst.kind, inst.host);
-    println!("config       {}", env.source);
-    println!("repository   {}", env.repo.root.display());
+    outln!("installation {} on {}", inst.kind, inst.host);
+    outln!("config       {}", env.source);
+    outln!("repository   {}", env.repo.root.display());
     for c in &inst.components {
-        println!(
+        outln!(
             "component    {} ({}) at {}",
             c.name,
             c.role,
@@ -551,10 +557,10 @@ fn detect_cmd(env: &Env) -> Result<()> {
             Ok(false) => "stopped",
             Err(_) => "unknown",
         };
-        println!("service      {} ({state}), {}", s.name(), s.describe());
+        outln!("service      {} ({state}), {}", s.name(), s.describe());
     }
     for n in &inst.notes {
-        println!("note         {n}");
+        outln!("note         {n}");
     }
     Ok(())
 }
@@ -567,7 +573,7 @@ fn demo(env: &Env, clean: bool, store_mb: u32) -> Result<()> {
     };
     if clean {
         demo.clean().map_err(fail)?;
-        println!("demo removed ({})", demo.root.display());
+        outln!("demo removed ({})", demo.root.display());
         return Ok(());
     }
     demo.ensure(store_mb).map_err(fail)?;
@@ -580,11 +586,11 @@ fn demo(env: &Env, clean: bool, store_mb: u32) -> Result<()> {
     let me = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "structr-backup".into());
-    println!(
+    outln!(
         "The demo installation runs in {} (stand-in Neo4j and Structr).",
         demo.root.display()
     );
-    println!("Try it with its own config:\n");
+    outln!("Try it with its own config:\n");
     for cmd in [
         "detect",
         "backup --label first",
@@ -593,8 +599,8 @@ fn demo(env: &Env, clean: bool, store_mb: u32) -> Result<()> {
         "prune --dry-run",
         "restore <ID>",
     ] {
-        println!("  {me} --config {} {cmd}", cfg.display());
+        outln!("  {me} --config {} {cmd}", cfg.display());
     }
-    println!("\nRemove it with: {me} demo --clean");
+    outln!("\nRemove it with: {me} demo --clean");
     Ok(())
 }

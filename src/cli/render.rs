@@ -3,7 +3,7 @@
 //! otherwise (logs, cron mail, CI).
 
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -129,9 +129,8 @@ impl Renderer {
             Some((multi, _)) => {
                 let _ = multi.println(line);
             }
-            None => {
-                let _ = writeln!(std::io::stderr(), "{line}");
-            }
+            // A log reader that went away must not stop or kill the operation.
+            None => crate::errln!("{line}"),
         }
     }
 }

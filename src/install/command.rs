@@ -102,11 +102,25 @@ fn wait(child: &mut Child, timeout: Duration) -> Option<Option<i32>> {
             Ok(Some(status)) => return Some(status.code()),
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             _ => {
-                let _ = child.kill();
+                kill_group(child);
                 let _ = child.wait();
                 return None;
             }
         }
+    }
+}
+
+/// Kills the child's whole process group (it leads its own, see `run`): a stop
+/// script that hangs in a `sleep` or a `docker` call must not leave those behind,
+/// still acting on the service after we have given up and moved on.
+fn kill_group(child: &mut Child) {
+    use nix::sys::signal::{killpg, Signal};
+    // Before the child is reaped its pid cannot be reused, so the group is still ours.
+    let group = i32::try_from(child.id())
+        .ok()
+        .map(nix::unistd::Pid::from_raw);
+    if group.is_none_or(|g| killpg(g, Signal::SIGKILL).is_err()) {
+        let _ = child.kill();
     }
 }
 
@@ -136,6 +150,63 @@ mod tests {
         let err = run(&argv("sleep 30"), Duration::from_millis(300)).unwrap_err();
         assert!(matches!(err, CommandError::Timeout { .. }));
         assert!(t.elapsed() < Duration::from_secs(5));
+    }
+
+    /// Live (not zombie) processes whose process group is `pgid`, from /proc.
+    fn live_in_group(pgid: i32) -> Vec<String> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid pgrp ...; comm may hold spaces, so split after ')'.
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            if fields.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid)
+                && fields.first() != Some(&"Z")
+                && fields.first() != Some(&"X")
+            {
+                found.push(format!("{head})"));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn a_timeout_kills_the_whole_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!(
+            "echo $$ > {}; sleep 300 & sleep 300",
+            shell_words::quote(&pidfile.display().to_string())
+        );
+        let err = run(
+            &["sh".to_string(), "-c".to_string(), script],
+            Duration::from_millis(500),
+        )
+        .unwrap_err();
+        assert!(matches!(err, CommandError::Timeout { .. }), "{err}");
+        // The group id is the shell's pid: it leads its own group.
+        let pgid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // SIGKILL is delivered at once, but give the exits a moment to show in /proc.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut left = live_in_group(pgid);
+        while !left.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            left = live_in_group(pgid);
+        }
+        // Whatever the outcome, leave no sleeps behind.
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pgid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        assert!(left.is_empty(), "still alive in group {pgid}: {left:?}");
     }
 
     #[test]

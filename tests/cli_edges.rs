@@ -1,0 +1,157 @@
+//! Edges of the command line that input can reach: output into a closed pipe
+//! (`list | head -1`), and config files whose paths are ambiguous.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::{text, Options, Sandbox, BIN};
+
+/// A flag-service sandbox with a little data and `n` generations made by the binary.
+fn with_generations(n: usize) -> Sandbox {
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        ..Options::default()
+    });
+    std::fs::create_dir_all(sb.structr_dir.join("files")).unwrap();
+    std::fs::write(sb.structr_dir.join("structr.conf"), "a = b\n").unwrap();
+    std::fs::create_dir_all(sb.neo4j_data.join("databases/neo4j")).unwrap();
+    // Big enough that a backup takes a moment after its first log line.
+    std::fs::write(
+        sb.neo4j_data.join("databases/neo4j/store"),
+        vec![42u8; 2 << 20],
+    )
+    .unwrap();
+    sb.start();
+    for i in 0..n {
+        let out = sb.cli(&["backup", "--label", &format!("g{i}")]);
+        assert!(out.status.success(), "backup {i}: {}", text(&out));
+    }
+    sb
+}
+
+/// Runs the binary through bash as `structr-backup ARGS 2>ERR | head -1` and
+/// returns structr-backup's own exit status (PIPESTATUS, no pipefail) and its stderr.
+fn through_head(sb: &Sandbox, args: &[&str]) -> (i32, String) {
+    let err = sb.dir.path().join("head.err");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(r#"err="$1"; shift; "$@" 2>"$err" | head -1 >/dev/null; echo "${PIPESTATUS[0]}""#)
+        .arg("bash")
+        .arg(&err)
+        .arg(BIN)
+        .arg("--config")
+        .arg(&sb.config)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no status from bash: {}", text(&out)));
+    (status, std::fs::read_to_string(&err).unwrap_or_default())
+}
+
+/// Runs the binary with stdout a pipe whose reader is gone before it starts, so
+/// every write fails with EPIPE (what `| head -1` does to all but the first line,
+/// without depending on who wins the race).
+fn into_closed_pipe(sb: &Sandbox, args: &[&str]) -> Output {
+    let (reader, writer) = nix::unistd::pipe().unwrap();
+    drop(reader);
+    Command::new(BIN)
+        .arg("--config")
+        .arg(&sb.config)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+fn assert_quiet(what: &str, status: Option<i32>, stderr: &str) {
+    assert_eq!(status, Some(0), "{what}: exit status; stderr:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{what}: stderr:\n{stderr}");
+    assert!(!stderr.contains('\x1b'), "{what}: ANSI escapes:\n{stderr}");
+}
+
+#[test]
+fn read_only_commands_into_a_closed_pipe_exit_quietly() {
+    let sb = with_generations(3);
+    let id = sb.generations()[0].clone();
+    for args in [
+        vec!["list"],
+        vec!["list", "--json"],
+        vec!["show", id.as_str()],
+        vec!["show", id.as_str(), "--json"],
+    ] {
+        let what = args.join(" ");
+        let (status, stderr) = through_head(&sb, &args);
+        assert_quiet(&format!("{what} | head -1"), Some(status), &stderr);
+        let out = into_closed_pipe(&sb, &args);
+        assert_quiet(
+            &format!("{what} > closed pipe"),
+            out.status.code(),
+            &String::from_utf8_lossy(&out.stderr),
+        );
+    }
+}
+
+#[test]
+fn a_backup_whose_log_reader_went_away_still_completes() {
+    let sb = with_generations(0);
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(r#""$@" 2>&1 | head -1; echo "status=${PIPESTATUS[0]}""#)
+        .arg("bash")
+        .arg(BIN)
+        .arg("--config")
+        .arg(&sb.config)
+        .arg("backup")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("status=0"), "{}", text(&out));
+    assert!(!stdout.contains('\x1b'), "{}", text(&out));
+    assert_eq!(sb.generations().len(), 1, "{}", text(&out));
+    assert!(sb.running("neo4j") && sb.running("structr"));
+}
+
+#[test]
+fn a_relative_path_in_the_config_is_refused_naming_key_and_line() {
+    let sb = with_generations(0);
+    let cfg = std::fs::read_to_string(&sb.config).unwrap();
+    let line = cfg
+        .lines()
+        .position(|l| l.starts_with("neo4j_data"))
+        .unwrap()
+        + 1;
+    let cfg: Vec<String> = cfg
+        .lines()
+        .map(|l| match l.starts_with("neo4j_data") {
+            true => "neo4j_data = \"data\"".to_string(),
+            false => l.to_string(),
+        })
+        .collect();
+    std::fs::write(&sb.config, cfg.join("\n")).unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&sb.config)
+        .arg("list")
+        .current_dir(Path::new(&sb.neo4j_data).parent().unwrap())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        stderr.contains("neo4j_data") && stderr.contains(&format!("line {line}")),
+        "{}",
+        text(&out)
+    );
+    assert!(stderr.contains("absolute"), "{}", text(&out));
+}
