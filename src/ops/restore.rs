@@ -255,7 +255,7 @@ fn extracted_size(index: &[IndexEntry]) -> u64 {
 /// it writes to, before anything stops: the extracted copies (sized from the file
 /// indexes, so a damaged or hostile manifest cannot understate them) beside their
 /// targets, and the safety backup in the repository. The old folders are kept, so
-/// their space is not freed; 2% and 64 MiB are kept free on top.
+/// their space is not freed; 2% and 16 MiB are kept free on top.
 fn check_target_space(
     ctx: &Context,
     placements: &[Placement],
@@ -283,7 +283,7 @@ fn check_target_space(
         entry.1 = entry.1.saturating_add(e.needed_bytes);
     }
     for (dir, bytes) in needs.values() {
-        let needed = bytes.saturating_add(bytes / 50).saturating_add(64 << 20);
+        let needed = bytes.saturating_add(bytes / 50).saturating_add(16 << 20);
         let free = super::preflight::free_space(dir)?;
         if free < needed {
             return Err(OpError::Refused(format!(
