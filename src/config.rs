@@ -81,6 +81,16 @@ impl fmt::Display for Kind {
     }
 }
 
+/// How a compose installation is stopped: Structr's documentation says `down`
+/// then `up -d`; `stop`/`start` of the two services is the gentler choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComposeMode {
+    #[default]
+    Down,
+    Stop,
+}
+
 /// Command lines for one service; each is split like a shell would (quotes,
 /// backslashes) but run without a shell. `status` exits 0 when the service runs.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -105,7 +115,7 @@ pub struct InstallationConfig {
     /// The compose file of a Docker Compose installation (kind compose).
     pub compose_file: Option<PathBuf>,
     /// `down` then `up -d` (as Structr's documentation says), or `stop`/`start`.
-    pub compose_mode: crate::install::compose::ComposeMode,
+    pub compose_mode: ComposeMode,
     /// How long a stop may take before we give up and start everything again.
     pub stop_timeout_secs: u64,
     /// How long a start (until status says running) may take.

@@ -417,13 +417,17 @@ fn a_second_backup_of_the_same_installation_into_another_repository_is_refused()
         "{err}"
     );
     assert!(
-        !usb.exists() || std::fs::read_dir(&usb).unwrap().all(|e| {
-            !e.unwrap().file_name().to_string_lossy().starts_with("20")
-        }),
+        !usb.exists()
+            || std::fs::read_dir(&usb)
+                .unwrap()
+                .all(|e| { !e.unwrap().file_name().to_string_lossy().starts_with("20") }),
         "nothing was written to the second repository"
     );
     // The first one goes on undisturbed; end it (a cancel starts the services).
-    assert!(first.try_wait().unwrap().is_none(), "the first backup still runs");
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first backup still runs"
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(first.id() as i32),
         nix::sys::signal::Signal::SIGTERM,

@@ -59,7 +59,11 @@ fn a_planted_manifest_id_is_ignored_for_the_folder_name() {
     // The staging folder an id-from-the-manifest restore would create and remove.
     fs::create_dir_all(sb.dir.path().join(".structr.restore-x")).unwrap();
 
-    assert_eq!(sb.generations(), vec![id.clone()], "listed by its folder name");
+    assert_eq!(
+        sb.generations(),
+        vec![id.clone()],
+        "listed by its folder name"
+    );
     let out = sb.cli(&["--yes", "restore", "--no-safety-backup", &id]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(intact(&v), "nothing outside the targets was touched");

@@ -12,6 +12,7 @@ use super::command;
 use super::health::Health;
 use super::service::{act_and_wait, run_checked, ServiceControl, ServiceError};
 use super::ComponentSpec;
+use crate::config::ComposeMode;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -283,16 +284,6 @@ impl Project {
             None => Health::Running,
         }
     }
-}
-
-/// How a compose installation is stopped: Structr's documentation says `down`
-/// then `up -d`; `stop`/`start` of the two services is the gentler choice.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ComposeMode {
-    #[default]
-    Down,
-    Stop,
 }
 
 pub struct ComposeService {

@@ -70,7 +70,8 @@ fn add_linked_folders(inst: &mut Installation) {
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             let link = e.path();
-            let is_link = std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink());
+            let is_link =
+                std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink());
             let Ok(target) = link.canonicalize() else {
                 continue;
             };
@@ -78,10 +79,14 @@ fn add_linked_folders(inst: &mut Installation) {
                 continue;
             }
             // Already a component (files.path), or overlapping one: leave it be.
-            let overlaps = inst.components.iter().chain(&extra).any(|o: &ComponentSpec| {
-                let o = o.path.canonicalize().unwrap_or_else(|_| o.path.clone());
-                o.starts_with(&target) || target.starts_with(&o)
-            });
+            let overlaps = inst
+                .components
+                .iter()
+                .chain(&extra)
+                .any(|o: &ComponentSpec| {
+                    let o = o.path.canonicalize().unwrap_or_else(|_| o.path.clone());
+                    o.starts_with(&target) || target.starts_with(&o)
+                });
             if overlaps {
                 continue;
             }
