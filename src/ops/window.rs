@@ -254,3 +254,65 @@ impl Drop for Window<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ServiceCommands;
+    use crate::install::service::CommandService;
+    use std::path::Path;
+
+    /// Services that are flag files: running while the file exists.
+    fn flag_installation(dir: &Path, names: &[&str]) -> Installation {
+        let services = names
+            .iter()
+            .map(|n| {
+                let flag = dir.join(format!("{n}.up"));
+                let f = flag.display();
+                Box::new(CommandService::new(
+                    n,
+                    &ServiceCommands {
+                        start: format!("touch {f}"),
+                        stop: format!("rm -f {f}"),
+                        status: format!("test -e {f}"),
+                    },
+                )) as Box<dyn crate::install::service::ServiceControl>
+            })
+            .collect();
+        Installation {
+            kind: crate::config::Kind::Custom,
+            host: "h".into(),
+            components: vec![crate::install::ComponentSpec::new(
+                "structr",
+                dir.join("structr"),
+            )],
+            services,
+            notes: vec![],
+            versions: Default::default(),
+            stop_timeout: Duration::from_secs(5),
+            start_timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn a_panic_inside_the_window_starts_what_it_stopped_and_only_that() {
+        let dir = tempfile::tempdir().unwrap();
+        let inst = flag_installation(dir.path(), &["structr", "neo4j"]);
+        std::fs::write(dir.path().join("structr.up"), "").unwrap();
+        // neo4j is down before we begin: it must stay down.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut w = Window::new(&inst, "backup");
+            w.stop_all(&mut |_| {}).unwrap();
+            assert_eq!(w.found_stopped(), ["neo4j"]);
+            assert!(!dir.path().join("structr.up").exists());
+            panic!("a bug in the copy");
+        }));
+        assert!(result.is_err());
+        assert!(
+            dir.path().join("structr.up").exists(),
+            "the guard started structr again"
+        );
+        assert!(!dir.path().join("neo4j.up").exists(), "neo4j left as found");
+        assert!(crate::ops::journal::interrupted(&inst).is_none());
+    }
+}
