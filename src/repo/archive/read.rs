@@ -174,12 +174,14 @@ fn walk(
             tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
             tar::EntryType::Symlink => EntryKind::Symlink,
             tar::EntryType::Link => EntryKind::HardLink,
-            other => return Err(ArchiveError::Unsafe {
-                entry: raw,
-                reason: format!(
+            other => {
+                return Err(ArchiveError::Unsafe {
+                    entry: raw,
+                    reason: format!(
                     "entries of type {other:?} (devices, fifos, global headers) are never restored"
                 ),
-            }),
+                })
+            }
         };
         let Some(ix) = expected.get(rel.as_slice()) else {
             return Err(ArchiveError::Unsafe {
@@ -533,5 +535,46 @@ mod tests {
         assert!(normalise(b"a/../../x").is_err());
         assert_eq!(parent_of(b"a/b/c"), b"a/b");
         assert_eq!(parent_of(b"a"), b".");
+    }
+
+    #[test]
+    fn copying_stops_when_more_arrives_than_indexed() {
+        // A tar entry cannot deliver more than its header says, so the reader here
+        // stands in for a header that lies; the limit must hold on its own.
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("f");
+        let copy = Copy {
+            rel: b"f",
+            limit: 10,
+            archive: Path::new("a.tar.zst"),
+            cancel: &Cancel::new(),
+        };
+        let mut input = io::repeat(7).take(1 << 20);
+        let err = copy.run(&mut input, Some(&t), &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(err, ArchiveError::TooLarge { indexed: 10, .. }),
+            "{err}"
+        );
+        assert!(fs::metadata(&t).unwrap().len() <= 10);
+    }
+
+    #[test]
+    fn zero_blocks_become_holes() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("f");
+        let mut data = vec![0u8; 8 << 20];
+        data[4 << 20] = 1;
+        let copy = Copy {
+            rel: b"f",
+            limit: data.len() as u64,
+            archive: Path::new("a.tar.zst"),
+            cancel: &Cancel::new(),
+        };
+        let (n, _, f) = copy.run(&mut &data[..], Some(&t), &mut |_| {}).unwrap();
+        drop(f);
+        assert_eq!(n, data.len() as u64);
+        assert_eq!(fs::read(&t).unwrap(), data);
+        assert!(fs::metadata(&t).unwrap().blocks() < 1024, "sparse");
     }
 }
