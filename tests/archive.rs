@@ -170,6 +170,15 @@ fn hostile_archives_are_refused_and_write_nothing_outside() {
             vec![(b".", EntryKind::Dir, None)],
         ),
         (
+            "a PAX size record (GNU tar would read another extent)",
+            vec![
+                root,
+                (b"", T::XHeader, b"", b"11 size=99\n"),
+                (b"f", T::Regular, b"", b""),
+            ],
+            vec![(b".", EntryKind::Dir, None), (b"f", EntryKind::File, None)],
+        ),
+        (
             "not in the index",
             vec![root, (b"extra", T::Regular, b"", b"")],
             vec![(b".", EntryKind::Dir, None)],
