@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::symlink;
 use std::path::Path;
 
@@ -168,6 +168,15 @@ fn hostile_archives_are_refused_and_write_nothing_outside() {
             "device",
             vec![root, (b"dev", T::Char, b"", b"")],
             vec![(b".", EntryKind::Dir, None)],
+        ),
+        (
+            "a PAX size record (GNU tar would read another extent)",
+            vec![
+                root,
+                (b"", T::XHeader, b"", b"11 size=99\n"),
+                (b"f", T::Regular, b"", b""),
+            ],
+            vec![(b".", EntryKind::Dir, None), (b"f", EntryKind::File, None)],
         ),
         (
             "not in the index",
@@ -363,4 +372,158 @@ fn unreadable_source_names_the_path_and_what_to_do() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("secret") && err.contains("root"), "{err}");
     assert!(err.contains("cannot read"), "{err}");
+}
+
+/// A crafted archive whose entry holds 200 MiB of zeros where the index says 10
+/// bytes: extraction stops before writing more than the indexed size.
+#[test]
+fn a_decompression_bomb_is_stopped_at_the_indexed_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("bomb.tar.zst");
+    {
+        let enc = zstd::Encoder::new(std::fs::File::create(&archive).unwrap(), 1)
+            .unwrap()
+            .auto_finish();
+        let mut b = tar::Builder::new(enc);
+        let mut root = tar::Header::new_gnu();
+        root.set_entry_type(tar::EntryType::Directory);
+        root.set_mode(0o755);
+        root.set_size(0);
+        b.append_data(&mut root, "./", std::io::empty()).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_size(200 << 20);
+        b.append_data(&mut h, "bomb", std::io::repeat(0).take(200 << 20))
+            .unwrap();
+        b.into_inner().unwrap().flush().unwrap();
+    }
+    assert!(std::fs::metadata(&archive).unwrap().len() < 1 << 20);
+    let mut index = index_of(&[
+        (b".", EntryKind::Dir, None),
+        (b"bomb", EntryKind::File, None),
+    ]);
+    index[1].size = 10;
+    let dest = dir.path().join("stage");
+    let started = std::time::Instant::now();
+    let err =
+        extract_archive(&archive, &dest, &index, &Cancel::new(), &mut no_events()).unwrap_err();
+    assert!(
+        matches!(err, ArchiveError::TooLarge { .. }),
+        "refused as too large, not after the fact: {err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("bomb")
+            && msg.contains("10 bytes")
+            && msg.contains(&(200u64 << 20).to_string()),
+        "{msg}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "fails fast"
+    );
+    let written = std::fs::metadata(dest.join("bomb")).map_or(0, |m| m.len());
+    let used = shell(&format!("du -sb {}", dest.display()), dir.path());
+    assert!(
+        written <= 10,
+        "at most the indexed size is written: {written}"
+    );
+    let used: u64 = String::from_utf8_lossy(&used.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(used < 1 << 20, "the staging folder holds {used} bytes");
+    let err = deep_verify(&archive, &index, &Cancel::new(), &mut no_events()).unwrap_err();
+    assert!(matches!(err, ArchiveError::TooLarge { .. }), "{err}");
+}
+
+/// Unmounts (lazily) on drop, so a failing test leaves no mount behind.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// A mounted file system inside a component is archived as its folder, not
+/// entered, with a warning; `boundaries` lists it with the symlinks that leave
+/// the component, and `measure` counts what the archive holds.
+#[test]
+fn mount_points_are_not_entered_and_boundaries_are_listed() {
+    use structr_backup::repo::archive::ArchiveEvent;
+    use structr_backup::repo::tree::{boundaries, measure, Boundary};
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test mounts a tmpfs: run the suite as root (scripts/test)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    sample(&src);
+    let mnt = src.join("dir with space/mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let out = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&mnt)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "mount: {}", text(&out));
+    let _mounted = Mounted(mnt.clone());
+    std::fs::write(mnt.join("elsewhere"), vec![1u8; 1000]).unwrap();
+    symlink("/etc/hostname", src.join("abs-out")).unwrap();
+    symlink("../../outside", src.join("dir with space/rel-out")).unwrap();
+    symlink("../databases", src.join("dir with space/rel-in")).unwrap();
+
+    assert_eq!(
+        boundaries(&src).unwrap(),
+        vec![
+            Boundary::SymlinkOut {
+                link: src.join("abs-out"),
+                target: "/etc/hostname".into()
+            },
+            Boundary::MountPoint(mnt.clone()),
+            Boundary::SymlinkOut {
+                link: src.join("dir with space/rel-out"),
+                target: "../../outside".into()
+            },
+        ]
+    );
+    assert_eq!(measure(&src).unwrap(), (2, 5 << 20));
+
+    let out = dir.path().join("a.tar.zst");
+    let mut warnings = Vec::new();
+    let s = write_archive(
+        &src,
+        &out,
+        &ArchiveOptions::default(),
+        &Cancel::new(),
+        &mut |e| {
+            if let ArchiveEvent::Warning(w) = e {
+                warnings.push(w)
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains(&mnt.display().to_string()) && warnings[0].contains("own component"),
+        "{warnings:?}"
+    );
+    assert_eq!((s.files, s.bytes), measure(&src).unwrap());
+    let paths: Vec<String> = s
+        .index
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+        .collect();
+    assert!(
+        paths.contains(&"dir with space/mnt".to_string()),
+        "{paths:?}"
+    );
+    assert!(!paths.iter().any(|p| p.contains("elsewhere")), "{paths:?}");
 }

@@ -210,3 +210,137 @@ fn manual_restore_with_standard_tools_reproduces_the_tree() {
     let d = tree::diff(&original, &tree::snapshot(&target));
     assert!(d.is_empty(), "tar -x tree differs:\n{}", d.join("\n"));
 }
+
+/// Extended attributes (user, trusted), ACLs (access and default), a file
+/// capability, a sparse file and nanosecond mtimes on files, folders and symlinks
+/// survive a backup and a restore through the binary, and a restore by hand with
+/// GNU tar alone.
+#[test]
+fn xattrs_acls_capabilities_sparse_files_and_ns_mtimes_survive() {
+    let base = tree::XattrBase::new();
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        base: base.path.clone(),
+        ..Options::default()
+    });
+    tree::attribute_tree(&sb.structr_dir);
+    neo4j_tree(&sb.neo4j_data);
+    sb.start();
+    let original = tree::snapshot(&sb.structr_dir);
+    let report = tree::attr_report(&sb.structr_dir);
+    for needle in [
+        "user.comment=",
+        "user.binary=",
+        "trusted.structr=",
+        "system.posix_acl_default",
+        "getfacl: user:nobody:r--",
+        "getfacl: default:user:nobody:r-x",
+        "cap_net_bind_service=ep",
+        ".123456789",
+    ] {
+        assert!(
+            report.iter().any(|l| l.contains(needle)),
+            "the test tree lacks {needle}: {report:#?}"
+        );
+    }
+    let sparse_blocks = tree::blocks(&sb.structr_dir.join(tree::SPARSE));
+    assert!(
+        sparse_blocks < 1024,
+        "the source is sparse: {sparse_blocks}"
+    );
+
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = sb.generations()[0].clone();
+    let gen_dir = sb.repo.join(&id);
+
+    std::fs::remove_dir_all(sb.structr_dir.join("attrs")).unwrap();
+    let out = sb.cli(&["--yes", "restore", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let d = tree::diff(&original, &tree::snapshot(&sb.structr_dir));
+    assert!(d.is_empty(), "restored tree differs:\n{}", d.join("\n"));
+    let d = tree::report_diff(&report, &tree::attr_report(&sb.structr_dir));
+    assert!(
+        d.is_empty(),
+        "restored attributes differ:\n{}",
+        d.join("\n")
+    );
+    let restored_blocks = tree::blocks(&sb.structr_dir.join(tree::SPARSE));
+    assert!(
+        restored_blocks <= sparse_blocks.max(8) * 2,
+        "the restored file is sparse: {restored_blocks} blocks of 512 bytes, the source had {sparse_blocks}"
+    );
+
+    // GNU tar alone restores the same attributes from the same archive.
+    let manual = sb.dir.path().join("manual");
+    std::fs::create_dir(&manual).unwrap();
+    let script = format!(
+        "sha256sum -c SHA256SUMS && zstd -d < structr.tar.zst | tar --xattrs --xattrs-include='*' --numeric-owner -p -xf - -C {}",
+        manual.display()
+    );
+    let out = shell(&script, &gen_dir);
+    assert!(out.status.success(), "{}", text(&out));
+    let d = tree::diff(&original, &tree::snapshot(&manual));
+    assert!(d.is_empty(), "tar -x tree differs:\n{}", d.join("\n"));
+    let d = tree::report_diff(&report, &tree::attr_report(&manual));
+    assert!(d.is_empty(), "tar -x attributes differ:\n{}", d.join("\n"));
+}
+
+/// Unmounts (lazily) on drop, so a failing test leaves no mount behind.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_mount_point_inside_a_component_is_kept_empty_with_a_warning() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test mounts a tmpfs: run the suite as root (scripts/test)"
+    );
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        ..Options::default()
+    });
+    odd_tree(&sb.structr_dir);
+    neo4j_tree(&sb.neo4j_data);
+    let mnt = sb.structr_dir.join("uploads");
+    std::fs::create_dir(&mnt).unwrap();
+    let out = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&mnt)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "mount: {}", text(&out));
+    let _mounted = Mounted(mnt.clone());
+    std::fs::write(mnt.join("on-another-fs"), b"not ours").unwrap();
+    sb.start();
+
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let log =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        log.contains(&mnt.display().to_string())
+            && log.contains("mount point")
+            && log.contains("own component"),
+        "a warning names the mount point and what to do: {log}"
+    );
+    let gen_dir = sb.repo.join(&sb.generations()[0]);
+    let listing = shell("zstd -d < structr.tar.zst | tar -t", &gen_dir);
+    assert!(listing.status.success(), "{}", text(&listing));
+    let names = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        names.lines().any(|l| l.trim_end_matches('/') == "uploads"),
+        "{names}"
+    );
+    assert!(!names.contains("on-another-fs"), "{names}");
+    let files = std::fs::read_to_string(gen_dir.join("structr.files")).unwrap();
+    assert!(!files.contains("on-another-fs"), "{files}");
+}

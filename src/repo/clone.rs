@@ -1,16 +1,19 @@
 //! Reflink clones: on file systems that share blocks between files (XFS, btrfs), a
 //! component is cloned into the generation's staging folder while the services are
 //! stopped, which costs metadata time only; the services start again and the clone
-//! is compressed afterwards. Keeps modes, owners, mtimes, symlinks, hardlinks and
-//! empty folders, like the archive does.
+//! is compressed afterwards. Keeps what the archive keeps (modes, owners,
+//! nanosecond mtimes, extended attributes and ACLs, symlinks, hardlinks, empty
+//! folders, sparse files: a clone shares the extents, holes included).
 
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::cancel::Cancel;
+use crate::repo::meta::{Applier, Meta};
+use crate::repo::tree;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CloneError {
@@ -80,83 +83,69 @@ pub fn possible(src: &Path, dir: &Path) -> bool {
     same && supported(dir)
 }
 
-/// Clones the tree `src` into `dest` (which must not exist). Returns warnings for
-/// entries that are not cloned (sockets, fifos, devices).
+/// Clones the tree `src` into `dest` (which must not exist), with the shared walk
+/// (sorted, no symlinks followed, no other file systems entered) and the shared
+/// metadata applier (owners, modes, extended attributes, nanosecond mtimes).
+/// Returns warnings: entries not cloned (sockets, fifos, devices, the contents of
+/// mount points) and attributes that could not be set.
 pub fn clone_tree(src: &Path, dest: &Path, cancel: &Cancel) -> Result<Vec<String>, CloneError> {
     let mut warnings = Vec::new();
     let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    let mut dirs: Vec<(PathBuf, fs::Metadata)> = Vec::new();
-    let root = root_user();
-    let mut stack = vec![(src.to_path_buf(), dest.to_path_buf())];
-    while let Some((from, to)) = stack.pop() {
+    let mut dirs: Vec<(PathBuf, Meta)> = Vec::new();
+    let mut applier = Applier::new();
+    for node in tree::walk(src) {
         if cancel.is_cancelled() {
             return Err(CloneError::Cancelled);
         }
-        let meta = fs::symlink_metadata(&from).map_err(io(&from))?;
+        let node = node.map_err(|e| CloneError::Io {
+            path: e.path,
+            source: e.source,
+        })?;
+        let to = if node.rel == Path::new(".") {
+            dest.to_path_buf()
+        } else {
+            dest.join(&node.rel)
+        };
+        let meta = &node.meta;
         let ft = meta.file_type();
+        let capture = || Meta::capture(&node.abs, meta).map_err(io(&node.abs));
         if ft.is_dir() {
+            if node.mount_point {
+                warnings.push(tree::mount_point_warning(src, &node.abs));
+            }
             fs::DirBuilder::new()
                 .mode(0o700)
                 .create(&to)
                 .map_err(io(&to))?;
-            for e in fs::read_dir(&from).map_err(io(&from))? {
-                let e = e.map_err(io(&from))?;
-                stack.push((e.path(), to.join(e.file_name())));
-            }
-            dirs.push((to, meta));
+            dirs.push((to, capture()?));
         } else if ft.is_symlink() {
-            let target = fs::read_link(&from).map_err(io(&from))?;
+            let target = fs::read_link(&node.abs).map_err(io(&node.abs))?;
             std::os::unix::fs::symlink(target, &to).map_err(io(&to))?;
-            set_meta(&to, &meta, root, true)?;
+            applier.apply(&to, &capture()?, true).map_err(io(&to))?;
         } else if ft.is_file() {
             let key = (meta.dev(), meta.ino());
             if let Some(first) = links.get(&key).filter(|_| meta.nlink() > 1) {
                 fs::hard_link(first, &to).map_err(io(&to))?;
                 continue;
             }
-            clone_file(&from, &to)?;
-            set_meta(&to, &meta, root, false)?;
+            clone_file(&node.abs, &to)?;
+            applier.apply(&to, &capture()?, false).map_err(io(&to))?;
             if meta.nlink() > 1 {
                 links.insert(key, to);
             }
         } else {
             warnings.push(format!(
                 "skipped {} (sockets, fifos and device files are not backed up)",
-                from.display()
+                node.abs.display()
             ));
         }
     }
     // Folders last, deepest first, so filling them does not change their mtimes.
     for (path, meta) in dirs.iter().rev() {
-        set_meta(path, meta, root, false)?;
+        applier.apply(path, meta, false).map_err(io(path))?;
     }
+    warnings.extend(applier.xattr_warnings());
     Ok(warnings)
-}
-
-fn root_user() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
-fn set_meta(path: &Path, meta: &fs::Metadata, root: bool, symlink: bool) -> Result<(), CloneError> {
-    if root {
-        std::os::unix::fs::lchown(path, Some(meta.uid()), Some(meta.gid())).map_err(io(path))?;
-    }
-    if !symlink {
-        fs::set_permissions(path, fs::Permissions::from_mode(meta.mode() & 0o7777))
-            .map_err(io(path))?;
-    }
-    let t = nix::sys::time::TimeSpec::new(meta.mtime(), meta.mtime_nsec());
-    nix::sys::stat::utimensat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        &t,
-        &t,
-        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-    )
-    .map_err(|e| CloneError::Io {
-        path: path.to_path_buf(),
-        source: e.into(),
-    })
 }
 
 #[cfg(test)]

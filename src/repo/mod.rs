@@ -5,4 +5,6 @@ pub mod clone;
 pub mod file_index;
 pub mod generation;
 pub mod lock;
+pub mod meta;
 pub mod retention;
+pub mod tree;

@@ -3,6 +3,7 @@
 //! computed on the same pass as the data moves; nothing is read twice.
 
 mod hashing;
+mod pax;
 mod read;
 mod write;
 
@@ -78,6 +79,12 @@ pub enum ArchiveError {
         entry: Vec<u8>,
         expected: String,
         actual: String,
+    },
+    #[error("{} is larger in the archive ({seen} bytes or more) than in the file index ({indexed} bytes): the archive is damaged or crafted (a decompression bomb?); extraction stopped before writing more than the indexed size", lossy(.entry))]
+    TooLarge {
+        entry: Vec<u8>,
+        indexed: u64,
+        seen: u64,
     },
     #[error("{} is in the file index but not in the archive (the archive is incomplete)", lossy(.entry))]
     Missing { entry: Vec<u8> },

@@ -1,20 +1,22 @@
 //! Reading an archive back: extraction into a fresh staging folder (hostile-input
-//! safe, every file checked against the index) and deep verification (the same
-//! walk without writing).
+//! safe, every file checked against the index and never written past its indexed
+//! size, sparse files kept sparse, everything fsynced before success is reported)
+//! and deep verification (the same walk without writing).
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use super::hashing::hex;
-use super::{ArchiveError, ArchiveEvent, BUF};
+use super::{pax, ArchiveError, ArchiveEvent, BUF};
 use crate::cancel::Cancel;
 use crate::repo::file_index::{EntryKind, IndexEntry};
+use crate::repo::meta::{Applier, Meta};
 
 #[derive(Debug, Default)]
 pub struct ExtractSummary {
@@ -63,7 +65,29 @@ pub fn deep_verify(
 /// Metadata applied once a folder's contents are in place (deepest first).
 struct DirMeta {
     path: PathBuf,
-    header: tar::Header,
+    meta: Meta,
+}
+
+/// Extension headers are read into memory; real ones are a few KiB (names up to
+/// PATH_MAX, xattr values up to 64 KiB each), so anything far larger is hostile.
+const MAX_LONG_NAME: u64 = 64 << 10;
+const MAX_PAX: u64 = 16 << 20;
+
+/// Size of the blocks that are left as holes when they are all zeros.
+const HOLE: usize = 4096;
+
+/// What the extension headers before an entry said about it.
+#[derive(Default)]
+struct Pending {
+    pax: Option<pax::Extended>,
+    long_path: Option<Vec<u8>>,
+    long_link: Option<Vec<u8>>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.pax.is_none() && self.long_path.is_none() && self.long_link.is_none()
+    }
 }
 
 fn walk(
@@ -82,22 +106,69 @@ fn walk(
     let mut seen: HashSet<Vec<u8>> = HashSet::new();
     let mut dirs: Vec<DirMeta> = Vec::new();
     let mut summary = ExtractSummary::default();
-    let mut ownership_skipped = false;
-    let root_user = nix::unistd::geteuid().is_root();
+    let mut applier = Applier::new();
 
     let file = File::open(archive).map_err(|e| ArchiveError::io("cannot read", archive, e))?;
     let decoder = zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(BUF, file))
         .map_err(|e| corrupt(e.to_string()))?;
     let mut tar = tar::Archive::new(decoder);
-    let entries = tar.entries().map_err(|e| corrupt(e.to_string()))?;
+    // Raw: the extension headers (PAX, GNU long names) are read here, bounded,
+    // and with a PAX parser that takes values with any bytes.
+    let entries = tar.entries().map_err(|e| corrupt(e.to_string()))?.raw(true);
+    let mut pending = Pending::default();
     for entry in entries {
         if cancel.is_cancelled() {
             return Err(ArchiveError::Cancelled);
         }
         let mut entry = entry.map_err(|e| corrupt(e.to_string()))?;
-        let raw = entry.path_bytes().into_owned();
-        let rel = normalise(&raw)?;
         let kind = entry.header().entry_type();
+        match kind {
+            tar::EntryType::XHeader => {
+                let data = read_small(&mut entry, MAX_PAX, "PAX header", archive)?;
+                let ext = pax::parse(&data).map_err(|reason| ArchiveError::Unsafe {
+                    entry: b"(a PAX header)".to_vec(),
+                    reason,
+                })?;
+                if pending.pax.replace(ext).is_some() {
+                    return Err(corrupt("two PAX headers describe one entry".into()));
+                }
+                continue;
+            }
+            tar::EntryType::GNULongName | tar::EntryType::GNULongLink => {
+                let mut data = read_small(&mut entry, MAX_LONG_NAME, "long name", archive)?;
+                while data.last() == Some(&0) {
+                    data.pop();
+                }
+                let slot = if kind == tar::EntryType::GNULongName {
+                    &mut pending.long_path
+                } else {
+                    &mut pending.long_link
+                };
+                if slot.replace(data).is_some() {
+                    return Err(corrupt("two long names describe one entry".into()));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let Pending {
+            pax,
+            long_path,
+            long_link,
+        } = std::mem::take(&mut pending);
+        let mut ext = pax.unwrap_or_default();
+        let raw = ext
+            .path
+            .take()
+            .or(long_path)
+            .unwrap_or_else(|| entry.path_bytes().into_owned());
+        let link = ext
+            .linkpath
+            .take()
+            .or(long_link)
+            .or_else(|| entry.link_name_bytes().map(|l| l.into_owned()))
+            .unwrap_or_default();
+        let rel = normalise(&raw)?;
         let want = match kind {
             tar::EntryType::Directory => EntryKind::Dir,
             tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
@@ -107,8 +178,8 @@ fn walk(
                 return Err(ArchiveError::Unsafe {
                     entry: raw,
                     reason: format!(
-                        "entries of type {other:?} (devices, fifos) are never restored"
-                    ),
+                    "entries of type {other:?} (devices, fifos, global headers) are never restored"
+                ),
                 })
             }
         };
@@ -148,6 +219,9 @@ fn walk(
                 d.join(std::ffi::OsStr::from_bytes(&rel))
             }
         });
+        let meta = entry_meta(entry.header(), ext);
+        let attr_err =
+            |t: &Path, e: io::Error| ArchiveError::io("cannot set the attributes of", t, e);
         (on)(ArchiveEvent::File(Path::new(std::ffi::OsStr::from_bytes(
             &rel,
         ))));
@@ -163,12 +237,26 @@ fn walk(
                     }
                     dirs.push(DirMeta {
                         path: t.clone(),
-                        header: entry.header().clone(),
+                        meta,
                     });
                 }
             }
             EntryKind::File => {
-                let (n, hash) = copy_file(&mut entry, target.as_deref(), archive, cancel, on)?;
+                // A decompression bomb is refused before a byte of it is written.
+                if entry.size() > ix.size {
+                    return Err(ArchiveError::TooLarge {
+                        entry: rel,
+                        indexed: ix.size,
+                        seen: entry.size(),
+                    });
+                }
+                let copy = Copy {
+                    rel: &rel,
+                    limit: ix.size,
+                    archive,
+                    cancel,
+                };
+                let (n, hash, out) = copy.run(&mut entry, target.as_deref(), on)?;
                 summary.bytes += n;
                 if n != ix.size || Some(&hash) != ix.sha256.as_ref() {
                     return Err(ArchiveError::HashMismatch {
@@ -177,15 +265,14 @@ fn walk(
                         actual: hash,
                     });
                 }
-                if let Some(t) = &target {
-                    ownership_skipped |= apply_meta(t, entry.header(), root_user, false)?;
+                if let (Some(t), Some(f)) = (&target, out) {
+                    applier.apply(t, &meta, false).map_err(|e| attr_err(t, e))?;
+                    // Durable before reported: the content and its attributes.
+                    f.sync_all()
+                        .map_err(|e| ArchiveError::io("cannot write", t, e))?;
                 }
             }
             EntryKind::Symlink => {
-                let link = entry
-                    .link_name_bytes()
-                    .map(|l| l.into_owned())
-                    .unwrap_or_default();
                 if Some(&link) != ix.link.as_ref() {
                     return Err(ArchiveError::Unsafe {
                         entry: raw,
@@ -195,14 +282,10 @@ fn walk(
                 if let Some(t) = &target {
                     std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&link), t)
                         .map_err(|e| ArchiveError::io("cannot create", t, e))?;
-                    ownership_skipped |= apply_meta(t, entry.header(), root_user, true)?;
+                    applier.apply(t, &meta, true).map_err(|e| attr_err(t, e))?;
                 }
             }
             EntryKind::HardLink => {
-                let link = entry
-                    .link_name_bytes()
-                    .map(|l| l.into_owned())
-                    .unwrap_or_default();
                 let link_rel = normalise(&link)?;
                 let points_to_file = expected
                     .get(link_rel.as_slice())
@@ -225,22 +308,76 @@ fn walk(
             }
         }
     }
+    if !pending.is_empty() {
+        return Err(corrupt(
+            "the archive ends after a PAX or long-name header, without its entry".into(),
+        ));
+    }
     if let Some(missing) = index.iter().find(|e| !seen.contains(&e.path)) {
         return Err(ArchiveError::Missing {
             entry: missing.path.clone(),
         });
     }
     // Folders last, deepest first: their mtimes would change while filling them,
-    // and a read-only folder must stay writable until its contents are in.
+    // and a read-only folder must stay writable until its contents are in. Each
+    // is fsynced once its entries and attributes are final; the root comes last.
     for d in dirs.iter().rev() {
-        ownership_skipped |= apply_meta(&d.path, &d.header, root_user, false)?;
+        applier
+            .apply(&d.path, &d.meta, false)
+            .map_err(|e| ArchiveError::io("cannot set the attributes of", &d.path, e))?;
+        File::open(&d.path)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| ArchiveError::io("cannot write", &d.path, e))?;
     }
-    if ownership_skipped {
+    if applier.ownership_skipped() {
         (on)(ArchiveEvent::Warning(
             "file ownership was not restored (it needs root); files belong to the user who ran the restore".into(),
         ));
     }
+    for w in applier.xattr_warnings() {
+        (on)(ArchiveEvent::Warning(w));
+    }
     Ok(summary)
+}
+
+/// Owner, mode and mtime from the header, refined by the PAX records
+/// (nanoseconds, large ids) and the extended attributes they carry.
+fn entry_meta(h: &tar::Header, ext: pax::Extended) -> Meta {
+    let (mtime, mtime_nsec) = ext.mtime.unwrap_or((h.mtime().unwrap_or(0) as i64, 0));
+    let mut xattrs = ext.xattrs;
+    xattrs.sort();
+    Meta {
+        uid: ext.uid.unwrap_or(h.uid().unwrap_or(0) as u32),
+        gid: ext.gid.unwrap_or(h.gid().unwrap_or(0) as u32),
+        mode: h.mode().unwrap_or(0o600) & 0o7777,
+        mtime,
+        mtime_nsec,
+        xattrs,
+    }
+}
+
+/// Reads an extension header's data, refusing one too large to be honest.
+fn read_small(
+    entry: &mut impl Read,
+    max: u64,
+    what: &str,
+    archive: &Path,
+) -> Result<Vec<u8>, ArchiveError> {
+    let mut data = Vec::new();
+    entry
+        .take(max + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| ArchiveError::Corrupt {
+            archive: archive.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+    if data.len() as u64 > max {
+        return Err(ArchiveError::Unsafe {
+            entry: format!("(a {what})").into_bytes(),
+            reason: format!("it is larger than {max} bytes"),
+        });
+    }
+    Ok(data)
 }
 
 /// Strips a leading `./`, refuses absolute paths and `..`; the root is `.`.
@@ -272,91 +409,117 @@ fn parent_of(rel: &[u8]) -> &[u8] {
     }
 }
 
-/// Copies an entry's content to `target` (if any), hashing it. Read errors mean a
-/// damaged archive; write errors are the target's.
-fn copy_file(
-    entry: &mut impl Read,
-    target: Option<&Path>,
-    archive: &Path,
-    cancel: &Cancel,
-    on: &mut dyn FnMut(ArchiveEvent),
-) -> Result<(u64, String), ArchiveError> {
-    let mut out = match target {
-        Some(t) => Some(
-            fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(t)
-                .map_err(|e| ArchiveError::io("cannot create", t, e))?,
-        ),
-        None => None,
-    };
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
-    let mut pending = 0u64;
-    loop {
-        if cancel.is_cancelled() {
-            return Err(ArchiveError::Cancelled);
-        }
-        let n = entry.read(&mut buf).map_err(|e| ArchiveError::Corrupt {
-            archive: archive.to_path_buf(),
-            detail: e.to_string(),
-        })?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        if let (Some(f), Some(t)) = (out.as_mut(), target) {
-            f.write_all(&buf[..n])
-                .map_err(|e| ArchiveError::io("cannot write", t, e))?;
-        }
-        total += n as u64;
-        pending += n as u64;
-        if pending >= BUF as u64 {
-            on(ArchiveEvent::Bytes(pending));
-            pending = 0;
-        }
-    }
-    if pending > 0 {
-        on(ArchiveEvent::Bytes(pending));
-    }
-    Ok((total, hex(&hasher.finalize())))
+/// Copies one file entry's content to a target (if any), hashing it, stopping
+/// the moment it would pass the indexed size.
+struct Copy<'a> {
+    rel: &'a [u8],
+    /// The size in the file index: nothing beyond it is read or written.
+    limit: u64,
+    archive: &'a Path,
+    cancel: &'a Cancel,
 }
 
-/// Owner, mode and mtime from the header. Returns true when ownership differed
-/// but could not be set (not root).
-fn apply_meta(
-    path: &Path,
-    h: &tar::Header,
-    root_user: bool,
-    symlink: bool,
-) -> Result<bool, ArchiveError> {
-    let err = |e: io::Error| ArchiveError::io("cannot set the attributes of", path, e);
-    let uid = h.uid().unwrap_or(0) as u32;
-    let gid = h.gid().unwrap_or(0) as u32;
-    let mut skipped = false;
-    if root_user {
-        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(err)?;
-    } else {
-        skipped = uid != nix::unistd::geteuid().as_raw() || gid != nix::unistd::getegid().as_raw();
+impl Copy<'_> {
+    /// Returns the bytes read, their sha256, and the written file, still open so
+    /// the caller can fsync it once its attributes are set. All-zero blocks are
+    /// left as holes (a sparse file comes back sparse). Read errors mean a damaged
+    /// archive; write errors are the target's.
+    fn run(
+        &self,
+        entry: &mut impl Read,
+        target: Option<&Path>,
+        on: &mut dyn FnMut(ArchiveEvent),
+    ) -> Result<(u64, String, Option<File>), ArchiveError> {
+        let out = match target {
+            Some(t) => Some(
+                fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(t)
+                    .map_err(|e| ArchiveError::io("cannot create", t, e))?,
+            ),
+            None => None,
+        };
+        let write_err = |e| ArchiveError::io("cannot write", target.unwrap_or(self.archive), e);
+        let mut hasher = Sha256::new();
+        // A multiple of HOLE, filled completely, so blocks stay aligned to the file.
+        let mut buf = vec![0u8; 64 * HOLE];
+        let mut total = 0u64;
+        let mut pending = 0u64;
+        loop {
+            if self.cancel.is_cancelled() {
+                return Err(ArchiveError::Cancelled);
+            }
+            let n = read_full(entry, &mut buf).map_err(|e| ArchiveError::Corrupt {
+                archive: self.archive.to_path_buf(),
+                detail: e.to_string(),
+            })?;
+            if n == 0 {
+                break;
+            }
+            if total + n as u64 > self.limit {
+                return Err(ArchiveError::TooLarge {
+                    entry: self.rel.to_vec(),
+                    indexed: self.limit,
+                    seen: total + n as u64,
+                });
+            }
+            hasher.update(&buf[..n]);
+            if let Some(f) = &out {
+                write_sparse(f, &buf[..n], total).map_err(write_err)?;
+            }
+            total += n as u64;
+            pending += n as u64;
+            if pending >= BUF as u64 {
+                on(ArchiveEvent::Bytes(pending));
+                pending = 0;
+            }
+        }
+        if let Some(f) = &out {
+            // A trailing hole was never written: the length makes it part of the file.
+            f.set_len(total).map_err(write_err)?;
+        }
+        if pending > 0 {
+            on(ArchiveEvent::Bytes(pending));
+        }
+        Ok((total, hex(&hasher.finalize()), out))
     }
-    // chown clears setuid bits, so the mode comes after it.
-    if !symlink {
-        let mode = h.mode().unwrap_or(0o600) & 0o7777;
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(err)?;
+}
+
+/// Reads until `buf` is full or the input ends.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
-    let mtime = nix::sys::time::TimeSpec::new(h.mtime().unwrap_or(0) as i64, 0);
-    nix::sys::stat::utimensat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        &mtime,
-        &mtime,
-        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-    )
-    .map_err(|e| err(io::Error::from(e)))?;
-    Ok(skipped)
+    Ok(n)
+}
+
+/// Writes `data` at `offset`, skipping whole all-zero blocks (like
+/// `cp --sparse=always`): they read back as zeros from the hole left behind.
+fn write_sparse(f: &File, data: &[u8], offset: u64) -> io::Result<()> {
+    let mut run: Option<usize> = None;
+    for (i, block) in data.chunks(HOLE).enumerate() {
+        let hole = block.len() == HOLE && block.iter().fold(0u8, |a, &b| a | b) == 0;
+        match (hole, run) {
+            (true, Some(start)) => {
+                f.write_all_at(&data[start..i * HOLE], offset + start as u64)?;
+                run = None;
+            }
+            (false, None) => run = Some(i * HOLE),
+            _ => {}
+        }
+    }
+    if let Some(start) = run {
+        f.write_all_at(&data[start..], offset + start as u64)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -372,5 +535,46 @@ mod tests {
         assert!(normalise(b"a/../../x").is_err());
         assert_eq!(parent_of(b"a/b/c"), b"a/b");
         assert_eq!(parent_of(b"a"), b".");
+    }
+
+    #[test]
+    fn copying_stops_when_more_arrives_than_indexed() {
+        // A tar entry cannot deliver more than its header says, so the reader here
+        // stands in for a header that lies; the limit must hold on its own.
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("f");
+        let copy = Copy {
+            rel: b"f",
+            limit: 10,
+            archive: Path::new("a.tar.zst"),
+            cancel: &Cancel::new(),
+        };
+        let mut input = io::repeat(7).take(1 << 20);
+        let err = copy.run(&mut input, Some(&t), &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(err, ArchiveError::TooLarge { indexed: 10, .. }),
+            "{err}"
+        );
+        assert!(fs::metadata(&t).unwrap().len() <= 10);
+    }
+
+    #[test]
+    fn zero_blocks_become_holes() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("f");
+        let mut data = vec![0u8; 8 << 20];
+        data[4 << 20] = 1;
+        let copy = Copy {
+            rel: b"f",
+            limit: data.len() as u64,
+            archive: Path::new("a.tar.zst"),
+            cancel: &Cancel::new(),
+        };
+        let (n, _, f) = copy.run(&mut &data[..], Some(&t), &mut |_| {}).unwrap();
+        drop(f);
+        assert_eq!(n, data.len() as u64);
+        assert_eq!(fs::read(&t).unwrap(), data);
+        assert!(fs::metadata(&t).unwrap().blocks() < 1024, "sparse");
     }
 }

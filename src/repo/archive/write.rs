@@ -1,6 +1,7 @@
-//! Writing an archive: walk the tree (sorted, not following symlinks), stream tar
-//! into multithreaded zstd into the output file, hashing file contents and the
-//! compressed stream on the way.
+//! Writing an archive: walk the tree (the shared walk: sorted, not following
+//! symlinks, not entering other file systems), stream tar with PAX records for
+//! nanosecond mtimes and extended attributes into multithreaded zstd into the
+//! output file, hashing file contents and the compressed stream on the way.
 
 use std::collections::HashMap;
 use std::fs::{self, File, Metadata};
@@ -12,9 +13,11 @@ use std::path::{Path, PathBuf};
 use sha2::Digest;
 
 use super::hashing::{hex, HashingReader, HashingWriter};
-use super::{ArchiveError, ArchiveEvent, ArchiveOptions, ArchiveSummary, BUF};
+use super::{pax, ArchiveError, ArchiveEvent, ArchiveOptions, ArchiveSummary, BUF};
 use crate::cancel::Cancel;
 use crate::repo::file_index::{EntryKind, IndexEntry};
+use crate::repo::meta::Meta;
+use crate::repo::tree;
 
 type Output = zstd::stream::write::Encoder<'static, HashingWriter<BufWriter<File>>>;
 
@@ -60,7 +63,6 @@ fn write_into(
     .map_err(out_err)?;
     encoder.multithread(threads).map_err(out_err)?;
     let mut walk = Walk {
-        src,
         out,
         cancel,
         on,
@@ -71,10 +73,18 @@ fn write_into(
         bytes: 0,
     };
     walk.tar.mode(tar::HeaderMode::Complete);
-    let root_meta =
-        fs::symlink_metadata(src).map_err(|e| ArchiveError::io("cannot read", src, e))?;
-    walk.entry(Path::new("."), src, &root_meta)?;
-    walk.dir(PathBuf::new(), src)?;
+    for node in tree::walk(src) {
+        if walk.cancel.is_cancelled() {
+            return Err(ArchiveError::Cancelled);
+        }
+        let node = node.map_err(|e| ArchiveError::io("cannot read", &e.path, e.source))?;
+        if node.mount_point {
+            (walk.on)(ArchiveEvent::Warning(tree::mount_point_warning(
+                src, &node.abs,
+            )));
+        }
+        walk.entry(&node.rel, &node.abs, &node.meta)?;
+    }
 
     let Walk {
         tar,
@@ -102,7 +112,6 @@ fn write_into(
 }
 
 struct Walk<'a> {
-    src: &'a Path,
     out: &'a Path,
     cancel: &'a Cancel,
     on: &'a mut dyn FnMut(ArchiveEvent),
@@ -115,31 +124,17 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn dir(&mut self, rel: PathBuf, abs: &Path) -> Result<(), ArchiveError> {
-        let mut names: Vec<_> = fs::read_dir(abs)
-            .map_err(|e| ArchiveError::io("cannot read", abs, e))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<Result<_, _>>()
-            .map_err(|e| ArchiveError::io("cannot read", abs, e))?;
-        names.sort();
-        for name in names {
-            if self.cancel.is_cancelled() {
-                return Err(ArchiveError::Cancelled);
-            }
-            let abs_child = abs.join(&name);
-            let rel_child = rel.join(&name);
-            let meta = fs::symlink_metadata(&abs_child)
-                .map_err(|e| ArchiveError::io("cannot read", &abs_child, e))?;
-            if self.entry(&rel_child, &abs_child, &meta)? && meta.is_dir() {
-                self.dir(rel_child, &abs_child)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Appends one entry; false when it was skipped (sockets, fifos, devices).
-    fn entry(&mut self, rel: &Path, abs: &Path, meta: &Metadata) -> Result<bool, ArchiveError> {
+    /// Appends one entry (sockets, fifos and devices are skipped with a warning),
+    /// preceded by a PAX header for what the tar header cannot hold.
+    fn entry(&mut self, rel: &Path, abs: &Path, meta: &Metadata) -> Result<(), ArchiveError> {
         let ft = meta.file_type();
+        if !(ft.is_dir() || ft.is_symlink() || ft.is_file()) {
+            (self.on)(ArchiveEvent::Warning(format!(
+                "skipped {} (sockets, fifos and device files are not backed up)",
+                abs.display()
+            )));
+            return Ok(());
+        }
         let mut h = tar::Header::new_gnu();
         h.set_metadata_in_mode(meta, tar::HeaderMode::Complete);
         h.set_mode(meta.mode() & 0o7777);
@@ -160,6 +155,25 @@ impl Walk<'_> {
             link: None,
         };
         let out_err = |e| ArchiveError::io("cannot write", self.out, e);
+        let hardlink = ft.is_file()
+            && meta.nlink() > 1
+            && self.first_links.contains_key(&(meta.dev(), meta.ino()));
+        // A hardlink shares its first path's inode, and with it that entry's attributes.
+        if !hardlink {
+            let full =
+                Meta::capture(abs, meta).map_err(|e| ArchiveError::io("cannot read", abs, e))?;
+            let (records, skipped) = pax::records(&full);
+            for name in skipped {
+                (self.on)(ArchiveEvent::Warning(format!(
+                    "the extended attribute {:?} of {} is not kept: its name is not UTF-8",
+                    String::from_utf8_lossy(&name),
+                    abs.display()
+                )));
+            }
+            self.tar
+                .append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+                .map_err(out_err)?;
+        }
         if ft.is_dir() {
             self.tar
                 .append_data(&mut h, tar_path, io::empty())
@@ -195,15 +209,9 @@ impl Walk<'_> {
                     self.bytes += meta.len();
                 }
             }
-        } else {
-            (self.on)(ArchiveEvent::Warning(format!(
-                "skipped {} (sockets, fifos and device files are not backed up)",
-                self.src.join(rel).display()
-            )));
-            return Ok(false);
         }
         self.index.push(entry);
-        Ok(true)
+        Ok(())
     }
 
     /// Streams one file's content into the tar, hashing it; fails if its size
