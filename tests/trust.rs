@@ -298,3 +298,79 @@ fn recover_removes_staging_folders_and_names_only_what_it_did() {
         "first"
     );
 }
+
+#[test]
+fn what_leaves_a_component_is_listed_and_a_symlinked_files_folder_is_backed_up() {
+    let sb = flag_sandbox();
+    // files/ lives on "another disk", reached through a symlink, as admins do.
+    let disk = sb.dir.path().join("otherdisk/files");
+    fs::create_dir_all(&disk).unwrap();
+    fs::write(disk.join("upload.bin"), "uploaded").unwrap();
+    fs::remove_dir_all(sb.structr_dir.join("files")).unwrap();
+    std::os::unix::fs::symlink(&disk, sb.structr_dir.join("files")).unwrap();
+    // A link deeper down that points out, and a mount point inside.
+    fs::create_dir_all(sb.structr_dir.join("scripts")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", sb.structr_dir.join("scripts/host")).unwrap();
+    let cache = sb.structr_dir.join("cache");
+    fs::create_dir_all(&cache).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&cache)
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&cache);
+    fs::write(cache.join("tmp"), "volatile").unwrap();
+
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let plan_end = err.find("stop structr").unwrap();
+    let before_stop = &err[..plan_end.max(err.find("done: preflight").unwrap_or(0))];
+    assert!(
+        before_stop.contains(&format!("{} is a mount point", cache.display())),
+        "{err}"
+    );
+    assert!(
+        before_stop.contains("scripts/host is a symbolic link to /etc/hostname"),
+        "{err}"
+    );
+    assert!(!before_stop.contains("files is a symbolic link"), "{err}");
+    let id = sb.generations()[0].clone();
+    let out = sb.cli(&["show", "--json", &id]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"structr-files"), "{names:?}");
+
+    // A restore by rename would carry the mount away with the old folder: refused
+    // before anything stops, until it is unmounted.
+    let out = sb.cli(&["--yes", "restore", "--no-safety-backup", &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("mounted inside it"),
+        "{}",
+        text(&out)
+    );
+    assert!(sb.running("structr") && sb.running("neo4j"));
+    drop(_unmount);
+
+    // The uploads come back from the generation.
+    fs::write(disk.join("upload.bin"), "changed").unwrap();
+    let out = sb.cli(&["--yes", "restore", "--no-safety-backup", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        fs::read_to_string(sb.structr_dir.join("files/upload.bin")).unwrap(),
+        "uploaded"
+    );
+}

@@ -24,6 +24,9 @@ pub fn preflight_checks(ctx: &Context, on: Sink) -> Result<Estimate, OpError> {
         // Safety backups record no downtime of their own; estimate from a real backup.
         let last = list.iter().find(|m| m.timings.downtime_secs > 0.0);
         let estimate = preflight::estimate(&ctx.inst.components, &ctx.repo.root, last)?;
+        for w in preflight::boundary_warnings(&estimate.sources, &ctx.inst.components) {
+            on(Event::Warning(w));
+        }
         estimate.check_space(&ctx.repo.root)?;
         Ok(estimate)
     })();

@@ -56,9 +56,9 @@ impl From<ArchiveError> for OpError {
             ArchiveError::Cancelled => OpError::Cancelled {
                 detail: "the operation was cancelled".into(),
             },
-            ArchiveError::HashMismatch { .. } | ArchiveError::Corrupt { .. } => {
-                OpError::Verify(e.to_string())
-            }
+            ArchiveError::HashMismatch { .. }
+            | ArchiveError::Corrupt { .. }
+            | ArchiveError::TooLarge { .. } => OpError::Verify(e.to_string()),
             other => OpError::failed(other.to_string()),
         }
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::OpError;
 use crate::install::ComponentSpec;
 use crate::repo::generation::Manifest;
+use crate::repo::tree::{self, Boundary};
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SourceSize {
@@ -14,6 +15,9 @@ pub struct SourceSize {
     pub path: PathBuf,
     pub files: u64,
     pub bytes: u64,
+    /// Mount points inside, and symlinks that point out of it.
+    #[serde(skip)]
+    pub boundaries: Vec<Boundary>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -27,9 +31,10 @@ pub struct Estimate {
     pub expected_downtime: Option<Duration>,
 }
 
-/// Walks each source (without following symlinks) to count files and bytes.
-/// An unreadable folder is an error that names it: a backup that silently skips
-/// part of the installation is worse than none.
+/// Walks each source with the archive's own walker (never following symlinks,
+/// never entering another file system) to count files and bytes and to find what
+/// leaves it. An unreadable folder is an error that names it: a backup that
+/// silently skips part of the installation is worse than none.
 pub fn measure(components: &[ComponentSpec]) -> Result<Vec<SourceSize>, OpError> {
     components
         .iter()
@@ -48,39 +53,53 @@ pub fn measure(components: &[ComponentSpec]) -> Result<Vec<SourceSize>, OpError>
                     c.name
                 )));
             }
-            let (files, bytes) = walk(&c.path)?;
+            let survey = tree::survey(&c.path).map_err(|e| {
+                OpError::Refused(format!(
+                    "{e}. Run structr-backup as root (or as the user owning the installation)"
+                ))
+            })?;
             Ok(SourceSize {
                 name: c.name.clone(),
                 path: c.path.clone(),
-                files,
-                bytes,
+                files: survey.files,
+                bytes: survey.bytes,
+                boundaries: survey.boundaries,
             })
         })
         .collect()
 }
 
-fn walk(dir: &Path) -> Result<(u64, u64), OpError> {
-    let unreadable = |p: &Path, e: std::io::Error| {
-        OpError::Refused(format!(
-            "cannot read {}: {e}. Run structr-backup as root (or as the user owning the installation)",
-            p.display()
-        ))
+/// What leaves the components, one sentence each, for the plan: mount points
+/// inside a component (not copied: another file system) and symbolic links that
+/// point out of one (only the link is copied), except links that are components
+/// of their own.
+pub fn boundary_warnings(sources: &[SourceSize], components: &[ComponentSpec]) -> Vec<String> {
+    let is_component = |p: &Path| {
+        let p = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+        components
+            .iter()
+            .any(|c| c.path.canonicalize().unwrap_or_else(|_| c.path.clone()) == p)
     };
-    let (mut files, mut bytes) = (0, 0);
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).map_err(|e| unreadable(&d, e))? {
-            let entry = entry.map_err(|e| unreadable(&d, e))?;
-            let meta = entry.metadata().map_err(|e| unreadable(&entry.path(), e))?;
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else if meta.is_file() {
-                files += 1;
-                bytes += meta.len();
+    let mut out = Vec::new();
+    for s in sources {
+        for b in &s.boundaries {
+            match b {
+                Boundary::MountPoint(m) => out.push(format!(
+                    "{}: {} is a mount point of another file system; its contents are NOT copied. Back it up as its own component (e.g. kind = \"custom\" or a symlinked top-level folder)",
+                    s.name,
+                    m.display()
+                )),
+                Boundary::SymlinkOut { link, target } if !is_component(link) => out.push(format!(
+                    "{}: {} is a symbolic link to {}, outside the component; only the link is copied",
+                    s.name,
+                    link.display(),
+                    target.display()
+                )),
+                Boundary::SymlinkOut { .. } => {}
             }
         }
     }
-    Ok((files, bytes))
+    out
 }
 
 pub fn free_space(path: &Path) -> Result<u64, OpError> {

@@ -70,6 +70,13 @@ pub fn placements(ctx: &Context, m: &Manifest) -> Result<Vec<Placement>, OpError
                 target.display()
             )));
         }
+        if let Some(m) = mounts_inside(&target).first() {
+            return Err(OpError::Refused(format!(
+                "{} has a file system mounted inside it at {}; swapping the folder by rename would move that mount aside with the old folder. Unmount it first (its contents are not in the generation), then restore again",
+                target.display(),
+                m.display()
+            )));
+        }
         out.push(Placement {
             name: c.name.clone(),
             staging: swap::staging_path(&target, &m.id)
@@ -93,6 +100,44 @@ fn target_for<'a>(ctx: &'a Context, c: &Component) -> Result<&'a ComponentSpec, 
                 c.name, c.role
             ))
         })
+}
+
+/// Mount points below `dir`, from the kernel's mount table (no walk of the tree).
+fn mounts_inside(dir: &Path) -> Vec<PathBuf> {
+    let Ok(dir) = dir.canonicalize() else {
+        return Vec::new();
+    };
+    let table = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    table
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape_mount_path(p)))
+        .filter(|p| p != &dir && p.starts_with(&dir))
+        .collect()
+}
+
+/// mountinfo writes space, tab, newline and backslash in paths as `\ooo`.
+fn unescape_mount_path(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    let mut rest = p;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let code = rest
+            .get(i + 1..i + 4)
+            .and_then(|o| u8::from_str_radix(o, 8).ok());
+        match code {
+            Some(b) => {
+                out.push(b as char);
+                rest = &rest[i + 4..];
+            }
+            None => {
+                out.push('\\');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn is_mount_point(path: &Path) -> bool {

@@ -10,17 +10,24 @@ use std::path::{Path, PathBuf};
 use crate::install::Installation;
 use crate::repo::lock::{self, Lock, LockError};
 
-/// `/var/lib/structr-backup` for root; `$XDG_STATE_HOME/structr-backup` otherwise.
+/// `/var/lib/structr-backup` for root; `$XDG_STATE_HOME/structr-backup`, else
+/// `~/.local/state/structr-backup` when that home is theirs (a `sudo -u` keeps
+/// root's HOME), else a folder of theirs in the temp folder, for other users.
 pub fn state_dir() -> PathBuf {
-    if nix::unistd::geteuid().is_root() {
+    let me = nix::unistd::geteuid();
+    if me.is_root() {
         return PathBuf::from("/var/lib/structr-backup");
     }
-    let base = std::env::var_os("XDG_STATE_HOME")
+    let home = std::env::var_os("HOME")
         .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("structr-backup")
+        .filter(|h| fs::metadata(h).is_ok_and(|m| m.uid() == me.as_raw()));
+    let xdg = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    match xdg.or_else(|| home.map(|h| h.join(".local/state"))) {
+        Some(base) => base.join("structr-backup"),
+        None => std::env::temp_dir().join(format!("structr-backup-{me}")),
+    }
 }
 
 /// Where installation locks live: a root-owned folder under /run/lock for root

@@ -159,17 +159,7 @@ pub fn mount_point_warning(root: &Path, mount: &Path) -> String {
 /// Files and content bytes under `root`, the way an archive of it counts them:
 /// regular files, hardlinks once, mount points not entered.
 pub fn measure(root: &Path) -> io::Result<(u64, u64)> {
-    let mut seen = std::collections::HashSet::new();
-    let (mut files, mut bytes) = (0u64, 0u64);
-    for node in walk(root) {
-        let node = node?;
-        let m = &node.meta;
-        if m.is_file() && (m.nlink() == 1 || seen.insert((m.dev(), m.ino()))) {
-            files += 1;
-            bytes += m.len();
-        }
-    }
-    Ok((files, bytes))
+    survey(root).map(|s| (s.files, s.bytes))
 }
 
 /// Where a component's folder touches the world outside it.
@@ -187,15 +177,34 @@ pub enum Boundary {
 /// in walk order. Targets are judged lexically, as the link is written: a backup
 /// keeps the link, never what it points to.
 pub fn boundaries(root: &Path) -> io::Result<Vec<Boundary>> {
+    survey(root).map(|s| s.boundaries)
+}
+
+/// What one walk of a component finds: its size as the archive will count it and
+/// its boundaries (the preflight needs both, and a walk of a large tree is slow).
+#[derive(Debug, Default)]
+pub struct Survey {
+    pub files: u64,
+    pub bytes: u64,
+    pub boundaries: Vec<Boundary>,
+}
+
+pub fn survey(root: &Path) -> io::Result<Survey> {
     let lexical_root = lexical(root);
     // A root reached through a symlink: absolute targets may name either spelling.
     let real_root = fs::canonicalize(root).unwrap_or_else(|_| lexical_root.clone());
-    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Survey::default();
     for node in walk(root) {
         let node = node?;
+        let m = &node.meta;
+        if m.is_file() && (m.nlink() == 1 || seen.insert((m.dev(), m.ino()))) {
+            out.files += 1;
+            out.bytes += m.len();
+        }
         if node.mount_point {
-            out.push(Boundary::MountPoint(node.abs));
-        } else if node.meta.file_type().is_symlink() {
+            out.boundaries.push(Boundary::MountPoint(node.abs));
+        } else if m.file_type().is_symlink() {
             let target = fs::read_link(&node.abs).map_err(|source| {
                 io::Error::from(WalkError {
                     path: node.abs.clone(),
@@ -210,7 +219,7 @@ pub fn boundaries(root: &Path) -> io::Result<Vec<Boundary>> {
                 stays_inside(&parent.join(&target))
             };
             if !inside {
-                out.push(Boundary::SymlinkOut {
+                out.boundaries.push(Boundary::SymlinkOut {
                     link: node.abs,
                     target,
                 });

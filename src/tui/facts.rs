@@ -49,6 +49,14 @@ pub fn backup_plan(inst: &Installation, repo: &Repo) -> Vec<String> {
                         units::duration(d)
                     ))
             ));
+            for stopped in ops::window::found_stopped(inst) {
+                v.push(format!(
+                    "WARNING: {stopped} is already stopped: it is copied as it is and left stopped"
+                ));
+            }
+            for w in ops::preflight::boundary_warnings(&e.sources, &inst.components) {
+                v.push(format!("WARNING: {w}"));
+            }
             v
         }
         Err(e) => vec![format!("Cannot back up: {e}")],
