@@ -2,9 +2,11 @@
 //! messages that name the file, the line and the key.
 
 use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::repo::tree::lexical;
 
 /// Where the configuration came from, for messages ("using defaults", "read FILE").
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -362,23 +364,6 @@ fn validate_paths(config: &Config, text: &str, path: &Path) -> Result<(), Config
         ));
     }
     Ok(())
-}
-
-/// `p` with `.` and `..` resolved by the text alone (no file system: the folders
-/// may not exist yet, and a symlink must not make two spellings look different).
-fn lexical(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            // `/..` is `/`: pop does nothing at the root.
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// The first line that assigns `key` (for messages; 0 when it is not written at all).

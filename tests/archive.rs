@@ -329,9 +329,10 @@ fn unreadable_source_names_the_path_and_what_to_do() {
         std::os::unix::fs::PermissionsExt::from_mode(0o600),
     )
     .unwrap();
+    // Others may enter it (not write: a repository's parent writable by others is refused).
     std::fs::set_permissions(
         dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
     // A folder of its own: the config refuses neo4j_data and structr_dir in one another.
@@ -440,18 +441,6 @@ fn a_decompression_bomb_is_stopped_at_the_indexed_size() {
     assert!(matches!(err, ArchiveError::TooLarge { .. }), "{err}");
 }
 
-/// Unmounts (lazily) on drop, so a failing test leaves no mount behind.
-struct Mounted(std::path::PathBuf);
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
 /// A mounted file system inside a component is archived as its folder, not
 /// entered, with a warning; `boundaries` lists it with the symlinks that leave
 /// the component, and `measure` counts what the archive holds.
@@ -467,14 +456,7 @@ fn mount_points_are_not_entered_and_boundaries_are_listed() {
     let src = dir.path().join("src");
     sample(&src);
     let mnt = src.join("dir with space/mnt");
-    std::fs::create_dir(&mnt).unwrap();
-    let out = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
-        .arg(&mnt)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "mount: {}", text(&out));
-    let _mounted = Mounted(mnt.clone());
+    let _mounted = common::Tmpfs::mount(&mnt, "4m");
     std::fs::write(mnt.join("elsewhere"), vec![1u8; 1000]).unwrap();
     symlink("/etc/hostname", src.join("abs-out")).unwrap();
     symlink("../../outside", src.join("dir with space/rel-out")).unwrap();

@@ -244,48 +244,13 @@ fn a_held_lock_refuses_a_second_run_with_the_holders_pid() {
     assert!(sb.running("structr") && sb.running("neo4j"));
 }
 
-/// Mounts a tmpfs of `size` on the sandbox's repository; unmounted on drop.
-struct SmallDisk(std::path::PathBuf);
-
-impl SmallDisk {
-    fn mount(sb: &Sandbox, size: &str) -> Self {
-        assert!(
-            nix::unistd::geteuid().is_root(),
-            "this test mounts a small tmpfs: run the suite as root (the README's test command does)"
-        );
-        std::fs::create_dir_all(&sb.repo).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
-            .arg(&sb.repo)
-            .status()
-            .unwrap();
-        assert!(ok.success(), "mount tmpfs on {}", sb.repo.display());
-        SmallDisk(sb.repo.clone())
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
 #[test]
 fn too_little_space_is_refused_before_anything_stops() {
     let sb = Sandbox::new(Options {
         store_mb: 40,
         ..Options::default()
     });
-    let _disk = SmallDisk::mount(&sb, "8m");
+    let _disk = common::Tmpfs::mount(&sb.repo, "8m");
     sb.start();
     let pids = (sb.pid("neo4j"), sb.pid("structr"));
     let out = sb.cli(&["backup"]);
@@ -306,7 +271,7 @@ fn too_little_space_is_refused_before_anything_stops() {
 #[test]
 fn a_full_disk_mid_archive_leaves_no_generation_and_services_running() {
     let sb = slow_sandbox();
-    let _disk = SmallDisk::mount(&sb, "500m");
+    let _disk = common::Tmpfs::mount(&sb.repo, "500m");
     sb.start();
     let child = slow_backup(&sb);
     // Fill the disk while the archive is being written.

@@ -286,18 +286,6 @@ fn xattrs_acls_capabilities_sparse_files_and_ns_mtimes_survive() {
     assert!(d.is_empty(), "tar -x attributes differ:\n{}", d.join("\n"));
 }
 
-/// Unmounts (lazily) on drop, so a failing test leaves no mount behind.
-struct Mounted(std::path::PathBuf);
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
 #[test]
 fn a_mount_point_inside_a_component_is_kept_empty_with_a_warning() {
     assert!(
@@ -311,14 +299,7 @@ fn a_mount_point_inside_a_component_is_kept_empty_with_a_warning() {
     odd_tree(&sb.structr_dir);
     neo4j_tree(&sb.neo4j_data);
     let mnt = sb.structr_dir.join("uploads");
-    std::fs::create_dir(&mnt).unwrap();
-    let out = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
-        .arg(&mnt)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "mount: {}", text(&out));
-    let _mounted = Mounted(mnt.clone());
+    let _mounted = common::Tmpfs::mount(&mnt, "4m");
     std::fs::write(mnt.join("on-another-fs"), b"not ours").unwrap();
     sb.start();
 

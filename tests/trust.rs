@@ -312,20 +312,7 @@ fn what_leaves_a_component_is_listed_and_a_symlinked_files_folder_is_backed_up()
     fs::create_dir_all(sb.structr_dir.join("scripts")).unwrap();
     std::os::unix::fs::symlink("/etc/hostname", sb.structr_dir.join("scripts/host")).unwrap();
     let cache = sb.structr_dir.join("cache");
-    fs::create_dir_all(&cache).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-        .arg(&cache)
-        .status()
-        .unwrap();
-    assert!(mounted.success());
-    struct Unmount<'a>(&'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _unmount = Unmount(&cache);
+    let mounted = common::Tmpfs::mount(&cache, "1m");
     fs::write(cache.join("tmp"), "volatile").unwrap();
 
     let out = sb.cli(&["backup"]);
@@ -363,7 +350,7 @@ fn what_leaves_a_component_is_listed_and_a_symlinked_files_folder_is_backed_up()
         text(&out)
     );
     assert!(sb.running("structr") && sb.running("neo4j"));
-    drop(_unmount);
+    drop(mounted);
 
     // The uploads come back from the generation.
     fs::write(disk.join("upload.bin"), "changed").unwrap();

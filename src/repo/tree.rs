@@ -229,8 +229,9 @@ pub fn survey(root: &Path) -> io::Result<Survey> {
     Ok(out)
 }
 
-/// `path` with `.` removed and `..` applied to the components before it.
-fn lexical(path: &Path) -> PathBuf {
+/// `path` with `.` removed and `..` applied to the components before it, by the
+/// text alone (no file system: the folders may not exist yet).
+pub fn lexical(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {

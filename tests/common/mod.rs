@@ -318,3 +318,41 @@ pub fn reseal(dir: &std::path::Path) {
     std::fs::write(dir.join("SHA256SUMS"), sums).unwrap();
     std::fs::write(dir.join("manifest.toml"), manifest).unwrap();
 }
+
+/// A tmpfs mounted for a test (owner-only, like a repository must be); unmounted
+/// lazily on drop, so a failing test leaves no mount behind.
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    pub fn mount(at: &Path, size: &str) -> Tmpfs {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "this test mounts a tmpfs: run the suite as root (scripts/test)"
+        );
+        std::fs::create_dir_all(at).unwrap();
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(at)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mount tmpfs on {}: {}",
+            at.display(),
+            text(&out)
+        );
+        Tmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
