@@ -202,7 +202,7 @@ fn manual_restore_with_standard_tools_reproduces_the_tree() {
     std::fs::create_dir(&target).unwrap();
     // The README's manual restore, word for word.
     let script = format!(
-        "sha256sum -c SHA256SUMS && zstd -d < structr.tar.zst | tar -x --numeric-owner -p -C {}",
+        "sha256sum -c SHA256SUMS && zstd -d < structr.tar.zst | tar --xattrs --xattrs-include='*' -x --numeric-owner -p -C {}",
         target.display()
     );
     let out = shell(&script, &gen_dir);
