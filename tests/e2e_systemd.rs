@@ -116,7 +116,8 @@ fn systemd_detect_backup_restore_a_failing_unit_and_an_unhealthy_one() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         c.active("neo4j") && c.active("structr"),
-        "both run after the restore"
+        "both run after the restore: {}",
+        text(&out)
     );
     assert_eq!(
         c.exec_ok("sha256sum /usr/lib/structr/structr.conf"),

@@ -368,6 +368,21 @@ impl ServiceControl for ComposeService {
         Ok(!command::run(&argv, TIMEOUT)?.stdout.trim().is_empty())
     }
 
+    fn is_stopped(&self) -> Result<bool, ServiceError> {
+        // No container of the service up at all: not running, restarting or paused.
+        let argv: Vec<String> = vec![
+            "docker".into(),
+            "ps".into(),
+            "-q".into(),
+            "--filter".into(),
+            format!("label=com.docker.compose.project={}", self.project),
+            "--filter".into(),
+            format!("label=com.docker.compose.service={}", self.service),
+        ];
+        let out = command::run(&argv, TIMEOUT)?;
+        Ok(out.success() && out.stdout.trim().is_empty())
+    }
+
     fn stop(&self, timeout: Duration) -> Result<(), ServiceError> {
         let secs = timeout.as_secs().to_string();
         act_and_wait(self, false, timeout, "docker ps".into(), || {

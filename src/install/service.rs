@@ -44,6 +44,11 @@ pub trait ServiceControl: Send + Sync {
     /// How it is controlled, for plans and messages.
     fn describe(&self) -> String;
     fn is_running(&self) -> Result<bool, ServiceError>;
+    /// Whether the service is down and not on its way up or down (a unit that is
+    /// activating or restarting is not): only such a service is left as found.
+    fn is_stopped(&self) -> Result<bool, ServiceError> {
+        self.is_running().map(|r| !r)
+    }
     /// Stops the service and returns once it is down (or fails after `timeout`).
     fn stop(&self, timeout: Duration) -> Result<(), ServiceError>;
     /// Starts the service and returns once it runs (or fails after `timeout`).

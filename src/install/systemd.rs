@@ -71,6 +71,21 @@ impl ServiceControl for SystemdService {
         Ok(command::run(&argv, Duration::from_secs(10))?.success())
     }
 
+    fn is_stopped(&self) -> Result<bool, ServiceError> {
+        let argv: Vec<String> = [
+            "systemctl",
+            "show",
+            "-p",
+            "ActiveState",
+            "--value",
+            &self.unit,
+        ]
+        .map(String::from)
+        .to_vec();
+        let out = command::run(&argv, Duration::from_secs(10))?;
+        Ok(out.success() && matches!(out.stdout.trim(), "inactive" | "failed"))
+    }
+
     fn stop(&self, timeout: Duration) -> Result<(), ServiceError> {
         let hint = format!("systemctl status {}", self.unit);
         act_and_wait(self, false, timeout, hint, || {

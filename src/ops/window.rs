@@ -77,12 +77,12 @@ pub fn start_steps(inst: &Installation, found_stopped: &[String]) -> Vec<Step> {
         .collect()
 }
 
-/// The services of `inst` that are not running now (a failed status check counts
-/// as running: stopping and starting it again is the safe side).
+/// The services of `inst` that are stopped now (a failed status check, or a unit on
+/// its way up, counts as running: stopping and starting it again is the safe side).
 pub fn found_stopped(inst: &Installation) -> Vec<String> {
     inst.services
         .iter()
-        .filter(|s| matches!(s.is_running(), Ok(false)))
+        .filter(|s| matches!(s.is_stopped(), Ok(true)))
         .map(|s| s.name().to_string())
         .collect()
 }
@@ -127,7 +127,7 @@ impl<'a> Window<'a> {
             let step = Step::Stop(svc.name().to_string());
             on(Event::Started(step.clone()));
             let t = Instant::now();
-            if matches!(svc.is_running(), Ok(false)) {
+            if matches!(svc.is_stopped(), Ok(true)) {
                 self.found_stopped.push(svc.name().to_string());
                 on(Event::Info(format!(
                     "{} was already stopped: it is not stopped by us and will not be started afterwards",
