@@ -155,3 +155,76 @@ fn a_relative_path_in_the_config_is_refused_naming_key_and_line() {
     );
     assert!(stderr.contains("absolute"), "{}", text(&out));
 }
+
+/// Ids as people type them: unique prefixes and `latest` work wherever an id does;
+/// an ambiguous prefix lists the candidates; garbage is a usage error, not echoed.
+#[test]
+fn ids_are_accepted_as_prefixes_and_latest() {
+    let sb = with_generations(2);
+    let ids = sb.generations(); // newest first
+    let show = |id: &str| sb.cli(&["show", "--json", id]);
+    let out = show("latest");
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["id"], ids[0].as_str());
+    // The shortest prefix that only the newest has.
+    let unique = (1..=ids[0].len())
+        .map(|n| &ids[0][..n])
+        .find(|p| !ids[1].starts_with(p))
+        .unwrap();
+    let out = show(unique);
+    assert!(out.status.success(), "{unique}: {}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["id"], ids[0].as_str());
+    let common_prefix = &ids[0][..8]; // the same day
+    let out = show(common_prefix);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&ids[0]) && err.contains(&ids[1]), "{err}");
+    let junk = "x".repeat(5000);
+    let out = show(&junk);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        out.stderr.len() < 400,
+        "not echoed at length: {}",
+        text(&out)
+    );
+    // pin/unpin and verify take them too; verify with no id checks the newest.
+    let out = sb.cli(&["pin", "latest"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&ids[0]));
+    let out = sb.cli(&["verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with(&format!("{}: ok", ids[0])),
+        "{}",
+        text(&out)
+    );
+}
+
+/// `--repo /typo list` must not look like an empty repository to a script.
+#[test]
+fn a_repository_that_does_not_exist_is_an_error_except_for_backup() {
+    let sb = with_generations(0);
+    let typo = sb.dir.path().join("typo");
+    let typo = typo.to_str().unwrap();
+    for args in [
+        vec!["--repo", typo, "list"],
+        vec!["--repo", typo, "list", "--json"],
+        vec!["--repo", typo, "show", "latest"],
+        vec!["--repo", typo, "verify", "--all"],
+        vec!["--repo", typo, "prune", "--dry-run"],
+    ] {
+        let out = sb.cli(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("does not exist"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    let out = sb.cli(&["--repo", typo, "backup"]);
+    assert!(out.status.success(), "backup creates it: {}", text(&out));
+    let out = sb.cli(&["--repo", typo, "list"]);
+    assert!(out.status.success(), "{}", text(&out));
+}

@@ -42,9 +42,13 @@ pub enum Command {
     /// Generations, newest first
     List,
     /// One generation's manifest
-    Show { id: String },
+    Show {
+        /// Generation id, a unique prefix of one, or `latest`
+        id: String,
+    },
     /// Check generations: quick (archives against SHA256SUMS) or --deep (every file)
     Verify {
+        /// Generation id, a unique prefix of one, or `latest` (the default)
         id: Option<String>,
         /// Verify every generation
         #[arg(long, conflicts_with = "id")]
@@ -55,6 +59,7 @@ pub enum Command {
     },
     /// Replace the installation's data with a generation (verified first)
     Restore {
+        /// Generation id, a unique prefix of one, or `latest`
         id: String,
         /// Do not take a safety backup of the current state first
         #[arg(long)]
@@ -63,11 +68,20 @@ pub enum Command {
     /// Delete the generations the retention policy does not keep
     Prune(PruneArgs),
     /// Protect a generation from pruning
-    Pin { id: String },
+    Pin {
+        /// Generation id, a unique prefix of one, or `latest`
+        id: String,
+    },
     /// Remove the protection from pruning
-    Unpin { id: String },
+    Unpin {
+        /// Generation id, a unique prefix of one, or `latest`
+        id: String,
+    },
     /// Delete one generation
-    Delete { id: String },
+    Delete {
+        /// Generation id, a unique prefix of one, or `latest`
+        id: String,
+    },
     /// Start services that an interrupted run left stopped
     Recover,
     /// Show the detected installation

@@ -15,7 +15,7 @@ use crate::install::{detect, Installation};
 use crate::ops::backup::BackupOptions;
 use crate::ops::restore::RestoreOptions;
 use crate::ops::{self, Context, OpError};
-use crate::repo::generation::{Manifest, Repo};
+use crate::repo::generation::{Manifest, Repo, RepoError};
 use crate::repo::retention::Policy;
 use crate::units;
 use crate::{errln, outln};
@@ -52,6 +52,7 @@ impl From<OpError> for Failure {
             OpError::Verify(_) => EXIT_VERIFY,
             OpError::Cancelled { .. } => EXIT_CANCELLED,
             OpError::NeedsRecover(_) => EXIT_NEEDS_RECOVER,
+            OpError::Repo(RepoError::BadId { .. } | RepoError::Ambiguous { .. }) => EXIT_USAGE,
             _ => EXIT_FAILED,
         };
         Self {
@@ -103,6 +104,28 @@ impl Env {
 
     fn context<'a>(&self, inst: &'a Installation) -> Context<'a> {
         Context::new(&self.config, inst, self.repo.clone(), self.cancel.clone())
+    }
+
+    /// The repository, which must exist for every command but `backup` (a typo in
+    /// `--repo` must not read as "no generations" to a monitoring script).
+    fn existing_repo(&self) -> Result<&Repo> {
+        if self.repo.root.is_dir() {
+            return Ok(&self.repo);
+        }
+        Err(Failure {
+            code: EXIT_FAILED,
+            message: format!(
+                "the repository {} does not exist. Check --repo or [repository] path (config: {}); `structr-backup backup` creates it",
+                self.repo.root.display(),
+                self.source
+            ),
+        })
+    }
+
+    /// The generation the user means: an id, a unique prefix of one, or `latest`.
+    fn id(&self, given: &str) -> Result<String> {
+        let repo = self.existing_repo()?;
+        Ok(repo.resolve(given).map_err(OpError::from)?)
     }
 
     fn print_json(&self, value: serde_json::Value) {
@@ -219,6 +242,7 @@ fn backup(env: &Env, label: &str) -> Result<()> {
 }
 
 fn list(env: &Env) -> Result<()> {
+    env.existing_repo()?;
     let (manifests, broken) = env.repo.list().map_err(OpError::from)?;
     for b in &broken {
         errln!("warning: {b}");
@@ -279,6 +303,7 @@ fn list_json(m: &Manifest) -> serde_json::Value {
 }
 
 fn show(env: &Env, id: &str) -> Result<()> {
+    let id = &env.id(id)?;
     let m = env.repo.manifest(id).map_err(OpError::from)?;
     if env.cli.json {
         env.print_json(json!(m));
@@ -319,10 +344,14 @@ fn show(env: &Env, id: &str) -> Result<()> {
 }
 
 fn verify(env: &Env, id: Option<&str>, all: bool, deep: bool) -> Result<()> {
+    // No id: the newest generation, the one a restore would most likely use.
     let ids: Vec<String> = match (id, all) {
-        (Some(id), _) => vec![id.to_string()],
-        (None, true) => vec![],
-        (None, false) => return Err(Failure::usage("name a generation id or use --all")),
+        (Some(id), _) => vec![env.id(id)?],
+        (None, true) => {
+            env.existing_repo()?;
+            vec![]
+        }
+        (None, false) => vec![env.id("latest")?],
     };
     let mut r = Renderer::new();
     let reports = ops::verify::run(&env.repo, &ids, deep, &env.cancel, &mut |e| r.event(e))?;
@@ -347,6 +376,7 @@ fn verify(env: &Env, id: Option<&str>, all: bool, deep: bool) -> Result<()> {
 }
 
 fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
+    let id = &env.id(id)?;
     let inst = env.installation()?;
     let ctx = env.context(&inst);
     let m = env.repo.manifest(id).map_err(OpError::from)?;
@@ -437,6 +467,7 @@ fn policy(env: &Env, args: &PruneArgs) -> Result<Policy> {
 }
 
 fn prune(env: &Env, args: &PruneArgs) -> Result<()> {
+    env.existing_repo()?;
     let policy = policy(env, args)?;
     let rows = ops::prune::plan(&env.repo, &policy)?;
     print_plan(env, &rows, args.dry_run);
@@ -489,12 +520,14 @@ fn print_plan(env: &Env, rows: &[ops::prune::PlanRow], dry_run: bool) {
 }
 
 fn pin(env: &Env, id: &str, pinned: bool) -> Result<()> {
+    let id = &env.id(id)?;
     ops::pin::set(&env.repo, id, pinned)?;
     outln!("{id} {}", if pinned { "pinned" } else { "unpinned" });
     Ok(())
 }
 
 fn delete(env: &Env, id: &str) -> Result<()> {
+    let id = &env.id(id)?;
     env.repo.manifest(id).map_err(OpError::from)?;
     env.confirm(&format!("delete generation {id}"), Some(id))?;
     ops::prune::delete(&env.repo, id)?;

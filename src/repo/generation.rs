@@ -145,6 +145,13 @@ pub enum RepoError {
     },
     #[error("the manifest {path} is damaged: {detail}")]
     BadManifest { path: PathBuf, detail: String },
+    #[error("{given:?} is not a generation id (ids look like 20261124T031500Z; a unique prefix or `latest` works too)")]
+    BadId { given: String },
+    #[error("{given} matches {} generations: {}; type more of the id", .candidates.len(), .candidates.join(", "))]
+    Ambiguous {
+        given: String,
+        candidates: Vec<String>,
+    },
     /// Someone else can write into the repository: whatever we read there could be
     /// planted, so nothing is done in it.
     #[error(
@@ -323,6 +330,55 @@ impl Repo {
         }
         manifests.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         Ok((manifests, broken))
+    }
+
+    /// The ids of the generation folders, oldest first (their names sort by time).
+    fn ids(&self) -> Result<Vec<String>, RepoError> {
+        let mut ids: Vec<String> = fs::read_dir(&self.root)
+            .map_err(io("cannot read the repository", &self.root))?
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| is_generation_id(n) && self.path_of(n).is_dir())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// The generation a user means: an exact id, `latest`, or a unique prefix.
+    pub fn resolve(&self, given: &str) -> Result<String, RepoError> {
+        let well_formed = !given.is_empty()
+            && given.len() <= 24
+            && given
+                .bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'T' | b'Z' | b'-'));
+        if given != "latest" && !well_formed {
+            // Echo at most a short piece: the input may be anything.
+            let mut shown: String = given.chars().take(24).collect();
+            if shown.len() < given.len() {
+                shown.push('…');
+            }
+            return Err(RepoError::BadId { given: shown });
+        }
+        let ids = self.ids()?;
+        let not_found = || RepoError::NotFound {
+            id: given.to_string(),
+            root: self.root.clone(),
+        };
+        if given == "latest" {
+            return ids.last().cloned().ok_or_else(not_found);
+        }
+        if ids.iter().any(|i| i == given) {
+            return Ok(given.to_string());
+        }
+        let matches: Vec<String> = ids.into_iter().filter(|i| i.starts_with(given)).collect();
+        match matches.len() {
+            0 => Err(not_found()),
+            1 => Ok(matches[0].clone()),
+            _ => Err(RepoError::Ambiguous {
+                given: given.to_string(),
+                candidates: matches,
+            }),
+        }
     }
 
     /// The manifest of generation `id`. The id is the folder's name, checked against
@@ -512,6 +568,40 @@ mod tests {
         );
         assert!(broken.is_empty());
         assert_eq!(repo.clean_leftovers().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn ids_resolve_from_prefixes_and_latest() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::new(dir.path());
+        for id in ["20261124T031500Z", "20261125T031500Z", "20261125T031500Z-2"] {
+            let p = repo.create_partial(id).unwrap();
+            write_manifest(&p, &manifest(id, Utc::now())).unwrap();
+            repo.publish(&p, id).unwrap();
+        }
+        assert_eq!(repo.resolve("latest").unwrap(), "20261125T031500Z-2");
+        assert_eq!(repo.resolve("20261124").unwrap(), "20261124T031500Z");
+        assert_eq!(
+            repo.resolve("20261125T031500Z").unwrap(),
+            "20261125T031500Z"
+        );
+        let err = repo.resolve("20261125").unwrap_err();
+        assert!(
+            matches!(&err, RepoError::Ambiguous { candidates, .. } if candidates.len() == 2),
+            "{err}"
+        );
+        assert!(matches!(
+            repo.resolve("2027"),
+            Err(RepoError::NotFound { .. })
+        ));
+        let long = "x".repeat(500);
+        let err = repo.resolve(&long).unwrap_err().to_string();
+        assert!(matches!(repo.resolve(&long), Err(RepoError::BadId { .. })));
+        assert!(err.len() < 200, "not echoed at length: {err}");
+        assert!(matches!(
+            repo.resolve("../etc"),
+            Err(RepoError::BadId { .. })
+        ));
     }
 
     #[test]
