@@ -193,6 +193,19 @@ fn ids_are_accepted_as_prefixes_and_latest() {
     let out = sb.cli(&["pin", "latest"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains(&ids[0]));
+    // A hint names the command as it was run, with its --config.
+    let out = sb.cli(&["--yes", "delete", "latest"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let hint = format!(
+        "`structr-backup --config {} unpin {}`",
+        sb.config.display(),
+        ids[0]
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&hint),
+        "{hint}: {}",
+        text(&out)
+    );
     let out = sb.cli(&["verify"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(

@@ -106,6 +106,28 @@ impl Env {
         Context::new(&self.config, inst, self.repo.clone(), self.cancel.clone())
     }
 
+    /// The command as the user ran it, up to the subcommand, for hints: a hint to
+    /// run `structr-backup recover` must name the same config and repository.
+    fn invocation(&self) -> String {
+        let mut argv = vec!["structr-backup".to_string()];
+        for (flag, value) in [
+            ("--config", &self.cli.config),
+            ("--repo", &self.cli.repo),
+            ("--compose-file", &self.cli.compose_file),
+        ] {
+            if let Some(v) = value {
+                argv.push(flag.into());
+                argv.push(v.display().to_string());
+            }
+        }
+        shell_words::join(argv)
+    }
+
+    /// `text` with every `structr-backup …` hint spelled as the user invoked us.
+    pub fn hint(&self, text: &str) -> String {
+        text.replace("`structr-backup ", &format!("`{} ", self.invocation()))
+    }
+
     /// The repository, which must exist for every command but `backup` (a typo in
     /// `--repo` must not read as "no generations" to a monitoring script).
     fn existing_repo(&self) -> Result<&Repo> {
@@ -159,9 +181,16 @@ impl Env {
 pub fn run(env: &Env) -> Result<()> {
     if !matches!(env.cli.command, Some(Command::Recover)) {
         for record in ops::journal::interrupted_any() {
-            errln!("WARNING: {}", record.describe());
+            errln!("WARNING: {}", env.hint(&record.describe()));
         }
     }
+    dispatch(env).map_err(|f| Failure {
+        message: env.hint(&f.message),
+        ..f
+    })
+}
+
+fn dispatch(env: &Env) -> Result<()> {
     match &env.cli.command {
         None => no_command(env),
         Some(Command::Backup { label }) => backup(env, label),
