@@ -265,11 +265,8 @@ fn walk(
                         actual: hash,
                     });
                 }
-                if let (Some(t), Some(f)) = (&target, out) {
+                if let (Some(t), Some(_)) = (&target, out) {
                     applier.apply(t, &meta, false).map_err(|e| attr_err(t, e))?;
-                    // Durable before reported: the content and its attributes.
-                    f.sync_all()
-                        .map_err(|e| ArchiveError::io("cannot write", t, e))?;
                 }
             }
             EntryKind::Symlink => {
@@ -319,15 +316,17 @@ fn walk(
         });
     }
     // Folders last, deepest first: their mtimes would change while filling them,
-    // and a read-only folder must stay writable until its contents are in. Each
-    // is fsynced once its entries and attributes are final; the root comes last.
+    // and a read-only folder must stay writable until its contents are in.
     for d in dirs.iter().rev() {
         applier
             .apply(&d.path, &d.meta, false)
             .map_err(|e| ArchiveError::io("cannot set the attributes of", &d.path, e))?;
-        File::open(&d.path)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| ArchiveError::io("cannot write", &d.path, e))?;
+    }
+    // Durable before reported: one syncfs of the staging folder's file system
+    // writes back every file, folder and attribute extracted above (an fsync per
+    // file costs a journal commit each: 10,000 files took seconds more).
+    if let Some(d) = dest {
+        sync_file_system(d).map_err(|e| ArchiveError::io("cannot write", d, e))?;
     }
     if applier.ownership_skipped() {
         (on)(ArchiveEvent::Warning(
@@ -520,6 +519,17 @@ fn write_sparse(f: &File, data: &[u8], offset: u64) -> io::Result<()> {
         f.write_all_at(&data[start..], offset + start as u64)?;
     }
     Ok(())
+}
+
+/// Writes back everything dirty on the file system holding `dir` and waits for it
+/// (syncfs(2), which reports write-back errors since Linux 5.8).
+fn sync_file_system(dir: &Path) -> io::Result<()> {
+    let d = File::open(dir)?;
+    // SAFETY: `d` is an open descriptor for the duration of the call.
+    match unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&d)) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
 }
 
 #[cfg(test)]
