@@ -95,6 +95,8 @@ pub enum Command {
         #[arg(long, default_value_t = 64)]
         store_mb: u32,
     },
+    /// The nightly backup timer (systemd): show it, set its time, enable or disable it
+    Schedule(ScheduleArgs),
 }
 
 #[derive(Debug, Args, Default)]
@@ -117,4 +119,20 @@ pub struct PruneArgs {
     /// Keep everything newer than this before the newest (e.g. 2d, 1w3d)
     #[arg(long, value_name = "DURATION")]
     pub keep_within: Option<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ScheduleArgs {
+    /// Daily time of the backup, HH:MM local time (written as a drop-in for structr-backup.timer; default 03:15)
+    #[arg(long, value_name = "HH:MM")]
+    pub at: Option<crate::install::schedule::TimeOfDay>,
+    /// Enable and start the timer (sets the default time 03:15 first when none is set)
+    #[arg(long, conflicts_with_all = ["disable", "show"])]
+    pub enable: bool,
+    /// Stop and disable the timer
+    #[arg(long, conflicts_with_all = ["at", "show"])]
+    pub disable: bool,
+    /// Show whether the timer is enabled, its time, the next run and the last run's result (the default)
+    #[arg(long, conflicts_with = "at")]
+    pub show: bool,
 }

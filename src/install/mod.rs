@@ -6,6 +6,7 @@ pub mod compose;
 pub mod conf;
 pub mod detect;
 pub mod health;
+pub mod schedule;
 pub mod service;
 pub mod store_lock;
 pub mod systemd;

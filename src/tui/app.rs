@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::install::schedule::{Change, LastRun, Status, TimeOfDay, DEFAULT_TIME};
 use crate::install::ComponentSpec;
 use crate::ops::journal::Record;
 use crate::ops::{Event, Step};
@@ -209,6 +210,81 @@ impl Confirm {
     }
 }
 
+/// What systemd says about the nightly timer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Timer {
+    Known(Status),
+    NotInstalled,
+    /// systemctl failed (no systemd, say): why.
+    Unavailable(String),
+}
+
+/// The schedule as last gathered (on a thread: systemctl may be slow).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduleFacts {
+    pub timer: Timer,
+    /// The last run's record; None when no run recorded one yet.
+    pub last: Result<Option<LastRun>, String>,
+}
+
+impl ScheduleFacts {
+    pub fn time(&self) -> Option<TimeOfDay> {
+        match &self.timer {
+            Timer::Known(s) => s.time,
+            _ => None,
+        }
+    }
+}
+
+/// A change of the schedule, asked for on its screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScheduleAction {
+    Enable(TimeOfDay),
+    Disable,
+    SetTime(TimeOfDay),
+}
+
+impl ScheduleAction {
+    pub fn change(self) -> Change {
+        match self {
+            ScheduleAction::Enable(t) => Change {
+                at: Some(t),
+                enable: Some(true),
+            },
+            ScheduleAction::Disable => Change {
+                at: None,
+                enable: Some(false),
+            },
+            ScheduleAction::SetTime(t) => Change {
+                at: Some(t),
+                enable: None,
+            },
+        }
+    }
+}
+
+/// The schedule screen: the time field, a pending confirmation, a running change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduleScreen {
+    /// The HH:MM field as typed.
+    pub time: String,
+    /// Typed into since it opened: new facts no longer overwrite it.
+    pub edited: bool,
+    pub confirm: Option<(ScheduleAction, Focus)>,
+    pub busy: bool,
+}
+
+impl ScheduleScreen {
+    pub fn new(time: Option<TimeOfDay>) -> Self {
+        ScheduleScreen {
+            time: time.unwrap_or(DEFAULT_TIME).to_string(),
+            edited: false,
+            confirm: None,
+            busy: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct PruneRow {
     pub id: String,
@@ -235,6 +311,7 @@ pub enum Screen {
         sel: usize,
         confirm: Option<Focus>,
     },
+    Schedule(ScheduleScreen),
     Help,
 }
 
@@ -248,6 +325,7 @@ pub enum ScreenKind {
     RestorePick,
     Confirm,
     PrunePreview,
+    Schedule,
     Help,
 }
 
@@ -261,6 +339,7 @@ impl Screen {
             Screen::RestorePick { .. } => ScreenKind::RestorePick,
             Screen::RestoreConfirm(_) | Screen::DeleteConfirm(_) => ScreenKind::Confirm,
             Screen::PrunePreview { .. } => ScreenKind::PrunePreview,
+            Screen::Schedule(_) => ScreenKind::Schedule,
             Screen::Help => ScreenKind::Help,
         }
     }
@@ -287,6 +366,10 @@ pub enum Effect {
     StartPrune,
     Recover,
     CancelJob,
+    /// Ask systemd about the timer again.
+    RefreshSchedule,
+    /// Change the schedule (runs systemctl off the UI thread).
+    Schedule(Change),
 }
 
 pub struct App {
@@ -294,6 +377,8 @@ pub struct App {
     pub stack: Vec<Screen>,
     /// A one-line message shown above the footer (errors of quick actions).
     pub status: Option<String>,
+    /// The nightly timer and the last run; None until first gathered.
+    pub schedule: Option<ScheduleFacts>,
 }
 
 impl App {
@@ -302,6 +387,7 @@ impl App {
             data,
             stack: vec![Screen::Home],
             status: None,
+            schedule: None,
         }
     }
 
@@ -403,6 +489,7 @@ impl App {
             ScreenKind::RestorePick => self.list_key(key, true),
             ScreenKind::Confirm => on_confirm_key(self, key),
             ScreenKind::PrunePreview => self.prune_key(key),
+            ScreenKind::Schedule => self.schedule_key(key),
             ScreenKind::Help => {
                 if matches!(
                     key.code,
@@ -429,6 +516,11 @@ impl App {
             KeyCode::Char('g') => {
                 self.stack.push(Screen::Generations { sel: 0 });
                 Effect::None
+            }
+            KeyCode::Char('s') => {
+                let time = self.schedule.as_ref().and_then(ScheduleFacts::time);
+                self.stack.push(Screen::Schedule(ScheduleScreen::new(time)));
+                Effect::RefreshSchedule
             }
             KeyCode::Char('R') if self.data.interrupted.is_some() => {
                 self.begin_job(JobKind::Recover, None);
@@ -543,6 +635,87 @@ impl App {
             }
             _ => Effect::None,
         }
+    }
+
+    fn schedule_key(&mut self, key: KeyEvent) -> Effect {
+        let Screen::Schedule(sc) = self.screen_mut() else {
+            return Effect::None;
+        };
+        if let Some((action, focus)) = sc.confirm.as_mut() {
+            match key.code {
+                KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {
+                    *focus = if *focus == Focus::Cancel {
+                        Focus::Confirm
+                    } else {
+                        Focus::Cancel
+                    };
+                }
+                KeyCode::Enter if *focus == Focus::Confirm => {
+                    let change = action.change();
+                    sc.confirm = None;
+                    sc.busy = true;
+                    return Effect::Schedule(change);
+                }
+                KeyCode::Enter | KeyCode::Esc => sc.confirm = None,
+                _ => {}
+            }
+            return Effect::None;
+        }
+        // One change at a time: systemctl is still at work on the last one.
+        if sc.busy && !matches!(key.code, KeyCode::Esc | KeyCode::Char('?')) {
+            return Effect::None;
+        }
+        let time = sc.time.parse::<TimeOfDay>();
+        let ask = |sc: &mut ScheduleScreen, action| sc.confirm = Some((action, Focus::Cancel));
+        match key.code {
+            KeyCode::Char(c @ ('0'..='9' | ':')) if sc.time.len() < 5 => {
+                sc.time.push(c);
+                sc.edited = true;
+            }
+            KeyCode::Backspace => {
+                sc.time.pop();
+                sc.edited = true;
+            }
+            KeyCode::Enter | KeyCode::Char('e') => match time {
+                Ok(t) if key.code == KeyCode::Enter => ask(sc, ScheduleAction::SetTime(t)),
+                Ok(t) => ask(sc, ScheduleAction::Enable(t)),
+                Err(e) => self.status = Some(e),
+            },
+            KeyCode::Char('d') => ask(sc, ScheduleAction::Disable),
+            KeyCode::Esc => self.back(),
+            KeyCode::Char('?') => return self.help(),
+            _ => {}
+        }
+        Effect::None
+    }
+
+    /// New facts about the schedule; an open schedule screen shows their time
+    /// unless someone is typing a new one.
+    pub fn set_schedule(&mut self, facts: ScheduleFacts) {
+        let time = facts.time();
+        self.schedule = Some(facts);
+        for screen in &mut self.stack {
+            if let Screen::Schedule(sc) = screen {
+                if !sc.edited {
+                    *sc = ScheduleScreen {
+                        time: time.unwrap_or(DEFAULT_TIME).to_string(),
+                        ..sc.clone()
+                    };
+                }
+            }
+        }
+    }
+
+    /// A schedule change finished: say how, and ask systemd again.
+    pub fn schedule_done(&mut self, result: Result<String, String>) -> Effect {
+        for screen in &mut self.stack {
+            if let Screen::Schedule(sc) = screen {
+                sc.busy = false;
+                sc.edited = false;
+            }
+        }
+        self.status = Some(result.unwrap_or_else(|e| e));
+        Effect::RefreshSchedule
     }
 
     fn help(&mut self) -> Effect {
@@ -829,5 +1002,67 @@ mod tests {
             swaps: vec![],
         });
         assert_eq!(app.on_key(key(KeyCode::Char('R'))), Effect::Recover);
+    }
+
+    #[test]
+    fn schedule_changes_need_a_valid_time_and_an_explicit_yes() {
+        let mut app = app_with(&[]);
+        assert_eq!(app.on_key(key(KeyCode::Char('s'))), Effect::RefreshSchedule);
+        assert_eq!(app.screen().kind(), ScreenKind::Schedule);
+        // A bad time is refused with a hint, nothing is asked.
+        for _ in 0..5 {
+            app.on_key(key(KeyCode::Backspace));
+        }
+        type_text(&mut app, "25:00");
+        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::None);
+        assert!(app.status.as_deref().unwrap().contains("HH:MM"));
+        let Screen::Schedule(sc) = app.screen() else {
+            panic!()
+        };
+        assert!(sc.confirm.is_none());
+        // Facts arriving later do not overwrite what is being typed.
+        for _ in 0..5 {
+            app.on_key(key(KeyCode::Backspace));
+        }
+        type_text(&mut app, "04:30");
+        app.set_schedule(ScheduleFacts {
+            timer: Timer::NotInstalled,
+            last: Ok(None),
+        });
+        // Focus starts on Cancel: Enter cancels.
+        app.on_key(key(KeyCode::Char('e')));
+        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::None);
+        app.on_key(key(KeyCode::Char('e')));
+        app.on_key(key(KeyCode::Tab));
+        let at = Some(TimeOfDay {
+            hour: 4,
+            minute: 30,
+        });
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::Schedule(Change {
+                at,
+                enable: Some(true)
+            })
+        );
+        // Busy: no second change until the first reports.
+        assert_eq!(app.on_key(key(KeyCode::Char('d'))), Effect::None);
+        assert_eq!(
+            app.schedule_done(Ok("enabled".into())),
+            Effect::RefreshSchedule
+        );
+        app.on_key(key(KeyCode::Char('d')));
+        app.on_key(key(KeyCode::Right));
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::Schedule(Change {
+                at: None,
+                enable: Some(false)
+            })
+        );
+        app.schedule_done(Err("needs root".into()));
+        assert_eq!(app.status.as_deref(), Some("needs root"));
+        app.on_key(key(KeyCode::Esc));
+        assert_eq!(app.screen().kind(), ScreenKind::Home);
     }
 }

@@ -1,4 +1,5 @@
 //! The keys of each screen: one table feeds both the footer and the help screen.
+//! The footer shows as many as fit, in this order; the help screen shows them all.
 
 use super::app::ScreenKind;
 
@@ -11,9 +12,12 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("b", "backup"),
             ("r", "restore"),
             ("g", "generations"),
-            ("R", "recover"),
+            ("s", "schedule"),
             ("?", "help"),
             ("q", "quit"),
+            // Last: the footer drops what does not fit, and the screen itself
+            // says "Press R" whenever there is something to recover.
+            ("R", "recover"),
         ],
         ScreenKind::BackupPlan => &[("Enter", "start backup"), ("Esc", "back")],
         ScreenKind::Job => &[("Ctrl-C", "cancel"), ("Esc", "back when done")],
@@ -40,6 +44,13 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
         ScreenKind::PrunePreview => &[
             ("↑↓", "scroll"),
             ("Enter", "delete marked"),
+            ("Esc", "back"),
+        ],
+        ScreenKind::Schedule => &[
+            ("0-9", "type HH:MM"),
+            ("Enter", "set time"),
+            ("e", "enable"),
+            ("d", "disable"),
             ("Esc", "back"),
         ],
         ScreenKind::Help => &[("Esc", "close help")],

@@ -16,7 +16,7 @@ use std::io;
 use std::mem::ManuallyDrop;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
 use ratatui::crossterm::terminal::{self as term, EnterAlternateScreen};
@@ -25,6 +25,7 @@ use ratatui::prelude::CrosstermBackend;
 use ratatui::{DefaultTerminal, Terminal};
 
 use crate::cancel::Cancel;
+use crate::install::schedule;
 use crate::install::{detect, Installation};
 use crate::ops::backup::BackupOptions;
 use crate::ops::restore::RestoreOptions;
@@ -32,7 +33,7 @@ use crate::ops::{self, Context, Event};
 use crate::repo::generation::Repo;
 use crate::repo::retention::Policy;
 use crate::units;
-use app::{App, Data, Effect, JobKind, PruneRow};
+use app::{App, Data, Effect, JobKind, PruneRow, ScheduleFacts, Timer};
 
 enum Msg {
     Event(Event),
@@ -57,7 +58,15 @@ pub struct World {
     policy: Policy,
     job: Option<(Cancel, Receiver<Msg>)>,
     facts: Option<Receiver<Facts>>,
+    /// The schedule being gathered, and when that began.
+    schedule: Option<Receiver<ScheduleFacts>>,
+    schedule_asked: Option<Instant>,
+    /// A schedule change being made.
+    schedule_change: Option<Receiver<Result<String, String>>>,
 }
+
+/// How often Home's schedule line is gathered afresh (a timer run may have ended).
+const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
 
 impl World {
     pub fn new(config: &crate::config::Config, repo: Repo) -> Result<Self, String> {
@@ -71,6 +80,9 @@ impl World {
             policy,
             job: None,
             facts: None,
+            schedule: None,
+            schedule_asked: None,
+            schedule_change: None,
         })
     }
 
@@ -150,7 +162,31 @@ impl World {
     fn perform(&mut self, app: &mut App, effect: Effect) {
         match effect {
             Effect::None | Effect::Quit => {}
-            Effect::Refresh => app.data = self.data(),
+            Effect::Refresh => {
+                app.data = self.data();
+                self.gather_schedule();
+            }
+            Effect::RefreshSchedule => self.gather_schedule(),
+            Effect::Schedule(change) => {
+                let (tx, rx) = mpsc::channel();
+                let started = std::thread::Builder::new()
+                    .name("wizard-schedule".into())
+                    .spawn(move || {
+                        let done = panics::caught(|| {
+                            schedule::apply(change)
+                                .map(|lines| lines.join("; "))
+                                .map_err(|e| e.to_string())
+                        });
+                        let _ = tx.send(done);
+                    });
+                match started {
+                    Ok(_) => self.schedule_change = Some(rx),
+                    Err(e) => {
+                        let effect = app.schedule_done(Err(format!("cannot start: {e}")));
+                        self.perform(app, effect);
+                    }
+                }
+            }
             Effect::PlanBackup => {
                 app.data.plan.clear();
                 self.gather(Facts::Plan, facts::backup_plan);
@@ -250,6 +286,36 @@ impl World {
         }
     }
 
+    /// Asks systemd about the timer and reads the last run, on a thread; one at
+    /// a time (a slow systemctl must not pile up threads).
+    fn gather_schedule(&mut self) {
+        if self.schedule.is_some() {
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        let started = std::thread::Builder::new()
+            .name("wizard-schedule".into())
+            .spawn(move || {
+                let timer = panics::caught(|| {
+                    Ok(match schedule::status() {
+                        Ok(s) => Timer::Known(s),
+                        Err(schedule::ScheduleError::NotInstalled) => Timer::NotInstalled,
+                        Err(e) => Timer::Unavailable(e.to_string()),
+                    })
+                })
+                .unwrap_or_else(Timer::Unavailable);
+                let file = ops::state::state_dir().join(schedule::LAST_RUN_FILE);
+                let _ = tx.send(ScheduleFacts {
+                    timer,
+                    last: schedule::read_last_run(&file),
+                });
+            });
+        if started.is_ok() {
+            self.schedule = Some(rx);
+            self.schedule_asked = Some(Instant::now());
+        }
+    }
+
     fn verify(&mut self, id: String, deep: bool) {
         let repo = self.repo.clone();
         self.spawn(move |ctx, on| {
@@ -297,6 +363,7 @@ fn job_thread(
 pub fn run(world: World, stop: &Cancel) -> io::Result<()> {
     let mut world = world;
     let mut app = App::new(world.data());
+    world.gather_schedule();
     let theme = theme::Theme::from_env();
     let recording = panics::Recording::start();
     let screen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -358,6 +425,12 @@ fn interact(
     loop {
         terminal.draw(|f| view::draw(f, app, theme, view::Clock::now()))?;
         drain(world, app);
+        if world
+            .schedule_asked
+            .is_none_or(|t| t.elapsed() >= SCHEDULE_EVERY)
+        {
+            world.gather_schedule();
+        }
         if stop.is_cancelled() {
             world.perform(app, Effect::CancelJob);
             if world.job.is_none() {
@@ -431,6 +504,24 @@ fn drain(world: &mut World, app: &mut App) {
         Some(Err(TryRecvError::Disconnected)) => world.facts = None,
         _ => {}
     }
+    match world.schedule.as_ref().map(|rx| rx.try_recv()) {
+        Some(Ok(f)) => {
+            world.schedule = None;
+            app.set_schedule(f);
+        }
+        Some(Err(TryRecvError::Disconnected)) => world.schedule = None,
+        _ => {}
+    }
+    let changed = match world.schedule_change.as_ref().map(|rx| rx.try_recv()) {
+        Some(Ok(r)) => Some(r),
+        Some(Err(TryRecvError::Disconnected)) => Some(Err(ENDED_SILENTLY.into())),
+        _ => None,
+    };
+    if let Some(r) = changed {
+        world.schedule_change = None;
+        let effect = app.schedule_done(r);
+        world.perform(app, effect);
+    }
     let Some((_, rx)) = &world.job else { return };
     let done = job_messages(rx, |e| app.on_job_event(e));
 
@@ -491,6 +582,9 @@ mod tests {
             policy: Policy::default(),
             job: None,
             facts: None,
+            schedule: None,
+            schedule_asked: None,
+            schedule_change: None,
         }
     }
 

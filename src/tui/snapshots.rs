@@ -9,9 +9,13 @@ use chrono::{TimeZone, Utc};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use super::app::{App, Confirm, Data, Focus, Job, JobKind, PruneRow, Screen, StepState};
+use super::app::{
+    App, Confirm, Data, Focus, Job, JobKind, PruneRow, ScheduleAction, ScheduleFacts,
+    ScheduleScreen, Screen, StepState, Timer,
+};
 use super::theme::Theme;
 use super::view::{draw, Clock};
+use crate::install::schedule::{LastRun, Status, TimeOfDay};
 use crate::install::ComponentSpec;
 use crate::ops::journal::Record;
 use crate::ops::{Event, Step};
@@ -365,4 +369,104 @@ fn prune_and_help() {
     help.stack.push(Screen::Generations { sel: 0 });
     help.stack.push(Screen::Help);
     insta::assert_snapshot!("help_generations", render(&help, &COLOR, 80, 24, c));
+}
+
+fn timer(enabled: bool) -> Status {
+    Status {
+        timer: "structr-backup.timer",
+        unit_file_state: if enabled { "enabled" } else { "disabled" }.into(),
+        enabled,
+        active: enabled,
+        time: Some(TimeOfDay {
+            hour: 3,
+            minute: 15,
+        }),
+        on_calendar: vec!["*-*-* 03:15:00".into()],
+        randomized_delay: "10min".into(),
+        drop_in: None,
+        next_run: enabled.then(|| Utc.with_ymd_and_hms(2026, 11, 26, 3, 15, 0).unwrap()),
+    }
+}
+
+fn last_run(status: &str) -> LastRun {
+    LastRun {
+        operation: Some("backup".into()),
+        id: (status == "success").then(|| "20261125T031502Z".into()),
+        status: Some(status.into()),
+        exit_code: Some(if status == "success" { 0 } else { 1 }),
+        started_at: Some(Utc.with_ymd_and_hms(2026, 11, 25, 0, 15, 2).unwrap()),
+        finished_at: Some(Utc.with_ymd_and_hms(2026, 11, 25, 0, 17, 40).unwrap()),
+        duration_secs: Some(158.0),
+        downtime_secs: Some(42.5),
+        error: (status != "success")
+            .then(|| "the disk holding /var/backups/structr is full".into()),
+    }
+}
+
+fn scheduled(timer: Timer, last: Option<LastRun>) -> App {
+    let mut app = App::new(data());
+    app.set_schedule(ScheduleFacts {
+        timer,
+        last: Ok(last),
+    });
+    app
+}
+
+#[test]
+fn home_schedule_line() {
+    let c = clock();
+    let on = scheduled(Timer::Known(timer(true)), Some(last_run("success")));
+    insta::assert_snapshot!("home_schedule_80x24", render(&on, &COLOR, 80, 24, c));
+    insta::assert_snapshot!(
+        "home_schedule_minimum_64x20",
+        render(&on, &COLOR, 64, 20, c)
+    );
+    let off = scheduled(Timer::Known(timer(false)), None);
+    insta::assert_snapshot!("home_schedule_not_enabled", render(&off, &COLOR, 80, 24, c));
+    let failed = scheduled(Timer::Known(timer(true)), Some(last_run("failure")));
+    insta::assert_snapshot!(
+        "home_schedule_last_failed",
+        render(&failed, &COLOR, 80, 24, c)
+    );
+}
+
+#[test]
+fn schedule_screen() {
+    let c = clock();
+    let mut app = scheduled(Timer::Known(timer(true)), Some(last_run("success")));
+    app.stack
+        .push(Screen::Schedule(ScheduleScreen::new(Some(TimeOfDay {
+            hour: 3,
+            minute: 15,
+        }))));
+    insta::assert_snapshot!("schedule_80x24", render(&app, &COLOR, 80, 24, c));
+    insta::assert_snapshot!("schedule_minimum_64x20", render(&app, &COLOR, 64, 20, c));
+    insta::assert_snapshot!("schedule_no_color", render(&app, &MONO, 80, 24, c));
+    let mut asking = ScheduleScreen::new(None);
+    asking.time = "04:30".into();
+    asking.confirm = Some((
+        ScheduleAction::Enable(TimeOfDay {
+            hour: 4,
+            minute: 30,
+        }),
+        Focus::Cancel,
+    ));
+    let mut off = scheduled(Timer::Known(timer(false)), None);
+    off.stack.push(Screen::Schedule(asking.clone()));
+    insta::assert_snapshot!("schedule_enable_confirm", render(&off, &COLOR, 80, 24, c));
+    insta::assert_snapshot!(
+        "schedule_enable_confirm_minimum",
+        render(&off, &COLOR, 64, 20, c)
+    );
+    let mut missing = scheduled(Timer::NotInstalled, None);
+    missing
+        .stack
+        .push(Screen::Schedule(ScheduleScreen::new(None)));
+    insta::assert_snapshot!(
+        "schedule_not_installed",
+        render(&missing, &COLOR, 80, 24, c)
+    );
+    let mut help = App::new(data());
+    help.stack.push(Screen::Help);
+    insta::assert_snapshot!("help_home", render(&help, &COLOR, 80, 24, c));
 }

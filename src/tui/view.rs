@@ -9,9 +9,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Gauge, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, Confirm, Focus, Job, PruneRow, Screen, ScreenKind, StepState};
+use super::app::{
+    App, Confirm, Focus, Job, PruneRow, ScheduleAction, ScheduleFacts, ScheduleScreen, Screen,
+    ScreenKind, StepState, Timer,
+};
 use super::keys::keys;
 use super::theme::Theme;
+use crate::install::schedule::LastRun;
 use crate::repo::generation::Manifest;
 use crate::units;
 
@@ -57,6 +61,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         Screen::RestoreConfirm(_) => "Restore: confirm".into(),
         Screen::DeleteConfirm(_) => "Delete: confirm".into(),
         Screen::PrunePreview { .. } => "Prune: preview".into(),
+        Screen::Schedule(_) => "Schedule".into(),
         Screen::Help => "Help".into(),
     };
     let who = format!("{} · {} ", app.data.kind, app.data.host);
@@ -80,6 +85,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         Screen::RestoreConfirm(c) => confirm(f, body, c, "Restore", theme),
         Screen::DeleteConfirm(c) => confirm(f, body, c, "Delete", theme),
         Screen::PrunePreview { rows, sel, confirm } => prune(f, body, rows, *sel, *confirm, theme),
+        Screen::Schedule(sc) => schedule(f, body, app, sc, theme, clock),
         Screen::Help => help(f, body, app, theme),
     }
     if let Some(s) = &app.status {
@@ -103,9 +109,16 @@ fn too_small(f: &mut Frame, area: Rect, theme: &Theme) {
     f.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
 }
 
+/// The screen's keys, as many whole ones as fit, in the table's order.
 fn footer(f: &mut Frame, area: Rect, kind: ScreenKind, theme: &Theme) {
     let mut spans = vec![Span::raw(" ")];
+    let mut used = 1;
     for k in keys(kind) {
+        let width = k.0.chars().count() + 1 + k.1.chars().count();
+        if used + width > area.width as usize {
+            break;
+        }
+        used += width + 2;
         spans.push(Span::styled(k.0, theme.key()));
         spans.push(Span::styled(format!(" {}  ", k.1), theme.dim()));
     }
@@ -164,6 +177,12 @@ fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) {
         None => "no backup yet".into(),
     };
     lines.push(field("Newest", newest, theme));
+    lines.push(schedule_line(
+        app.schedule.as_ref(),
+        theme,
+        clock,
+        area.width.saturating_sub(14) as usize,
+    ));
     if let Some(r) = &d.interrupted {
         lines.push(Line::raw(""));
         lines.push(Line::styled(
@@ -725,7 +744,7 @@ fn help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
-        " A backup stops Structr, then Neo4j, copies both, and starts Neo4j, then Structr. A restore verifies the generation before anything is stopped.",
+        " A backup stops Structr, then Neo4j, copies both, and starts Neo4j, then Structr. A restore verifies the generation before anything is stopped. The nightly backup is systemd's structr-backup.timer: s on Home sets its time, enables or disables it.",
         theme.dim(),
     ));
     f.render_widget(
@@ -734,4 +753,225 @@ fn help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .block(Block::default().borders(Borders::TOP)),
         area,
     );
+}
+
+/// Home's one line on the nightly timer: the next run and the last result, in
+/// `room` columns (the generation id goes first when they are few).
+fn schedule_line<'a>(
+    facts: Option<&ScheduleFacts>,
+    theme: &Theme,
+    clock: Clock,
+    room: usize,
+) -> Line<'a> {
+    let label = Span::styled(format!(" {:<13}", "Schedule"), theme.label());
+    let Some(facts) = facts else {
+        return Line::from(vec![label, Span::styled("checking…", theme.dim())]);
+    };
+    let (state, style) = match &facts.timer {
+        Timer::Known(s) if s.enabled && s.active => (
+            match s.next_run {
+                Some(t) => format!("next {}", local(t)),
+                None => "enabled, no next run (press s)".into(),
+            },
+            theme.value(),
+        ),
+        Timer::Known(s) if s.enabled => ("enabled but stopped (press s)".into(), theme.warn()),
+        Timer::Known(_) => ("not enabled (press s)".into(), theme.warn()),
+        Timer::NotInstalled => ("timer not installed (press s)".into(), theme.warn()),
+        Timer::Unavailable(_) => ("unavailable (press s)".into(), theme.warn()),
+    };
+    let mut spans = vec![label, Span::styled(state.clone(), style)];
+    if let Ok(Some(run)) = &facts.last {
+        let full = last_words(run, clock, true);
+        let words = if state.len() + 3 + full.chars().count() <= room {
+            full
+        } else {
+            last_words(run, clock, false)
+        };
+        let style = if run.succeeded() {
+            theme.value()
+        } else {
+            theme.danger()
+        };
+        spans.push(Span::raw(" · "));
+        spans.push(Span::styled(words, style));
+    }
+    Line::from(spans)
+}
+
+/// "last: success 20261125T031502Z, 3 h ago" (the id only `with_id`).
+fn last_words(run: &LastRun, clock: Clock, with_id: bool) -> String {
+    let status = match run.status.as_deref() {
+        Some("success") => "success".to_string(),
+        Some("failure") => "FAILED".to_string(),
+        Some(s) => s.to_uppercase(),
+        None => "unknown".into(),
+    };
+    let mut s = format!("last: {status}");
+    if let Some(id) = run.id.as_ref().filter(|_| with_id) {
+        s.push_str(&format!(" {id}"));
+    }
+    if let Some(t) = run.when() {
+        s.push_str(&format!(", {}", units::age(clock.wall - t)));
+    }
+    s
+}
+
+fn local(t: DateTime<Utc>) -> String {
+    t.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+fn schedule(
+    f: &mut Frame,
+    area: Rect,
+    app: &App,
+    sc: &ScheduleScreen,
+    theme: &Theme,
+    clock: Clock,
+) {
+    let mut lines = Vec::new();
+    match app.schedule.as_ref().map(|s| &s.timer) {
+        None => lines.push(Line::styled(" asking systemd…", theme.dim())),
+        Some(Timer::NotInstalled) => {
+            lines.push(Line::styled(
+                " The timer structr-backup.timer is not installed.",
+                theme.warn(),
+            ));
+            for l in [
+                " Install the Debian package, or copy the two units",
+                " assets/structr-backup.{service,timer} to /etc/systemd/system",
+                " and run systemctl daemon-reload (README, Install).",
+            ] {
+                lines.push(Line::raw(l));
+            }
+        }
+        Some(Timer::Unavailable(e)) => {
+            lines.push(Line::styled(" Cannot ask systemd:", theme.warn()));
+            lines.push(Line::raw(format!(" {e}")));
+        }
+        Some(Timer::Known(s)) => {
+            let (state, style) = match (s.enabled, s.active) {
+                (true, true) => ("enabled, running", theme.ok()),
+                (true, false) => ("enabled, but stopped", theme.warn()),
+                (false, _) => ("NOT enabled: no nightly backups", theme.warn()),
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {:<13}", "Timer"), theme.label()),
+                Span::styled(state, style),
+            ]));
+            let when = match s.time {
+                Some(t) => format!("daily at {t}"),
+                None => s.on_calendar.join(", "),
+            };
+            let delay = match s.randomized_delay.as_str() {
+                "" | "0" => String::new(),
+                d => format!(", up to {d} later"),
+            };
+            lines.push(field("Time", format!("{when}{delay}"), theme));
+            lines.push(field(
+                "Next run",
+                s.next_run.map_or("none".into(), local),
+                theme,
+            ));
+        }
+    }
+    match app.schedule.as_ref().map(|s| &s.last) {
+        Some(Ok(Some(run))) => {
+            let mut words = last_words(run, clock, true);
+            if let Some(d) = run.downtime_secs.filter(|d| *d >= 0.0) {
+                words.push_str(&format!(
+                    ", downtime {}",
+                    units::duration(Duration::from_secs_f64(d))
+                ));
+            }
+            let words = words.trim_start_matches("last: ").to_string();
+            let style = if run.succeeded() {
+                theme.value()
+            } else {
+                theme.danger()
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {:<13}", "Last run"), theme.label()),
+                Span::styled(words, style),
+            ]));
+            if let Some(e) = &run.error {
+                lines.push(Line::styled(format!("              {e}"), theme.danger()));
+            }
+        }
+        Some(Ok(None)) => lines.push(field("Last run", "none recorded yet".into(), theme)),
+        Some(Err(e)) => lines.push(field("Last run", format!("unknown: {e}"), theme)),
+        None => {}
+    }
+    lines.push(Line::raw(""));
+    let valid = sc
+        .time
+        .parse::<crate::install::schedule::TimeOfDay>()
+        .is_ok();
+    lines.push(Line::from(vec![
+        Span::styled(format!(" {:<13}", "New time"), theme.label()),
+        Span::styled(format!("[{:<5}]", sc.time), theme.title()),
+        Span::styled(
+            if valid {
+                "  HH:MM, local time"
+            } else {
+                "  HH:MM, e.g. 03:15"
+            },
+            if valid { theme.dim() } else { theme.warn() },
+        ),
+    ]));
+    lines.push(Line::raw(""));
+    if sc.busy {
+        lines.push(Line::styled(" changing the schedule…", theme.dim()));
+    } else {
+        lines.push(Line::from(vec![
+            Span::raw(" "),
+            Span::styled("Enter", theme.key()),
+            Span::raw(" sets the time   "),
+            Span::styled("e", theme.key()),
+            Span::raw(" enables at it   "),
+            Span::styled("d", theme.key()),
+            Span::raw(" disables"),
+        ]));
+    }
+    lines.push(Line::styled(
+        " A nightly backup stops Structr and Neo4j while it copies.",
+        theme.dim(),
+    ));
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::TOP)),
+        area,
+    );
+    if let Some((action, focus)) = sc.confirm {
+        let (question, verb) = match action {
+            ScheduleAction::Enable(t) => (
+                format!(" Enable the nightly backup at {t}?\n Structr and Neo4j stop each night\n while it copies them."),
+                "Enable",
+            ),
+            ScheduleAction::Disable => (
+                " Disable the nightly backup?\n No backups are made until it is\n enabled again.".to_string(),
+                "Disable",
+            ),
+            ScheduleAction::SetTime(t) => (
+                format!(" Run the nightly backup at {t}\n from now on?"),
+                "Set time",
+            ),
+        };
+        let pad = |label: &str, on: bool| {
+            if on {
+                format!("[▶ {label} ◀]")
+            } else {
+                format!("[  {label}  ]")
+            }
+        };
+        let text = format!(
+            "{question}\n\n {}   {}\n\n Tab moves, Enter presses.",
+            pad("Cancel", focus == Focus::Cancel),
+            pad(verb, focus == Focus::Confirm)
+        );
+        dialog(f, area, &text, theme);
+    }
 }

@@ -82,3 +82,51 @@ pub fn release_binary(name: &str) -> std::path::PathBuf {
         _ => env!("CARGO_BIN_EXE_structr-standin").into(),
     }
 }
+
+/// A container of the systemd image booted with systemd as PID 1 (no network),
+/// up and running, with nothing of ours in it yet. `prefix` names it.
+#[allow(dead_code)] // each test binary uses its own share of these helpers
+pub fn boot_systemd(prefix: &str) -> Container {
+    let image = environment();
+    let name = format!("{prefix}-{}", std::process::id());
+    let _ = docker(&["rm", "-f", &name]);
+    ok(
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "-e",
+            "container=docker",
+            "--tmpfs",
+            "/run",
+            "--tmpfs",
+            "/run/lock",
+            "--tmpfs",
+            "/tmp",
+            "-v",
+            "/sys/fs/cgroup:/sys/fs/cgroup",
+            image,
+            "/lib/systemd/systemd",
+        ]),
+        "docker run",
+    );
+    let c = Container(name);
+    wait_until(Duration::from_secs(60), "systemd is up", || {
+        let out = c.exec("systemctl is-system-running");
+        let state = String::from_utf8_lossy(&out.stdout);
+        state.contains("running") || state.contains("degraded")
+    });
+    c
+}
+
+/// Copies a file of this machine into the container.
+#[allow(dead_code)]
+pub fn copy_in(c: &Container, from: &Path, to: &str) {
+    ok(
+        docker(&["cp", &from.display().to_string(), &format!("{}:{to}", c.0)]),
+        "docker cp",
+    );
+}
