@@ -200,8 +200,9 @@ fn a_restore_with_the_typed_confirmation() {
     t.keys(&["Enter"]);
     t.wait_for("Type the generation id to confirm", Duration::from_secs(30));
     t.wait_for("REPLACES", Duration::from_secs(10));
+    // The typed id moves the focus to Restore: Enter restores.
     t.type_text(&id);
-    t.keys(&["Tab", "Enter"]);
+    t.keys(&["Enter"]);
     t.wait_for("Restore finished", Duration::from_secs(60));
     assert!(t.running(), "services run after the restore");
     let beside = listing(&t.demo_dir());
@@ -223,9 +224,9 @@ fn a_restore_cancelled_at_the_confirmation_changes_nothing() {
     let before = listing(&t.demo_dir());
     t.keys(&["r", "Enter"]);
     t.wait_for("REPLACES", Duration::from_secs(30));
-    // The id is typed, but focus starts on Cancel: Enter cancels.
+    // The id is typed (focus moves to Restore), then Tab back to Cancel: Enter cancels.
     t.type_text(&id);
-    t.keys(&["Enter"]);
+    t.keys(&["Tab", "Enter"]);
     t.wait_for("Restore: choose a generation", Duration::from_secs(5));
     assert_eq!(t.pids(), pids, "no service was restarted");
     assert_eq!(listing(&t.demo_dir()), before, "nothing was swapped");

@@ -757,12 +757,20 @@ fn on_confirm_key(app: &mut App, key: KeyEvent) -> Effect {
             };
             Effect::None
         }
-        KeyCode::Backspace => {
-            c.typed.pop();
-            Effect::None
-        }
-        KeyCode::Char(ch) => {
-            c.typed.push(ch);
+        // Typing the id exactly moves the focus to the action, so Enter then does
+        // what the user just confirmed; a change that breaks the match moves it back.
+        KeyCode::Backspace | KeyCode::Char(_) => {
+            match key.code {
+                KeyCode::Char(ch) => c.typed.push(ch),
+                _ => {
+                    c.typed.pop();
+                }
+            }
+            c.focus = if c.armed() {
+                Focus::Confirm
+            } else {
+                Focus::Cancel
+            };
             Effect::None
         }
         KeyCode::Enter if c.focus == Focus::Cancel => {
@@ -876,8 +884,8 @@ mod tests {
         );
         app.on_job_done(Ok("verified".into()));
         assert_eq!(app.screen().kind(), ScreenKind::Confirm);
-        // Focus starts on Cancel: Enter cancels even with the id typed.
-        type_text(&mut app, "20260101T000000Z");
+        // Focus starts on Cancel: Enter before the id is typed cancels.
+        type_text(&mut app, "2026");
         assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::None);
         assert_eq!(app.screen().kind(), ScreenKind::RestorePick);
         // Again, with focus moved but a wrong id: refused with a hint.
@@ -891,12 +899,37 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("type 20260101T000000Z"));
+        // Typing the rest of the id moves the focus to Restore: Enter restores.
         type_text(&mut app, "0101T000000Z");
         assert_eq!(
             app.on_key(key(KeyCode::Enter)),
             Effect::StartRestore("20260101T000000Z".into())
         );
         assert_eq!(app.screen().kind(), ScreenKind::Job);
+    }
+
+    #[test]
+    fn the_typed_id_moves_the_focus_to_the_action_and_back() {
+        let mut app = app_with(&["20260101T000000Z"]);
+        app.on_key(key(KeyCode::Char('r')));
+        app.on_key(key(KeyCode::Enter));
+        app.on_job_done(Ok("verified".into()));
+        type_text(&mut app, "20260101T000000Z");
+        app.on_key(key(KeyCode::Backspace));
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::None,
+            "no longer the id: focus back on Cancel"
+        );
+        assert_eq!(app.screen().kind(), ScreenKind::RestorePick);
+        app.on_key(key(KeyCode::Enter));
+        app.on_job_done(Ok("verified".into()));
+        type_text(&mut app, "20260101T000000Z");
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::StartRestore("20260101T000000Z".into()),
+            "typed, then Enter: restored"
+        );
     }
 
     #[test]
@@ -921,7 +954,6 @@ mod tests {
         app.on_key(key(KeyCode::Down));
         app.on_key(key(KeyCode::Char('d')));
         type_text(&mut app, "20250101T000000Z");
-        app.on_key(key(KeyCode::Tab));
         assert_eq!(
             app.on_key(key(KeyCode::Enter)),
             Effect::Delete("20250101T000000Z".into())
