@@ -678,6 +678,27 @@ keep_within = "1w3d"
     }
 
     #[test]
+    fn the_example_config_parses_with_notify_keys_uncommented() {
+        let text = include_str!("../assets/config.example.toml");
+        parse(text, Path::new("config.example.toml")).unwrap();
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(k)
+                    if ["ping_url", "webhook", "email", "sendmail", "metrics_file"]
+                        .iter()
+                        .any(|key| k.starts_with(&format!("{key} ="))) =>
+                {
+                    format!("{k}\n")
+                }
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        let c = parse(&uncommented, Path::new("config.example.toml")).unwrap();
+        assert!(c.notify.ping_url.is_some() && c.notify.metrics_file.is_some());
+    }
+
+    #[test]
     fn bad_notify_settings_are_refused_naming_line_and_key() {
         for (text, key, line) in [
             ("[notify]\non = [\"sometimes\"]\n", "sometimes", 2),
