@@ -412,3 +412,42 @@ fn an_unreachable_webhook_is_a_warning_and_the_backup_still_exits_0() {
     assert_eq!(sb.generations().len(), 1);
     assert_eq!(read_last_run().unwrap().status, Status::Success);
 }
+
+#[test]
+fn restore_prune_and_a_dry_run_are_reported_as_such() {
+    let _serial = serial();
+    let server = Server::start();
+    let sb = sandbox(Options::default());
+    notify(
+        &sb,
+        &format!("on = [\"success\"]\nwebhook = \"{}\"", server.url("/hook")),
+    );
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = sb.generations()[0].clone();
+    let out = sb.cli(&["--yes", "restore", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = sb.cli(&["prune", "--dry-run", "--keep-last", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = sb.cli(&["--yes", "prune", "--keep-last", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let hooks: Vec<serde_json::Value> = server.requests().iter().map(webhook_json).collect();
+    let ops: Vec<&str> = hooks
+        .iter()
+        .map(|h| h["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ops,
+        ["backup", "restore", "prune"],
+        "no run for a dry run: {hooks:?}"
+    );
+    assert_eq!(hooks[1]["id"], id.as_str());
+    assert!(
+        hooks[1]["downtime_secs"].as_f64().unwrap() > 0.0,
+        "{}",
+        hooks[1]
+    );
+    assert!(hooks[2]["id"].is_null());
+    assert_eq!(read_last_run().unwrap().operation, "prune");
+}

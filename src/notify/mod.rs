@@ -89,8 +89,10 @@ impl Run {
             log::line(&format!("error: {e}"));
         }
         let listed = repo.list().ok().map(|(manifests, _)| manifests);
-        let written = match (status, self.operation.as_str(), &listed) {
-            (Status::Success, "backup", Some(ms)) => self.written_by_this_run(ms),
+        // A backup that wrote its generation and then failed (a service that did
+        // not come back) still reports what it wrote.
+        let written = match (self.operation.as_str(), &listed) {
+            ("backup", Some(ms)) => self.written_by_this_run(ms),
             _ => None,
         };
         let finished_at = Utc::now();
