@@ -36,6 +36,7 @@ pub struct Config {
     pub repository: RepositoryConfig,
     pub installation: InstallationConfig,
     pub retention: RetentionConfig,
+    pub notify: NotifyConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -185,6 +186,58 @@ impl Default for RetentionConfig {
     }
 }
 
+/// When a run tells someone: at its start, when it succeeded, when it failed
+/// (a cancelled run counts as failed).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyEvent {
+    Start,
+    Success,
+    Failure,
+}
+
+impl fmt::Display for NotifyEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NotifyEvent::Start => "start",
+            NotifyEvent::Success => "success",
+            NotifyEvent::Failure => "failure",
+        })
+    }
+}
+
+/// `[notify]`: who hears of backup, restore, prune, verify and recover runs
+/// (see `crate::notify` for exactly what is sent when).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// The events that go to the webhook and the email (and the ping's `/start`).
+    pub on: Vec<NotifyEvent>,
+    /// A healthchecks-style ping URL: URL/start, then URL or URL/fail.
+    pub ping_url: Option<String>,
+    /// Receives a JSON object per event, by POST.
+    pub webhook: Option<String>,
+    /// Recipient(s), comma-separated, handed to `sendmail`.
+    pub email: Option<String>,
+    /// The sendmail program used for `email`.
+    pub sendmail: PathBuf,
+    /// A Prometheus text file (node-exporter's textfile collector), rewritten after each run.
+    pub metrics_file: Option<PathBuf>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            on: vec![NotifyEvent::Failure],
+            ping_url: None,
+            webhook: None,
+            email: None,
+            sendmail: PathBuf::from("/usr/sbin/sendmail"),
+            metrics_file: None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the config file {path}: {source}")]
@@ -303,6 +356,7 @@ fn validate(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError>
         }
     }
     validate_paths(config, text, path)?;
+    validate_notify(&config.notify, text, path)?;
     if inst.stop_timeout_secs == 0 || inst.start_timeout_secs == 0 {
         return Err(fail(
             "stop_timeout_secs",
@@ -362,6 +416,62 @@ fn validate_paths(config: &Config, text: &str, path: &Path) -> Result<(), Config
                 structr.display()
             ),
         ));
+    }
+    Ok(())
+}
+
+/// `[notify]`: URLs a client can call, paths that mean one thing whatever folder a
+/// timer runs in, and an email address that cannot smuggle extra mail headers.
+fn validate_notify(n: &NotifyConfig, text: &str, path: &Path) -> Result<(), ConfigError> {
+    let fail = |key: &str, message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: line_of_key(text, key),
+        message: format!("[notify] {key}: {message}"),
+    };
+    for (key, value) in [("ping_url", &n.ping_url), ("webhook", &n.webhook)] {
+        if let Some(url) = value {
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"));
+            if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
+                return Err(fail(
+                    key,
+                    "must be a URL starting with http:// or https:// and a host \
+                     (e.g. \"https://hc-ping.com/<uuid>\")"
+                        .into(),
+                ));
+            }
+            if url.chars().any(char::is_whitespace) {
+                return Err(fail(
+                    key,
+                    "contains white space; percent-encode it (%20)".into(),
+                ));
+            }
+        }
+    }
+    for (key, value) in [
+        ("metrics_file", n.metrics_file.as_deref()),
+        ("sendmail", Some(n.sendmail.as_path())),
+    ] {
+        if let Some(p) = value.filter(|p| !p.is_absolute()) {
+            return Err(fail(
+                key,
+                format!(
+                    "{:?} is a relative path, so its meaning would depend on the folder the \
+                     command runs in; write the absolute path (starting with /)",
+                    p.display().to_string()
+                ),
+            ));
+        }
+    }
+    if let Some(email) = &n.email {
+        if email.trim().is_empty() || email.contains(['\r', '\n']) {
+            return Err(fail(
+                "email",
+                "give one or more recipients on one line, separated by commas (e.g. \"root\" or \"ops@example.org\")"
+                    .into(),
+            ));
+        }
     }
     Ok(())
 }
@@ -548,6 +658,67 @@ keep_within = "1w3d"
             ("/var/lib/neo4j/data", "/usr/lib/structr"),
         ] {
             parse(&custom(data, structr), Path::new("c.toml")).unwrap();
+        }
+    }
+
+    #[test]
+    fn notify_section_parses_and_defaults_to_failures() {
+        let c = parse(
+            "[notify]\non = [\"start\", \"failure\"]\nping_url = \"https://hc.example/ping/u\"\n\
+             webhook = \"http://127.0.0.1:9000/hook\"\nemail = \"root\"\n\
+             metrics_file = \"/var/lib/prometheus/node-exporter/structr_backup.prom\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.notify.on, vec![NotifyEvent::Start, NotifyEvent::Failure]);
+        assert_eq!(c.notify.email.as_deref(), Some("root"));
+        let d = parse("", Path::new("c.toml")).unwrap();
+        assert_eq!(d.notify.on, vec![NotifyEvent::Failure]);
+        assert_eq!(d.notify.sendmail, Path::new("/usr/sbin/sendmail"));
+    }
+
+    #[test]
+    fn the_example_config_parses_with_notify_keys_uncommented() {
+        let text = include_str!("../assets/config.example.toml");
+        parse(text, Path::new("config.example.toml")).unwrap();
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(k)
+                    if ["ping_url", "webhook", "email", "sendmail", "metrics_file"]
+                        .iter()
+                        .any(|key| k.starts_with(&format!("{key} ="))) =>
+                {
+                    format!("{k}\n")
+                }
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        let c = parse(&uncommented, Path::new("config.example.toml")).unwrap();
+        assert!(c.notify.ping_url.is_some() && c.notify.metrics_file.is_some());
+    }
+
+    #[test]
+    fn bad_notify_settings_are_refused_naming_line_and_key() {
+        for (text, key, line) in [
+            ("[notify]\non = [\"sometimes\"]\n", "sometimes", 2),
+            (
+                "[notify]\n\nping_url = \"hc.example/ping\"\n",
+                "ping_url",
+                3,
+            ),
+            ("[notify]\nwebhook = \"ftp://x/hook\"\n", "webhook", 2),
+            ("[notify]\nwebhook = \"https://\"\n", "webhook", 2),
+            ("[notify]\nmetrics_file = \"x.prom\"\n", "metrics_file", 2),
+            ("[notify]\nsendmail = \"sendmail\"\n", "sendmail", 2),
+            ("[notify]\nemail = \"a\\nBcc: b\"\n", "email", 2),
+            ("[notify]\nmail = \"root\"\n", "mail", 2),
+        ] {
+            let err = parse(text, Path::new("/etc/c.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("line {line}")), "{text}: {err}");
+            assert!(err.contains(key), "{text}: {err}");
         }
     }
 

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod install;
+pub mod notify;
 pub mod ops;
 pub mod repo;
 pub mod standin;

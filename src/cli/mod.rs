@@ -178,7 +178,46 @@ impl Env {
     }
 }
 
+/// Runs the command; a monitored one (see `crate::notify`) is watched from start to
+/// end: status file, metrics, pings, webhook, mail. None of that changes the result.
 pub fn run(env: &Env) -> Result<()> {
+    let Some((operation, id)) = monitored(env) else {
+        return dispatch(env);
+    };
+    let watch = crate::notify::Run::begin(&env.config, operation, id, &env.repo);
+    let result = dispatch(env);
+    let failure = result.as_ref().err();
+    watch.finish(
+        &env.repo,
+        crate::notify::Ending {
+            exit_code: failure.map_or(0, |f| f.code),
+            error: failure.map(|f| f.message.as_str()),
+            cancelled: failure.is_some_and(|f| f.code == EXIT_CANCELLED),
+        },
+    );
+    result
+}
+
+/// The operations a monitor must hear of, and the generation each names.
+fn monitored(env: &Env) -> Option<(&'static str, Option<String>)> {
+    match &env.cli.command {
+        Some(Command::Backup { .. }) => Some(("backup", None)),
+        Some(Command::Restore { id, .. }) => Some(("restore", Some(id.clone()))),
+        Some(Command::Verify { id, .. }) => Some(("verify", id.clone())),
+        // A dry run changes nothing and is no run to monitor.
+        Some(Command::Prune(args)) if !args.dry_run => Some(("prune", None)),
+        Some(Command::Recover) => Some(("recover", None)),
+        _ => None,
+    }
+}
+
+/// Shows an event and keeps its line for the notifications.
+fn tee(r: &mut Renderer, e: ops::Event) {
+    crate::notify::log::event(&e);
+    r.event(e)
+}
+
+fn dispatch(env: &Env) -> Result<()> {
     if !matches!(env.cli.command, Some(Command::Recover)) {
         for record in ops::journal::interrupted_any() {
             errln!("WARNING: {}", env.hint(&record.describe()));
@@ -248,7 +287,7 @@ fn backup(env: &Env, label: &str) -> Result<()> {
         &BackupOptions {
             label: label.into(),
         },
-        &mut |e| r.event(e),
+        &mut |e| tee(&mut r, e),
     )?;
     drop(r);
     let m = &out.manifest;
@@ -384,7 +423,7 @@ fn verify(env: &Env, id: Option<&str>, all: bool, deep: bool) -> Result<()> {
         (None, false) => vec![env.id("latest")?],
     };
     let mut r = Renderer::new();
-    let reports = ops::verify::run(&env.repo, &ids, deep, &env.cancel, &mut |e| r.event(e))?;
+    let reports = ops::verify::run(&env.repo, &ids, deep, &env.cancel, &mut |e| tee(&mut r, e))?;
     drop(r);
     if env.cli.json {
         env.print_json(json!(reports));
@@ -442,7 +481,7 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
     env.confirm(&format!("restore generation {id}"), Some(id))?;
     let mut r = Renderer::new();
     let out = ops::restore::run(&ctx, id, &RestoreOptions { safety_backup }, &mut |e| {
-        r.event(e)
+        tee(&mut r, e)
     })?;
     drop(r);
     if env.cli.json {
@@ -507,7 +546,7 @@ fn prune(env: &Env, args: &PruneArgs) -> Result<()> {
     }
     env.confirm(&format!("delete {doomed} generation(s)"), None)?;
     let mut r = Renderer::new();
-    let rows = ops::prune::run(&env.repo, &policy, &mut |e| r.event(e))?;
+    let rows = ops::prune::run(&env.repo, &policy, &mut |e| tee(&mut r, e))?;
     drop(r);
     if !env.cli.json {
         outln!(
@@ -569,7 +608,7 @@ fn recover(env: &Env) -> Result<()> {
     let inst = env.installation()?;
     let ctx = env.context(&inst);
     let mut r = Renderer::new();
-    let out = ops::recover::run(&ctx, &mut |e| r.event(e))?;
+    let out = ops::recover::run(&ctx, &mut |e| tee(&mut r, e))?;
     drop(r);
     match &out.record {
         None => outln!("nothing to recover: no interrupted run left services stopped"),

@@ -1,0 +1,310 @@
+//! Nobody is surprised by a silent failure: around each monitored run (backup,
+//! restore, prune, verify, recover) the CLI calls [`Run::begin`] and [`Run::finish`].
+//!
+//! What is sent, given `[notify] on`:
+//! - `ping_url` (healthchecks convention): `POST URL/start` at the start only when
+//!   `on` has "start"; at the end *always* `POST URL` (success) or `POST URL/fail`
+//!   (failure or cancelled), body: the last 100 log lines. The end ping does not
+//!   depend on `on` because a ping service raises its alarm when pings stop: sending
+//!   only failures would make every good night look like a missed run.
+//! - `webhook`: `POST` of a JSON object for each event named in `on`.
+//! - `email`: one mail through `sendmail` for each event named in `on`.
+//! - Always, whatever `on` says: `<state dir>/last-run.json` and, when set,
+//!   `metrics_file`.
+//!
+//! A cancelled run counts as a failure for `on`, with status "cancelled".
+//! A notification that cannot be delivered is a warning on stderr; it never
+//! changes the run's outcome or exit code.
+
+pub mod email;
+pub mod http;
+pub mod log;
+pub mod metrics;
+pub mod status;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::config::{Config, Kind, NotifyConfig, NotifyEvent};
+use crate::repo::generation::{Manifest, Repo};
+pub use status::{read_last_run, LastRun, Status};
+
+/// One monitored run, from its start to its end.
+pub struct Run {
+    config: NotifyConfig,
+    operation: String,
+    id: Option<String>,
+    host: String,
+    installation: String,
+    repository: PathBuf,
+    started_at: DateTime<Utc>,
+    started: Instant,
+}
+
+/// How a run ended, as the CLI maps it to an exit code.
+pub struct Ending<'a> {
+    pub exit_code: i32,
+    pub error: Option<&'a str>,
+    pub cancelled: bool,
+}
+
+impl Run {
+    /// Starts watching a run of `operation` (on generation `id`, when it names one)
+    /// and sends its "start" notifications.
+    pub fn begin(config: &Config, operation: &str, id: Option<String>, repo: &Repo) -> Self {
+        log::reset();
+        let run = Run {
+            config: config.notify.clone(),
+            operation: operation.to_string(),
+            id,
+            host: crate::repo::lock::hostname(),
+            installation: installation_kind(config),
+            repository: repo.root.clone(),
+            started_at: Utc::now(),
+            started: Instant::now(),
+        };
+        if run.wants(NotifyEvent::Start) {
+            if let Some(url) = &run.config.ping_url {
+                deliver("ping", url, || {
+                    http::post(&join(url, "start"), "text/plain; charset=utf-8", "")
+                });
+            }
+            run.send_webhook(NotifyEvent::Start, None);
+            run.send_email(NotifyEvent::Start, None);
+        }
+        run
+    }
+
+    /// Records how the run ended (status file, metrics) and sends its notifications.
+    pub fn finish(self, repo: &Repo, end: Ending) {
+        let status = match (end.exit_code, end.cancelled) {
+            (0, _) => Status::Success,
+            (_, true) => Status::Cancelled,
+            _ => Status::Failure,
+        };
+        if let Some(e) = end.error {
+            log::line(&format!("error: {e}"));
+        }
+        let listed = repo.list().ok().map(|(manifests, _)| manifests);
+        // A backup that wrote its generation and then failed (a service that did
+        // not come back) still reports what it wrote.
+        let written = match (self.operation.as_str(), &listed) {
+            ("backup", Some(ms)) => self.written_by_this_run(ms),
+            _ => None,
+        };
+        let finished_at = Utc::now();
+        let result = Result {
+            status,
+            exit_code: end.exit_code,
+            error: end.error.map(str::to_string),
+            id: written.map(|m| m.id.clone()).or_else(|| self.id.clone()),
+            duration_secs: self.started.elapsed().as_secs_f64(),
+            downtime_secs: written
+                .map(|m| m.timings.downtime_secs)
+                .unwrap_or_else(|| log::downtime().as_secs_f64()),
+            bytes: written.map(Manifest::total_bytes),
+        };
+        let last = LastRun {
+            operation: self.operation.clone(),
+            id: result.id.clone(),
+            status,
+            exit_code: end.exit_code,
+            started_at: self.started_at,
+            finished_at,
+            duration_secs: result.duration_secs,
+            downtime_secs: result.downtime_secs,
+            error: result.error.clone(),
+        };
+        if let Err(e) = status::write_last_run(&last) {
+            warn(&format!("the run status could not be recorded: {e}"));
+        }
+        if let Some(path) = &self.config.metrics_file {
+            let update = metrics::Update {
+                repository: &self.repository,
+                operation: &self.operation,
+                status,
+                exit_code: end.exit_code,
+                finished_unix: finished_at.timestamp(),
+                duration_secs: result.duration_secs,
+                downtime_secs: result.downtime_secs,
+                backup: written.map(|m| (m.total_bytes(), m.total_archive_size())),
+                repository_stats: listed.as_ref().map(|ms| {
+                    (
+                        ms.len() as u64,
+                        ms.iter().map(Manifest::total_archive_size).sum(),
+                    )
+                }),
+            };
+            if let Err(e) = metrics::write(path, &update) {
+                warn(&format!("the metrics file could not be written: {e}"));
+            }
+        }
+        let event = match status {
+            Status::Success => NotifyEvent::Success,
+            _ => NotifyEvent::Failure,
+        };
+        if let Some(url) = &self.config.ping_url {
+            let target = match status {
+                Status::Success => url.trim_end_matches('/').to_string(),
+                _ => join(url, "fail"),
+            };
+            let body = log::last_lines();
+            deliver("ping", url, || {
+                http::post(&target, "text/plain; charset=utf-8", &body)
+            });
+        }
+        if self.wants(event) {
+            self.send_webhook(event, Some(&result));
+            self.send_email(event, Some(&result));
+        }
+    }
+
+    fn wants(&self, event: NotifyEvent) -> bool {
+        self.config.on.contains(&event)
+    }
+
+    /// The generation this backup published: the newest, made after the run began.
+    fn written_by_this_run<'m>(&self, manifests: &'m [Manifest]) -> Option<&'m Manifest> {
+        let since = self.started_at - chrono::Duration::seconds(1);
+        manifests
+            .iter()
+            .filter(|m| m.created_at >= since)
+            .max_by_key(|m| m.created_at)
+    }
+
+    fn send_webhook(&self, event: NotifyEvent, result: Option<&Result>) {
+        let Some(url) = &self.config.webhook else {
+            return;
+        };
+        let body = json!({
+            "event": event.to_string(),
+            "host": self.host,
+            "installation": self.installation,
+            "operation": self.operation,
+            "id": result.map_or(self.id.clone(), |r| r.id.clone()),
+            "status": result.map_or("running".to_string(), |r| r.status.to_string()),
+            "exit_code": result.map(|r| r.exit_code),
+            "downtime_secs": result.map(|r| r.downtime_secs),
+            "duration_secs": result.map(|r| r.duration_secs),
+            "bytes": result.and_then(|r| r.bytes),
+            "error": result.and_then(|r| r.error.clone()),
+        });
+        deliver("webhook", url, || {
+            http::post(url, "application/json", &body.to_string())
+        });
+    }
+
+    fn send_email(&self, event: NotifyEvent, result: Option<&Result>) {
+        let Some(to) = &self.config.email else {
+            return;
+        };
+        let outcome = match result.map(|r| r.status) {
+            None => "started",
+            Some(Status::Success) => "succeeded",
+            Some(Status::Failure) => "FAILED",
+            Some(Status::Cancelled) => "was cancelled",
+        };
+        let subject = format!(
+            "structr-backup on {}: {} {outcome}",
+            self.host, self.operation
+        );
+        let mut body = format!(
+            "{} on {} ({} installation) {outcome}, started {}.\n",
+            self.operation,
+            self.host,
+            self.installation,
+            self.started_at
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S %Z")
+        );
+        if let Some(r) = result {
+            body.push_str(&format!(
+                "exit code {}, took {:.1} s, services down {:.1} s{}\n",
+                r.exit_code,
+                r.duration_secs,
+                r.downtime_secs,
+                r.id.as_ref()
+                    .map(|id| format!(", generation {id}"))
+                    .unwrap_or_default()
+            ));
+            if let Some(e) = &r.error {
+                body.push_str(&format!("error: {e}\n"));
+            }
+        }
+        body.push_str(&format!(
+            "\nThe last {} log lines:\n\n{}",
+            log::KEEP,
+            log::last_lines()
+        ));
+        let sendmail = &self.config.sendmail;
+        if let Err(e) = email::send(sendmail, to, &subject, &body) {
+            warn(&format!(
+                "the {event} mail to {to} was not sent: {e}; the run's outcome is unchanged"
+            ));
+        }
+    }
+}
+
+/// The end of a run, as the notifications tell it.
+struct Result {
+    status: Status,
+    exit_code: i32,
+    error: Option<String>,
+    id: Option<String>,
+    duration_secs: f64,
+    downtime_secs: f64,
+    bytes: Option<u64>,
+}
+
+/// The configured kind, or the detected one when the config says "auto".
+fn installation_kind(config: &Config) -> String {
+    match config.installation.kind {
+        Kind::Auto if config.notify.webhook.is_some() || config.notify.email.is_some() => {
+            crate::install::detect::detect(config)
+                .map(|i| i.kind.to_string())
+                .unwrap_or_else(|_| Kind::Auto.to_string())
+        }
+        kind => kind.to_string(),
+    }
+}
+
+/// `URL/suffix` (healthchecks' /start and /fail), whatever the URL ends with.
+fn join(url: &str, suffix: &str) -> String {
+    format!("{}/{suffix}", url.trim_end_matches('/'))
+}
+
+/// Runs one delivery; a failure is a warning naming the channel and the URL without
+/// its secret path.
+fn deliver(what: &str, url: &str, send: impl FnOnce() -> std::result::Result<(), String>) {
+    if let Err(e) = send() {
+        warn(&format!(
+            "the {what} to {} failed: {e}; check the URL and that the host is reachable \
+             (the run's outcome is unchanged)",
+            http::redact(url)
+        ));
+    }
+}
+
+fn warn(text: &str) {
+    crate::errln!("warning: notify: {text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_adds_one_slash() {
+        assert_eq!(
+            join("https://hc.example/p/u", "fail"),
+            "https://hc.example/p/u/fail"
+        );
+        assert_eq!(
+            join("https://hc.example/p/u/", "start"),
+            "https://hc.example/p/u/start"
+        );
+    }
+}

@@ -1,0 +1,453 @@
+//! Notifications and metrics around real runs of the binary: a loopback HTTP server
+//! receives the pings and webhooks, a stand-in `sendmail` records its mail, and the
+//! metrics file is read with a Prometheus text-format parser.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use common::{text, Options, Sandbox};
+use structr_backup::notify::{read_last_run, Status};
+
+/// `last-run.json` is one file per host (the state folder): runs of this suite
+/// must not overlap, or one test would read another's status.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[derive(Clone, Debug)]
+struct Request {
+    method: String,
+    path: String,
+    body: String,
+}
+
+/// An HTTP server on 127.0.0.1 that answers 200 to everything and records requests.
+struct Server {
+    port: u16,
+    seen: Arc<Mutex<Vec<Request>>>,
+}
+
+impl Server {
+    fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut first = String::new();
+                reader.read_line(&mut first).unwrap();
+                let mut length = 0usize;
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).unwrap();
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':') {
+                        if k.eq_ignore_ascii_case("content-length") {
+                            length = v.trim().parse().unwrap();
+                        }
+                    }
+                }
+                let mut body = vec![0u8; length];
+                reader.read_exact(&mut body).unwrap();
+                let mut parts = first.split_whitespace();
+                record.lock().unwrap().push(Request {
+                    method: parts.next().unwrap_or("").into(),
+                    path: parts.next().unwrap_or("").into(),
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                });
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        Server { port, seen }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A flag-service sandbox with a little data, its services running.
+fn sandbox(opts: Options) -> Sandbox {
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        ..opts
+    });
+    std::fs::create_dir_all(sb.structr_dir.join("files")).unwrap();
+    std::fs::write(sb.structr_dir.join("structr.conf"), "a = b\n").unwrap();
+    std::fs::create_dir_all(sb.neo4j_data.join("databases/neo4j")).unwrap();
+    std::fs::write(sb.neo4j_data.join("databases/neo4j/store"), vec![7u8; 4096]).unwrap();
+    sb.start();
+    sb
+}
+
+/// Appends a [notify] section to the sandbox's config.
+fn notify(sb: &Sandbox, section: &str) {
+    let mut text = std::fs::read_to_string(&sb.config).unwrap();
+    text.push_str(&format!("\n[notify]\n{section}\n"));
+    std::fs::write(&sb.config, text).unwrap();
+}
+
+fn toml_str(p: &Path) -> String {
+    toml::Value::String(p.display().to_string()).to_string()
+}
+
+/// The metrics file's samples as (name, labels, value).
+fn metrics(path: &Path) -> Vec<prometheus_parse::Sample> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    prometheus_parse::Scrape::parse(lines).unwrap().samples
+}
+
+fn gauge(samples: &[prometheus_parse::Sample], name: &str, operation: Option<&str>) -> f64 {
+    let s = samples
+        .iter()
+        .find(|s| {
+            s.metric == name && operation.is_none_or(|op| s.labels.get("operation") == Some(op))
+        })
+        .unwrap_or_else(|| panic!("no sample {name} {operation:?} in {samples:?}"));
+    match s.value {
+        prometheus_parse::Value::Gauge(v) => v,
+        ref other => panic!("{name} is not a gauge: {other:?}"),
+    }
+}
+
+fn webhook_json(r: &Request) -> serde_json::Value {
+    assert_eq!(r.method, "POST");
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "bytes",
+            "downtime_secs",
+            "duration_secs",
+            "error",
+            "event",
+            "exit_code",
+            "host",
+            "id",
+            "installation",
+            "operation",
+            "status"
+        ]
+    );
+    v
+}
+
+#[test]
+fn a_good_backup_pings_start_then_success_posts_webhooks_and_writes_metrics() {
+    let _serial = serial();
+    let server = Server::start();
+    let sb = sandbox(Options::default());
+    let prom = sb.dir.path().join("metrics/structr_backup.prom");
+    std::fs::create_dir_all(prom.parent().unwrap()).unwrap();
+    notify(
+        &sb,
+        &format!(
+            "on = [\"start\", \"success\", \"failure\"]\nping_url = \"{}\"\nwebhook = \"{}\"\nmetrics_file = {}",
+            server.url("/ping/secret-uuid"),
+            server.url("/hook"),
+            toml_str(&prom)
+        ),
+    );
+    let before = chrono::Utc::now();
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = sb.generations()[0].clone();
+
+    let reqs = server.requests();
+    let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/ping/secret-uuid/start",
+            "/hook",
+            "/ping/secret-uuid",
+            "/hook"
+        ],
+        "{reqs:?}"
+    );
+    assert!(reqs.iter().all(|r| r.method == "POST"), "{reqs:?}");
+    assert!(
+        reqs[2].body.contains("done: stop neo4j"),
+        "{}",
+        reqs[2].body
+    );
+
+    let start = webhook_json(&reqs[1]);
+    assert_eq!(start["event"], "start");
+    assert_eq!(start["operation"], "backup");
+    assert_eq!(start["installation"], "custom");
+    assert_eq!(start["status"], "running");
+    let end = webhook_json(&reqs[3]);
+    assert_eq!(end["event"], "success");
+    assert_eq!(end["status"], "success");
+    assert_eq!(end["exit_code"], 0);
+    assert_eq!(end["id"], id.as_str());
+    assert!(end["error"].is_null());
+    let show: serde_json::Value =
+        serde_json::from_slice(&sb.cli(&["show", &id, "--json"]).stdout).unwrap();
+    let bytes: u64 = show["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["bytes"].as_u64().unwrap())
+        .sum();
+    assert!(bytes >= 4096);
+    assert_eq!(end["bytes"], bytes);
+    assert_eq!(end["downtime_secs"], show["timings"]["downtime_secs"]);
+    assert!(end["duration_secs"].as_f64().unwrap() > 0.0);
+
+    let samples = metrics(&prom);
+    let ok = gauge(
+        &samples,
+        "structr_backup_last_success_timestamp_seconds",
+        Some("backup"),
+    );
+    assert!(ok >= before.timestamp() as f64, "{ok}");
+    assert_eq!(
+        gauge(&samples, "structr_backup_last_exit_code", Some("backup")),
+        0.0
+    );
+    assert_eq!(
+        gauge(&samples, "structr_backup_last_backup_bytes", None),
+        bytes as f64
+    );
+    assert_eq!(gauge(&samples, "structr_backup_generations", None), 1.0);
+    assert!(gauge(&samples, "structr_backup_repository_bytes", None) > 0.0);
+    let repo_label = samples[0].labels.get("repository").unwrap().to_string();
+    assert_eq!(repo_label, sb.repo.display().to_string());
+    let file = std::fs::read_to_string(&prom).unwrap();
+    assert!(
+        file.contains("# TYPE structr_backup_generations gauge"),
+        "{file}"
+    );
+    assert!(
+        file.contains("# HELP structr_backup_last_duration_seconds "),
+        "{file}"
+    );
+
+    let last = read_last_run().expect("last-run.json");
+    assert_eq!(last.operation, "backup");
+    assert_eq!(last.status, Status::Success);
+    assert_eq!(last.id.as_deref(), Some(id.as_str()));
+    assert_eq!(last.exit_code, 0);
+    assert!(last.started_at >= before && last.finished_at >= last.started_at);
+}
+
+#[test]
+fn a_failing_backup_pings_fail_with_its_log_and_keeps_the_last_success() {
+    let _serial = serial();
+    let server = Server::start();
+    let mut sb = sandbox(Options::default());
+    let prom = sb.dir.path().join("backup.prom");
+    let section = format!(
+        "ping_url = \"{}\"\nwebhook = \"{}\"\nmetrics_file = {}",
+        server.url("/ping/u"),
+        server.url("/hook"),
+        toml_str(&prom)
+    );
+    // First a good backup (default `on`: failures only, so the ping alone hears of it).
+    notify(&sb, &section);
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let good = gauge(
+        &metrics(&prom),
+        "structr_backup_last_success_timestamp_seconds",
+        Some("backup"),
+    );
+    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/ping/u"]);
+
+    // Then Neo4j refuses to stop.
+    sb.opts.neo4j_commands = Some([
+        sb.ctl("start", "neo4j"),
+        "false".into(),
+        sb.ctl("status", "neo4j"),
+    ]);
+    sb.write_config();
+    notify(&sb, &section);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = sb.cli(&["backup"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let reqs = server.requests();
+    let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/ping/u", "/ping/u/fail", "/hook"], "{reqs:?}");
+    let body = &reqs[1].body;
+    assert!(body.contains("FAILED: stop neo4j"), "{body}");
+    assert!(body.contains("error: "), "{body}");
+    assert!(
+        body.lines().all(|l| l.starts_with('[')),
+        "timestamped lines: {body}"
+    );
+    let hook = webhook_json(&reqs[2]);
+    assert_eq!(hook["event"], "failure");
+    assert_eq!(hook["status"], "failure");
+    assert_eq!(hook["exit_code"], 1);
+    assert!(hook["id"].is_null() && hook["bytes"].is_null());
+    assert!(hook["error"].as_str().unwrap().contains("neo4j"), "{hook}");
+
+    let samples = metrics(&prom);
+    assert_eq!(
+        gauge(
+            &samples,
+            "structr_backup_last_success_timestamp_seconds",
+            Some("backup")
+        ),
+        good,
+        "a failure keeps the last success"
+    );
+    assert!(
+        gauge(
+            &samples,
+            "structr_backup_last_failure_timestamp_seconds",
+            Some("backup")
+        ) > good
+    );
+    assert_eq!(
+        gauge(&samples, "structr_backup_last_exit_code", Some("backup")),
+        1.0
+    );
+    assert_eq!(gauge(&samples, "structr_backup_generations", None), 1.0);
+
+    let last = read_last_run().expect("last-run.json");
+    assert_eq!(
+        (last.operation.as_str(), last.status, last.exit_code),
+        ("backup", Status::Failure, 1)
+    );
+    assert!(last.error.unwrap().contains("neo4j"));
+}
+
+#[test]
+fn mail_goes_through_sendmail_with_host_operation_and_outcome() {
+    let _serial = serial();
+    let sb = sandbox(Options::default());
+    let dir = sb.dir.path();
+    let script = dir.join("sendmail");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {args}\ncat > {mail}\n",
+            args = dir.join("argv").display(),
+            mail = dir.join("mail").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    notify(
+        &sb,
+        &format!(
+            "on = [\"success\"]\nemail = \"root, ops@example.org\"\nsendmail = {}",
+            toml_str(&script)
+        ),
+    );
+    // A failure (verify before any backup made the repository) is not in `on`.
+    let out = sb.cli(&["verify", "--all"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!dir.join("mail").exists(), "only successes were asked for");
+    assert_eq!(read_last_run().unwrap().operation, "verify");
+
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let argv = std::fs::read_to_string(dir.join("argv")).unwrap();
+    assert_eq!(argv, "-oi\n--\nroot\nops@example.org\n");
+    let mail = std::fs::read_to_string(dir.join("mail")).unwrap();
+    let host = nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(mail.contains("To: root, ops@example.org\n"), "{mail}");
+    assert!(
+        mail.contains(&format!(
+            "Subject: structr-backup on {host}: backup succeeded\n"
+        )),
+        "{mail}"
+    );
+    assert!(mail.contains("done: write manifest, checksums"), "{mail}");
+}
+
+#[test]
+fn an_unreachable_webhook_is_a_warning_and_the_backup_still_exits_0() {
+    let _serial = serial();
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let sb = sandbox(Options::default());
+    notify(
+        &sb,
+        &format!("on = [\"start\", \"success\"]\nwebhook = \"http://127.0.0.1:{closed}/secret-token/hook\""),
+    );
+    let out = sb.cli(&["backup"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "warning: notify: the webhook to http://127.0.0.1:{closed}/…"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("secret-token"),
+        "the URL's path is not logged: {stderr}"
+    );
+    assert_eq!(sb.generations().len(), 1);
+    assert_eq!(read_last_run().unwrap().status, Status::Success);
+}
+
+#[test]
+fn restore_prune_and_a_dry_run_are_reported_as_such() {
+    let _serial = serial();
+    let server = Server::start();
+    let sb = sandbox(Options::default());
+    notify(
+        &sb,
+        &format!("on = [\"success\"]\nwebhook = \"{}\"", server.url("/hook")),
+    );
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = sb.generations()[0].clone();
+    let out = sb.cli(&["--yes", "restore", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = sb.cli(&["prune", "--dry-run", "--keep-last", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = sb.cli(&["--yes", "prune", "--keep-last", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let hooks: Vec<serde_json::Value> = server.requests().iter().map(webhook_json).collect();
+    let ops: Vec<&str> = hooks
+        .iter()
+        .map(|h| h["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ops,
+        ["backup", "restore", "prune"],
+        "no run for a dry run: {hooks:?}"
+    );
+    assert_eq!(hooks[1]["id"], id.as_str());
+    assert!(
+        hooks[1]["downtime_secs"].as_f64().unwrap() > 0.0,
+        "{}",
+        hooks[1]
+    );
+    assert!(hooks[2]["id"].is_null());
+    assert_eq!(read_last_run().unwrap().operation, "prune");
+}
