@@ -178,9 +178,9 @@ impl Env {
     }
 }
 
-/// Runs the command; a monitored one (see `crate::notify`) is watched from start to
-/// end: status file, metrics, pings, webhook, mail. None of that changes the result.
-pub fn run(env: &Env) -> Result<()> {
+/// A monitored command (see `crate::notify`) is watched from start to end: status
+/// file, metrics, pings, webhook, mail. None of that changes the result.
+fn watched(env: &Env) -> Result<()> {
     let Some((operation, id)) = monitored(env) else {
         return dispatch(env);
     };
@@ -202,13 +202,20 @@ pub fn run(env: &Env) -> Result<()> {
 fn monitored(env: &Env) -> Option<(&'static str, Option<String>)> {
     match &env.cli.command {
         Some(Command::Backup { .. }) => Some(("backup", None)),
-        Some(Command::Restore { id, .. }) => Some(("restore", Some(id.clone()))),
-        Some(Command::Verify { id, .. }) => Some(("verify", id.clone())),
+        Some(Command::Restore { id, .. }) => Some(("restore", Some(resolved(env, id)))),
+        Some(Command::Verify { id, .. }) => Some(("verify", id.as_ref().map(|i| resolved(env, i)))),
         // A dry run changes nothing and is no run to monitor.
         Some(Command::Prune(args)) if !args.dry_run => Some(("prune", None)),
         Some(Command::Recover) => Some(("recover", None)),
         _ => None,
     }
+}
+
+/// The id a prefix or `latest` names, for the monitors; as typed when it names none.
+fn resolved(env: &Env, given: &str) -> String {
+    env.repo
+        .resolve(given)
+        .unwrap_or_else(|_| given.to_string())
 }
 
 /// Shows an event and keeps its line for the notifications.
@@ -217,13 +224,14 @@ fn tee(r: &mut Renderer, e: ops::Event) {
     r.event(e)
 }
 
-fn dispatch(env: &Env) -> Result<()> {
+/// Runs the command; messages name it as the user ran it.
+pub fn run(env: &Env) -> Result<()> {
     if !matches!(env.cli.command, Some(Command::Recover)) {
         for record in ops::journal::interrupted_any() {
             errln!("WARNING: {}", env.hint(&record.describe()));
         }
     }
-    dispatch(env).map_err(|f| Failure {
+    watched(env).map_err(|f| Failure {
         message: env.hint(&f.message),
         ..f
     })
