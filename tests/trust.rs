@@ -361,3 +361,63 @@ fn what_leaves_a_component_is_listed_and_a_symlinked_files_folder_is_backed_up()
         "uploaded"
     );
 }
+
+#[test]
+fn repository_text_is_printed_without_control_characters_and_names_stay_names() {
+    let sb = flag_sandbox();
+    // A label typed with an escape sequence, and a very long one.
+    let out = sb.cli(&["backup", "--label", "\u{1b}[31mred\u{1b}[0m"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let long = "x".repeat(1000);
+    let out = sb.cli(&["backup", "--label", &long]);
+    assert!(out.status.success(), "{}", text(&out));
+    let ids = sb.generations();
+    // One planted by someone who can write into the repository.
+    let manifest = sb.repo.join(&ids[1]).join("manifest.toml");
+    let m = fs::read_to_string(&manifest).unwrap();
+    let label_line = m
+        .lines()
+        .find(|l| l.starts_with("label"))
+        .unwrap()
+        .to_string();
+    fs::write(
+        &manifest,
+        m.replace(&label_line, "label = \"\\u001b]0;pwned\\u0007\\rcleared\""),
+    )
+    .unwrap();
+    for args in [vec!["list"], vec!["show", &ids[1]], vec!["show", &ids[0]]] {
+        let out = sb.cli(&args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        assert!(
+            !out.stdout
+                .iter()
+                .any(|&b| b == 0x1b || b == 0x07 || b == b'\r'),
+            "{args:?}: {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let out = sb.cli(&["show", "--json", &ids[0]]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["label"].as_str().unwrap().chars().count(), 200);
+
+    // A component whose archive is a path out of the generation folder is damage.
+    let m = fs::read_to_string(&manifest).unwrap();
+    fs::write(
+        &manifest,
+        m.replace(
+            "archive = \"structr.tar.zst\"",
+            "archive = \"../../../etc/passwd\"",
+        ),
+    )
+    .unwrap();
+    let out = sb.cli(&["show", &ids[1]]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a plain file name"),
+        "{}",
+        text(&out)
+    );
+    let out = sb.cli(&["--yes", "restore", &ids[1]]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(sb.running("neo4j") && sb.running("structr"));
+}

@@ -436,10 +436,70 @@ fn read_manifest(dir: &Path) -> Result<Manifest, RepoError> {
             ),
         });
     }
+    let mut m = m;
     m.timings
         .check()
+        .and_then(|()| m.check_names())
         .map_err(|detail| RepoError::BadManifest { path, detail })?;
+    m.sanitize();
     Ok(m)
+}
+
+/// The longest label kept; longer ones are cut (they are for people, not storage).
+pub const MAX_LABEL: usize = 200;
+
+/// `s` safe to print on a terminal: control characters (escape sequences, carriage
+/// returns, newlines) become `?`, and at most `max` characters are kept.
+pub fn printable(s: &str, max: usize) -> String {
+    s.chars()
+        .take(max)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+impl Manifest {
+    /// Component names, archives and indexes name files in the generation folder:
+    /// plain names only, never a path (the manifest is untrusted input).
+    fn check_names(&self) -> Result<(), String> {
+        let plain = |n: &str| {
+            !n.is_empty()
+                && n != "."
+                && n != ".."
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        };
+        for c in &self.components {
+            for (what, n) in [
+                ("name", &c.name),
+                ("archive", &c.archive),
+                ("index", &c.index),
+            ] {
+                if !plain(n) {
+                    return Err(format!(
+                        "component {what} {:?} is not a plain file name",
+                        printable(n, 40)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Text that faces print, made safe for a terminal.
+    pub fn sanitize(&mut self) {
+        self.label = printable(&self.label, MAX_LABEL);
+        self.host = printable(&self.host, 255);
+        self.installation = printable(&self.installation, 40);
+        self.tool_version = printable(&self.tool_version, 40);
+        self.versions = std::mem::take(&mut self.versions)
+            .into_iter()
+            .map(|(k, v)| (printable(&k, 60), printable(&v, 200)))
+            .collect();
+        for c in &mut self.components {
+            c.role = printable(&c.role, 60);
+            c.source = PathBuf::from(printable(&c.source.to_string_lossy(), 4096));
+        }
+    }
 }
 
 /// Writes the manifest via a temporary file and rename, so a crash leaves the old or the new one.
