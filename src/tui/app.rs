@@ -469,6 +469,14 @@ impl App {
             return Effect::Quit;
         }
         self.status = None;
+        // `q` leaves the wizard from any screen without a text field, once no job runs.
+        let typing = matches!(
+            self.screen().kind(),
+            ScreenKind::Confirm | ScreenKind::Schedule
+        );
+        if key.code == KeyCode::Char('q') && !typing && !self.job_running() {
+            return Effect::Quit;
+        }
         match self.screen().kind() {
             ScreenKind::Home => self.home_key(key),
             ScreenKind::BackupPlan => match key.code {
@@ -560,11 +568,7 @@ impl App {
         let (Screen::Generations { sel } | Screen::RestorePick { sel }) = self.screen_mut() else {
             return Effect::None;
         };
-        match key.code {
-            KeyCode::Up => *sel = sel.saturating_sub(1),
-            KeyCode::Down => *sel = (*sel + 1).min(count.saturating_sub(1)),
-            _ => {}
-        }
+        *sel = moved(*sel, count, key.code);
         let sel = *sel;
         let id = self.data.generations.get(sel).map(|m| m.id.clone());
         match (key.code, id) {
@@ -582,6 +586,12 @@ impl App {
                 Effect::Verify { id, deep: c == 'V' }
             }
             (KeyCode::Char('p'), Some(id)) if !restore => Effect::TogglePin(id),
+            (KeyCode::Char('d'), Some(id)) if !restore && self.is_pinned(&id) => {
+                self.status = Some(format!(
+                    "{id} is pinned: press p to unpin it, then d to delete it"
+                ));
+                Effect::None
+            }
             (KeyCode::Char('d'), Some(id)) if !restore => {
                 let facts = vec![format!(
                     "Generation {id} will be deleted from the repository for good."
@@ -593,6 +603,10 @@ impl App {
             (KeyCode::Char('P'), _) if !restore => Effect::PlanPrune,
             _ => Effect::None,
         }
+    }
+
+    fn is_pinned(&self, id: &str) -> bool {
+        self.data.generations.iter().any(|m| m.id == id && m.pinned)
     }
 
     fn prune_key(&mut self, key: KeyEvent) -> Effect {
@@ -617,12 +631,8 @@ impl App {
                 *confirm = None;
                 Effect::None
             }
-            (None, KeyCode::Up) => {
-                *sel = sel.saturating_sub(1);
-                Effect::None
-            }
-            (None, KeyCode::Down) => {
-                *sel = (*sel + 1).min(rows.len().saturating_sub(1));
+            (None, code) if is_movement(code) => {
+                *sel = moved(*sel, rows.len(), code);
                 Effect::None
             }
             (None, KeyCode::Enter) if rows.iter().any(|r| !r.keep) => {
@@ -736,6 +746,37 @@ impl App {
             sel: 0,
             confirm: None,
         });
+    }
+}
+
+/// Rows a page key moves: about a screen at the documented minimum size.
+const PAGE: usize = 10;
+
+fn is_movement(code: KeyCode) -> bool {
+    matches!(
+        code,
+        KeyCode::Up
+            | KeyCode::Down
+            | KeyCode::Char('j' | 'k')
+            | KeyCode::Home
+            | KeyCode::End
+            | KeyCode::PageUp
+            | KeyCode::PageDown
+    )
+}
+
+/// The selection after a movement key in a list of `count` rows (other keys keep it):
+/// arrows and j/k move one row, PgUp/PgDn a page, Home/End to the ends.
+fn moved(sel: usize, count: usize, code: KeyCode) -> usize {
+    let last = count.saturating_sub(1);
+    match code {
+        KeyCode::Up | KeyCode::Char('k') => sel.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => (sel + 1).min(last),
+        KeyCode::PageUp => sel.saturating_sub(PAGE),
+        KeyCode::PageDown => (sel + PAGE).min(last),
+        KeyCode::Home => 0,
+        KeyCode::End => last,
+        _ => sel.min(last),
     }
 }
 
@@ -945,6 +986,65 @@ mod tests {
         );
         app.on_key(key(KeyCode::Esc));
         assert_eq!(app.screen().kind(), ScreenKind::RestorePick);
+    }
+
+    #[test]
+    fn lists_move_with_the_keys_people_expect() {
+        let ids: Vec<String> = (0..25)
+            .map(|i| format!("202601{:02}T000000Z", i + 1))
+            .collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut app = app_with(&refs);
+        app.on_key(key(KeyCode::Char('g')));
+        let sel = |app: &App| match app.screen() {
+            Screen::Generations { sel } => *sel,
+            _ => usize::MAX,
+        };
+        for (k, want) in [
+            (KeyCode::Char('j'), 1),
+            (KeyCode::Char('j'), 2),
+            (KeyCode::Char('k'), 1),
+            (KeyCode::PageDown, 11),
+            (KeyCode::End, 24),
+            (KeyCode::PageDown, 24),
+            (KeyCode::PageUp, 14),
+            (KeyCode::Home, 0),
+            (KeyCode::Up, 0),
+        ] {
+            app.on_key(key(k));
+            assert_eq!(sel(&app), want, "after {k:?}");
+        }
+    }
+
+    #[test]
+    fn q_quits_from_any_screen_but_not_while_typing_or_during_a_job() {
+        let mut app = app_with(&["20260101T000000Z"]);
+        app.on_key(key(KeyCode::Char('g')));
+        assert_eq!(app.on_key(key(KeyCode::Char('q'))), Effect::Quit);
+        app.on_key(key(KeyCode::Char('d')));
+        assert_eq!(app.screen().kind(), ScreenKind::Confirm);
+        assert_eq!(
+            app.on_key(key(KeyCode::Char('q'))),
+            Effect::None,
+            "typed into the field"
+        );
+        let mut app = app_with(&[]);
+        app.begin_job(JobKind::Backup, None);
+        assert_eq!(app.on_key(key(KeyCode::Char('q'))), Effect::None);
+    }
+
+    #[test]
+    fn deleting_a_pinned_generation_says_to_unpin_first() {
+        let mut app = app_with(&["20260101T000000Z"]);
+        app.data.generations[0].pinned = true;
+        app.on_key(key(KeyCode::Char('g')));
+        assert_eq!(app.on_key(key(KeyCode::Char('d'))), Effect::None);
+        assert_eq!(
+            app.screen().kind(),
+            ScreenKind::Generations,
+            "no id asked for"
+        );
+        assert!(app.status.as_deref().unwrap().contains("press p to unpin"));
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
         ScreenKind::BackupPlan => &[("Enter", "start backup"), ("Esc", "back")],
         ScreenKind::Job => &[("Ctrl-C", "cancel"), ("Esc", "back when done")],
         ScreenKind::Generations => &[
-            ("↑↓", "select"),
+            ("↑↓ jk", "select"),
             ("v", "verify"),
             ("V", "deep verify"),
             ("p", "pin/unpin"),
@@ -31,7 +31,7 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("Esc", "back"),
         ],
         ScreenKind::RestorePick => &[
-            ("↑↓", "select"),
+            ("↑↓ jk", "select"),
             ("Enter", "verify and continue"),
             ("Esc", "back"),
         ],
@@ -42,7 +42,7 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("Esc", "cancel"),
         ],
         ScreenKind::PrunePreview => &[
-            ("↑↓", "scroll"),
+            ("↑↓ jk", "scroll"),
             ("Enter", "delete marked"),
             ("Esc", "back"),
         ],
