@@ -82,6 +82,8 @@ pub struct Job {
     pub first_stop: Option<Instant>,
     pub last_start: Option<Instant>,
     pub outcome: Option<Result<String, String>>,
+    /// When the outcome came: clocks, throughput and ETA stop there.
+    pub finished: Option<Instant>,
     pub ask_cancel: bool,
     pub cancel_requested: bool,
 }
@@ -100,8 +102,31 @@ impl Job {
             first_stop: None,
             last_start: None,
             outcome: None,
+            finished: None,
             ask_cancel: false,
             cancel_requested: false,
+        }
+    }
+
+    /// Whether the job ended by a cancel (the user's, or a signal's).
+    pub fn cancelled(&self) -> bool {
+        matches!(&self.outcome, Some(Err(m)) if self.cancel_requested || m.starts_with("cancelled"))
+    }
+
+    /// The job ended: nothing on the screen may keep running after it.
+    fn finish(&mut self, result: Result<String, String>) {
+        self.outcome = Some(result);
+        self.finished = Some(Instant::now());
+        self.ask_cancel = false;
+        let why = if self.cancelled() {
+            "cancelled"
+        } else {
+            "not finished"
+        };
+        for (_, state) in &mut self.steps {
+            if matches!(state, StepState::Running(_)) {
+                *state = StepState::Failed(why.into());
+            }
         }
     }
 
@@ -321,6 +346,8 @@ pub enum ScreenKind {
     Home,
     BackupPlan,
     Job,
+    /// A job's screen once it ended.
+    JobDone,
     Generations,
     RestorePick,
     Confirm,
@@ -334,6 +361,7 @@ impl Screen {
         match self {
             Screen::Home => ScreenKind::Home,
             Screen::BackupPlan => ScreenKind::BackupPlan,
+            Screen::Job(j) if j.outcome.is_some() => ScreenKind::JobDone,
             Screen::Job(_) => ScreenKind::Job,
             Screen::Generations { .. } => ScreenKind::Generations,
             Screen::RestorePick { .. } => ScreenKind::RestorePick,
@@ -444,8 +472,7 @@ impl App {
         let Some(j) = self.job_mut() else {
             return Effect::Refresh;
         };
-        j.outcome = Some(result.clone());
-        j.ask_cancel = false;
+        j.finish(result.clone());
         if j.kind == JobKind::VerifyForRestore && result.is_ok() {
             if let Some(id) = j.id.clone() {
                 self.stack.pop();
@@ -492,7 +519,7 @@ impl App {
                 KeyCode::Char('?') => self.help(),
                 _ => Effect::None,
             },
-            ScreenKind::Job => self.job_key(key),
+            ScreenKind::Job | ScreenKind::JobDone => self.job_key(key),
             ScreenKind::Generations => self.list_key(key, false),
             ScreenKind::RestorePick => self.list_key(key, true),
             ScreenKind::Confirm => on_confirm_key(self, key),
@@ -981,7 +1008,7 @@ mod tests {
         app.on_job_done(Err("damaged".into()));
         assert_eq!(
             app.screen().kind(),
-            ScreenKind::Job,
+            ScreenKind::JobDone,
             "the failure stays on screen"
         );
         app.on_key(key(KeyCode::Esc));

@@ -20,7 +20,8 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("R", "recover"),
         ],
         ScreenKind::BackupPlan => &[("Enter", "start backup"), ("Esc", "back")],
-        ScreenKind::Job => &[("Ctrl-C", "cancel"), ("Esc", "back when done")],
+        ScreenKind::Job => &[("Ctrl-C", "cancel"), ("?", "help")],
+        ScreenKind::JobDone => &[("Esc", "back"), ("?", "help"), ("q", "quit")],
         ScreenKind::Generations => &[
             ("↑↓ jk", "select"),
             ("v", "verify"),

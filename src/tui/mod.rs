@@ -437,20 +437,19 @@ fn interact(
                 return Ok(());
             }
         }
-        match wait_for_input(Duration::from_millis(100)) {
-            Input::None => continue,
-            Input::Gone => {
-                return Err(io::Error::new(
-                    io::ErrorKind::BrokenPipe,
-                    "the terminal was closed",
-                ))
-            }
-            Input::Ready => {}
+        if let Input::Gone = wait_for_input(Duration::from_millis(100)) {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the terminal was closed",
+            ));
         }
-        if !event::poll(Duration::ZERO)? {
-            continue;
-        }
-        if let TermEvent::Key(key) = event::read()? {
+        // Every event crossterm holds, now: one read of stdin can bring many (a
+        // pasted id), and those already in its buffer never make stdin readable
+        // again, so handling one per wake-up held the rest back until the next key.
+        while event::poll(Duration::ZERO)? {
+            let TermEvent::Key(key) = event::read()? else {
+                continue; // a resize: the next draw takes the new size
+            };
             if key.kind != KeyEventKind::Press {
                 continue;
             }

@@ -235,6 +235,25 @@ fn backup_screens() {
     insta::assert_snapshot!("backup_progress_minimum", render(&mid, &COLOR, 64, 20, c));
     let failed = with(Screen::Job(Box::new(backup_job(c, None, true))));
     insta::assert_snapshot!("backup_failed", render(&failed, &COLOR, 80, 24, c));
+    // Cancelled mid-copy: the running step says so, the clocks and throughput
+    // stop, no ETA, and the footer offers what works now.
+    let mut cancelled = with(Screen::Job(Box::new(backup_job(
+        c,
+        Some((3 << 29, 3 << 30)),
+        false,
+    ))));
+    if let Some(Screen::Job(j)) = cancelled.stack.last_mut() {
+        j.cancel_requested = true;
+    }
+    cancelled.on_job_done(Err("cancelled: the operation was cancelled. The services were started again. No generation was written.".into()));
+    // The test's clock, not the real one, so the frozen numbers are the same each run.
+    if let Some(Screen::Job(j)) = cancelled.stack.last_mut() {
+        j.finished = Some(c.mono);
+    }
+    let screen = render(&cancelled, &COLOR, 80, 24, c);
+    assert!(!screen.contains("ETA") && !screen.contains("Ctrl-C") && !screen.contains("▶"));
+    assert!(screen.contains("Backup cancelled") && !screen.contains("FAILED"));
+    insta::assert_snapshot!("backup_cancelled", screen);
     let mut asking = backup_job(c, Some((3 << 29, 3 << 30)), false);
     asking.ask_cancel = true;
     insta::assert_snapshot!(

@@ -79,7 +79,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
     match screen {
         Screen::Home => home(f, body, app, theme, clock),
         Screen::BackupPlan => backup_plan(f, body, app, theme),
-        Screen::Job(j) => job(f, body, j, theme, clock),
+        Screen::Job(j) => job(f, body, j, &app.data, theme, clock),
         Screen::Generations { sel } => generations(f, body, app, *sel, theme, clock, true),
         Screen::RestorePick { sel } => generations(f, body, app, *sel, theme, clock, false),
         Screen::RestoreConfirm(c) => confirm(f, body, c, "Restore", theme),
@@ -273,7 +273,9 @@ fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-fn job(f: &mut Frame, area: Rect, j: &Job, theme: &Theme, clock: Clock) {
+fn job(f: &mut Frame, area: Rect, j: &Job, data: &super::app::Data, theme: &Theme, clock: Clock) {
+    // A finished job's clocks stop where it ended.
+    let now = j.finished.unwrap_or(clock.mono);
     let [steps_area, right] =
         Layout::horizontal([Constraint::Length(40), Constraint::Min(20)]).areas(area);
     let items: Vec<Line> = j
@@ -288,6 +290,7 @@ fn job(f: &mut Frame, area: Rect, j: &Job, theme: &Theme, clock: Clock) {
                     secs(clock.mono.saturating_duration_since(*t)),
                 ),
                 StepState::Done(d) => ("✓", theme.ok(), secs(*d)),
+                StepState::Failed(why) if why == "cancelled" => ("⊘", theme.warn(), String::new()),
                 StepState::Failed(_) => ("✗", theme.danger(), "failed".into()),
             };
             let name = step.to_string();
@@ -318,13 +321,15 @@ fn job(f: &mut Frame, area: Rect, j: &Job, theme: &Theme, clock: Clock) {
             } else {
                 (*done as f64 / *total as f64).clamp(0.0, 1.0)
             };
-            let elapsed = clock.mono.saturating_duration_since(*started).as_secs_f64();
+            let elapsed = now.saturating_duration_since(*started).as_secs_f64();
             let rate = if elapsed > 0.2 {
                 *done as f64 / elapsed
             } else {
                 0.0
             };
-            let eta = if rate > 0.0 {
+            let eta = if j.finished.is_some() {
+                String::new()
+            } else if rate > 0.0 {
                 format!("ETA {:.0} s", (*total - (*done).min(*total)) as f64 / rate)
             } else {
                 "ETA …".into()
@@ -355,6 +360,7 @@ fn job(f: &mut Frame, area: Rect, j: &Job, theme: &Theme, clock: Clock) {
                 l,
             );
         }
+        None if j.finished.is_some() => f.render_widget(block, gauge_area),
         None => f.render_widget(
             Paragraph::new(" waiting…").style(theme.dim()).block(block),
             gauge_area,
@@ -363,13 +369,17 @@ fn job(f: &mut Frame, area: Rect, j: &Job, theme: &Theme, clock: Clock) {
 
     let mut lines = Vec::new();
     if j.kind.stops_services() || j.first_stop.is_some() {
-        match j.downtime(clock.mono) {
+        match j.downtime(now) {
             Some(d) if j.services_down() => lines.push(Line::styled(
                 format!(" Services down for {}", secs(d)),
                 theme.warn(),
             )),
             Some(d) => lines.push(Line::styled(format!(" Downtime {}", secs(d)), theme.ok())),
-            None => lines.push(Line::styled(" Services still running", theme.dim())),
+            // Said only when it is true: nothing stopped yet and all were seen running.
+            None if data.services.iter().all(|(_, r)| *r == Some(true)) => {
+                lines.push(Line::styled(" Services still running", theme.dim()))
+            }
+            None => {}
         }
     }
     if !j.file.is_empty() && j.outcome.is_none() {
@@ -388,6 +398,16 @@ fn job(f: &mut Frame, area: Rect, j: &Job, theme: &Theme, clock: Clock) {
                 format!(" ✓ {} finished", j.kind.title()),
                 theme.ok(),
             ));
+            lines.push(Line::raw(format!(" {msg}")));
+            lines.push(Line::styled(" Esc: back", theme.dim()));
+        }
+        Some(Err(msg)) if j.cancelled() => {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(
+                format!(" ⊘ {} cancelled", j.kind.title()),
+                theme.warn(),
+            ));
+            let msg = msg.strip_prefix("cancelled: ").unwrap_or(msg);
             lines.push(Line::raw(format!(" {msg}")));
             lines.push(Line::styled(" Esc: back", theme.dim()));
         }
