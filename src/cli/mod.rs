@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod confirm;
+pub mod generate;
 pub mod output;
 pub mod render;
 
@@ -156,6 +157,7 @@ pub fn run(env: &Env) -> Result<()> {
         Some(Command::Recover) => recover(env),
         Some(Command::Detect) => detect_cmd(env),
         Some(Command::Demo { clean, store_mb }) => demo(env, *clean, *store_mb),
+        Some(Command::GenerateAssets { out }) => generate::run(out),
     }
 }
 

@@ -82,3 +82,56 @@ pub fn release_binary(name: &str) -> std::path::PathBuf {
         _ => env!("CARGO_BIN_EXE_structr-standin").into(),
     }
 }
+
+/// Boots the systemd image (scripts/e2e-env) as a container with systemd as
+/// PID 1 and no network, and waits until systemd has finished starting up.
+pub fn boot_systemd(name_prefix: &str) -> Container {
+    let image = environment();
+    let name = format!("{name_prefix}-{}", std::process::id());
+    let _ = docker(&["rm", "-f", &name]);
+    ok(
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "-e",
+            "container=docker",
+            "--tmpfs",
+            "/run",
+            "--tmpfs",
+            "/run/lock",
+            "--tmpfs",
+            "/tmp",
+            "-v",
+            "/sys/fs/cgroup:/sys/fs/cgroup",
+            image,
+            "/lib/systemd/systemd",
+        ]),
+        "docker run",
+    );
+    let c = Container(name);
+    wait_until(Duration::from_secs(60), "systemd is up", || {
+        let out = c.exec("systemctl is-system-running");
+        let state = String::from_utf8_lossy(&out.stdout);
+        state.contains("running") || state.contains("degraded")
+    });
+    c
+}
+
+impl Container {
+    /// Copies a host file into the container. Not into a tmpfs mount (/tmp,
+    /// /run): `docker cp` writes beneath it, where the container cannot see it.
+    pub fn copy_in(&self, host: &Path, dest: &str) {
+        ok(
+            docker(&[
+                "cp",
+                &host.display().to_string(),
+                &format!("{}:{dest}", self.0),
+            ]),
+            "docker cp",
+        );
+    }
+}
