@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use super::output::Priority;
+use super::output::{self, Priority};
 use crate::ops::{Event, Step};
 use crate::units;
 
@@ -132,8 +132,12 @@ impl Renderer {
     /// One timestamped line; its priority reaches the journal when stderr is
     /// the journal (see `output::stderr_at`), a terminal never sees it.
     fn line(&self, priority: Priority, text: &str) {
-        let stamp = chrono::Local::now().format("%H:%M:%S");
-        let line = format!("[{stamp}] {text}");
+        // The journal stamps every line itself, to the microsecond.
+        let line = if output::stderr_is_journal() {
+            text.to_string()
+        } else {
+            format!("[{}] {text}", chrono::Local::now().format("%H:%M:%S"))
+        };
         match &self.bars {
             Some((multi, _)) => {
                 let _ = multi.println(line);
