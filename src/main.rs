@@ -3,8 +3,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use structr_backup::cancel::Cancel;
-use structr_backup::cli::{self, args::Cli, output, Env};
-use structr_backup::errln;
+use structr_backup::cli::args::{Cli, Command};
+use structr_backup::cli::output::{self, Priority};
+use structr_backup::cli::{self, Env};
+use structr_backup::{errln, errln_at};
 
 fn main() -> ExitCode {
     // `structr-backup standin ...` runs the stand-in services (used by the demo),
@@ -24,6 +26,16 @@ fn main() -> ExitCode {
     // itself then starts the services it stopped before we exit. SIGPIPE stays
     // ignored (Rust's default): a closed pipe must not kill a run with services
     // down; writes report EPIPE instead, which `cli::output` swallows.
+    // Packaging runs this on a build machine: no config is read, none is needed.
+    if let Some(Command::GenerateAssets { out }) = &cli.command {
+        return match cli::generate::run(out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(f) => {
+                errln_at!(Priority::Error, "error: {}", f.message);
+                ExitCode::from(f.code as u8)
+            }
+        };
+    }
     let cancel = Cancel::new();
     for sig in [
         signal_hook::consts::SIGINT,
@@ -52,7 +64,7 @@ fn main() -> ExitCode {
             }
         },
         Err(f) => {
-            errln!("error: {}", f.message);
+            errln_at!(Priority::Error, "error: {}", f.message);
             f.code
         }
     };
@@ -75,7 +87,7 @@ fn install_panic_report() {
     // closed stderr and aborts the process, skipping the unwinding that starts
     // stopped services; this one cannot fail.
     std::panic::set_hook(Box::new(move |info| {
-        errln!("{}", panic_hook.panic_report(info));
+        errln_at!(Priority::Error, "{}", panic_hook.panic_report(info));
     }));
 }
 

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::docker::{boot_systemd, copy_in, release_binary, Container};
+use common::docker::{boot_systemd, release_binary, Container};
 use common::text;
 
 const LAST_RUN: &str = r#"{"operation":"backup","id":"20261125T031502Z","status":"success","exit_code":0,"started_at":"2026-11-25T03:15:02Z","finished_at":"2026-11-25T03:17:40Z","duration_secs":158.0,"downtime_secs":42.5,"error":null}"#;
@@ -38,7 +38,7 @@ fn service_ever_started(c: &Container) -> bool {
 #[test]
 fn schedule_sets_enables_shows_and_disables_the_timer() {
     let c = boot_systemd("sb-schedule");
-    copy_in(&c, &release_binary("structr-backup"), "/usr/local/bin/");
+    c.copy_in(&release_binary("structr-backup"), "/usr/local/bin/");
 
     // No units yet: a clear error saying how to install them.
     let out = c.exec("structr-backup schedule");
@@ -52,7 +52,7 @@ fn schedule_sets_enables_shows_and_disables_the_timer() {
 
     let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
     for unit in ["structr-backup.service", "structr-backup.timer"] {
-        copy_in(&c, &assets.join(unit), "/etc/systemd/system/");
+        c.copy_in(&assets.join(unit), "/etc/systemd/system/");
     }
     c.exec_ok("systemctl daemon-reload");
 

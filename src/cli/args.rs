@@ -4,10 +4,18 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The version and the commit it was built from (see build.rs): `0.1.0 (abc1234)`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("STRUCTR_BACKUP_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "structr-backup",
-    version,
+    version = VERSION,
     about = "Cold backups of Structr installations (Neo4j data + Structr directory), and their restore",
     after_help = "Exit codes: 0 ok, 1 failed, 2 usage error, 3 verification failed, 4 repository lock held by another run, 5 cancelled, 6 an interrupted run left services stopped (run `recover`)."
 )]
@@ -97,6 +105,13 @@ pub enum Command {
     },
     /// The nightly backup timer (systemd): show it, set its time, enable or disable it
     Schedule(ScheduleArgs),
+    /// Write the man page and the shell completions into a folder (for packaging)
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Folder to write into (made when missing)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Args, Default)]

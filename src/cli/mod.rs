@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod confirm;
+pub mod generate;
 pub mod output;
 pub mod render;
 
@@ -256,6 +257,7 @@ fn dispatch(env: &Env) -> Result<()> {
         Some(Command::Detect) => detect_cmd(env),
         Some(Command::Demo { clean, store_mb }) => demo(env, *clean, *store_mb),
         Some(Command::Schedule(args)) => schedule(env, args),
+        Some(Command::GenerateAssets { out }) => generate::run(out),
     }
 }
 

@@ -36,7 +36,9 @@ macro_rules! outln {
     };
 }
 
-/// `eprintln!` that does not panic on a closed or failing stderr.
+/// `eprintln!` that does not panic on a closed or failing stderr. The line's
+/// syslog priority (for the journal) follows from how it begins: `error` is an
+/// error, `warning` a warning, anything else information; see [`errln_at!`](crate::errln_at).
 #[macro_export]
 macro_rules! errln {
     () => {
@@ -44,6 +46,14 @@ macro_rules! errln {
     };
     ($($arg:tt)*) => {
         $crate::cli::output::stderr(format_args!($($arg)*))
+    };
+}
+
+/// [`errln!`](crate::errln) with an explicit syslog priority.
+#[macro_export]
+macro_rules! errln_at {
+    ($priority:expr, $($arg:tt)*) => {
+        $crate::cli::output::stderr_at($priority, format_args!($($arg)*))
     };
 }
 
@@ -84,9 +94,118 @@ pub fn stdout_failure() -> Option<String> {
     STDOUT_FAILURE.get().cloned()
 }
 
-/// One line on stderr, written at once (stderr is unbuffered), errors ignored:
-/// with stderr gone there is nowhere left to report them.
+/// How much a line on stderr matters, as syslog numbers it (sd-daemon(3)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    Error = 3,
+    Warning = 4,
+    Info = 6,
+}
+
+impl Priority {
+    /// The priority a line announces with its first word: our errors begin with
+    /// `error`, warnings with `warning` or `WARNING`, failed steps with `FAILED`.
+    pub fn of(line: &str) -> Self {
+        let word = line
+            .trim_start()
+            .get(..7)
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if word.starts_with("error") || word.starts_with("failed") {
+            Priority::Error
+        } else if word.starts_with("warning") {
+            Priority::Warning
+        } else {
+            Priority::Info
+        }
+    }
+}
+
+/// One line on stderr; its priority follows from its first word (see [`Priority::of`]).
 pub fn stderr(args: fmt::Arguments<'_>) {
-    let line = format!("{args}\n");
-    let _ = io::stderr().lock().write_all(line.as_bytes());
+    let text = args.to_string();
+    stderr_at(Priority::of(&text), format_args!("{text}"));
+}
+
+/// One line on stderr, written at once (stderr is unbuffered), errors ignored:
+/// with stderr gone there is nowhere left to report them. When stderr is the
+/// journal, every line of it carries the priority as an sd-daemon prefix
+/// (`<4>`), which journald strips and records as PRIORITY, so
+/// `journalctl -p warning` finds our warnings and errors.
+pub fn stderr_at(priority: Priority, args: fmt::Arguments<'_>) {
+    let text = args.to_string();
+    let bytes = if stderr_is_journal() {
+        prefixed(priority, &text)
+    } else {
+        format!("{text}\n")
+    };
+    let _ = io::stderr().lock().write_all(bytes.as_bytes());
+}
+
+/// Each line of `text` with the `<N>` prefix: journald reads every line as a
+/// record of its own, so a multi-line message needs it on each.
+fn prefixed(priority: Priority, text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for line in text.split('\n') {
+        out.push_str(&format!("<{}>{line}\n", priority as u8));
+    }
+    out
+}
+
+/// Whether stderr is connected to the journal. systemd sets JOURNAL_STREAM to
+/// the `device:inode` of the stream it gave a service; the variable is inherited
+/// by children whose stderr may point elsewhere (`2>file`), so it only counts
+/// when stderr is that very stream (systemd.exec(5), "JOURNAL_STREAM").
+pub fn stderr_is_journal() -> bool {
+    static IS_JOURNAL: OnceLock<bool> = OnceLock::new();
+    *IS_JOURNAL.get_or_init(|| {
+        let Some(value) = std::env::var_os("JOURNAL_STREAM") else {
+            return false;
+        };
+        let Ok(stat) = nix::sys::stat::fstat(io::stderr()) else {
+            return false;
+        };
+        journal_stream_matches(&value.to_string_lossy(), stat.st_dev, stat.st_ino)
+    })
+}
+
+/// Whether a JOURNAL_STREAM value (`device:inode`, both decimal) names this file.
+fn journal_stream_matches(value: &str, dev: libc::dev_t, ino: libc::ino_t) -> bool {
+    let Some((d, i)) = value.trim().split_once(':') else {
+        return false;
+    };
+    d.parse::<libc::dev_t>() == Ok(dev) && i.parse::<libc::ino_t>() == Ok(ino)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priority_follows_the_first_word() {
+        assert_eq!(Priority::of("error: no repository"), Priority::Error);
+        assert_eq!(
+            Priority::of("[03:15:00] FAILED: stop neo4j"),
+            Priority::Info
+        );
+        assert_eq!(Priority::of("FAILED: stop neo4j"), Priority::Error);
+        assert_eq!(Priority::of("WARNING: a run left"), Priority::Warning);
+        assert_eq!(Priority::of("warning: low space"), Priority::Warning);
+        assert_eq!(Priority::of("plan: stop"), Priority::Info);
+        assert_eq!(Priority::of("é"), Priority::Info);
+    }
+
+    #[test]
+    fn every_line_carries_the_prefix() {
+        assert_eq!(prefixed(Priority::Warning, "a\nb"), "<4>a\n<4>b\n");
+        assert_eq!(prefixed(Priority::Error, "x"), "<3>x\n");
+    }
+
+    #[test]
+    fn journal_stream_is_device_and_inode() {
+        assert!(journal_stream_matches("8:12345", 8, 12345));
+        assert!(!journal_stream_matches("8:12345", 8, 1));
+        assert!(!journal_stream_matches("8", 8, 12345));
+        assert!(!journal_stream_matches("x:y", 8, 12345));
+    }
 }

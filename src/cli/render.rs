@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use super::output::{self, Priority};
 use crate::ops::{Event, Step};
 use crate::units;
 
@@ -45,23 +46,26 @@ impl Renderer {
         match ev {
             Event::Plan(steps) => {
                 let names: Vec<String> = steps.iter().map(Step::to_string).collect();
-                self.line(&format!("plan: {}", names.join(" → ")));
+                self.line(Priority::Info, &format!("plan: {}", names.join(" → ")));
             }
             Event::Started(step) => self.started(&step),
             Event::Finished(step, took) => {
                 self.finish_bar(&step);
-                self.line(&format!("done: {step} ({})", units::duration(took)));
+                self.line(
+                    Priority::Info,
+                    &format!("done: {step} ({})", units::duration(took)),
+                );
             }
             Event::Failed(step, why) => {
                 self.finish_bar(&step);
-                self.line(&format!("FAILED: {step}: {why}"));
+                self.line(Priority::Error, &format!("FAILED: {step}: {why}"));
             }
             Event::Progress { step, done, total } => self.progress(&step, done, total),
             // Which file a bar is on is too fast to follow and steps may run at
             // once; the bars show bytes, rate and ETA instead.
             Event::File(_) => {}
-            Event::Warning(w) => self.line(&format!("warning: {w}")),
-            Event::Info(i) => self.line(&i),
+            Event::Warning(w) => self.line(Priority::Warning, &format!("warning: {w}")),
+            Event::Info(i) => self.line(Priority::Info, &i),
         }
     }
 
@@ -82,7 +86,7 @@ impl Renderer {
             _ => {
                 // Plain output: the first progress line comes 5 s into the step.
                 self.last_progress.insert(step.to_string(), Instant::now());
-                self.line(&format!("{step} ..."));
+                self.line(Priority::Info, &format!("{step} ..."));
             }
         }
     }
@@ -105,11 +109,14 @@ impl Renderer {
         if due {
             self.last_progress.insert(key, now);
             let pct = (done * 100).checked_div(total).unwrap_or(0);
-            self.line(&format!(
-                "{step}: {} of {} ({pct}%)",
-                units::bytes(done),
-                units::bytes(total)
-            ));
+            self.line(
+                Priority::Info,
+                &format!(
+                    "{step}: {} of {} ({pct}%)",
+                    units::bytes(done),
+                    units::bytes(total)
+                ),
+            );
         }
     }
 
@@ -122,15 +129,21 @@ impl Renderer {
         }
     }
 
-    fn line(&self, text: &str) {
-        let stamp = chrono::Local::now().format("%H:%M:%S");
-        let line = format!("[{stamp}] {text}");
+    /// One timestamped line; its priority reaches the journal when stderr is
+    /// the journal (see `output::stderr_at`), a terminal never sees it.
+    fn line(&self, priority: Priority, text: &str) {
+        // The journal stamps every line itself, to the microsecond.
+        let line = if output::stderr_is_journal() {
+            text.to_string()
+        } else {
+            format!("[{}] {text}", chrono::Local::now().format("%H:%M:%S"))
+        };
         match &self.bars {
             Some((multi, _)) => {
                 let _ = multi.println(line);
             }
             // A log reader that went away must not stop or kill the operation.
-            None => crate::errln!("{line}"),
+            None => crate::errln_at!(priority, "{line}"),
         }
     }
 }

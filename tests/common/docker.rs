@@ -83,12 +83,11 @@ pub fn release_binary(name: &str) -> std::path::PathBuf {
     }
 }
 
-/// A container of the systemd image booted with systemd as PID 1 (no network),
-/// up and running, with nothing of ours in it yet. `prefix` names it.
-#[allow(dead_code)] // each test binary uses its own share of these helpers
-pub fn boot_systemd(prefix: &str) -> Container {
+/// Boots the systemd image (scripts/e2e-env) as a container with systemd as
+/// PID 1 and no network, and waits until systemd has finished starting up.
+pub fn boot_systemd(name_prefix: &str) -> Container {
     let image = environment();
-    let name = format!("{prefix}-{}", std::process::id());
+    let name = format!("{name_prefix}-{}", std::process::id());
     let _ = docker(&["rm", "-f", &name]);
     ok(
         docker(&[
@@ -122,11 +121,17 @@ pub fn boot_systemd(prefix: &str) -> Container {
     c
 }
 
-/// Copies a file of this machine into the container.
-#[allow(dead_code)]
-pub fn copy_in(c: &Container, from: &Path, to: &str) {
-    ok(
-        docker(&["cp", &from.display().to_string(), &format!("{}:{to}", c.0)]),
-        "docker cp",
-    );
+impl Container {
+    /// Copies a host file into the container. Not into a tmpfs mount (/tmp,
+    /// /run): `docker cp` writes beneath it, where the container cannot see it.
+    pub fn copy_in(&self, host: &Path, dest: &str) {
+        ok(
+            docker(&[
+                "cp",
+                &host.display().to_string(),
+                &format!("{}:{dest}", self.0),
+            ]),
+            "docker cp",
+        );
+    }
 }
