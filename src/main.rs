@@ -47,6 +47,7 @@ fn main() -> ExitCode {
             return ExitCode::from(cli::EXIT_FAILED as u8);
         }
     }
+    let json = cli.json;
     let result = Env::load(cli, cancel).and_then(|env| cli::run(&env));
     output::flush();
     let code = match result {
@@ -65,6 +66,10 @@ fn main() -> ExitCode {
         },
         Err(f) => {
             errln_at!(Priority::Error, "error: {}", f.message);
+            if json {
+                f.print_json();
+                output::flush();
+            }
             f.code
         }
     };

@@ -241,3 +241,37 @@ fn a_repository_that_does_not_exist_is_an_error_except_for_backup() {
     let out = sb.cli(&["--repo", typo, "list"]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// What a script reads: errors as JSON on stdout with `--json`, and log lines that
+/// carry a full RFC 3339 time with its zone when stderr is not a terminal.
+#[test]
+fn errors_are_json_with_json_and_log_lines_carry_rfc3339_times() {
+    let sb = with_generations(1);
+    let out = sb.cli(&["--json", "show", "2099"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out)));
+    assert_eq!(v["exit_code"], 1);
+    assert_eq!(v["error"]["kind"], "failed");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no generation 2099"));
+    let out = sb.cli(&["--json", "show", "not-an-id!"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["exit_code"].as_i64(), v["error"]["kind"].as_str()),
+        (Some(2), Some("usage")),
+        "{v}"
+    );
+
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let log = String::from_utf8_lossy(&out.stderr);
+    let first = log.lines().next().unwrap_or_default();
+    let stamp = first.split(' ').next().unwrap_or_default();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(stamp).is_ok(),
+        "{first:?} does not start with an RFC 3339 time"
+    );
+}

@@ -46,6 +46,30 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// What kind of failure the exit code means, for scripts (`--json`).
+    pub fn kind(&self) -> &'static str {
+        match self.code {
+            EXIT_USAGE => "usage",
+            EXIT_VERIFY => "verification_failed",
+            EXIT_LOCKED => "locked",
+            EXIT_CANCELLED => "cancelled",
+            EXIT_NEEDS_RECOVER => "needs_recover",
+            _ => "failed",
+        }
+    }
+
+    /// With `--json`, a failure is a JSON object on stdout too:
+    /// `{"error": {"kind": …, "message": …}, "exit_code": N}`.
+    pub fn print_json(&self) {
+        let v = json!({
+            "error": { "kind": self.kind(), "message": self.message },
+            "exit_code": self.code,
+        });
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    }
+}
+
 impl From<OpError> for Failure {
     fn from(e: OpError) -> Self {
         let code = match &e {

@@ -132,11 +132,19 @@ impl Renderer {
     /// One timestamped line; its priority reaches the journal when stderr is
     /// the journal (see `output::stderr_at`), a terminal never sees it.
     fn line(&self, priority: Priority, text: &str) {
-        // The journal stamps every line itself, to the microsecond.
+        // The journal stamps every line itself, to the microsecond; a terminal
+        // shows the time of day; a log file gets the full RFC 3339 time with its
+        // zone, so lines from different nights and hosts sort and compare.
+        let now = chrono::Local::now();
         let line = if output::stderr_is_journal() {
             text.to_string()
+        } else if self.bars.is_some() {
+            format!("[{}] {text}", now.format("%H:%M:%S"))
         } else {
-            format!("[{}] {text}", chrono::Local::now().format("%H:%M:%S"))
+            format!(
+                "{} {text}",
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+            )
         };
         match &self.bars {
             Some((multi, _)) => {
