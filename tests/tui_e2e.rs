@@ -333,3 +333,18 @@ fn closing_the_terminal_mid_backup_starts_the_services_before_exiting() {
         text(&out)
     );
 }
+
+#[test]
+fn home_sees_a_service_die_without_a_key_press() {
+    let t = Tui::demo("");
+    t.wait_for("neo4j running", Duration::from_secs(20));
+    let (neo4j, _) = t.pids();
+    let pid: i32 = neo4j.trim().parse().expect("the demo's neo4j pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    // No key is pressed: Home asks the services by itself, off the UI thread.
+    t.wait_for("neo4j STOPPED", Duration::from_secs(15));
+}

@@ -63,7 +63,17 @@ pub struct World {
     schedule_asked: Option<Instant>,
     /// A schedule change being made.
     schedule_change: Option<Receiver<Result<String, String>>>,
+    /// Whether each service runs, as last asked (on a thread, every few seconds).
+    services_seen: ServiceStates,
+    services: Option<Receiver<ServiceStates>>,
+    services_asked: Option<Instant>,
 }
+
+/// Each service's name and whether it runs (None: the question failed).
+type ServiceStates = Vec<(String, Option<bool>)>;
+
+/// How often Home asks whether the services run (one may die while we look).
+const SERVICES_EVERY: Duration = Duration::from_secs(3);
 
 /// How often Home's schedule line is gathered afresh (a timer run may have ended).
 const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
@@ -83,6 +93,9 @@ impl World {
             schedule: None,
             schedule_asked: None,
             schedule_change: None,
+            services_seen: Vec::new(),
+            services: None,
+            services_asked: None,
         })
     }
 
@@ -111,11 +124,16 @@ impl World {
                 d.kind = inst.kind.to_string();
                 d.host = inst.host.clone();
                 d.components = inst.components.clone();
-                d.services = inst
-                    .services
-                    .iter()
-                    .map(|s| (s.name().to_string(), s.is_running().ok()))
-                    .collect();
+                // As last seen by the services thread: no systemctl or docker
+                // call on the UI thread, however slow they answer.
+                d.services = match self.services_seen.is_empty() {
+                    false => self.services_seen.clone(),
+                    true => inst
+                        .services
+                        .iter()
+                        .map(|s| (s.name().to_string(), None))
+                        .collect(),
+                };
                 d.notes = inst.notes.clone();
             }
             Err(e) => {
@@ -286,6 +304,33 @@ impl World {
         }
     }
 
+    /// Asks every service whether it runs, on a thread; one round at a time.
+    fn gather_services(&mut self) {
+        let Ok(inst) = &self.inst else { return };
+        if self.services.is_some() {
+            return;
+        }
+        let inst = inst.clone();
+        let (tx, rx) = mpsc::channel();
+        let started = std::thread::Builder::new()
+            .name("wizard-services".into())
+            .spawn(move || {
+                let states = panics::caught(|| {
+                    Ok(inst
+                        .services
+                        .iter()
+                        .map(|s| (s.name().to_string(), s.is_running().ok()))
+                        .collect())
+                })
+                .unwrap_or_default();
+                let _ = tx.send(states);
+            });
+        if started.is_ok() {
+            self.services = Some(rx);
+            self.services_asked = Some(Instant::now());
+        }
+    }
+
     /// Asks systemd about the timer and reads the last run, on a thread; one at
     /// a time (a slow systemctl must not pile up threads).
     fn gather_schedule(&mut self) {
@@ -431,6 +476,12 @@ fn interact(
         {
             world.gather_schedule();
         }
+        if world
+            .services_asked
+            .is_none_or(|t| t.elapsed() >= SERVICES_EVERY)
+        {
+            world.gather_services();
+        }
         if stop.is_cancelled() {
             world.perform(app, Effect::CancelJob);
             if world.job.is_none() {
@@ -501,6 +552,15 @@ fn drain(world: &mut World, app: &mut App) {
             }
         }
         Some(Err(TryRecvError::Disconnected)) => world.facts = None,
+        _ => {}
+    }
+    match world.services.as_ref().map(|rx| rx.try_recv()) {
+        Some(Ok(states)) => {
+            world.services = None;
+            world.services_seen = states.clone();
+            app.data.services = states;
+        }
+        Some(Err(TryRecvError::Disconnected)) => world.services = None,
         _ => {}
     }
     match world.schedule.as_ref().map(|rx| rx.try_recv()) {
@@ -584,6 +644,9 @@ mod tests {
             schedule: None,
             schedule_asked: None,
             schedule_change: None,
+            services_seen: Vec::new(),
+            services: None,
+            services_asked: None,
         }
     }
 
