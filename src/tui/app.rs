@@ -38,6 +38,7 @@ pub enum JobKind {
     Verify,
     Restore,
     Prune,
+    Delete,
     Recover,
 }
 
@@ -49,6 +50,7 @@ impl JobKind {
             JobKind::Verify => "Verify",
             JobKind::Restore => "Restore",
             JobKind::Prune => "Prune",
+            JobKind::Delete => "Delete",
             JobKind::Recover => "Recover",
         }
     }
@@ -853,6 +855,8 @@ fn on_confirm_key(app: &mut App, key: KeyEvent) -> Effect {
                 app.begin_job(JobKind::Restore, Some(id.clone()));
                 Effect::StartRestore(id)
             } else {
+                // Removing a large generation takes a while: a job, off the UI thread.
+                app.begin_job(JobKind::Delete, Some(id.clone()));
                 Effect::Delete(id)
             }
         }
@@ -1085,6 +1089,13 @@ mod tests {
             app.on_key(key(KeyCode::Enter)),
             Effect::Delete("20250101T000000Z".into())
         );
+        assert_eq!(
+            app.screen().kind(),
+            ScreenKind::Job,
+            "deleting runs as a job"
+        );
+        app.on_job_done(Ok("deleted".into()));
+        app.on_key(key(KeyCode::Esc));
         assert_eq!(app.screen().kind(), ScreenKind::Generations);
     }
 

@@ -241,11 +241,11 @@ impl World {
                 app.data = self.data();
             }
             Effect::Delete(id) => {
-                app.status = Some(match ops::prune::delete(&self.repo, &id) {
-                    Ok(()) => format!("{id} deleted"),
-                    Err(e) => e.to_string(),
-                });
-                app.data = self.data();
+                let repo = self.repo.clone();
+                self.spawn(move |_, _| {
+                    ops::prune::delete(&repo, &id).map_err(|e| e.to_string())?;
+                    Ok(format!("{id} deleted."))
+                })
             }
             Effect::PlanPrune => match ops::prune::plan(&self.repo, &self.policy) {
                 Ok(rows) => app.show_prune_plan(
