@@ -275,3 +275,20 @@ fn errors_are_json_with_json_and_log_lines_carry_rfc3339_times() {
         "{first:?} does not start with an RFC 3339 time"
     );
 }
+
+#[test]
+fn verify_all_names_the_generation_on_every_line() {
+    let sb = with_generations(2);
+    let ids = sb.generations();
+    let out = sb.cli(&["verify", "--all"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let log = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(" verify ")).collect();
+    assert!(!lines.is_empty(), "{log}");
+    for l in &lines {
+        assert!(
+            ids.iter().any(|id| l.contains(id.as_str())),
+            "{l:?} names no generation"
+        );
+    }
+}

@@ -421,3 +421,28 @@ fn repository_text_is_printed_without_control_characters_and_names_stay_names() 
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(sb.running("neo4j") && sb.running("structr"));
 }
+
+#[test]
+fn a_checksum_list_naming_a_path_out_of_the_generation_reads_nothing_there() {
+    let sb = flag_sandbox();
+    let id = backup(&sb);
+    let sums = sb.repo.join(&id).join("SHA256SUMS");
+    let mut listed = fs::read_to_string(&sums).unwrap();
+    // /dev/zero would never end; a fifo would block; /etc/shadow is not ours to read.
+    listed.push_str(&format!("{}  ../../../../../../dev/zero\n", "0".repeat(64)));
+    fs::write(&sums, listed).unwrap();
+    let out = common::shell(
+        &format!(
+            "timeout 30 {} --config {} verify {id}",
+            common::BIN,
+            sb.config.display()
+        ),
+        sb.dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("not a plain file name"),
+        "{}",
+        text(&out)
+    );
+}

@@ -38,9 +38,12 @@ pub fn run(
         ids.to_vec()
     };
     let mut reports = Vec::new();
+    let several = ids.len() > 1;
     for id in ids {
         let manifest = repo.manifest(&id)?;
-        let result = check(&repo.path_of(&id), &manifest, deep, cancel, on);
+        // With several generations, every line says which one it is about.
+        let mut named = |e: Event| on(if several { name_steps(e, &id) } else { e });
+        let result = check(&repo.path_of(&id), &manifest, deep, cancel, &mut named);
         if let Err(OpError::Cancelled { .. }) = result {
             return Err(OpError::Cancelled {
                 detail: format!("verification of {id} was cancelled"),
@@ -67,6 +70,25 @@ pub fn run(
         });
     }
     Ok(reports)
+}
+
+/// The event with its verify step prefixed by the generation id.
+fn name_steps(e: Event, id: &str) -> Event {
+    let name = |s: Step| match s {
+        Step::Verify(what) => Step::Verify(format!("{id} {what}")),
+        other => other,
+    };
+    match e {
+        Event::Started(s) => Event::Started(name(s)),
+        Event::Finished(s, t) => Event::Finished(name(s), t),
+        Event::Failed(s, why) => Event::Failed(name(s), why),
+        Event::Progress { step, done, total } => Event::Progress {
+            step: name(step),
+            done,
+            total,
+        },
+        other => other,
+    }
 }
 
 /// Checks one generation folder; the first problem found is the error.

@@ -461,13 +461,7 @@ impl Manifest {
     /// Component names, archives and indexes name files in the generation folder:
     /// plain names only, never a path (the manifest is untrusted input).
     fn check_names(&self) -> Result<(), String> {
-        let plain = |n: &str| {
-            !n.is_empty()
-                && n != "."
-                && n != ".."
-                && n.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        };
+        let plain = is_plain_name;
         for c in &self.components {
             for (what, n) in [
                 ("name", &c.name),
@@ -531,9 +525,27 @@ pub fn read_sums(dir: &Path) -> Result<Vec<(String, String)>, RepoError> {
                 path: path.clone(),
                 detail: format!("line {l:?} is not `<sha256>  <file>`"),
             })?;
-            Ok((hash.to_string(), name.trim_start_matches('*').to_string()))
+            let name = name.trim_start_matches('*');
+            // Every file hashed is opened from this folder: a path out of it (or a
+            // device, a fifo) would make verification read what is not ours.
+            if !is_plain_name(name) {
+                return Err(RepoError::BadManifest {
+                    path: path.clone(),
+                    detail: format!("{:?} is not a plain file name", printable(name, 40)),
+                });
+            }
+            Ok((hash.to_string(), name.to_string()))
         })
         .collect()
+}
+
+/// A file name of ours inside a generation folder: letters, digits, `.`, `_`, `-`.
+fn is_plain_name(n: &str) -> bool {
+    !n.is_empty()
+        && n != "."
+        && n != ".."
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Writes `path` through a temporary file beside it, fsynced and renamed into place,
