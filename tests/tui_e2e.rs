@@ -348,3 +348,17 @@ fn home_sees_a_service_die_without_a_key_press() {
     // No key is pressed: Home asks the services by itself, off the UI thread.
     t.wait_for("neo4j STOPPED", Duration::from_secs(15));
 }
+
+#[test]
+fn a_dumb_terminal_gets_the_commands_and_a_reason_not_a_broken_screen() {
+    let t = Tui::new();
+    let cmd = format!(
+        "HOME={} TERM=dumb {BIN}; echo exit=$?; sleep 60",
+        t.home.path().display()
+    );
+    let out = t.tmux(&["new-session", "-d", "-x", "80", "-y", "24", "-s", "w", &cmd]);
+    assert!(out.status.success(), "tmux: {}", text(&out));
+    let screen = t.wait_for("exit=2", Duration::from_secs(20));
+    assert!(screen.contains("cursor addressing"), "{screen}");
+    assert!(!screen.contains("Home"), "no wizard drawn: {screen}");
+}

@@ -119,16 +119,22 @@ pub struct PruneArgs {
     /// Show what would be deleted and why, delete nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Keep the N newest generations (any --keep-* flag replaces the configured policy)
     #[arg(long, value_name = "N")]
     pub keep_last: Option<u32>,
+    /// Keep the newest generation of each of the last N hours that have one (any --keep-* flag replaces the configured policy)
     #[arg(long, value_name = "N")]
     pub keep_hourly: Option<u32>,
+    /// Keep the newest generation of each of the last N days that have one (any --keep-* flag replaces the configured policy)
     #[arg(long, value_name = "N")]
     pub keep_daily: Option<u32>,
+    /// Keep the newest generation of each of the last N weeks that have one (any --keep-* flag replaces the configured policy)
     #[arg(long, value_name = "N")]
     pub keep_weekly: Option<u32>,
+    /// Keep the newest generation of each of the last N months that have one (any --keep-* flag replaces the configured policy)
     #[arg(long, value_name = "N")]
     pub keep_monthly: Option<u32>,
+    /// Keep the newest generation of each of the last N years that have one (any --keep-* flag replaces the configured policy)
     #[arg(long, value_name = "N")]
     pub keep_yearly: Option<u32>,
     /// Keep everything newer than this before the newest (e.g. 2d, 1w3d)

@@ -291,13 +291,22 @@ fn no_command(env: &Env) -> Result<()> {
         return wizard(&env.config, env.repo.clone(), &env.cancel);
     }
     errln!("{}", Cli::command().render_help());
-    Err(Failure::usage(
-        "no command given (the wizard needs a terminal)",
-    ))
+    let why = if std::io::stdout().is_terminal() && dumb_terminal() {
+        "no command given; the wizard needs a terminal with cursor addressing (TERM is dumb or unset): use the commands above"
+    } else {
+        "no command given (the wizard needs a terminal)"
+    };
+    Err(Failure::usage(why))
 }
 
+/// A person at a terminal that can draw the wizard: `TERM=dumb` (or none) has no
+/// cursor addressing, and a full screen there would be garbage.
 fn interactive() -> bool {
-    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal() && !dumb_terminal()
+}
+
+fn dumb_terminal() -> bool {
+    std::env::var("TERM").map_or(true, |t| t.is_empty() || t == "dumb")
 }
 
 /// Opens the full-screen wizard.

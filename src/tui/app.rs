@@ -421,6 +421,30 @@ impl App {
         }
     }
 
+    /// Takes fresh data; a list's selection stays on the generation it was on (a
+    /// new backup at the top must not move the cursor onto another one).
+    pub fn set_data(&mut self, data: Data) {
+        let old: Vec<Option<String>> = self
+            .stack
+            .iter()
+            .map(|s| match s {
+                Screen::Generations { sel } | Screen::RestorePick { sel } => {
+                    self.data.generations.get(*sel).map(|m| m.id.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        self.data = data;
+        let last = self.data.generations.len().saturating_sub(1);
+        for (screen, id) in self.stack.iter_mut().zip(old) {
+            if let Screen::Generations { sel } | Screen::RestorePick { sel } = screen {
+                *sel = id
+                    .and_then(|id| self.data.generations.iter().position(|m| m.id == id))
+                    .unwrap_or((*sel).min(last));
+            }
+        }
+    }
+
     pub fn screen(&self) -> &Screen {
         self.stack.last().unwrap_or(&Screen::Home)
     }
@@ -1045,6 +1069,21 @@ mod tests {
             app.on_key(key(k));
             assert_eq!(sel(&app), want, "after {k:?}");
         }
+    }
+
+    #[test]
+    fn the_selection_follows_the_generation_across_refreshes() {
+        let mut app = app_with(&["20260102T000000Z", "20260101T000000Z"]);
+        app.on_key(key(KeyCode::Char('g')));
+        app.on_key(key(KeyCode::Down));
+        // A backup lands at the top while the user looks at the older one.
+        let newer = app_with(&["20260103T000000Z", "20260102T000000Z", "20260101T000000Z"]);
+        app.set_data(newer.data);
+        assert!(matches!(app.screen(), Screen::Generations { sel: 2 }));
+        // The selected one is deleted elsewhere: the selection stays in range.
+        let fewer = app_with(&["20260103T000000Z"]);
+        app.set_data(fewer.data);
+        assert!(matches!(app.screen(), Screen::Generations { sel: 0 }));
     }
 
     #[test]

@@ -181,7 +181,7 @@ impl World {
         match effect {
             Effect::None | Effect::Quit => {}
             Effect::Refresh => {
-                app.data = self.data();
+                app.set_data(self.data());
                 self.gather_schedule();
             }
             Effect::RefreshSchedule => self.gather_schedule(),
@@ -238,7 +238,7 @@ impl World {
                     Ok(m) => format!("{} {}", m.id, if m.pinned { "pinned: never pruned" } else { "unpinned" }),
                     Err(e) => e,
                 });
-                app.data = self.data();
+                app.set_data(self.data());
             }
             Effect::Delete(id) => {
                 let repo = self.repo.clone();
