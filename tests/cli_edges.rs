@@ -292,3 +292,20 @@ fn verify_all_names_the_generation_on_every_line() {
         );
     }
 }
+
+/// The restore plan says what would be lost in terms a user can judge.
+#[test]
+fn the_restore_plan_counts_the_files_changed_since_the_backup() {
+    let sb = with_generations(1);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(sb.structr_dir.join("files/new-upload"), "after the backup").unwrap();
+    std::fs::write(sb.structr_dir.join("structr.conf"), "a = changed\n").unwrap();
+    let out = sb.cli(&["--yes", "restore", "--no-safety-backup", "latest"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        plan.contains("LOST: 2 file(s) there changed since the backup was taken"),
+        "{plan}"
+    );
+    assert!(plan.contains("nothing there changed since the backup"), "{plan}");
+}

@@ -510,6 +510,7 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
                 units::bytes(p.bytes),
                 p.kept.display()
             );
+            outln!("    {}", ops::restore::what_is_lost(&p.target, &m));
         }
         let names: Vec<&str> = inst.services.iter().map(|s| s.name()).collect();
         outln!(

@@ -90,6 +90,21 @@ pub fn placements(ctx: &Context, m: &Manifest) -> Result<Vec<Placement>, OpError
     Ok(out)
 }
 
+/// What a restore of `m` over `target` loses, in words a user can judge: how many
+/// files there were changed after the backup was taken, and the newest change.
+pub fn what_is_lost(target: &Path, m: &Manifest) -> String {
+    match crate::repo::tree::changed_since(target, m.created_at.into()) {
+        Ok((0, _)) => "nothing there changed since the backup was taken".into(),
+        Ok((n, newest)) => format!(
+            "LOST: {n} file(s) there changed since the backup was taken, the newest {}",
+            newest.map_or("?".into(), |t| chrono::DateTime::<chrono::Local>::from(t)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string())
+        ),
+        Err(e) => format!("cannot tell what changed since the backup: {e}"),
+    }
+}
+
 fn target_for<'a>(ctx: &'a Context, c: &Component) -> Result<&'a ComponentSpec, OpError> {
     ctx.inst
         .component(&c.name)

@@ -180,6 +180,29 @@ pub fn boundaries(root: &Path) -> io::Result<Vec<Boundary>> {
     survey(root).map(|s| s.boundaries)
 }
 
+/// Files under `root` modified after `since`, and the newest such time: what a
+/// restore to a backup taken at `since` would lose.
+pub fn changed_since(
+    root: &Path,
+    since: std::time::SystemTime,
+) -> io::Result<(u64, Option<std::time::SystemTime>)> {
+    let (mut count, mut newest) = (0u64, None);
+    for node in walk(root) {
+        let node = node?;
+        if !node.meta.is_file() {
+            continue;
+        }
+        let Ok(modified) = node.meta.modified() else {
+            continue;
+        };
+        if modified > since {
+            count += 1;
+            newest = newest.max(Some(modified));
+        }
+    }
+    Ok((count, newest))
+}
+
 /// What one walk of a component finds: its size as the archive will count it and
 /// its boundaries (the preflight needs both, and a walk of a large tree is slow).
 #[derive(Debug, Default)]

@@ -97,21 +97,17 @@ pub fn restore(inst: &Installation, repo: &Repo, id: &str) -> Vec<String> {
         let now = ops::preflight::measure(&spec)
             .ok()
             .and_then(|v| v.into_iter().next());
-        let age = std::fs::metadata(&p.target)
-            .and_then(|m| m.modified())
-            .ok()
-            .map(|t| units::age(chrono::Utc::now() - chrono::DateTime::<chrono::Utc>::from(t)));
         facts.push(format!(
-            "REPLACES {} (now {}, changed {}) with {} of the backup.",
+            "REPLACES {} (now {}) with {} of the backup.",
             p.target.display(),
             now.map_or("unreadable".into(), |s| format!(
                 "{} in {} files",
                 units::bytes(s.bytes),
                 s.files
             )),
-            age.unwrap_or_else(|| "?".into()),
             units::bytes(p.bytes)
         ));
+        facts.push(format!("  {}", ops::restore::what_is_lost(&p.target, &m)));
         facts.push(format!(
             "  the current folder is kept as {}",
             p.kept.display()
