@@ -307,5 +307,8 @@ fn the_restore_plan_counts_the_files_changed_since_the_backup() {
         plan.contains("LOST: 2 file(s) there changed since the backup was taken"),
         "{plan}"
     );
-    assert!(plan.contains("nothing there changed since the backup"), "{plan}");
+    assert!(
+        plan.contains("nothing there changed since the backup"),
+        "{plan}"
+    );
 }

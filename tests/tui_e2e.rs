@@ -185,7 +185,7 @@ fn a_full_backup_through_the_wizard() {
     assert!(t.running(), "services run after the backup");
     let screen = t.screen();
     assert!(
-        screen.contains("1 generation(s)"),
+        screen.contains("; 1 in all, "),
         "home shows the new generation:\n{screen}"
     );
 }

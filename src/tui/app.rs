@@ -318,6 +318,10 @@ pub struct PruneRow {
     pub created: String,
     pub keep: bool,
     pub reasons: String,
+    /// Bytes its archives take in the repository (what deleting it frees).
+    pub size: u64,
+    /// Its label (`pre-restore` marks a restore's safety backup).
+    pub label: String,
 }
 
 #[derive(Clone, Debug)]
@@ -663,6 +667,9 @@ impl App {
     }
 
     fn prune_key(&mut self, key: KeyEvent) -> Effect {
+        if key.code == KeyCode::Char('?') {
+            return self.help();
+        }
         let Screen::PrunePreview { rows, sel, confirm } = self.screen_mut() else {
             return Effect::None;
         };
@@ -834,6 +841,10 @@ fn moved(sel: usize, count: usize, code: KeyCode) -> usize {
 }
 
 fn on_confirm_key(app: &mut App, key: KeyEvent) -> Effect {
+    // No id holds a `?`: it opens the help here too.
+    if key.code == KeyCode::Char('?') {
+        return app.help();
+    }
     let restore = matches!(app.screen(), Screen::RestoreConfirm(_));
     let (Screen::RestoreConfirm(c) | Screen::DeleteConfirm(c)) = app.screen_mut() else {
         return Effect::None;
@@ -1148,6 +1159,8 @@ mod tests {
             created: String::new(),
             keep: false,
             reasons: String::new(),
+            size: 0,
+            label: String::new(),
         }]);
         app.on_key(key(KeyCode::Enter));
         assert_eq!(

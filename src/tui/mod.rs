@@ -255,6 +255,8 @@ impl World {
                             created: r.manifest.created_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string(),
                             keep: r.decision.keep,
                             reasons: r.decision.reasons.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "),
+                            size: r.manifest.total_archive_size(),
+                            label: r.manifest.label.clone(),
                         })
                         .collect(),
                 ),

@@ -352,24 +352,32 @@ fn prune_and_help() {
             created: "2026-11-25 03:15".into(),
             keep: true,
             reasons: "newest, last, daily 2026-11-25".into(),
+            size: 1073741824,
+            label: "nightly".into(),
         },
         PruneRow {
             id: "20261124T031500Z".into(),
             created: "2026-11-24 03:15".into(),
             keep: true,
             reasons: "daily 2026-11-24".into(),
+            size: 1073741824,
+            label: "nightly".into(),
         },
         PruneRow {
             id: "20261124T021500Z".into(),
             created: "2026-11-24 02:15".into(),
             keep: false,
             reasons: String::new(),
+            size: 1181116006,
+            label: "pre-restore".into(),
         },
         PruneRow {
             id: "20261101T031500Z".into(),
             created: "2026-11-01 03:15".into(),
             keep: true,
             reasons: "pinned".into(),
+            size: 2147483648,
+            label: "before upgrade".into(),
         },
     ];
     let preview = Screen::PrunePreview {

@@ -169,10 +169,11 @@ fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) {
     lines.push(field("Repository", format!("{} ({free})", d.repo), theme));
     let newest = match d.generations.first() {
         Some(m) => format!(
-            "{} ({}), {} generation(s)",
+            "{} ({}); {} in all, {}",
             m.id,
             units::age(clock.wall - m.created_at),
-            d.generations.len()
+            d.generations.len(),
+            units::bytes(d.generations.iter().map(|g| g.total_archive_size()).sum())
         ),
         None => "no backup yet".into(),
     };
@@ -674,9 +675,11 @@ fn prune(
     let text = if doomed == 0 {
         " The retention policy keeps every generation: nothing to delete.".to_string()
     } else {
+        let frees: u64 = rows.iter().filter(|r| !r.keep).map(|r| r.size).sum();
         format!(
-            " {doomed} generation(s) will be DELETED, {} kept. Enter to delete the marked ones.",
-            rows.len() - doomed
+            " {doomed} generation(s) will be DELETED, {} kept; frees {}. Enter deletes them.",
+            rows.len() - doomed,
+            units::bytes(frees)
         )
     };
     f.render_widget(
@@ -699,7 +702,7 @@ fn prune(
                 Cell::from(mark),
                 Cell::from(r.id.clone()),
                 Cell::from(r.created.clone()),
-                Cell::from(r.reasons.clone()),
+                Cell::from(prune_note(r)),
             ]);
             if i == sel {
                 row.style(theme.selected())
@@ -994,4 +997,18 @@ fn schedule(
         );
         dialog(f, area, &text, theme);
     }
+}
+
+/// The rules that keep a generation and its label; a restore's safety backup says so.
+fn prune_note(r: &PruneRow) -> String {
+    let label = match r.label.as_str() {
+        "" => String::new(),
+        crate::ops::restore::SAFETY_LABEL => "safety backup before a restore".into(),
+        other => format!("\u{201c}{other}\u{201d}"),
+    };
+    [r.reasons.as_str(), label.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
