@@ -312,3 +312,37 @@ fn the_restore_plan_counts_the_files_changed_since_the_backup() {
         "{plan}"
     );
 }
+
+/// `detect --json` says whether each service runs, as the README promises.
+#[test]
+fn detect_json_says_whether_each_service_runs() {
+    let sb = with_generations(0);
+    sb.stop();
+    let start = shell_words::split(&sb.ctl("start", "structr")).unwrap();
+    assert!(Command::new(&start[0])
+        .args(&start[1..])
+        .status()
+        .unwrap()
+        .success());
+    let out = sb.cli(&["detect", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let running: Vec<(String, serde_json::Value)> = v["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["running"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        running,
+        vec![
+            ("structr".to_string(), serde_json::json!(true)),
+            ("neo4j".to_string(), serde_json::json!(false))
+        ]
+    );
+}

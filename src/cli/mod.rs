@@ -674,7 +674,8 @@ fn detect_cmd(env: &Env) -> Result<()> {
             "kind": inst.kind,
             "host": inst.host,
             "components": inst.components,
-            "services": inst.services.iter().map(|s| json!({"name": s.name(), "control": s.describe()})).collect::<Vec<_>>(),
+            // `running`: true, false, or null when the service manager could not say.
+            "services": inst.services.iter().map(|s| json!({"name": s.name(), "control": s.describe(), "running": s.is_running().ok()})).collect::<Vec<_>>(),
             "notes": inst.notes,
             "config": env.source.to_string(),
             "repository": env.repo.root,
