@@ -344,6 +344,10 @@ pub enum Screen {
     },
     Schedule(ScheduleScreen),
     Help,
+    /// What can be done with one generation (Enter on it in Generations).
+    Actions {
+        id: String,
+    },
 }
 
 /// Screen families, for the key table.
@@ -360,6 +364,7 @@ pub enum ScreenKind {
     PrunePreview,
     Schedule,
     Help,
+    Actions,
 }
 
 impl Screen {
@@ -375,6 +380,7 @@ impl Screen {
             Screen::PrunePreview { .. } => ScreenKind::PrunePreview,
             Screen::Schedule(_) => ScreenKind::Schedule,
             Screen::Help => ScreenKind::Help,
+            Screen::Actions { .. } => ScreenKind::Actions,
         }
     }
 }
@@ -555,6 +561,7 @@ impl App {
             ScreenKind::Confirm => on_confirm_key(self, key),
             ScreenKind::PrunePreview => self.prune_key(key),
             ScreenKind::Schedule => self.schedule_key(key),
+            ScreenKind::Actions => self.actions_key(key),
             ScreenKind::Help => {
                 if matches!(
                     key.code,
@@ -642,6 +649,10 @@ impl App {
                 self.begin_job(JobKind::Verify, Some(id.clone()));
                 Effect::Verify { id, deep: c == 'V' }
             }
+            (KeyCode::Enter, Some(id)) if !restore => {
+                self.stack.push(Screen::Actions { id });
+                Effect::None
+            }
             (KeyCode::Char('p'), Some(id)) if !restore => Effect::TogglePin(id),
             (KeyCode::Char('d'), Some(id)) if !restore && self.is_pinned(&id) => {
                 self.status = Some(format!(
@@ -658,6 +669,32 @@ impl App {
                 Effect::None
             }
             (KeyCode::Char('P'), _) if !restore => Effect::PlanPrune,
+            _ => Effect::None,
+        }
+    }
+
+    /// The actions menu: each key does what it does on the list beneath (whose
+    /// selection is this generation), `r` starts the restore of it.
+    fn actions_key(&mut self, key: KeyEvent) -> Effect {
+        let Screen::Actions { id } = self.screen() else {
+            return Effect::None;
+        };
+        let id = id.clone();
+        match key.code {
+            KeyCode::Esc => {
+                self.back();
+                Effect::None
+            }
+            KeyCode::Char('?') => self.help(),
+            KeyCode::Char('r') => {
+                self.stack.pop();
+                self.begin_job(JobKind::VerifyForRestore, Some(id.clone()));
+                Effect::VerifyBeforeRestore(id)
+            }
+            KeyCode::Char('v' | 'V' | 'p' | 'd') => {
+                self.stack.pop();
+                self.list_key(key, false)
+            }
             _ => Effect::None,
         }
     }
@@ -1095,6 +1132,35 @@ mod tests {
         let fewer = app_with(&["20260103T000000Z"]);
         app.set_data(fewer.data);
         assert!(matches!(app.screen(), Screen::Generations { sel: 0 }));
+    }
+
+    #[test]
+    fn enter_on_a_generation_opens_its_actions() {
+        let mut app = app_with(&["20260102T000000Z", "20260101T000000Z"]);
+        app.on_key(key(KeyCode::Char('g')));
+        app.on_key(key(KeyCode::Down));
+        app.on_key(key(KeyCode::Enter));
+        assert_eq!(app.screen().kind(), ScreenKind::Actions);
+        assert_eq!(
+            app.on_key(key(KeyCode::Char('p'))),
+            Effect::TogglePin("20260101T000000Z".into())
+        );
+        assert_eq!(app.screen().kind(), ScreenKind::Generations);
+        app.on_key(key(KeyCode::Enter));
+        assert_eq!(
+            app.on_key(key(KeyCode::Char('r'))),
+            Effect::VerifyBeforeRestore("20260101T000000Z".into())
+        );
+        app.on_job_done(Ok("verified".into()));
+        assert_eq!(app.screen().kind(), ScreenKind::Confirm);
+        app.on_key(key(KeyCode::Esc));
+        app.on_key(key(KeyCode::Enter));
+        app.on_key(key(KeyCode::Esc));
+        assert_eq!(
+            app.screen().kind(),
+            ScreenKind::Generations,
+            "Esc closes the menu"
+        );
     }
 
     #[test]

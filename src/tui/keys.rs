@@ -23,13 +23,15 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
         ScreenKind::Job => &[("Ctrl-C", "cancel"), ("?", "help")],
         ScreenKind::JobDone => &[("Esc", "back"), ("?", "help"), ("q", "quit")],
         ScreenKind::Generations => &[
+            // What does not fit the footer is in the Enter menu and the help.
             ("↑↓ jk", "select"),
+            ("Enter", "actions"),
+            ("P", "prune"),
+            ("Esc", "back"),
             ("v", "verify"),
             ("V", "deep verify"),
             ("p", "pin/unpin"),
             ("d", "delete"),
-            ("P", "prune"),
-            ("Esc", "back"),
         ],
         ScreenKind::RestorePick => &[
             ("↑↓ jk", "select"),
@@ -55,5 +57,13 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("Esc", "back"),
         ],
         ScreenKind::Help => &[("Esc", "close help")],
+        ScreenKind::Actions => &[
+            ("r", "restore"),
+            ("v", "verify"),
+            ("V", "deep verify"),
+            ("p", "pin/unpin"),
+            ("d", "delete"),
+            ("Esc", "close"),
+        ],
     }
 }

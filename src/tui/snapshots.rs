@@ -295,6 +295,17 @@ fn generation_screens() {
         "generations_no_color",
         render(&with(Screen::Generations { sel: 1 }), &MONO, 80, 24, c)
     );
+    // Enter on a generation: its actions over the list.
+    let mut actions = with(Screen::Generations { sel: 1 });
+    let id = actions.data.generations[1].id.clone();
+    actions.stack.push(Screen::Actions { id: id.clone() });
+    let screen = render(&actions, &COLOR, 80, 24, c);
+    assert!(screen.contains(&id) && screen.contains("restore"));
+    insta::assert_snapshot!("generation_actions", screen);
+    insta::assert_snapshot!(
+        "generation_actions_minimum",
+        render(&actions, &COLOR, 64, 20, c)
+    );
     insta::assert_snapshot!(
         "restore_pick",
         render(&with(Screen::RestorePick { sel: 0 }), &COLOR, 80, 24, c)

@@ -63,6 +63,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         Screen::PrunePreview { .. } => "Prune: preview".into(),
         Screen::Schedule(_) => "Schedule".into(),
         Screen::Help => "Help".into(),
+        Screen::Actions { .. } => "Generations: actions".into(),
     };
     let who = format!("{} · {} ", app.data.kind, app.data.host);
     f.render_widget(
@@ -87,6 +88,21 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         Screen::PrunePreview { rows, sel, confirm } => prune(f, body, rows, *sel, *confirm, theme),
         Screen::Schedule(sc) => schedule(f, body, app, sc, theme, clock),
         Screen::Help => help(f, body, app, theme),
+        Screen::Actions { id } => {
+            // The list stays beneath, with the generation still selected.
+            let sel = app
+                .data
+                .generations
+                .iter()
+                .position(|m| &m.id == id)
+                .unwrap_or(0);
+            generations(f, body, app, sel, theme, clock, true);
+            let menu: String = keys(ScreenKind::Actions)
+                .iter()
+                .map(|(k, what)| format!(" {k:<4} {what}\n"))
+                .collect();
+            dialog(f, body, &format!(" {id}\n\n{menu}"), theme);
+        }
     }
     if let Some(s) = &app.status {
         f.render_widget(
