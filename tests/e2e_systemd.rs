@@ -7,51 +7,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::docker::{docker, environment, ok, release_binary, Container};
+use common::docker::{boot_systemd, release_binary, Container};
 use common::{text, wait_until};
 
 fn boot() -> Container {
-    let image = environment();
-    let name = format!("sb-systemd-{}", std::process::id());
-    let _ = docker(&["rm", "-f", &name]);
-    ok(
-        docker(&[
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "--network",
-            "none",
-            "-e",
-            "container=docker",
-            "--tmpfs",
-            "/run",
-            "--tmpfs",
-            "/run/lock",
-            "--tmpfs",
-            "/tmp",
-            "-v",
-            "/sys/fs/cgroup:/sys/fs/cgroup",
-            image,
-            "/lib/systemd/systemd",
-        ]),
-        "docker run",
-    );
-    let c = Container(name);
-    wait_until(Duration::from_secs(60), "systemd is up", || {
-        let out = c.exec("systemctl is-system-running");
-        let state = String::from_utf8_lossy(&out.stdout);
-        state.contains("running") || state.contains("degraded")
-    });
+    let c = boot_systemd("sb-systemd");
     for bin in ["structr-backup", "structr-standin"] {
-        ok(
-            docker(&[
-                "cp",
-                &release_binary(bin).display().to_string(),
-                &format!("{}:/usr/local/bin/{bin}", c.0),
-            ]),
-            "docker cp",
-        );
+        c.copy_in(&release_binary(bin), &format!("/usr/local/bin/{bin}"));
     }
     c.exec_ok("cp -a /opt/e2e/structr /usr/lib/structr && mkdir -p /var/lib/neo4j/data && chown -R neo4j:neo4j /var/lib/neo4j");
     c.exec_ok("systemctl start neo4j structr");

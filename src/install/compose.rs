@@ -301,6 +301,24 @@ pub struct ComposeService {
 }
 
 impl ComposeService {
+    /// `docker ps -q` of this service's containers (the up ones), optionally only
+    /// those in `status`.
+    fn containers(&self, status: Option<&str>) -> Result<command::Output, ServiceError> {
+        let mut argv: Vec<String> = vec![
+            "docker".into(),
+            "ps".into(),
+            "-q".into(),
+            "--filter".into(),
+            format!("label=com.docker.compose.project={}", self.project),
+            "--filter".into(),
+            format!("label=com.docker.compose.service={}", self.service),
+        ];
+        if let Some(s) = status {
+            argv.extend(["--filter".into(), format!("status={s}")]);
+        }
+        Ok(command::run(&argv, TIMEOUT)?)
+    }
+
     pub fn new(
         name: &str,
         service: &str,
@@ -354,32 +372,12 @@ impl ServiceControl for ComposeService {
     }
 
     fn is_running(&self) -> Result<bool, ServiceError> {
-        let argv: Vec<String> = vec![
-            "docker".into(),
-            "ps".into(),
-            "-q".into(),
-            "--filter".into(),
-            format!("label=com.docker.compose.project={}", self.project),
-            "--filter".into(),
-            format!("label=com.docker.compose.service={}", self.service),
-            "--filter".into(),
-            "status=running".into(),
-        ];
-        Ok(!command::run(&argv, TIMEOUT)?.stdout.trim().is_empty())
+        Ok(!self.containers(Some("running"))?.stdout.trim().is_empty())
     }
 
     fn is_stopped(&self) -> Result<bool, ServiceError> {
         // No container of the service up at all: not running, restarting or paused.
-        let argv: Vec<String> = vec![
-            "docker".into(),
-            "ps".into(),
-            "-q".into(),
-            "--filter".into(),
-            format!("label=com.docker.compose.project={}", self.project),
-            "--filter".into(),
-            format!("label=com.docker.compose.service={}", self.service),
-        ];
-        let out = command::run(&argv, TIMEOUT)?;
+        let out = self.containers(None)?;
         Ok(out.success() && out.stdout.trim().is_empty())
     }
 
