@@ -18,15 +18,7 @@ fn write(path: &Path, data: &[u8], mode: u32) {
 }
 
 fn set_mtime(path: &Path, secs: i64) {
-    let t = nix::sys::time::TimeSpec::new(secs, 0);
-    nix::sys::stat::utimensat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        &t,
-        &t,
-        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
-    )
-    .unwrap();
+    tree::set_mtime_ns(path, secs, 0);
 }
 
 /// A Structr-like tree with everything an archive must keep.

@@ -81,12 +81,23 @@ const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
 impl World {
     pub fn new(config: &crate::config::Config, repo: Repo) -> Result<Self, String> {
         let policy = config.retention.policy().map_err(|e| e.to_string())?;
-        Ok(World {
-            inst: detect::detect(config)
-                .map(Arc::new)
-                .map_err(|e| e.to_string()),
+        let inst = detect::detect(config)
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
+        Ok(World::from_parts(inst, repo, config.clone(), policy))
+    }
+
+    /// A world with no job, no facts gathered and nothing asked yet.
+    fn from_parts(
+        inst: Result<Arc<Installation>, String>,
+        repo: Repo,
+        config: crate::config::Config,
+        policy: Policy,
+    ) -> Self {
+        World {
+            inst,
             repo,
-            config: config.clone(),
+            config,
             policy,
             job: None,
             facts: None,
@@ -96,7 +107,7 @@ impl World {
             services_seen: Vec::new(),
             services: None,
             services_asked: None,
-        })
+        }
     }
 
     /// What the home screen shows, read afresh.
@@ -636,20 +647,12 @@ mod tests {
             stop_timeout: Duration::from_secs(1),
             start_timeout: Duration::from_secs(1),
         };
-        World {
-            inst: Ok(Arc::new(inst)),
-            repo: Repo::new(std::env::temp_dir().join("structr-backup-tui-test-unused")),
-            config: crate::config::Config::default(),
-            policy: Policy::default(),
-            job: None,
-            facts: None,
-            schedule: None,
-            schedule_asked: None,
-            schedule_change: None,
-            services_seen: Vec::new(),
-            services: None,
-            services_asked: None,
-        }
+        World::from_parts(
+            Ok(Arc::new(inst)),
+            Repo::new(std::env::temp_dir().join("structr-backup-tui-test-unused")),
+            crate::config::Config::default(),
+            Policy::default(),
+        )
     }
 
     /// The job's result, skipping its events; fails the test if none comes.
