@@ -1,0 +1,47 @@
+//! The typed confirmation of a restore or a delete.
+
+use super::*;
+
+pub fn confirm(f: &mut Frame, area: Rect, c: &Confirm, verb: &str, theme: &Theme) {
+    let mut lines = vec![
+        Line::styled(format!(" {verb} generation {}", c.id), theme.danger()),
+        Line::raw(""),
+    ];
+    if c.facts.is_empty() {
+        lines.push(Line::styled(
+            " working out what will be replaced…",
+            theme.dim(),
+        ));
+    }
+    for fact in &c.facts {
+        lines.push(Line::raw(format!(" {fact}")));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::raw(format!(
+        " Type the generation id to confirm: {}",
+        c.id
+    )));
+    let matches = if c.armed() {
+        Span::styled(" ✓", theme.ok())
+    } else {
+        Span::raw("")
+    };
+    lines.push(Line::from(vec![
+        Span::raw(" > "),
+        Span::styled(format!("{}_", c.typed), theme.title()),
+        matches,
+    ]));
+    lines.push(Line::raw(""));
+    lines.push(Line::from(vec![
+        Span::raw(" "),
+        button("Cancel", c.focus == Focus::Cancel, true, theme),
+        Span::raw("   "),
+        button(verb, c.focus == Focus::Confirm, c.armed(), theme),
+    ]));
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::TOP)),
+        area,
+    );
+}

@@ -1,0 +1,183 @@
+//! A running or finished job: its steps, progress, clocks and outcome.
+
+use super::*;
+
+pub fn job(
+    f: &mut Frame,
+    area: Rect,
+    j: &Job,
+    data: &crate::tui::app::Data,
+    theme: &Theme,
+    clock: Clock,
+) {
+    // A finished job's clocks stop where it ended.
+    let now = j.finished.unwrap_or(clock.mono);
+    let [steps_area, right] =
+        Layout::horizontal([Constraint::Length(40), Constraint::Min(20)]).areas(area);
+    let items: Vec<Line> = j
+        .steps
+        .iter()
+        .map(|(step, state)| {
+            let (sym, style, extra) = match state {
+                StepState::Pending => ("○", theme.dim(), String::new()),
+                StepState::Running(t) => (
+                    "▶",
+                    theme.title(),
+                    secs(clock.mono.saturating_duration_since(*t)),
+                ),
+                StepState::Done(d) => ("✓", theme.ok(), secs(*d)),
+                StepState::Failed(why) if why == "cancelled" => ("⊘", theme.warn(), String::new()),
+                StepState::Failed(_) => ("✗", theme.danger(), "failed".into()),
+            };
+            let name = step.to_string();
+            let name: String = name.chars().take(28).collect();
+            Line::from(vec![
+                Span::styled(format!(" {sym} "), style),
+                Span::styled(format!("{name:<29}"), style),
+                Span::styled(extra, theme.dim()),
+            ])
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(items).block(
+            Block::default()
+                .borders(Borders::TOP | Borders::RIGHT)
+                .title(" steps "),
+        ),
+        steps_area,
+    );
+
+    let [gauge_area, info_area] =
+        Layout::vertical([Constraint::Length(4), Constraint::Min(1)]).areas(right);
+    let block = Block::default().borders(Borders::TOP).title(" progress ");
+    match &j.progress {
+        Some((step, done, total, started)) => {
+            let ratio = if *total == 0 {
+                0.0
+            } else {
+                (*done as f64 / *total as f64).clamp(0.0, 1.0)
+            };
+            let elapsed = now.saturating_duration_since(*started).as_secs_f64();
+            let rate = if elapsed > 0.2 {
+                *done as f64 / elapsed
+            } else {
+                0.0
+            };
+            let eta = if j.finished.is_some() {
+                String::new()
+            } else if rate > 0.0 {
+                format!("ETA {:.0} s", (*total - (*done).min(*total)) as f64 / rate)
+            } else {
+                "ETA …".into()
+            };
+            let inner = block.inner(gauge_area);
+            f.render_widget(block, gauge_area);
+            let [g, l] =
+                Layout::vertical([Constraint::Length(1), Constraint::Length(2)]).areas(inner);
+            f.render_widget(
+                Gauge::default()
+                    .gauge_style(theme.gauge())
+                    .ratio(ratio)
+                    .label(format!("{:.0}%", ratio * 100.0)),
+                g,
+            );
+            f.render_widget(
+                Paragraph::new(vec![
+                    Line::raw(format!(
+                        " {step}: {} of {}",
+                        units::bytes(*done),
+                        units::bytes(*total)
+                    )),
+                    Line::styled(
+                        format!(" {}/s  {eta}", units::bytes(rate as u64)),
+                        theme.dim(),
+                    ),
+                ]),
+                l,
+            );
+        }
+        None if j.finished.is_some() => f.render_widget(block, gauge_area),
+        None => f.render_widget(
+            Paragraph::new(" waiting…").style(theme.dim()).block(block),
+            gauge_area,
+        ),
+    }
+
+    let mut lines = Vec::new();
+    if j.kind.stops_services() || j.first_stop.is_some() {
+        match j.downtime(now) {
+            Some(d) if j.services_down() => lines.push(Line::styled(
+                format!(" Services down for {}", secs(d)),
+                theme.warn(),
+            )),
+            Some(d) => lines.push(Line::styled(format!(" Downtime {}", secs(d)), theme.ok())),
+            // Said only when it is true: nothing stopped yet and all were seen running.
+            None if data.services.iter().all(|(_, r)| *r == Some(true)) => {
+                lines.push(Line::styled(" Services still running", theme.dim()))
+            }
+            None => {}
+        }
+    }
+    if !j.file.is_empty() && j.outcome.is_none() {
+        lines.push(Line::styled(
+            format!(" file {}", tail(&j.file, right.width as usize - 8)),
+            theme.dim(),
+        ));
+    }
+    for w in j.warnings.iter().rev().take(3) {
+        lines.push(Line::styled(format!(" ⚠ {w}"), theme.warn()));
+    }
+    match &j.outcome {
+        Some(Ok(msg)) => {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(
+                format!(" ✓ {} finished", j.kind.title()),
+                theme.ok(),
+            ));
+            lines.push(Line::raw(format!(" {msg}")));
+            lines.push(Line::styled(" Esc: back", theme.dim()));
+        }
+        Some(Err(msg)) if j.cancelled() => {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(
+                format!(" ⊘ {} cancelled", j.kind.title()),
+                theme.warn(),
+            ));
+            let msg = msg.strip_prefix("cancelled: ").unwrap_or(msg);
+            lines.push(Line::raw(format!(" {msg}")));
+            lines.push(Line::styled(" Esc: back", theme.dim()));
+        }
+        Some(Err(msg)) => {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(
+                format!(" ✗ {} FAILED", j.kind.title()),
+                theme.danger(),
+            ));
+            lines.push(Line::raw(format!(" {msg}")));
+            lines.push(Line::styled(" Esc: back", theme.dim()));
+        }
+        None if j.cancel_requested => lines.push(Line::styled(
+            " cancelling: services are being started again…",
+            theme.warn(),
+        )),
+        None => {}
+    }
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), info_area);
+
+    if j.ask_cancel {
+        let what = if j.kind.stops_services() {
+            " The services will be started again;\n no generation is written."
+        } else {
+            ""
+        };
+        dialog(
+            f,
+            area,
+            &format!(
+                " Cancel the {}?\n{what}\n\n y: cancel it    any other key: keep going",
+                j.kind.title().to_lowercase()
+            ),
+            theme,
+        );
+    }
+}
