@@ -12,6 +12,8 @@ use crate::ops::journal::Record;
 use crate::ops::{Event, Step};
 use crate::repo::generation::Manifest;
 
+use super::scroll::Scroll;
+
 /// What the wizard knows about the world; refreshed by the loop.
 #[derive(Clone, Debug, Default)]
 pub struct Data {
@@ -220,6 +222,8 @@ pub struct Confirm {
     pub focus: Focus,
     /// What will happen, one fact per line.
     pub facts: Vec<String>,
+    /// The facts scroll when they do not fit above the field.
+    pub scroll: Scroll,
 }
 
 impl Confirm {
@@ -229,6 +233,7 @@ impl Confirm {
             typed: String::new(),
             focus: Focus::Cancel,
             facts,
+            scroll: Scroll::default(),
         }
     }
 
@@ -324,10 +329,16 @@ pub struct PruneRow {
     pub label: String,
 }
 
+/// The backup plan: what will happen, before anything stops.
+#[derive(Clone, Debug, Default)]
+pub struct PlanScreen {
+    pub scroll: Scroll,
+}
+
 #[derive(Clone, Debug)]
 pub enum Screen {
     Home,
-    BackupPlan,
+    BackupPlan(PlanScreen),
     Job(Box<Job>),
     Generations {
         sel: usize,
@@ -343,7 +354,8 @@ pub enum Screen {
         confirm: Option<Focus>,
     },
     Schedule(ScheduleScreen),
-    Help,
+    /// The keys of the screen beneath it.
+    Help(Scroll),
     /// What can be done with one generation (Enter on it in Generations).
     Actions {
         id: String,
@@ -371,7 +383,7 @@ impl Screen {
     pub fn kind(&self) -> ScreenKind {
         match self {
             Screen::Home => ScreenKind::Home,
-            Screen::BackupPlan => ScreenKind::BackupPlan,
+            Screen::BackupPlan(_) => ScreenKind::BackupPlan,
             Screen::Job(j) if j.outcome.is_some() => ScreenKind::JobDone,
             Screen::Job(_) => ScreenKind::Job,
             Screen::Generations { .. } => ScreenKind::Generations,
@@ -379,7 +391,7 @@ impl Screen {
             Screen::RestoreConfirm(_) | Screen::DeleteConfirm(_) => ScreenKind::Confirm,
             Screen::PrunePreview { .. } => ScreenKind::PrunePreview,
             Screen::Schedule(_) => ScreenKind::Schedule,
-            Screen::Help => ScreenKind::Help,
+            Screen::Help(_) => ScreenKind::Help,
             Screen::Actions { .. } => ScreenKind::Actions,
         }
     }
@@ -419,6 +431,8 @@ pub struct App {
     pub status: Option<String>,
     /// The nightly timer and the last run; None until first gathered.
     pub schedule: Option<ScheduleFacts>,
+    /// Home's facts scroll when the terminal is too short for them.
+    pub home_scroll: Scroll,
 }
 
 impl App {
@@ -428,6 +442,7 @@ impl App {
             stack: vec![Screen::Home],
             status: None,
             schedule: None,
+            home_scroll: Scroll::default(),
         }
     }
 
@@ -553,7 +568,12 @@ impl App {
                     Effect::None
                 }
                 KeyCode::Char('?') => self.help(),
-                _ => Effect::None,
+                code => {
+                    if let Screen::BackupPlan(p) = self.screen_mut() {
+                        p.scroll.on_key(code, false);
+                    }
+                    Effect::None
+                }
             },
             ScreenKind::Job | ScreenKind::JobDone => self.job_key(key),
             ScreenKind::Generations => self.list_key(key, false),
@@ -568,6 +588,8 @@ impl App {
                     KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')
                 ) {
                     self.back();
+                } else if let Screen::Help(scroll) = self.screen_mut() {
+                    scroll.on_key(key.code, true);
                 }
                 Effect::None
             }
@@ -578,7 +600,7 @@ impl App {
         match key.code {
             KeyCode::Char('q') => Effect::Quit,
             KeyCode::Char('b') => {
-                self.stack.push(Screen::BackupPlan);
+                self.stack.push(Screen::BackupPlan(PlanScreen::default()));
                 Effect::PlanBackup
             }
             KeyCode::Char('r') => {
@@ -599,7 +621,10 @@ impl App {
                 Effect::Recover
             }
             KeyCode::Char('?') => self.help(),
-            _ => Effect::None,
+            code => {
+                self.home_scroll.on_key(code, true);
+                Effect::None
+            }
         }
     }
 
@@ -826,7 +851,7 @@ impl App {
     }
 
     fn help(&mut self) -> Effect {
-        self.stack.push(Screen::Help);
+        self.stack.push(Screen::Help(Scroll::default()));
         Effect::None
     }
 
@@ -897,6 +922,11 @@ fn on_confirm_key(app: &mut App, key: KeyEvent) -> Effect {
             } else {
                 Focus::Cancel
             };
+            Effect::None
+        }
+        // Letters are typed: the arrows and page keys scroll the facts.
+        KeyCode::Up | KeyCode::Down | KeyCode::PageUp | KeyCode::PageDown => {
+            c.scroll.on_key(key.code, false);
             Effect::None
         }
         // Typing the id exactly moves the focus to the action, so Enter then does

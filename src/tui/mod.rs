@@ -6,6 +6,7 @@ pub mod app;
 mod facts;
 pub mod keys;
 mod panics;
+pub mod scroll;
 pub mod theme;
 pub mod view;
 

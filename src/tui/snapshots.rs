@@ -11,7 +11,7 @@ use ratatui::Terminal;
 
 use super::app::{
     App, Confirm, Data, Focus, Job, JobKind, PruneRow, ScheduleAction, ScheduleFacts,
-    ScheduleScreen, Screen, StepState, Timer,
+    ScheduleScreen, Screen, ScreenKind, StepState, Timer,
 };
 use super::theme::Theme;
 use super::view::{draw, Clock};
@@ -163,6 +163,7 @@ fn backup_job(c: Clock, fraction: Option<(u64, u64)>, failed: bool) -> Job {
         j.warnings
             .push("skipped /usr/lib/structr/run.sock (sockets are not backed up)".into());
         j.outcome = Some(Err("the disk holding /var/backups/structr is full. The services were started again. No generation was written.".into()));
+        j.finished = Some(c.mono);
     }
     j
 }
@@ -214,7 +215,13 @@ fn backup_screens() {
     let c = clock();
     insta::assert_snapshot!(
         "backup_plan",
-        render(&with(Screen::BackupPlan), &COLOR, 80, 24, c)
+        render(
+            &with(Screen::BackupPlan(Default::default())),
+            &COLOR,
+            80,
+            24,
+            c
+        )
     );
     let start = with(Screen::Job(Box::new(backup_job(
         c,
@@ -279,6 +286,7 @@ fn done_job_shows_result_and_downtime() {
     j.outcome = Some(Ok(
         "Generation 20261125T021500Z restored; services running.".into(),
     ));
+    j.finished = Some(c.mono);
     let mut app = with(Screen::Job(Box::new(j)));
     app.on_job_event(Event::Warning("structr runs but is not healthy yet".into()));
     insta::assert_snapshot!("restore_done", render(&app, &COLOR, 80, 24, c));
@@ -405,7 +413,7 @@ fn prune_and_help() {
     insta::assert_snapshot!("prune_confirm", render(&with(asking), &COLOR, 80, 24, c));
     let mut help = App::new(data());
     help.stack.push(Screen::Generations { sel: 0 });
-    help.stack.push(Screen::Help);
+    help.stack.push(Screen::Help(Default::default()));
     insta::assert_snapshot!("help_generations", render(&help, &COLOR, 80, 24, c));
 }
 
@@ -505,6 +513,339 @@ fn schedule_screen() {
         render(&missing, &COLOR, 80, 24, c)
     );
     let mut help = App::new(data());
-    help.stack.push(Screen::Help);
+    help.stack.push(Screen::Help(Default::default()));
     insta::assert_snapshot!("help_home", render(&help, &COLOR, 80, 24, c));
+}
+
+/// A Docker Compose installation with five components: volumes with long names
+/// and paths, as `docker inspect` shows them.
+fn compose_data() -> Data {
+    let volumes = [
+        ("structr-neo4j-database", "neo4j:/data"),
+        ("structr-neo4j-logs", "neo4j:/logs"),
+        ("structr-files", "structr:/var/lib/structr/files"),
+        ("structr-logs", "structr:/var/lib/structr/logs"),
+    ];
+    let mut components: Vec<ComponentSpec> = volumes
+        .iter()
+        .map(|(name, role)| ComponentSpec {
+            name: name.to_string(),
+            role: role.to_string(),
+            path: PathBuf::from(format!("/var/lib/docker/volumes/{name}/_data")),
+            neo4j_store: *role == "neo4j:/data",
+        })
+        .collect();
+    components.push(ComponentSpec::new(
+        "compose-project",
+        PathBuf::from("/opt/docker-setup"),
+    ));
+    let generation = |id: &str, hour: u32, label: &str, pinned: bool, verified: Option<bool>| {
+        let mut m = manifest(id, hour, label, pinned, verified);
+        m.installation = "compose".into();
+        m.components = components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Component {
+                name: c.name.clone(),
+                role: c.role.clone(),
+                source: c.path.clone(),
+                archive: format!("{}.tar.zst", c.name),
+                index: format!("{}.files", c.name),
+                files: 100 * (i as u64 + 1),
+                entries: 120 * (i as u64 + 1),
+                bytes: (i as u64 + 1) << 28,
+                archive_size: (i as u64 + 1) << 26,
+                sha256: "0".repeat(64),
+            })
+            .collect();
+        m
+    };
+    let mut plan: Vec<String> = components
+        .iter()
+        .map(|c| format!("{:<22} 512.0 MiB in 300 files", c.name))
+        .collect();
+    plan.push("free space  120.0 GiB (about 1.2 GiB needed)".into());
+    plan.push("downtime    about 43 s".into());
+    let generations = vec![
+        generation("20261125T031500Z", 3, "nightly", false, None),
+        generation("20261125T021500Z", 2, "pre-restore", false, Some(true)),
+        generation("20261125T011500Z", 1, "before upgrade", true, Some(false)),
+    ];
+    Data {
+        kind: "compose".into(),
+        host: "srv1".into(),
+        components,
+        services: vec![("structr".into(), Some(true)), ("neo4j".into(), Some(true))],
+        notes: vec![],
+        detect_error: None,
+        repo: "/var/backups/structr".into(),
+        free_bytes: Some(120 << 30),
+        generations,
+        interrupted: None,
+        plan,
+    }
+}
+
+/// A restore of every component of a generation of `d`, extracting the last
+/// (or the third) component.
+fn restore_job(c: Clock, d: &Data) -> Job {
+    let ago = |s: u64| c.mono.checked_sub(Duration::from_secs(s)).unwrap_or(c.mono);
+    let m = &d.generations[1];
+    let mut j = Job::new(JobKind::Restore, Some(m.id.clone()));
+    j.started = ago(60);
+    let done = |s: u64| StepState::Done(Duration::from_secs(s));
+    for comp in &m.components {
+        j.steps.push((Step::Verify(comp.archive.clone()), done(2)));
+        j.steps.push((Step::Verify(comp.index.clone()), done(0)));
+    }
+    j.steps.push((Step::Preflight, done(0)));
+    for (name, _) in &d.services {
+        j.steps.push((Step::Stop(name.clone()), done(4)));
+    }
+    for comp in &m.components {
+        j.steps
+            .push((Step::SafetyBackup(comp.name.clone()), done(3)));
+    }
+    let at = (m.components.len() - 1).min(2);
+    for (i, comp) in m.components.iter().enumerate() {
+        let state = match i.cmp(&at) {
+            std::cmp::Ordering::Less => done(5),
+            std::cmp::Ordering::Equal => StepState::Running(ago(4)),
+            std::cmp::Ordering::Greater => StepState::Pending,
+        };
+        j.steps.push((Step::Extract(comp.name.clone()), state));
+    }
+    for comp in &m.components {
+        j.steps
+            .push((Step::Swap(comp.name.clone()), StepState::Pending));
+    }
+    for (name, _) in d.services.iter().rev() {
+        j.steps
+            .push((Step::Start(name.clone()), StepState::Pending));
+        j.steps
+            .push((Step::Health(name.clone()), StepState::Pending));
+    }
+    let extracting = Step::Extract(m.components[at].name.clone());
+    j.progress = Some((extracting, 1 << 28, 3 << 28, ago(4)));
+    j.file = "files/2026/11/report-final.pdf".into();
+    j.first_stop = Some(ago(30));
+    j
+}
+
+/// What a restore confirmation says for each component of `d`'s generation.
+fn restore_facts(d: &Data) -> Vec<String> {
+    let m = &d.generations[1];
+    let mut facts = vec!["From 2026-11-25 02:15 on host srv1, 1 h ago.".to_string()];
+    for c in &m.components {
+        facts.push(format!(
+            "REPLACES {} (now 1.1 GiB in 125 files) with 1.0 GiB of the backup.",
+            c.source.display()
+        ));
+        facts.push("  3 files changed since the backup, the newest 2 min ago".into());
+        facts.push(format!(
+            "  the current folder is kept as {}.pre-restore-{}",
+            c.source.display(),
+            m.id
+        ));
+    }
+    facts.push(
+        "Stops structr and neo4j during the restore; a safety backup of the current state is taken first."
+            .into(),
+    );
+    facts
+}
+
+/// Every screen of the wizard on `d`, by name.
+fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
+    let on = |screens: Vec<Screen>| {
+        let mut app = App::new(d.clone());
+        app.stack.extend(screens);
+        app
+    };
+    let id = d.generations[1].id.clone();
+    // Copying the first component; the others wait.
+    let mut running = backup_job(c, Some((3 << 29, 3 << 30)), false);
+    let ago = |s: u64| c.mono.checked_sub(Duration::from_secs(s)).unwrap_or(c.mono);
+    let copies: Vec<(Step, StepState)> = d
+        .components
+        .iter()
+        .enumerate()
+        .map(|(i, comp)| {
+            let state = match i {
+                0 => StepState::Running(ago(8)),
+                _ => StepState::Pending,
+            };
+            (Step::Copy(comp.name.clone()), state)
+        })
+        .collect();
+    running.steps.splice(4..6, copies);
+    let first = Step::Copy(d.components[0].name.clone());
+    running.progress = Some((first, 3 << 29, 3 << 30, ago(8)));
+    let failed = backup_job(c, None, true);
+    let mut asking = running.clone();
+    asking.ask_cancel = true;
+    let mut typed = Confirm::new(&id, restore_facts(d));
+    typed.typed = id.clone();
+    typed.focus = Focus::Confirm;
+    let delete = Confirm::new(
+        &id,
+        vec![format!(
+            "Generation {id} will be deleted from the repository for good."
+        )],
+    );
+    let prune_rows: Vec<PruneRow> = d
+        .generations
+        .iter()
+        .enumerate()
+        .map(|(i, m)| PruneRow {
+            id: m.id.clone(),
+            created: format!("2026-11-25 0{}:15", 3 - i),
+            keep: i != 1,
+            reasons: if i == 1 {
+                ""
+            } else {
+                "newest, last, daily 2026-11-25"
+            }
+            .into(),
+            size: m.total_archive_size(),
+            label: m.label.clone(),
+        })
+        .collect();
+    let mut scheduled = on(vec![Screen::Schedule(ScheduleScreen::new(Some(
+        TimeOfDay {
+            hour: 3,
+            minute: 15,
+        },
+    )))]);
+    scheduled.set_schedule(ScheduleFacts {
+        timer: Timer::Known(timer(true)),
+        last: Ok(Some(last_run("success"))),
+    });
+    let mut schedule_confirm = ScheduleScreen::new(None);
+    schedule_confirm.confirm = Some((ScheduleAction::Disable, Focus::Cancel));
+    vec![
+        ("home", on(vec![])),
+        (
+            "backup_plan",
+            on(vec![Screen::BackupPlan(Default::default())]),
+        ),
+        ("backup_running", on(vec![Screen::Job(Box::new(running))])),
+        ("backup_failed", on(vec![Screen::Job(Box::new(failed))])),
+        (
+            "backup_cancel_dialog",
+            on(vec![Screen::Job(Box::new(asking))]),
+        ),
+        (
+            "restore_running",
+            on(vec![Screen::Job(Box::new(restore_job(c, d)))]),
+        ),
+        ("generations", on(vec![Screen::Generations { sel: 1 }])),
+        (
+            "generation_actions",
+            on(vec![
+                Screen::Generations { sel: 1 },
+                Screen::Actions { id: id.clone() },
+            ]),
+        ),
+        ("restore_pick", on(vec![Screen::RestorePick { sel: 1 }])),
+        ("restore_confirm", on(vec![Screen::RestoreConfirm(typed)])),
+        ("delete_confirm", on(vec![Screen::DeleteConfirm(delete)])),
+        (
+            "prune_preview",
+            on(vec![Screen::PrunePreview {
+                rows: prune_rows.clone(),
+                sel: 1,
+                confirm: None,
+            }]),
+        ),
+        (
+            "prune_confirm",
+            on(vec![Screen::PrunePreview {
+                rows: prune_rows,
+                sel: 1,
+                confirm: Some(Focus::Cancel),
+            }]),
+        ),
+        ("schedule", scheduled),
+        (
+            "schedule_confirm",
+            on(vec![Screen::Schedule(schedule_confirm)]),
+        ),
+        (
+            "help_generations",
+            on(vec![
+                Screen::Generations { sel: 0 },
+                Screen::Help(Default::default()),
+            ]),
+        ),
+    ]
+}
+
+/// The text of a rendered buffer, without its styles.
+fn text_of(screen: &str) -> String {
+    screen
+        .split("styles: [")
+        .next()
+        .unwrap_or(screen)
+        .to_string()
+}
+
+/// At the documented minimum size every screen keeps what identifies and
+/// decides: whole generation ids, the typed field and its buttons, the step at
+/// work. Systemd (two components) and Compose (five).
+#[test]
+fn every_screen_at_the_minimum_size() {
+    let c = clock();
+    for (prefix, d) in [("min", data()), ("compose_min", compose_data())] {
+        for (name, app) in every_screen(&d, c) {
+            let screen = render(&app, &COLOR, 64, 20, c);
+            let text = text_of(&screen);
+            let kind = app.screen().kind();
+            if matches!(
+                kind,
+                ScreenKind::Generations | ScreenKind::RestorePick | ScreenKind::PrunePreview
+            ) {
+                // A question over a list names what it asks about.
+                let asked = match app.screen() {
+                    Screen::PrunePreview {
+                        rows,
+                        confirm: Some(_),
+                        ..
+                    } => rows
+                        .iter()
+                        .filter(|r| !r.keep)
+                        .map(|r| r.id.clone())
+                        .collect(),
+                    _ => d
+                        .generations
+                        .iter()
+                        .map(|m| m.id.clone())
+                        .collect::<Vec<_>>(),
+                };
+                for id in &asked {
+                    assert!(text.contains(id), "{prefix} {name}: {id} cut\n{text}");
+                }
+            }
+            if kind == ScreenKind::Confirm {
+                assert!(text.contains(" > "), "{prefix} {name}: no field\n{text}");
+                assert!(
+                    text.contains("[  Cancel  ]") || text.contains("[▶ Cancel ◀]"),
+                    "{prefix} {name}: no buttons\n{text}"
+                );
+            }
+            if let Some(j) = app.job().filter(|j| j.outcome.is_none()) {
+                let at_work = j
+                    .steps
+                    .iter()
+                    .find(|(_, s)| matches!(s, StepState::Running(_)))
+                    .map(|(s, _)| s.to_string())
+                    .unwrap_or_default();
+                assert!(
+                    text.contains(&at_work),
+                    "{prefix} {name}: {at_work} not shown\n{text}"
+                );
+            }
+            insta::assert_snapshot!(format!("{prefix}_{name}"), screen);
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub fn confirm(f: &mut Frame, area: Rect, c: &Confirm, verb: &str, theme: &Theme) {
+pub fn confirm(f: &mut Frame, area: Rect, c: &Confirm, verb: &str, theme: &Theme) -> bool {
     let mut lines = vec![
         Line::styled(format!(" {verb} generation {}", c.id), theme.danger()),
         Line::raw(""),
@@ -16,7 +16,13 @@ pub fn confirm(f: &mut Frame, area: Rect, c: &Confirm, verb: &str, theme: &Theme
     for fact in &c.facts {
         lines.push(Line::raw(format!(" {fact}")));
     }
-    lines.push(Line::raw(""));
+    let block = Block::default().borders(Borders::TOP);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    // The field and the buttons stay in view; the facts above them scroll.
+    let [facts, field] = above(inner, &lines, 5);
+    let overflow = scrolled(f, facts, lines, &c.scroll);
+    let mut lines = vec![Line::raw("")];
     lines.push(Line::raw(format!(
         " Type the generation id to confirm: {}",
         c.id
@@ -38,10 +44,6 @@ pub fn confirm(f: &mut Frame, area: Rect, c: &Confirm, verb: &str, theme: &Theme
         Span::raw("   "),
         button(verb, c.focus == Focus::Confirm, c.armed(), theme),
     ]));
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::TOP)),
-        area,
-    );
+    f.render_widget(Paragraph::new(lines), field);
+    overflow
 }

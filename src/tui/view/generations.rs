@@ -31,54 +31,62 @@ pub fn generations(
         );
         return;
     }
+    let lines = match gens.get(sel) {
+        Some(m) if details => details_of(m, area.width as usize, theme),
+        Some(m) => vec![Line::raw(format!(
+            " Enter verifies {} and then asks for confirmation; nothing is stopped before that.",
+            m.id
+        ))],
+        None => vec![],
+    };
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .flat_map(|l| wrap(l, area.width as usize))
+        .collect();
+    // The details take what they need, up to half the screen; the list the rest.
+    let wanted = lines.len() as u16 + 1;
     let [table_area, detail_area] = Layout::vertical([
         Constraint::Min(5),
-        Constraint::Length(if details { 7 } else { 3 }),
+        Constraint::Length(wanted.min((area.height / 2).max(3))),
     ])
     .areas(area);
+    let cols = [
+        Col::fixed("  id", 18, 0),
+        Col::fixed("created", 16, 6),
+        Col::fixed("age", 11, 3),
+        Col::fixed("size", 9, 2),
+        Col::fixed("pin", 3, 4),
+        Col::fixed("verified", 8, 1),
+        Col::fill("label", 6, 5),
+    ];
+    let (kept, widths) = fit(&cols, table_area.width);
+    // Keep the selection visible in a long list.
+    let visible = table_area.height.saturating_sub(2) as usize;
+    let skip = sel.saturating_sub(visible.saturating_sub(1));
     let rows: Vec<Row> = gens
         .iter()
         .enumerate()
+        .skip(skip)
+        .take(visible)
         .map(|(i, m)| {
             let style = if i == sel {
                 theme.selected()
             } else {
                 theme.value()
             };
-            Row::new(vec![
-                Cell::from(format!("{}{}", if i == sel { "▶ " } else { "  " }, m.id)),
-                Cell::from(
-                    m.created_at
-                        .with_timezone(&chrono::Local)
-                        .format("%Y-%m-%d %H:%M")
-                        .to_string(),
-                ),
-                Cell::from(units::age(clock.wall - m.created_at)),
-                Cell::from(units::bytes(m.total_archive_size())),
-                Cell::from(if m.pinned { "pin" } else { "" }),
-                Cell::from(verified(m)),
-                Cell::from(m.label.clone()),
-            ])
-            .style(style)
+            let cells = [
+                format!("{}{}", if i == sel { "▶ " } else { "  " }, m.id),
+                local(m.created_at),
+                units::age(clock.wall - m.created_at),
+                units::bytes(m.total_archive_size()),
+                if m.pinned { "pin" } else { "" }.to_string(),
+                verified(m).to_string(),
+                m.label.clone(),
+            ];
+            Row::new(kept.iter().map(|&c| Cell::from(cells[c].clone()))).style(style)
         })
         .collect();
-    let widths = [
-        Constraint::Length(18),
-        Constraint::Length(16),
-        Constraint::Length(11),
-        Constraint::Length(9),
-        Constraint::Length(3),
-        Constraint::Length(8),
-        Constraint::Min(6),
-    ];
-    let header = Row::new(vec![
-        "  id", "created", "age", "size", "pin", "verified", "label",
-    ])
-    .style(theme.label());
-    // Keep the selection visible in a long list.
-    let visible = table_area.height.saturating_sub(2) as usize;
-    let skip = sel.saturating_sub(visible.saturating_sub(1));
-    let rows: Vec<Row> = rows.into_iter().skip(skip).collect();
+    let header = Row::new(kept.iter().map(|&c| cols[c].header)).style(theme.label());
     f.render_widget(
         Table::new(rows, widths)
             .header(header)
@@ -86,44 +94,59 @@ pub fn generations(
             .block(Block::default().borders(Borders::TOP)),
         table_area,
     );
-
-    let Some(m) = gens.get(sel) else { return };
-    let mut lines = Vec::new();
-    if details {
-        lines.push(Line::styled(
-            format!(
-                " {} from {} ({} installation), tool {}",
-                m.id, m.host, m.installation, m.tool_version
-            ),
-            theme.title(),
-        ));
-        for c in &m.components {
-            lines.push(Line::raw(format!(
-                "  {:<11} {} files, {} → {}  from {}",
-                c.name,
-                c.files,
-                units::bytes(c.bytes),
-                units::bytes(c.archive_size),
-                c.source.display()
-            )));
-        }
-        lines.push(Line::styled(
-            format!(
-                "  downtime {}",
-                secs(Duration::from_secs_f64(m.timings.downtime_secs.max(0.0)))
-            ),
-            theme.dim(),
-        ));
-    } else {
-        lines.push(Line::raw(format!(
-            " Enter verifies {} and then asks for confirmation; nothing is stopped before that.",
-            m.id
-        )));
-    }
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::TOP)),
+        Paragraph::new(lines).block(Block::default().borders(Borders::TOP)),
         detail_area,
     );
+}
+
+/// The selected generation in a few lines: where it comes from, each component
+/// (its source path cut to fit `width`), the downtime, label and verification.
+fn details_of<'a>(m: &Manifest, width: usize, theme: &Theme) -> Vec<Line<'a>> {
+    let mut lines = vec![Line::styled(
+        format!(
+            " {} from {} ({} installation), tool {}",
+            m.id, m.host, m.installation, m.tool_version
+        ),
+        theme.title(),
+    )];
+    let name_width = m
+        .components
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    for c in &m.components {
+        let what = format!(
+            "  {:<name_width$} {} files, {} → {}",
+            fit_path(&c.name, name_width),
+            c.files,
+            units::bytes(c.bytes),
+            units::bytes(c.archive_size),
+        );
+        let room = width.saturating_sub(what.chars().count() + 7);
+        let from = match room {
+            0..=11 => String::new(),
+            _ => format!("  from {}", fit_path(&c.source.display().to_string(), room)),
+        };
+        lines.push(Line::raw(format!("{what}{from}")));
+    }
+    let mut last = format!(
+        "  downtime {}",
+        secs(Duration::from_secs_f64(m.timings.downtime_secs.max(0.0)))
+    );
+    if !m.label.is_empty() {
+        last.push_str(&format!(" · \u{201c}{}\u{201d}", m.label));
+    }
+    if let Some(v) = &m.last_verified {
+        last.push_str(&format!(
+            " · {} {} {}",
+            if v.deep { "deep check" } else { "quick check" },
+            if v.ok { "passed" } else { "FAILED" },
+            local(v.at)
+        ));
+    }
+    lines.push(Line::styled(last, theme.dim()));
+    lines
 }

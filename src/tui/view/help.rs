@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub fn help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub fn help(f: &mut Frame, area: Rect, app: &App, scroll: &Scroll, theme: &Theme) -> bool {
     let below = app
         .stack
         .iter()
@@ -24,6 +24,7 @@ pub fn help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     for (k, what) in [
         ("Esc", "go back"),
         ("?", "this help"),
+        ("PgUp/Dn", "scroll text taller than the screen (and ↑↓)"),
         (
             "Ctrl-C",
             "cancel a running job (asks first; services are started again)",
@@ -39,10 +40,8 @@ pub fn help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         " A backup stops Structr, then Neo4j, copies both, and starts Neo4j, then Structr. A restore verifies the generation before anything is stopped. The nightly backup is systemd's structr-backup.timer: s on Home sets its time, enables or disables it.",
         theme.dim(),
     ));
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::TOP)),
-        area,
-    );
+    let block = Block::default().borders(Borders::TOP);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    scrolled(f, inner, lines, scroll)
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) {
+pub fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) -> bool {
     let d = &app.data;
     let mut lines = Vec::new();
     if let Some(e) = &d.detect_error {
@@ -14,14 +14,7 @@ pub fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) {
             format!("{} on {}", d.kind, d.host),
             theme,
         ));
-        for c in &d.components {
-            let name = if c.role == crate::install::ROLE_NEO4J_DATA {
-                "Neo4j data"
-            } else {
-                "Structr"
-            };
-            lines.push(field(name, c.path.display().to_string(), theme));
-        }
+        lines.extend(components(&d.components, area.width as usize, theme));
         let mut svc = vec![Span::styled(format!(" {:<13}", "Services"), theme.label())];
         for (name, running) in &d.services {
             let (sym, style, word) = match running {
@@ -70,25 +63,71 @@ pub fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) {
         lines.push(Line::raw(""));
         lines.push(Line::styled(format!(" ℹ {n}"), theme.dim()));
     }
-    lines.push(Line::raw(""));
-    lines.push(Line::from(vec![
-        Span::raw(" "),
-        Span::styled("b", theme.key()),
-        Span::raw(" back up now   "),
-        Span::styled("r", theme.key()),
-        Span::raw(" restore   "),
-        Span::styled("g", theme.key()),
-        Span::raw(" browse generations"),
-    ]));
+    let block = Block::default().borders(Borders::TOP);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    // What to press stays in view; the facts above scroll when they do not fit.
+    let [facts, keys] = above(inner, &lines, 2);
+    let overflow = scrolled(f, facts, lines, &app.home_scroll);
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::TOP)),
-        area,
+        Paragraph::new(vec![
+            Line::raw(""),
+            Line::from(vec![
+                Span::raw(" "),
+                Span::styled("b", theme.key()),
+                Span::raw(" back up now   "),
+                Span::styled("r", theme.key()),
+                Span::raw(" restore   "),
+                Span::styled("g", theme.key()),
+                Span::raw(" browse generations"),
+            ]),
+        ]),
+        keys,
     );
+    overflow
 }
 
-pub fn backup_plan(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// One line per component: a server's two or three folders by what they hold; a
+/// Compose project's volumes by name, each with its path cut to fit `width`.
+fn components<'a>(specs: &[ComponentSpec], width: usize, theme: &Theme) -> Vec<Line<'a>> {
+    let known = |c: &ComponentSpec| match (c.role.as_str(), c.name.as_str()) {
+        (crate::install::ROLE_NEO4J_DATA, _) => Some("Neo4j data"),
+        (crate::install::ROLE_STRUCTR, _) => Some("Structr"),
+        (_, "structr-files") => Some("Structr files"),
+        _ => None,
+    };
+    if specs.iter().all(|c| known(c).is_some()) {
+        return specs
+            .iter()
+            .map(|c| {
+                let name = known(c).unwrap_or_default();
+                field(name, c.path.display().to_string(), theme)
+            })
+            .collect();
+    }
+    let name_width = specs
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let label = if i == 0 { "Components" } else { "" };
+            let room = width.saturating_sub(14 + name_width + 2 + 1);
+            let name = fit_path(&c.name, name_width);
+            Line::from(vec![
+                Span::styled(format!(" {label:<13}"), theme.label()),
+                Span::styled(format!("{name:<name_width$}  "), theme.value()),
+                Span::styled(fit_path(&c.path.display().to_string(), room), theme.dim()),
+            ])
+        })
+        .collect()
+}
+
+pub fn backup_plan(f: &mut Frame, area: Rect, app: &App, plan: &PlanScreen, theme: &Theme) -> bool {
     let d = &app.data;
     let mut lines = vec![Line::styled(" The backup will:", theme.title())];
     let names: Vec<&str> = d.services.iter().map(|(n, _)| n.as_str()).collect();
@@ -96,15 +135,26 @@ pub fn backup_plan(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         " 1. stop {} (in this order)",
         names.join(", then ")
     )));
+    let name_width = d
+        .components
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    let room = (area.width as usize).saturating_sub(9 + name_width + 2 + 1);
     for (i, c) in d.components.iter().enumerate() {
         lines.push(Line::raw(format!(
-            " {}. copy {} → {}/<new generation>/{}.tar.zst",
+            " {}. copy {:<name_width$}  {}",
             i + 2,
-            c.path.display(),
-            d.repo,
-            c.name
+            fit_path(&c.name, name_width),
+            fit_path(&c.path.display().to_string(), room)
         )));
     }
+    lines.push(Line::raw(format!(
+        "    each into {}/<new generation>/<name>.tar.zst",
+        d.repo
+    )));
     let rev: Vec<&str> = names.iter().rev().copied().collect();
     lines.push(Line::raw(format!(
         " {}. start {} and wait until healthy",
@@ -118,13 +168,16 @@ pub fn backup_plan(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     for p in &d.plan {
         lines.push(Line::raw(format!(" {p}")));
     }
-    lines.push(Line::raw(""));
+    let block = Block::default().borders(Borders::TOP);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let mut end = vec![Line::raw("")];
     match &d.detect_error {
-        Some(e) => lines.push(Line::styled(
+        Some(e) => end.push(Line::styled(
             format!(" Cannot back up: {e}"),
             theme.danger(),
         )),
-        None => lines.push(Line::from(vec![
+        None => end.push(Line::from(vec![
             Span::raw(" Press "),
             Span::styled("Enter", theme.key()),
             Span::raw(" to start, "),
@@ -132,12 +185,15 @@ pub fn backup_plan(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::raw(" to go back."),
         ])),
     }
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::TOP)),
-        area,
-    );
+    let end: Vec<Line> = end
+        .into_iter()
+        .flat_map(|l| wrap(l, inner.width as usize))
+        .collect();
+    // The way on stays in view; the plan above it scrolls when it does not fit.
+    let [plan_area, end_area] = above(inner, &lines, end.len() as u16);
+    let overflow = scrolled(f, plan_area, lines, &plan.scroll);
+    f.render_widget(Paragraph::new(end), end_area);
+    overflow
 }
 
 /// Home's one line on the nightly timer: the next run and the last result, in

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// Terminals narrower than this get the steps below the progress, not beside it.
+const SIDE_BY_SIDE: u16 = 80;
+
 pub fn job(
     f: &mut Frame,
     area: Rect,
@@ -12,43 +15,36 @@ pub fn job(
 ) {
     // A finished job's clocks stop where it ended.
     let now = j.finished.unwrap_or(clock.mono);
-    let [steps_area, right] =
-        Layout::horizontal([Constraint::Length(40), Constraint::Min(20)]).areas(area);
-    let items: Vec<Line> = j
-        .steps
-        .iter()
-        .map(|(step, state)| {
-            let (sym, style, extra) = match state {
-                StepState::Pending => ("○", theme.dim(), String::new()),
-                StepState::Running(t) => (
-                    "▶",
-                    theme.title(),
-                    secs(clock.mono.saturating_duration_since(*t)),
-                ),
-                StepState::Done(d) => ("✓", theme.ok(), secs(*d)),
-                StepState::Failed(why) if why == "cancelled" => ("⊘", theme.warn(), String::new()),
-                StepState::Failed(_) => ("✗", theme.danger(), "failed".into()),
-            };
-            let name = step.to_string();
-            let name: String = name.chars().take(28).collect();
-            Line::from(vec![
-                Span::styled(format!(" {sym} "), style),
-                Span::styled(format!("{name:<29}"), style),
-                Span::styled(extra, theme.dim()),
-            ])
-        })
+    let wide = area.width >= SIDE_BY_SIDE;
+    let text_width = if wide { area.width - 40 } else { area.width };
+    let info: Vec<Line> = info_lines(j, data, theme, now, text_width as usize)
+        .into_iter()
+        .flat_map(|l| wrap(l, text_width as usize))
         .collect();
-    f.render_widget(
-        Paragraph::new(items).block(
-            Block::default()
-                .borders(Borders::TOP | Borders::RIGHT)
-                .title(" steps "),
-        ),
-        steps_area,
-    );
-
-    let [gauge_area, info_area] =
-        Layout::vertical([Constraint::Length(4), Constraint::Min(1)]).areas(right);
+    let (steps_area, gauge_area, info_area, steps_block) = if wide {
+        let [steps_area, right] =
+            Layout::horizontal([Constraint::Length(40), Constraint::Min(20)]).areas(area);
+        let [gauge_area, info_area] =
+            Layout::vertical([Constraint::Length(4), Constraint::Min(1)]).areas(right);
+        let block = Block::default()
+            .borders(Borders::TOP | Borders::RIGHT)
+            .title(" steps ");
+        (steps_area, gauge_area, info_area, block)
+    } else {
+        // Progress and what happened on top, full width; the steps below scroll.
+        let room = area.height.saturating_sub(4 + 5);
+        let [gauge_area, info_area, steps_area] = Layout::vertical([
+            Constraint::Length(4),
+            Constraint::Length((info.len() as u16).min(room)),
+            Constraint::Min(5),
+        ])
+        .areas(area);
+        let block = Block::default().borders(Borders::TOP).title(" steps ");
+        (steps_area, gauge_area, info_area, block)
+    };
+    let inner = steps_block.inner(steps_area);
+    f.render_widget(steps_block, steps_area);
+    step_list(f, inner, j, theme, clock);
     let block = Block::default().borders(Borders::TOP).title(" progress ");
     match &j.progress {
         Some((step, done, total, started)) => {
@@ -103,6 +99,35 @@ pub fn job(
         ),
     }
 
+    f.render_widget(Paragraph::new(info), info_area);
+
+    if j.ask_cancel {
+        let what = if j.kind.stops_services() {
+            " The services will be started again;\n no generation is written."
+        } else {
+            ""
+        };
+        dialog(
+            f,
+            area,
+            &format!(
+                " Cancel the {}?\n{what}\n\n y: cancel it    any other key: keep going",
+                j.kind.title().to_lowercase()
+            ),
+            theme,
+        );
+    }
+}
+
+/// What the job did besides its steps: downtime, the file at hand, warnings, and
+/// its outcome once it has one.
+fn info_lines<'a>(
+    j: &Job,
+    data: &crate::tui::app::Data,
+    theme: &Theme,
+    now: Instant,
+    width: usize,
+) -> Vec<Line<'a>> {
     let mut lines = Vec::new();
     if j.kind.stops_services() || j.first_stop.is_some() {
         match j.downtime(now) {
@@ -120,7 +145,7 @@ pub fn job(
     }
     if !j.file.is_empty() && j.outcome.is_none() {
         lines.push(Line::styled(
-            format!(" file {}", tail(&j.file, right.width as usize - 8)),
+            format!(" file {}", tail(&j.file, width.saturating_sub(8))),
             theme.dim(),
         ));
     }
@@ -162,22 +187,67 @@ pub fn job(
         )),
         None => {}
     }
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), info_area);
+    lines
+}
 
-    if j.ask_cancel {
-        let what = if j.kind.stops_services() {
-            " The services will be started again;\n no generation is written."
-        } else {
-            ""
-        };
-        dialog(
-            f,
+/// The steps, one a line, scrolled so the one that matters now (the failed one,
+/// else the running one, else the last done) is in view with what comes after it.
+fn step_list(f: &mut Frame, area: Rect, j: &Job, theme: &Theme, clock: Clock) {
+    let name_width = (area.width as usize).saturating_sub(3 + 8).min(28);
+    let items: Vec<Line> = j
+        .steps
+        .iter()
+        .map(|(step, state)| {
+            let (sym, style, extra) = match state {
+                StepState::Pending => ("○", theme.dim(), String::new()),
+                StepState::Running(t) => (
+                    "▶",
+                    theme.title(),
+                    secs(clock.mono.saturating_duration_since(*t)),
+                ),
+                StepState::Done(d) => ("✓", theme.ok(), secs(*d)),
+                StepState::Failed(why) if why == "cancelled" => ("⊘", theme.warn(), String::new()),
+                StepState::Failed(_) => ("✗", theme.danger(), "failed".into()),
+            };
+            let name = step.to_string();
+            let name = if name.chars().count() > name_width {
+                let cut: String = name.chars().take(name_width.saturating_sub(1)).collect();
+                format!("{cut}…")
+            } else {
+                name
+            };
+            Line::from(vec![
+                Span::styled(format!(" {sym} "), style),
+                Span::styled(format!("{name:<w$}", w = name_width + 1), style),
+                Span::styled(extra, theme.dim()),
+            ])
+        })
+        .collect();
+    let height = area.height as usize;
+    let focus = j
+        .steps
+        .iter()
+        .position(|(_, s)| matches!(s, StepState::Failed(_)))
+        .or_else(|| {
+            j.steps
+                .iter()
+                .rposition(|(_, s)| !matches!(s, StepState::Pending))
+        })
+        .unwrap_or(0);
+    let first = focus
+        .saturating_sub(height / 3)
+        .min(items.len().saturating_sub(height));
+    let overflow = items.len() > height;
+    let shown: Vec<Line> = items.into_iter().skip(first).take(height).collect();
+    f.render_widget(Paragraph::new(shown), area);
+    if overflow {
+        let mut state = ScrollbarState::new(j.steps.len().saturating_sub(height) + 1)
+            .viewport_content_length(height)
+            .position(first);
+        f.render_stateful_widget(
+            Scrollbar::new(ScrollbarOrientation::VerticalRight),
             area,
-            &format!(
-                " Cancel the {}?\n{what}\n\n y: cancel it    any other key: keep going",
-                j.kind.title().to_lowercase()
-            ),
-            theme,
+            &mut state,
         );
     }
 }

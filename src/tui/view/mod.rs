@@ -1,6 +1,7 @@
 //! Drawing the wizard: one function per screen, all from `App` and a clock, so the
 //! same state always draws the same picture (snapshot tests rely on it).
 
+mod columns;
 mod confirm;
 mod generations;
 mod help;
@@ -10,6 +11,7 @@ mod prune;
 mod schedule;
 mod widgets;
 
+use columns::{fit, Col};
 use confirm::confirm;
 use generations::generations;
 use help::help;
@@ -23,17 +25,23 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Gauge, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{
+    Block, Borders, Cell, Clear, Gauge, Paragraph, Row, Scrollbar, ScrollbarOrientation,
+    ScrollbarState, Table, Wrap,
+};
 use ratatui::Frame;
 
 use super::app::{
-    App, Confirm, Focus, Job, PruneRow, ScheduleAction, ScheduleFacts, ScheduleScreen, Screen,
-    ScreenKind, StepState, Timer,
+    App, Confirm, Focus, Job, PlanScreen, PruneRow, ScheduleAction, ScheduleFacts, ScheduleScreen,
+    Screen, ScreenKind, StepState, Timer,
 };
-use super::keys::keys;
+use super::keys::{keys, SCROLL};
+use super::scroll::Scroll;
 use super::theme::Theme;
 use crate::install::schedule::LastRun;
+use crate::install::ComponentSpec;
 use crate::repo::generation::Manifest;
 use crate::units;
 
@@ -72,7 +80,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
     let screen = app.screen();
     let title = match screen {
         Screen::Home => "Home".to_string(),
-        Screen::BackupPlan => "Backup: plan".into(),
+        Screen::BackupPlan(_) => "Backup: plan".into(),
         Screen::Job(j) => j.kind.title().into(),
         Screen::Generations { .. } => "Generations".into(),
         Screen::RestorePick { .. } => "Restore: choose a generation".into(),
@@ -80,32 +88,35 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         Screen::DeleteConfirm(_) => "Delete: confirm".into(),
         Screen::PrunePreview { .. } => "Prune: preview".into(),
         Screen::Schedule(_) => "Schedule".into(),
-        Screen::Help => "Help".into(),
+        Screen::Help(_) => "Help".into(),
         Screen::Actions { .. } => "Generations: actions".into(),
     };
     let who = format!("{} · {} ", app.data.kind, app.data.host);
+    // The installation goes when the title needs the room.
+    let left = 16 + 2 + title.chars().count();
+    let gap = (head.width as usize).saturating_sub(left + who.chars().count());
+    let who = if gap == 0 { String::new() } else { who };
     f.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(" structr-backup ", theme.title()),
             Span::styled(format!("› {title}"), theme.value()),
-            Span::raw(
-                " ".repeat((head.width as usize).saturating_sub(20 + title.len() + who.len())),
-            ),
+            Span::raw(" ".repeat(gap)),
             Span::styled(who, theme.dim()),
         ])),
         head,
     );
+    let mut overflow = false;
     match screen {
-        Screen::Home => home(f, body, app, theme, clock),
-        Screen::BackupPlan => backup_plan(f, body, app, theme),
+        Screen::Home => overflow = home(f, body, app, theme, clock),
+        Screen::BackupPlan(p) => overflow = backup_plan(f, body, app, p, theme),
         Screen::Job(j) => job(f, body, j, &app.data, theme, clock),
         Screen::Generations { sel } => generations(f, body, app, *sel, theme, clock, true),
         Screen::RestorePick { sel } => generations(f, body, app, *sel, theme, clock, false),
-        Screen::RestoreConfirm(c) => confirm(f, body, c, "Restore", theme),
-        Screen::DeleteConfirm(c) => confirm(f, body, c, "Delete", theme),
+        Screen::RestoreConfirm(c) => overflow = confirm(f, body, c, "Restore", theme),
+        Screen::DeleteConfirm(c) => overflow = confirm(f, body, c, "Delete", theme),
         Screen::PrunePreview { rows, sel, confirm } => prune(f, body, rows, *sel, *confirm, theme),
         Screen::Schedule(sc) => schedule(f, body, app, sc, theme, clock),
-        Screen::Help => help(f, body, app, theme),
+        Screen::Help(scroll) => overflow = help(f, body, app, scroll, theme),
         Screen::Actions { id } => {
             // The list stays beneath, with the generation still selected.
             let sel = app
@@ -128,5 +139,5 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
             status,
         );
     }
-    footer(f, foot, screen.kind(), theme);
+    footer(f, foot, screen.kind(), overflow, theme);
 }
