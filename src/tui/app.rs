@@ -12,6 +12,7 @@ use crate::ops::journal::Record;
 use crate::ops::{Event, Step};
 use crate::repo::generation::Manifest;
 
+use super::eta::{Estimate, Tally};
 use super::scroll::Scroll;
 
 /// What the wizard knows about the world; refreshed by the loop.
@@ -30,6 +31,8 @@ pub struct Data {
     pub interrupted: Option<Record>,
     /// Facts for the backup plan screen: source sizes and expected downtime.
     pub plan: Vec<String>,
+    /// What the backup will read, once measured (for the whole job's ETA).
+    pub plan_bytes: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +93,9 @@ pub struct Job {
     pub finished: Option<Instant>,
     pub ask_cancel: bool,
     pub cancel_requested: bool,
+    /// What the whole job is expected to take, and what it did so far.
+    pub estimate: Option<Estimate>,
+    pub tally: Tally,
 }
 
 impl Job {
@@ -109,6 +115,17 @@ impl Job {
             finished: None,
             ask_cancel: false,
             cancel_requested: false,
+            estimate: None,
+            tally: Tally::default(),
+        }
+    }
+
+    /// About how long the whole job has left (None once it ended, or before
+    /// enough is known).
+    pub fn left(&self, now: Instant) -> Option<Duration> {
+        match (&self.estimate, self.outcome.is_some()) {
+            (Some(e), false) => self.tally.left(e, &self.steps, now),
+            _ => None,
         }
     }
 
@@ -162,6 +179,7 @@ impl Job {
 
     fn apply(&mut self, ev: Event) {
         let now = Instant::now();
+        self.tally.on_event(&ev, now);
         match ev {
             Event::Plan(steps) => {
                 for s in steps {
@@ -508,7 +526,9 @@ impl App {
     }
 
     pub fn begin_job(&mut self, kind: JobKind, id: Option<String>) {
-        self.stack.push(Screen::Job(Box::new(Job::new(kind, id))));
+        let mut job = Job::new(kind, id);
+        job.estimate = Estimate::of(kind, job.id.as_deref(), &self.data, false);
+        self.stack.push(Screen::Job(Box::new(job)));
     }
 
     pub fn on_job_event(&mut self, ev: Event) {
@@ -671,7 +691,11 @@ impl App {
                 Effect::VerifyBeforeRestore(id)
             }
             (KeyCode::Char(c @ ('v' | 'V')), Some(id)) if !restore => {
+                let estimate = Estimate::of(JobKind::Verify, Some(&id), &self.data, c == 'V');
                 self.begin_job(JobKind::Verify, Some(id.clone()));
+                if let Some(j) = self.job_mut() {
+                    j.estimate = estimate;
+                }
                 Effect::Verify { id, deep: c == 'V' }
             }
             (KeyCode::Enter, Some(id)) if !restore => {
@@ -1303,6 +1327,35 @@ mod tests {
             d1,
             "the clock stops at the last start"
         );
+    }
+
+    #[test]
+    fn a_job_knows_what_it_will_move_and_stops_its_clock_when_it_ends() {
+        let mut app = app_with(&[]);
+        app.data.plan_bytes = Some(4096);
+        app.on_key(key(KeyCode::Char('b')));
+        app.on_key(key(KeyCode::Enter));
+        let bytes = app.job().and_then(|j| j.estimate.as_ref()).map(|e| e.bytes);
+        assert_eq!(bytes, Some(4096), "the measured plan");
+        let step = Step::Copy("x".into());
+        app.on_job_event(Event::Progress {
+            step: step.clone(),
+            done: 0,
+            total: 4096,
+        });
+        std::thread::sleep(Duration::from_millis(600));
+        app.on_job_event(Event::Progress {
+            step,
+            done: 1024,
+            total: 4096,
+        });
+        let now = Instant::now();
+        assert!(
+            app.job().unwrap().left(now).is_some(),
+            "an ETA while it runs"
+        );
+        app.on_job_done(Err("cancelled: by the user".into()));
+        assert_eq!(app.job().unwrap().left(now), None, "none once it ended");
     }
 
     #[test]

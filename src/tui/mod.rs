@@ -3,6 +3,7 @@
 //! job thread in, effects carried out through `ops`. No backup logic lives here.
 
 pub mod app;
+mod eta;
 mod facts;
 pub mod keys;
 mod panics;
@@ -45,10 +46,10 @@ enum Msg {
 /// `panics::caught`, so this is a thread that never ran or was torn down).
 const ENDED_SILENTLY: &str = "internal error: the job ended without reporting its result";
 
-/// Facts gathered on a thread (see `facts`).
+/// Facts gathered on a thread (see `facts`); the error of a panic while measuring.
 enum Facts {
-    Plan(Vec<String>),
-    Restore(Vec<String>),
+    Plan(Result<facts::Plan, String>),
+    Restore(Result<Vec<String>, String>),
 }
 
 /// The world the wizard acts on: the installation, the repository and the job.
@@ -219,6 +220,7 @@ impl World {
             }
             Effect::PlanBackup => {
                 app.data.plan.clear();
+                app.data.plan_bytes = None;
                 self.gather(Facts::Plan, facts::backup_plan);
             }
             Effect::StartBackup => self.spawn(|ctx, on| {
@@ -298,10 +300,10 @@ impl World {
 
     /// Gathers facts on a thread; `drain` hands them to the app as `kind`. A
     /// panic while measuring becomes the one fact shown, not an endless "measuring".
-    fn gather(
+    fn gather<T: Send + 'static>(
         &mut self,
-        kind: fn(Vec<String>) -> Facts,
-        work: impl FnOnce(&Installation, &Repo) -> Vec<String> + Send + 'static,
+        kind: fn(Result<T, String>) -> Facts,
+        work: impl FnOnce(&Installation, &Repo) -> T + Send + 'static,
     ) {
         let Ok(inst) = &self.inst else { return };
         let (inst, repo) = (inst.clone(), self.repo.clone());
@@ -309,8 +311,7 @@ impl World {
         let measured = std::thread::Builder::new()
             .name("wizard-facts".into())
             .spawn(move || {
-                let facts = panics::caught(|| Ok(work(&inst, &repo)))
-                    .unwrap_or_else(|e| vec![format!("could not measure: {e}")]);
+                let facts = panics::caught(|| Ok(work(&inst, &repo)));
                 let _ = tx.send(kind(facts));
             });
         if measured.is_ok() {
@@ -561,8 +562,14 @@ fn drain(world: &mut World, app: &mut App) {
         Some(Ok(f)) => {
             world.facts = None;
             match f {
-                Facts::Plan(v) => app.data.plan = v,
-                Facts::Restore(v) => app.set_restore_facts(v),
+                Facts::Plan(Ok(p)) => {
+                    app.data.plan = p.lines;
+                    app.data.plan_bytes = p.bytes;
+                }
+                Facts::Plan(Err(e)) => app.data.plan = vec![format!("could not measure: {e}")],
+                Facts::Restore(r) => app.set_restore_facts(
+                    r.unwrap_or_else(|e| vec![format!("could not measure: {e}")]),
+                ),
             }
         }
         Some(Err(TryRecvError::Disconnected)) => world.facts = None,
@@ -738,16 +745,13 @@ mod tests {
     #[test]
     fn a_panic_while_measuring_is_shown_instead_of_measuring_forever() {
         let mut w = world();
-        w.gather(Facts::Plan, |_, _| panic!("walk failed"));
+        w.gather(Facts::Plan, |_, _| -> facts::Plan { panic!("walk failed") });
         let rx = w.facts.as_ref().expect("facts are gathered");
         match rx.recv_timeout(LIMIT) {
-            Ok(Facts::Plan(v)) => {
-                assert_eq!(v.len(), 1, "{v:?}");
-                assert!(
-                    v[0].starts_with("could not measure: internal error: walk failed"),
-                    "{v:?}"
-                );
+            Ok(Facts::Plan(Err(e))) => {
+                assert!(e.starts_with("internal error: walk failed"), "{e}");
             }
+            Ok(Facts::Plan(Ok(p))) => panic!("measured: {:?}", p.lines),
             Ok(Facts::Restore(v)) => panic!("wrong kind: {v:?}"),
             Err(e) => panic!("no facts: {e}"),
         }

@@ -13,6 +13,7 @@ use super::app::{
     App, Confirm, Data, Focus, Job, JobKind, PruneRow, ScheduleAction, ScheduleFacts,
     ScheduleScreen, Screen, ScreenKind, StepState, Timer,
 };
+use super::eta::Estimate;
 use super::theme::Theme;
 use super::view::{draw, Clock};
 use crate::install::schedule::{LastRun, Status, TimeOfDay};
@@ -108,6 +109,7 @@ fn data() -> Data {
             "free space  120.0 GiB (about 2.3 GiB needed)".into(),
             "downtime    about 43 s".into(),
         ],
+        plan_bytes: Some(5 << 30),
     }
 }
 
@@ -150,9 +152,24 @@ fn backup_job(c: Clock, fraction: Option<(u64, u64)>, failed: bool) -> Job {
         (Step::Publish, StepState::Pending),
     ];
     j.first_stop = Some(ago(18));
+    // 5 GiB to copy; the last backup's services took 10 s to stop, 30 s to start.
+    j.estimate = Some(Estimate {
+        bytes: 5 << 30,
+        stop_secs: 10.0,
+        start_secs: 30.0,
+    });
     if let Some((done, total)) = fraction {
-        j.progress = Some((Step::Copy("neo4j-data".into()), done, total, ago(8)));
+        let step = Step::Copy("neo4j-data".into());
+        j.progress = Some((step.clone(), done, total, ago(8)));
         j.file = "databases/neo4j/neostore.relationshipstore.db".into();
+        for (at, done) in [(ago(8), 0), (c.mono, done)] {
+            let ev = Event::Progress {
+                step: step.clone(),
+                done,
+                total,
+            };
+            j.tally.on_event(&ev, at);
+        }
     }
     if failed {
         j.steps[4].1 = StepState::Failed("disk full".into());
@@ -234,7 +251,14 @@ fn backup_screens() {
         Some((3 << 29, 3 << 30)),
         false,
     ))));
-    insta::assert_snapshot!("backup_progress_midway", render(&mid, &COLOR, 80, 24, c));
+    let screen = render(&mid, &COLOR, 80, 24, c);
+    // 3.5 GiB left at 192 MiB/s, then the starts as long as last time: 19 s + 30 s.
+    assert!(
+        screen.contains("job 20 s, ETA 49 s"),
+        "{}",
+        text_of(&screen)
+    );
+    insta::assert_snapshot!("backup_progress_midway", screen);
     insta::assert_snapshot!(
         "backup_progress_midway_no_color",
         render(&mid, &MONO, 80, 24, c)
@@ -260,6 +284,10 @@ fn backup_screens() {
     let screen = render(&cancelled, &COLOR, 80, 24, c);
     assert!(!screen.contains("ETA") && !screen.contains("Ctrl-C") && !screen.contains("▶"));
     assert!(screen.contains("Backup cancelled") && !screen.contains("FAILED"));
+    assert!(
+        screen.contains("job took 20 s"),
+        "the job's clock stops with it"
+    );
     insta::assert_snapshot!("backup_cancelled", screen);
     let mut asking = backup_job(c, Some((3 << 29, 3 << 30)), false);
     asking.ask_cancel = true;
@@ -583,6 +611,7 @@ fn compose_data() -> Data {
         generations,
         interrupted: None,
         plan,
+        plan_bytes: Some(15 << 28),
     }
 }
 
@@ -626,10 +655,31 @@ fn restore_job(c: Clock, d: &Data) -> Job {
             .push((Step::Health(name.clone()), StepState::Pending));
     }
     let extracting = Step::Extract(m.components[at].name.clone());
-    j.progress = Some((extracting, 1 << 28, 3 << 28, ago(4)));
+    j.progress = Some((extracting.clone(), 1 << 28, 3 << 28, ago(4)));
+    j.estimate = Estimate::of(JobKind::Restore, Some(&m.id), d, false);
+    // Verified and copied the current state at the rate it extracts now.
+    let before: u64 = m.total_archive_size() + m.total_bytes();
+    feed(
+        &mut j,
+        &Step::Verify("all".into()),
+        [(ago(30), 0), (ago(4), before)],
+    );
+    feed(&mut j, &extracting, [(ago(4), 0), (c.mono, 1 << 28)]);
     j.file = "files/2026/11/report-final.pdf".into();
     j.first_stop = Some(ago(30));
     j
+}
+
+/// Bytes a step moved, at the instants given, as its progress events tell them.
+fn feed<const N: usize>(j: &mut Job, step: &Step, points: [(Instant, u64); N]) {
+    for (at, done) in points {
+        let ev = Event::Progress {
+            step: step.clone(),
+            done,
+            total: done,
+        };
+        j.tally.on_event(&ev, at);
+    }
 }
 
 /// What a restore confirmation says for each component of `d`'s generation.
@@ -680,7 +730,9 @@ fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
         .collect();
     running.steps.splice(4..6, copies);
     let first = Step::Copy(d.components[0].name.clone());
-    running.progress = Some((first, 3 << 29, 3 << 30, ago(8)));
+    running.progress = Some((first.clone(), 3 << 29, 3 << 30, ago(8)));
+    running.tally = Default::default();
+    feed(&mut running, &first, [(ago(8), 0), (c.mono, 3 << 29)]);
     let failed = backup_job(c, None, true);
     let mut asking = running.clone();
     asking.ask_cancel = true;

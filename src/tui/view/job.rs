@@ -25,16 +25,16 @@ pub fn job(
         let [steps_area, right] =
             Layout::horizontal([Constraint::Length(40), Constraint::Min(20)]).areas(area);
         let [gauge_area, info_area] =
-            Layout::vertical([Constraint::Length(4), Constraint::Min(1)]).areas(right);
+            Layout::vertical([Constraint::Length(5), Constraint::Min(1)]).areas(right);
         let block = Block::default()
             .borders(Borders::TOP | Borders::RIGHT)
             .title(" steps ");
         (steps_area, gauge_area, info_area, block)
     } else {
         // Progress and what happened on top, full width; the steps below scroll.
-        let room = area.height.saturating_sub(4 + 5);
+        let room = area.height.saturating_sub(5 + 5);
         let [gauge_area, info_area, steps_area] = Layout::vertical([
-            Constraint::Length(4),
+            Constraint::Length(5),
             Constraint::Length((info.len() as u16).min(room)),
             Constraint::Min(5),
         ])
@@ -46,6 +46,10 @@ pub fn job(
     f.render_widget(steps_block, steps_area);
     step_list(f, inner, j, theme, clock);
     let block = Block::default().borders(Borders::TOP).title(" progress ");
+    let inner = block.inner(gauge_area);
+    f.render_widget(block, gauge_area);
+    let [g, l] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+    let mut lines = Vec::new();
     match &j.progress {
         Some((step, done, total, started)) => {
             let ratio = if *total == 0 {
@@ -66,10 +70,6 @@ pub fn job(
             } else {
                 "ETA …".into()
             };
-            let inner = block.inner(gauge_area);
-            f.render_widget(block, gauge_area);
-            let [g, l] =
-                Layout::vertical([Constraint::Length(1), Constraint::Length(2)]).areas(inner);
             f.render_widget(
                 Gauge::default()
                     .gauge_style(theme.gauge())
@@ -77,27 +77,22 @@ pub fn job(
                     .label(format!("{:.0}%", ratio * 100.0)),
                 g,
             );
-            f.render_widget(
-                Paragraph::new(vec![
-                    Line::raw(format!(
-                        " {step}: {} of {}",
-                        units::bytes(*done),
-                        units::bytes(*total)
-                    )),
-                    Line::styled(
-                        format!(" {}/s  {eta}", units::bytes(rate as u64)),
-                        theme.dim(),
-                    ),
-                ]),
-                l,
-            );
+            lines.push(Line::raw(format!(
+                " {step}: {} of {}",
+                units::bytes(*done),
+                units::bytes(*total)
+            )));
+            lines.push(Line::styled(
+                format!(" {}/s  {eta}", units::bytes(rate as u64)),
+                theme.dim(),
+            ));
         }
-        None if j.finished.is_some() => f.render_widget(block, gauge_area),
-        None => f.render_widget(
-            Paragraph::new(" waiting…").style(theme.dim()).block(block),
-            gauge_area,
-        ),
+        None if j.finished.is_some() => {}
+        None => lines.push(Line::styled(" waiting…", theme.dim())),
     }
+    lines.push(Line::styled(whole_job(j, now), theme.dim()));
+    let at = if j.progress.is_some() { l } else { inner };
+    f.render_widget(Paragraph::new(lines), at);
 
     f.render_widget(Paragraph::new(info), info_area);
 
@@ -116,6 +111,18 @@ pub fn job(
             ),
             theme,
         );
+    }
+}
+
+/// The whole job's clock: how long it has run and, while it runs, about how long
+/// it has left; frozen where it ended.
+fn whole_job(j: &Job, now: Instant) -> String {
+    let ran = units::duration(now.saturating_duration_since(j.started));
+    match (&j.outcome, &j.estimate, j.left(now)) {
+        (Some(_), _, _) => format!(" job took {ran}"),
+        (None, Some(_), Some(left)) => format!(" job {ran}, ETA {}", units::duration(left)),
+        (None, Some(_), None) => format!(" job {ran}, ETA …"),
+        (None, None, _) => format!(" job {ran}"),
     }
 }
 
