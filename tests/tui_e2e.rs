@@ -426,3 +426,18 @@ fn a_key_right_after_a_resize_is_handled() {
         "drawn at the new size:\n{screen}"
     );
 }
+
+#[test]
+fn a_label_typed_on_the_plan_is_stored_with_the_backup() {
+    let t = Tui::demo("");
+    t.keys(&["b"]);
+    t.wait_for("Press Enter to start", Duration::from_secs(20));
+    // `q` is a letter of the label here, not quit.
+    t.type_text("before upgrade, quarterly");
+    t.wait_for("Label  before upgrade, quarterly_", Duration::from_secs(5));
+    t.keys(&["Enter"]);
+    t.wait_for("Backup finished", Duration::from_secs(60));
+    let out = t.cli(&["list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["label"], "before upgrade, quarterly", "{}", text(&out));
+}

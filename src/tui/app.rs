@@ -10,7 +10,7 @@ use crate::install::schedule::{Change, LastRun, Status, TimeOfDay, DEFAULT_TIME}
 use crate::install::ComponentSpec;
 use crate::ops::journal::Record;
 use crate::ops::{Event, Step};
-use crate::repo::generation::Manifest;
+use crate::repo::generation::{Manifest, MAX_LABEL};
 
 use super::eta::{Estimate, Tally};
 use super::scroll::Scroll;
@@ -347,10 +347,22 @@ pub struct PruneRow {
     pub label: String,
 }
 
-/// The backup plan: what will happen, before anything stops.
+/// The backup plan: what will happen, before anything stops, and the label the
+/// new generation gets.
 #[derive(Clone, Debug, Default)]
 pub struct PlanScreen {
     pub scroll: Scroll,
+    pub label: String,
+}
+
+impl PlanScreen {
+    /// Adds a typed character to the label: printable ones only, and no more
+    /// than a label may hold (the rest would be cut when it is read back).
+    pub fn type_char(&mut self, c: char) {
+        if !c.is_control() && self.label.chars().count() < MAX_LABEL {
+            self.label.push(c);
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -423,7 +435,10 @@ pub enum Effect {
     Refresh,
     /// Measure the sources for the plan screen.
     PlanBackup,
-    StartBackup,
+    /// Back up now, the new generation labelled so (sanitized, maybe empty).
+    StartBackup {
+        label: String,
+    },
     VerifyBeforeRestore(String),
     StartRestore(String),
     Verify {
@@ -570,31 +585,14 @@ impl App {
         // `q` leaves the wizard from any screen without a text field, once no job runs.
         let typing = matches!(
             self.screen().kind(),
-            ScreenKind::Confirm | ScreenKind::Schedule
+            ScreenKind::Confirm | ScreenKind::Schedule | ScreenKind::BackupPlan
         );
         if key.code == KeyCode::Char('q') && !typing && !self.job_running() {
             return Effect::Quit;
         }
         match self.screen().kind() {
             ScreenKind::Home => self.home_key(key),
-            ScreenKind::BackupPlan => match key.code {
-                KeyCode::Enter if self.data.detect_error.is_none() => {
-                    self.stack.pop();
-                    self.begin_job(JobKind::Backup, None);
-                    Effect::StartBackup
-                }
-                KeyCode::Esc => {
-                    self.back();
-                    Effect::None
-                }
-                KeyCode::Char('?') => self.help(),
-                code => {
-                    if let Screen::BackupPlan(p) = self.screen_mut() {
-                        p.scroll.on_key(code, false);
-                    }
-                    Effect::None
-                }
-            },
+            ScreenKind::BackupPlan => self.plan_key(key),
             ScreenKind::Job | ScreenKind::JobDone => self.job_key(key),
             ScreenKind::Generations => self.list_key(key, false),
             ScreenKind::RestorePick => self.list_key(key, true),
@@ -643,6 +641,40 @@ impl App {
             KeyCode::Char('?') => self.help(),
             code => {
                 self.home_scroll.on_key(code, true);
+                Effect::None
+            }
+        }
+    }
+
+    /// The backup plan: letters type the label, Enter starts, the arrows scroll.
+    fn plan_key(&mut self, key: KeyEvent) -> Effect {
+        let can_start = self.data.detect_error.is_none();
+        let Screen::BackupPlan(p) = self.screen_mut() else {
+            return Effect::None;
+        };
+        match key.code {
+            KeyCode::Enter if can_start => {
+                let label = p.label.trim().to_string();
+                self.stack.pop();
+                self.begin_job(JobKind::Backup, None);
+                Effect::StartBackup { label }
+            }
+            KeyCode::Esc => {
+                self.back();
+                Effect::None
+            }
+            // No label needs a `?` more than the help does.
+            KeyCode::Char('?') => self.help(),
+            KeyCode::Char(c) => {
+                p.type_char(c);
+                Effect::None
+            }
+            KeyCode::Backspace => {
+                p.label.pop();
+                Effect::None
+            }
+            code => {
+                p.scroll.on_key(code, false);
                 Effect::None
             }
         }
@@ -1043,7 +1075,12 @@ mod tests {
         let mut app = app_with(&[]);
         assert_eq!(app.on_key(key(KeyCode::Char('b'))), Effect::PlanBackup);
         assert_eq!(app.screen().kind(), ScreenKind::BackupPlan);
-        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::StartBackup);
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::StartBackup {
+                label: String::new()
+            }
+        );
         assert!(app.job_running());
         assert_eq!(
             app.on_key(key(KeyCode::Esc)),
@@ -1053,6 +1090,29 @@ mod tests {
         app.on_job_done(Ok("done".into()));
         assert_eq!(app.on_key(key(KeyCode::Esc)), Effect::Refresh);
         assert_eq!(app.screen().kind(), ScreenKind::Home);
+    }
+
+    #[test]
+    fn the_plan_takes_a_label_typed_before_the_backup_starts() {
+        let mut app = app_with(&[]);
+        app.on_key(key(KeyCode::Char('b')));
+        // q is a letter of the label here, not quit; control characters are dropped.
+        type_text(&mut app, " before quarterly\u{1b}[2J upgrade ");
+        app.on_key(key(KeyCode::Backspace));
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::StartBackup {
+                label: "before quarterly[2J upgrade".into()
+            },
+            "trimmed, without the escape"
+        );
+        let mut app = app_with(&[]);
+        app.on_key(key(KeyCode::Char('b')));
+        type_text(&mut app, &"x".repeat(250));
+        let Effect::StartBackup { label } = app.on_key(key(KeyCode::Enter)) else {
+            panic!("no backup")
+        };
+        assert_eq!(label.chars().count(), MAX_LABEL, "at most 200 characters");
     }
 
     #[test]

@@ -24,7 +24,12 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             // says "Press R" whenever there is something to recover.
             ("R", "recover"),
         ],
-        ScreenKind::BackupPlan => &[SCROLL, ("Enter", "start backup"), ("Esc", "back")],
+        ScreenKind::BackupPlan => &[
+            SCROLL,
+            ("type", "a label"),
+            ("Enter", "start backup"),
+            ("Esc", "back"),
+        ],
         ScreenKind::Job => &[("Ctrl-C", "cancel"), ("?", "help")],
         ScreenKind::JobDone => &[("Esc", "back"), ("?", "help"), ("q", "quit")],
         ScreenKind::Generations => &[

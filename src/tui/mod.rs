@@ -223,8 +223,8 @@ impl World {
                 app.data.plan_bytes = None;
                 self.gather(Facts::Plan, facts::backup_plan);
             }
-            Effect::StartBackup => self.spawn(|ctx, on| {
-                let out = ops::backup::run(ctx, &BackupOptions::default(), on).map_err(|e| e.to_string())?;
+            Effect::StartBackup { label } => self.spawn(move |ctx, on| {
+                let out = ops::backup::run(ctx, &BackupOptions { label }, on).map_err(|e| e.to_string())?;
                 let m = &out.manifest;
                 Ok(format!(
                     "Generation {} written: {} → {}. Downtime {}.",

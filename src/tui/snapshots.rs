@@ -10,7 +10,7 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use super::app::{
-    App, Confirm, Data, Focus, Job, JobKind, PruneRow, ScheduleAction, ScheduleFacts,
+    App, Confirm, Data, Focus, Job, JobKind, PlanScreen, PruneRow, ScheduleAction, ScheduleFacts,
     ScheduleScreen, Screen, ScreenKind, StepState, Timer,
 };
 use super::eta::Estimate;
@@ -240,6 +240,13 @@ fn backup_screens() {
             c
         )
     );
+    let labelled = with(Screen::BackupPlan(PlanScreen {
+        label: "before upgrade".into(),
+        ..Default::default()
+    }));
+    let screen = render(&labelled, &COLOR, 80, 24, c);
+    assert!(text_of(&screen).contains(" Label  before upgrade_"));
+    insta::assert_snapshot!("backup_plan_labelled", screen);
     let start = with(Screen::Job(Box::new(backup_job(
         c,
         Some((0, 3 << 30)),
@@ -780,6 +787,13 @@ fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
         (
             "backup_plan",
             on(vec![Screen::BackupPlan(Default::default())]),
+        ),
+        (
+            "backup_plan_labelled",
+            on(vec![Screen::BackupPlan(PlanScreen {
+                label: "before the upgrade to Structr 6.1 on Friday night".into(),
+                ..Default::default()
+            })]),
         ),
         ("backup_running", on(vec![Screen::Job(Box::new(running))])),
         ("backup_failed", on(vec![Screen::Job(Box::new(failed))])),

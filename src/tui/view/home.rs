@@ -172,6 +172,20 @@ pub fn backup_plan(f: &mut Frame, area: Rect, app: &App, plan: &PlanScreen, them
     let inner = block.inner(area);
     f.render_widget(block, area);
     let mut end = vec![Line::raw("")];
+    if d.detect_error.is_none() {
+        // The end of a long label, so the cursor stays in view.
+        let room = (inner.width as usize).saturating_sub(10);
+        end.push(Line::from(vec![
+            Span::styled(" Label  ", theme.label()),
+            Span::styled(format!("{}_", tail(&plan.label, room)), theme.title()),
+        ]));
+        if plan.label.is_empty() {
+            end.push(Line::styled(
+                "        optional: type one to find this generation by it later",
+                theme.dim(),
+            ));
+        }
+    }
     match &d.detect_error {
         Some(e) => end.push(Line::styled(
             format!(" Cannot back up: {e}"),
