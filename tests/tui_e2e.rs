@@ -441,3 +441,27 @@ fn a_label_typed_on_the_plan_is_stored_with_the_backup() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["label"], "before upgrade, quarterly", "{}", text(&out));
 }
+
+#[test]
+fn why_a_verification_failed_stays_in_the_details() {
+    let t = Tui::demo_with_backups(1);
+    let id = t.generations()[0].clone();
+    // One flipped byte in an archive: the checksum no longer matches.
+    let archive = t
+        .demo_dir()
+        .join(format!("repository/{id}/structr.tar.zst"));
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&archive, bytes).unwrap();
+    t.open_sized(80, 24);
+    t.keys(&["g", "v"]);
+    t.wait_for("Verify FAILED", Duration::from_secs(30));
+    t.keys(&["Escape"]);
+    let screen = t.wait_for("structr.tar.zst is damaged", Duration::from_secs(5));
+    assert!(screen.contains("Generations"), "{screen}");
+    assert!(
+        screen.contains(&format!("✗ verification failed: {id}: ")),
+        "{screen}"
+    );
+}

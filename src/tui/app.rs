@@ -2,6 +2,7 @@
 //! state changes, and an `Effect` says what the loop must do in the world. No I/O
 //! here, so every transition is tested without a terminal.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -58,6 +59,11 @@ impl JobKind {
             JobKind::Delete => "Delete",
             JobKind::Recover => "Recover",
         }
+    }
+
+    /// Jobs that check a generation against its checksums.
+    pub fn verifies(self) -> bool {
+        matches!(self, JobKind::Verify | JobKind::VerifyForRestore)
     }
 
     /// Jobs that stop services: cancelling them restarts the services.
@@ -466,6 +472,9 @@ pub struct App {
     pub schedule: Option<ScheduleFacts>,
     /// Home's facts scroll when the terminal is too short for them.
     pub home_scroll: Scroll,
+    /// What verifications in this session found wrong, by generation (the
+    /// manifest records only that one failed).
+    pub damage: BTreeMap<String, Vec<String>>,
 }
 
 impl App {
@@ -476,6 +485,7 @@ impl App {
             status: None,
             schedule: None,
             home_scroll: Scroll::default(),
+            damage: BTreeMap::new(),
         }
     }
 
@@ -500,6 +510,15 @@ impl App {
                     .and_then(|id| self.data.generations.iter().position(|m| m.id == id))
                     .unwrap_or((*sel).min(last));
             }
+        }
+    }
+
+    /// A verification of `id` ended: what it found (nothing: it passed).
+    pub fn verified(&mut self, id: &str, problems: Vec<String>) {
+        if problems.is_empty() {
+            self.damage.remove(id);
+        } else {
+            self.damage.insert(id.to_string(), problems);
         }
     }
 

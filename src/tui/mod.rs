@@ -5,6 +5,7 @@
 pub mod app;
 mod eta;
 mod facts;
+mod failure;
 pub mod keys;
 mod panics;
 pub mod scroll;
@@ -36,10 +37,11 @@ use crate::repo::generation::Repo;
 use crate::repo::retention::Policy;
 use crate::units;
 use app::{App, Data, Effect, JobKind, PruneRow, ScheduleFacts, Timer};
+use failure::Failed;
 
 enum Msg {
     Event(Event),
-    Done(Result<String, String>),
+    Done(Result<String, Failed>),
 }
 
 /// A job thread that ended without telling its result (it cannot panic past
@@ -160,7 +162,7 @@ impl World {
 
     fn spawn(
         &mut self,
-        work: impl FnOnce(&Context, &mut dyn FnMut(Event)) -> Result<String, String> + Send + 'static,
+        work: impl FnOnce(&Context, &mut dyn FnMut(Event)) -> Result<String, Failed> + Send + 'static,
     ) {
         let inst = match &self.inst {
             Ok(i) => i.clone(),
@@ -178,14 +180,14 @@ impl World {
 
     /// Ends the running job, if any, without a screen: cancels it (a cancelled
     /// backup or restore starts the services it stopped) and waits for its end.
-    fn settle(&mut self) -> Option<Result<String, String>> {
+    fn settle(&mut self) -> Option<Result<String, Failed>> {
         let (cancel, rx) = self.job.take()?;
         cancel.cancel();
         loop {
             match rx.recv() {
                 Ok(Msg::Event(_)) => continue,
                 Ok(Msg::Done(r)) => return Some(r),
-                Err(_) => return Some(Err(ENDED_SILENTLY.into())),
+                Err(_) => return Some(Err(Failed::from(ENDED_SILENTLY.to_string()))),
             }
         }
     }
@@ -224,7 +226,7 @@ impl World {
                 self.gather(Facts::Plan, facts::backup_plan);
             }
             Effect::StartBackup { label } => self.spawn(move |ctx, on| {
-                let out = ops::backup::run(ctx, &BackupOptions { label }, on).map_err(|e| e.to_string())?;
+                let out = ops::backup::run(ctx, &BackupOptions { label }, on)?;
                 let m = &out.manifest;
                 Ok(format!(
                     "Generation {} written: {} → {}. Downtime {}.",
@@ -237,7 +239,7 @@ impl World {
             Effect::VerifyBeforeRestore(id) => self.verify(id, false),
             Effect::Verify { id, deep } => self.verify(id, deep),
             Effect::StartRestore(id) => self.spawn(move |ctx, on| {
-                let out = ops::restore::run(ctx, &id, &RestoreOptions { safety_backup: true }, on).map_err(|e| e.to_string())?;
+                let out = ops::restore::run(ctx, &id, &RestoreOptions { safety_backup: true }, on)?;
                 let kept: Vec<String> = out.placements.iter().map(|p| p.kept.display().to_string()).collect();
                 Ok(format!(
                     "Generation {} restored; services running. Safety backup: {}. Previous folders kept at {} (delete them when satisfied).",
@@ -257,7 +259,7 @@ impl World {
             Effect::Delete(id) => {
                 let repo = self.repo.clone();
                 self.spawn(move |_, _| {
-                    ops::prune::delete(&repo, &id).map_err(|e| e.to_string())?;
+                    ops::prune::delete(&repo, &id)?;
                     Ok(format!("{id} deleted."))
                 })
             }
@@ -279,12 +281,12 @@ impl World {
             Effect::StartPrune => {
                 let (repo, policy) = (self.repo.clone(), self.policy.clone());
                 self.spawn(move |_, on| {
-                    let rows = ops::prune::run(&repo, &policy, on).map_err(|e| e.to_string())?;
+                    let rows = ops::prune::run(&repo, &policy, on)?;
                     Ok(format!("{} generation(s) deleted.", rows.iter().filter(|r| !r.decision.keep).count()))
                 })
             }
             Effect::Recover => self.spawn(|ctx, on| {
-                let out = ops::recover::run(ctx, on).map_err(|e| e.to_string())?;
+                let out = ops::recover::run(ctx, on)?;
                 Ok(match out.record {
                     Some(r) => format!("Started {} again.", r.stopped.join(", ")),
                     None => "Nothing to recover.".into(),
@@ -330,7 +332,7 @@ impl World {
         let started = std::thread::Builder::new()
             .name("wizard-services".into())
             .spawn(move || {
-                let states = panics::caught(|| {
+                let states = panics::caught::<_, String>(|| {
                     Ok(inst
                         .services
                         .iter()
@@ -379,15 +381,15 @@ impl World {
     fn verify(&mut self, id: String, deep: bool) {
         let repo = self.repo.clone();
         self.spawn(move |ctx, on| {
-            let reports = ops::verify::run(&repo, std::slice::from_ref(&id), deep, &ctx.cancel, on)
-                .map_err(|e| e.to_string())?;
-            match reports.first() {
+            let reports =
+                ops::verify::run(&repo, std::slice::from_ref(&id), deep, &ctx.cancel, on)?;
+            match reports.into_iter().next() {
                 Some(r) if r.ok => Ok(format!(
                     "{id} is intact ({} verification).",
                     if deep { "deep" } else { "quick" }
                 )),
-                Some(r) => Err(format!("{id} is damaged: {}", r.problems.join("; "))),
-                None => Err(format!("{id} was not verified")),
+                Some(r) => Err(Failed::damaged(&id, r.problems)),
+                None => Err(Failed::from(format!("{id} was not verified"))),
             }
         });
     }
@@ -396,7 +398,7 @@ impl World {
 /// Runs a job on its own thread. Whatever the job does (fail, panic), the
 /// receiver ends with one `Done`; a thread that cannot start reports that instead.
 fn job_thread(
-    work: impl FnOnce(&mut dyn FnMut(Event)) -> Result<String, String> + Send + 'static,
+    work: impl FnOnce(&mut dyn FnMut(Event)) -> Result<String, Failed> + Send + 'static,
 ) -> Receiver<Msg> {
     let (tx, rx) = mpsc::channel();
     let job_tx = tx.clone();
@@ -411,7 +413,9 @@ fn job_thread(
             let _ = job_tx.send(Msg::Done(result));
         });
     if let Err(e) = started {
-        let _ = tx.send(Msg::Done(Err(format!("cannot start the job: {e}"))));
+        let _ = tx.send(Msg::Done(Err(Failed::from(format!(
+            "cannot start the job: {e}"
+        )))));
     }
     rx
 }
@@ -446,14 +450,14 @@ pub fn run(world: World, stop: &Cancel) -> io::Result<()> {
         (Ok(()), None) => Ok(()),
         (Ok(()), Some(r)) => Err(io::Error::other(format!(
             "the wizard ended during a job, which was cancelled: {}",
-            r.unwrap_or_else(|e| e)
+            r.unwrap_or_else(|e| e.message)
         ))),
         (Err(e), None) => Err(e),
         (Err(e), Some(r)) => Err(io::Error::new(
             e.kind(),
             format!(
                 "{e}; the running job was cancelled: {}",
-                r.unwrap_or_else(|e| e)
+                r.unwrap_or_else(|e| e.message)
             ),
         )),
     }
@@ -611,7 +615,16 @@ fn drain(world: &mut World, app: &mut App) {
             .job()
             .filter(|j| j.kind == JobKind::VerifyForRestore && r.is_ok())
             .and_then(|j| j.id.clone());
-        let effect = app.on_job_done(r);
+        if let Some(j) = app.job().filter(|j| j.kind.verifies()) {
+            if let Some(id) = j.id.clone() {
+                match &r {
+                    Ok(_) => app.verified(&id, Vec::new()),
+                    Err(f) if !f.damage.is_empty() => app.verified(&id, f.damage.clone()),
+                    Err(_) => {}
+                }
+            }
+        }
+        let effect = app.on_job_done(r.map_err(|f| f.message));
         world.perform(app, effect);
         if let Some(id) = restore_next {
             world.gather(Facts::Restore, move |inst, repo| {
@@ -623,13 +636,15 @@ fn drain(world: &mut World, app: &mut App) {
 
 /// Hands the job's pending events to `on` and returns its result once it has one;
 /// a job whose thread is gone without a result has failed.
-fn job_messages(rx: &Receiver<Msg>, mut on: impl FnMut(Event)) -> Option<Result<String, String>> {
+fn job_messages(rx: &Receiver<Msg>, mut on: impl FnMut(Event)) -> Option<Result<String, Failed>> {
     loop {
         match rx.try_recv() {
             Ok(Msg::Event(e)) => on(e),
             Ok(Msg::Done(r)) => return Some(r),
             Err(TryRecvError::Empty) => return None,
-            Err(TryRecvError::Disconnected) => return Some(Err(ENDED_SILENTLY.into())),
+            Err(TryRecvError::Disconnected) => {
+                return Some(Err(Failed::from(ENDED_SILENTLY.to_string())))
+            }
         }
     }
 }
@@ -664,7 +679,7 @@ mod tests {
     }
 
     /// The job's result, skipping its events; fails the test if none comes.
-    fn result_of(world: &World) -> Result<String, String> {
+    fn result_of(world: &World) -> Result<String, Failed> {
         let (_, rx) = world.job.as_ref().expect("a job runs");
         loop {
             match rx.recv_timeout(LIMIT) {
@@ -684,13 +699,18 @@ mod tests {
             panic!("the archive writer broke");
         });
         let r = result_of(&w);
-        let e = r.expect_err("a panic is a failure");
+        let e = r.expect_err("a panic is a failure").message;
         assert!(e.starts_with("internal error: "), "{e}");
         assert!(e.contains("the archive writer broke"), "{e}");
     }
 
     /// The wizard's loop takes in what a job sent before its channel closed.
     fn drained(msgs: Vec<Msg>) -> (World, App) {
+        drained_into(App::new(Data::default()), JobKind::Backup, msgs)
+    }
+
+    /// `drained` for a job of `kind` (on generation "g1") started from `app`.
+    fn drained_into(mut app: App, kind: JobKind, msgs: Vec<Msg>) -> (World, App) {
         let (tx, rx) = mpsc::channel();
         for m in msgs {
             tx.send(m).unwrap();
@@ -698,10 +718,27 @@ mod tests {
         drop(tx);
         let mut w = world();
         w.job = Some((Cancel::new(), rx));
-        let mut app = App::new(Data::default());
-        app.begin_job(JobKind::Backup, None);
+        app.begin_job(kind, Some("g1".into()));
         drain(&mut w, &mut app);
         (w, app)
+    }
+
+    #[test]
+    fn what_a_verification_found_is_kept_until_one_passes() {
+        let damage = vec!["g1: structr.tar.zst is damaged (sha256 00, expected ff)".to_string()];
+        let failed = Msg::Done(Err(Failed::damaged("g1", damage.clone())));
+        let (_, app) = drained_into(App::new(Data::default()), JobKind::Verify, vec![failed]);
+        assert_eq!(app.damage.get("g1"), Some(&damage));
+        assert!(
+            matches!(app.job().and_then(|j| j.outcome.clone()), Some(Err(m)) if m.contains("is damaged"))
+        );
+        // A verification that could not run (the lock was held) says nothing new.
+        let locked = Msg::Done(Err(Failed::from("the repository is locked".to_string())));
+        let (_, app) = drained_into(app, JobKind::Verify, vec![locked]);
+        assert_eq!(app.damage.get("g1"), Some(&damage));
+        let passed = Msg::Done(Ok("g1 is intact".into()));
+        let (_, app) = drained_into(app, JobKind::VerifyForRestore, vec![passed]);
+        assert!(app.damage.is_empty(), "{:?}", app.damage);
     }
 
     #[test]

@@ -338,6 +338,19 @@ fn generation_screens() {
         "generations_no_color",
         render(&with(Screen::Generations { sel: 1 }), &MONO, 80, 24, c)
     );
+    // A verification in this session found the selected one damaged: why.
+    let mut damaged = with(Screen::Generations { sel: 2 });
+    damaged.verified(
+        "20261125T011500Z",
+        vec!["20261125T011500Z: structr.tar.zst is damaged (sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, expected 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae)".into()],
+    );
+    let screen = render(&damaged, &COLOR, 80, 24, c);
+    assert!(text_of(&screen).contains("✗ 20261125T011500Z: structr.tar.zst is damaged"));
+    insta::assert_snapshot!("generations_verify_failed", screen);
+    insta::assert_snapshot!(
+        "generations_verify_failed_minimum",
+        render(&damaged, &COLOR, 64, 20, c)
+    );
     // Enter on a generation: its actions over the list.
     let mut actions = with(Screen::Generations { sel: 1 });
     let id = actions.data.generations[1].id.clone();

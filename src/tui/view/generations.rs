@@ -32,7 +32,7 @@ pub fn generations(
         return;
     }
     let lines = match gens.get(sel) {
-        Some(m) if details => details_of(m, area.width as usize, theme),
+        Some(m) if details => details_of(m, app.damage.get(&m.id), area.width as usize, theme),
         Some(m) => vec![Line::raw(format!(
             " Enter verifies {} and then asks for confirmation; nothing is stopped before that.",
             m.id
@@ -43,11 +43,19 @@ pub fn generations(
         .into_iter()
         .flat_map(|l| wrap(l, area.width as usize))
         .collect();
-    // The details take what they need, up to half the screen; the list the rest.
+    // The details take what they need, up to half the screen (all but a few
+    // rows of the list when they tell what a verification found); the list the rest.
     let wanted = lines.len() as u16 + 1;
+    let damaged = gens
+        .get(sel)
+        .is_some_and(|m| app.damage.contains_key(&m.id));
+    let most = match damaged {
+        true => area.height.saturating_sub(6),
+        false => area.height / 2,
+    };
     let [table_area, detail_area] = Layout::vertical([
         Constraint::Min(5),
-        Constraint::Length(wanted.min((area.height / 2).max(3))),
+        Constraint::Length(wanted.min(most.max(3))),
     ])
     .areas(area);
     let cols = [
@@ -100,9 +108,15 @@ pub fn generations(
     );
 }
 
-/// The selected generation in a few lines: where it comes from, each component
-/// (its source path cut to fit `width`), the downtime, label and verification.
-fn details_of<'a>(m: &Manifest, width: usize, theme: &Theme) -> Vec<Line<'a>> {
+/// The selected generation in a few lines: where it comes from, what a
+/// verification in this session found wrong with it, each component (its source
+/// path cut to fit `width`), the downtime, label and last verification.
+fn details_of<'a>(
+    m: &Manifest,
+    damage: Option<&Vec<String>>,
+    width: usize,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
     let mut lines = vec![Line::styled(
         format!(
             " {} from {} ({} installation), tool {}",
@@ -110,6 +124,13 @@ fn details_of<'a>(m: &Manifest, width: usize, theme: &Theme) -> Vec<Line<'a>> {
         ),
         theme.title(),
     )];
+    for problem in damage.into_iter().flatten() {
+        // Names in the problems come from the repository: printed safe.
+        lines.push(Line::styled(
+            format!("  ✗ {}", printable(problem, 2000)),
+            theme.danger(),
+        ));
+    }
     let name_width = m
         .components
         .iter()
@@ -146,6 +167,9 @@ fn details_of<'a>(m: &Manifest, width: usize, theme: &Theme) -> Vec<Line<'a>> {
             if v.ok { "passed" } else { "FAILED" },
             local(v.at)
         ));
+        if !v.ok && damage.is_none() {
+            last.push_str(" (v tells why)");
+        }
     }
     lines.push(Line::styled(last, theme.dim()));
     lines
