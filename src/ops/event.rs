@@ -20,6 +20,8 @@ pub enum Step {
     Start(String),
     Health(String),
     Publish,
+    /// Removing a folder a restore kept (named).
+    Remove(String),
 }
 
 impl fmt::Display for Step {
@@ -37,6 +39,7 @@ impl fmt::Display for Step {
             Step::Start(s) => write!(f, "start {s}"),
             Step::Health(s) => write!(f, "{s} healthy?"),
             Step::Publish => write!(f, "write manifest, checksums"),
+            Step::Remove(c) => write!(f, "remove {c}"),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod backup;
 pub mod error;
 pub mod event;
 pub mod journal;
+pub mod kept;
 pub mod parallel;
 pub mod pin;
 pub mod preflight;
