@@ -102,6 +102,21 @@ impl Tui {
         }
     }
 
+    fn wait_until_gone(&self, needle: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let s = self.screen();
+            if !s.contains(needle) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {needle:?} to go; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn demo_dir(&self) -> PathBuf {
         self.home.path().join(".local/share/structr-backup/demo")
     }
@@ -241,6 +256,45 @@ fn a_restore_with_the_typed_confirmation() {
         "{beside:?}"
     );
     assert_eq!(t.generations().len(), 2, "the restore took a safety backup");
+}
+
+#[test]
+fn kept_folders_are_listed_with_sizes_and_removed_after_a_typed_name() {
+    let t = Tui::demo("");
+    t.backup_through_wizard();
+    let id = t.generations()[0].clone();
+    t.keys(&["r", "Enter"]);
+    t.wait_for("REPLACES", Duration::from_secs(30));
+    t.type_text(&id);
+    t.keys(&["Enter"]);
+    t.wait_for("Restore finished", Duration::from_secs(60));
+    t.keys(&["Escape", "Escape"]);
+    // Home says so, measured on a thread.
+    t.wait_for("Kept folders 2 from restores, ", Duration::from_secs(10));
+    t.keys(&["k"]);
+    let screen = t.wait_for("structr ", Duration::from_secs(5));
+    assert!(
+        screen.contains(&id) && screen.contains("neo4j-data"),
+        "{screen}"
+    );
+    t.wait_until_gone("measuring", Duration::from_secs(10));
+    let kept = t.demo_dir().join(format!("structr.pre-restore-{id}"));
+    assert!(kept.is_dir());
+    t.keys(&["j", "d"]);
+    t.wait_for("Type the folder name to confirm", Duration::from_secs(5));
+    t.type_text(&format!("structr.pre-restore-{id}"));
+    t.keys(&["Enter"]);
+    t.wait_for("Remove kept folder finished", Duration::from_secs(30));
+    assert!(!kept.exists(), "removed");
+    assert!(
+        t.demo_dir().join("structr").is_dir(),
+        "the live folder is untouched"
+    );
+    assert!(t.running(), "services are not touched by a removal");
+    t.keys(&["Escape"]);
+    let screen = t.wait_for("Kept folders", Duration::from_secs(5));
+    assert!(screen.contains("neo4j-data"), "{screen}");
+    t.wait_until_gone(" structr ", Duration::from_secs(10));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! here, so every transition is tested without a terminal.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -14,6 +15,7 @@ use crate::ops::{Event, Step};
 use crate::repo::generation::{Manifest, MAX_LABEL};
 
 use super::eta::{Estimate, Tally};
+use super::kept::KeptRow;
 use super::scroll::Scroll;
 
 /// What the wizard knows about the world; refreshed by the loop.
@@ -46,6 +48,8 @@ pub enum JobKind {
     Prune,
     Delete,
     Recover,
+    /// Removing a folder a restore kept beside its target.
+    RemoveKept,
 }
 
 impl JobKind {
@@ -58,6 +62,7 @@ impl JobKind {
             JobKind::Prune => "Prune",
             JobKind::Delete => "Delete",
             JobKind::Recover => "Recover",
+            JobKind::RemoveKept => "Remove kept folder",
         }
     }
 
@@ -396,6 +401,15 @@ pub enum Screen {
     Actions {
         id: String,
     },
+    /// The folders restores kept beside the targets (`App::kept`).
+    Kept {
+        sel: usize,
+    },
+    /// The typed confirmation of removing the kept folder at `path`.
+    RemoveKept {
+        confirm: Confirm,
+        path: PathBuf,
+    },
 }
 
 /// Screen families, for the key table.
@@ -413,6 +427,7 @@ pub enum ScreenKind {
     Schedule,
     Help,
     Actions,
+    Kept,
 }
 
 impl Screen {
@@ -424,11 +439,14 @@ impl Screen {
             Screen::Job(_) => ScreenKind::Job,
             Screen::Generations { .. } => ScreenKind::Generations,
             Screen::RestorePick { .. } => ScreenKind::RestorePick,
-            Screen::RestoreConfirm(_) | Screen::DeleteConfirm(_) => ScreenKind::Confirm,
+            Screen::RestoreConfirm(_) | Screen::DeleteConfirm(_) | Screen::RemoveKept { .. } => {
+                ScreenKind::Confirm
+            }
             Screen::PrunePreview { .. } => ScreenKind::PrunePreview,
             Screen::Schedule(_) => ScreenKind::Schedule,
             Screen::Help(_) => ScreenKind::Help,
             Screen::Actions { .. } => ScreenKind::Actions,
+            Screen::Kept { .. } => ScreenKind::Kept,
         }
     }
 }
@@ -461,6 +479,10 @@ pub enum Effect {
     RefreshSchedule,
     /// Change the schedule (runs systemctl off the UI thread).
     Schedule(Change),
+    /// Look for the folders restores kept, and measure them (on a thread).
+    FindKept,
+    /// Remove the kept folder at this path (a job).
+    RemoveKept(PathBuf),
 }
 
 pub struct App {
@@ -475,6 +497,8 @@ pub struct App {
     /// What verifications in this session found wrong, by generation (the
     /// manifest records only that one failed).
     pub damage: BTreeMap<String, Vec<String>>,
+    /// The folders restores kept beside the targets; None until first looked for.
+    pub kept: Option<Vec<KeptRow>>,
 }
 
 impl App {
@@ -486,6 +510,7 @@ impl App {
             schedule: None,
             home_scroll: Scroll::default(),
             damage: BTreeMap::new(),
+            kept: None,
         }
     }
 
@@ -526,7 +551,7 @@ impl App {
         self.stack.last().unwrap_or(&Screen::Home)
     }
 
-    fn screen_mut(&mut self) -> &mut Screen {
+    pub(super) fn screen_mut(&mut self) -> &mut Screen {
         if self.stack.is_empty() {
             self.stack.push(Screen::Home);
         }
@@ -534,7 +559,7 @@ impl App {
         &mut self.stack[last]
     }
 
-    fn back(&mut self) {
+    pub(super) fn back(&mut self) {
         if self.stack.len() > 1 {
             self.stack.pop();
         }
@@ -547,7 +572,7 @@ impl App {
         })
     }
 
-    fn job_mut(&mut self) -> Option<&mut Job> {
+    pub(super) fn job_mut(&mut self) -> Option<&mut Job> {
         self.stack.iter_mut().rev().find_map(|s| match s {
             Screen::Job(j) => Some(j.as_mut()),
             _ => None,
@@ -619,6 +644,7 @@ impl App {
             ScreenKind::PrunePreview => self.prune_key(key),
             ScreenKind::Schedule => self.schedule_key(key),
             ScreenKind::Actions => self.actions_key(key),
+            ScreenKind::Kept => self.kept_key(key),
             ScreenKind::Help => {
                 if matches!(
                     key.code,
@@ -652,6 +678,10 @@ impl App {
                 let time = self.schedule.as_ref().and_then(ScheduleFacts::time);
                 self.stack.push(Screen::Schedule(ScheduleScreen::new(time)));
                 Effect::RefreshSchedule
+            }
+            KeyCode::Char('k') => {
+                self.stack.push(Screen::Kept { sel: 0 });
+                Effect::FindKept
             }
             KeyCode::Char('R') if self.data.interrupted.is_some() => {
                 self.begin_job(JobKind::Recover, None);
@@ -925,7 +955,7 @@ impl App {
         Effect::RefreshSchedule
     }
 
-    fn help(&mut self) -> Effect {
+    pub(super) fn help(&mut self) -> Effect {
         self.stack.push(Screen::Help(Scroll::default()));
         Effect::None
     }
@@ -949,7 +979,7 @@ impl App {
 /// Rows a page key moves: about a screen at the documented minimum size.
 const PAGE: usize = 10;
 
-fn is_movement(code: KeyCode) -> bool {
+pub(super) fn is_movement(code: KeyCode) -> bool {
     matches!(
         code,
         KeyCode::Up
@@ -964,7 +994,7 @@ fn is_movement(code: KeyCode) -> bool {
 
 /// The selection after a movement key in a list of `count` rows (other keys keep it):
 /// arrows and j/k move one row, PgUp/PgDn a page, Home/End to the ends.
-fn moved(sel: usize, count: usize, code: KeyCode) -> usize {
+pub(super) fn moved(sel: usize, count: usize, code: KeyCode) -> usize {
     let last = count.saturating_sub(1);
     match code {
         KeyCode::Up | KeyCode::Char('k') => sel.saturating_sub(1),
@@ -983,7 +1013,14 @@ fn on_confirm_key(app: &mut App, key: KeyEvent) -> Effect {
         return app.help();
     }
     let restore = matches!(app.screen(), Screen::RestoreConfirm(_));
-    let (Screen::RestoreConfirm(c) | Screen::DeleteConfirm(c)) = app.screen_mut() else {
+    let kept = match app.screen() {
+        Screen::RemoveKept { path, .. } => Some(path.clone()),
+        _ => None,
+    };
+    let (Screen::RestoreConfirm(c)
+    | Screen::DeleteConfirm(c)
+    | Screen::RemoveKept { confirm: c, .. }) = app.screen_mut()
+    else {
         return Effect::None;
     };
     match key.code {
@@ -1027,7 +1064,11 @@ fn on_confirm_key(app: &mut App, key: KeyEvent) -> Effect {
         KeyCode::Enter if c.armed() => {
             let id = c.id.clone();
             app.stack.pop();
-            if restore {
+            if let Some(path) = kept {
+                app.begin_job(JobKind::RemoveKept, Some(id));
+                app.expect_removal(&path);
+                Effect::RemoveKept(path)
+            } else if restore {
                 // Back to the picker after the job, not to a stale confirmation.
                 app.begin_job(JobKind::Restore, Some(id.clone()));
                 Effect::StartRestore(id)

@@ -40,7 +40,10 @@ impl Estimate {
                 let m = named?;
                 m.total_archive_size() + 2 * m.total_bytes()
             }
-            JobKind::Prune | JobKind::Delete | JobKind::Recover => return None,
+            // A kept folder's size is known to the kept list (`App::expect_removal`).
+            JobKind::Prune | JobKind::Delete | JobKind::Recover | JobKind::RemoveKept => {
+                return None
+            }
         };
         Some(Estimate {
             bytes,

@@ -20,6 +20,7 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("s", "schedule"),
             ("?", "help"),
             ("q", "quit"),
+            ("k", "kept folders"),
             // Last: the footer drops what does not fit, and the screen itself
             // says "Press R" whenever there is something to recover.
             ("R", "recover"),
@@ -50,7 +51,7 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
         ],
         ScreenKind::Confirm => &[
             SCROLL,
-            ("type", "the id"),
+            ("type", "to confirm"),
             ("Tab", "move focus"),
             ("Enter", "press button"),
             ("Esc", "cancel"),
@@ -68,6 +69,7 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("Esc", "back"),
         ],
         ScreenKind::Help => &[SCROLL, ("Esc", "close help")],
+        ScreenKind::Kept => &[("↑↓ jk", "select"), ("d", "remove"), ("Esc", "back")],
         ScreenKind::Actions => &[
             ("r", "restore"),
             ("v", "verify"),

@@ -6,6 +6,7 @@ pub mod app;
 mod eta;
 mod facts;
 mod failure;
+mod kept;
 pub mod keys;
 mod panics;
 pub mod scroll;
@@ -71,6 +72,8 @@ pub struct World {
     services_seen: ServiceStates,
     services: Option<Receiver<ServiceStates>>,
     services_asked: Option<Instant>,
+    /// The folders restores kept, being looked for and measured.
+    kept: Option<Receiver<kept::KeptMsg>>,
 }
 
 /// Each service's name and whether it runs (None: the question failed).
@@ -111,6 +114,7 @@ impl World {
             services_seen: Vec::new(),
             services: None,
             services_asked: None,
+            kept: None,
         }
     }
 
@@ -198,7 +202,18 @@ impl World {
             Effect::Refresh => {
                 app.set_data(self.data());
                 self.gather_schedule();
+                self.gather_kept();
             }
+            Effect::FindKept => self.gather_kept(),
+            Effect::RemoveKept(path) => self.spawn(move |ctx, on| {
+                let gone = ops::kept::remove(ctx.inst, &path, &ctx.cancel, on)?;
+                Ok(format!(
+                    "Removed {} ({} in {} files).",
+                    path.display(),
+                    units::bytes(gone.bytes),
+                    gone.files
+                ))
+            }),
             Effect::RefreshSchedule => self.gather_schedule(),
             Effect::Schedule(change) => {
                 let (tx, rx) = mpsc::channel();
@@ -321,6 +336,15 @@ impl World {
         }
     }
 
+    /// Looks for the folders restores kept and measures them, on a thread; one
+    /// look at a time.
+    fn gather_kept(&mut self) {
+        let Ok(inst) = &self.inst else { return };
+        if self.kept.is_none() {
+            self.kept = kept::gather(inst.clone());
+        }
+    }
+
     /// Asks every service whether it runs, on a thread; one round at a time.
     fn gather_services(&mut self) {
         let Ok(inst) = &self.inst else { return };
@@ -428,6 +452,7 @@ pub fn run(world: World, stop: &Cancel) -> io::Result<()> {
     let mut world = world;
     let mut app = App::new(world.data());
     world.gather_schedule();
+    world.gather_kept();
     let theme = theme::Theme::from_env();
     let recording = panics::Recording::start();
     let screen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -578,6 +603,18 @@ fn drain(world: &mut World, app: &mut App) {
         }
         Some(Err(TryRecvError::Disconnected)) => world.facts = None,
         _ => {}
+    }
+    // Every size measured so far, not one a frame: a list of many is quick.
+    while let Some(msg) = world.kept.as_ref().map(|rx| rx.try_recv()) {
+        match msg {
+            Ok(kept::KeptMsg::Found(rows)) => app.set_kept(rows),
+            Ok(kept::KeptMsg::Measured(path, size)) => app.kept_measured(&path, size),
+            Err(TryRecvError::Disconnected) => {
+                world.kept = None;
+                break;
+            }
+            Err(TryRecvError::Empty) => break,
+        }
     }
     match world.services.as_ref().map(|rx| rx.try_recv()) {
         Some(Ok(states)) => {

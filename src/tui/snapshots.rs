@@ -14,6 +14,7 @@ use super::app::{
     ScheduleScreen, Screen, ScreenKind, StepState, Timer,
 };
 use super::eta::Estimate;
+use super::kept::KeptRow;
 use super::theme::Theme;
 use super::view::{draw, Clock};
 use crate::install::schedule::{LastRun, Status, TimeOfDay};
@@ -465,6 +466,27 @@ fn prune_and_help() {
     insta::assert_snapshot!("help_generations", render(&help, &COLOR, 80, 24, c));
 }
 
+#[test]
+fn kept_folders() {
+    let c = clock();
+    let mut app = with(Screen::Kept { sel: 0 });
+    insta::assert_snapshot!("kept_looking", render(&app, &COLOR, 80, 24, c));
+    app.set_kept(vec![]);
+    let screen = render(&app, &COLOR, 80, 24, c);
+    assert!(!text_of(&screen).contains("d remove"), "nothing to remove");
+    insta::assert_snapshot!("kept_none", screen);
+    app.set_kept(kept_rows(&data()));
+    insta::assert_snapshot!("kept_80x24", render(&app, &COLOR, 80, 24, c));
+    let home = {
+        let mut h = App::new(data());
+        h.set_kept(kept_rows(&data()));
+        h
+    };
+    let screen = render(&home, &COLOR, 80, 24, c);
+    assert!(text_of(&screen).contains("Kept folders 2 from restores, 1.0 GiB and more (k)"));
+    insta::assert_snapshot!("home_kept_80x24", screen);
+}
+
 fn timer(enabled: bool) -> Status {
     Status {
         timer: "structr-backup.timer",
@@ -725,6 +747,24 @@ fn restore_facts(d: &Data) -> Vec<String> {
     facts
 }
 
+/// The folders the restore of `d`'s second generation kept, one per component;
+/// all measured but the last.
+fn kept_rows(d: &Data) -> Vec<KeptRow> {
+    let id = &d.generations[1].id;
+    let n = d.components.len();
+    d.components
+        .iter()
+        .enumerate()
+        .map(|(i, c)| KeptRow {
+            component: c.name.clone(),
+            path: PathBuf::from(format!("{}.pre-restore-{id}", c.path.display())),
+            target: c.path.clone(),
+            modified: Some(Utc.with_ymd_and_hms(2026, 11, 25, 2, 40, 0).unwrap()),
+            size: (i + 1 < n).then(|| Ok((125 * (i as u64 + 1), (i as u64 + 1) << 30))),
+        })
+        .collect()
+}
+
 /// Every screen of the wizard on `d`, by name.
 fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
     let on = |screens: Vec<Screen>| {
@@ -793,6 +833,45 @@ fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
         timer: Timer::Known(timer(true)),
         last: Ok(Some(last_run("success"))),
     });
+    let with_kept = |screens: Vec<Screen>| {
+        let mut app = on(screens);
+        app.set_kept(kept_rows(d));
+        app
+    };
+    let first_kept = &kept_rows(d)[0];
+    let remove_kept = Screen::RemoveKept {
+        confirm: {
+            let mut c = Confirm::new(
+                &first_kept.name(),
+                vec![
+                    format!("Removes {} for good (1.0 GiB in 125 files).", first_kept.path.display()),
+                    format!(
+                        "It holds what {} held before a restore replaced it; the live folder is not touched.",
+                        first_kept.target.display()
+                    ),
+                ],
+            );
+            c.typed = first_kept.name();
+            c.focus = Focus::Confirm;
+            c
+        },
+        path: first_kept.path.clone(),
+    };
+    let mut removing = Job::new(JobKind::RemoveKept, Some(first_kept.name()));
+    removing.started = ago(3);
+    let remove_step = Step::Remove(first_kept.name());
+    removing.steps = vec![(remove_step.clone(), StepState::Running(ago(3)))];
+    removing.progress = Some((remove_step.clone(), 3 << 28, 1 << 30, ago(3)));
+    removing.file = "databases/neo4j/neostore.nodestore.db".into();
+    removing.estimate = Some(Estimate {
+        bytes: 1 << 30,
+        ..Estimate::default()
+    });
+    feed(
+        &mut removing,
+        &remove_step,
+        [(ago(3), 0), (c.mono, 3 << 28)],
+    );
     let mut schedule_confirm = ScheduleScreen::new(None);
     schedule_confirm.confirm = Some((ScheduleAction::Disable, Focus::Cancel));
     vec![
@@ -850,6 +929,19 @@ fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
             "schedule_confirm",
             on(vec![Screen::Schedule(schedule_confirm)]),
         ),
+        ("home_with_kept", with_kept(vec![])),
+        ("kept", with_kept(vec![Screen::Kept { sel: 1 }])),
+        (
+            "kept_remove_confirm",
+            with_kept(vec![Screen::Kept { sel: 0 }, remove_kept]),
+        ),
+        (
+            "kept_removing",
+            with_kept(vec![
+                Screen::Kept { sel: 0 },
+                Screen::Job(Box::new(removing)),
+            ]),
+        ),
         (
             "help_generations",
             on(vec![
@@ -904,6 +996,10 @@ fn every_screen_at_the_minimum_size() {
                 for id in &asked {
                     assert!(text.contains(id), "{prefix} {name}: {id} cut\n{text}");
                 }
+            }
+            if kind == ScreenKind::Kept {
+                let id = &d.generations[1].id;
+                assert!(text.contains(id), "{prefix} {name}: {id} cut\n{text}");
             }
             if kind == ScreenKind::Confirm {
                 assert!(text.contains(" > "), "{prefix} {name}: no field\n{text}");

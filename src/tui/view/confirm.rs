@@ -2,9 +2,20 @@
 
 use super::*;
 
-pub fn confirm(f: &mut Frame, area: Rect, c: &Confirm, verb: &str, theme: &Theme) -> bool {
+/// `verb` names the action and its button; `typed` what is typed to confirm.
+pub fn confirm(
+    f: &mut Frame,
+    area: Rect,
+    c: &Confirm,
+    verb: &str,
+    typed: &str,
+    theme: &Theme,
+) -> bool {
     let mut lines = vec![
-        Line::styled(format!(" {verb} generation {}", c.id), theme.danger()),
+        Line::styled(
+            format!(" {verb} {} {}", typed.split(' ').next().unwrap_or(""), c.id),
+            theme.danger(),
+        ),
         Line::raw(""),
     ];
     if c.facts.is_empty() {
@@ -23,10 +34,7 @@ pub fn confirm(f: &mut Frame, area: Rect, c: &Confirm, verb: &str, theme: &Theme
     let [facts, field] = above(inner, &lines, 5);
     let overflow = scrolled(f, facts, lines, &c.scroll);
     let mut lines = vec![Line::raw("")];
-    lines.push(Line::raw(format!(
-        " Type the generation id to confirm: {}",
-        c.id
-    )));
+    lines.push(Line::raw(format!(" Type the {typed} to confirm: {}", c.id)));
     let matches = if c.armed() {
         Span::styled(" ✓", theme.ok())
     } else {

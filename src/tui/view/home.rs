@@ -47,6 +47,9 @@ pub fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) -
         clock,
         area.width.saturating_sub(14) as usize,
     ));
+    if let Some(rows) = app.kept.as_ref().filter(|k| !k.is_empty()) {
+        lines.push(kept_line(rows, theme));
+    }
     if let Some(r) = &d.interrupted {
         lines.push(Line::raw(""));
         lines.push(Line::styled(

@@ -7,6 +7,7 @@ mod generations;
 mod help;
 mod home;
 mod job;
+mod kept;
 mod prune;
 mod schedule;
 mod widgets;
@@ -17,6 +18,7 @@ use generations::generations;
 use help::help;
 use home::*;
 use job::job;
+use kept::{kept, kept_line};
 use prune::prune;
 use schedule::schedule;
 use widgets::*;
@@ -90,6 +92,8 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         Screen::Schedule(_) => "Schedule".into(),
         Screen::Help(_) => "Help".into(),
         Screen::Actions { .. } => "Generations: actions".into(),
+        Screen::Kept { .. } => "Kept folders".into(),
+        Screen::RemoveKept { .. } => "Kept folders: remove".into(),
     };
     let who = format!("{} · {} ", app.data.kind, app.data.host);
     // The installation goes when the title needs the room.
@@ -112,8 +116,16 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         Screen::Job(j) => job(f, body, j, &app.data, theme, clock),
         Screen::Generations { sel } => generations(f, body, app, *sel, theme, clock, true),
         Screen::RestorePick { sel } => generations(f, body, app, *sel, theme, clock, false),
-        Screen::RestoreConfirm(c) => overflow = confirm(f, body, c, "Restore", theme),
-        Screen::DeleteConfirm(c) => overflow = confirm(f, body, c, "Delete", theme),
+        Screen::RestoreConfirm(c) => {
+            overflow = confirm(f, body, c, "Restore", "generation id", theme)
+        }
+        Screen::DeleteConfirm(c) => {
+            overflow = confirm(f, body, c, "Delete", "generation id", theme)
+        }
+        Screen::RemoveKept { confirm: c, .. } => {
+            overflow = confirm(f, body, c, "Remove", "folder name", theme)
+        }
+        Screen::Kept { sel } => kept(f, body, app, *sel, theme, clock),
         Screen::PrunePreview { rows, sel, confirm } => prune(f, body, rows, *sel, *confirm, theme),
         Screen::Schedule(sc) => schedule(f, body, app, sc, theme, clock),
         Screen::Help(scroll) => overflow = help(f, body, app, scroll, theme),
@@ -139,5 +151,10 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
             status,
         );
     }
-    footer(f, foot, screen.kind(), overflow, theme);
+    // Keys that would do nothing now are left out.
+    let idle: &[&str] = match screen {
+        Screen::Kept { .. } if app.kept.as_ref().is_none_or(|k| k.is_empty()) => &["d", "↑↓ jk"],
+        _ => &[],
+    };
+    footer(f, foot, screen.kind(), overflow, idle, theme);
 }

@@ -16,11 +16,22 @@ pub fn too_small(f: &mut Frame, area: Rect, theme: &Theme) {
 }
 
 /// The screen's keys, as many whole ones as fit, in the table's order; the
-/// scrolling keys only when the screen has more than it shows.
-pub fn footer(f: &mut Frame, area: Rect, kind: ScreenKind, overflow: bool, theme: &Theme) {
+/// scrolling keys only when the screen has more than it shows, none of `idle`.
+pub fn footer(
+    f: &mut Frame,
+    area: Rect,
+    kind: ScreenKind,
+    overflow: bool,
+    idle: &[&str],
+    theme: &Theme,
+) {
     let mut spans = vec![Span::raw(" ")];
     let mut used = 1;
-    for k in keys(kind).iter().filter(|k| overflow || **k != SCROLL) {
+    let shown = keys(kind)
+        .iter()
+        .filter(|k| overflow || **k != SCROLL)
+        .filter(|k| !idle.contains(&k.0));
+    for k in shown {
         let width = k.0.chars().count() + 1 + k.1.chars().count();
         if used + width > area.width as usize {
             break;
