@@ -11,7 +11,7 @@ use std::path::Path;
 use common::{shell, text, tree};
 use structr_backup::cancel::Cancel;
 use structr_backup::repo::archive::{
-    deep_verify, extract_archive, write_archive, ArchiveError, ArchiveOptions,
+    deep_verify, entry_times, extract_archive, write_archive, ArchiveError, ArchiveOptions,
 };
 use structr_backup::repo::file_index::{EntryKind, IndexEntry};
 
@@ -73,6 +73,43 @@ fn archive_is_what_standard_tools_see() {
     let d = tree::diff(&tree::snapshot(&src), &tree::snapshot(&x));
     assert!(d.is_empty(), "{}", d.join("\n"));
     deep_verify(&out, &s.index, &Cancel::new(), &mut no_events()).unwrap();
+}
+
+#[test]
+fn entry_times_tell_each_entry_its_mtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    sample(&src);
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(src.join("databases/neo4j/store.db"))
+        .unwrap()
+        .set_modified(at)
+        .unwrap();
+    let out = dir.path().join("a.tar.zst");
+    let s = write_archive(
+        &src,
+        &out,
+        &ArchiveOptions::default(),
+        &Cancel::new(),
+        &mut no_events(),
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    entry_times(
+        &out,
+        &s.index,
+        &Cancel::new(),
+        &mut no_events(),
+        &mut |p, t| seen.push((String::from_utf8_lossy(p).into_owned(), t)),
+    )
+    .unwrap();
+    assert_eq!(seen.len(), s.index.len(), "every entry once");
+    assert!(
+        seen.contains(&("databases/neo4j/store.db".into(), 1_700_000_000)),
+        "{seen:?}"
+    );
 }
 
 /// A raw tar entry: name, type, link name, content.

@@ -49,7 +49,7 @@ pub fn extract_archive(
         .mode(0o700)
         .create(dest)
         .map_err(|e| ArchiveError::io("cannot create", dest, e))?;
-    walk(archive, Some(dest), index, cancel, on)
+    walk(archive, Some(dest), index, cancel, on, None)
 }
 
 /// Reads every entry and checks it against the index; writes nothing.
@@ -59,7 +59,20 @@ pub fn deep_verify(
     cancel: &Cancel,
     on: &mut dyn FnMut(ArchiveEvent),
 ) -> Result<VerifySummary, ArchiveError> {
-    walk(archive, None, index, cancel, on)
+    walk(archive, None, index, cancel, on, None)
+}
+
+/// `deep_verify`, telling `times` each entry's path (as in the index) and mtime
+/// (seconds since the epoch): what a listing of the generation shows beside the
+/// index, which holds no times.
+pub fn entry_times(
+    archive: &Path,
+    index: &[IndexEntry],
+    cancel: &Cancel,
+    on: &mut dyn FnMut(ArchiveEvent),
+    times: &mut dyn FnMut(&[u8], i64),
+) -> Result<VerifySummary, ArchiveError> {
+    walk(archive, None, index, cancel, on, Some(times))
 }
 
 /// Metadata applied once a folder's contents are in place (deepest first).
@@ -90,12 +103,16 @@ impl Pending {
     }
 }
 
+/// Where a walk tells each entry's path and mtime.
+type Times<'a> = &'a mut dyn FnMut(&[u8], i64);
+
 fn walk(
     archive: &Path,
     dest: Option<&Path>,
     index: &[IndexEntry],
     cancel: &Cancel,
     on: &mut dyn FnMut(ArchiveEvent),
+    mut times: Option<Times>,
 ) -> Result<ExtractSummary, ArchiveError> {
     let corrupt = |detail: String| ArchiveError::Corrupt {
         archive: archive.to_path_buf(),
@@ -220,6 +237,9 @@ fn walk(
             }
         });
         let meta = entry_meta(entry.header(), ext);
+        if let Some(t) = times.as_mut() {
+            t(&rel, meta.mtime);
+        }
         let attr_err =
             |t: &Path, e: io::Error| ArchiveError::io("cannot set the attributes of", t, e);
         (on)(ArchiveEvent::File(Path::new(std::ffi::OsStr::from_bytes(
