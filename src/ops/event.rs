@@ -22,6 +22,8 @@ pub enum Step {
     Publish,
     /// Removing a folder a restore kept (named).
     Remove(String),
+    /// Comparing a component of a generation with its live folder.
+    Compare(String),
 }
 
 impl fmt::Display for Step {
@@ -40,6 +42,7 @@ impl fmt::Display for Step {
             Step::Health(s) => write!(f, "{s} healthy?"),
             Step::Publish => write!(f, "write manifest, checksums"),
             Step::Remove(c) => write!(f, "remove {c}"),
+            Step::Compare(c) => write!(f, "compare {c} with the live folder"),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod archiving;
 pub mod backup;
+pub mod compare;
 pub mod error;
 pub mod event;
 pub mod journal;
