@@ -519,3 +519,62 @@ fn why_a_verification_failed_stays_in_the_details() {
         "{screen}"
     );
 }
+
+#[test]
+fn a_generation_is_browsed_searched_and_compared_with_the_live_folders() {
+    let t = Tui::demo_with_backups(1);
+    let structr = t.demo_dir().join("structr");
+    let hello = structr.join("scripts/hello.js");
+    let content = std::fs::read(&hello).unwrap();
+    let sha: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&content)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let modified: chrono::DateTime<chrono::Local> = std::fs::metadata(&hello)
+        .unwrap()
+        .modified()
+        .unwrap()
+        .into();
+    t.open_sized(80, 24);
+    t.keys(&["g", "f"]);
+    t.wait_for(" entries, ", Duration::from_secs(10));
+    t.keys(&["/"]);
+    t.type_text("hello");
+    let screen = t.wait_for("structr/scripts/hello.js", Duration::from_secs(5));
+    assert!(screen.contains("1 match"), "{screen}");
+    assert!(screen.contains(&format!("sha256 {sha}")), "{screen}");
+    // The mtimes come from the archive, on a thread.
+    t.wait_until_gone("reading mtimes", Duration::from_secs(30));
+    t.wait_for(
+        &modified.format("modified %Y-%m-%d %H:%M:%S").to_string(),
+        Duration::from_secs(5),
+    );
+    // One file edited, one added, one removed since the backup.
+    let conf = structr.join("structr.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str("\n# edited after the backup\n");
+    std::fs::write(&conf, text).unwrap();
+    std::fs::write(structr.join("files/added-after-the-backup.txt"), b"new").unwrap();
+    std::fs::remove_file(&hello).unwrap();
+    t.keys(&["Escape", "c"]);
+    let screen = t.wait_for("Live against ", Duration::from_secs(30));
+    assert!(
+        screen.contains("- missing structr/scripts/hello.js"),
+        "{screen}"
+    );
+    t.keys(&["/"]);
+    t.type_text("structr/");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("structr/structr.conf", Duration::from_secs(5));
+    assert!(
+        screen.contains("~ changed structr/structr.conf"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("+ new     structr/files/added-after-the-backup.txt"),
+        "{screen}"
+    );
+}

@@ -14,6 +14,7 @@ use crate::ops::journal::Record;
 use crate::ops::{Event, Step};
 use crate::repo::generation::{Manifest, MAX_LABEL};
 
+use super::browse::{BrowseScreen, Listing};
 use super::eta::{Estimate, Tally};
 use super::kept::KeptRow;
 use super::scroll::Scroll;
@@ -410,6 +411,8 @@ pub enum Screen {
         confirm: Confirm,
         path: PathBuf,
     },
+    /// A generation's contents, and how it differs from the live installation.
+    Browse(Box<BrowseScreen>),
 }
 
 /// Screen families, for the key table.
@@ -428,6 +431,10 @@ pub enum ScreenKind {
     Help,
     Actions,
     Kept,
+    /// A generation's contents; while a search is typed; its differences.
+    Browse,
+    BrowseSearch,
+    BrowseDiff,
 }
 
 impl Screen {
@@ -447,6 +454,9 @@ impl Screen {
             Screen::Help(_) => ScreenKind::Help,
             Screen::Actions { .. } => ScreenKind::Actions,
             Screen::Kept { .. } => ScreenKind::Kept,
+            Screen::Browse(b) if b.searching => ScreenKind::BrowseSearch,
+            Screen::Browse(b) if b.showing == Listing::Differences => ScreenKind::BrowseDiff,
+            Screen::Browse(_) => ScreenKind::Browse,
         }
     }
 }
@@ -483,6 +493,10 @@ pub enum Effect {
     FindKept,
     /// Remove the kept folder at this path (a job).
     RemoveKept(PathBuf),
+    /// List a generation's entries and read their mtimes (on a thread).
+    Browse(String),
+    /// Compare a generation with the live installation (on a thread).
+    Compare(String),
 }
 
 pub struct App {
@@ -629,7 +643,10 @@ impl App {
         // `q` leaves the wizard from any screen without a text field, once no job runs.
         let typing = matches!(
             self.screen().kind(),
-            ScreenKind::Confirm | ScreenKind::Schedule | ScreenKind::BackupPlan
+            ScreenKind::Confirm
+                | ScreenKind::Schedule
+                | ScreenKind::BackupPlan
+                | ScreenKind::BrowseSearch
         );
         if key.code == KeyCode::Char('q') && !typing && !self.job_running() {
             return Effect::Quit;
@@ -645,6 +662,9 @@ impl App {
             ScreenKind::Schedule => self.schedule_key(key),
             ScreenKind::Actions => self.actions_key(key),
             ScreenKind::Kept => self.kept_key(key),
+            ScreenKind::Browse | ScreenKind::BrowseSearch | ScreenKind::BrowseDiff => {
+                self.browse_key(key)
+            }
             ScreenKind::Help => {
                 if matches!(
                     key.code,
@@ -784,6 +804,7 @@ impl App {
                 Effect::None
             }
             (KeyCode::Char('p'), Some(id)) if !restore => Effect::TogglePin(id),
+            (KeyCode::Char('f'), Some(id)) if !restore => self.browse(id),
             (KeyCode::Char('d'), Some(id)) if !restore && self.is_pinned(&id) => {
                 self.status = Some(format!(
                     "{id} is pinned: press p to unpin it, then d to delete it"
@@ -821,7 +842,7 @@ impl App {
                 self.begin_job(JobKind::VerifyForRestore, Some(id.clone()));
                 Effect::VerifyBeforeRestore(id)
             }
-            KeyCode::Char('v' | 'V' | 'p' | 'd') => {
+            KeyCode::Char('v' | 'V' | 'p' | 'd' | 'f') => {
                 self.stack.pop();
                 self.list_key(key, false)
             }

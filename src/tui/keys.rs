@@ -37,6 +37,7 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             // What does not fit the footer is in the Enter menu and the help.
             ("↑↓ jk", "select"),
             ("Enter", "actions"),
+            ("f", "files"),
             ("P", "prune"),
             ("Esc", "back"),
             ("v", "verify"),
@@ -70,12 +71,31 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
         ],
         ScreenKind::Help => &[SCROLL, ("Esc", "close help")],
         ScreenKind::Kept => &[("↑↓ jk", "select"), ("d", "remove"), ("Esc", "back")],
+        ScreenKind::Browse => &[
+            ("↑↓ jk", "select"),
+            ("/", "search"),
+            ("c", "compare with live"),
+            ("Esc", "back"),
+        ],
+        ScreenKind::BrowseSearch => &[
+            ("type", "part of a path"),
+            ("↑↓", "select"),
+            ("Enter", "keep"),
+            ("Esc", "clear"),
+        ],
+        ScreenKind::BrowseDiff => &[
+            ("↑↓ jk", "select"),
+            ("/", "search"),
+            ("c", "contents"),
+            ("Esc", "back"),
+        ],
         ScreenKind::Actions => &[
             ("r", "restore"),
             ("v", "verify"),
             ("V", "deep verify"),
             ("p", "pin/unpin"),
             ("d", "delete"),
+            ("f", "browse files"),
             ("Esc", "close"),
         ],
     }

@@ -3,6 +3,8 @@
 //! job thread in, effects carried out through `ops`. No backup logic lives here.
 
 pub mod app;
+mod browse;
+mod browse_tasks;
 mod eta;
 mod facts;
 mod failure;
@@ -74,6 +76,8 @@ pub struct World {
     services_asked: Option<Instant>,
     /// The folders restores kept, being looked for and measured.
     kept: Option<Receiver<kept::KeptMsg>>,
+    /// A browse's threads: its listing (with mtimes) and its comparison.
+    browse: Vec<(Cancel, Receiver<browse::BrowseMsg>)>,
 }
 
 /// Each service's name and whether it runs (None: the question failed).
@@ -115,6 +119,7 @@ impl World {
             services: None,
             services_asked: None,
             kept: None,
+            browse: Vec::new(),
         }
     }
 
@@ -205,6 +210,27 @@ impl World {
                 self.gather_kept();
             }
             Effect::FindKept => self.gather_kept(),
+            Effect::Browse(id) => {
+                self.forget_browse();
+                let cancel = Cancel::new();
+                if let Some(rx) = browse_tasks::list(self.repo.clone(), id, cancel.clone()) {
+                    self.browse.push((cancel, rx));
+                }
+            }
+            Effect::Compare(id) => {
+                let Ok(inst) = &self.inst else {
+                    app.on_browse(browse::BrowseMsg::Compared(Err(
+                        "no installation to compare with".into(),
+                    )));
+                    return;
+                };
+                let cancel = Cancel::new();
+                let started =
+                    browse_tasks::compare(inst.clone(), self.repo.clone(), id, cancel.clone());
+                if let Some(rx) = started {
+                    self.browse.push((cancel, rx));
+                }
+            }
             Effect::RemoveKept(path) => self.spawn(move |ctx, on| {
                 let gone = ops::kept::remove(ctx.inst, &path, &ctx.cancel, on)?;
                 Ok(format!(
@@ -333,6 +359,13 @@ impl World {
             });
         if measured.is_ok() {
             self.facts = Some(rx);
+        }
+    }
+
+    /// Stops a browse's threads (it was left, or another opened).
+    fn forget_browse(&mut self) {
+        for (cancel, _) in self.browse.drain(..) {
+            cancel.cancel();
         }
     }
 
@@ -604,6 +637,17 @@ fn drain(world: &mut World, app: &mut App) {
         Some(Err(TryRecvError::Disconnected)) => world.facts = None,
         _ => {}
     }
+    // A browse left: its threads stop; one open: everything they sent.
+    if !app.browsing() {
+        world.forget_browse();
+    }
+    world.browse.retain(|(_, rx)| loop {
+        match rx.try_recv() {
+            Ok(msg) => app.on_browse(msg),
+            Err(TryRecvError::Empty) => break true,
+            Err(TryRecvError::Disconnected) => break false,
+        }
+    });
     // Every size measured so far, not one a frame: a list of many is quick.
     while let Some(msg) = world.kept.as_ref().map(|rx| rx.try_recv()) {
         match msg {

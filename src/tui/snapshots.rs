@@ -13,14 +13,17 @@ use super::app::{
     App, Confirm, Data, Focus, Job, JobKind, PlanScreen, PruneRow, ScheduleAction, ScheduleFacts,
     ScheduleScreen, Screen, ScreenKind, StepState, Timer,
 };
+use super::browse::{BrowseMsg, BrowseScreen, DiffRow, FileRow};
 use super::eta::Estimate;
 use super::kept::KeptRow;
 use super::theme::Theme;
 use super::view::{draw, Clock};
 use crate::install::schedule::{LastRun, Status, TimeOfDay};
 use crate::install::ComponentSpec;
+use crate::ops::compare::Change;
 use crate::ops::journal::Record;
 use crate::ops::{Event, Step};
+use crate::repo::file_index::EntryKind;
 use crate::repo::generation::{Component, Manifest, Timings, VerifyRecord};
 
 const COLOR: Theme = Theme { color: true };
@@ -487,6 +490,44 @@ fn kept_folders() {
     insta::assert_snapshot!("home_kept_80x24", screen);
 }
 
+#[test]
+fn browsing_a_generation() {
+    let c = clock();
+    let d = data();
+    let mut b = browse_screen(&d);
+    let screen = render(
+        &with(Screen::Browse(Box::new(b.clone()))),
+        &COLOR,
+        80,
+        24,
+        c,
+    );
+    let text = text_of(&screen);
+    assert!(text.contains("neo4j-data/databases/neo4j/neostore.relationshipstore.db"));
+    assert!(
+        text.contains("sha256 0f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")
+    );
+    insta::assert_snapshot!("browse_80x24", screen);
+    b.apply(BrowseMsg::TimesEnd(Err(
+        "structr.tar.zst: the archive is damaged".into(),
+    )));
+    b.showing = super::browse::Listing::Differences;
+    b.compare = None;
+    b.apply(BrowseMsg::Comparing {
+        step: "compare neo4j-data with the live folder".into(),
+        done: 1 << 29,
+        total: 3 << 29,
+    });
+    insta::assert_snapshot!(
+        "browse_comparing",
+        render(&with(Screen::Browse(Box::new(b))), &COLOR, 80, 24, c)
+    );
+    let compared = with(Screen::Browse(Box::new(browse_compared(&d))));
+    let screen = render(&compared, &COLOR, 80, 24, c);
+    assert!(text_of(&screen).contains("1 new, 2 changed, 1 missing"));
+    insta::assert_snapshot!("browse_differences_80x24", screen);
+}
+
 fn timer(enabled: bool) -> Status {
     Status {
         timer: "structr-backup.timer",
@@ -765,6 +806,89 @@ fn kept_rows(d: &Data) -> Vec<KeptRow> {
         .collect()
 }
 
+/// A few entries of each component of `d`'s second generation, mtimes read for
+/// the first half.
+fn browse_rows(d: &Data) -> Vec<FileRow> {
+    let mut rows = Vec::new();
+    for (n, c) in d.generations[1].components.iter().enumerate() {
+        let entry = |path: &str, kind: EntryKind, size: u64| FileRow {
+            component: c.name.clone(),
+            path: path.into(),
+            kind,
+            mode: if kind == EntryKind::Dir { 0o755 } else { 0o644 },
+            uid: 7474,
+            gid: 7474,
+            size,
+            sha256: (kind == EntryKind::File).then(|| {
+                format!("{n}f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")
+            }),
+            link: None,
+            mtime: None,
+        };
+        rows.push(entry(".", EntryKind::Dir, 0));
+        rows.push(entry("databases", EntryKind::Dir, 0));
+        rows.push(entry(
+            "databases/neo4j/neostore.relationshipstore.db",
+            EntryKind::File,
+            3 << 28,
+        ));
+        rows.push(entry(
+            "files/2026/11/Quarterly report (final).pdf",
+            EntryKind::File,
+            1 << 20,
+        ));
+        rows.push(entry("structr.conf", EntryKind::File, 2048));
+    }
+    let half = rows.len() / 2;
+    for (i, r) in rows.iter_mut().enumerate().take(half) {
+        r.mtime = Some(1_795_000_000 + i as i64 * 60);
+    }
+    rows
+}
+
+/// Browsing `d`'s second generation: listed, mtimes half read.
+fn browse_screen(d: &Data) -> BrowseScreen {
+    let mut b = BrowseScreen::new(&d.generations[1].id);
+    b.apply(BrowseMsg::Listed(Ok(browse_rows(d))));
+    b.apply(BrowseMsg::TimesRead {
+        done: 1 << 30,
+        total: 3 << 30,
+    });
+    b.sel = 2;
+    b
+}
+
+/// The same, compared with the live installation.
+fn browse_compared(d: &Data) -> BrowseScreen {
+    let mut b = browse_screen(d);
+    let first = &d.generations[1].components[0].name;
+    let last = &d.generations[1].components.last().unwrap().name;
+    b.showing = super::browse::Listing::Differences;
+    b.apply(BrowseMsg::Compared(Ok(vec![
+        DiffRow {
+            component: first.clone(),
+            path: "databases/neo4j/neostore.relationshipstore.db".into(),
+            change: Change::Changed("size 805306368 → 805830656".into()),
+        },
+        DiffRow {
+            component: last.clone(),
+            path: "files/2026/11/Quarterly report (final).pdf".into(),
+            change: Change::Missing,
+        },
+        DiffRow {
+            component: last.clone(),
+            path: "files/2026/12/new upload.png".into(),
+            change: Change::New,
+        },
+        DiffRow {
+            component: last.clone(),
+            path: "structr.conf".into(),
+            change: Change::Changed("content".into()),
+        },
+    ])));
+    b
+}
+
 /// Every screen of the wizard on `d`, by name.
 fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
     let on = |screens: Vec<Screen>| {
@@ -941,6 +1065,24 @@ fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
                 Screen::Kept { sel: 0 },
                 Screen::Job(Box::new(removing)),
             ]),
+        ),
+        (
+            "browse",
+            on(vec![Screen::Browse(Box::new(browse_screen(d)))]),
+        ),
+        (
+            "browse_search",
+            on(vec![Screen::Browse(Box::new({
+                let mut b = browse_screen(d);
+                b.searching = true;
+                b.filter = "quarterly".into();
+                b.refilter();
+                b
+            }))]),
+        ),
+        (
+            "browse_differences",
+            on(vec![Screen::Browse(Box::new(browse_compared(d)))]),
         ),
         (
             "help_generations",

@@ -1,6 +1,7 @@
 //! Drawing the wizard: one function per screen, all from `App` and a clock, so the
 //! same state always draws the same picture (snapshot tests rely on it).
 
+mod browse;
 mod columns;
 mod confirm;
 mod generations;
@@ -12,6 +13,7 @@ mod prune;
 mod schedule;
 mod widgets;
 
+use browse::browse;
 use columns::{fit, Col};
 use confirm::confirm;
 use generations::generations;
@@ -93,6 +95,10 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         Screen::Help(_) => "Help".into(),
         Screen::Actions { .. } => "Generations: actions".into(),
         Screen::Kept { .. } => "Kept folders".into(),
+        Screen::Browse(b) if b.showing == crate::tui::browse::Listing::Differences => {
+            "Files: against the live installation".into()
+        }
+        Screen::Browse(_) => "Files".into(),
         Screen::RemoveKept { .. } => "Kept folders: remove".into(),
     };
     let who = format!("{} · {} ", app.data.kind, app.data.host);
@@ -126,6 +132,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
             overflow = confirm(f, body, c, "Remove", "folder name", theme)
         }
         Screen::Kept { sel } => kept(f, body, app, *sel, theme, clock),
+        Screen::Browse(b) => browse(f, body, b, theme),
         Screen::PrunePreview { rows, sel, confirm } => prune(f, body, rows, *sel, *confirm, theme),
         Screen::Schedule(sc) => schedule(f, body, app, sc, theme, clock),
         Screen::Help(scroll) => overflow = help(f, body, app, scroll, theme),
