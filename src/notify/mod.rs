@@ -288,13 +288,45 @@ fn deliver(what: &str, url: &str, send: impl FnOnce() -> std::result::Result<(),
     }
 }
 
+thread_local! {
+    /// Warnings held for the caller instead of printed (see `quietly`).
+    static HELD: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with the warnings of notifications sent on this thread handed back
+/// instead of printed: the wizard shows them on its screen, where a line on
+/// stderr would tear the picture.
+pub fn quietly<R>(f: impl FnOnce() -> R) -> (R, Vec<String>) {
+    let before = HELD.with(|h| h.borrow_mut().replace(Vec::new()));
+    let r = f();
+    let held = HELD.with(|h| std::mem::replace(&mut *h.borrow_mut(), before));
+    (r, held.unwrap_or_default())
+}
+
 fn warn(text: &str) {
-    crate::errln!("warning: notify: {text}");
+    let held = HELD.with(|h| match h.borrow_mut().as_mut() {
+        Some(v) => {
+            v.push(format!("notify: {text}"));
+            true
+        }
+        None => false,
+    });
+    if !held {
+        crate::errln!("warning: notify: {text}");
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warnings_can_be_held_for_the_caller() {
+        let ((), held) = quietly(|| warn("the ping to http://x failed"));
+        assert_eq!(held, ["notify: the ping to http://x failed"]);
+        let ((), none) = quietly(|| {});
+        assert!(none.is_empty());
+    }
 
     #[test]
     fn join_adds_one_slash() {
