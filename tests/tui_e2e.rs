@@ -578,3 +578,41 @@ fn a_generation_is_browsed_searched_and_compared_with_the_live_folders() {
         "{screen}"
     );
 }
+
+#[test]
+fn wizard_runs_reach_the_status_file_and_the_metrics() {
+    let t = Tui::demo_with_backups(0);
+    let metrics = t.home.path().join("structr_backup.prom");
+    let cfg = t.demo_dir().join("config.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!("\n[notify]\nmetrics_file = {:?}\n", metrics));
+    std::fs::write(&cfg, text).unwrap();
+    t.open_sized(80, 24);
+    t.backup_through_wizard();
+    let id = t.generations()[0].clone();
+    let last = structr_backup::notify::read_last_run().expect("last-run.json");
+    assert_eq!(
+        (last.operation.as_str(), last.id.as_deref(), last.exit_code),
+        ("backup", Some(id.as_str()), 0),
+        "{last:?}"
+    );
+    let m = std::fs::read_to_string(&metrics).unwrap();
+    assert!(
+        m.contains("structr_backup_last_success_timestamp_seconds{operation=\"backup\""),
+        "{m}"
+    );
+    assert!(m.contains("structr_backup_generations{"), "{m}");
+    // A verification from the generations screen is a run too.
+    t.keys(&["g", "v"]);
+    t.wait_for("Verify finished", Duration::from_secs(30));
+    let last = structr_backup::notify::read_last_run().expect("last-run.json");
+    assert_eq!(
+        (last.operation.as_str(), last.id.as_deref()),
+        ("verify", Some(id.as_str()))
+    );
+    let m = std::fs::read_to_string(&metrics).unwrap();
+    assert!(
+        m.contains("structr_backup_last_exit_code{operation=\"verify\""),
+        "{m}"
+    );
+}

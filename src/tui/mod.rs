@@ -11,6 +11,7 @@ mod failure;
 mod kept;
 pub mod keys;
 mod panics;
+mod report;
 pub mod scroll;
 pub mod theme;
 pub mod view;
@@ -169,6 +170,16 @@ impl World {
         d
     }
 
+    /// `spawn` for a run the monitors hear of, as the CLI's runs (see `report`).
+    fn spawn_watched(
+        &mut self,
+        watch: report::Watch,
+        work: impl FnOnce(&Context, &mut dyn FnMut(Event)) -> Result<String, Failed> + Send + 'static,
+    ) {
+        let (config, repo) = (self.config.clone(), self.repo.clone());
+        self.spawn(move |ctx, on| report::watched(&config, &repo, watch, on, |on| work(ctx, on)));
+    }
+
     fn spawn(
         &mut self,
         work: impl FnOnce(&Context, &mut dyn FnMut(Event)) -> Result<String, Failed> + Send + 'static,
@@ -266,7 +277,7 @@ impl World {
                 app.data.plan_bytes = None;
                 self.gather(Facts::Plan, facts::backup_plan);
             }
-            Effect::StartBackup { label } => self.spawn(move |ctx, on| {
+            Effect::StartBackup { label } => self.spawn_watched(watch("backup", None), move |ctx, on| {
                 let out = ops::backup::run(ctx, &BackupOptions { label }, on)?;
                 let m = &out.manifest;
                 Ok(format!(
@@ -279,7 +290,7 @@ impl World {
             }),
             Effect::VerifyBeforeRestore(id) => self.verify(id, false),
             Effect::Verify { id, deep } => self.verify(id, deep),
-            Effect::StartRestore(id) => self.spawn(move |ctx, on| {
+            Effect::StartRestore(id) => self.spawn_watched(watch("restore", Some(&id)), move |ctx, on| {
                 let out = ops::restore::run(ctx, &id, &RestoreOptions { safety_backup: true }, on)?;
                 let kept: Vec<String> = out.placements.iter().map(|p| p.kept.display().to_string()).collect();
                 Ok(format!(
@@ -321,12 +332,12 @@ impl World {
             },
             Effect::StartPrune => {
                 let (repo, policy) = (self.repo.clone(), self.policy.clone());
-                self.spawn(move |_, on| {
+                self.spawn_watched(watch("prune", None), move |_, on| {
                     let rows = ops::prune::run(&repo, &policy, on)?;
                     Ok(format!("{} generation(s) deleted.", rows.iter().filter(|r| !r.decision.keep).count()))
                 })
             }
-            Effect::Recover => self.spawn(|ctx, on| {
+            Effect::Recover => self.spawn_watched(watch("recover", None), |ctx, on| {
                 let out = ops::recover::run(ctx, on)?;
                 Ok(match out.record {
                     Some(r) => format!("Started {} again.", r.stopped.join(", ")),
@@ -437,7 +448,7 @@ impl World {
 
     fn verify(&mut self, id: String, deep: bool) {
         let repo = self.repo.clone();
-        self.spawn(move |ctx, on| {
+        self.spawn_watched(watch("verify", Some(&id)), move |ctx, on| {
             let reports =
                 ops::verify::run(&repo, std::slice::from_ref(&id), deep, &ctx.cancel, on)?;
             match reports.into_iter().next() {
@@ -449,6 +460,14 @@ impl World {
                 None => Err(Failed::from(format!("{id} was not verified"))),
             }
         });
+    }
+}
+
+/// What the monitors hear a wizard run as (the CLI's names).
+fn watch(operation: &'static str, id: Option<&str>) -> report::Watch {
+    report::Watch {
+        operation,
+        id: id.map(str::to_string),
     }
 }
 
