@@ -470,6 +470,27 @@ fn prune_and_help() {
 }
 
 #[test]
+fn no_generations_no_keys_for_them() {
+    let mut d = data();
+    d.generations.clear();
+    let app = App::new(d);
+    for screen in [
+        Screen::Generations { sel: 0 },
+        Screen::RestorePick { sel: 0 },
+    ] {
+        let mut app = App::new(app.data.clone());
+        app.stack.push(screen);
+        let text = text_of(&render(&app, &COLOR, 80, 24, clock()));
+        let footer = text.lines().rev().nth(2).unwrap_or_default().to_string();
+        assert!(footer.contains("Esc back"), "{text}");
+        assert!(
+            !footer.contains("Enter") && !footer.contains("select"),
+            "keys that do nothing: {footer}"
+        );
+    }
+}
+
+#[test]
 fn kept_folders() {
     let c = clock();
     let mut app = with(Screen::Kept { sel: 0 });

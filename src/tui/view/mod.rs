@@ -161,6 +161,11 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
     // Keys that would do nothing now are left out.
     let idle: &[&str] = match screen {
         Screen::Kept { .. } if app.kept.as_ref().is_none_or(|k| k.is_empty()) => &["d", "↑↓ jk"],
+        Screen::Generations { .. } | Screen::RestorePick { .. }
+            if app.data.generations.is_empty() =>
+        {
+            &["↑↓ jk", "Enter", "f", "v", "V", "p", "d"]
+        }
         _ => &[],
     };
     footer(f, foot, screen.kind(), overflow, idle, theme);
