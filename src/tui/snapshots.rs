@@ -1019,8 +1019,39 @@ fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
     );
     let mut schedule_confirm = ScheduleScreen::new(None);
     schedule_confirm.confirm = Some((ScheduleAction::Disable, Focus::Cancel));
+    let mut interrupted = on(vec![]);
+    interrupted.data.interrupted = Some(Record {
+        pid: 4242,
+        host: "srv1".into(),
+        operation: "restore".into(),
+        started_at: Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap(),
+        targets: vec![],
+        stopped: d.services.iter().map(|(n, _)| n.clone()).collect(),
+        failed_start: None,
+        swaps: vec![],
+    });
+    interrupted.data.notes = vec![
+        "This machine is a virtual machine (kvm): a snapshot of the stopped VM is an alternative."
+            .into(),
+    ];
+    let mut cancelled = running.clone();
+    cancelled.cancel_requested = true;
+    let mut cancelled = on(vec![Screen::Job(Box::new(cancelled))]);
+    cancelled.on_job_done(Err("cancelled: the operation was cancelled. The services were started again. No generation was written.".into()));
+    if let Some(Screen::Job(j)) = cancelled.stack.last_mut() {
+        j.finished = Some(c.mono);
+    }
+    let mut damaged = on(vec![Screen::Generations { sel: 1 }]);
+    damaged.verified(
+        &id,
+        vec![format!("verification failed: {id}: {}.tar.zst is damaged (sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, expected 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae)", d.components[0].name)],
+    );
     vec![
         ("home", on(vec![])),
+        ("home_interrupted", interrupted),
+        ("help_home", on(vec![Screen::Help(Default::default())])),
+        ("backup_cancelled", cancelled),
+        ("generations_verify_failed", damaged),
         (
             "backup_plan",
             on(vec![Screen::BackupPlan(Default::default())]),
