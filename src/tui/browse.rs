@@ -110,6 +110,9 @@ pub struct BrowseScreen {
     pub matches: Vec<usize>,
     /// The selection, a position in `matches`.
     pub sel: usize,
+    /// Files listed and the bytes they hold.
+    pub files: usize,
+    pub bytes: u64,
 }
 
 impl BrowseScreen {
@@ -124,10 +127,12 @@ impl BrowseScreen {
             searching: false,
             matches: Vec::new(),
             sel: 0,
+            files: 0,
+            bytes: 0,
         }
     }
 
-    pub fn files(&self) -> &[FileRow] {
+    pub fn entries(&self) -> &[FileRow] {
         match &self.rows {
             Some(Ok(rows)) => rows,
             _ => &[],
@@ -148,8 +153,8 @@ impl BrowseScreen {
         let hit = |s: String| needle.is_empty() || s.to_lowercase().contains(&needle);
         let before = self.matches.get(self.sel).copied();
         self.matches = match self.showing {
-            Listing::Contents => (0..self.files().len())
-                .filter(|&i| hit(self.files()[i].shown()))
+            Listing::Contents => (0..self.entries().len())
+                .filter(|&i| hit(self.entries()[i].shown()))
                 .collect(),
             Listing::Differences => (0..self.differences().len())
                 .filter(|&i| {
@@ -167,6 +172,9 @@ impl BrowseScreen {
     pub fn apply(&mut self, msg: BrowseMsg) {
         match msg {
             BrowseMsg::Listed(rows) => {
+                let files = rows.iter().flatten().filter(|r| r.kind == EntryKind::File);
+                self.files = files.clone().count();
+                self.bytes = files.map(|r| r.size).sum();
                 self.rows = Some(rows);
                 self.refilter();
             }
@@ -382,7 +390,7 @@ mod tests {
     fn mtimes_arrive_by_position() {
         let mut app = browsing();
         app.on_browse(BrowseMsg::Times(vec![(1, 1_700_000_000), (9, 1)]));
-        assert_eq!(screen(&app).files()[1].mtime, Some(1_700_000_000));
+        assert_eq!(screen(&app).entries()[1].mtime, Some(1_700_000_000));
         app.on_browse(BrowseMsg::TimesEnd(Err("damaged".into())));
         assert_eq!(screen(&app).times, Times::Failed("damaged".into()));
     }

@@ -218,9 +218,9 @@ impl World {
             Effect::Refresh => {
                 app.set_data(self.data());
                 self.gather_schedule();
-                self.gather_kept();
+                self.gather_kept(app);
             }
-            Effect::FindKept => self.gather_kept(),
+            Effect::FindKept => self.gather_kept(app),
             Effect::Browse(id) => {
                 self.forget_browse();
                 let cancel = Cancel::new();
@@ -380,12 +380,14 @@ impl World {
         }
     }
 
-    /// Looks for the folders restores kept and measures them, on a thread; one
-    /// look at a time.
-    fn gather_kept(&mut self) {
-        let Ok(inst) = &self.inst else { return };
-        if self.kept.is_none() {
-            self.kept = kept::gather(inst.clone());
+    /// Looks for the folders restores kept and measures them, on a thread. A
+    /// look still measuring is dropped for a fresh one (a folder may be gone);
+    /// its thread stops at its next report.
+    fn gather_kept(&mut self, app: &mut App) {
+        match &self.inst {
+            Ok(inst) => self.kept = kept::gather(inst.clone()),
+            // No installation, no targets to look beside.
+            Err(_) => app.set_kept(Vec::new()),
         }
     }
 
@@ -504,7 +506,7 @@ pub fn run(world: World, stop: &Cancel) -> io::Result<()> {
     let mut world = world;
     let mut app = App::new(world.data());
     world.gather_schedule();
-    world.gather_kept();
+    world.gather_kept(&mut app);
     let theme = theme::Theme::from_env();
     let recording = panics::Recording::start();
     let screen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -78,8 +78,6 @@ pub fn browse(f: &mut Frame, area: Rect, b: &BrowseScreen, theme: &Theme) {
 }
 
 fn contents_summary<'a>(b: &BrowseScreen, rows: &[FileRow], theme: &Theme) -> Line<'a> {
-    let files = rows.iter().filter(|r| r.kind == EntryKind::File);
-    let bytes: u64 = files.clone().map(|r| r.size).sum();
     let times = match &b.times {
         Times::Reading { done, total } if *total > 0 => format!(
             "; reading mtimes from the archives, {:.0}%",
@@ -94,8 +92,8 @@ fn contents_summary<'a>(b: &BrowseScreen, rows: &[FileRow], theme: &Theme) -> Li
             " {}: {} entries, {} files, {}{times}",
             b.id,
             rows.len(),
-            files.count(),
-            units::bytes(bytes)
+            b.files,
+            units::bytes(b.bytes)
         ),
         if matches!(b.times, Times::Failed(_)) {
             theme.warn()
@@ -178,7 +176,11 @@ fn contents_table(f: &mut Frame, area: Rect, b: &BrowseScreen, rows: &[FileRow],
                     fit_path(&r.shown(), path_room)
                 ),
                 size,
-                r.mtime.map_or("…".into(), mtime),
+                match (r.mtime, &b.times) {
+                    (Some(t), _) => mtime(t),
+                    (None, Times::Reading { .. }) => "…".into(),
+                    (None, _) => "?".into(),
+                },
                 r.sha256
                     .as_deref()
                     .map_or(String::new(), |h| h.chars().take(12).collect()),

@@ -20,10 +20,13 @@ pub fn kept(f: &mut Frame, area: Rect, app: &App, sel: usize, theme: &Theme, clo
             return;
         }
         Some(rows) if rows.is_empty() => {
-            let text = Line::raw(format!(
-                " No folders kept by restores beside {}.",
-                targets.join(", ")
-            ));
+            let text = match &app.data.detect_error {
+                Some(e) => Line::raw(format!(" No installation, so no folders beside it: {e}")),
+                None => Line::raw(format!(
+                    " No folders kept by restores beside {}.",
+                    targets.join(", ")
+                )),
+            };
             f.render_widget(Paragraph::new(wrap(text, inner.width as usize)), inner);
             return;
         }
