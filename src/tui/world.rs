@@ -1,0 +1,477 @@
+//! The world the wizard acts on: the installation, the repository, and the
+//! threads that do the slow work (jobs, facts, services, schedule, kept folders,
+//! browsing). `perform` carries out an `Effect`; the loop in `mod.rs` reads what
+//! the threads report.
+
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::app::{App, Data, Effect, PruneRow, ScheduleFacts, Timer};
+use super::failure::Failed;
+use super::{browse, browse_tasks, facts, kept, panics, report};
+use crate::cancel::Cancel;
+use crate::install::schedule;
+use crate::install::{detect, Installation};
+use crate::ops::backup::BackupOptions;
+use crate::ops::restore::RestoreOptions;
+use crate::ops::{self, Context, Event};
+use crate::repo::generation::Repo;
+use crate::repo::retention::Policy;
+use crate::units;
+
+pub(super) enum Msg {
+    Event(Event),
+    Done(Result<String, Failed>),
+}
+
+/// A job thread that ended without telling its result (it cannot panic past
+/// `panics::caught`, so this is a thread that never ran or was torn down).
+pub(super) const ENDED_SILENTLY: &str =
+    "internal error: the job ended without reporting its result";
+
+/// Facts gathered on a thread (see `facts`); the error of a panic while measuring.
+pub(super) enum Facts {
+    Plan(Result<facts::Plan, String>),
+    Restore(Result<Vec<String>, String>),
+}
+
+/// The world the wizard acts on: the installation, the repository and the job.
+pub struct World {
+    pub(super) inst: Result<Arc<Installation>, String>,
+    pub(super) repo: Repo,
+    pub(super) config: crate::config::Config,
+    pub(super) policy: Policy,
+    pub(super) job: Option<(Cancel, Receiver<Msg>)>,
+    pub(super) facts: Option<Receiver<Facts>>,
+    /// The schedule being gathered, and when that began.
+    pub(super) schedule: Option<Receiver<ScheduleFacts>>,
+    pub(super) schedule_asked: Option<Instant>,
+    /// A schedule change being made.
+    pub(super) schedule_change: Option<Receiver<Result<String, String>>>,
+    /// Whether each service runs, as last asked (on a thread, every few seconds).
+    pub(super) services_seen: ServiceStates,
+    pub(super) services: Option<Receiver<ServiceStates>>,
+    pub(super) services_asked: Option<Instant>,
+    /// The folders restores kept, being looked for and measured.
+    pub(super) kept: Option<Receiver<kept::KeptMsg>>,
+    /// A browse's threads: its listing (with mtimes) and its comparison.
+    pub(super) browse: Vec<(Cancel, Receiver<browse::BrowseMsg>)>,
+}
+
+/// Each service's name and whether it runs (None: the question failed).
+pub(super) type ServiceStates = Vec<(String, Option<bool>)>;
+
+/// How often Home asks whether the services run (one may die while we look).
+pub(super) const SERVICES_EVERY: Duration = Duration::from_secs(3);
+
+/// How often Home's schedule line is gathered afresh (a timer run may have ended).
+pub(super) const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
+
+impl World {
+    pub fn new(config: &crate::config::Config, repo: Repo) -> Result<Self, String> {
+        let policy = config.retention.policy().map_err(|e| e.to_string())?;
+        let inst = detect::detect(config)
+            .map(Arc::new)
+            .map_err(|e| e.to_string());
+        Ok(World::from_parts(inst, repo, config.clone(), policy))
+    }
+
+    /// A world with no job, no facts gathered and nothing asked yet.
+    pub(super) fn from_parts(
+        inst: Result<Arc<Installation>, String>,
+        repo: Repo,
+        config: crate::config::Config,
+        policy: Policy,
+    ) -> Self {
+        World {
+            inst,
+            repo,
+            config,
+            policy,
+            job: None,
+            facts: None,
+            schedule: None,
+            schedule_asked: None,
+            schedule_change: None,
+            services_seen: Vec::new(),
+            services: None,
+            services_asked: None,
+            kept: None,
+            browse: Vec::new(),
+        }
+    }
+
+    /// What the home screen shows, read afresh.
+    pub fn data(&self) -> Data {
+        let (list, _) = self.repo.list().unwrap_or_default();
+        let mut d = Data {
+            repo: self.repo.root.display().to_string(),
+            free_bytes: ops::preflight::free_space(
+                self.repo
+                    .root
+                    .ancestors()
+                    .find(|p| p.exists())
+                    .unwrap_or(&self.repo.root),
+            )
+            .ok(),
+            generations: list,
+            interrupted: match &self.inst {
+                Ok(inst) => ops::journal::interrupted(inst),
+                Err(_) => ops::journal::interrupted_any().into_iter().next(),
+            },
+            ..Data::default()
+        };
+        match &self.inst {
+            Ok(inst) => {
+                d.kind = inst.kind.to_string();
+                d.host = inst.host.clone();
+                d.components = inst.components.clone();
+                // As last seen by the services thread: no systemctl or docker
+                // call on the UI thread, however slow they answer.
+                d.services = match self.services_seen.is_empty() {
+                    false => self.services_seen.clone(),
+                    true => inst
+                        .services
+                        .iter()
+                        .map(|s| (s.name().to_string(), None))
+                        .collect(),
+                };
+                d.notes = inst.notes.clone();
+            }
+            Err(e) => {
+                d.detect_error = Some(e.clone());
+                d.kind = "none".into();
+                d.host = crate::repo::lock::hostname();
+            }
+        }
+        d
+    }
+
+    /// `spawn` for a run the monitors hear of, as the CLI's runs (see `report`).
+    pub(super) fn spawn_watched(
+        &mut self,
+        watch: report::Watch,
+        work: impl FnOnce(&Context, &mut dyn FnMut(Event)) -> Result<String, Failed> + Send + 'static,
+    ) {
+        let (config, repo) = (self.config.clone(), self.repo.clone());
+        self.spawn(move |ctx, on| report::watched(&config, &repo, watch, on, |on| work(ctx, on)));
+    }
+
+    pub(super) fn spawn(
+        &mut self,
+        work: impl FnOnce(&Context, &mut dyn FnMut(Event)) -> Result<String, Failed> + Send + 'static,
+    ) {
+        let inst = match &self.inst {
+            Ok(i) => i.clone(),
+            Err(_) => return,
+        };
+        let cancel = Cancel::new();
+        let ctx_cancel = cancel.clone();
+        let (repo, config) = (self.repo.clone(), self.config.clone());
+        let rx = job_thread(move |on| {
+            let ctx = Context::new(&config, &inst, repo, ctx_cancel);
+            work(&ctx, on)
+        });
+        self.job = Some((cancel, rx));
+    }
+
+    /// Ends the running job, if any, without a screen: cancels it (a cancelled
+    /// backup or restore starts the services it stopped) and waits for its end.
+    pub(super) fn settle(&mut self) -> Option<Result<String, Failed>> {
+        let (cancel, rx) = self.job.take()?;
+        cancel.cancel();
+        loop {
+            match rx.recv() {
+                Ok(Msg::Event(_)) => continue,
+                Ok(Msg::Done(r)) => return Some(r),
+                Err(_) => return Some(Err(Failed::from(ENDED_SILENTLY.to_string()))),
+            }
+        }
+    }
+
+    pub(super) fn perform(&mut self, app: &mut App, effect: Effect) {
+        match effect {
+            Effect::None | Effect::Quit => {}
+            Effect::Refresh => {
+                app.set_data(self.data());
+                self.gather_schedule();
+                self.gather_kept(app);
+            }
+            Effect::FindKept => self.gather_kept(app),
+            Effect::Browse(id) => {
+                self.forget_browse();
+                let cancel = Cancel::new();
+                if let Some(rx) = browse_tasks::list(self.repo.clone(), id, cancel.clone()) {
+                    self.browse.push((cancel, rx));
+                }
+            }
+            Effect::Compare(id) => {
+                let Ok(inst) = &self.inst else {
+                    app.on_browse(browse::BrowseMsg::Compared(Err(
+                        "no installation to compare with".into(),
+                    )));
+                    return;
+                };
+                let cancel = Cancel::new();
+                let started =
+                    browse_tasks::compare(inst.clone(), self.repo.clone(), id, cancel.clone());
+                if let Some(rx) = started {
+                    self.browse.push((cancel, rx));
+                }
+            }
+            Effect::RemoveKept(path) => self.spawn(move |ctx, on| {
+                let gone = ops::kept::remove(ctx.inst, &path, &ctx.cancel, on)?;
+                Ok(format!(
+                    "Removed {} ({} in {} files).",
+                    path.display(),
+                    units::bytes(gone.bytes),
+                    gone.files
+                ))
+            }),
+            Effect::RefreshSchedule => self.gather_schedule(),
+            Effect::Schedule(change) => {
+                let (tx, rx) = mpsc::channel();
+                let started = std::thread::Builder::new()
+                    .name("wizard-schedule".into())
+                    .spawn(move || {
+                        let done = panics::caught(|| {
+                            schedule::apply(change)
+                                .map(|lines| lines.join("; "))
+                                .map_err(|e| e.to_string())
+                        });
+                        let _ = tx.send(done);
+                    });
+                match started {
+                    Ok(_) => self.schedule_change = Some(rx),
+                    Err(e) => {
+                        let effect = app.schedule_done(Err(format!("cannot start: {e}")));
+                        self.perform(app, effect);
+                    }
+                }
+            }
+            Effect::PlanBackup => {
+                app.data.plan.clear();
+                app.data.plan_bytes = None;
+                self.gather(Facts::Plan, facts::backup_plan);
+            }
+            Effect::StartBackup { label } => self.spawn_watched(watch("backup", None), move |ctx, on| {
+                let out = ops::backup::run(ctx, &BackupOptions { label }, on)?;
+                let m = &out.manifest;
+                Ok(format!(
+                    "Generation {} written: {} → {}. Downtime {}.",
+                    m.id,
+                    units::bytes(m.total_bytes()),
+                    units::bytes(m.total_archive_size()),
+                    units::duration(Duration::from_secs_f64(m.timings.downtime_secs))
+                ))
+            }),
+            Effect::VerifyBeforeRestore(id) => self.verify(id, false),
+            Effect::Verify { id, deep } => self.verify(id, deep),
+            Effect::StartRestore(id) => self.spawn_watched(watch("restore", Some(&id)), move |ctx, on| {
+                let out = ops::restore::run(ctx, &id, &RestoreOptions { safety_backup: true }, on)?;
+                let kept: Vec<String> = out.placements.iter().map(|p| p.kept.display().to_string()).collect();
+                Ok(format!(
+                    "Generation {} restored; services running. Safety backup: {}. Previous folders kept at {} (delete them when satisfied).",
+                    out.restored.id,
+                    out.safety.as_ref().map_or("none".into(), |s| s.id.clone()),
+                    kept.join(", ")
+                ))
+            }),
+            Effect::TogglePin(id) => {
+                let result = ops::pin::toggle(&self.repo, &id).map_err(|e| e.to_string());
+                app.status = Some(match result {
+                    Ok(m) => format!("{} {}", m.id, if m.pinned { "pinned: never pruned" } else { "unpinned" }),
+                    Err(e) => e,
+                });
+                app.set_data(self.data());
+            }
+            Effect::Delete(id) => {
+                let repo = self.repo.clone();
+                self.spawn(move |_, _| {
+                    ops::prune::delete(&repo, &id)?;
+                    Ok(format!("{id} deleted."))
+                })
+            }
+            Effect::PlanPrune => match ops::prune::plan(&self.repo, &self.policy) {
+                Ok(rows) => app.show_prune_plan(
+                    rows.iter()
+                        .map(|r| PruneRow {
+                            id: r.manifest.id.clone(),
+                            created: r.manifest.created_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string(),
+                            keep: r.decision.keep,
+                            reasons: r.decision.reasons.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "),
+                            size: r.manifest.total_archive_size(),
+                            label: r.manifest.label.clone(),
+                        })
+                        .collect(),
+                ),
+                Err(e) => app.status = Some(e.to_string()),
+            },
+            Effect::StartPrune => {
+                let (repo, policy) = (self.repo.clone(), self.policy.clone());
+                self.spawn_watched(watch("prune", None), move |_, on| {
+                    let rows = ops::prune::run(&repo, &policy, on)?;
+                    Ok(format!("{} generation(s) deleted.", rows.iter().filter(|r| !r.decision.keep).count()))
+                })
+            }
+            Effect::Recover => self.spawn_watched(watch("recover", None), |ctx, on| {
+                let out = ops::recover::run(ctx, on)?;
+                Ok(match out.record {
+                    Some(r) => format!("Started {} again.", r.stopped.join(", ")),
+                    None => "Nothing to recover.".into(),
+                })
+            }),
+            Effect::CancelJob => {
+                if let Some((cancel, _)) = &self.job {
+                    cancel.cancel();
+                }
+            }
+        }
+    }
+
+    /// Gathers facts on a thread; `drain` hands them to the app as `kind`. A
+    /// panic while measuring becomes the one fact shown, not an endless "measuring".
+    pub(super) fn gather<T: Send + 'static>(
+        &mut self,
+        kind: fn(Result<T, String>) -> Facts,
+        work: impl FnOnce(&Installation, &Repo) -> T + Send + 'static,
+    ) {
+        let Ok(inst) = &self.inst else { return };
+        let (inst, repo) = (inst.clone(), self.repo.clone());
+        let (tx, rx) = mpsc::channel();
+        let measured = std::thread::Builder::new()
+            .name("wizard-facts".into())
+            .spawn(move || {
+                let facts = panics::caught(|| Ok(work(&inst, &repo)));
+                let _ = tx.send(kind(facts));
+            });
+        if measured.is_ok() {
+            self.facts = Some(rx);
+        }
+    }
+
+    /// Stops a browse's threads (it was left, or another opened).
+    pub(super) fn forget_browse(&mut self) {
+        for (cancel, _) in self.browse.drain(..) {
+            cancel.cancel();
+        }
+    }
+
+    /// Looks for the folders restores kept and measures them, on a thread. A
+    /// look still measuring is dropped for a fresh one (a folder may be gone);
+    /// its thread stops at its next report.
+    pub(super) fn gather_kept(&mut self, app: &mut App) {
+        match &self.inst {
+            Ok(inst) => self.kept = kept::gather(inst.clone()),
+            // No installation, no targets to look beside.
+            Err(_) => app.set_kept(Vec::new()),
+        }
+    }
+
+    /// Asks every service whether it runs, on a thread; one round at a time.
+    pub(super) fn gather_services(&mut self) {
+        let Ok(inst) = &self.inst else { return };
+        if self.services.is_some() {
+            return;
+        }
+        let inst = inst.clone();
+        let (tx, rx) = mpsc::channel();
+        let started = std::thread::Builder::new()
+            .name("wizard-services".into())
+            .spawn(move || {
+                let states = panics::caught::<_, String>(|| {
+                    Ok(inst
+                        .services
+                        .iter()
+                        .map(|s| (s.name().to_string(), s.is_running().ok()))
+                        .collect())
+                })
+                .unwrap_or_default();
+                let _ = tx.send(states);
+            });
+        if started.is_ok() {
+            self.services = Some(rx);
+            self.services_asked = Some(Instant::now());
+        }
+    }
+
+    /// Asks systemd about the timer and reads the last run, on a thread; one at
+    /// a time (a slow systemctl must not pile up threads).
+    pub(super) fn gather_schedule(&mut self) {
+        if self.schedule.is_some() {
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        let started = std::thread::Builder::new()
+            .name("wizard-schedule".into())
+            .spawn(move || {
+                let timer = panics::caught(|| {
+                    Ok(match schedule::status() {
+                        Ok(s) => Timer::Known(s),
+                        Err(schedule::ScheduleError::NotInstalled) => Timer::NotInstalled,
+                        Err(e) => Timer::Unavailable(e.to_string()),
+                    })
+                })
+                .unwrap_or_else(Timer::Unavailable);
+                let file = ops::state::state_dir().join(schedule::LAST_RUN_FILE);
+                let _ = tx.send(ScheduleFacts {
+                    timer,
+                    last: schedule::read_last_run(&file),
+                });
+            });
+        if started.is_ok() {
+            self.schedule = Some(rx);
+            self.schedule_asked = Some(Instant::now());
+        }
+    }
+
+    pub(super) fn verify(&mut self, id: String, deep: bool) {
+        let repo = self.repo.clone();
+        self.spawn_watched(watch("verify", Some(&id)), move |ctx, on| {
+            let reports =
+                ops::verify::run(&repo, std::slice::from_ref(&id), deep, &ctx.cancel, on)?;
+            match reports.into_iter().next() {
+                Some(r) if r.ok => Ok(format!(
+                    "{id} is intact ({} verification).",
+                    if deep { "deep" } else { "quick" }
+                )),
+                Some(r) => Err(Failed::damaged(&id, r.problems)),
+                None => Err(Failed::from(format!("{id} was not verified"))),
+            }
+        });
+    }
+}
+
+/// What the monitors hear a wizard run as (the CLI's names).
+fn watch(operation: &'static str, id: Option<&str>) -> report::Watch {
+    report::Watch {
+        operation,
+        id: id.map(str::to_string),
+    }
+}
+
+/// Runs a job on its own thread. Whatever the job does (fail, panic), the
+/// receiver ends with one `Done`; a thread that cannot start reports that instead.
+pub(super) fn job_thread(
+    work: impl FnOnce(&mut dyn FnMut(Event)) -> Result<String, Failed> + Send + 'static,
+) -> Receiver<Msg> {
+    let (tx, rx) = mpsc::channel();
+    let job_tx = tx.clone();
+    let started = std::thread::Builder::new()
+        .name("wizard-job".into())
+        .spawn(move || {
+            let result = panics::caught(|| {
+                work(&mut |e| {
+                    let _ = job_tx.send(Msg::Event(e));
+                })
+            });
+            let _ = job_tx.send(Msg::Done(result));
+        });
+    if let Err(e) = started {
+        let _ = tx.send(Msg::Done(Err(Failed::from(format!(
+            "cannot start the job: {e}"
+        )))));
+    }
+    rx
+}
