@@ -4,18 +4,18 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::install::schedule::{Change, LastRun, Status, TimeOfDay, DEFAULT_TIME};
 use crate::install::ComponentSpec;
 use crate::ops::journal::Record;
-use crate::ops::{Event, Step};
+use crate::ops::Event;
 use crate::repo::generation::{Manifest, MAX_LABEL};
 
 use super::browse::{BrowseScreen, Listing};
-use super::eta::{Estimate, Tally};
+use super::eta::Estimate;
+pub use super::job::{Job, JobKind, StepState};
 use super::kept::KeptRow;
 use super::scroll::Scroll;
 
@@ -37,204 +37,6 @@ pub struct Data {
     pub plan: Vec<String>,
     /// What the backup will read, once measured (for the whole job's ETA).
     pub plan_bytes: Option<u64>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JobKind {
-    Backup,
-    /// Quick verification before a restore; on success the confirmation follows.
-    VerifyForRestore,
-    Verify,
-    Restore,
-    Prune,
-    Delete,
-    Recover,
-    /// Removing a folder a restore kept beside its target.
-    RemoveKept,
-}
-
-impl JobKind {
-    pub fn title(self) -> &'static str {
-        match self {
-            JobKind::Backup => "Backup",
-            JobKind::VerifyForRestore => "Verifying before restore",
-            JobKind::Verify => "Verify",
-            JobKind::Restore => "Restore",
-            JobKind::Prune => "Prune",
-            JobKind::Delete => "Delete",
-            JobKind::Recover => "Recover",
-            JobKind::RemoveKept => "Remove kept folder",
-        }
-    }
-
-    /// Jobs that check a generation against its checksums.
-    pub fn verifies(self) -> bool {
-        matches!(self, JobKind::Verify | JobKind::VerifyForRestore)
-    }
-
-    /// Jobs that stop services: cancelling them restarts the services.
-    pub fn stops_services(self) -> bool {
-        matches!(self, JobKind::Backup | JobKind::Restore)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum StepState {
-    Pending,
-    Running(Instant),
-    Done(Duration),
-    Failed(String),
-}
-
-#[derive(Clone, Debug)]
-pub struct Job {
-    pub kind: JobKind,
-    /// The generation a restore or verification is about.
-    pub id: Option<String>,
-    pub steps: Vec<(Step, StepState)>,
-    /// The step with bytes moving, done, total, and when the step started.
-    pub progress: Option<(Step, u64, u64, Instant)>,
-    pub file: String,
-    pub warnings: Vec<String>,
-    pub info: Vec<String>,
-    pub started: Instant,
-    pub first_stop: Option<Instant>,
-    pub last_start: Option<Instant>,
-    pub outcome: Option<Result<String, String>>,
-    /// When the outcome came: clocks, throughput and ETA stop there.
-    pub finished: Option<Instant>,
-    pub ask_cancel: bool,
-    pub cancel_requested: bool,
-    /// What the whole job is expected to take, and what it did so far.
-    pub estimate: Option<Estimate>,
-    pub tally: Tally,
-}
-
-impl Job {
-    pub fn new(kind: JobKind, id: Option<String>) -> Self {
-        Job {
-            kind,
-            id,
-            steps: Vec::new(),
-            progress: None,
-            file: String::new(),
-            warnings: Vec::new(),
-            info: Vec::new(),
-            started: Instant::now(),
-            first_stop: None,
-            last_start: None,
-            outcome: None,
-            finished: None,
-            ask_cancel: false,
-            cancel_requested: false,
-            estimate: None,
-            tally: Tally::default(),
-        }
-    }
-
-    /// About how long the whole job has left (None once it ended, or before
-    /// enough is known).
-    pub fn left(&self, now: Instant) -> Option<Duration> {
-        match (&self.estimate, self.outcome.is_some()) {
-            (Some(e), false) => self.tally.left(e, &self.steps, now),
-            _ => None,
-        }
-    }
-
-    /// Whether the job ended by a cancel (the user's, or a signal's).
-    pub fn cancelled(&self) -> bool {
-        matches!(&self.outcome, Some(Err(m)) if self.cancel_requested || m.starts_with("cancelled"))
-    }
-
-    /// The job ended: nothing on the screen may keep running after it.
-    fn finish(&mut self, result: Result<String, String>) {
-        self.outcome = Some(result);
-        self.finished = Some(Instant::now());
-        self.ask_cancel = false;
-        let why = if self.cancelled() {
-            "cancelled"
-        } else {
-            "not finished"
-        };
-        for (_, state) in &mut self.steps {
-            if matches!(state, StepState::Running(_)) {
-                *state = StepState::Failed(why.into());
-            }
-        }
-    }
-
-    /// Services are down from the first stop until the last start finished.
-    pub fn downtime(&self, now: Instant) -> Option<Duration> {
-        let start = self.first_stop?;
-        let end = match (self.last_start, self.services_down()) {
-            (_, true) => now,
-            (Some(end), false) => end,
-            (None, false) => now,
-        };
-        Some(end.saturating_duration_since(start))
-    }
-
-    /// Whether services stopped by this job are down right now.
-    pub fn services_down(&self) -> bool {
-        let stopped = self
-            .steps
-            .iter()
-            .filter(|(s, st)| matches!(s, Step::Stop(_)) && st != &StepState::Pending)
-            .count();
-        let started = self
-            .steps
-            .iter()
-            .filter(|(s, st)| matches!(s, Step::Start(_)) && matches!(st, StepState::Done(_)))
-            .count();
-        self.outcome.is_none() && stopped > started
-    }
-
-    fn apply(&mut self, ev: Event) {
-        let now = Instant::now();
-        self.tally.on_event(&ev, now);
-        match ev {
-            Event::Plan(steps) => {
-                for s in steps {
-                    if !self.steps.iter().any(|(x, _)| x == &s) {
-                        self.steps.push((s, StepState::Pending));
-                    }
-                }
-            }
-            Event::Started(step) => {
-                if matches!(step, Step::Stop(_)) && self.first_stop.is_none() {
-                    self.first_stop = Some(now);
-                }
-                self.set(step, StepState::Running(now));
-            }
-            Event::Finished(step, took) => {
-                if matches!(step, Step::Start(_)) {
-                    self.last_start = Some(now);
-                }
-                if self.progress.as_ref().is_some_and(|(s, ..)| s == &step) {
-                    self.progress = None;
-                }
-                self.set(step, StepState::Done(took));
-            }
-            Event::Failed(step, why) => self.set(step, StepState::Failed(why)),
-            Event::Progress { step, done, total } => {
-                let started = match &self.progress {
-                    Some((s, _, _, t)) if s == &step => *t,
-                    _ => now,
-                };
-                self.progress = Some((step, done, total, started));
-            }
-            Event::File(f) => self.file = f,
-            Event::Warning(w) => self.warnings.push(w),
-            Event::Info(i) => self.info.push(i),
-        }
-    }
-
-    fn set(&mut self, step: Step, state: StepState) {
-        match self.steps.iter_mut().find(|(s, _)| s == &step) {
-            Some((_, st)) => *st = state,
-            None => self.steps.push((step, state)),
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1110,7 +912,9 @@ fn on_confirm_key(app: &mut App, key: KeyEvent) -> Effect {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::Step;
     use ratatui::crossterm::event::KeyEventKind;
+    use std::time::{Duration, Instant};
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new_with_kind(c, KeyModifiers::NONE, KeyEventKind::Press)
@@ -1432,42 +1236,6 @@ mod tests {
         app.on_key(key(KeyCode::Enter));
         app.on_key(key(KeyCode::Tab));
         assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::StartPrune);
-    }
-
-    #[test]
-    fn job_tracks_steps_progress_and_downtime() {
-        let mut job = Job::new(JobKind::Backup, None);
-        job.apply(Event::Plan(vec![
-            Step::Stop("structr".into()),
-            Step::Copy("structr".into()),
-            Step::Start("structr".into()),
-        ]));
-        assert!(job.downtime(Instant::now()).is_none());
-        job.apply(Event::Started(Step::Stop("structr".into())));
-        job.apply(Event::Finished(
-            Step::Stop("structr".into()),
-            Duration::from_millis(5),
-        ));
-        job.apply(Event::Progress {
-            step: Step::Copy("structr".into()),
-            done: 50,
-            total: 100,
-        });
-        assert_eq!(job.progress.as_ref().map(|p| (p.1, p.2)), Some((50, 100)));
-        assert!(job.services_down());
-        job.apply(Event::Started(Step::Start("structr".into())));
-        job.apply(Event::Finished(
-            Step::Start("structr".into()),
-            Duration::from_millis(5),
-        ));
-        assert!(!job.services_down());
-        let d1 = job.downtime(Instant::now()).unwrap();
-        std::thread::sleep(Duration::from_millis(20));
-        assert_eq!(
-            job.downtime(Instant::now()).unwrap(),
-            d1,
-            "the clock stops at the last start"
-        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod browse_tasks;
 mod eta;
 mod facts;
 mod failure;
+mod job;
 mod kept;
 pub mod keys;
 mod panics;
