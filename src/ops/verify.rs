@@ -13,6 +13,8 @@ use crate::cancel::Cancel;
 use crate::repo::archive;
 use crate::repo::file_index;
 use crate::repo::generation::{self, Manifest, Repo, VerifyRecord};
+use crate::repo::restic::Restic;
+use crate::repo::store::Store;
 
 #[derive(Debug, serde::Serialize)]
 pub struct Report {
@@ -25,6 +27,71 @@ pub struct Report {
 /// Verifies the given generations (all when `ids` is empty) under the repository
 /// lock and records each result in its manifest.
 pub fn run(
+    store: &Store,
+    ids: &[String],
+    deep: bool,
+    cancel: &Cancel,
+    on: Sink,
+) -> Result<Vec<Report>, OpError> {
+    match store {
+        Store::Archive(repo) => run_archive(repo, ids, deep, cancel, on),
+        Store::Restic(r) => run_restic(store, r, ids, deep, cancel, on),
+    }
+}
+
+/// restic checks a repository as a whole: `restic check` (structure, every
+/// index and tree) and, deep, `--read-data` (every pack read and hashed). The
+/// result stands for each generation asked about.
+fn run_restic(
+    store: &Store,
+    r: &Restic,
+    ids: &[String],
+    deep: bool,
+    cancel: &Cancel,
+    on: Sink,
+) -> Result<Vec<Report>, OpError> {
+    super::lock_store(store, "verify")?;
+    let ids: Vec<String> = if ids.is_empty() {
+        store.list()?.0.into_iter().map(|m| m.id).collect()
+    } else {
+        ids.to_vec()
+    };
+    for id in &ids {
+        store.manifest(id)?;
+    }
+    let step = Step::Verify(match deep {
+        true => "restic repository, every pack read (check --read-data)".into(),
+        false => "restic repository (check)".into(),
+    });
+    on(Event::Started(step.clone()));
+    let t = Instant::now();
+    let problems = match r.check(deep, cancel, &mut |_| {}) {
+        Ok(()) => {
+            on(Event::Finished(step, t.elapsed()));
+            vec![]
+        }
+        Err(crate::repo::restic::ResticError::Cancelled) => {
+            return Err(OpError::Cancelled {
+                detail: "verification was cancelled".into(),
+            })
+        }
+        Err(e) => {
+            on(Event::Failed(step, e.to_string()));
+            vec![e.to_string()]
+        }
+    };
+    Ok(ids
+        .into_iter()
+        .map(|id| Report {
+            id,
+            deep,
+            ok: problems.is_empty(),
+            problems: problems.clone(),
+        })
+        .collect())
+}
+
+fn run_archive(
     repo: &Repo,
     ids: &[String],
     deep: bool,

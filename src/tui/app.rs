@@ -970,6 +970,8 @@ mod tests {
                 versions: Default::default(),
                 services_already_stopped: vec![],
                 components: vec![],
+                snapshot: None,
+                added_bytes: None,
             })
             .collect();
         App::new(Data {

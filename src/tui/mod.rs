@@ -30,8 +30,8 @@ use crate::install::{detect, Installation};
 use crate::ops::backup::BackupOptions;
 use crate::ops::restore::RestoreOptions;
 use crate::ops::{self, Context, Event};
-use crate::repo::generation::Repo;
 use crate::repo::retention::Policy;
+use crate::repo::store::Store;
 use crate::units;
 use app::{App, Data, Effect, JobKind, PruneRow, ScheduleFacts, Timer};
 
@@ -53,7 +53,7 @@ enum Facts {
 /// The world the wizard acts on: the installation, the repository and the job.
 pub struct World {
     inst: Result<Arc<Installation>, String>,
-    repo: Repo,
+    store: Store,
     config: crate::config::Config,
     policy: Policy,
     job: Option<(Cancel, Receiver<Msg>)>,
@@ -79,24 +79,24 @@ const SERVICES_EVERY: Duration = Duration::from_secs(3);
 const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
 
 impl World {
-    pub fn new(config: &crate::config::Config, repo: Repo) -> Result<Self, String> {
+    pub fn new(config: &crate::config::Config, store: Store) -> Result<Self, String> {
         let policy = config.retention.policy().map_err(|e| e.to_string())?;
         let inst = detect::detect(config)
             .map(Arc::new)
             .map_err(|e| e.to_string());
-        Ok(World::from_parts(inst, repo, config.clone(), policy))
+        Ok(World::from_parts(inst, store, config.clone(), policy))
     }
 
     /// A world with no job, no facts gathered and nothing asked yet.
     fn from_parts(
         inst: Result<Arc<Installation>, String>,
-        repo: Repo,
+        store: Store,
         config: crate::config::Config,
         policy: Policy,
     ) -> Self {
         World {
             inst,
-            repo,
+            store,
             config,
             policy,
             job: None,
@@ -112,17 +112,12 @@ impl World {
 
     /// What the home screen shows, read afresh.
     pub fn data(&self) -> Data {
-        let (list, _) = self.repo.list().unwrap_or_default();
+        let (list, _) = self.store.list().unwrap_or_default();
         let mut d = Data {
-            repo: self.repo.root.display().to_string(),
-            free_bytes: ops::preflight::free_space(
-                self.repo
-                    .root
-                    .ancestors()
-                    .find(|p| p.exists())
-                    .unwrap_or(&self.repo.root),
-            )
-            .ok(),
+            repo: self.store.location(),
+            free_bytes: self.store.local_folder().and_then(|f| {
+                ops::preflight::free_space(f.ancestors().find(|p| p.exists()).unwrap_or(f)).ok()
+            }),
             generations: list,
             interrupted: match &self.inst {
                 Ok(inst) => ops::journal::interrupted(inst),
@@ -166,9 +161,9 @@ impl World {
         };
         let cancel = Cancel::new();
         let ctx_cancel = cancel.clone();
-        let (repo, config) = (self.repo.clone(), self.config.clone());
+        let (store, config) = (self.store.clone(), self.config.clone());
         let rx = job_thread(move |on| {
-            let ctx = Context::new(&config, &inst, repo, ctx_cancel);
+            let ctx = Context::new(&config, &inst, store, ctx_cancel);
             work(&ctx, on)
         });
         self.job = Some((cancel, rx));
@@ -244,7 +239,7 @@ impl World {
                 ))
             }),
             Effect::TogglePin(id) => {
-                let result = ops::pin::toggle(&self.repo, &id).map_err(|e| e.to_string());
+                let result = ops::pin::toggle(&self.store, &id).map_err(|e| e.to_string());
                 app.status = Some(match result {
                     Ok(m) => format!("{} {}", m.id, if m.pinned { "pinned: never pruned" } else { "unpinned" }),
                     Err(e) => e,
@@ -252,13 +247,13 @@ impl World {
                 app.set_data(self.data());
             }
             Effect::Delete(id) => {
-                let repo = self.repo.clone();
+                let repo = self.store.clone();
                 self.spawn(move |_, _| {
                     ops::prune::delete(&repo, &id).map_err(|e| e.to_string())?;
                     Ok(format!("{id} deleted."))
                 })
             }
-            Effect::PlanPrune => match ops::prune::plan(&self.repo, &self.policy) {
+            Effect::PlanPrune => match ops::prune::plan(&self.store, &self.policy) {
                 Ok(rows) => app.show_prune_plan(
                     rows.iter()
                         .map(|r| PruneRow {
@@ -274,7 +269,7 @@ impl World {
                 Err(e) => app.status = Some(e.to_string()),
             },
             Effect::StartPrune => {
-                let (repo, policy) = (self.repo.clone(), self.policy.clone());
+                let (repo, policy) = (self.store.clone(), self.policy.clone());
                 self.spawn(move |_, on| {
                     let rows = ops::prune::run(&repo, &policy, on).map_err(|e| e.to_string())?;
                     Ok(format!("{} generation(s) deleted.", rows.iter().filter(|r| !r.decision.keep).count()))
@@ -300,10 +295,10 @@ impl World {
     fn gather(
         &mut self,
         kind: fn(Vec<String>) -> Facts,
-        work: impl FnOnce(&Installation, &Repo) -> Vec<String> + Send + 'static,
+        work: impl FnOnce(&Installation, &Store) -> Vec<String> + Send + 'static,
     ) {
         let Ok(inst) = &self.inst else { return };
-        let (inst, repo) = (inst.clone(), self.repo.clone());
+        let (inst, repo) = (inst.clone(), self.store.clone());
         let (tx, rx) = mpsc::channel();
         let measured = std::thread::Builder::new()
             .name("wizard-facts".into())
@@ -375,7 +370,7 @@ impl World {
     }
 
     fn verify(&mut self, id: String, deep: bool) {
-        let repo = self.repo.clone();
+        let repo = self.store.clone();
         self.spawn(move |ctx, on| {
             let reports = ops::verify::run(&repo, std::slice::from_ref(&id), deep, &ctx.cancel, on)
                 .map_err(|e| e.to_string())?;
@@ -649,7 +644,9 @@ mod tests {
         };
         World::from_parts(
             Ok(Arc::new(inst)),
-            Repo::new(std::env::temp_dir().join("structr-backup-tui-test-unused")),
+            crate::repo::store::Store::Archive(crate::repo::generation::Repo::new(
+                std::env::temp_dir().join("structr-backup-tui-test-unused"),
+            )),
             crate::config::Config::default(),
             Policy::default(),
         )

@@ -80,6 +80,8 @@ fn manifest(id: &str, hour: u32, label: &str, pinned: bool, verified: Option<boo
                 sha256: "0".repeat(64),
             },
         ],
+        snapshot: None,
+        added_bytes: None,
     }
 }
 

@@ -9,7 +9,7 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
-pub use read::{deep_verify, extract_archive, ExtractSummary, VerifySummary};
+pub use read::{deep_verify, extract_archive, sync_file_system, ExtractSummary, VerifySummary};
 pub use write::write_archive;
 
 use crate::cancel::Cancel;
