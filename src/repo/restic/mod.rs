@@ -131,6 +131,17 @@ impl Restic {
             .stderr(Stdio::piped())
             // Own process group: Ctrl-C reaches us, and we stop restic ourselves.
             .process_group(0);
+        // If we die (kill -9, a lost machine session), restic is interrupted too: it
+        // must not finish a snapshot of services that `recover` has started again.
+        // SAFETY: prctl is async-signal-safe and touches only the child being made.
+        unsafe {
+            c.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         c
     }
 
