@@ -402,6 +402,7 @@ fn backup(env: &Env, label: &str) -> Result<()> {
     } else {
         let (stored, place) = match &env.store {
             Store::Archive(repo) => ("archives", repo.path_of(&m.id).display().to_string()),
+            Store::Rclone(r) => ("archives", r.location()),
             Store::Restic(r) => (
                 "added to the repository",
                 format!(
@@ -461,7 +462,7 @@ fn init(env: &Env) -> Result<()> {
     // `restic copy` deduplicates.
     let like = match &env.store {
         Store::Restic(r) => Some(r),
-        Store::Archive(_) => None,
+        _ => None,
     };
     for o in &env.config.offsite {
         for line in ops::init::create(&Store::offsite(&env.config, o), like)? {
@@ -643,9 +644,27 @@ fn verify(env: &Env, id: Option<&str>, all: bool, deep: bool) -> Result<()> {
 
 fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
     let id = &env.id(id)?;
+    // A generation on an rclone target is fetched into the repository (and checked
+    // there) first; the restore then reads it like any local one.
+    let store = match (&env.from, &env.store) {
+        (Some(Store::Rclone(r)), Store::Archive(local)) => {
+            let mut rr = Renderer::new();
+            ops::offsite::fetch(r, local, id, &env.cancel, &mut |e| tee(&mut rr, e))?;
+            drop(rr);
+            if !env.cli.json {
+                outln!(
+                    "fetched {id} from {} into {} and checked it against its SHA256SUMS",
+                    r.location(),
+                    local.root.display()
+                );
+            }
+            &env.store
+        }
+        _ => env.reading(),
+    };
     let inst = env.installation()?;
-    let ctx = env.context(&inst);
-    let m = env.reading().manifest(id).map_err(OpError::from)?;
+    let ctx = Context::new(&env.config, &inst, store.clone(), env.cancel.clone());
+    let m = store.manifest(id).map_err(OpError::from)?;
     let placements = ops::restore::placements(&ctx, &m)?;
     if !env.cli.json {
         outln!(

@@ -14,13 +14,13 @@ use crate::repo::store::Store;
 pub fn create(store: &Store, like: Option<&Restic>) -> Result<Vec<String>, OpError> {
     let mut done = Vec::new();
     match store {
+        Store::Rclone(r) => done.push(format!(
+            "{}: rclone makes the folder on the first copy",
+            r.location()
+        )),
         Store::Archive(repo) => {
             let location = repo.root.display().to_string();
-            if location.starts_with("rclone:") {
-                done.push(format!(
-                    "{location}: rclone makes the folder on the first copy"
-                ));
-            } else if repo.root.is_dir() {
+            if repo.root.is_dir() {
                 done.push(format!("{location} already exists"));
             } else {
                 repo.create()?;

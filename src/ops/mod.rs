@@ -84,6 +84,8 @@ pub fn lock_repo(repo: &Repo, operation: &str) -> Result<Lock, OpError> {
 pub fn lock_store(store: &Store, operation: &str) -> Result<Option<Lock>, OpError> {
     match store {
         Store::Archive(repo) => lock_repo(repo, operation).map(Some),
+        // rclone checks nothing here; what it reads back is checked by hash.
+        Store::Rclone(_) => Ok(None),
         Store::Restic(_) => {
             if let Some(folder) = store.local_folder() {
                 Repo::new(folder).check_trusted()?;

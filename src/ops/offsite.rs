@@ -59,6 +59,7 @@ pub fn copy(
                 })
             })
         }
+        (Store::Archive(src), Store::Rclone(dst)) => copy_rclone(src, dst, m, cancel),
         _ => Err(OpError::Refused(
             "an off-site target must be of the repository's kind".into(),
         )),
@@ -125,6 +126,72 @@ fn copy_snapshot(
             "restic copy finished, but {} is not in the target's snapshots",
             m.id
         ))),
+    }
+}
+
+fn copy_rclone(
+    src: &Repo,
+    dst: &crate::repo::rclone::Rclone,
+    m: &Manifest,
+    cancel: &Cancel,
+) -> Result<String, OpError> {
+    if dst.manifest(&m.id).is_ok() {
+        return Ok("already there".into());
+    }
+    dst.upload(&src.path_of(&m.id), &m.id, cancel)
+        .map_err(|e| match e {
+            crate::repo::rclone::RcloneError::Cancelled => OpError::Cancelled {
+                detail: "the copy was cancelled".into(),
+            },
+            other => OpError::failed(other.to_string()),
+        })?;
+    Ok("copied and read back".into())
+}
+
+/// Fetches generation `id` from an rclone target into the repository `into`: it
+/// is downloaded as `<id>.partial`, checked against `SHA256SUMS`, and published.
+pub fn fetch(
+    from: &crate::repo::rclone::Rclone,
+    into: &Repo,
+    id: &str,
+    cancel: &Cancel,
+    on: Sink,
+) -> Result<Manifest, OpError> {
+    let step = Step::Offsite(format!("fetch {id} from {}", from.location()));
+    on(Event::Started(step.clone()));
+    let t = Instant::now();
+    into.create()?;
+    let _lock = lock_repo(into, "fetch")?;
+    if let Ok(m) = into.manifest(id) {
+        on(Event::Finished(step, t.elapsed()));
+        return Ok(m);
+    }
+    into.clean_leftovers()?;
+    let partial = into.create_partial(id)?;
+    let result = (|| -> Result<Manifest, OpError> {
+        from.download(id, &partial, cancel)
+            .map_err(|e| OpError::failed(e.to_string()))?;
+        let mut m = generation::parse_manifest(
+            &fs::read_to_string(partial.join(generation::MANIFEST)).map_err(|e| {
+                OpError::failed(format!("the fetched generation has no manifest: {e}"))
+            })?,
+            partial.join(generation::MANIFEST),
+        )?;
+        m.id = id.to_string();
+        verify::quick(&partial, &m, cancel, &mut |_| {})?;
+        Ok(m)
+    })();
+    match result {
+        Ok(m) => {
+            into.publish(&partial, id)?;
+            on(Event::Finished(step, t.elapsed()));
+            Ok(m)
+        }
+        Err(e) => {
+            let _ = fs::remove_dir_all(&partial);
+            on(Event::Failed(step, e.to_string()));
+            Err(e)
+        }
     }
 }
 

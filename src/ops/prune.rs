@@ -60,7 +60,7 @@ pub fn run(store: &Store, policy: &Policy, on: Sink) -> Result<Vec<PlanRow>, OpE
         .collect();
     match store {
         // One at a time, each reported as it goes.
-        Store::Archive(_) => {
+        Store::Archive(_) | Store::Rclone(_) => {
             for id in &doomed {
                 store.delete(std::slice::from_ref(id), &Cancel::new())?;
                 on(Event::Info(format!("deleted {id}")));

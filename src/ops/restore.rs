@@ -223,6 +223,12 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
                 .collect();
             (Source::Restic(r), sizes)
         }
+        Store::Rclone(r) => {
+            return Err(OpError::Refused(format!(
+                "a generation on {} is restored through the repository: `structr-backup restore {id} --from NAME` fetches it first",
+                r.location()
+            )))
+        }
     };
     let placements = placements(ctx, &manifest)?;
     let estimate = match (&source, opts.safety_backup) {
@@ -332,6 +338,7 @@ fn plan_steps(
             })
             .collect(),
         Store::Restic(_) => vec![Step::Verify("restic repository".into())],
+        Store::Rclone(_) => vec![],
     };
     let archive = ctx.store.archive().is_some();
     if opts.safety_backup && archive {

@@ -36,7 +36,53 @@ pub fn run(
     match store {
         Store::Archive(repo) => run_archive(repo, ids, deep, cancel, on),
         Store::Restic(r) => run_restic(store, r, ids, deep, cancel, on),
+        Store::Rclone(r) => run_rclone(store, r, ids, cancel, on),
     }
+}
+
+/// An rclone target: every file is read back through rclone and hashed here
+/// (`rclone hashsum sha256 --download`), then compared with `SHA256SUMS`.
+fn run_rclone(
+    store: &Store,
+    r: &crate::repo::rclone::Rclone,
+    ids: &[String],
+    cancel: &Cancel,
+    on: Sink,
+) -> Result<Vec<Report>, OpError> {
+    let ids: Vec<String> = if ids.is_empty() {
+        store.list()?.0.into_iter().map(|m| m.id).collect()
+    } else {
+        ids.to_vec()
+    };
+    let mut reports = Vec::new();
+    for id in ids {
+        let m = store.manifest(&id)?;
+        let step = Step::Verify(format!("{id} on {}", r.location()));
+        on(Event::Started(step.clone()));
+        let t = Instant::now();
+        let problems = match r.check_sums(&id, &m, cancel) {
+            Ok(()) => {
+                on(Event::Finished(step, t.elapsed()));
+                vec![]
+            }
+            Err(crate::repo::rclone::RcloneError::Cancelled) => {
+                return Err(OpError::Cancelled {
+                    detail: format!("verification of {id} was cancelled"),
+                })
+            }
+            Err(e) => {
+                on(Event::Failed(step, e.to_string()));
+                vec![e.to_string()]
+            }
+        };
+        reports.push(Report {
+            ok: problems.is_empty(),
+            id,
+            deep: false,
+            problems,
+        });
+    }
+    Ok(reports)
 }
 
 /// restic checks a repository as a whole: `restic check` (structure, every

@@ -406,7 +406,13 @@ impl Repo {
 fn read_manifest(dir: &Path) -> Result<Manifest, RepoError> {
     let path = dir.join(MANIFEST);
     let text = fs::read_to_string(&path).map_err(io("cannot read the manifest", &path))?;
-    let m: Manifest = toml::from_str(&text).map_err(|e| RepoError::BadManifest {
+    parse_manifest(&text, path)
+}
+
+/// A manifest from its text (`path` names it in errors), checked like one read
+/// from a folder: format version, durations, plain names, printable text.
+pub fn parse_manifest(text: &str, path: PathBuf) -> Result<Manifest, RepoError> {
+    let m: Manifest = toml::from_str(text).map_err(|e| RepoError::BadManifest {
         path: path.clone(),
         detail: e.message().to_string(),
     })?;

@@ -7,12 +7,15 @@ use std::path::{Path, PathBuf};
 use crate::cancel::Cancel;
 use crate::config::{Config, OffsiteConfig, RepoKind};
 use crate::repo::generation::{check_given_id, resolve_among, Manifest, Repo, RepoError};
+use crate::repo::rclone::Rclone;
 use crate::repo::restic::{tags, Restic};
 
 #[derive(Clone, Debug)]
 pub enum Store {
     Archive(Repo),
     Restic(Restic),
+    /// An archive-kind off-site folder reached through rclone.
+    Rclone(Rclone),
 }
 
 impl Store {
@@ -35,7 +38,10 @@ impl Store {
     /// repository's password file unless they name their own.
     pub fn offsite(config: &Config, target: &OffsiteConfig) -> Store {
         match config.repository.kind {
-            RepoKind::Archive => Store::Archive(Repo::new(PathBuf::from(&target.path))),
+            RepoKind::Archive => match Rclone::parse(&target.path) {
+                Some(r) => Store::Rclone(r),
+                None => Store::Archive(Repo::new(PathBuf::from(&target.path))),
+            },
             RepoKind::Restic => Store::Restic(Restic::new(
                 target.path.clone(),
                 target
@@ -49,7 +55,7 @@ impl Store {
 
     pub fn kind(&self) -> RepoKind {
         match self {
-            Store::Archive(_) => RepoKind::Archive,
+            Store::Archive(_) | Store::Rclone(_) => RepoKind::Archive,
             Store::Restic(_) => RepoKind::Restic,
         }
     }
@@ -59,6 +65,7 @@ impl Store {
         match self {
             Store::Archive(r) => r.root.display().to_string(),
             Store::Restic(r) => r.location.clone(),
+            Store::Rclone(r) => r.location(),
         }
     }
 
@@ -67,13 +74,14 @@ impl Store {
         match self {
             Store::Archive(r) => Some(&r.root),
             Store::Restic(r) => r.local_folder(),
+            Store::Rclone(_) => None,
         }
     }
 
     pub fn archive(&self) -> Option<&Repo> {
         match self {
             Store::Archive(r) => Some(r),
-            Store::Restic(_) => None,
+            Store::Restic(_) | Store::Rclone(_) => None,
         }
     }
 
@@ -82,6 +90,7 @@ impl Store {
         match self {
             Store::Archive(r) => Ok(r.root.is_dir()),
             Store::Restic(r) => Ok(r.exists()?),
+            Store::Rclone(r) => Ok(r.reachable()?),
         }
     }
 
@@ -89,6 +98,7 @@ impl Store {
     pub fn list(&self) -> Result<(Vec<Manifest>, Vec<RepoError>), RepoError> {
         let r = match self {
             Store::Archive(repo) => return repo.list(),
+            Store::Rclone(r) => return r.list(),
             Store::Restic(r) => r,
         };
         let mut manifests: Vec<Manifest> = Vec::new();
@@ -125,7 +135,7 @@ impl Store {
     pub fn resolve(&self, given: &str) -> Result<String, RepoError> {
         match self {
             Store::Archive(r) => r.resolve(given),
-            Store::Restic(_) => {
+            Store::Restic(_) | Store::Rclone(_) => {
                 check_given_id(given)?;
                 let mut ids: Vec<String> = self.list()?.0.into_iter().map(|m| m.id).collect();
                 ids.sort();
@@ -137,6 +147,7 @@ impl Store {
     pub fn manifest(&self, id: &str) -> Result<Manifest, RepoError> {
         match self {
             Store::Archive(r) => r.manifest(id),
+            Store::Rclone(r) => r.manifest(id),
             Store::Restic(_) => self
                 .list()?
                 .0
@@ -171,6 +182,12 @@ impl Store {
     pub fn set_pinned(&self, id: &str, pinned: bool) -> Result<Manifest, RepoError> {
         match self {
             Store::Archive(r) => r.set_pinned(id, pinned),
+            Store::Rclone(r) => {
+                let mut m = r.manifest(id)?;
+                m.pinned = pinned;
+                r.write_manifest(&m)?;
+                Ok(m)
+            }
             Store::Restic(r) => {
                 let pin = [tags::PINNED.to_string()];
                 for s in self.snapshots_of(r, id)? {
@@ -188,6 +205,7 @@ impl Store {
     pub fn delete(&self, ids: &[String], cancel: &Cancel) -> Result<(), RepoError> {
         match self {
             Store::Archive(r) => ids.iter().try_for_each(|id| r.delete(id)),
+            Store::Rclone(r) => ids.iter().try_for_each(|id| r.delete(id)),
             Store::Restic(r) => {
                 let mut snaps = Vec::new();
                 for id in ids {

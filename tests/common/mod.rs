@@ -55,6 +55,8 @@ pub struct Offsite {
 pub struct Options {
     pub kind: Kind,
     pub offsite: Vec<Offsite>,
+    /// Environment for every run of the binary (rclone remotes, S3 keys).
+    pub env: Vec<(String, String)>,
     pub store_mb: u32,
     pub neo4j_ignore_sigterm: bool,
     pub stop_timeout_secs: u64,
@@ -74,6 +76,7 @@ impl Default for Options {
         Self {
             kind: Kind::Archive,
             offsite: Vec::new(),
+            env: Vec::new(),
             store_mb: 1,
             neo4j_ignore_sigterm: false,
             stop_timeout_secs: 20,
@@ -298,6 +301,7 @@ keep_monthly = 0
         if let Kind::Restic { env, .. } = &self.opts.kind {
             c.envs(env.iter().map(|(k, v)| (k, v)));
         }
+        c.envs(self.opts.env.iter().map(|(k, v)| (k, v)));
         c
     }
 
