@@ -274,3 +274,66 @@ fn archive_generations_travel_to_a_folder_and_rclone_and_come_back() {
     let d = tree::diff(&original, &tree::snapshot(&manual.join("structr")));
     assert!(d.is_empty(), "manual restore differs:\n{}", d.join("\n"));
 }
+
+/// Killed while copying to a folder target: the services run, the local
+/// generation is whole, the target lists nothing half-written, and the copy can
+/// be made again (its leftover `.partial` is removed first).
+#[test]
+fn archive_copy_killed_midway_leaves_nothing_half_written() {
+    let base = tempfile::tempdir().unwrap();
+    let nas = base.path().join("nas");
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        offsite: vec![offsite("nas", nas.display().to_string(), vec![])],
+        ..Options::default()
+    });
+    with_content(&sb);
+    // Incompressible, so the copy takes a moment.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let data: Vec<u8> = (0..(400usize << 20))
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(sb.structr_dir.join("files/big.bin"), data).unwrap();
+    sb.start();
+    assert!(sb.cli(&["init"]).status.success());
+    let mut child = sb
+        .cli_command(&["backup"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let partial = || {
+        std::fs::read_dir(&nas)
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+            })
+            .unwrap_or(false)
+    };
+    common::wait_until(std::time::Duration::from_secs(120), "the copy runs", || {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the backup ended first"
+        );
+        partial()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(sb.running("neo4j") && sb.running("structr"));
+    let id = sb.generations()[0].clone();
+    let check = shell("sha256sum -c SHA256SUMS", &sb.repo.join(&id));
+    assert!(check.status.success(), "{}", text(&check));
+    let listed = json(&sb.cli(&["--from", "nas", "list", "--json"]));
+    assert!(listed.as_array().unwrap().is_empty(), "{listed}");
+
+    let out = sb.cli(&["copy", &id, "--to", "nas"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!partial(), "the leftover was removed");
+    let check = shell("sha256sum -c SHA256SUMS", &nas.join(&id));
+    assert!(check.status.success(), "{}", text(&check));
+}
