@@ -289,16 +289,7 @@ fn archive_copy_killed_midway_leaves_nothing_half_written() {
     });
     with_content(&sb);
     // Incompressible, so the copy takes a moment.
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let data: Vec<u8> = (0..(400usize << 20))
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::write(sb.structr_dir.join("files/big.bin"), data).unwrap();
+    common::write_random(&sb.structr_dir.join("files/big.bin"), 400 << 20, 5);
     sb.start();
     assert!(sb.cli(&["init"]).status.success());
     let mut child = sb

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{text, tree, wait_until, Kind, Offsite, Options, Sandbox};
+use common::{text, tree, wait_until, write_random, Kind, Offsite, Options, Sandbox};
 
 fn sandbox(flag_services: bool) -> Sandbox {
     let sb = Sandbox::new(Options {
@@ -66,20 +66,6 @@ fn du(dir: &Path) -> u64 {
         .unwrap()
         .parse()
         .unwrap()
-}
-
-fn write_random(path: &Path, len: usize, seed: u64) {
-    let mut x = seed | 1;
-    let data: Vec<u8> = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, data).unwrap();
 }
 
 #[test]

@@ -13,7 +13,7 @@ use super::event::{Event, Sink, Step};
 use super::offsite;
 use super::window::{self, start_steps, stop_steps, Closing, Window};
 use super::{lock_repo, refuse_if_interrupted, state, Context, OpError};
-use crate::repo::generation::{Component, Manifest, Repo, Timings};
+use crate::repo::generation::{Component, Manifest, Repo};
 use crate::repo::store::Store;
 
 #[derive(Clone, Debug, Default)]
@@ -133,14 +133,7 @@ fn run_archive(
             ));
         }
     };
-    let (stop, start) = window.stop_start_time();
-    let timings = Timings {
-        downtime_secs: window.downtime().as_secs_f64(),
-        total_secs: started.elapsed().as_secs_f64(),
-        stop_secs: stop.as_secs_f64(),
-        copy_secs,
-        start_secs: start.as_secs_f64(),
-    };
+    let timings = window.timings(started, copy_secs);
     let mut manifest = new_manifest(ctx, &id, created, &opts.label, components, timings);
     manifest.services_already_stopped = window.found_stopped().to_vec();
     on(Event::Started(Step::Publish));

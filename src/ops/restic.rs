@@ -33,15 +33,15 @@ impl From<ResticError> for OpError {
     }
 }
 
-/// The one step that copies every component (restic takes them as one snapshot).
-pub fn copy_step(ctx: &Context) -> Step {
+/// What restic copies in one snapshot, for step names: `neo4j-data + structr (restic)`.
+pub fn all_components(ctx: &Context) -> String {
     let names: Vec<&str> = ctx
         .inst
         .components
         .iter()
         .map(|c| c.name.as_str())
         .collect();
-    Step::Copy(format!("{} (restic)", names.join(" + ")))
+    format!("{} (restic)", names.join(" + "))
 }
 
 pub fn backup(
@@ -54,7 +54,7 @@ pub fn backup(
     lock_store(&ctx.store, "backup")?;
     refuse_if_interrupted(ctx.inst)?;
     let found_stopped = window::found_stopped(ctx.inst);
-    let step = copy_step(ctx);
+    let step = Step::Copy(all_components(ctx));
     let mut plan = vec![Step::Preflight];
     plan.extend(stop_steps(ctx.inst));
     plan.push(step.clone());
@@ -106,14 +106,7 @@ pub fn backup(
             ));
         }
     };
-    let (stop, start) = window.stop_start_time();
-    manifest.timings = Timings {
-        downtime_secs: window.downtime().as_secs_f64(),
-        total_secs: started.elapsed().as_secs_f64(),
-        stop_secs: stop.as_secs_f64(),
-        copy_secs,
-        start_secs: start.as_secs_f64(),
-    };
+    manifest.timings = window.timings(started, copy_secs);
     manifest.added_bytes = Some(summary.data_added);
     manifest.snapshot = Some(summary.snapshot_id.clone());
     on(Event::Info(format!(
@@ -305,15 +298,7 @@ pub fn safety_backup(
         components_of(ctx, &sources),
         Timings::default(),
     );
-    let step = Step::SafetyBackup(format!(
-        "{} (restic)",
-        ctx.inst
-            .components
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect::<Vec<_>>()
-            .join(" + ")
-    ));
+    let step = Step::SafetyBackup(all_components(ctx));
     let total = sources.iter().map(|s| s.bytes).sum();
     let summary = snapshot(ctx, r, &m, created, &step, total, on)?;
     let mut m = m;

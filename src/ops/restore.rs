@@ -353,16 +353,7 @@ fn plan_steps(
                 .map(|c| Step::SafetyBackup(c.name.clone())),
         );
     } else if opts.safety_backup {
-        let names: Vec<&str> = ctx
-            .inst
-            .components
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
-        steps.push(Step::SafetyBackup(format!(
-            "{} (restic)",
-            names.join(" + ")
-        )));
+        steps.push(Step::SafetyBackup(restic::all_components(ctx)));
     }
     steps.extend(m.components.iter().map(|c| Step::Extract(c.name.clone())));
     steps.extend(m.components.iter().map(|c| Step::Swap(c.name.clone())));

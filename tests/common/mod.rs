@@ -361,6 +361,21 @@ pub fn text(out: &Output) -> String {
     )
 }
 
+/// Writes `len` incompressible bytes (xorshift from `seed`) to `path`, making its folder.
+pub fn write_random(path: &Path, len: usize, seed: u64) {
+    let mut x = seed | 1;
+    let data: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+}
+
 /// Polls `cond` every 20 ms until it holds; panics with `what` after `limit`.
 pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
