@@ -136,13 +136,10 @@ impl Env {
         detect::detect(&self.config).map_err(|e| Failure::from(OpError::from(e)))
     }
 
+    /// The context of a run that writes: always the repository (`--from` only
+    /// chooses what reading commands read).
     fn context<'a>(&self, inst: &'a Installation) -> Context<'a> {
-        Context::new(
-            &self.config,
-            inst,
-            self.reading().clone(),
-            self.cancel.clone(),
-        )
+        Context::new(&self.config, inst, self.store.clone(), self.cancel.clone())
     }
 
     /// The off-site target `name`, as a store of the repository's kind.
@@ -322,6 +319,13 @@ pub fn run(env: &Env) -> Result<()> {
 fn dispatch(env: &Env) -> Result<()> {
     match &env.cli.command {
         None => no_command(env),
+        Some(Command::Backup { .. } | Command::Init | Command::Recover)
+            if env.cli.from.is_some() =>
+        {
+            Err(Failure::usage(
+                "--from names where to read from; backup, init and recover work on the repository",
+            ))
+        }
         Some(Command::Backup { label }) => backup(env, label),
         Some(Command::Init) => init(env),
         Some(Command::Copy { id, to }) => copy(env, id, to),
