@@ -30,11 +30,17 @@ impl Tui {
     /// Runs `structr-backup ARGS` in an 80×24 tmux window and waits for the home screen.
     /// The shell writes its pid and then becomes the program, so `pid` is the wizard's.
     fn start(&self, args: &str) {
+        self.start_sized(args, 80, 24);
+    }
+
+    /// `start` in a window of `width`×`height`.
+    fn start_sized(&self, args: &str, width: u16, height: u16) {
         let home = self.home.path().display();
         let cmd = format!(
             "export HOME={home} TERM=xterm-256color; echo $$ > {home}/wizard.pid; exec {BIN} {args}"
         );
-        let out = self.tmux(&["new-session", "-d", "-x", "80", "-y", "24", "-s", "w", &cmd]);
+        let (w, h) = (width.to_string(), height.to_string());
+        let out = self.tmux(&["new-session", "-d", "-x", &w, "-y", &h, "-s", "w", &cmd]);
         assert!(out.status.success(), "tmux: {}", text(&out));
         self.wait_for("Home", Duration::from_secs(60));
     }
@@ -134,6 +140,28 @@ impl Tui {
                 .unwrap_or_default()
         };
         (read("neo4j"), read("structr"))
+    }
+
+    /// Sets up the demo without a terminal and makes `n` backups with the CLI.
+    fn demo_with_backups(n: usize) -> Tui {
+        let t = Tui::new();
+        let out = Command::new(BIN)
+            .arg("demo")
+            .env("HOME", t.home.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        for _ in 0..n {
+            let out = t.cli(&["backup"]);
+            assert!(out.status.success(), "{}", text(&out));
+        }
+        t
+    }
+
+    /// The wizard on the demo's config (set up by `demo_with_backups`).
+    fn open_sized(&self, width: u16, height: u16) {
+        let cfg = self.demo_dir().join("config.toml");
+        self.start_sized(&format!("--config {}", cfg.display()), width, height);
     }
 
     fn backup_through_wizard(&self) {
@@ -260,17 +288,7 @@ fn ctrl_c_during_a_backup_leaves_services_running_and_no_generation() {
 #[test]
 fn prune_preview_then_confirm() {
     // Without a terminal, `demo` only sets the sandbox up; three backups by CLI.
-    let t = Tui::new();
-    let out = Command::new(BIN)
-        .arg("demo")
-        .env("HOME", t.home.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    for _ in 0..3 {
-        let out = t.cli(&["backup"]);
-        assert!(out.status.success(), "{}", text(&out));
-    }
+    let t = Tui::demo_with_backups(3);
     // Keep only the newest: the preview must mark the other two.
     let cfg = t.demo_dir().join("config.toml");
     let c = std::fs::read_to_string(&cfg).unwrap();
@@ -361,4 +379,89 @@ fn a_dumb_terminal_gets_the_commands_and_a_reason_not_a_broken_screen() {
     let screen = t.wait_for("exit=2", Duration::from_secs(20));
     assert!(screen.contains("cursor addressing"), "{screen}");
     assert!(!screen.contains("Home"), "no wizard drawn: {screen}");
+}
+
+#[test]
+fn at_64x20_ids_fields_and_buttons_stay_on_screen() {
+    let t = Tui::demo_with_backups(2);
+    let ids = t.generations();
+    t.open_sized(64, 20);
+    t.keys(&["g"]);
+    let screen = t.wait_for("Generations", Duration::from_secs(5));
+    for id in &ids {
+        assert!(screen.contains(id), "{id} is cut at 64×20:\n{screen}");
+    }
+    // j moves the selection; the details follow it.
+    t.keys(&["j"]);
+    t.wait_for(&format!("▶ {}", ids[1]), Duration::from_secs(5));
+    t.wait_for(&format!(" {} from ", ids[1]), Duration::from_secs(5));
+    t.keys(&["k", "Enter"]);
+    t.wait_for("deep verify", Duration::from_secs(5));
+    t.keys(&["Escape", "d"]);
+    t.wait_for("Type the generation id to confirm", Duration::from_secs(5));
+    t.type_text(&ids[0]);
+    let screen = t.wait_for("[▶ Delete ◀]", Duration::from_secs(5));
+    assert!(screen.contains(&format!("> {}_ ✓", ids[0])), "{screen}");
+    t.keys(&["Escape", "Escape", "r", "Enter"]);
+    let screen = t.wait_for("REPLACES", Duration::from_secs(30));
+    assert!(
+        screen.contains("> _") && screen.contains("[▶ Cancel ◀]"),
+        "the field and buttons are on screen:\n{screen}"
+    );
+    t.keys(&["Escape", "?"]);
+    t.wait_for("Keys on the screen you came from", Duration::from_secs(5));
+}
+
+#[test]
+fn a_key_right_after_a_resize_is_handled() {
+    let t = Tui::demo_with_backups(1);
+    t.open_sized(80, 24);
+    let out = t.tmux(&["resize-window", "-t", "w", "-x", "64", "-y", "20"]);
+    assert!(out.status.success(), "tmux: {}", text(&out));
+    t.keys(&["g"]);
+    let screen = t.wait_for("Generations", Duration::from_secs(5));
+    assert_eq!(
+        screen.lines().count(),
+        20,
+        "drawn at the new size:\n{screen}"
+    );
+}
+
+#[test]
+fn a_label_typed_on_the_plan_is_stored_with_the_backup() {
+    let t = Tui::demo("");
+    t.keys(&["b"]);
+    t.wait_for("Press Enter to start", Duration::from_secs(20));
+    // `q` is a letter of the label here, not quit.
+    t.type_text("before upgrade, quarterly");
+    t.wait_for("Label  before upgrade, quarterly_", Duration::from_secs(5));
+    t.keys(&["Enter"]);
+    t.wait_for("Backup finished", Duration::from_secs(60));
+    let out = t.cli(&["list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["label"], "before upgrade, quarterly", "{}", text(&out));
+}
+
+#[test]
+fn why_a_verification_failed_stays_in_the_details() {
+    let t = Tui::demo_with_backups(1);
+    let id = t.generations()[0].clone();
+    // One flipped byte in an archive: the checksum no longer matches.
+    let archive = t
+        .demo_dir()
+        .join(format!("repository/{id}/structr.tar.zst"));
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&archive, bytes).unwrap();
+    t.open_sized(80, 24);
+    t.keys(&["g", "v"]);
+    t.wait_for("Verify FAILED", Duration::from_secs(30));
+    t.keys(&["Escape"]);
+    let screen = t.wait_for("structr.tar.zst is damaged", Duration::from_secs(5));
+    assert!(screen.contains("Generations"), "{screen}");
+    assert!(
+        screen.contains(&format!("✗ verification failed: {id}: ")),
+        "{screen}"
+    );
 }

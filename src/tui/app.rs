@@ -2,6 +2,7 @@
 //! state changes, and an `Effect` says what the loop must do in the world. No I/O
 //! here, so every transition is tested without a terminal.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -10,7 +11,10 @@ use crate::install::schedule::{Change, LastRun, Status, TimeOfDay, DEFAULT_TIME}
 use crate::install::ComponentSpec;
 use crate::ops::journal::Record;
 use crate::ops::{Event, Step};
-use crate::repo::generation::Manifest;
+use crate::repo::generation::{Manifest, MAX_LABEL};
+
+use super::eta::{Estimate, Tally};
+use super::scroll::Scroll;
 
 /// What the wizard knows about the world; refreshed by the loop.
 #[derive(Clone, Debug, Default)]
@@ -28,6 +32,8 @@ pub struct Data {
     pub interrupted: Option<Record>,
     /// Facts for the backup plan screen: source sizes and expected downtime.
     pub plan: Vec<String>,
+    /// What the backup will read, once measured (for the whole job's ETA).
+    pub plan_bytes: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +59,11 @@ impl JobKind {
             JobKind::Delete => "Delete",
             JobKind::Recover => "Recover",
         }
+    }
+
+    /// Jobs that check a generation against its checksums.
+    pub fn verifies(self) -> bool {
+        matches!(self, JobKind::Verify | JobKind::VerifyForRestore)
     }
 
     /// Jobs that stop services: cancelling them restarts the services.
@@ -88,6 +99,9 @@ pub struct Job {
     pub finished: Option<Instant>,
     pub ask_cancel: bool,
     pub cancel_requested: bool,
+    /// What the whole job is expected to take, and what it did so far.
+    pub estimate: Option<Estimate>,
+    pub tally: Tally,
 }
 
 impl Job {
@@ -107,6 +121,17 @@ impl Job {
             finished: None,
             ask_cancel: false,
             cancel_requested: false,
+            estimate: None,
+            tally: Tally::default(),
+        }
+    }
+
+    /// About how long the whole job has left (None once it ended, or before
+    /// enough is known).
+    pub fn left(&self, now: Instant) -> Option<Duration> {
+        match (&self.estimate, self.outcome.is_some()) {
+            (Some(e), false) => self.tally.left(e, &self.steps, now),
+            _ => None,
         }
     }
 
@@ -160,6 +185,7 @@ impl Job {
 
     fn apply(&mut self, ev: Event) {
         let now = Instant::now();
+        self.tally.on_event(&ev, now);
         match ev {
             Event::Plan(steps) => {
                 for s in steps {
@@ -220,6 +246,8 @@ pub struct Confirm {
     pub focus: Focus,
     /// What will happen, one fact per line.
     pub facts: Vec<String>,
+    /// The facts scroll when they do not fit above the field.
+    pub scroll: Scroll,
 }
 
 impl Confirm {
@@ -229,6 +257,7 @@ impl Confirm {
             typed: String::new(),
             focus: Focus::Cancel,
             facts,
+            scroll: Scroll::default(),
         }
     }
 
@@ -324,10 +353,28 @@ pub struct PruneRow {
     pub label: String,
 }
 
+/// The backup plan: what will happen, before anything stops, and the label the
+/// new generation gets.
+#[derive(Clone, Debug, Default)]
+pub struct PlanScreen {
+    pub scroll: Scroll,
+    pub label: String,
+}
+
+impl PlanScreen {
+    /// Adds a typed character to the label: printable ones only, and no more
+    /// than a label may hold (the rest would be cut when it is read back).
+    pub fn type_char(&mut self, c: char) {
+        if !c.is_control() && self.label.chars().count() < MAX_LABEL {
+            self.label.push(c);
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum Screen {
     Home,
-    BackupPlan,
+    BackupPlan(PlanScreen),
     Job(Box<Job>),
     Generations {
         sel: usize,
@@ -343,7 +390,8 @@ pub enum Screen {
         confirm: Option<Focus>,
     },
     Schedule(ScheduleScreen),
-    Help,
+    /// The keys of the screen beneath it.
+    Help(Scroll),
     /// What can be done with one generation (Enter on it in Generations).
     Actions {
         id: String,
@@ -371,7 +419,7 @@ impl Screen {
     pub fn kind(&self) -> ScreenKind {
         match self {
             Screen::Home => ScreenKind::Home,
-            Screen::BackupPlan => ScreenKind::BackupPlan,
+            Screen::BackupPlan(_) => ScreenKind::BackupPlan,
             Screen::Job(j) if j.outcome.is_some() => ScreenKind::JobDone,
             Screen::Job(_) => ScreenKind::Job,
             Screen::Generations { .. } => ScreenKind::Generations,
@@ -379,7 +427,7 @@ impl Screen {
             Screen::RestoreConfirm(_) | Screen::DeleteConfirm(_) => ScreenKind::Confirm,
             Screen::PrunePreview { .. } => ScreenKind::PrunePreview,
             Screen::Schedule(_) => ScreenKind::Schedule,
-            Screen::Help => ScreenKind::Help,
+            Screen::Help(_) => ScreenKind::Help,
             Screen::Actions { .. } => ScreenKind::Actions,
         }
     }
@@ -393,7 +441,10 @@ pub enum Effect {
     Refresh,
     /// Measure the sources for the plan screen.
     PlanBackup,
-    StartBackup,
+    /// Back up now, the new generation labelled so (sanitized, maybe empty).
+    StartBackup {
+        label: String,
+    },
     VerifyBeforeRestore(String),
     StartRestore(String),
     Verify {
@@ -419,6 +470,11 @@ pub struct App {
     pub status: Option<String>,
     /// The nightly timer and the last run; None until first gathered.
     pub schedule: Option<ScheduleFacts>,
+    /// Home's facts scroll when the terminal is too short for them.
+    pub home_scroll: Scroll,
+    /// What verifications in this session found wrong, by generation (the
+    /// manifest records only that one failed).
+    pub damage: BTreeMap<String, Vec<String>>,
 }
 
 impl App {
@@ -428,6 +484,8 @@ impl App {
             stack: vec![Screen::Home],
             status: None,
             schedule: None,
+            home_scroll: Scroll::default(),
+            damage: BTreeMap::new(),
         }
     }
 
@@ -452,6 +510,15 @@ impl App {
                     .and_then(|id| self.data.generations.iter().position(|m| m.id == id))
                     .unwrap_or((*sel).min(last));
             }
+        }
+    }
+
+    /// A verification of `id` ended: what it found (nothing: it passed).
+    pub fn verified(&mut self, id: &str, problems: Vec<String>) {
+        if problems.is_empty() {
+            self.damage.remove(id);
+        } else {
+            self.damage.insert(id.to_string(), problems);
         }
     }
 
@@ -493,7 +560,9 @@ impl App {
     }
 
     pub fn begin_job(&mut self, kind: JobKind, id: Option<String>) {
-        self.stack.push(Screen::Job(Box::new(Job::new(kind, id))));
+        let mut job = Job::new(kind, id);
+        job.estimate = Estimate::of(kind, job.id.as_deref(), &self.data, false);
+        self.stack.push(Screen::Job(Box::new(job)));
     }
 
     pub fn on_job_event(&mut self, ev: Event) {
@@ -535,26 +604,14 @@ impl App {
         // `q` leaves the wizard from any screen without a text field, once no job runs.
         let typing = matches!(
             self.screen().kind(),
-            ScreenKind::Confirm | ScreenKind::Schedule
+            ScreenKind::Confirm | ScreenKind::Schedule | ScreenKind::BackupPlan
         );
         if key.code == KeyCode::Char('q') && !typing && !self.job_running() {
             return Effect::Quit;
         }
         match self.screen().kind() {
             ScreenKind::Home => self.home_key(key),
-            ScreenKind::BackupPlan => match key.code {
-                KeyCode::Enter if self.data.detect_error.is_none() => {
-                    self.stack.pop();
-                    self.begin_job(JobKind::Backup, None);
-                    Effect::StartBackup
-                }
-                KeyCode::Esc => {
-                    self.back();
-                    Effect::None
-                }
-                KeyCode::Char('?') => self.help(),
-                _ => Effect::None,
-            },
+            ScreenKind::BackupPlan => self.plan_key(key),
             ScreenKind::Job | ScreenKind::JobDone => self.job_key(key),
             ScreenKind::Generations => self.list_key(key, false),
             ScreenKind::RestorePick => self.list_key(key, true),
@@ -568,6 +625,8 @@ impl App {
                     KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q')
                 ) {
                     self.back();
+                } else if let Screen::Help(scroll) = self.screen_mut() {
+                    scroll.on_key(key.code, true);
                 }
                 Effect::None
             }
@@ -578,7 +637,7 @@ impl App {
         match key.code {
             KeyCode::Char('q') => Effect::Quit,
             KeyCode::Char('b') => {
-                self.stack.push(Screen::BackupPlan);
+                self.stack.push(Screen::BackupPlan(PlanScreen::default()));
                 Effect::PlanBackup
             }
             KeyCode::Char('r') => {
@@ -599,7 +658,44 @@ impl App {
                 Effect::Recover
             }
             KeyCode::Char('?') => self.help(),
-            _ => Effect::None,
+            code => {
+                self.home_scroll.on_key(code, true);
+                Effect::None
+            }
+        }
+    }
+
+    /// The backup plan: letters type the label, Enter starts, the arrows scroll.
+    fn plan_key(&mut self, key: KeyEvent) -> Effect {
+        let can_start = self.data.detect_error.is_none();
+        let Screen::BackupPlan(p) = self.screen_mut() else {
+            return Effect::None;
+        };
+        match key.code {
+            KeyCode::Enter if can_start => {
+                let label = p.label.trim().to_string();
+                self.stack.pop();
+                self.begin_job(JobKind::Backup, None);
+                Effect::StartBackup { label }
+            }
+            KeyCode::Esc => {
+                self.back();
+                Effect::None
+            }
+            // No label needs a `?` more than the help does.
+            KeyCode::Char('?') => self.help(),
+            KeyCode::Char(c) => {
+                p.type_char(c);
+                Effect::None
+            }
+            KeyCode::Backspace => {
+                p.label.pop();
+                Effect::None
+            }
+            code => {
+                p.scroll.on_key(code, false);
+                Effect::None
+            }
         }
     }
 
@@ -646,7 +742,11 @@ impl App {
                 Effect::VerifyBeforeRestore(id)
             }
             (KeyCode::Char(c @ ('v' | 'V')), Some(id)) if !restore => {
+                let estimate = Estimate::of(JobKind::Verify, Some(&id), &self.data, c == 'V');
                 self.begin_job(JobKind::Verify, Some(id.clone()));
+                if let Some(j) = self.job_mut() {
+                    j.estimate = estimate;
+                }
                 Effect::Verify { id, deep: c == 'V' }
             }
             (KeyCode::Enter, Some(id)) if !restore => {
@@ -826,7 +926,7 @@ impl App {
     }
 
     fn help(&mut self) -> Effect {
-        self.stack.push(Screen::Help);
+        self.stack.push(Screen::Help(Scroll::default()));
         Effect::None
     }
 
@@ -897,6 +997,11 @@ fn on_confirm_key(app: &mut App, key: KeyEvent) -> Effect {
             } else {
                 Focus::Cancel
             };
+            Effect::None
+        }
+        // Letters are typed: the arrows and page keys scroll the facts.
+        KeyCode::Up | KeyCode::Down | KeyCode::PageUp | KeyCode::PageDown => {
+            c.scroll.on_key(key.code, false);
             Effect::None
         }
         // Typing the id exactly moves the focus to the action, so Enter then does
@@ -991,7 +1096,12 @@ mod tests {
         let mut app = app_with(&[]);
         assert_eq!(app.on_key(key(KeyCode::Char('b'))), Effect::PlanBackup);
         assert_eq!(app.screen().kind(), ScreenKind::BackupPlan);
-        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::StartBackup);
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::StartBackup {
+                label: String::new()
+            }
+        );
         assert!(app.job_running());
         assert_eq!(
             app.on_key(key(KeyCode::Esc)),
@@ -1001,6 +1111,29 @@ mod tests {
         app.on_job_done(Ok("done".into()));
         assert_eq!(app.on_key(key(KeyCode::Esc)), Effect::Refresh);
         assert_eq!(app.screen().kind(), ScreenKind::Home);
+    }
+
+    #[test]
+    fn the_plan_takes_a_label_typed_before_the_backup_starts() {
+        let mut app = app_with(&[]);
+        app.on_key(key(KeyCode::Char('b')));
+        // q is a letter of the label here, not quit; control characters are dropped.
+        type_text(&mut app, " before quarterly\u{1b}[2J upgrade ");
+        app.on_key(key(KeyCode::Backspace));
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::StartBackup {
+                label: "before quarterly[2J upgrade".into()
+            },
+            "trimmed, without the escape"
+        );
+        let mut app = app_with(&[]);
+        app.on_key(key(KeyCode::Char('b')));
+        type_text(&mut app, &"x".repeat(250));
+        let Effect::StartBackup { label } = app.on_key(key(KeyCode::Enter)) else {
+            panic!("no backup")
+        };
+        assert_eq!(label.chars().count(), MAX_LABEL, "at most 200 characters");
     }
 
     #[test]
@@ -1275,6 +1408,35 @@ mod tests {
             d1,
             "the clock stops at the last start"
         );
+    }
+
+    #[test]
+    fn a_job_knows_what_it_will_move_and_stops_its_clock_when_it_ends() {
+        let mut app = app_with(&[]);
+        app.data.plan_bytes = Some(4096);
+        app.on_key(key(KeyCode::Char('b')));
+        app.on_key(key(KeyCode::Enter));
+        let bytes = app.job().and_then(|j| j.estimate.as_ref()).map(|e| e.bytes);
+        assert_eq!(bytes, Some(4096), "the measured plan");
+        let step = Step::Copy("x".into());
+        app.on_job_event(Event::Progress {
+            step: step.clone(),
+            done: 0,
+            total: 4096,
+        });
+        std::thread::sleep(Duration::from_millis(600));
+        app.on_job_event(Event::Progress {
+            step,
+            done: 1024,
+            total: 4096,
+        });
+        let now = Instant::now();
+        assert!(
+            app.job().unwrap().left(now).is_some(),
+            "an ETA while it runs"
+        );
+        app.on_job_done(Err("cancelled: by the user".into()));
+        assert_eq!(app.job().unwrap().left(now), None, "none once it ended");
     }
 
     #[test]

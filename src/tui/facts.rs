@@ -9,8 +9,14 @@ use crate::repo::archive::ArchiveOptions;
 use crate::repo::store::Store;
 use crate::units;
 
+/// The backup plan's facts, and the bytes the backup will read (for its ETA).
+pub struct Plan {
+    pub lines: Vec<String>,
+    pub bytes: Option<u64>,
+}
+
 /// Sizes, free space and expected downtime for the backup plan screen.
-pub fn backup_plan(inst: &Installation, store: &Store) -> Vec<String> {
+pub fn backup_plan(inst: &Installation, store: &Store) -> Plan {
     let last = store
         .list()
         .ok()
@@ -55,9 +61,15 @@ pub fn backup_plan(inst: &Installation, store: &Store) -> Vec<String> {
             for w in ops::preflight::boundary_warnings(&e.sources, &inst.components) {
                 v.push(format!("WARNING: {w}"));
             }
-            v
+            Plan {
+                lines: v,
+                bytes: Some(e.sources.iter().map(|s| s.bytes).sum()),
+            }
         }
-        Err(e) => vec![format!("Cannot back up: {e}")],
+        Err(e) => Plan {
+            lines: vec![format!("Cannot back up: {e}")],
+            bytes: None,
+        },
     }
 }
 

@@ -6,9 +6,14 @@ use super::app::ScreenKind;
 /// A key and what it does.
 pub type Key = (&'static str, &'static str);
 
+/// Scrolling text taller than the screen (PgUp/PgDn too); the footer shows it
+/// only when something does not fit.
+pub const SCROLL: Key = ("↑↓", "scroll");
+
 pub fn keys(screen: ScreenKind) -> &'static [Key] {
     match screen {
         ScreenKind::Home => &[
+            SCROLL,
             ("b", "backup"),
             ("r", "restore"),
             ("g", "generations"),
@@ -19,7 +24,12 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             // says "Press R" whenever there is something to recover.
             ("R", "recover"),
         ],
-        ScreenKind::BackupPlan => &[("Enter", "start backup"), ("Esc", "back")],
+        ScreenKind::BackupPlan => &[
+            SCROLL,
+            ("type", "a label"),
+            ("Enter", "start backup"),
+            ("Esc", "back"),
+        ],
         ScreenKind::Job => &[("Ctrl-C", "cancel"), ("?", "help")],
         ScreenKind::JobDone => &[("Esc", "back"), ("?", "help"), ("q", "quit")],
         ScreenKind::Generations => &[
@@ -39,6 +49,7 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("Esc", "back"),
         ],
         ScreenKind::Confirm => &[
+            SCROLL,
             ("type", "the id"),
             ("Tab", "move focus"),
             ("Enter", "press button"),
@@ -56,7 +67,7 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("d", "disable"),
             ("Esc", "back"),
         ],
-        ScreenKind::Help => &[("Esc", "close help")],
+        ScreenKind::Help => &[SCROLL, ("Esc", "close help")],
         ScreenKind::Actions => &[
             ("r", "restore"),
             ("v", "verify"),

@@ -3,9 +3,12 @@
 //! job thread in, effects carried out through `ops`. No backup logic lives here.
 
 pub mod app;
+mod eta;
 mod facts;
+mod failure;
 pub mod keys;
 mod panics;
+pub mod scroll;
 pub mod theme;
 pub mod view;
 
@@ -34,20 +37,21 @@ use crate::repo::retention::Policy;
 use crate::repo::store::Store;
 use crate::units;
 use app::{App, Data, Effect, JobKind, PruneRow, ScheduleFacts, Timer};
+use failure::Failed;
 
 enum Msg {
     Event(Event),
-    Done(Result<String, String>),
+    Done(Result<String, Failed>),
 }
 
 /// A job thread that ended without telling its result (it cannot panic past
 /// `panics::caught`, so this is a thread that never ran or was torn down).
 const ENDED_SILENTLY: &str = "internal error: the job ended without reporting its result";
 
-/// Facts gathered on a thread (see `facts`).
+/// Facts gathered on a thread (see `facts`); the error of a panic while measuring.
 enum Facts {
-    Plan(Vec<String>),
-    Restore(Vec<String>),
+    Plan(Result<facts::Plan, String>),
+    Restore(Result<Vec<String>, String>),
 }
 
 /// The world the wizard acts on: the installation, the repository and the job.
@@ -153,7 +157,7 @@ impl World {
 
     fn spawn(
         &mut self,
-        work: impl FnOnce(&Context, &mut dyn FnMut(Event)) -> Result<String, String> + Send + 'static,
+        work: impl FnOnce(&Context, &mut dyn FnMut(Event)) -> Result<String, Failed> + Send + 'static,
     ) {
         let inst = match &self.inst {
             Ok(i) => i.clone(),
@@ -171,14 +175,14 @@ impl World {
 
     /// Ends the running job, if any, without a screen: cancels it (a cancelled
     /// backup or restore starts the services it stopped) and waits for its end.
-    fn settle(&mut self) -> Option<Result<String, String>> {
+    fn settle(&mut self) -> Option<Result<String, Failed>> {
         let (cancel, rx) = self.job.take()?;
         cancel.cancel();
         loop {
             match rx.recv() {
                 Ok(Msg::Event(_)) => continue,
                 Ok(Msg::Done(r)) => return Some(r),
-                Err(_) => return Some(Err(ENDED_SILENTLY.into())),
+                Err(_) => return Some(Err(Failed::from(ENDED_SILENTLY.to_string()))),
             }
         }
     }
@@ -213,10 +217,11 @@ impl World {
             }
             Effect::PlanBackup => {
                 app.data.plan.clear();
+                app.data.plan_bytes = None;
                 self.gather(Facts::Plan, facts::backup_plan);
             }
-            Effect::StartBackup => self.spawn(|ctx, on| {
-                let out = ops::backup::run(ctx, &BackupOptions::default(), on).map_err(|e| e.to_string())?;
+            Effect::StartBackup { label } => self.spawn(move |ctx, on| {
+                let out = ops::backup::run(ctx, &BackupOptions { label }, on)?;
                 let m = &out.manifest;
                 Ok(format!(
                     "Generation {} written: {} → {}. Downtime {}.",
@@ -229,7 +234,7 @@ impl World {
             Effect::VerifyBeforeRestore(id) => self.verify(id, false),
             Effect::Verify { id, deep } => self.verify(id, deep),
             Effect::StartRestore(id) => self.spawn(move |ctx, on| {
-                let out = ops::restore::run(ctx, &id, &RestoreOptions { safety_backup: true }, on).map_err(|e| e.to_string())?;
+                let out = ops::restore::run(ctx, &id, &RestoreOptions { safety_backup: true }, on)?;
                 let kept: Vec<String> = out.placements.iter().map(|p| p.kept.display().to_string()).collect();
                 Ok(format!(
                     "Generation {} restored; services running. Safety backup: {}. Previous folders kept at {} (delete them when satisfied).",
@@ -249,7 +254,7 @@ impl World {
             Effect::Delete(id) => {
                 let repo = self.store.clone();
                 self.spawn(move |_, _| {
-                    ops::prune::delete(&repo, &id).map_err(|e| e.to_string())?;
+                    ops::prune::delete(&repo, &id)?;
                     Ok(format!("{id} deleted."))
                 })
             }
@@ -271,12 +276,12 @@ impl World {
             Effect::StartPrune => {
                 let (repo, policy) = (self.store.clone(), self.policy.clone());
                 self.spawn(move |_, on| {
-                    let rows = ops::prune::run(&repo, &policy, on).map_err(|e| e.to_string())?;
+                    let rows = ops::prune::run(&repo, &policy, on)?;
                     Ok(format!("{} generation(s) deleted.", rows.iter().filter(|r| !r.decision.keep).count()))
                 })
             }
             Effect::Recover => self.spawn(|ctx, on| {
-                let out = ops::recover::run(ctx, on).map_err(|e| e.to_string())?;
+                let out = ops::recover::run(ctx, on)?;
                 Ok(match out.record {
                     Some(r) => format!("Started {} again.", r.stopped.join(", ")),
                     None => "Nothing to recover.".into(),
@@ -292,10 +297,10 @@ impl World {
 
     /// Gathers facts on a thread; `drain` hands them to the app as `kind`. A
     /// panic while measuring becomes the one fact shown, not an endless "measuring".
-    fn gather(
+    fn gather<T: Send + 'static>(
         &mut self,
-        kind: fn(Vec<String>) -> Facts,
-        work: impl FnOnce(&Installation, &Store) -> Vec<String> + Send + 'static,
+        kind: fn(Result<T, String>) -> Facts,
+        work: impl FnOnce(&Installation, &Store) -> T + Send + 'static,
     ) {
         let Ok(inst) = &self.inst else { return };
         let (inst, repo) = (inst.clone(), self.store.clone());
@@ -303,8 +308,7 @@ impl World {
         let measured = std::thread::Builder::new()
             .name("wizard-facts".into())
             .spawn(move || {
-                let facts = panics::caught(|| Ok(work(&inst, &repo)))
-                    .unwrap_or_else(|e| vec![format!("could not measure: {e}")]);
+                let facts = panics::caught(|| Ok(work(&inst, &repo)));
                 let _ = tx.send(kind(facts));
             });
         if measured.is_ok() {
@@ -323,7 +327,7 @@ impl World {
         let started = std::thread::Builder::new()
             .name("wizard-services".into())
             .spawn(move || {
-                let states = panics::caught(|| {
+                let states = panics::caught::<_, String>(|| {
                     Ok(inst
                         .services
                         .iter()
@@ -372,15 +376,15 @@ impl World {
     fn verify(&mut self, id: String, deep: bool) {
         let repo = self.store.clone();
         self.spawn(move |ctx, on| {
-            let reports = ops::verify::run(&repo, std::slice::from_ref(&id), deep, &ctx.cancel, on)
-                .map_err(|e| e.to_string())?;
-            match reports.first() {
+            let reports =
+                ops::verify::run(&repo, std::slice::from_ref(&id), deep, &ctx.cancel, on)?;
+            match reports.into_iter().next() {
                 Some(r) if r.ok => Ok(format!(
                     "{id} is intact ({} verification).",
                     if deep { "deep" } else { "quick" }
                 )),
-                Some(r) => Err(format!("{id} is damaged: {}", r.problems.join("; "))),
-                None => Err(format!("{id} was not verified")),
+                Some(r) => Err(Failed::damaged(&id, r.problems)),
+                None => Err(Failed::from(format!("{id} was not verified"))),
             }
         });
     }
@@ -389,7 +393,7 @@ impl World {
 /// Runs a job on its own thread. Whatever the job does (fail, panic), the
 /// receiver ends with one `Done`; a thread that cannot start reports that instead.
 fn job_thread(
-    work: impl FnOnce(&mut dyn FnMut(Event)) -> Result<String, String> + Send + 'static,
+    work: impl FnOnce(&mut dyn FnMut(Event)) -> Result<String, Failed> + Send + 'static,
 ) -> Receiver<Msg> {
     let (tx, rx) = mpsc::channel();
     let job_tx = tx.clone();
@@ -404,7 +408,9 @@ fn job_thread(
             let _ = job_tx.send(Msg::Done(result));
         });
     if let Err(e) = started {
-        let _ = tx.send(Msg::Done(Err(format!("cannot start the job: {e}"))));
+        let _ = tx.send(Msg::Done(Err(Failed::from(format!(
+            "cannot start the job: {e}"
+        )))));
     }
     rx
 }
@@ -439,14 +445,14 @@ pub fn run(world: World, stop: &Cancel) -> io::Result<()> {
         (Ok(()), None) => Ok(()),
         (Ok(()), Some(r)) => Err(io::Error::other(format!(
             "the wizard ended during a job, which was cancelled: {}",
-            r.unwrap_or_else(|e| e)
+            r.unwrap_or_else(|e| e.message)
         ))),
         (Err(e), None) => Err(e),
         (Err(e), Some(r)) => Err(io::Error::new(
             e.kind(),
             format!(
                 "{e}; the running job was cancelled: {}",
-                r.unwrap_or_else(|e| e)
+                r.unwrap_or_else(|e| e.message)
             ),
         )),
     }
@@ -555,8 +561,14 @@ fn drain(world: &mut World, app: &mut App) {
         Some(Ok(f)) => {
             world.facts = None;
             match f {
-                Facts::Plan(v) => app.data.plan = v,
-                Facts::Restore(v) => app.set_restore_facts(v),
+                Facts::Plan(Ok(p)) => {
+                    app.data.plan = p.lines;
+                    app.data.plan_bytes = p.bytes;
+                }
+                Facts::Plan(Err(e)) => app.data.plan = vec![format!("could not measure: {e}")],
+                Facts::Restore(r) => app.set_restore_facts(
+                    r.unwrap_or_else(|e| vec![format!("could not measure: {e}")]),
+                ),
             }
         }
         Some(Err(TryRecvError::Disconnected)) => world.facts = None,
@@ -598,7 +610,16 @@ fn drain(world: &mut World, app: &mut App) {
             .job()
             .filter(|j| j.kind == JobKind::VerifyForRestore && r.is_ok())
             .and_then(|j| j.id.clone());
-        let effect = app.on_job_done(r);
+        if let Some(j) = app.job().filter(|j| j.kind.verifies()) {
+            if let Some(id) = j.id.clone() {
+                match &r {
+                    Ok(_) => app.verified(&id, Vec::new()),
+                    Err(f) if !f.damage.is_empty() => app.verified(&id, f.damage.clone()),
+                    Err(_) => {}
+                }
+            }
+        }
+        let effect = app.on_job_done(r.map_err(|f| f.message));
         world.perform(app, effect);
         if let Some(id) = restore_next {
             world.gather(Facts::Restore, move |inst, repo| {
@@ -610,13 +631,15 @@ fn drain(world: &mut World, app: &mut App) {
 
 /// Hands the job's pending events to `on` and returns its result once it has one;
 /// a job whose thread is gone without a result has failed.
-fn job_messages(rx: &Receiver<Msg>, mut on: impl FnMut(Event)) -> Option<Result<String, String>> {
+fn job_messages(rx: &Receiver<Msg>, mut on: impl FnMut(Event)) -> Option<Result<String, Failed>> {
     loop {
         match rx.try_recv() {
             Ok(Msg::Event(e)) => on(e),
             Ok(Msg::Done(r)) => return Some(r),
             Err(TryRecvError::Empty) => return None,
-            Err(TryRecvError::Disconnected) => return Some(Err(ENDED_SILENTLY.into())),
+            Err(TryRecvError::Disconnected) => {
+                return Some(Err(Failed::from(ENDED_SILENTLY.to_string())))
+            }
         }
     }
 }
@@ -653,7 +676,7 @@ mod tests {
     }
 
     /// The job's result, skipping its events; fails the test if none comes.
-    fn result_of(world: &World) -> Result<String, String> {
+    fn result_of(world: &World) -> Result<String, Failed> {
         let (_, rx) = world.job.as_ref().expect("a job runs");
         loop {
             match rx.recv_timeout(LIMIT) {
@@ -673,13 +696,18 @@ mod tests {
             panic!("the archive writer broke");
         });
         let r = result_of(&w);
-        let e = r.expect_err("a panic is a failure");
+        let e = r.expect_err("a panic is a failure").message;
         assert!(e.starts_with("internal error: "), "{e}");
         assert!(e.contains("the archive writer broke"), "{e}");
     }
 
     /// The wizard's loop takes in what a job sent before its channel closed.
     fn drained(msgs: Vec<Msg>) -> (World, App) {
+        drained_into(App::new(Data::default()), JobKind::Backup, msgs)
+    }
+
+    /// `drained` for a job of `kind` (on generation "g1") started from `app`.
+    fn drained_into(mut app: App, kind: JobKind, msgs: Vec<Msg>) -> (World, App) {
         let (tx, rx) = mpsc::channel();
         for m in msgs {
             tx.send(m).unwrap();
@@ -687,10 +715,27 @@ mod tests {
         drop(tx);
         let mut w = world();
         w.job = Some((Cancel::new(), rx));
-        let mut app = App::new(Data::default());
-        app.begin_job(JobKind::Backup, None);
+        app.begin_job(kind, Some("g1".into()));
         drain(&mut w, &mut app);
         (w, app)
+    }
+
+    #[test]
+    fn what_a_verification_found_is_kept_until_one_passes() {
+        let damage = vec!["g1: structr.tar.zst is damaged (sha256 00, expected ff)".to_string()];
+        let failed = Msg::Done(Err(Failed::damaged("g1", damage.clone())));
+        let (_, app) = drained_into(App::new(Data::default()), JobKind::Verify, vec![failed]);
+        assert_eq!(app.damage.get("g1"), Some(&damage));
+        assert!(
+            matches!(app.job().and_then(|j| j.outcome.clone()), Some(Err(m)) if m.contains("is damaged"))
+        );
+        // A verification that could not run (the lock was held) says nothing new.
+        let locked = Msg::Done(Err(Failed::from("the repository is locked".to_string())));
+        let (_, app) = drained_into(app, JobKind::Verify, vec![locked]);
+        assert_eq!(app.damage.get("g1"), Some(&damage));
+        let passed = Msg::Done(Ok("g1 is intact".into()));
+        let (_, app) = drained_into(app, JobKind::VerifyForRestore, vec![passed]);
+        assert!(app.damage.is_empty(), "{:?}", app.damage);
     }
 
     #[test]
@@ -734,16 +779,13 @@ mod tests {
     #[test]
     fn a_panic_while_measuring_is_shown_instead_of_measuring_forever() {
         let mut w = world();
-        w.gather(Facts::Plan, |_, _| panic!("walk failed"));
+        w.gather(Facts::Plan, |_, _| -> facts::Plan { panic!("walk failed") });
         let rx = w.facts.as_ref().expect("facts are gathered");
         match rx.recv_timeout(LIMIT) {
-            Ok(Facts::Plan(v)) => {
-                assert_eq!(v.len(), 1, "{v:?}");
-                assert!(
-                    v[0].starts_with("could not measure: internal error: walk failed"),
-                    "{v:?}"
-                );
+            Ok(Facts::Plan(Err(e))) => {
+                assert!(e.starts_with("internal error: walk failed"), "{e}");
             }
+            Ok(Facts::Plan(Ok(p))) => panic!("measured: {:?}", p.lines),
             Ok(Facts::Restore(v)) => panic!("wrong kind: {v:?}"),
             Err(e) => panic!("no facts: {e}"),
         }

@@ -64,20 +64,37 @@ pub fn take_report() -> Option<String> {
     LAST.lock().ok().and_then(|mut last| last.take())
 }
 
+/// An error that can tell of a panic: its own, or a worker's behind it.
+pub trait Report {
+    /// This error, caused by a worker that panicked with `report`.
+    fn with_report(self, report: String) -> Self;
+    /// The error of a panic (`report` says where and why).
+    fn internal(report: String) -> Self;
+}
+
+impl Report for String {
+    fn with_report(self, report: String) -> Self {
+        format!("{self} ({report})")
+    }
+
+    fn internal(report: String) -> Self {
+        format!("internal error: {report}")
+    }
+}
+
 /// Runs `work`; a panic in it becomes an `internal error` failure, and a failure
 /// caused by a panicking worker carries that worker's report.
-pub fn caught<T>(work: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+pub fn caught<T, E: Report>(work: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
     let outcome = panic::catch_unwind(AssertUnwindSafe(work));
     let report = take_report();
     match outcome {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(match report {
-            Some(r) => format!("{e} ({r})"),
+            Some(r) => e.with_report(r),
             None => e,
         }),
-        Err(payload) => Err(format!(
-            "internal error: {}",
-            report.unwrap_or_else(|| message(payload.as_ref()))
+        Err(payload) => Err(E::internal(
+            report.unwrap_or_else(|| message(payload.as_ref())),
         )),
     }
 }

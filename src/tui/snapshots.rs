@@ -10,9 +10,10 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use super::app::{
-    App, Confirm, Data, Focus, Job, JobKind, PruneRow, ScheduleAction, ScheduleFacts,
-    ScheduleScreen, Screen, StepState, Timer,
+    App, Confirm, Data, Focus, Job, JobKind, PlanScreen, PruneRow, ScheduleAction, ScheduleFacts,
+    ScheduleScreen, Screen, ScreenKind, StepState, Timer,
 };
+use super::eta::Estimate;
 use super::theme::Theme;
 use super::view::{draw, Clock};
 use crate::install::schedule::{LastRun, Status, TimeOfDay};
@@ -110,6 +111,7 @@ fn data() -> Data {
             "free space  120.0 GiB (about 2.3 GiB needed)".into(),
             "downtime    about 43 s".into(),
         ],
+        plan_bytes: Some(5 << 30),
     }
 }
 
@@ -152,9 +154,24 @@ fn backup_job(c: Clock, fraction: Option<(u64, u64)>, failed: bool) -> Job {
         (Step::Publish, StepState::Pending),
     ];
     j.first_stop = Some(ago(18));
+    // 5 GiB to copy; the last backup's services took 10 s to stop, 30 s to start.
+    j.estimate = Some(Estimate {
+        bytes: 5 << 30,
+        stop_secs: 10.0,
+        start_secs: 30.0,
+    });
     if let Some((done, total)) = fraction {
-        j.progress = Some((Step::Copy("neo4j-data".into()), done, total, ago(8)));
+        let step = Step::Copy("neo4j-data".into());
+        j.progress = Some((step.clone(), done, total, ago(8)));
         j.file = "databases/neo4j/neostore.relationshipstore.db".into();
+        for (at, done) in [(ago(8), 0), (c.mono, done)] {
+            let ev = Event::Progress {
+                step: step.clone(),
+                done,
+                total,
+            };
+            j.tally.on_event(&ev, at);
+        }
     }
     if failed {
         j.steps[4].1 = StepState::Failed("disk full".into());
@@ -165,6 +182,7 @@ fn backup_job(c: Clock, fraction: Option<(u64, u64)>, failed: bool) -> Job {
         j.warnings
             .push("skipped /usr/lib/structr/run.sock (sockets are not backed up)".into());
         j.outcome = Some(Err("the disk holding /var/backups/structr is full. The services were started again. No generation was written.".into()));
+        j.finished = Some(c.mono);
     }
     j
 }
@@ -216,8 +234,21 @@ fn backup_screens() {
     let c = clock();
     insta::assert_snapshot!(
         "backup_plan",
-        render(&with(Screen::BackupPlan), &COLOR, 80, 24, c)
+        render(
+            &with(Screen::BackupPlan(Default::default())),
+            &COLOR,
+            80,
+            24,
+            c
+        )
     );
+    let labelled = with(Screen::BackupPlan(PlanScreen {
+        label: "before upgrade".into(),
+        ..Default::default()
+    }));
+    let screen = render(&labelled, &COLOR, 80, 24, c);
+    assert!(text_of(&screen).contains(" Label  before upgrade_"));
+    insta::assert_snapshot!("backup_plan_labelled", screen);
     let start = with(Screen::Job(Box::new(backup_job(
         c,
         Some((0, 3 << 30)),
@@ -229,7 +260,14 @@ fn backup_screens() {
         Some((3 << 29, 3 << 30)),
         false,
     ))));
-    insta::assert_snapshot!("backup_progress_midway", render(&mid, &COLOR, 80, 24, c));
+    let screen = render(&mid, &COLOR, 80, 24, c);
+    // 3.5 GiB left at 192 MiB/s, then the starts as long as last time: 19 s + 30 s.
+    assert!(
+        screen.contains("job 20 s, ETA 49 s"),
+        "{}",
+        text_of(&screen)
+    );
+    insta::assert_snapshot!("backup_progress_midway", screen);
     insta::assert_snapshot!(
         "backup_progress_midway_no_color",
         render(&mid, &MONO, 80, 24, c)
@@ -255,6 +293,10 @@ fn backup_screens() {
     let screen = render(&cancelled, &COLOR, 80, 24, c);
     assert!(!screen.contains("ETA") && !screen.contains("Ctrl-C") && !screen.contains("▶"));
     assert!(screen.contains("Backup cancelled") && !screen.contains("FAILED"));
+    assert!(
+        screen.contains("job took 20 s"),
+        "the job's clock stops with it"
+    );
     insta::assert_snapshot!("backup_cancelled", screen);
     let mut asking = backup_job(c, Some((3 << 29, 3 << 30)), false);
     asking.ask_cancel = true;
@@ -281,6 +323,7 @@ fn done_job_shows_result_and_downtime() {
     j.outcome = Some(Ok(
         "Generation 20261125T021500Z restored; services running.".into(),
     ));
+    j.finished = Some(c.mono);
     let mut app = with(Screen::Job(Box::new(j)));
     app.on_job_event(Event::Warning("structr runs but is not healthy yet".into()));
     insta::assert_snapshot!("restore_done", render(&app, &COLOR, 80, 24, c));
@@ -296,6 +339,19 @@ fn generation_screens() {
     insta::assert_snapshot!(
         "generations_no_color",
         render(&with(Screen::Generations { sel: 1 }), &MONO, 80, 24, c)
+    );
+    // A verification in this session found the selected one damaged: why.
+    let mut damaged = with(Screen::Generations { sel: 2 });
+    damaged.verified(
+        "20261125T011500Z",
+        vec!["20261125T011500Z: structr.tar.zst is damaged (sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, expected 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae)".into()],
+    );
+    let screen = render(&damaged, &COLOR, 80, 24, c);
+    assert!(text_of(&screen).contains("✗ 20261125T011500Z: structr.tar.zst is damaged"));
+    insta::assert_snapshot!("generations_verify_failed", screen);
+    insta::assert_snapshot!(
+        "generations_verify_failed_minimum",
+        render(&damaged, &COLOR, 64, 20, c)
     );
     // Enter on a generation: its actions over the list.
     let mut actions = with(Screen::Generations { sel: 1 });
@@ -407,7 +463,7 @@ fn prune_and_help() {
     insta::assert_snapshot!("prune_confirm", render(&with(asking), &COLOR, 80, 24, c));
     let mut help = App::new(data());
     help.stack.push(Screen::Generations { sel: 0 });
-    help.stack.push(Screen::Help);
+    help.stack.push(Screen::Help(Default::default()));
     insta::assert_snapshot!("help_generations", render(&help, &COLOR, 80, 24, c));
 }
 
@@ -507,6 +563,370 @@ fn schedule_screen() {
         render(&missing, &COLOR, 80, 24, c)
     );
     let mut help = App::new(data());
-    help.stack.push(Screen::Help);
+    help.stack.push(Screen::Help(Default::default()));
     insta::assert_snapshot!("help_home", render(&help, &COLOR, 80, 24, c));
+}
+
+/// A Docker Compose installation with five components: volumes with long names
+/// and paths, as `docker inspect` shows them.
+fn compose_data() -> Data {
+    let volumes = [
+        ("structr-neo4j-database", "neo4j:/data"),
+        ("structr-neo4j-logs", "neo4j:/logs"),
+        ("structr-files", "structr:/var/lib/structr/files"),
+        ("structr-logs", "structr:/var/lib/structr/logs"),
+    ];
+    let mut components: Vec<ComponentSpec> = volumes
+        .iter()
+        .map(|(name, role)| ComponentSpec {
+            name: name.to_string(),
+            role: role.to_string(),
+            path: PathBuf::from(format!("/var/lib/docker/volumes/{name}/_data")),
+            neo4j_store: *role == "neo4j:/data",
+        })
+        .collect();
+    components.push(ComponentSpec::new(
+        "compose-project",
+        PathBuf::from("/opt/docker-setup"),
+    ));
+    let generation = |id: &str, hour: u32, label: &str, pinned: bool, verified: Option<bool>| {
+        let mut m = manifest(id, hour, label, pinned, verified);
+        m.installation = "compose".into();
+        m.components = components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Component {
+                name: c.name.clone(),
+                role: c.role.clone(),
+                source: c.path.clone(),
+                archive: format!("{}.tar.zst", c.name),
+                index: format!("{}.files", c.name),
+                files: 100 * (i as u64 + 1),
+                entries: 120 * (i as u64 + 1),
+                bytes: (i as u64 + 1) << 28,
+                archive_size: (i as u64 + 1) << 26,
+                sha256: "0".repeat(64),
+            })
+            .collect();
+        m
+    };
+    let mut plan: Vec<String> = components
+        .iter()
+        .map(|c| format!("{:<22} 512.0 MiB in 300 files", c.name))
+        .collect();
+    plan.push("free space  120.0 GiB (about 1.2 GiB needed)".into());
+    plan.push("downtime    about 43 s".into());
+    let generations = vec![
+        generation("20261125T031500Z", 3, "nightly", false, None),
+        generation("20261125T021500Z", 2, "pre-restore", false, Some(true)),
+        generation("20261125T011500Z", 1, "before upgrade", true, Some(false)),
+    ];
+    Data {
+        kind: "compose".into(),
+        host: "srv1".into(),
+        components,
+        services: vec![("structr".into(), Some(true)), ("neo4j".into(), Some(true))],
+        notes: vec![],
+        detect_error: None,
+        repo: "/var/backups/structr".into(),
+        free_bytes: Some(120 << 30),
+        generations,
+        interrupted: None,
+        plan,
+        plan_bytes: Some(15 << 28),
+    }
+}
+
+/// A restore of every component of a generation of `d`, extracting the last
+/// (or the third) component.
+fn restore_job(c: Clock, d: &Data) -> Job {
+    let ago = |s: u64| c.mono.checked_sub(Duration::from_secs(s)).unwrap_or(c.mono);
+    let m = &d.generations[1];
+    let mut j = Job::new(JobKind::Restore, Some(m.id.clone()));
+    j.started = ago(60);
+    let done = |s: u64| StepState::Done(Duration::from_secs(s));
+    for comp in &m.components {
+        j.steps.push((Step::Verify(comp.archive.clone()), done(2)));
+        j.steps.push((Step::Verify(comp.index.clone()), done(0)));
+    }
+    j.steps.push((Step::Preflight, done(0)));
+    for (name, _) in &d.services {
+        j.steps.push((Step::Stop(name.clone()), done(4)));
+    }
+    for comp in &m.components {
+        j.steps
+            .push((Step::SafetyBackup(comp.name.clone()), done(3)));
+    }
+    let at = (m.components.len() - 1).min(2);
+    for (i, comp) in m.components.iter().enumerate() {
+        let state = match i.cmp(&at) {
+            std::cmp::Ordering::Less => done(5),
+            std::cmp::Ordering::Equal => StepState::Running(ago(4)),
+            std::cmp::Ordering::Greater => StepState::Pending,
+        };
+        j.steps.push((Step::Extract(comp.name.clone()), state));
+    }
+    for comp in &m.components {
+        j.steps
+            .push((Step::Swap(comp.name.clone()), StepState::Pending));
+    }
+    for (name, _) in d.services.iter().rev() {
+        j.steps
+            .push((Step::Start(name.clone()), StepState::Pending));
+        j.steps
+            .push((Step::Health(name.clone()), StepState::Pending));
+    }
+    let extracting = Step::Extract(m.components[at].name.clone());
+    j.progress = Some((extracting.clone(), 1 << 28, 3 << 28, ago(4)));
+    j.estimate = Estimate::of(JobKind::Restore, Some(&m.id), d, false);
+    // Verified and copied the current state at the rate it extracts now.
+    let before: u64 = m.total_archive_size() + m.total_bytes();
+    feed(
+        &mut j,
+        &Step::Verify("all".into()),
+        [(ago(30), 0), (ago(4), before)],
+    );
+    feed(&mut j, &extracting, [(ago(4), 0), (c.mono, 1 << 28)]);
+    j.file = "files/2026/11/report-final.pdf".into();
+    j.first_stop = Some(ago(30));
+    j
+}
+
+/// Bytes a step moved, at the instants given, as its progress events tell them.
+fn feed<const N: usize>(j: &mut Job, step: &Step, points: [(Instant, u64); N]) {
+    for (at, done) in points {
+        let ev = Event::Progress {
+            step: step.clone(),
+            done,
+            total: done,
+        };
+        j.tally.on_event(&ev, at);
+    }
+}
+
+/// What a restore confirmation says for each component of `d`'s generation.
+fn restore_facts(d: &Data) -> Vec<String> {
+    let m = &d.generations[1];
+    let mut facts = vec!["From 2026-11-25 02:15 on host srv1, 1 h ago.".to_string()];
+    for c in &m.components {
+        facts.push(format!(
+            "REPLACES {} (now 1.1 GiB in 125 files) with 1.0 GiB of the backup.",
+            c.source.display()
+        ));
+        facts.push("  3 files changed since the backup, the newest 2 min ago".into());
+        facts.push(format!(
+            "  the current folder is kept as {}.pre-restore-{}",
+            c.source.display(),
+            m.id
+        ));
+    }
+    facts.push(
+        "Stops structr and neo4j during the restore; a safety backup of the current state is taken first."
+            .into(),
+    );
+    facts
+}
+
+/// Every screen of the wizard on `d`, by name.
+fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
+    let on = |screens: Vec<Screen>| {
+        let mut app = App::new(d.clone());
+        app.stack.extend(screens);
+        app
+    };
+    let id = d.generations[1].id.clone();
+    // Copying the first component; the others wait.
+    let mut running = backup_job(c, Some((3 << 29, 3 << 30)), false);
+    let ago = |s: u64| c.mono.checked_sub(Duration::from_secs(s)).unwrap_or(c.mono);
+    let copies: Vec<(Step, StepState)> = d
+        .components
+        .iter()
+        .enumerate()
+        .map(|(i, comp)| {
+            let state = match i {
+                0 => StepState::Running(ago(8)),
+                _ => StepState::Pending,
+            };
+            (Step::Copy(comp.name.clone()), state)
+        })
+        .collect();
+    running.steps.splice(4..6, copies);
+    let first = Step::Copy(d.components[0].name.clone());
+    running.progress = Some((first.clone(), 3 << 29, 3 << 30, ago(8)));
+    running.tally = Default::default();
+    feed(&mut running, &first, [(ago(8), 0), (c.mono, 3 << 29)]);
+    let failed = backup_job(c, None, true);
+    let mut asking = running.clone();
+    asking.ask_cancel = true;
+    let mut typed = Confirm::new(&id, restore_facts(d));
+    typed.typed = id.clone();
+    typed.focus = Focus::Confirm;
+    let delete = Confirm::new(
+        &id,
+        vec![format!(
+            "Generation {id} will be deleted from the repository for good."
+        )],
+    );
+    let prune_rows: Vec<PruneRow> = d
+        .generations
+        .iter()
+        .enumerate()
+        .map(|(i, m)| PruneRow {
+            id: m.id.clone(),
+            created: format!("2026-11-25 0{}:15", 3 - i),
+            keep: i != 1,
+            reasons: if i == 1 {
+                ""
+            } else {
+                "newest, last, daily 2026-11-25"
+            }
+            .into(),
+            size: m.total_archive_size(),
+            label: m.label.clone(),
+        })
+        .collect();
+    let mut scheduled = on(vec![Screen::Schedule(ScheduleScreen::new(Some(
+        TimeOfDay {
+            hour: 3,
+            minute: 15,
+        },
+    )))]);
+    scheduled.set_schedule(ScheduleFacts {
+        timer: Timer::Known(timer(true)),
+        last: Ok(Some(last_run("success"))),
+    });
+    let mut schedule_confirm = ScheduleScreen::new(None);
+    schedule_confirm.confirm = Some((ScheduleAction::Disable, Focus::Cancel));
+    vec![
+        ("home", on(vec![])),
+        (
+            "backup_plan",
+            on(vec![Screen::BackupPlan(Default::default())]),
+        ),
+        (
+            "backup_plan_labelled",
+            on(vec![Screen::BackupPlan(PlanScreen {
+                label: "before the upgrade to Structr 6.1 on Friday night".into(),
+                ..Default::default()
+            })]),
+        ),
+        ("backup_running", on(vec![Screen::Job(Box::new(running))])),
+        ("backup_failed", on(vec![Screen::Job(Box::new(failed))])),
+        (
+            "backup_cancel_dialog",
+            on(vec![Screen::Job(Box::new(asking))]),
+        ),
+        (
+            "restore_running",
+            on(vec![Screen::Job(Box::new(restore_job(c, d)))]),
+        ),
+        ("generations", on(vec![Screen::Generations { sel: 1 }])),
+        (
+            "generation_actions",
+            on(vec![
+                Screen::Generations { sel: 1 },
+                Screen::Actions { id: id.clone() },
+            ]),
+        ),
+        ("restore_pick", on(vec![Screen::RestorePick { sel: 1 }])),
+        ("restore_confirm", on(vec![Screen::RestoreConfirm(typed)])),
+        ("delete_confirm", on(vec![Screen::DeleteConfirm(delete)])),
+        (
+            "prune_preview",
+            on(vec![Screen::PrunePreview {
+                rows: prune_rows.clone(),
+                sel: 1,
+                confirm: None,
+            }]),
+        ),
+        (
+            "prune_confirm",
+            on(vec![Screen::PrunePreview {
+                rows: prune_rows,
+                sel: 1,
+                confirm: Some(Focus::Cancel),
+            }]),
+        ),
+        ("schedule", scheduled),
+        (
+            "schedule_confirm",
+            on(vec![Screen::Schedule(schedule_confirm)]),
+        ),
+        (
+            "help_generations",
+            on(vec![
+                Screen::Generations { sel: 0 },
+                Screen::Help(Default::default()),
+            ]),
+        ),
+    ]
+}
+
+/// The text of a rendered buffer, without its styles.
+fn text_of(screen: &str) -> String {
+    screen
+        .split("styles: [")
+        .next()
+        .unwrap_or(screen)
+        .to_string()
+}
+
+/// At the documented minimum size every screen keeps what identifies and
+/// decides: whole generation ids, the typed field and its buttons, the step at
+/// work. Systemd (two components) and Compose (five).
+#[test]
+fn every_screen_at_the_minimum_size() {
+    let c = clock();
+    for (prefix, d) in [("min", data()), ("compose_min", compose_data())] {
+        for (name, app) in every_screen(&d, c) {
+            let screen = render(&app, &COLOR, 64, 20, c);
+            let text = text_of(&screen);
+            let kind = app.screen().kind();
+            if matches!(
+                kind,
+                ScreenKind::Generations | ScreenKind::RestorePick | ScreenKind::PrunePreview
+            ) {
+                // A question over a list names what it asks about.
+                let asked = match app.screen() {
+                    Screen::PrunePreview {
+                        rows,
+                        confirm: Some(_),
+                        ..
+                    } => rows
+                        .iter()
+                        .filter(|r| !r.keep)
+                        .map(|r| r.id.clone())
+                        .collect(),
+                    _ => d
+                        .generations
+                        .iter()
+                        .map(|m| m.id.clone())
+                        .collect::<Vec<_>>(),
+                };
+                for id in &asked {
+                    assert!(text.contains(id), "{prefix} {name}: {id} cut\n{text}");
+                }
+            }
+            if kind == ScreenKind::Confirm {
+                assert!(text.contains(" > "), "{prefix} {name}: no field\n{text}");
+                assert!(
+                    text.contains("[  Cancel  ]") || text.contains("[▶ Cancel ◀]"),
+                    "{prefix} {name}: no buttons\n{text}"
+                );
+            }
+            if let Some(j) = app.job().filter(|j| j.outcome.is_none()) {
+                let at_work = j
+                    .steps
+                    .iter()
+                    .find(|(_, s)| matches!(s, StepState::Running(_)))
+                    .map(|(s, _)| s.to_string())
+                    .unwrap_or_default();
+                assert!(
+                    text.contains(&at_work),
+                    "{prefix} {name}: {at_work} not shown\n{text}"
+                );
+            }
+            insta::assert_snapshot!(format!("{prefix}_{name}"), screen);
+        }
+    }
 }

@@ -1,0 +1,176 @@
+//! The list of generations with the selected one's details.
+
+use super::*;
+
+pub fn verified(m: &Manifest) -> &'static str {
+    match &m.last_verified {
+        None => "never",
+        Some(v) if !v.ok => "FAILED",
+        Some(v) if v.deep => "deep ✓",
+        Some(_) => "quick ✓",
+    }
+}
+
+pub fn generations(
+    f: &mut Frame,
+    area: Rect,
+    app: &App,
+    sel: usize,
+    theme: &Theme,
+    clock: Clock,
+    details: bool,
+) {
+    let gens = &app.data.generations;
+    if gens.is_empty() {
+        f.render_widget(
+            Paragraph::new(
+                " No generations yet. Go back (Esc) and press b to make the first backup.",
+            )
+            .block(Block::default().borders(Borders::TOP)),
+            area,
+        );
+        return;
+    }
+    let lines = match gens.get(sel) {
+        Some(m) if details => details_of(m, app.damage.get(&m.id), area.width as usize, theme),
+        Some(m) => vec![Line::raw(format!(
+            " Enter verifies {} and then asks for confirmation; nothing is stopped before that.",
+            m.id
+        ))],
+        None => vec![],
+    };
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .flat_map(|l| wrap(l, area.width as usize))
+        .collect();
+    // The details take what they need, up to half the screen (all but a few
+    // rows of the list when they tell what a verification found); the list the rest.
+    let wanted = lines.len() as u16 + 1;
+    let damaged = gens
+        .get(sel)
+        .is_some_and(|m| app.damage.contains_key(&m.id));
+    let most = match damaged {
+        true => area.height.saturating_sub(6),
+        false => area.height / 2,
+    };
+    let [table_area, detail_area] = Layout::vertical([
+        Constraint::Min(5),
+        Constraint::Length(wanted.min(most.max(3))),
+    ])
+    .areas(area);
+    let cols = [
+        Col::fixed("  id", 18, 0),
+        Col::fixed("created", 16, 6),
+        Col::fixed("age", 11, 3),
+        Col::fixed("size", 9, 2),
+        Col::fixed("pin", 3, 4),
+        Col::fixed("verified", 8, 1),
+        Col::fill("label", 6, 5),
+    ];
+    let (kept, widths) = fit(&cols, table_area.width);
+    // Keep the selection visible in a long list.
+    let visible = table_area.height.saturating_sub(2) as usize;
+    let skip = sel.saturating_sub(visible.saturating_sub(1));
+    let rows: Vec<Row> = gens
+        .iter()
+        .enumerate()
+        .skip(skip)
+        .take(visible)
+        .map(|(i, m)| {
+            let style = if i == sel {
+                theme.selected()
+            } else {
+                theme.value()
+            };
+            let cells = [
+                format!("{}{}", if i == sel { "▶ " } else { "  " }, m.id),
+                local(m.created_at),
+                units::age(clock.wall - m.created_at),
+                units::bytes(m.total_archive_size()),
+                if m.pinned { "pin" } else { "" }.to_string(),
+                verified(m).to_string(),
+                m.label.clone(),
+            ];
+            Row::new(kept.iter().map(|&c| Cell::from(cells[c].clone()))).style(style)
+        })
+        .collect();
+    let header = Row::new(kept.iter().map(|&c| cols[c].header)).style(theme.label());
+    f.render_widget(
+        Table::new(rows, widths)
+            .header(header)
+            .column_spacing(1)
+            .block(Block::default().borders(Borders::TOP)),
+        table_area,
+    );
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::TOP)),
+        detail_area,
+    );
+}
+
+/// The selected generation in a few lines: where it comes from, what a
+/// verification in this session found wrong with it, each component (its source
+/// path cut to fit `width`), the downtime, label and last verification.
+fn details_of<'a>(
+    m: &Manifest,
+    damage: Option<&Vec<String>>,
+    width: usize,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
+    let mut lines = vec![Line::styled(
+        format!(
+            " {} from {} ({} installation), tool {}",
+            m.id, m.host, m.installation, m.tool_version
+        ),
+        theme.title(),
+    )];
+    for problem in damage.into_iter().flatten() {
+        // Names in the problems come from the repository: printed safe.
+        lines.push(Line::styled(
+            format!("  ✗ {}", printable(problem, 2000)),
+            theme.danger(),
+        ));
+    }
+    let name_width = m
+        .components
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    for c in &m.components {
+        let what = format!(
+            "  {:<name_width$} {} files, {} → {}",
+            fit_path(&c.name, name_width),
+            c.files,
+            units::bytes(c.bytes),
+            units::bytes(c.archive_size),
+        );
+        let room = width.saturating_sub(what.chars().count() + 7);
+        let from = match room {
+            0..=11 => String::new(),
+            _ => format!("  from {}", fit_path(&c.source.display().to_string(), room)),
+        };
+        lines.push(Line::raw(format!("{what}{from}")));
+    }
+    let mut last = format!(
+        "  downtime {}",
+        secs(Duration::from_secs_f64(m.timings.downtime_secs.max(0.0)))
+    );
+    if !m.label.is_empty() {
+        last.push_str(&format!(" · \u{201c}{}\u{201d}", m.label));
+    }
+    if let Some(v) = &m.last_verified {
+        last.push_str(&format!(
+            " · {} {} {}",
+            if v.deep { "deep check" } else { "quick check" },
+            if v.ok { "passed" } else { "FAILED" },
+            local(v.at)
+        ));
+        if !v.ok && damage.is_none() {
+            last.push_str(" (v tells why)");
+        }
+    }
+    lines.push(Line::styled(last, theme.dim()));
+    lines
+}

@@ -1,0 +1,273 @@
+//! Home and the backup plan: what is installed, what a backup will do.
+
+use super::*;
+
+pub fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) -> bool {
+    let d = &app.data;
+    let mut lines = Vec::new();
+    if let Some(e) = &d.detect_error {
+        lines.push(Line::styled(" No installation found", theme.danger()));
+        lines.push(Line::raw(format!(" {e}")));
+    } else {
+        lines.push(field(
+            "Installation",
+            format!("{} on {}", d.kind, d.host),
+            theme,
+        ));
+        lines.extend(components(&d.components, area.width as usize, theme));
+        let mut svc = vec![Span::styled(format!(" {:<13}", "Services"), theme.label())];
+        for (name, running) in &d.services {
+            let (sym, style, word) = match running {
+                Some(true) => ("●", theme.ok(), "running"),
+                Some(false) => ("○", theme.danger(), "STOPPED"),
+                None => ("?", theme.warn(), "unknown"),
+            };
+            svc.push(Span::styled(format!("{sym} {name} {word}   "), style));
+        }
+        lines.push(Line::from(svc));
+    }
+    let free = d.free_bytes.map_or("free space unknown".into(), |b| {
+        format!("{} free", units::bytes(b))
+    });
+    lines.push(field("Repository", format!("{} ({free})", d.repo), theme));
+    let newest = match d.generations.first() {
+        Some(m) => format!(
+            "{} ({}); {} in all, {}",
+            m.id,
+            units::age(clock.wall - m.created_at),
+            d.generations.len(),
+            units::bytes(d.generations.iter().map(|g| g.total_archive_size()).sum())
+        ),
+        None => "no backup yet".into(),
+    };
+    lines.push(field("Newest", newest, theme));
+    lines.push(schedule_line(
+        app.schedule.as_ref(),
+        theme,
+        clock,
+        area.width.saturating_sub(14) as usize,
+    ));
+    if let Some(r) = &d.interrupted {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            " ⚠ Services are down after an interrupted run:",
+            theme.danger(),
+        ));
+        lines.push(Line::raw(format!(
+            "   {} left stopped: {}. Press R to recover.",
+            r.operation,
+            r.stopped.join(", ")
+        )));
+    }
+    for n in &d.notes {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(format!(" ℹ {n}"), theme.dim()));
+    }
+    let block = Block::default().borders(Borders::TOP);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    // What to press stays in view; the facts above scroll when they do not fit.
+    let [facts, keys] = above(inner, &lines, 2);
+    let overflow = scrolled(f, facts, lines, &app.home_scroll);
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::raw(""),
+            Line::from(vec![
+                Span::raw(" "),
+                Span::styled("b", theme.key()),
+                Span::raw(" back up now   "),
+                Span::styled("r", theme.key()),
+                Span::raw(" restore   "),
+                Span::styled("g", theme.key()),
+                Span::raw(" browse generations"),
+            ]),
+        ]),
+        keys,
+    );
+    overflow
+}
+
+/// One line per component: a server's two or three folders by what they hold; a
+/// Compose project's volumes by name, each with its path cut to fit `width`.
+fn components<'a>(specs: &[ComponentSpec], width: usize, theme: &Theme) -> Vec<Line<'a>> {
+    let known = |c: &ComponentSpec| match (c.role.as_str(), c.name.as_str()) {
+        (crate::install::ROLE_NEO4J_DATA, _) => Some("Neo4j data"),
+        (crate::install::ROLE_STRUCTR, _) => Some("Structr"),
+        (_, "structr-files") => Some("Structr files"),
+        _ => None,
+    };
+    if specs.iter().all(|c| known(c).is_some()) {
+        return specs
+            .iter()
+            .map(|c| {
+                let name = known(c).unwrap_or_default();
+                field(name, c.path.display().to_string(), theme)
+            })
+            .collect();
+    }
+    let name_width = specs
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let label = if i == 0 { "Components" } else { "" };
+            let room = width.saturating_sub(14 + name_width + 2 + 1);
+            let name = fit_path(&c.name, name_width);
+            Line::from(vec![
+                Span::styled(format!(" {label:<13}"), theme.label()),
+                Span::styled(format!("{name:<name_width$}  "), theme.value()),
+                Span::styled(fit_path(&c.path.display().to_string(), room), theme.dim()),
+            ])
+        })
+        .collect()
+}
+
+pub fn backup_plan(f: &mut Frame, area: Rect, app: &App, plan: &PlanScreen, theme: &Theme) -> bool {
+    let d = &app.data;
+    let mut lines = vec![Line::styled(" The backup will:", theme.title())];
+    let names: Vec<&str> = d.services.iter().map(|(n, _)| n.as_str()).collect();
+    lines.push(Line::raw(format!(
+        " 1. stop {} (in this order)",
+        names.join(", then ")
+    )));
+    let name_width = d
+        .components
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(24);
+    let room = (area.width as usize).saturating_sub(9 + name_width + 2 + 1);
+    for (i, c) in d.components.iter().enumerate() {
+        lines.push(Line::raw(format!(
+            " {}. copy {:<name_width$}  {}",
+            i + 2,
+            fit_path(&c.name, name_width),
+            fit_path(&c.path.display().to_string(), room)
+        )));
+    }
+    lines.push(Line::raw(format!(
+        "    each into {}/<new generation>/<name>.tar.zst",
+        d.repo
+    )));
+    let rev: Vec<&str> = names.iter().rev().copied().collect();
+    lines.push(Line::raw(format!(
+        " {}. start {} and wait until healthy",
+        d.components.len() + 2,
+        rev.join(", then ")
+    )));
+    lines.push(Line::raw(""));
+    if d.plan.is_empty() {
+        lines.push(Line::styled(" measuring the installation…", theme.dim()));
+    }
+    for p in &d.plan {
+        lines.push(Line::raw(format!(" {p}")));
+    }
+    let block = Block::default().borders(Borders::TOP);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let mut end = vec![Line::raw("")];
+    if d.detect_error.is_none() {
+        // The end of a long label, so the cursor stays in view.
+        let room = (inner.width as usize).saturating_sub(10);
+        end.push(Line::from(vec![
+            Span::styled(" Label  ", theme.label()),
+            Span::styled(format!("{}_", tail(&plan.label, room)), theme.title()),
+        ]));
+        if plan.label.is_empty() {
+            end.push(Line::styled(
+                "        optional: type one to find this generation by it later",
+                theme.dim(),
+            ));
+        }
+    }
+    match &d.detect_error {
+        Some(e) => end.push(Line::styled(
+            format!(" Cannot back up: {e}"),
+            theme.danger(),
+        )),
+        None => end.push(Line::from(vec![
+            Span::raw(" Press "),
+            Span::styled("Enter", theme.key()),
+            Span::raw(" to start, "),
+            Span::styled("Esc", theme.key()),
+            Span::raw(" to go back."),
+        ])),
+    }
+    let end: Vec<Line> = end
+        .into_iter()
+        .flat_map(|l| wrap(l, inner.width as usize))
+        .collect();
+    // The way on stays in view; the plan above it scrolls when it does not fit.
+    let [plan_area, end_area] = above(inner, &lines, end.len() as u16);
+    let overflow = scrolled(f, plan_area, lines, &plan.scroll);
+    f.render_widget(Paragraph::new(end), end_area);
+    overflow
+}
+
+/// Home's one line on the nightly timer: the next run and the last result, in
+/// `room` columns (the generation id goes first when they are few).
+pub fn schedule_line<'a>(
+    facts: Option<&ScheduleFacts>,
+    theme: &Theme,
+    clock: Clock,
+    room: usize,
+) -> Line<'a> {
+    let label = Span::styled(format!(" {:<13}", "Schedule"), theme.label());
+    let Some(facts) = facts else {
+        return Line::from(vec![label, Span::styled("checking…", theme.dim())]);
+    };
+    let (state, style) = match &facts.timer {
+        Timer::Known(s) if s.enabled && s.active => (
+            match s.next_run {
+                Some(t) => format!("next {}", local(t)),
+                None => "enabled, no next run (press s)".into(),
+            },
+            theme.value(),
+        ),
+        Timer::Known(s) if s.enabled => ("enabled but stopped (press s)".into(), theme.warn()),
+        Timer::Known(_) => ("not enabled (press s)".into(), theme.warn()),
+        Timer::NotInstalled => ("timer not installed (press s)".into(), theme.warn()),
+        Timer::Unavailable(_) => ("unavailable (press s)".into(), theme.warn()),
+    };
+    let mut spans = vec![label, Span::styled(state.clone(), style)];
+    if let Ok(Some(run)) = &facts.last {
+        let full = last_words(run, clock, true);
+        let words = if state.len() + 3 + full.chars().count() <= room {
+            full
+        } else {
+            last_words(run, clock, false)
+        };
+        let style = if run.succeeded() {
+            theme.value()
+        } else {
+            theme.danger()
+        };
+        spans.push(Span::raw(" · "));
+        spans.push(Span::styled(words, style));
+    }
+    Line::from(spans)
+}
+
+/// "last: success 20261125T031502Z, 3 h ago" (the id only `with_id`).
+pub fn last_words(run: &LastRun, clock: Clock, with_id: bool) -> String {
+    let status = match run.status.as_deref() {
+        Some("success") => "success".to_string(),
+        Some("failure") => "FAILED".to_string(),
+        Some(s) => s.to_uppercase(),
+        None => "unknown".into(),
+    };
+    let mut s = format!("last: {status}");
+    if let Some(id) = run.id.as_ref().filter(|_| with_id) {
+        s.push_str(&format!(" {id}"));
+    }
+    if let Some(t) = run.when() {
+        s.push_str(&format!(", {}", units::age(clock.wall - t)));
+    }
+    s
+}
