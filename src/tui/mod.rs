@@ -71,6 +71,20 @@ pub struct World {
     services_seen: ServiceStates,
     services: Option<Receiver<ServiceStates>>,
     services_asked: Option<Instant>,
+    /// The repository's and the off-site targets' listings, made on a thread
+    /// (restic and rclone answer in seconds, a remote one in more).
+    listing: Option<Receiver<Listing>>,
+    listing_asked: Option<Instant>,
+    /// The restic repository's generations as last listed (the archive kind's
+    /// manifests are read directly: that is fast).
+    generations_seen: Option<Vec<crate::repo::generation::Manifest>>,
+    offsite_seen: Vec<app::OffsiteState>,
+}
+
+/// What a listing thread found.
+struct Listing {
+    generations: Option<Vec<crate::repo::generation::Manifest>>,
+    offsite: Vec<app::OffsiteState>,
 }
 
 /// Each service's name and whether it runs (None: the question failed).
@@ -78,6 +92,9 @@ type ServiceStates = Vec<(String, Option<bool>)>;
 
 /// How often Home asks whether the services run (one may die while we look).
 const SERVICES_EVERY: Duration = Duration::from_secs(3);
+
+/// How often the off-site targets (and a restic repository) are listed afresh.
+const LISTING_EVERY: Duration = Duration::from_secs(60);
 
 /// How often Home's schedule line is gathered afresh (a timer run may have ended).
 const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
@@ -111,13 +128,21 @@ impl World {
             services_seen: Vec::new(),
             services: None,
             services_asked: None,
+            listing: None,
+            listing_asked: None,
+            generations_seen: None,
+            offsite_seen: Vec::new(),
         }
     }
 
     /// What the home screen shows, read afresh.
     pub fn data(&self) -> Data {
-        let (list, _) = self.store.list().unwrap_or_default();
+        let list = match &self.store {
+            Store::Archive(repo) => repo.list().map(|(l, _)| l).unwrap_or_default(),
+            _ => self.generations_seen.clone().unwrap_or_default(),
+        };
         let mut d = Data {
+            offsite: self.offsite_seen.clone(),
             repo: self.store.location(),
             free_bytes: self.store.local_folder().and_then(|f| {
                 ops::preflight::free_space(f.ancestors().find(|p| p.exists()).unwrap_or(f)).ok()
@@ -193,6 +218,7 @@ impl World {
             Effect::Refresh => {
                 app.set_data(self.data());
                 self.gather_schedule();
+                self.gather_listing();
             }
             Effect::RefreshSchedule => self.gather_schedule(),
             Effect::Schedule(change) => {
@@ -340,6 +366,56 @@ impl World {
         if started.is_ok() {
             self.services = Some(rx);
             self.services_asked = Some(Instant::now());
+        }
+    }
+
+    /// Lists the off-site targets (and a restic repository) on a thread; one
+    /// listing at a time.
+    fn gather_listing(&mut self) {
+        if self.listing.is_some() {
+            return;
+        }
+        let restic = !matches!(self.store, Store::Archive(_));
+        if !restic && self.config.offsite.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let targets: Vec<(String, Store)> = self
+            .config
+            .offsite
+            .iter()
+            .map(|o| (o.name.clone(), Store::offsite(&self.config, o)))
+            .collect();
+        let (tx, rx) = mpsc::channel();
+        let started = std::thread::Builder::new()
+            .name("wizard-listing".into())
+            .spawn(move || {
+                let listing = panics::caught::<_, String>(|| {
+                    let generations =
+                        restic.then(|| store.list().map(|(l, _)| l).unwrap_or_default());
+                    let offsite = targets
+                        .iter()
+                        .map(|(name, t)| app::OffsiteState {
+                            name: name.clone(),
+                            location: t.location(),
+                            ids: t
+                                .list()
+                                .map(|(l, _)| l.into_iter().map(|m| m.id).collect())
+                                .map_err(|e| e.to_string()),
+                        })
+                        .collect();
+                    Ok(Listing {
+                        generations,
+                        offsite,
+                    })
+                });
+                if let Ok(l) = listing {
+                    let _ = tx.send(l);
+                }
+            });
+        if started.is_ok() {
+            self.listing = Some(rx);
+            self.listing_asked = Some(Instant::now());
         }
     }
 
@@ -496,6 +572,12 @@ fn interact(
         {
             world.gather_services();
         }
+        if world
+            .listing_asked
+            .is_none_or(|t| t.elapsed() >= LISTING_EVERY)
+        {
+            world.gather_listing();
+        }
         if stop.is_cancelled() {
             world.perform(app, Effect::CancelJob);
             if world.job.is_none() {
@@ -581,6 +663,18 @@ fn drain(world: &mut World, app: &mut App) {
             app.data.services = states;
         }
         Some(Err(TryRecvError::Disconnected)) => world.services = None,
+        _ => {}
+    }
+    match world.listing.as_ref().map(|rx| rx.try_recv()) {
+        Some(Ok(l)) => {
+            world.listing = None;
+            world.offsite_seen = l.offsite;
+            if l.generations.is_some() {
+                world.generations_seen = l.generations;
+            }
+            app.set_data(world.data());
+        }
+        Some(Err(TryRecvError::Disconnected)) => world.listing = None,
         _ => {}
     }
     match world.schedule.as_ref().map(|rx| rx.try_recv()) {
