@@ -399,7 +399,7 @@ fn backup(env: &Env, label: &str) -> Result<()> {
     let m = &out.manifest;
     if env.cli.json {
         env.print_json(json!({
-            "generation": m,
+            "generation": generation_json(m),
             "unhealthy": out.closing.unhealthy,
             "offsite": out.offsite,
         }));
@@ -542,24 +542,38 @@ fn verified_word(m: &Manifest) -> &'static str {
     }
 }
 
+/// A generation in brief, as `list` and the prune plan give it: the manifest's
+/// own field names, and the two totals (see docs/json.md).
 fn list_json(m: &Manifest) -> serde_json::Value {
     json!({
         "id": m.id,
-        "created": m.created_at,
-        "size": m.total_archive_size(),
-        "bytes": m.total_bytes(),
+        "created_at": m.created_at,
+        "host": m.host,
+        "installation": m.installation,
         "label": m.label,
         "pinned": m.pinned,
-        "verified": m.last_verified,
-        "host": m.host,
+        "last_verified": m.last_verified,
+        "downtime_secs": m.timings.downtime_secs,
+        "source_bytes": m.total_bytes(),
+        "stored_bytes": m.total_archive_size(),
+        "snapshot": m.snapshot,
     })
+}
+
+/// A whole generation, as `show` and `backup` give it: the manifest with the two
+/// totals added.
+fn generation_json(m: &Manifest) -> serde_json::Value {
+    let mut v = json!(m);
+    v["source_bytes"] = json!(m.total_bytes());
+    v["stored_bytes"] = json!(m.total_archive_size());
+    v
 }
 
 fn show(env: &Env, id: &str) -> Result<()> {
     let id = &env.id(id)?;
     let m = env.reading().manifest(id).map_err(OpError::from)?;
     if env.cli.json {
-        env.print_json(json!(m));
+        env.print_json(generation_json(&m));
         return Ok(());
     }
     let local = m.created_at.with_timezone(&chrono::Local);
@@ -783,12 +797,15 @@ fn print_plan(env: &Env, rows: &[ops::prune::PlanRow], dry_run: bool) {
         let v: Vec<_> = rows
             .iter()
             .map(|r| {
-                json!({
-                    "id": r.manifest.id,
-                    "created": r.manifest.created_at,
-                    "keep": r.decision.keep,
-                    "reasons": r.decision.reasons.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
-                })
+                let mut v = list_json(&r.manifest);
+                v["keep"] = json!(r.decision.keep);
+                v["reasons"] = json!(r
+                    .decision
+                    .reasons
+                    .iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>());
+                v
             })
             .collect();
         env.print_json(json!({ "dry_run": dry_run, "generations": v }));
