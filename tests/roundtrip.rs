@@ -141,6 +141,21 @@ fn round_trip(kind: Kind) {
             "{names}"
         );
         assert!(names.lines().any(|l| l == "scripts/run me.sh"), "{names}");
+        // Owners by name as well as by number (GNU tar's uname/gname), so a
+        // restore elsewhere can map them; a uid without a name stays a number.
+        let verbose = shell("zstd -d < structr.tar.zst | tar -tv", &gen_dir);
+        let listing = String::from_utf8_lossy(&verbose.stdout);
+        let line = |name: &str| {
+            listing
+                .lines()
+                .find(|l| l.ends_with(name))
+                .unwrap_or_else(|| panic!("{name} in {listing}"))
+                .to_string()
+        };
+        assert!(line("structr.conf").contains(" root/root "), "{listing}");
+        if nix::unistd::geteuid().is_root() {
+            assert!(line("owned-by-1234").contains(" 1234/2345 "), "{listing}");
+        }
     }
 
     // Damage the installation: change, delete, add.
