@@ -37,13 +37,55 @@ pub struct Config {
     pub installation: InstallationConfig,
     pub retention: RetentionConfig,
     pub notify: NotifyConfig,
+    /// Off-site targets the new generation is copied to after each backup.
+    pub offsite: Vec<OffsiteConfig>,
+}
+
+/// What a repository is: plain folders of tar + zstd generations, or a restic repository.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RepoKind {
+    #[default]
+    Archive,
+    Restic,
+}
+
+impl fmt::Display for RepoKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RepoKind::Archive => "archive",
+            RepoKind::Restic => "restic",
+        })
+    }
+}
+
+/// `[[offsite]]`: a second place each generation is copied to. For the restic kind a
+/// restic repository; for the archive kind a folder or `rclone:REMOTE:PATH`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OffsiteConfig {
+    pub name: String,
+    pub path: String,
+    /// restic kind: the target's password file (default: the repository's).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// restic kind: extended options (`-o key=value`), e.g. `sftp.command=...`.
+    #[serde(default)]
+    pub options: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RepositoryConfig {
-    /// None: `/var/backups/structr` for root, the user data dir otherwise.
+    pub kind: RepoKind,
+    /// None: `/var/backups/structr` (archive) or `/var/backups/structr-restic` for
+    /// root, the user data dir otherwise. The restic kind takes any restic
+    /// repository string here (`sftp:…`, `rest:…`, `s3:…`, `rclone:…`).
     pub path: Option<PathBuf>,
+    /// restic kind: the file holding the repository password (made by `init`).
+    pub password_file: Option<PathBuf>,
+    /// restic kind: extended options (`-o key=value`), e.g. `sftp.command=...`.
+    pub options: Vec<String>,
     pub compression_level: i32,
     /// 0 = all cores.
     pub threads: u32,
@@ -55,7 +97,10 @@ pub struct RepositoryConfig {
 impl Default for RepositoryConfig {
     fn default() -> Self {
         Self {
+            kind: RepoKind::Archive,
             path: None,
+            password_file: None,
+            options: Vec::new(),
             compression_level: 3,
             threads: 0,
             reflink: true,
@@ -356,6 +401,7 @@ fn validate(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError>
         }
     }
     validate_paths(config, text, path)?;
+    validate_offsite(config, text, path)?;
     validate_notify(&config.notify, text, path)?;
     if inst.stop_timeout_secs == 0 || inst.start_timeout_secs == 0 {
         return Err(fail(
@@ -376,8 +422,23 @@ fn validate_paths(config: &Config, text: &str, path: &Path) -> Result<(), Config
         message: format!("{shown}: {message}"),
     };
     let inst = &config.installation;
+    let restic_location = config.repository.kind == RepoKind::Restic
+        && config
+            .repository
+            .path
+            .as_deref()
+            .is_some_and(|p| is_backend_location(&p.to_string_lossy()));
+    let repo_path = match restic_location {
+        true => &None,
+        false => &config.repository.path,
+    };
     for (key, shown, value) in [
-        ("path", "[repository] path", &config.repository.path),
+        ("path", "[repository] path", repo_path),
+        (
+            "password_file",
+            "password_file",
+            &config.repository.password_file,
+        ),
         ("neo4j_data", "neo4j_data", &inst.neo4j_data),
         ("structr_dir", "structr_dir", &inst.structr_dir),
         ("compose_file", "compose_file", &inst.compose_file),
@@ -416,6 +477,70 @@ fn validate_paths(config: &Config, text: &str, path: &Path) -> Result<(), Config
                 structr.display()
             ),
         ));
+    }
+    Ok(())
+}
+
+/// A restic backend location (`sftp:…`, `rest:…`, …) rather than a folder.
+pub fn is_backend_location(s: &str) -> bool {
+    const SCHEMES: [&str; 9] = [
+        "sftp:", "rest:", "s3:", "rclone:", "b2:", "azure:", "gs:", "swift:", "local:",
+    ];
+    SCHEMES.iter().any(|p| s.starts_with(p))
+}
+
+/// `[[offsite]]`: unique plain names (they are typed in `--from NAME`), and
+/// locations that mean one thing whatever folder a timer runs in.
+fn validate_offsite(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError> {
+    let fail = |key: &str, message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: line_of_key(text, key),
+        message: format!("[[offsite]] {message}"),
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for o in &config.offsite {
+        let plain = !o.name.is_empty()
+            && o.name.len() <= 40
+            && o.name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+        if !plain {
+            return Err(fail(
+                "name",
+                format!(
+                    "name {:?}: use letters, digits, - and _ (at most 40)",
+                    o.name
+                ),
+            ));
+        }
+        if !seen.insert(o.name.as_str()) {
+            return Err(fail("name", format!("name {:?} is used twice", o.name)));
+        }
+        let remote = match config.repository.kind {
+            RepoKind::Restic => is_backend_location(&o.path),
+            RepoKind::Archive => o.path.starts_with("rclone:"),
+        };
+        if !remote && !Path::new(&o.path).is_absolute() {
+            return Err(fail(
+                "path",
+                format!(
+                    "{}: path {:?} must be an absolute folder{}",
+                    o.name,
+                    o.path,
+                    match config.repository.kind {
+                        RepoKind::Restic =>
+                            " or a restic repository (sftp:…, rest:…, s3:…, rclone:…)",
+                        RepoKind::Archive => " or rclone:REMOTE:PATH",
+                    }
+                ),
+            ));
+        }
+        if let Some(p) = o.password_file.as_deref().filter(|p| !p.is_absolute()) {
+            return Err(fail(
+                "password_file",
+                format!("{}: password_file {:?} must be absolute", o.name, p),
+            ));
+        }
     }
     Ok(())
 }
@@ -494,13 +619,37 @@ impl Config {
         if let Some(p) = &self.repository.path {
             return p.clone();
         }
+        let restic = self.repository.kind == RepoKind::Restic;
         if nix::unistd::geteuid().is_root() {
-            return PathBuf::from("/var/backups/structr");
+            return PathBuf::from(match restic {
+                true => "/var/backups/structr-restic",
+                false => "/var/backups/structr",
+            });
         }
+        let name = match restic {
+            true => "restic-repository",
+            false => "repository",
+        };
         match directories::ProjectDirs::from("", "", "structr-backup") {
-            Some(dirs) => dirs.data_dir().join("repository"),
-            None => PathBuf::from("structr-backup-repository"),
+            Some(dirs) => dirs.data_dir().join(name),
+            None => PathBuf::from(format!("structr-backup-{name}")),
         }
+    }
+
+    /// The restic password file: config, else beside the default config file.
+    pub fn password_file(&self) -> PathBuf {
+        if let Some(p) = &self.repository.password_file {
+            return p.clone();
+        }
+        config_path(None).parent().map_or_else(
+            || PathBuf::from("restic-password"),
+            |d| d.join("restic-password"),
+        )
+    }
+
+    /// The off-site target called `name`.
+    pub fn offsite(&self, name: &str) -> Option<&OffsiteConfig> {
+        self.offsite.iter().find(|o| o.name == name)
     }
 }
 

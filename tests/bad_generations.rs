@@ -34,7 +34,10 @@ fn a_flipped_byte_fails_verify_and_restore_refuses_before_stopping() {
     );
     let out = sb.cli(&["list", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v[0]["verified"]["ok"], false, "the failure is recorded");
+    assert_eq!(
+        v[0]["last_verified"]["ok"], false,
+        "the failure is recorded"
+    );
 
     let pids = (sb.pid("neo4j"), sb.pid("structr"));
     let out = sb.cli(&["--yes", "restore", &id]);

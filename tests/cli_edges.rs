@@ -346,3 +346,60 @@ fn detect_json_says_whether_each_service_runs() {
         ]
     );
 }
+
+/// The JSON field names docs/json.md documents: a generation in brief in `list`
+/// and the prune plan, the whole manifest plus totals in `show`.
+#[test]
+fn json_output_uses_the_documented_field_names() {
+    let sb = with_generations(1);
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = sb.cli(args);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let brief = [
+        "id",
+        "created_at",
+        "host",
+        "installation",
+        "label",
+        "pinned",
+        "last_verified",
+        "downtime_secs",
+        "source_bytes",
+        "stored_bytes",
+        "snapshot",
+    ];
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let mut want: Vec<String> = brief.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(keys(&json(&["list", "--json"])[0]), want);
+    let plan = json(&["prune", "--dry-run", "--json"]);
+    let row = &plan["generations"][0];
+    for k in brief.iter().chain(&["keep", "reasons"]) {
+        assert!(row.get(*k).is_some(), "prune plan lacks {k}: {row}");
+    }
+    let show = json(&["show", "latest", "--json"]);
+    for k in [
+        "created_at",
+        "timings",
+        "components",
+        "source_bytes",
+        "stored_bytes",
+    ] {
+        assert!(show.get(k).is_some(), "show lacks {k}: {show}");
+    }
+    assert!(show["stored_bytes"].as_u64().unwrap() > 0);
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md"))
+        .unwrap();
+    for k in brief {
+        assert!(
+            doc.contains(&format!("| `{k}` |")),
+            "docs/json.md documents {k}"
+        );
+    }
+}

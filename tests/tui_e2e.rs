@@ -616,3 +616,37 @@ fn wizard_runs_reach_the_status_file_and_the_metrics() {
         "{m}"
     );
 }
+
+/// The wizard on a restic repository with an off-site target: a backup made in
+/// the wizard is a restic snapshot copied off-site, Home then says the target is
+/// up to date, and the generation's details say where it exists.
+#[test]
+fn the_wizard_backs_up_into_restic_and_shows_the_offsite_copy() {
+    let nas = tempfile::tempdir().unwrap();
+    let sb = common::Sandbox::new(common::Options {
+        kind: common::Kind::restic(),
+        flag_services: true,
+        offsite: vec![common::Offsite {
+            name: "nas".into(),
+            path: nas.path().join("restic").display().to_string(),
+            options: vec![],
+        }],
+        ..common::Options::default()
+    });
+    common::write_random(&sb.neo4j_data.join("databases/neo4j/nodes.db"), 1 << 20, 1);
+    common::write_random(&sb.structr_dir.join("files/a/upload.bin"), 1 << 20, 2);
+    sb.start();
+    sb.init();
+    let t = Tui::new();
+    t.start(&format!("--config {}", sb.config.display()));
+    t.wait_for("nas: no copy yet", Duration::from_secs(30));
+    t.backup_through_wizard();
+    let ids = sb.generations();
+    assert_eq!(ids.len(), 1);
+    let screen = t.wait_for("up to date", Duration::from_secs(60));
+    assert!(screen.contains(&format!("nas: {}", ids[0])), "{screen}");
+    t.keys(&["g"]);
+    let screen = t.wait_for("copies:", Duration::from_secs(10));
+    assert!(screen.contains("✓ nas"), "{screen}");
+    assert!(screen.contains(&ids[0]), "{screen}");
+}

@@ -23,9 +23,12 @@ pub struct Cli {
     /// Config file (default: $STRUCTR_BACKUP_CONFIG, /etc/structr-backup/config.toml for root, else the user config dir)
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Repository folder (overrides [repository] path)
+    /// Repository folder, or restic repository (overrides [repository] path)
     #[arg(long, global = true, value_name = "DIR")]
     pub repo: Option<PathBuf>,
+    /// Read from the off-site target NAME (an [[offsite]] name) instead of the repository (list, show, verify, restore, prune, pin, unpin, delete)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub from: Option<String>,
     /// Compose file of a Docker Compose installation (overrides [installation] compose_file)
     #[arg(long, global = true, value_name = "FILE")]
     pub compose_file: Option<PathBuf>,
@@ -46,6 +49,16 @@ pub enum Command {
         /// A label stored with the generation
         #[arg(long, default_value = "")]
         label: String,
+    },
+    /// Create the repository and the off-site targets (restic: a password file too, when missing)
+    Init,
+    /// Copy a generation to an off-site target (backups copy the new one by themselves)
+    Copy {
+        /// Generation id, a unique prefix of one, or `latest`
+        id: String,
+        /// The [[offsite]] target's name
+        #[arg(long, value_name = "NAME")]
+        to: String,
     },
     /// Generations, newest first
     List,

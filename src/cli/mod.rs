@@ -16,8 +16,9 @@ use crate::install::{detect, Installation};
 use crate::ops::backup::BackupOptions;
 use crate::ops::restore::RestoreOptions;
 use crate::ops::{self, Context, OpError};
-use crate::repo::generation::{Manifest, Repo, RepoError};
+use crate::repo::generation::{Manifest, RepoError};
 use crate::repo::retention::Policy;
+use crate::repo::store::Store;
 use crate::units;
 use crate::{errln, outln};
 use args::{Cli, Command, PruneArgs, ScheduleArgs};
@@ -102,7 +103,10 @@ pub struct Env {
     pub cli: Cli,
     pub config: Config,
     pub source: config::Source,
-    pub repo: Repo,
+    /// The configured repository (`--repo` replaces its location).
+    pub store: Store,
+    /// The off-site target `--from NAME` names.
+    pub from: Option<Store>,
     pub cancel: Cancel,
 }
 
@@ -113,22 +117,58 @@ impl Env {
             config.installation.compose_file = Some(f.clone());
             config.installation.kind = config::Kind::Compose;
         }
-        let repo = Repo::new(cli.repo.clone().unwrap_or_else(|| config.repository_path()));
-        Ok(Self {
+        let store = Store::from_config(&config, cli.repo.as_deref());
+        let mut env = Self {
             cli,
             config,
             source,
-            repo,
+            store,
+            from: None,
             cancel,
-        })
+        };
+        if let Some(name) = env.cli.from.clone() {
+            env.from = Some(env.offsite(&name)?);
+        }
+        Ok(env)
     }
 
     fn installation(&self) -> Result<Installation> {
         detect::detect(&self.config).map_err(|e| Failure::from(OpError::from(e)))
     }
 
+    /// The context of a run that writes: always the repository (`--from` only
+    /// chooses what reading commands read).
     fn context<'a>(&self, inst: &'a Installation) -> Context<'a> {
-        Context::new(&self.config, inst, self.repo.clone(), self.cancel.clone())
+        Context::new(&self.config, inst, self.store.clone(), self.cancel.clone())
+    }
+
+    /// The off-site target `name`, as a store of the repository's kind.
+    fn offsite(&self, name: &str) -> Result<Store> {
+        match self.config.offsite(name) {
+            Some(o) => Ok(Store::offsite(&self.config, o)),
+            None => {
+                let names: Vec<&str> = self
+                    .config
+                    .offsite
+                    .iter()
+                    .map(|o| o.name.as_str())
+                    .collect();
+                Err(Failure::usage(format!(
+                    "there is no off-site target {name:?} in {} (configured: {})",
+                    self.source,
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                )))
+            }
+        }
+    }
+
+    /// The store a reading command works on: `--from NAME`, else the repository.
+    fn reading(&self) -> &Store {
+        self.from.as_ref().unwrap_or(&self.store)
     }
 
     /// The command as the user ran it, up to the subcommand, for hints: a hint to
@@ -153,17 +193,31 @@ impl Env {
         text.replace("`structr-backup ", &format!("`{} ", self.invocation()))
     }
 
-    /// The repository, which must exist for every command but `backup` (a typo in
-    /// `--repo` must not read as "no generations" to a monitoring script).
-    fn existing_repo(&self) -> Result<&Repo> {
-        if self.repo.root.is_dir() {
-            return Ok(&self.repo);
+    /// The repository, which must exist for every command but `backup` and `init`
+    /// (a typo in `--repo` must not read as "no generations" to a monitoring script).
+    fn existing_repo(&self) -> Result<&Store> {
+        let store = self.reading();
+        if store.exists().map_err(OpError::from)? {
+            return Ok(store);
         }
+        let (what, fix) = match (&self.cli.from, store.kind()) {
+            (Some(name), _) => (
+                format!("the off-site target {name} ({})", store.location()),
+                "`structr-backup init` creates it",
+            ),
+            (None, config::RepoKind::Archive) => (
+                format!("the repository {}", store.location()),
+                "`structr-backup backup` creates it",
+            ),
+            (None, config::RepoKind::Restic) => (
+                format!("the restic repository {}", store.location()),
+                "`structr-backup init` creates it",
+            ),
+        };
         Err(Failure {
             code: EXIT_FAILED,
             message: format!(
-                "the repository {} does not exist. Check --repo or [repository] path (config: {}); `structr-backup backup` creates it",
-                self.repo.root.display(),
+                "{what} does not exist. Check --repo, --from or the config ({}); {fix}",
                 self.source
             ),
         })
@@ -171,8 +225,8 @@ impl Env {
 
     /// The generation the user means: an id, a unique prefix of one, or `latest`.
     fn id(&self, given: &str) -> Result<String> {
-        let repo = self.existing_repo()?;
-        Ok(repo.resolve(given).map_err(OpError::from)?)
+        let store = self.existing_repo()?;
+        Ok(store.resolve(given).map_err(OpError::from)?)
     }
 
     fn print_json(&self, value: serde_json::Value) {
@@ -209,11 +263,11 @@ fn watched(env: &Env) -> Result<()> {
     let Some((operation, id)) = monitored(env) else {
         return dispatch(env);
     };
-    let watch = crate::notify::Run::begin(&env.config, operation, id, &env.repo);
+    let watch = crate::notify::Run::begin(&env.config, operation, id, env.reading());
     let result = dispatch(env);
     let failure = result.as_ref().err();
     watch.finish(
-        &env.repo,
+        env.reading(),
         crate::notify::Ending {
             exit_code: failure.map_or(0, |f| f.code),
             error: failure.map(|f| f.message.as_str()),
@@ -238,7 +292,7 @@ fn monitored(env: &Env) -> Option<(&'static str, Option<String>)> {
 
 /// The id a prefix or `latest` names, for the monitors; as typed when it names none.
 fn resolved(env: &Env, given: &str) -> String {
-    env.repo
+    env.reading()
         .resolve(given)
         .unwrap_or_else(|_| given.to_string())
 }
@@ -265,7 +319,16 @@ pub fn run(env: &Env) -> Result<()> {
 fn dispatch(env: &Env) -> Result<()> {
     match &env.cli.command {
         None => no_command(env),
+        Some(Command::Backup { .. } | Command::Init | Command::Recover)
+            if env.cli.from.is_some() =>
+        {
+            Err(Failure::usage(
+                "--from names where to read from; backup, init and recover work on the repository",
+            ))
+        }
         Some(Command::Backup { label }) => backup(env, label),
+        Some(Command::Init) => init(env),
+        Some(Command::Copy { id, to }) => copy(env, id, to),
         Some(Command::List) => list(env),
         Some(Command::Show { id }) => show(env, id),
         Some(Command::Verify { id, all, deep }) => verify(env, id.as_deref(), *all, *deep),
@@ -288,7 +351,7 @@ fn dispatch(env: &Env) -> Result<()> {
 fn no_command(env: &Env) -> Result<()> {
     use clap::CommandFactory;
     if interactive() {
-        return wizard(&env.config, env.repo.clone(), &env.cancel);
+        return wizard(&env.config, env.store.clone(), &env.cancel);
     }
     errln!("{}", Cli::command().render_help());
     let why = if std::io::stdout().is_terminal() && dumb_terminal() {
@@ -310,8 +373,8 @@ fn dumb_terminal() -> bool {
 }
 
 /// Opens the full-screen wizard.
-fn wizard(config: &Config, repo: Repo, cancel: &Cancel) -> Result<()> {
-    let world = crate::tui::World::new(config, repo).map_err(|e| Failure {
+fn wizard(config: &Config, store: Store, cancel: &Cancel) -> Result<()> {
+    let world = crate::tui::World::new(config, store).map_err(|e| Failure {
         code: EXIT_FAILED,
         message: e,
     })?;
@@ -335,27 +398,105 @@ fn backup(env: &Env, label: &str) -> Result<()> {
     drop(r);
     let m = &out.manifest;
     if env.cli.json {
-        env.print_json(json!({ "generation": m, "unhealthy": out.closing.unhealthy }));
+        env.print_json(json!({
+            "generation": generation_json(m),
+            "unhealthy": out.closing.unhealthy,
+            "offsite": out.offsite,
+        }));
     } else {
+        let (stored, place) = match &env.store {
+            Store::Archive(repo) => ("archives", repo.path_of(&m.id).display().to_string()),
+            Store::Rclone(r) => ("archives", r.location()),
+            Store::Restic(r) => (
+                "added to the repository",
+                format!(
+                    "restic snapshot {} in {}",
+                    m.snapshot.as_deref().unwrap_or("?").get(..8).unwrap_or("?"),
+                    r.location
+                ),
+            ),
+        };
         outln!(
-            "generation {} written: {} in {} files, archives {} ({}), downtime {}",
+            "generation {} written: {} in {} files, {stored} {} ({place}), downtime {}",
             m.id,
             units::bytes(m.total_bytes()),
             m.components.iter().map(|c| c.files).sum::<u64>(),
             units::bytes(m.total_archive_size()),
-            env.repo.path_of(&m.id).display(),
             units::duration(std::time::Duration::from_secs_f64(m.timings.downtime_secs))
         );
         for u in &out.closing.unhealthy {
             outln!("WARNING: not healthy after start: {u}");
         }
+        for c in &out.offsite {
+            match c.ok {
+                true => outln!("off-site {}: {} ({})", c.target, c.detail, c.location),
+                false => errln!("off-site {}: FAILED: {}", c.target, c.detail),
+            }
+        }
+    }
+    offsite_result(&out.offsite)
+}
+
+/// A failed off-site copy fails the run (exit 1), after everything else was reported.
+fn offsite_result(copies: &[ops::offsite::Copied]) -> Result<()> {
+    let failed: Vec<&str> = copies
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| c.target.as_str())
+        .collect();
+    match failed.is_empty() {
+        true => Ok(()),
+        false => Err(Failure {
+            code: EXIT_FAILED,
+            message: format!(
+                "the generation was written and the services run, but the off-site copy to {} failed (see above)",
+                failed.join(", ")
+            ),
+        }),
+    }
+}
+
+/// Creates the repository and the off-site targets. restic: `restic init`, with a
+/// new random password file when there is none.
+fn init(env: &Env) -> Result<()> {
+    for line in ops::init::create(&env.store, None)? {
+        outln!("repository: {line}");
+    }
+    // Off-site restic repositories share the repository's chunking, so that
+    // `restic copy` deduplicates.
+    let like = match &env.store {
+        Store::Restic(r) => Some(r),
+        _ => None,
+    };
+    for o in &env.config.offsite {
+        for line in ops::init::create(&Store::offsite(&env.config, o), like)? {
+            outln!("off-site {}: {line}", o.name);
+        }
     }
     Ok(())
 }
 
+/// Copies a generation to an off-site target.
+fn copy(env: &Env, id: &str, to: &str) -> Result<()> {
+    let id = &env.id(id)?;
+    let target = env.offsite(to)?;
+    let m = env.reading().manifest(id).map_err(OpError::from)?;
+    let mut r = Renderer::new();
+    let copied = ops::offsite::copy(env.reading(), to, &target, &m, &env.cancel, &mut |e| {
+        tee(&mut r, e)
+    });
+    drop(r);
+    if env.cli.json {
+        env.print_json(json!(copied));
+    } else if copied.ok {
+        outln!("{id} to {to}: {} ({})", copied.detail, copied.location);
+    }
+    offsite_result(std::slice::from_ref(&copied))
+}
+
 fn list(env: &Env) -> Result<()> {
     env.existing_repo()?;
-    let (manifests, broken) = env.repo.list().map_err(OpError::from)?;
+    let (manifests, broken) = env.reading().list().map_err(OpError::from)?;
     for b in &broken {
         errln!("warning: {b}");
     }
@@ -365,7 +506,7 @@ fn list(env: &Env) -> Result<()> {
         return Ok(());
     }
     if manifests.is_empty() {
-        outln!("no generations in {}", env.repo.root.display());
+        outln!("no generations in {}", env.reading().location());
         return Ok(());
     }
     outln!(
@@ -401,24 +542,38 @@ fn verified_word(m: &Manifest) -> &'static str {
     }
 }
 
+/// A generation in brief, as `list` and the prune plan give it: the manifest's
+/// own field names, and the two totals (see docs/json.md).
 fn list_json(m: &Manifest) -> serde_json::Value {
     json!({
         "id": m.id,
-        "created": m.created_at,
-        "size": m.total_archive_size(),
-        "bytes": m.total_bytes(),
+        "created_at": m.created_at,
+        "host": m.host,
+        "installation": m.installation,
         "label": m.label,
         "pinned": m.pinned,
-        "verified": m.last_verified,
-        "host": m.host,
+        "last_verified": m.last_verified,
+        "downtime_secs": m.timings.downtime_secs,
+        "source_bytes": m.total_bytes(),
+        "stored_bytes": m.total_archive_size(),
+        "snapshot": m.snapshot,
     })
+}
+
+/// A whole generation, as `show` and `backup` give it: the manifest with the two
+/// totals added.
+fn generation_json(m: &Manifest) -> serde_json::Value {
+    let mut v = json!(m);
+    v["source_bytes"] = json!(m.total_bytes());
+    v["stored_bytes"] = json!(m.total_archive_size());
+    v
 }
 
 fn show(env: &Env, id: &str) -> Result<()> {
     let id = &env.id(id)?;
-    let m = env.repo.manifest(id).map_err(OpError::from)?;
+    let m = env.reading().manifest(id).map_err(OpError::from)?;
     if env.cli.json {
-        env.print_json(json!(m));
+        env.print_json(generation_json(&m));
         return Ok(());
     }
     let local = m.created_at.with_timezone(&chrono::Local);
@@ -440,7 +595,23 @@ fn show(env: &Env, id: &str) -> Result<()> {
         units::duration(std::time::Duration::from_secs_f64(m.timings.downtime_secs))
     );
     outln!("tool         structr-backup {}", m.tool_version);
-    for c in &m.components {
+    if let Some(s) = &m.snapshot {
+        outln!(
+            "snapshot     {s} (restic; added {} to the repository)",
+            units::bytes(m.total_archive_size())
+        );
+    }
+    for c in m.components.iter().filter(|c| c.archive.is_empty()) {
+        outln!(
+            "component    {} ({}) from {}: {} files, {}",
+            c.name,
+            c.role,
+            c.source.display(),
+            c.files,
+            units::bytes(c.bytes)
+        );
+    }
+    for c in m.components.iter().filter(|c| !c.archive.is_empty()) {
         outln!(
             "component    {} ({}) from {}: {} files, {} → {} {}",
             c.name,
@@ -466,7 +637,9 @@ fn verify(env: &Env, id: Option<&str>, all: bool, deep: bool) -> Result<()> {
         (None, false) => vec![env.id("latest")?],
     };
     let mut r = Renderer::new();
-    let reports = ops::verify::run(&env.repo, &ids, deep, &env.cancel, &mut |e| tee(&mut r, e))?;
+    let reports = ops::verify::run(env.reading(), &ids, deep, &env.cancel, &mut |e| {
+        tee(&mut r, e)
+    })?;
     drop(r);
     if env.cli.json {
         env.print_json(json!(reports));
@@ -489,9 +662,27 @@ fn verify(env: &Env, id: Option<&str>, all: bool, deep: bool) -> Result<()> {
 
 fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
     let id = &env.id(id)?;
+    // A generation on an rclone target is fetched into the repository (and checked
+    // there) first; the restore then reads it like any local one.
+    let store = match (&env.from, &env.store) {
+        (Some(Store::Rclone(r)), Store::Archive(local)) => {
+            let mut rr = Renderer::new();
+            ops::offsite::fetch(r, local, id, &env.cancel, &mut |e| tee(&mut rr, e))?;
+            drop(rr);
+            if !env.cli.json {
+                outln!(
+                    "fetched {id} from {} into {} and checked it against its SHA256SUMS",
+                    r.location(),
+                    local.root.display()
+                );
+            }
+            &env.store
+        }
+        _ => env.reading(),
+    };
     let inst = env.installation()?;
-    let ctx = env.context(&inst);
-    let m = env.repo.manifest(id).map_err(OpError::from)?;
+    let ctx = Context::new(&env.config, &inst, store.clone(), env.cancel.clone());
+    let m = store.manifest(id).map_err(OpError::from)?;
     let placements = ops::restore::placements(&ctx, &m)?;
     if !env.cli.json {
         outln!(
@@ -582,7 +773,7 @@ fn policy(env: &Env, args: &PruneArgs) -> Result<Policy> {
 fn prune(env: &Env, args: &PruneArgs) -> Result<()> {
     env.existing_repo()?;
     let policy = policy(env, args)?;
-    let rows = ops::prune::plan(&env.repo, &policy)?;
+    let rows = ops::prune::plan(env.reading(), &policy)?;
     print_plan(env, &rows, args.dry_run);
     let doomed = rows.iter().filter(|r| !r.decision.keep).count();
     if args.dry_run || doomed == 0 {
@@ -590,7 +781,7 @@ fn prune(env: &Env, args: &PruneArgs) -> Result<()> {
     }
     env.confirm(&format!("delete {doomed} generation(s)"), None)?;
     let mut r = Renderer::new();
-    let rows = ops::prune::run(&env.repo, &policy, &mut |e| tee(&mut r, e))?;
+    let rows = ops::prune::run(env.reading(), &policy, &mut |e| tee(&mut r, e))?;
     drop(r);
     if !env.cli.json {
         outln!(
@@ -606,12 +797,15 @@ fn print_plan(env: &Env, rows: &[ops::prune::PlanRow], dry_run: bool) {
         let v: Vec<_> = rows
             .iter()
             .map(|r| {
-                json!({
-                    "id": r.manifest.id,
-                    "created": r.manifest.created_at,
-                    "keep": r.decision.keep,
-                    "reasons": r.decision.reasons.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
-                })
+                let mut v = list_json(&r.manifest);
+                v["keep"] = json!(r.decision.keep);
+                v["reasons"] = json!(r
+                    .decision
+                    .reasons
+                    .iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>());
+                v
             })
             .collect();
         env.print_json(json!({ "dry_run": dry_run, "generations": v }));
@@ -634,16 +828,16 @@ fn print_plan(env: &Env, rows: &[ops::prune::PlanRow], dry_run: bool) {
 
 fn pin(env: &Env, id: &str, pinned: bool) -> Result<()> {
     let id = &env.id(id)?;
-    ops::pin::set(&env.repo, id, pinned)?;
+    ops::pin::set(env.reading(), id, pinned)?;
     outln!("{id} {}", if pinned { "pinned" } else { "unpinned" });
     Ok(())
 }
 
 fn delete(env: &Env, id: &str) -> Result<()> {
     let id = &env.id(id)?;
-    env.repo.manifest(id).map_err(OpError::from)?;
+    env.reading().manifest(id).map_err(OpError::from)?;
     env.confirm(&format!("delete generation {id}"), Some(id))?;
-    ops::prune::delete(&env.repo, id)?;
+    ops::prune::delete(env.reading(), id)?;
     outln!("{id} deleted");
     Ok(())
 }
@@ -678,7 +872,8 @@ fn detect_cmd(env: &Env) -> Result<()> {
             "services": inst.services.iter().map(|s| json!({"name": s.name(), "control": s.describe(), "running": s.is_running().ok()})).collect::<Vec<_>>(),
             "notes": inst.notes,
             "config": env.source.to_string(),
-            "repository": env.repo.root,
+            "repository": env.store.location(),
+            "repository_kind": env.store.kind(),
             "state": {
                 "key": inst.key(),
                 "journal": ops::state::journal_path(&inst),
@@ -689,7 +884,11 @@ fn detect_cmd(env: &Env) -> Result<()> {
     }
     outln!("installation {} on {}", inst.kind, inst.host);
     outln!("config       {}", env.source);
-    outln!("repository   {}", env.repo.root.display());
+    outln!(
+        "repository   {} ({})",
+        env.store.location(),
+        env.store.kind()
+    );
     for c in &inst.components {
         outln!(
             "component    {} ({}) at {}",
@@ -727,8 +926,8 @@ fn demo(env: &Env, clean: bool, store_mb: u32) -> Result<()> {
     let cfg = demo.config_path();
     if interactive() {
         let (config, _) = config::load(Some(&cfg))?;
-        let repo = Repo::new(config.repository_path());
-        return wizard(&config, repo, &env.cancel);
+        let store = Store::from_config(&config, None);
+        return wizard(&config, store, &env.cancel);
     }
     let me = std::env::current_exe()
         .map(|p| p.display().to_string())

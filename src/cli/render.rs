@@ -15,8 +15,8 @@ use crate::units;
 pub struct Renderer {
     /// On a terminal: the bars, keyed by step.
     bars: Option<(MultiProgress, HashMap<String, ProgressBar>)>,
-    /// Plain mode: when each step last printed a progress line.
-    last_progress: HashMap<String, Instant>,
+    /// Plain mode: when each step last printed a progress line, at what count.
+    last_progress: HashMap<String, (Instant, u64)>,
 }
 
 impl Default for Renderer {
@@ -30,6 +30,15 @@ fn moves_bytes(step: &Step) -> bool {
         step,
         Step::Copy(_) | Step::Extract(_) | Step::Verify(_) | Step::SafetyBackup(_)
     )
+}
+
+/// Plain output: a step's progress line at most every 5 seconds, and only when
+/// bytes moved since its last one (a log of a stalled copy must not look busy).
+fn progress_due(last: Option<(Instant, u64)>, now: Instant, done: u64) -> bool {
+    match last {
+        None => true,
+        Some((at, was)) => done != was && now.duration_since(at) >= Duration::from_secs(5),
+    }
 }
 
 impl Renderer {
@@ -85,7 +94,8 @@ impl Renderer {
             }
             _ => {
                 // Plain output: the first progress line comes 5 s into the step.
-                self.last_progress.insert(step.to_string(), Instant::now());
+                self.last_progress
+                    .insert(step.to_string(), (Instant::now(), 0));
                 self.line(Priority::Info, &format!("{step} ..."));
             }
         }
@@ -100,14 +110,9 @@ impl Renderer {
             }
             return;
         }
-        // Plain output: one line per step every 5 seconds at most.
         let now = Instant::now();
-        let due = self
-            .last_progress
-            .get(&key)
-            .is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(5));
-        if due {
-            self.last_progress.insert(key, now);
+        if progress_due(self.last_progress.get(&key).copied(), now, done) {
+            self.last_progress.insert(key, (now, done));
             let pct = (done * 100).checked_div(total).unwrap_or(0);
             self.line(
                 Priority::Info,
@@ -121,6 +126,7 @@ impl Renderer {
     }
 
     fn finish_bar(&mut self, step: &Step) {
+        self.last_progress.remove(&step.to_string());
         if let Some((multi, bars)) = &mut self.bars {
             if let Some(bar) = bars.remove(&step.to_string()) {
                 bar.finish_and_clear();
@@ -164,5 +170,26 @@ impl Drop for Renderer {
             }
             let _ = multi.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_lines_come_every_5_s_and_only_while_bytes_move() {
+        let t0 = Instant::now();
+        let s = |n| t0 + Duration::from_secs(n);
+        assert!(progress_due(None, t0, 0), "the first one at once");
+        assert!(!progress_due(Some((t0, 10)), s(4), 20), "not within 5 s");
+        assert!(
+            progress_due(Some((t0, 10)), s(5), 20),
+            "5 s later with bytes moved"
+        );
+        assert!(
+            !progress_due(Some((t0, 10)), s(60), 10),
+            "nothing moved: no line"
+        );
     }
 }

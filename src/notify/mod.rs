@@ -29,7 +29,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::config::{Config, Kind, NotifyConfig, NotifyEvent};
-use crate::repo::generation::{Manifest, Repo};
+use crate::repo::generation::Manifest;
+use crate::repo::store::Store;
 pub use status::{read_last_run, LastRun, Status};
 
 /// One monitored run, from its start to its end.
@@ -54,7 +55,7 @@ pub struct Ending<'a> {
 impl Run {
     /// Starts watching a run of `operation` (on generation `id`, when it names one)
     /// and sends its "start" notifications.
-    pub fn begin(config: &Config, operation: &str, id: Option<String>, repo: &Repo) -> Self {
+    pub fn begin(config: &Config, operation: &str, id: Option<String>, store: &Store) -> Self {
         log::reset();
         let run = Run {
             config: config.notify.clone(),
@@ -62,7 +63,7 @@ impl Run {
             id,
             host: crate::repo::lock::hostname(),
             installation: installation_kind(config),
-            repository: repo.root.clone(),
+            repository: PathBuf::from(store.location()),
             started_at: Utc::now(),
             started: Instant::now(),
         };
@@ -79,7 +80,7 @@ impl Run {
     }
 
     /// Records how the run ended (status file, metrics) and sends its notifications.
-    pub fn finish(self, repo: &Repo, end: Ending) {
+    pub fn finish(self, store: &Store, end: Ending) {
         let status = match (end.exit_code, end.cancelled) {
             (0, _) => Status::Success,
             (_, true) => Status::Cancelled,
@@ -88,7 +89,7 @@ impl Run {
         if let Some(e) = end.error {
             log::line(&format!("error: {e}"));
         }
-        let listed = repo.list().ok().map(|(manifests, _)| manifests);
+        let listed = store.list().ok().map(|(manifests, _)| manifests);
         // A backup that wrote its generation and then failed (a service that did
         // not come back) still reports what it wrote.
         let written = match (self.operation.as_str(), &listed) {

@@ -13,21 +13,21 @@ use super::preflight::{self, Estimate};
 use super::{Context, OpError};
 use crate::repo::archive;
 use crate::repo::file_index;
-use crate::repo::generation::{self, Component, Manifest, Timings, FORMAT_VERSION};
+use crate::repo::generation::{self, Component, Manifest, Repo, Timings, FORMAT_VERSION};
 
-pub fn preflight_checks(ctx: &Context, on: Sink) -> Result<Estimate, OpError> {
+pub fn preflight_checks(ctx: &Context, repo: &Repo, on: Sink) -> Result<Estimate, OpError> {
     on(Event::Started(Step::Preflight));
     let t = Instant::now();
     let result = (|| -> Result<Estimate, OpError> {
-        preflight::check_repo_outside(&ctx.repo.root, &ctx.inst.components)?;
-        let (list, _) = ctx.repo.list()?;
+        preflight::check_repo_outside(&repo.root, &ctx.inst.components)?;
+        let (list, _) = repo.list()?;
         // Safety backups record no downtime of their own; estimate from a real backup.
         let last = list.iter().find(|m| m.timings.downtime_secs > 0.0);
-        let estimate = preflight::estimate(&ctx.inst.components, &ctx.repo.root, last)?;
+        let estimate = preflight::estimate(&ctx.inst.components, &repo.root, last)?;
         for w in preflight::boundary_warnings(&estimate.sources, &ctx.inst.components) {
             on(Event::Warning(w));
         }
-        estimate.check_space(&ctx.repo.root)?;
+        estimate.check_space(&repo.root)?;
         Ok(estimate)
     })();
     match &result {
@@ -152,12 +152,14 @@ pub fn new_manifest(
         versions: ctx.inst.versions.clone(),
         services_already_stopped: Vec::new(),
         components,
+        snapshot: None,
+        added_bytes: None,
     }
 }
 
 /// Writes the manifest and `SHA256SUMS` (archives from the streaming hash, index
 /// files hashed now: they are small) and renames `.partial` into place.
-pub fn publish(ctx: &Context, partial: &Path, m: &Manifest) -> Result<(), OpError> {
+pub fn publish(ctx: &Context, repo: &Repo, partial: &Path, m: &Manifest) -> Result<(), OpError> {
     let mut sums = Vec::new();
     for c in &m.components {
         sums.push((c.sha256.clone(), c.archive.clone()));
@@ -166,6 +168,6 @@ pub fn publish(ctx: &Context, partial: &Path, m: &Manifest) -> Result<(), OpErro
     }
     generation::write_sums(partial, &sums)?;
     generation::write_manifest(partial, m)?;
-    ctx.repo.publish(partial, &m.id)?;
+    repo.publish(partial, &m.id)?;
     Ok(())
 }

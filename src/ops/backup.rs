@@ -10,9 +10,11 @@ use chrono::Utc;
 
 use super::archiving::{copy_components, guarded, new_manifest, preflight_checks, publish};
 use super::event::{Event, Sink, Step};
+use super::offsite;
 use super::window::{self, start_steps, stop_steps, Closing, Window};
 use super::{lock_repo, refuse_if_interrupted, state, Context, OpError};
-use crate::repo::generation::{Component, Manifest, Timings};
+use crate::repo::generation::{Component, Manifest, Repo};
+use crate::repo::store::Store;
 
 #[derive(Clone, Debug, Default)]
 pub struct BackupOptions {
@@ -23,19 +25,51 @@ pub struct BackupOptions {
 pub struct Outcome {
     pub manifest: Manifest,
     pub closing: Closing,
+    /// One result per `[[offsite]]` target, in config order.
+    pub offsite: Vec<offsite::Copied>,
 }
 
+/// Backs up into the configured repository, then copies the new generation to
+/// each off-site target (the services already run again by then).
 pub fn run(ctx: &Context, opts: &BackupOptions, on: Sink) -> Result<Outcome, OpError> {
+    let (manifest, closing) = match &ctx.store {
+        Store::Archive(repo) => run_archive(ctx, repo, opts, on)?,
+        Store::Restic(r) => super::restic::backup(ctx, r, opts, on)?,
+        Store::Rclone(r) => {
+            return Err(OpError::Refused(format!(
+            "{} is an off-site target; backups are written into the repository and copied there",
+            r.location()
+        )))
+        }
+    };
+    let offsite = ctx
+        .offsite
+        .iter()
+        .map(|(name, to)| offsite::copy(&ctx.store, name, to, &manifest, &ctx.cancel, on))
+        .collect();
+    Ok(Outcome {
+        manifest,
+        closing,
+        offsite,
+    })
+}
+
+fn run_archive(
+    ctx: &Context,
+    repo: &Repo,
+    opts: &BackupOptions,
+    on: Sink,
+) -> Result<(Manifest, Closing), OpError> {
     let _installation = state::lock_installation(ctx.inst, "backup")?;
-    ctx.repo.create()?;
-    let lock = lock_repo(&ctx.repo, "backup")?;
+    repo.create()?;
+    let lock = lock_repo(repo, "backup")?;
     if let Some(stale) = &lock.stale_holder {
         on(Event::Warning(format!(
             "took over a stale repository lock ({stale})"
         )));
     }
     refuse_if_interrupted(ctx.inst)?;
-    for p in ctx.repo.clean_leftovers()? {
+    for p in repo.clean_leftovers()? {
         on(Event::Info(format!(
             "removed the leftover of an interrupted run: {}",
             p.display()
@@ -48,7 +82,7 @@ pub fn run(ctx: &Context, opts: &BackupOptions, on: Sink) -> Result<Outcome, OpE
             .inst
             .components
             .iter()
-            .all(|c| crate::repo::clone::possible(&c.path, &ctx.repo.root));
+            .all(|c| crate::repo::clone::possible(&c.path, &repo.root));
     let found_stopped = window::found_stopped(ctx.inst);
     on(Event::Plan(plan_steps(ctx, reflink, &found_stopped)));
     if !found_stopped.is_empty() {
@@ -57,15 +91,15 @@ pub fn run(ctx: &Context, opts: &BackupOptions, on: Sink) -> Result<Outcome, OpE
             found_stopped.join(", ")
         )));
     }
-    let estimate = preflight_checks(ctx, on)?;
+    let estimate = preflight_checks(ctx, repo, on)?;
     if reflink {
         on(Event::Info("the repository shares a reflink file system with the sources: they are cloned while the services are stopped and compressed after they run again".into()));
     }
 
     let started = Instant::now();
     let created = Utc::now();
-    let id = ctx.repo.new_id(created);
-    let partial = ctx.repo.create_partial(&id)?;
+    let id = repo.new_id(created);
+    let partial = repo.create_partial(&id)?;
     let clone_dir = partial.join(".clone");
     let mut window = Window::new(ctx.inst, "backup");
     let copy_started = Instant::now();
@@ -99,19 +133,12 @@ pub fn run(ctx: &Context, opts: &BackupOptions, on: Sink) -> Result<Outcome, OpE
             ));
         }
     };
-    let (stop, start) = window.stop_start_time();
-    let timings = Timings {
-        downtime_secs: window.downtime().as_secs_f64(),
-        total_secs: started.elapsed().as_secs_f64(),
-        stop_secs: stop.as_secs_f64(),
-        copy_secs,
-        start_secs: start.as_secs_f64(),
-    };
+    let timings = window.timings(started, copy_secs);
     let mut manifest = new_manifest(ctx, &id, created, &opts.label, components, timings);
     manifest.services_already_stopped = window.found_stopped().to_vec();
     on(Event::Started(Step::Publish));
     let t = Instant::now();
-    if let Err(e) = publish(ctx, &partial, &manifest) {
+    if let Err(e) = publish(ctx, repo, &partial, &manifest) {
         let _ = std::fs::remove_dir_all(&partial);
         return Err(e);
     }
@@ -123,7 +150,7 @@ pub fn run(ctx: &Context, opts: &BackupOptions, on: Sink) -> Result<Outcome, OpE
             closing.aftermath()
         )));
     }
-    Ok(Outcome { manifest, closing })
+    Ok((manifest, closing))
 }
 
 /// What the services' downtime covered: the archives themselves, or clones to
@@ -157,6 +184,7 @@ fn plan_steps(ctx: &Context, reflink: bool, found_stopped: &[String]) -> Vec<Ste
     steps.extend(start_steps(inst, found_stopped));
     steps.extend(after);
     steps.push(Step::Publish);
+    steps.extend(offsite::steps(ctx));
     steps
 }
 

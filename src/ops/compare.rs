@@ -15,6 +15,7 @@ use crate::install::Installation;
 use crate::repo::archive::{self, ArchiveEvent, ArchiveOptions};
 use crate::repo::file_index::{self, EntryKind, IndexEntry};
 use crate::repo::generation::{Manifest, Repo};
+use crate::repo::store::Store;
 use crate::repo::tree;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,7 +36,8 @@ pub struct Difference {
     pub change: Change,
 }
 
-/// Compares generation `m` with the folders a restore of it would replace.
+/// Compares generation `m` of the archive repository `repo` (its file indexes
+/// are files there) with the folders a restore of it would replace.
 /// Folders are not compared, only what they hold. Progress is the bytes of
 /// the generation's files looked at, per component (`Step::Compare`).
 pub fn compare(
@@ -45,9 +47,11 @@ pub fn compare(
     cancel: &Cancel,
     on: Sink,
 ) -> Result<Vec<Difference>, OpError> {
+    // Only the installation and the repository matter for where things go.
     let ctx = super::Context {
         inst,
-        repo: repo.clone(),
+        store: Store::Archive(repo.clone()),
+        offsite: Vec::new(),
         archive: ArchiveOptions::default(),
         cancel: cancel.clone(),
         reflink: false,

@@ -20,6 +20,10 @@ pub enum Step {
     Start(String),
     Health(String),
     Publish,
+    /// restic kind: the timings join the snapshot's tags once the services run.
+    Retag,
+    /// A copy of the new generation to an off-site target.
+    Offsite(String),
     /// Removing a folder a restore kept (named).
     Remove(String),
     /// Comparing a component of a generation with its live folder.
@@ -41,6 +45,8 @@ impl fmt::Display for Step {
             Step::Start(s) => write!(f, "start {s}"),
             Step::Health(s) => write!(f, "{s} healthy?"),
             Step::Publish => write!(f, "write manifest, checksums"),
+            Step::Retag => write!(f, "record timings in the snapshot"),
+            Step::Offsite(t) => write!(f, "copy to {t}"),
             Step::Remove(c) => write!(f, "remove {c}"),
             Step::Compare(c) => write!(f, "compare {c} with the live folder"),
         }

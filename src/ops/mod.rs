@@ -6,13 +6,16 @@ pub mod backup;
 pub mod compare;
 pub mod error;
 pub mod event;
+pub mod init;
 pub mod journal;
 pub mod kept;
+pub mod offsite;
 pub mod parallel;
 pub mod pin;
 pub mod preflight;
 pub mod prune;
 pub mod recover;
+pub mod restic;
 pub mod restore;
 pub mod state;
 mod swap;
@@ -28,12 +31,15 @@ use crate::install::Installation;
 use crate::repo::archive::ArchiveOptions;
 use crate::repo::generation::Repo;
 use crate::repo::lock::{self, Lock};
+use crate::repo::store::Store;
 
 /// What every operation needs: the installation, the repository, how to compress,
 /// and the flag that Ctrl-C / SIGTERM / the TUI set to cancel.
 pub struct Context<'a> {
     pub inst: &'a Installation,
-    pub repo: Repo,
+    pub store: Store,
+    /// Where each new generation is copied once the services run again.
+    pub offsite: Vec<(String, Store)>,
     pub archive: ArchiveOptions,
     pub cancel: Cancel,
     /// Clone the sources with reflinks while stopped when the file system allows.
@@ -42,10 +48,15 @@ pub struct Context<'a> {
 
 impl<'a> Context<'a> {
     /// The one place a context is made from the configuration.
-    pub fn new(config: &Config, inst: &'a Installation, repo: Repo, cancel: Cancel) -> Self {
+    pub fn new(config: &Config, inst: &'a Installation, store: Store, cancel: Cancel) -> Self {
         Context {
             inst,
-            repo,
+            store,
+            offsite: config
+                .offsite
+                .iter()
+                .map(|o| (o.name.clone(), Store::offsite(config, o)))
+                .collect(),
             archive: ArchiveOptions {
                 level: config.repository.compression_level,
                 threads: config.repository.threads,
@@ -68,4 +79,20 @@ pub fn refuse_if_interrupted(inst: &Installation) -> Result<(), OpError> {
 pub fn lock_repo(repo: &Repo, operation: &str) -> Result<Lock, OpError> {
     repo.check_trusted()?;
     Ok(lock::acquire(&repo.root, operation)?)
+}
+
+/// The archive kind's lock; a restic repository locks itself (restic's own
+/// locks), and a local one is checked for other writers like a folder of ours.
+pub fn lock_store(store: &Store, operation: &str) -> Result<Option<Lock>, OpError> {
+    match store {
+        Store::Archive(repo) => lock_repo(repo, operation).map(Some),
+        // rclone checks nothing here; what it reads back is checked by hash.
+        Store::Rclone(_) => Ok(None),
+        Store::Restic(_) => {
+            if let Some(folder) = store.local_folder() {
+                Repo::new(folder).check_trusted()?;
+            }
+            Ok(None)
+        }
+    }
 }

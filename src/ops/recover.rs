@@ -39,9 +39,12 @@ pub fn run(ctx: &Context, on: Sink) -> Result<Outcome, OpError> {
     let mut removed = remove_staging(ctx, on);
     // Unfinished generations are removed only from a repository nobody else can
     // write into; services come first, so an untrusted repository is a warning here.
-    match lock_repo(&ctx.repo, "recover") {
-        Ok(_lock) => {
-            for p in ctx.repo.clean_leftovers()? {
+    // (A restic repository has none: restic writes a snapshot last.)
+    let archive = ctx.store.archive();
+    match archive.map(|repo| lock_repo(repo, "recover").map(|l| (repo, l))) {
+        None => {}
+        Some(Ok((repo, _lock))) => {
+            for p in repo.clean_leftovers()? {
                 on(Event::Info(format!(
                     "removed the unfinished generation {}",
                     p.display()
@@ -49,7 +52,7 @@ pub fn run(ctx: &Context, on: Sink) -> Result<Outcome, OpError> {
                 removed.push(p);
             }
         }
-        Err(e) => on(Event::Warning(format!(
+        Some(Err(e)) => on(Event::Warning(format!(
             "unfinished generations were not looked for: {e}"
         ))),
     }

@@ -17,11 +17,23 @@ use super::journal::Swap;
 use super::preflight::Estimate;
 use super::swap;
 use super::window::{self, start_steps, stop_steps, Closing, Window};
-use super::{lock_repo, parallel, refuse_if_interrupted, state, verify, Context, OpError};
+use super::{lock_store, parallel, refuse_if_interrupted, restic, state, verify, Context, OpError};
 use crate::install::ComponentSpec;
 use crate::repo::archive;
 use crate::repo::file_index::{self, EntryKind, IndexEntry};
-use crate::repo::generation::{Component, Manifest, Timings};
+use crate::repo::generation::{Component, Manifest, Repo, Timings};
+use crate::repo::restic::Restic;
+use crate::repo::store::Store;
+
+/// Where a restore reads the generation from.
+enum Source<'a> {
+    Archive {
+        repo: &'a Repo,
+        dir: PathBuf,
+        indexes: Vec<Vec<IndexEntry>>,
+    },
+    Restic(&'a Restic),
+}
 
 pub const SAFETY_LABEL: &str = "pre-restore";
 
@@ -164,14 +176,14 @@ fn is_mount_point(path: &Path) -> bool {
 
 pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<Outcome, OpError> {
     let _installation = state::lock_installation(ctx.inst, "restore")?;
-    let lock = lock_repo(&ctx.repo, "restore")?;
-    if let Some(stale) = &lock.stale_holder {
+    let lock = lock_store(&ctx.store, "restore")?;
+    if let Some(stale) = lock.as_ref().and_then(|l| l.stale_holder.as_ref()) {
         on(Event::Warning(format!(
             "took over a stale repository lock ({stale})"
         )));
     }
     refuse_if_interrupted(ctx.inst)?;
-    let manifest = ctx.repo.manifest(id)?;
+    let manifest = ctx.store.manifest(id)?;
     let found_stopped = window::found_stopped(ctx.inst);
     on(Event::Plan(plan_steps(
         ctx,
@@ -187,21 +199,47 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
     }
 
     // Everything that can refuse does so before a service is touched.
-    let dir = ctx.repo.path_of(id);
-    verify::quick(&dir, &manifest, &ctx.cancel, on).map_err(|e| match e {
+    let refused = |e: OpError| match e {
         OpError::Verify(d) => OpError::Verify(format!(
             "{d}. Restore refused; nothing was stopped or changed"
         )),
         other => other,
-    })?;
-    let placements = placements(ctx, &manifest)?;
-    let indexes = read_indexes(&dir, &manifest)?;
-    let estimate = if opts.safety_backup {
-        Some(preflight_checks(ctx, on)?)
-    } else {
-        None
     };
-    check_target_space(ctx, &placements, &indexes, estimate.as_ref())?;
+    let (source, sizes): (Source, Vec<u64>) = match &ctx.store {
+        Store::Archive(repo) => {
+            let dir = repo.path_of(id);
+            verify::quick(&dir, &manifest, &ctx.cancel, on).map_err(refused)?;
+            let indexes = read_indexes(&dir, &manifest)?;
+            let sizes = indexes.iter().map(|i| extracted_size(i)).collect();
+            (Source::Archive { repo, dir, indexes }, sizes)
+        }
+        Store::Restic(r) => {
+            restic::verify_before_restore(r, &manifest, &ctx.cancel, on).map_err(refused)?;
+            // A block per file on top, as for the archive kind.
+            let sizes = manifest
+                .components
+                .iter()
+                .map(|c| c.bytes.saturating_add(c.files.saturating_mul(4096)))
+                .collect();
+            (Source::Restic(r), sizes)
+        }
+        Store::Rclone(r) => {
+            return Err(OpError::Refused(format!(
+                "a generation on {} is restored through the repository: `structr-backup restore {id} --from NAME` fetches it first",
+                r.location()
+            )))
+        }
+    };
+    let placements = placements(ctx, &manifest)?;
+    let estimate = match (&source, opts.safety_backup) {
+        (Source::Archive { repo, .. }, true) => Some(preflight_checks(ctx, repo, on)?),
+        _ => None,
+    };
+    let safety_repo = match &source {
+        Source::Archive { repo, .. } => Some(&repo.root),
+        Source::Restic(_) => None,
+    };
+    check_target_space(&placements, &sizes, estimate.as_ref().zip(safety_repo))?;
     for p in &placements {
         if p.staging.exists() {
             fs::remove_dir_all(&p.staging).map_err(|e| {
@@ -217,24 +255,41 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
     let mut safety = None;
     let result = window.stop_all(on).and_then(|()| {
         guarded(|| {
-            if let Some(estimate) = &estimate {
-                safety = Some(safety_backup(ctx, estimate, on)?);
+            match &source {
+                Source::Archive { repo, dir, indexes } => {
+                    if let Some(estimate) = &estimate {
+                        safety = Some(safety_backup(ctx, repo, estimate, on)?);
+                    }
+                    // Components are independent: extract them at once, as many cores as there are.
+                    let jobs: Vec<_> = placements
+                        .iter()
+                        .zip(&manifest.components)
+                        .zip(indexes)
+                        .collect();
+                    parallel::each(&jobs, &ctx.cancel, on, |((p, c), index), cancel, on| {
+                        extract(cancel, dir, c, p, index, on)
+                    })?;
+                }
+                Source::Restic(r) => {
+                    if opts.safety_backup {
+                        safety = Some(restic::safety_backup(ctx, r, SAFETY_LABEL, on).map_err(
+                            |e| OpError::failed(format!("the safety backup failed: {e}")),
+                        )?);
+                    }
+                    for (p, c) in placements.iter().zip(&manifest.components) {
+                        restic::extract(r, &manifest, c, p, &ctx.cancel, on)?;
+                    }
+                }
             }
-            // Components are independent: extract them at once, as many cores as there are.
-            let jobs: Vec<_> = placements
-                .iter()
-                .zip(&manifest.components)
-                .zip(&indexes)
-                .collect();
-            parallel::each(&jobs, &ctx.cancel, on, |((p, c), index), cancel, on| {
-                extract(cancel, &dir, c, p, index, on)
-            })?;
             swap_all(&placements, window.journal(), on)
         })
     });
     if result.is_err() {
         for p in &placements {
             let _ = fs::remove_dir_all(&p.staging);
+            if let Ok(unpack) = swap::unpack_path(&p.target, &manifest.id) {
+                let _ = fs::remove_dir_all(unpack);
+            }
         }
     }
     let closing = window.close(on);
@@ -271,27 +326,34 @@ fn plan_steps(
     opts: &RestoreOptions,
     found_stopped: &[String],
 ) -> Vec<Step> {
-    let mut steps: Vec<Step> = m
-        .components
-        .iter()
-        .flat_map(|c| {
-            [
-                Step::Verify(c.archive.clone()),
-                Step::Verify(c.index.clone()),
-            ]
-        })
-        .collect();
-    if opts.safety_backup {
+    let mut steps: Vec<Step> = match &ctx.store {
+        Store::Archive(_) => m
+            .components
+            .iter()
+            .flat_map(|c| {
+                [
+                    Step::Verify(c.archive.clone()),
+                    Step::Verify(c.index.clone()),
+                ]
+            })
+            .collect(),
+        Store::Restic(_) => vec![Step::Verify("restic repository".into())],
+        Store::Rclone(_) => vec![],
+    };
+    let archive = ctx.store.archive().is_some();
+    if opts.safety_backup && archive {
         steps.push(Step::Preflight);
     }
     steps.extend(stop_steps(ctx.inst));
-    if opts.safety_backup {
+    if opts.safety_backup && archive {
         steps.extend(
             ctx.inst
                 .components
                 .iter()
                 .map(|c| Step::SafetyBackup(c.name.clone())),
         );
+    } else if opts.safety_backup {
+        steps.push(Step::SafetyBackup(restic::all_components(ctx)));
     }
     steps.extend(m.components.iter().map(|c| Step::Extract(c.name.clone())));
     steps.extend(m.components.iter().map(|c| Step::Swap(c.name.clone())));
@@ -317,10 +379,9 @@ fn extracted_size(index: &[IndexEntry]) -> u64 {
 /// targets, and the safety backup in the repository. The old folders are kept, so
 /// their space is not freed; 2% and 16 MiB are kept free on top.
 fn check_target_space(
-    ctx: &Context,
     placements: &[Placement],
-    indexes: &[Vec<IndexEntry>],
-    safety: Option<&Estimate>,
+    sizes: &[u64],
+    safety: Option<(&Estimate, &PathBuf)>,
 ) -> Result<(), OpError> {
     let dev_of = |p: &Path| {
         fs::metadata(p)
@@ -329,17 +390,15 @@ fn check_target_space(
     };
     // Per file system: a folder on it, and the bytes that go there.
     let mut needs: BTreeMap<u64, (PathBuf, u64)> = BTreeMap::new();
-    for (p, index) in placements.iter().zip(indexes) {
+    for (p, size) in placements.iter().zip(sizes) {
         let parent = p.staging.parent().unwrap_or(Path::new("/"));
         let entry = needs
             .entry(dev_of(parent)?)
             .or_insert((parent.to_path_buf(), 0));
-        entry.1 = entry.1.saturating_add(extracted_size(index));
+        entry.1 = entry.1.saturating_add(*size);
     }
-    if let Some(e) = safety {
-        let entry = needs
-            .entry(dev_of(&ctx.repo.root)?)
-            .or_insert((ctx.repo.root.clone(), 0));
+    if let Some((e, repo)) = safety {
+        let entry = needs.entry(dev_of(repo)?).or_insert((repo.clone(), 0));
         entry.1 = entry.1.saturating_add(e.needed_bytes);
     }
     for (dir, bytes) in needs.values() {
@@ -374,12 +433,13 @@ fn read_indexes(dir: &Path, m: &Manifest) -> Result<Vec<Vec<IndexEntry>>, OpErro
 
 fn safety_backup(
     ctx: &Context,
+    repo: &Repo,
     estimate: &super::preflight::Estimate,
     on: Sink,
 ) -> Result<Manifest, OpError> {
     let created = chrono::Utc::now();
-    let id = ctx.repo.new_id(created);
-    let partial = ctx.repo.create_partial(&id)?;
+    let id = repo.new_id(created);
+    let partial = repo.create_partial(&id)?;
     let result =
         copy_components(ctx, &partial, estimate, None, SAFETY_LABEL, on).and_then(|components| {
             let m = new_manifest(
@@ -390,7 +450,7 @@ fn safety_backup(
                 components,
                 Timings::default(),
             );
-            publish(ctx, &partial, &m)?;
+            publish(ctx, repo, &partial, &m)?;
             Ok(m)
         });
     match result {

@@ -68,10 +68,19 @@ pub fn is_kept_path(target: &Path, kept: &Path) -> bool {
     is_generation_id(id)
 }
 
-/// Whether `name` (a folder beside `target`) is one of our staging folders for it.
+/// `.<name>.restic-<id>` beside the target: where restic restores the component
+/// (under its full path) before it is moved to the staging folder.
+pub fn unpack_path(target: &Path, id: &str) -> Result<PathBuf, SwapError> {
+    Ok(parent(target)?.join(format!(".{}.restic-{id}", file_name(target))))
+}
+
+/// Whether `name` (a folder beside `target`) is one of our staging (or restic
+/// unpack) folders for it.
 pub fn is_staging_name(target: &Path, name: &str) -> bool {
-    name.strip_prefix(&format!(".{}.restore-", file_name(target)))
-        .is_some_and(is_generation_id)
+    ["restore", "restic"].iter().any(|kind| {
+        name.strip_prefix(&format!(".{}.{kind}-", file_name(target)))
+            .is_some_and(is_generation_id)
+    })
 }
 
 /// Where `recover` moves a half-restored target before putting the old one back.

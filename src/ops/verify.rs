@@ -13,6 +13,8 @@ use crate::cancel::Cancel;
 use crate::repo::archive;
 use crate::repo::file_index;
 use crate::repo::generation::{self, Manifest, Repo, VerifyRecord};
+use crate::repo::restic::Restic;
+use crate::repo::store::Store;
 
 #[derive(Debug, serde::Serialize)]
 pub struct Report {
@@ -25,6 +27,117 @@ pub struct Report {
 /// Verifies the given generations (all when `ids` is empty) under the repository
 /// lock and records each result in its manifest.
 pub fn run(
+    store: &Store,
+    ids: &[String],
+    deep: bool,
+    cancel: &Cancel,
+    on: Sink,
+) -> Result<Vec<Report>, OpError> {
+    match store {
+        Store::Archive(repo) => run_archive(repo, ids, deep, cancel, on),
+        Store::Restic(r) => run_restic(store, r, ids, deep, cancel, on),
+        Store::Rclone(r) => run_rclone(store, r, ids, cancel, on),
+    }
+}
+
+/// An rclone target: every file is read back through rclone and hashed here
+/// (`rclone hashsum sha256 --download`), then compared with `SHA256SUMS`.
+fn run_rclone(
+    store: &Store,
+    r: &crate::repo::rclone::Rclone,
+    ids: &[String],
+    cancel: &Cancel,
+    on: Sink,
+) -> Result<Vec<Report>, OpError> {
+    let ids: Vec<String> = if ids.is_empty() {
+        store.list()?.0.into_iter().map(|m| m.id).collect()
+    } else {
+        ids.to_vec()
+    };
+    let mut reports = Vec::new();
+    for id in ids {
+        let m = store.manifest(&id)?;
+        let step = Step::Verify(format!("{id} on {}", r.location()));
+        on(Event::Started(step.clone()));
+        let t = Instant::now();
+        let problems = match r.check_sums(&id, &m, cancel) {
+            Ok(()) => {
+                on(Event::Finished(step, t.elapsed()));
+                vec![]
+            }
+            Err(crate::repo::rclone::RcloneError::Cancelled) => {
+                return Err(OpError::Cancelled {
+                    detail: format!("verification of {id} was cancelled"),
+                })
+            }
+            Err(e) => {
+                on(Event::Failed(step, e.to_string()));
+                vec![e.to_string()]
+            }
+        };
+        reports.push(Report {
+            ok: problems.is_empty(),
+            id,
+            deep: false,
+            problems,
+        });
+    }
+    Ok(reports)
+}
+
+/// restic checks a repository as a whole: `restic check` (structure, every
+/// index and tree) and, deep, `--read-data` (every pack read and hashed). The
+/// result stands for each generation asked about.
+fn run_restic(
+    store: &Store,
+    r: &Restic,
+    ids: &[String],
+    deep: bool,
+    cancel: &Cancel,
+    on: Sink,
+) -> Result<Vec<Report>, OpError> {
+    super::lock_store(store, "verify")?;
+    let ids: Vec<String> = if ids.is_empty() {
+        store.list()?.0.into_iter().map(|m| m.id).collect()
+    } else {
+        ids.to_vec()
+    };
+    for id in &ids {
+        store.manifest(id)?;
+    }
+    let step = Step::Verify(match deep {
+        true => "restic repository, every pack read (check --read-data)".into(),
+        false => "restic repository (check)".into(),
+    });
+    on(Event::Started(step.clone()));
+    let t = Instant::now();
+    let problems = match r.check(deep, cancel, &mut |_| {}) {
+        Ok(()) => {
+            on(Event::Finished(step, t.elapsed()));
+            vec![]
+        }
+        Err(crate::repo::restic::ResticError::Cancelled) => {
+            return Err(OpError::Cancelled {
+                detail: "verification was cancelled".into(),
+            })
+        }
+        Err(e) => {
+            on(Event::Failed(step, e.to_string()));
+            vec![e.to_string()]
+        }
+    };
+    Ok(ids
+        .into_iter()
+        .map(|id| Report {
+            id,
+            deep,
+            ok: problems.is_empty(),
+            problems: problems.clone(),
+        })
+        .collect())
+}
+
+fn run_archive(
     repo: &Repo,
     ids: &[String],
     deep: bool,

@@ -236,6 +236,18 @@ impl<'a> Window<'a> {
     }
 
     /// From the first stop to the last successful start.
+    /// The manifest's timings of a run that began at `started` and copied for `copy_secs`.
+    pub fn timings(&self, started: Instant, copy_secs: f64) -> crate::repo::generation::Timings {
+        let (stop, start) = self.stop_start_time();
+        crate::repo::generation::Timings {
+            downtime_secs: self.downtime().as_secs_f64(),
+            total_secs: started.elapsed().as_secs_f64(),
+            stop_secs: stop.as_secs_f64(),
+            copy_secs,
+            start_secs: start.as_secs_f64(),
+        }
+    }
+
     pub fn downtime(&self) -> Duration {
         match (self.first_stop, self.last_start) {
             (Some(a), Some(b)) => b.duration_since(a),

@@ -38,6 +38,13 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services_already_stopped: Vec<String>,
     pub components: Vec<Component>,
+    /// restic kind: the snapshot that holds this generation (read from restic, not stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    /// restic kind: the bytes this generation added to the repository (after
+    /// deduplication and compression), in place of archive sizes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_bytes: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -75,7 +82,7 @@ const MAX_SECS: f64 = 1e9;
 impl Timings {
     /// Checks what serde cannot: a manifest is untrusted input, and NaN, infinite or
     /// negative durations would panic where they are turned into a `Duration`.
-    fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), String> {
         for (name, v) in [
             ("downtime_secs", self.downtime_secs),
             ("total_secs", self.total_secs),
@@ -99,7 +106,12 @@ pub struct VerifyRecord {
 }
 
 impl Manifest {
+    /// What the generation takes in the repository: its archives, or what its
+    /// restic snapshot added.
     pub fn total_archive_size(&self) -> u64 {
+        if let Some(added) = self.added_bytes {
+            return added;
+        }
         self.components.iter().map(|c| c.archive_size).sum()
     }
 
@@ -152,6 +164,8 @@ pub enum RepoError {
         given: String,
         candidates: Vec<String>,
     },
+    #[error(transparent)]
+    Restic(#[from] crate::repo::restic::ResticError),
     /// Someone else can write into the repository: whatever we read there could be
     /// planted, so nothing is done in it.
     #[error(
@@ -346,39 +360,8 @@ impl Repo {
 
     /// The generation a user means: an exact id, `latest`, or a unique prefix.
     pub fn resolve(&self, given: &str) -> Result<String, RepoError> {
-        let well_formed = !given.is_empty()
-            && given.len() <= 24
-            && given
-                .bytes()
-                .all(|b| b.is_ascii_digit() || matches!(b, b'T' | b'Z' | b'-'));
-        if given != "latest" && !well_formed {
-            // Echo at most a short piece: the input may be anything.
-            let mut shown: String = given.chars().take(24).collect();
-            if shown.len() < given.len() {
-                shown.push('…');
-            }
-            return Err(RepoError::BadId { given: shown });
-        }
-        let ids = self.ids()?;
-        let not_found = || RepoError::NotFound {
-            id: given.to_string(),
-            root: self.root.clone(),
-        };
-        if given == "latest" {
-            return ids.last().cloned().ok_or_else(not_found);
-        }
-        if ids.iter().any(|i| i == given) {
-            return Ok(given.to_string());
-        }
-        let matches: Vec<String> = ids.into_iter().filter(|i| i.starts_with(given)).collect();
-        match matches.len() {
-            0 => Err(not_found()),
-            1 => Ok(matches[0].clone()),
-            _ => Err(RepoError::Ambiguous {
-                given: given.to_string(),
-                candidates: matches,
-            }),
-        }
+        check_given_id(given)?;
+        resolve_among(&self.ids()?, given, &self.root.display().to_string())
     }
 
     /// The manifest of generation `id`. The id is the folder's name, checked against
@@ -423,7 +406,13 @@ impl Repo {
 fn read_manifest(dir: &Path) -> Result<Manifest, RepoError> {
     let path = dir.join(MANIFEST);
     let text = fs::read_to_string(&path).map_err(io("cannot read the manifest", &path))?;
-    let m: Manifest = toml::from_str(&text).map_err(|e| RepoError::BadManifest {
+    parse_manifest(&text, path)
+}
+
+/// A manifest from its text (`path` names it in errors), checked like one read
+/// from a folder: format version, durations, plain names, printable text.
+pub fn parse_manifest(text: &str, path: PathBuf) -> Result<Manifest, RepoError> {
+    let m: Manifest = toml::from_str(text).map_err(|e| RepoError::BadManifest {
         path: path.clone(),
         detail: e.message().to_string(),
     })?;
@@ -443,6 +432,51 @@ fn read_manifest(dir: &Path) -> Result<Manifest, RepoError> {
         .map_err(|detail| RepoError::BadManifest { path, detail })?;
     m.sanitize();
     Ok(m)
+}
+
+/// Refuses what cannot be an id, a prefix of one or `latest`, echoing little of it.
+pub fn check_given_id(given: &str) -> Result<(), RepoError> {
+    let well_formed = !given.is_empty()
+        && given.len() <= 24
+        && given
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'T' | b'Z' | b'-'));
+    if given != "latest" && !well_formed {
+        // Echo at most a short piece: the input may be anything.
+        let mut shown: String = given.chars().take(24).collect();
+        if shown.len() < given.len() {
+            shown.push('…');
+        }
+        return Err(RepoError::BadId { given: shown });
+    }
+    Ok(())
+}
+
+/// The id `given` means among `ids` (oldest first): exact, `latest`, or a unique prefix.
+pub fn resolve_among(ids: &[String], given: &str, location: &str) -> Result<String, RepoError> {
+    let not_found = || RepoError::NotFound {
+        id: given.to_string(),
+        root: PathBuf::from(location),
+    };
+    if given == "latest" {
+        return ids.last().cloned().ok_or_else(not_found);
+    }
+    if ids.iter().any(|i| i == given) {
+        return Ok(given.to_string());
+    }
+    let matches: Vec<String> = ids
+        .iter()
+        .filter(|i| i.starts_with(given))
+        .cloned()
+        .collect();
+    match matches.len() {
+        0 => Err(not_found()),
+        1 => Ok(matches[0].clone()),
+        _ => Err(RepoError::Ambiguous {
+            given: given.to_string(),
+            candidates: matches,
+        }),
+    }
 }
 
 /// The longest label kept; longer ones are cut (they are for people, not storage).
@@ -540,7 +574,7 @@ pub fn read_sums(dir: &Path) -> Result<Vec<(String, String)>, RepoError> {
 }
 
 /// A file name of ours inside a generation folder: letters, digits, `.`, `_`, `-`.
-fn is_plain_name(n: &str) -> bool {
+pub fn is_plain_name(n: &str) -> bool {
     !n.is_empty()
         && n != "."
         && n != ".."
@@ -603,6 +637,8 @@ mod tests {
             versions: Default::default(),
             services_already_stopped: vec![],
             components: vec![],
+            snapshot: None,
+            added_bytes: None,
         }
     }
 

@@ -6,5 +6,8 @@ pub mod file_index;
 pub mod generation;
 pub mod lock;
 pub mod meta;
+pub mod rclone;
+pub mod restic;
 pub mod retention;
+pub mod store;
 pub mod tree;

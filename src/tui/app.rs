@@ -37,6 +37,31 @@ pub struct Data {
     pub plan: Vec<String>,
     /// What the backup will read, once measured (for the whole job's ETA).
     pub plan_bytes: Option<u64>,
+    /// Each `[[offsite]]` target as last listed (on a thread); empty until then.
+    pub offsite: Vec<OffsiteState>,
+}
+
+/// An off-site target and the generations found there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OffsiteState {
+    pub name: String,
+    pub location: String,
+    /// The ids there, newest first, or why they could not be listed.
+    pub ids: Result<Vec<String>, String>,
+}
+
+impl Data {
+    /// The off-site targets that hold generation `id`, and those that do not.
+    pub fn copies_of(&self, id: &str) -> (Vec<&str>, Vec<&str>) {
+        let (mut have, mut lack) = (vec![], vec![]);
+        for o in &self.offsite {
+            match &o.ids {
+                Ok(ids) if ids.iter().any(|i| i == id) => have.push(o.name.as_str()),
+                _ => lack.push(o.name.as_str()),
+            }
+        }
+        (have, lack)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -941,6 +966,8 @@ mod tests {
                 versions: Default::default(),
                 services_already_stopped: vec![],
                 components: vec![],
+                snapshot: None,
+                added_bytes: None,
             })
             .collect();
         App::new(Data {

@@ -6,7 +6,7 @@ use crate::cancel::Cancel;
 use crate::install::Installation;
 use crate::ops::{self, Context};
 use crate::repo::archive::ArchiveOptions;
-use crate::repo::generation::Repo;
+use crate::repo::store::Store;
 use crate::units;
 
 /// The backup plan's facts, and the bytes the backup will read (for its ETA).
@@ -16,17 +16,15 @@ pub struct Plan {
 }
 
 /// Sizes, free space and expected downtime for the backup plan screen.
-pub fn backup_plan(inst: &Installation, repo: &Repo) -> Plan {
-    let last = repo
+pub fn backup_plan(inst: &Installation, store: &Store) -> Plan {
+    let last = store
         .list()
         .ok()
         .and_then(|(l, _)| l.into_iter().find(|m| m.timings.downtime_secs > 0.0));
+    let folder = store.local_folder().unwrap_or(std::path::Path::new("/"));
     match ops::preflight::estimate(
         &inst.components,
-        repo.root
-            .ancestors()
-            .find(|p| p.exists())
-            .unwrap_or(&repo.root),
+        folder.ancestors().find(|p| p.exists()).unwrap_or(folder),
         last.as_ref(),
     ) {
         Ok(e) => {
@@ -76,16 +74,17 @@ pub fn backup_plan(inst: &Installation, repo: &Repo) -> Plan {
 }
 
 /// What a restore of `id` replaces, one fact per line, for the confirmation.
-pub fn restore(inst: &Installation, repo: &Repo, id: &str) -> Vec<String> {
+pub fn restore(inst: &Installation, store: &Store, id: &str) -> Vec<String> {
     // Only the installation and the repository matter for where things go.
     let ctx = Context {
         inst,
-        repo: repo.clone(),
+        store: store.clone(),
+        offsite: Vec::new(),
         archive: ArchiveOptions::default(),
         cancel: Cancel::new(),
         reflink: false,
     };
-    let m = match repo.manifest(id) {
+    let m = match store.manifest(id) {
         Ok(m) => m,
         Err(e) => return vec![e.to_string()],
     };

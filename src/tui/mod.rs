@@ -37,7 +37,7 @@ use crate::ops::Event;
 use app::{App, Effect, JobKind};
 use failure::Failed;
 pub use world::World;
-use world::{Facts, Msg, ENDED_SILENTLY, SCHEDULE_EVERY, SERVICES_EVERY};
+use world::{Facts, Msg, ENDED_SILENTLY, LISTING_EVERY, SCHEDULE_EVERY, SERVICES_EVERY};
 
 /// Runs the wizard until the user quits. SIGTERM/SIGHUP (`stop`) cancel a running
 /// job and end the wizard once its services are back. Whatever ends the screen
@@ -120,6 +120,12 @@ fn interact(
             .is_none_or(|t| t.elapsed() >= SERVICES_EVERY)
         {
             world.gather_services();
+        }
+        if world
+            .listing_asked
+            .is_none_or(|t| t.elapsed() >= LISTING_EVERY)
+        {
+            world.gather_listing();
         }
         if stop.is_cancelled() {
             world.perform(app, Effect::CancelJob);
@@ -231,6 +237,18 @@ fn drain(world: &mut World, app: &mut App) {
         Some(Err(TryRecvError::Disconnected)) => world.services = None,
         _ => {}
     }
+    match world.listing.as_ref().map(|rx| rx.try_recv()) {
+        Some(Ok(l)) => {
+            world.listing = None;
+            world.offsite_seen = l.offsite;
+            if l.generations.is_some() {
+                world.generations_seen = l.generations;
+            }
+            app.set_data(world.data());
+        }
+        Some(Err(TryRecvError::Disconnected)) => world.listing = None,
+        _ => {}
+    }
     match world.schedule.as_ref().map(|rx| rx.try_recv()) {
         Some(Ok(f)) => {
             world.schedule = None;
@@ -321,7 +339,9 @@ mod tests {
         };
         World::from_parts(
             Ok(Arc::new(inst)),
-            Repo::new(std::env::temp_dir().join("structr-backup-tui-test-unused")),
+            crate::repo::store::Store::Archive(Repo::new(
+                std::env::temp_dir().join("structr-backup-tui-test-unused"),
+            )),
             crate::config::Config::default(),
             Policy::default(),
         )

@@ -7,7 +7,7 @@
 use crate::config::Config;
 use crate::notify::{self, Ending, Run};
 use crate::ops::Event;
-use crate::repo::generation::Repo;
+use crate::repo::store::Store;
 
 use super::failure::Failed;
 use super::panics;
@@ -23,12 +23,12 @@ pub struct Watch {
 /// the exit code the CLI would give) whatever that is, a panic included.
 pub fn watched(
     config: &Config,
-    repo: &Repo,
+    store: &Store,
     watch: Watch,
     on: &mut dyn FnMut(Event),
     work: impl FnOnce(&mut dyn FnMut(Event)) -> Result<String, Failed>,
 ) -> Result<String, Failed> {
-    let (run, held) = notify::quietly(|| Run::begin(config, watch.operation, watch.id, repo));
+    let (run, held) = notify::quietly(|| Run::begin(config, watch.operation, watch.id, store));
     for w in held {
         on(Event::Warning(w));
     }
@@ -44,7 +44,7 @@ pub fn watched(
         error: failure.map(|f| f.message.as_str()),
         cancelled: failure.is_some_and(|f| f.code == crate::cli::EXIT_CANCELLED),
     };
-    let ((), held) = notify::quietly(|| run.finish(repo, end));
+    let ((), held) = notify::quietly(|| run.finish(store, end));
     for w in held {
         on(Event::Warning(w));
     }
@@ -66,7 +66,7 @@ mod tests {
     fn a_wizard_run_updates_the_metrics_with_the_clis_exit_code() {
         let dir = tempfile::tempdir().unwrap();
         let metrics = dir.path().join("m.prom");
-        let repo = Repo::new(dir.path().join("repo"));
+        let repo = Store::Archive(crate::repo::generation::Repo::new(dir.path().join("repo")));
         let mut seen = Vec::new();
         let watch = Watch {
             operation: "verify",
@@ -96,7 +96,7 @@ mod tests {
     fn a_panic_is_reported_as_a_failure_too() {
         let dir = tempfile::tempdir().unwrap();
         let metrics = dir.path().join("m.prom");
-        let repo = Repo::new(dir.path().join("repo"));
+        let repo = Store::Archive(crate::repo::generation::Repo::new(dir.path().join("repo")));
         let watch = Watch {
             operation: "prune",
             id: None,

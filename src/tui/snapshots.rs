@@ -85,6 +85,8 @@ fn manifest(id: &str, hour: u32, label: &str, pinned: bool, verified: Option<boo
                 sha256: "0".repeat(64),
             },
         ],
+        snapshot: None,
+        added_bytes: None,
     }
 }
 
@@ -114,6 +116,7 @@ fn data() -> Data {
             "downtime    about 43 s".into(),
         ],
         plan_bytes: Some(5 << 30),
+        offsite: vec![],
     }
 }
 
@@ -716,6 +719,7 @@ fn compose_data() -> Data {
         interrupted: None,
         plan,
         plan_bytes: Some(15 << 28),
+        offsite: vec![],
     }
 }
 
@@ -1217,4 +1221,51 @@ fn every_screen_at_the_minimum_size() {
             insta::assert_snapshot!(format!("{prefix}_{name}"), screen);
         }
     }
+}
+
+/// Off-site targets on Home (one up to date, one behind, one unreachable) and,
+/// in the details of a generation, where it exists.
+#[test]
+fn offsite_targets_on_home_and_in_the_details() {
+    use crate::tui::app::OffsiteState;
+    let mut d = data();
+    let target = |name: &str, ids: Result<Vec<&str>, &str>| OffsiteState {
+        name: name.into(),
+        location: format!("sftp:backup@{name}:/srv/structr"),
+        ids: ids
+            .map(|v| v.into_iter().map(String::from).collect())
+            .map_err(String::from),
+    };
+    d.offsite = vec![
+        target("office", Ok(vec!["20261125T031500Z", "20261125T011500Z"])),
+        target("nas", Ok(vec!["20261125T011500Z"])),
+        target(
+            "cloud",
+            Err("ssh: connect to host cloud port 22: Connection refused"),
+        ),
+    ];
+    let home = render(&App::new(d.clone()), &COLOR, 80, 24, clock());
+    let text = text_of(&home);
+    assert!(
+        text.contains("Off-site     office: 20261125T031500Z (15 min ago), up to date"),
+        "{text}"
+    );
+    assert!(
+        text.contains("nas: 20261125T011500Z (2 h ago), 2 newer generation(s) not copied"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cloud: unreachable: ssh: connect to host cloud"),
+        "{text}"
+    );
+    insta::assert_snapshot!("home_offsite", home);
+    let mut app = App::new(d);
+    app.stack.push(Screen::Generations { sel: 0 });
+    let screen = render(&app, &COLOR, 80, 24, clock());
+    assert!(
+        text_of(&screen).contains("copies: ✓ office  ✗ nas  ✗ cloud"),
+        "{}",
+        text_of(&screen)
+    );
+    insta::assert_snapshot!("generations_offsite", screen);
 }

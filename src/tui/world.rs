@@ -16,8 +16,9 @@ use crate::install::{detect, Installation};
 use crate::ops::backup::BackupOptions;
 use crate::ops::restore::RestoreOptions;
 use crate::ops::{self, Context, Event};
-use crate::repo::generation::Repo;
+use crate::repo::generation::Manifest;
 use crate::repo::retention::Policy;
+use crate::repo::store::Store;
 use crate::units;
 
 pub(super) enum Msg {
@@ -39,7 +40,7 @@ pub(super) enum Facts {
 /// The world the wizard acts on: the installation, the repository and the job.
 pub struct World {
     pub(super) inst: Result<Arc<Installation>, String>,
-    pub(super) repo: Repo,
+    pub(super) store: Store,
     pub(super) config: crate::config::Config,
     pub(super) policy: Policy,
     pub(super) job: Option<(Cancel, Receiver<Msg>)>,
@@ -55,9 +56,27 @@ pub struct World {
     pub(super) services_asked: Option<Instant>,
     /// The folders restores kept, being looked for and measured.
     pub(super) kept: Option<Receiver<kept::KeptMsg>>,
+    /// The repository's and the off-site targets' listings, made on a thread
+    /// (restic and rclone answer in seconds, a remote one in more).
+    pub(super) listing: Option<Receiver<Listing>>,
+    pub(super) listing_asked: Option<Instant>,
+    /// The restic repository's generations as last listed (the archive kind's
+    /// manifests are read directly: that is fast).
+    pub(super) generations_seen: Option<Vec<Manifest>>,
+    pub(super) offsite_seen: Vec<super::app::OffsiteState>,
     /// A browse's threads: its listing (with mtimes) and its comparison.
     pub(super) browse: Vec<(Cancel, Receiver<browse::BrowseMsg>)>,
 }
+
+/// What a listing thread found.
+pub(super) struct Listing {
+    pub(super) generations: Option<Vec<Manifest>>,
+    pub(super) offsite: Vec<super::app::OffsiteState>,
+}
+
+/// Why a generation's files cannot be browsed.
+const NO_BROWSE: &str =
+    "a restic repository keeps the file indexes inside its snapshots: browse them with `restic ls`";
 
 /// Each service's name and whether it runs (None: the question failed).
 pub(super) type ServiceStates = Vec<(String, Option<bool>)>;
@@ -65,28 +84,31 @@ pub(super) type ServiceStates = Vec<(String, Option<bool>)>;
 /// How often Home asks whether the services run (one may die while we look).
 pub(super) const SERVICES_EVERY: Duration = Duration::from_secs(3);
 
+/// How often the off-site targets (and a restic repository) are listed afresh.
+pub(super) const LISTING_EVERY: Duration = Duration::from_secs(60);
+
 /// How often Home's schedule line is gathered afresh (a timer run may have ended).
 pub(super) const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
 
 impl World {
-    pub fn new(config: &crate::config::Config, repo: Repo) -> Result<Self, String> {
+    pub fn new(config: &crate::config::Config, store: Store) -> Result<Self, String> {
         let policy = config.retention.policy().map_err(|e| e.to_string())?;
         let inst = detect::detect(config)
             .map(Arc::new)
             .map_err(|e| e.to_string());
-        Ok(World::from_parts(inst, repo, config.clone(), policy))
+        Ok(World::from_parts(inst, store, config.clone(), policy))
     }
 
     /// A world with no job, no facts gathered and nothing asked yet.
     pub(super) fn from_parts(
         inst: Result<Arc<Installation>, String>,
-        repo: Repo,
+        store: Store,
         config: crate::config::Config,
         policy: Policy,
     ) -> Self {
         World {
             inst,
-            repo,
+            store,
             config,
             policy,
             job: None,
@@ -98,23 +120,26 @@ impl World {
             services: None,
             services_asked: None,
             kept: None,
+            listing: None,
+            listing_asked: None,
+            generations_seen: None,
+            offsite_seen: Vec::new(),
             browse: Vec::new(),
         }
     }
 
     /// What the home screen shows, read afresh.
     pub fn data(&self) -> Data {
-        let (list, _) = self.repo.list().unwrap_or_default();
+        let list = match &self.store {
+            Store::Archive(repo) => repo.list().map(|(l, _)| l).unwrap_or_default(),
+            _ => self.generations_seen.clone().unwrap_or_default(),
+        };
         let mut d = Data {
-            repo: self.repo.root.display().to_string(),
-            free_bytes: ops::preflight::free_space(
-                self.repo
-                    .root
-                    .ancestors()
-                    .find(|p| p.exists())
-                    .unwrap_or(&self.repo.root),
-            )
-            .ok(),
+            offsite: self.offsite_seen.clone(),
+            repo: self.store.location(),
+            free_bytes: self.store.local_folder().and_then(|f| {
+                ops::preflight::free_space(f.ancestors().find(|p| p.exists()).unwrap_or(f)).ok()
+            }),
             generations: list,
             interrupted: match &self.inst {
                 Ok(inst) => ops::journal::interrupted(inst),
@@ -154,8 +179,8 @@ impl World {
         watch: report::Watch,
         work: impl FnOnce(&Context, &mut dyn FnMut(Event)) -> Result<String, Failed> + Send + 'static,
     ) {
-        let (config, repo) = (self.config.clone(), self.repo.clone());
-        self.spawn(move |ctx, on| report::watched(&config, &repo, watch, on, |on| work(ctx, on)));
+        let (config, store) = (self.config.clone(), self.store.clone());
+        self.spawn(move |ctx, on| report::watched(&config, &store, watch, on, |on| work(ctx, on)));
     }
 
     pub(super) fn spawn(
@@ -168,9 +193,9 @@ impl World {
         };
         let cancel = Cancel::new();
         let ctx_cancel = cancel.clone();
-        let (repo, config) = (self.repo.clone(), self.config.clone());
+        let (store, config) = (self.store.clone(), self.config.clone());
         let rx = job_thread(move |on| {
-            let ctx = Context::new(&config, &inst, repo, ctx_cancel);
+            let ctx = Context::new(&config, &inst, store, ctx_cancel);
             work(&ctx, on)
         });
         self.job = Some((cancel, rx));
@@ -196,26 +221,35 @@ impl World {
             Effect::Refresh => {
                 app.set_data(self.data());
                 self.gather_schedule();
+                self.gather_listing();
                 self.gather_kept(app);
             }
             Effect::FindKept => self.gather_kept(app),
             Effect::Browse(id) => {
                 self.forget_browse();
+                // The file indexes are files of an archive repository; a restic
+                // repository keeps them inside its snapshots.
+                let Store::Archive(repo) = &self.store else {
+                    app.on_browse(browse::BrowseMsg::Listed(Err(NO_BROWSE.into())));
+                    return;
+                };
                 let cancel = Cancel::new();
-                if let Some(rx) = browse_tasks::list(self.repo.clone(), id, cancel.clone()) {
+                if let Some(rx) = browse_tasks::list(repo.clone(), id, cancel.clone()) {
                     self.browse.push((cancel, rx));
                 }
             }
             Effect::Compare(id) => {
-                let Ok(inst) = &self.inst else {
-                    app.on_browse(browse::BrowseMsg::Compared(Err(
-                        "no installation to compare with".into(),
-                    )));
+                let (Ok(inst), Store::Archive(repo)) = (&self.inst, &self.store) else {
+                    let why = match &self.inst {
+                        Err(_) => "no installation to compare with",
+                        Ok(_) => NO_BROWSE,
+                    };
+                    app.on_browse(browse::BrowseMsg::Compared(Err(why.into())));
                     return;
                 };
                 let cancel = Cancel::new();
                 let started =
-                    browse_tasks::compare(inst.clone(), self.repo.clone(), id, cancel.clone());
+                    browse_tasks::compare(inst.clone(), repo.clone(), id, cancel.clone());
                 if let Some(rx) = started {
                     self.browse.push((cancel, rx));
                 }
@@ -279,7 +313,7 @@ impl World {
                 ))
             }),
             Effect::TogglePin(id) => {
-                let result = ops::pin::toggle(&self.repo, &id).map_err(|e| e.to_string());
+                let result = ops::pin::toggle(&self.store, &id).map_err(|e| e.to_string());
                 app.status = Some(match result {
                     Ok(m) => format!("{} {}", m.id, if m.pinned { "pinned: never pruned" } else { "unpinned" }),
                     Err(e) => e,
@@ -287,13 +321,13 @@ impl World {
                 app.set_data(self.data());
             }
             Effect::Delete(id) => {
-                let repo = self.repo.clone();
+                let repo = self.store.clone();
                 self.spawn(move |_, _| {
                     ops::prune::delete(&repo, &id)?;
                     Ok(format!("{id} deleted."))
                 })
             }
-            Effect::PlanPrune => match ops::prune::plan(&self.repo, &self.policy) {
+            Effect::PlanPrune => match ops::prune::plan(&self.store, &self.policy) {
                 Ok(rows) => app.show_prune_plan(
                     rows.iter()
                         .map(|r| PruneRow {
@@ -309,7 +343,7 @@ impl World {
                 Err(e) => app.status = Some(e.to_string()),
             },
             Effect::StartPrune => {
-                let (repo, policy) = (self.repo.clone(), self.policy.clone());
+                let (repo, policy) = (self.store.clone(), self.policy.clone());
                 self.spawn_watched(watch("prune", None), move |_, on| {
                     let rows = ops::prune::run(&repo, &policy, on)?;
                     Ok(format!("{} generation(s) deleted.", rows.iter().filter(|r| !r.decision.keep).count()))
@@ -335,10 +369,10 @@ impl World {
     pub(super) fn gather<T: Send + 'static>(
         &mut self,
         kind: fn(Result<T, String>) -> Facts,
-        work: impl FnOnce(&Installation, &Repo) -> T + Send + 'static,
+        work: impl FnOnce(&Installation, &Store) -> T + Send + 'static,
     ) {
         let Ok(inst) = &self.inst else { return };
-        let (inst, repo) = (inst.clone(), self.repo.clone());
+        let (inst, repo) = (inst.clone(), self.store.clone());
         let (tx, rx) = mpsc::channel();
         let measured = std::thread::Builder::new()
             .name("wizard-facts".into())
@@ -396,6 +430,56 @@ impl World {
         }
     }
 
+    /// Lists the off-site targets (and a restic repository) on a thread; one
+    /// listing at a time.
+    pub(super) fn gather_listing(&mut self) {
+        if self.listing.is_some() {
+            return;
+        }
+        let restic = !matches!(self.store, Store::Archive(_));
+        if !restic && self.config.offsite.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let targets: Vec<(String, Store)> = self
+            .config
+            .offsite
+            .iter()
+            .map(|o| (o.name.clone(), Store::offsite(&self.config, o)))
+            .collect();
+        let (tx, rx) = mpsc::channel();
+        let started = std::thread::Builder::new()
+            .name("wizard-listing".into())
+            .spawn(move || {
+                let listing = panics::caught::<_, String>(|| {
+                    let generations =
+                        restic.then(|| store.list().map(|(l, _)| l).unwrap_or_default());
+                    let offsite = targets
+                        .iter()
+                        .map(|(name, t)| super::app::OffsiteState {
+                            name: name.clone(),
+                            location: t.location(),
+                            ids: t
+                                .list()
+                                .map(|(l, _)| l.into_iter().map(|m| m.id).collect())
+                                .map_err(|e| e.to_string()),
+                        })
+                        .collect();
+                    Ok(Listing {
+                        generations,
+                        offsite,
+                    })
+                });
+                if let Ok(l) = listing {
+                    let _ = tx.send(l);
+                }
+            });
+        if started.is_ok() {
+            self.listing = Some(rx);
+            self.listing_asked = Some(Instant::now());
+        }
+    }
+
     /// Asks systemd about the timer and reads the last run, on a thread; one at
     /// a time (a slow systemctl must not pile up threads).
     pub(super) fn gather_schedule(&mut self) {
@@ -427,7 +511,7 @@ impl World {
     }
 
     pub(super) fn verify(&mut self, id: String, deep: bool) {
-        let repo = self.repo.clone();
+        let repo = self.store.clone();
         self.spawn_watched(watch("verify", Some(&id)), move |ctx, on| {
             let reports =
                 ops::verify::run(&repo, std::slice::from_ref(&id), deep, &ctx.cancel, on)?;

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod s3;
+pub mod servers;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
@@ -15,9 +17,46 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_structr-backup");
 pub const STANDIN: &str = env!("CARGO_BIN_EXE_structr-standin");
 
+/// The sandbox's repository kind.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Kind {
+    #[default]
+    Archive,
+    /// A restic repository: `location` (default: the sandbox's `repo` folder),
+    /// with `-o` options, and environment for restic (e.g. S3 keys).
+    Restic {
+        location: Option<String>,
+        options: Vec<String>,
+        env: Vec<(String, String)>,
+    },
+}
+
+impl Kind {
+    /// A restic repository in the sandbox's `repo` folder.
+    pub fn restic() -> Self {
+        Kind::Restic {
+            location: None,
+            options: vec![],
+            env: vec![],
+        }
+    }
+}
+
+/// An `[[offsite]]` target of the sandbox's config.
+#[derive(Clone, Debug)]
+pub struct Offsite {
+    pub name: String,
+    pub path: String,
+    pub options: Vec<String>,
+}
+
 /// How the sandbox's services are configured.
 #[derive(Clone, Debug)]
 pub struct Options {
+    pub kind: Kind,
+    pub offsite: Vec<Offsite>,
+    /// Environment for every run of the binary (rclone remotes, S3 keys).
+    pub env: Vec<(String, String)>,
     pub store_mb: u32,
     pub neo4j_ignore_sigterm: bool,
     pub stop_timeout_secs: u64,
@@ -35,6 +74,9 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
+            kind: Kind::Archive,
+            offsite: Vec::new(),
+            env: Vec::new(),
             store_mb: 1,
             neo4j_ignore_sigterm: false,
             stop_timeout_secs: 20,
@@ -128,9 +170,37 @@ impl Sandbox {
                 ]
             });
         let toml_str = |s: &str| toml::Value::String(s.to_string()).to_string();
+        let toml_list = |v: &[String]| {
+            let items: Vec<String> = v.iter().map(|s| toml_str(s)).collect();
+            format!("[{}]", items.join(", "))
+        };
+        let repository = match &self.opts.kind {
+            Kind::Archive => format!("path = {}", toml_str(&self.repo.display().to_string())),
+            Kind::Restic {
+                location, options, ..
+            } => format!(
+                "kind = \"restic\"\npath = {}\npassword_file = {}\noptions = {}",
+                toml_str(
+                    &location
+                        .clone()
+                        .unwrap_or_else(|| self.repo.display().to_string())
+                ),
+                toml_str(&self.password_file().display().to_string()),
+                toml_list(options)
+            ),
+        };
+        let mut offsite = String::new();
+        for o in &self.opts.offsite {
+            offsite.push_str(&format!(
+                "\n[[offsite]]\nname = {}\npath = {}\noptions = {}\n",
+                toml_str(&o.name),
+                toml_str(&o.path),
+                toml_list(&o.options)
+            ));
+        }
         let text = format!(
             r#"[repository]
-path = {repo}
+{repository}
 compression_level = 3
 
 [installation]
@@ -147,8 +217,7 @@ keep_last = 2
 keep_daily = 0
 keep_weekly = 0
 keep_monthly = 0
-"#,
-            repo = toml_str(&self.repo.display().to_string()),
+{offsite}"#,
             data = toml_str(&self.neo4j_data.display().to_string()),
             sdir = toml_str(&self.structr_dir.display().to_string()),
             timeout = self.opts.stop_timeout_secs,
@@ -220,10 +289,7 @@ keep_monthly = 0
 
     /// Runs the built `structr-backup` with this sandbox's config.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
+        self.cli_command(args)
             .env("NO_COLOR", "1")
             .output()
             .unwrap()
@@ -232,7 +298,22 @@ keep_monthly = 0
     pub fn cli_command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.arg("--config").arg(&self.config).args(args);
+        if let Kind::Restic { env, .. } = &self.opts.kind {
+            c.envs(env.iter().map(|(k, v)| (k, v)));
+        }
+        c.envs(self.opts.env.iter().map(|(k, v)| (k, v)));
         c
+    }
+
+    /// The restic password file of a restic sandbox (made by `init`).
+    pub fn password_file(&self) -> PathBuf {
+        self.dir.path().join("restic-password")
+    }
+
+    /// `structr-backup init`, which must succeed.
+    pub fn init(&self) {
+        let out = self.cli(&["init"]);
+        assert!(out.status.success(), "init: {}", text(&out));
     }
 
     /// Where this installation's journal lives (outside the repository), from `detect`.
@@ -278,6 +359,21 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Writes `len` incompressible bytes (xorshift from `seed`) to `path`, making its folder.
+pub fn write_random(path: &Path, len: usize, seed: u64) {
+    let mut x = seed | 1;
+    let data: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
 }
 
 /// Polls `cond` every 20 ms until it holds; panics with `what` after `limit`.

@@ -9,7 +9,9 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
-pub use read::{deep_verify, entry_times, extract_archive, ExtractSummary, VerifySummary};
+pub use read::{
+    deep_verify, entry_times, extract_archive, sync_file_system, ExtractSummary, VerifySummary,
+};
 pub use write::write_archive;
 
 use crate::cancel::Cancel;

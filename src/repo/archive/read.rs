@@ -543,7 +543,7 @@ fn write_sparse(f: &File, data: &[u8], offset: u64) -> io::Result<()> {
 
 /// Writes back everything dirty on the file system holding `dir` and waits for it
 /// (syncfs(2), which reports write-back errors since Linux 5.8).
-fn sync_file_system(dir: &Path) -> io::Result<()> {
+pub fn sync_file_system(dir: &Path) -> io::Result<()> {
     let d = File::open(dir)?;
     // SAFETY: `d` is an open descriptor for the duration of the call.
     match unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&d)) } {

@@ -69,6 +69,7 @@ fn write_into(
         tar: tar::Builder::new(encoder),
         index: Vec::new(),
         first_links: HashMap::new(),
+        names: Names::default(),
         files: 0,
         bytes: 0,
     };
@@ -119,8 +120,44 @@ struct Walk<'a> {
     index: Vec<IndexEntry>,
     /// (dev, inode) of files with several links → the first path archived.
     first_links: HashMap<(u64, u64), Vec<u8>>,
+    /// uid and gid → their names here (None: no name), looked up once each.
+    names: Names,
     files: u64,
     bytes: u64,
+}
+
+/// User and group names for the tar header (`uname`/`gname`, as GNU tar writes
+/// them), so that a restore on another machine can map owners by name.
+#[derive(Default)]
+struct Names {
+    users: HashMap<u32, Option<String>>,
+    groups: HashMap<u32, Option<String>>,
+}
+
+impl Names {
+    fn user(&mut self, uid: u32) -> Option<&str> {
+        self.users
+            .entry(uid)
+            .or_insert_with(|| {
+                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+                    .ok()
+                    .flatten()
+                    .map(|u| u.name)
+            })
+            .as_deref()
+    }
+
+    fn group(&mut self, gid: u32) -> Option<&str> {
+        self.groups
+            .entry(gid)
+            .or_insert_with(|| {
+                nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid))
+                    .ok()
+                    .flatten()
+                    .map(|g| g.name)
+            })
+            .as_deref()
+    }
 }
 
 impl Walk<'_> {
@@ -138,6 +175,13 @@ impl Walk<'_> {
         let mut h = tar::Header::new_gnu();
         h.set_metadata_in_mode(meta, tar::HeaderMode::Complete);
         h.set_mode(meta.mode() & 0o7777);
+        // A name too long for the header's 32 bytes is left out: the number stays.
+        if let Some(name) = self.names.user(meta.uid()) {
+            let _ = h.set_username(name);
+        }
+        if let Some(name) = self.names.group(meta.gid()) {
+            let _ = h.set_groupname(name);
+        }
         let tar_path: &Path = if rel == Path::new(".") {
             Path::new("./")
         } else {

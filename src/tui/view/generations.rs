@@ -32,7 +32,11 @@ pub fn generations(
         return;
     }
     let lines = match gens.get(sel) {
-        Some(m) if details => details_of(m, app.damage.get(&m.id), area.width as usize, theme),
+        Some(m) if details => {
+            let mut lines = details_of(m, app.damage.get(&m.id), area.width as usize, theme);
+            lines.extend(copies_line(&app.data, &m.id, theme));
+            lines
+        }
         Some(m) => vec![Line::raw(format!(
             " Enter verifies {} and then asks for confirmation; nothing is stopped before that.",
             m.id
@@ -173,4 +177,21 @@ fn details_of<'a>(
     }
     lines.push(Line::styled(last, theme.dim()));
     lines
+}
+
+/// Where else the generation exists: one line naming the off-site targets that
+/// hold it and those that do not (nothing without off-site targets).
+fn copies_line<'a>(d: &crate::tui::app::Data, id: &str, theme: &Theme) -> Option<Line<'a>> {
+    if d.offsite.is_empty() {
+        return None;
+    }
+    let (have, lack) = d.copies_of(id);
+    let mut spans = vec![Span::raw("  copies: ")];
+    for name in have {
+        spans.push(Span::styled(format!("✓ {name}  "), theme.ok()));
+    }
+    for name in lack {
+        spans.push(Span::styled(format!("✗ {name}  "), theme.warn()));
+    }
+    Some(Line::from(spans))
 }

@@ -41,6 +41,9 @@ pub fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) -
         None => "no backup yet".into(),
     };
     lines.push(field("Newest", newest, theme));
+    for o in &d.offsite {
+        lines.push(offsite_line(o, d, clock, theme));
+    }
     lines.push(schedule_line(
         app.schedule.as_ref(),
         theme,
@@ -273,4 +276,57 @@ pub fn last_words(run: &LastRun, clock: Clock, with_id: bool) -> String {
         s.push_str(&format!(", {}", units::age(clock.wall - t)));
     }
     s
+}
+
+/// One off-site target on Home: its newest copy and how far it lags behind the
+/// repository's newest generation.
+fn offsite_line<'a>(
+    o: &crate::tui::app::OffsiteState,
+    d: &crate::tui::app::Data,
+    clock: Clock,
+    theme: &Theme,
+) -> Line<'a> {
+    let label = "Off-site";
+    let name = &o.name;
+    let ids = match &o.ids {
+        Err(e) => {
+            return Line::from(vec![
+                Span::styled(format!(" {label:<13}"), theme.label()),
+                Span::styled(
+                    format!("{name}: unreachable: {}", printable(e, 200)),
+                    theme.danger(),
+                ),
+            ])
+        }
+        Ok(ids) => ids,
+    };
+    let Some(newest) = ids.first() else {
+        return Line::from(vec![
+            Span::styled(format!(" {label:<13}"), theme.label()),
+            Span::styled(format!("{name}: no copy yet"), theme.warn()),
+        ]);
+    };
+    let behind = d
+        .generations
+        .iter()
+        .take_while(|g| &g.id != newest)
+        .filter(|g| !ids.contains(&g.id))
+        .count();
+    let age = d
+        .generations
+        .iter()
+        .find(|g| &g.id == newest)
+        .map(|g| format!(" ({})", units::age(clock.wall - g.created_at)))
+        .unwrap_or_default();
+    let (text, style) = match behind {
+        0 => (format!("{name}: {newest}{age}, up to date"), theme.ok()),
+        n => (
+            format!("{name}: {newest}{age}, {n} newer generation(s) not copied"),
+            theme.warn(),
+        ),
+    };
+    Line::from(vec![
+        Span::styled(format!(" {label:<13}"), theme.label()),
+        Span::styled(text, style),
+    ])
 }

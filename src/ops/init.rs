@@ -1,0 +1,82 @@
+//! `init`: creates a repository (or off-site target) of either kind. restic: a
+//! missing password file is made first, with a random password, owner-only.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+
+use super::OpError;
+use crate::repo::restic::{self, Restic};
+use crate::repo::store::Store;
+
+/// Creates `store` when it is not there; returns what was done, one line each.
+pub fn create(store: &Store, like: Option<&Restic>) -> Result<Vec<String>, OpError> {
+    let mut done = Vec::new();
+    match store {
+        Store::Rclone(r) => done.push(format!(
+            "{}: rclone makes the folder on the first copy",
+            r.location()
+        )),
+        Store::Archive(repo) => {
+            let location = repo.root.display().to_string();
+            if repo.root.is_dir() {
+                done.push(format!("{location} already exists"));
+            } else {
+                repo.create()?;
+                done.push(format!("created {location}"));
+            }
+        }
+        Store::Restic(r) => {
+            if !r.password_file.exists() {
+                write_password_file(&r.password_file)?;
+                done.push(format!(
+                    "created the password file {} with a random password. KEEP A COPY OF IT \
+                     SOMEWHERE ELSE (a password manager, a sealed envelope): without it this \
+                     repository and every off-site copy made with it cannot be restored",
+                    r.password_file.display()
+                ));
+            }
+            if r.exists()? {
+                done.push(format!(
+                    "the restic repository {} already exists",
+                    r.location
+                ));
+            } else {
+                // Chunker parameters are copied only from a repository that exists.
+                let like = like.filter(|l| l.exists().unwrap_or(false));
+                r.init(like)?;
+                done.push(format!("created the restic repository {}", r.location));
+            }
+        }
+    }
+    Ok(done)
+}
+
+fn write_password_file(path: &Path) -> Result<(), OpError> {
+    let fail = |e: std::io::Error| {
+        OpError::failed(format!(
+            "cannot create the password file {}: {e}",
+            path.display()
+        ))
+    };
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(fail)?;
+    }
+    let password = restic::new_password().map_err(fail)?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(fail)?;
+    f.write_all(password.as_bytes()).map_err(fail)?;
+    f.sync_all().map_err(fail)
+}

@@ -1,0 +1,299 @@
+//! An archive-kind off-site target reached through the `rclone` program
+//! (`rclone:REMOTE:PATH` in the config): the same generation folders as a local
+//! repository, uploaded file by file, checked by reading them back, and made
+//! visible by their manifest, which is uploaded last.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::cancel::Cancel;
+use crate::repo::generation::{self, is_generation_id, Manifest, RepoError, MANIFEST};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rclone {
+    /// What rclone calls the folder: `REMOTE:PATH`.
+    pub remote: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RcloneError {
+    #[error("cannot run the rclone program: {0}. Install it (`apt install rclone`)")]
+    Missing(std::io::Error),
+    #[error("`rclone {command}` failed: {detail}")]
+    Failed { command: String, detail: String },
+    #[error("the operation was cancelled")]
+    Cancelled,
+}
+
+impl From<RcloneError> for RepoError {
+    fn from(e: RcloneError) -> Self {
+        RepoError::BadManifest {
+            path: PathBuf::from("rclone"),
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl Rclone {
+    /// `rclone:REMOTE:PATH` from the config, or None for anything else.
+    pub fn parse(location: &str) -> Option<Rclone> {
+        location
+            .strip_prefix("rclone:")
+            .filter(|r| r.contains(':'))
+            .map(|r| Rclone {
+                remote: r.trim_end_matches('/').to_string(),
+            })
+    }
+
+    pub fn location(&self) -> String {
+        format!("rclone:{}", self.remote)
+    }
+
+    fn path_of(&self, id: &str) -> String {
+        format!("{}/{id}", self.remote)
+    }
+
+    fn run(&self, args: &[String], cancel: &Cancel) -> Result<String, RcloneError> {
+        let mut child = Command::new("rclone")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(RcloneError::Missing)?;
+        let out = child.stdout.take();
+        let err = child.stderr.take();
+        let read = |p: Option<std::process::ChildStdout>| {
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                if let Some(mut p) = p {
+                    let _ = std::io::Read::read_to_string(&mut p, &mut s);
+                }
+                s
+            })
+        };
+        let stdout = read(out);
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut p) = err {
+                let _ = std::io::Read::read_to_string(&mut p, &mut s);
+            }
+            s
+        });
+        let status = loop {
+            if let Some(s) = child.try_wait().map_err(RcloneError::Missing)? {
+                break s;
+            }
+            if cancel.is_cancelled() {
+                if let Ok(pid) = i32::try_from(child.id()) {
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+                let _ = child.wait();
+                return Err(RcloneError::Cancelled);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stdout = stdout.join().unwrap_or_default();
+        let stderr = stderr.join().unwrap_or_default();
+        if status.success() {
+            return Ok(stdout);
+        }
+        let lines: Vec<&str> = stderr.trim().lines().collect();
+        Err(RcloneError::Failed {
+            command: args.first().cloned().unwrap_or_default(),
+            detail: generation::printable(
+                &lines[lines.len().saturating_sub(4)..].join(" / "),
+                2000,
+            ),
+        })
+    }
+
+    fn quiet(&self, args: &[&str]) -> Result<String, RcloneError> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        self.run(&args, &Cancel::new())
+    }
+
+    /// Whether the folder can be listed (rclone makes folders on the first copy).
+    pub fn reachable(&self) -> Result<bool, RcloneError> {
+        match self.quiet(&["lsf", "--max-depth", "1", &self.remote]) {
+            Ok(_) => Ok(true),
+            Err(RcloneError::Failed { detail, .. }) if detail.contains("not found") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Generation ids with a manifest (a folder without one is an unfinished upload).
+    pub fn list(&self) -> Result<(Vec<Manifest>, Vec<RepoError>), RepoError> {
+        let out = match self.quiet(&["lsf", "--dirs-only", "--max-depth", "1", &self.remote]) {
+            Ok(o) => o,
+            Err(RcloneError::Failed { detail, .. }) if detail.contains("not found") => {
+                return Ok((vec![], vec![]))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut manifests = Vec::new();
+        let mut broken = Vec::new();
+        for name in out.lines().map(|l| l.trim_end_matches('/')) {
+            if !is_generation_id(name) {
+                continue;
+            }
+            match self.manifest(name) {
+                Ok(m) => manifests.push(m),
+                Err(RepoError::NotFound { .. }) => {}
+                Err(e) => broken.push(e),
+            }
+        }
+        manifests.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok((manifests, broken))
+    }
+
+    pub fn manifest(&self, id: &str) -> Result<Manifest, RepoError> {
+        let not_found = || RepoError::NotFound {
+            id: id.to_string(),
+            root: PathBuf::from(self.location()),
+        };
+        if !is_generation_id(id) {
+            return Err(not_found());
+        }
+        let text = self
+            .quiet(&["cat", &format!("{}/{MANIFEST}", self.path_of(id))])
+            .map_err(|_| not_found())?;
+        if text.is_empty() {
+            return Err(not_found());
+        }
+        let mut m = generation::parse_manifest(
+            &text,
+            PathBuf::from(format!("{}/{MANIFEST}", self.path_of(id))),
+        )?;
+        m.id = id.to_string();
+        Ok(m)
+    }
+
+    /// Uploads the generation folder `dir` as `id`: data first, read back and
+    /// compared (`rclone check --download`), the manifest last.
+    pub fn upload(&self, dir: &Path, id: &str, cancel: &Cancel) -> Result<(), RcloneError> {
+        let dest = self.path_of(id);
+        let local = dir.display().to_string();
+        let data = |verb: &str| -> Vec<String> {
+            vec![
+                verb.into(),
+                local.clone(),
+                dest.clone(),
+                "--exclude".into(),
+                format!("/{MANIFEST}"),
+            ]
+        };
+        self.run(&data("copy"), cancel)?;
+        let mut check = data("check");
+        check.push("--download".into());
+        check.push("--one-way".into());
+        self.run(&check, cancel)?;
+        self.run(
+            &[
+                "copyto".into(),
+                dir.join(MANIFEST).display().to_string(),
+                format!("{dest}/{MANIFEST}"),
+            ],
+            cancel,
+        )
+        .map(|_| ())
+    }
+
+    /// Downloads generation `id` into the folder `into` (which must not exist).
+    pub fn download(&self, id: &str, into: &Path, cancel: &Cancel) -> Result<(), RcloneError> {
+        self.run(
+            &["copy".into(), self.path_of(id), into.display().to_string()],
+            cancel,
+        )
+        .map(|_| ())
+    }
+
+    /// Reads every file of generation `id` back and checks it against its
+    /// `SHA256SUMS`, which must cover the manifest's archives and indexes.
+    pub fn check_sums(&self, id: &str, m: &Manifest, cancel: &Cancel) -> Result<(), RcloneError> {
+        let dir = self.path_of(id);
+        let fail = |detail: String| RcloneError::Failed {
+            command: "hashsum".into(),
+            detail,
+        };
+        let sums = self.run(
+            &["cat".into(), format!("{dir}/{}", generation::SUMS)],
+            cancel,
+        )?;
+        let got = self.run(
+            &[
+                "hashsum".into(),
+                "sha256".into(),
+                "--download".into(),
+                dir.clone(),
+            ],
+            cancel,
+        )?;
+        let mut have = std::collections::BTreeMap::new();
+        for l in got.lines() {
+            if let Some((h, n)) = l.split_once("  ") {
+                have.insert(n.trim().to_string(), h.trim().to_string());
+            }
+        }
+        let mut named = std::collections::BTreeSet::new();
+        for l in sums.lines() {
+            let (hash, name) = l
+                .split_once("  ")
+                .ok_or_else(|| fail(format!("{id}: SHA256SUMS is malformed")))?;
+            named.insert(name.to_string());
+            match have.get(name) {
+                Some(h) if h == hash => {}
+                Some(_) => return Err(fail(format!("{id}: {name} does not match SHA256SUMS"))),
+                None => return Err(fail(format!("{id}: {name} is missing"))),
+            }
+        }
+        for c in &m.components {
+            for f in [&c.archive, &c.index] {
+                if !named.contains(f.as_str()) {
+                    return Err(fail(format!("{id}: SHA256SUMS does not cover {f}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rewrites the manifest (a pin) through a local temporary file.
+    pub fn write_manifest(&self, m: &Manifest) -> Result<(), RepoError> {
+        use std::os::unix::fs::DirBuilderExt;
+        let tmp =
+            std::env::temp_dir().join(format!("structr-backup-{}-{}", std::process::id(), m.id));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&tmp)
+            .map_err(|e| RepoError::Io {
+                action: "cannot make a temporary folder",
+                path: tmp.clone(),
+                source: e,
+            })?;
+        let result = generation::write_manifest(&tmp, m).and_then(|()| {
+            self.quiet(&[
+                "copyto",
+                &tmp.join(MANIFEST).display().to_string(),
+                &format!("{}/{MANIFEST}", self.path_of(&m.id)),
+            ])
+            .map(|_| ())
+            .map_err(RepoError::from)
+        });
+        let _ = std::fs::remove_dir_all(&tmp);
+        result
+    }
+
+    /// Deletes a generation: its manifest first, so it stops being listed at once.
+    pub fn delete(&self, id: &str) -> Result<(), RepoError> {
+        self.manifest(id)?;
+        let _ = self.quiet(&["deletefile", &format!("{}/{MANIFEST}", self.path_of(id))]);
+        self.quiet(&["purge", &self.path_of(id)])?;
+        Ok(())
+    }
+}
