@@ -39,6 +39,9 @@ pub struct Data {
     pub plan_bytes: Option<u64>,
     /// Each `[[offsite]]` target as last listed (on a thread); empty until then.
     pub offsite: Vec<OffsiteState>,
+    /// Whether the generations' files can be browsed (their file indexes are
+    /// files of an archive repository; a restic one keeps them in snapshots).
+    pub browsable: bool,
 }
 
 /// An off-site target and the generations found there.
@@ -631,7 +634,7 @@ impl App {
                 Effect::None
             }
             (KeyCode::Char('p'), Some(id)) if !restore => Effect::TogglePin(id),
-            (KeyCode::Char('f'), Some(id)) if !restore => self.browse(id),
+            (KeyCode::Char('f'), Some(id)) if !restore && self.data.browsable => self.browse(id),
             (KeyCode::Char('d'), Some(id)) if !restore && self.is_pinned(&id) => {
                 self.status = Some(format!(
                     "{id} is pinned: press p to unpin it, then d to delete it"

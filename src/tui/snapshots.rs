@@ -117,6 +117,7 @@ fn data() -> Data {
         ],
         plan_bytes: Some(5 << 30),
         offsite: vec![],
+        browsable: true,
     }
 }
 
@@ -494,6 +495,20 @@ fn no_generations_no_keys_for_them() {
 }
 
 #[test]
+fn a_restic_repository_offers_no_file_browsing() {
+    let mut d = data();
+    d.browsable = false;
+    let mut app = App::new(d);
+    app.stack.push(Screen::Generations { sel: 0 });
+    let text = text_of(&render(&app, &COLOR, 80, 24, clock()));
+    assert!(!text.contains("f files"), "{text}");
+    let id = app.data.generations[0].id.clone();
+    app.stack.push(Screen::Actions { id });
+    let text = text_of(&render(&app, &COLOR, 80, 24, clock()));
+    assert!(!text.contains("browse files"), "{text}");
+}
+
+#[test]
 fn kept_folders() {
     let c = clock();
     let mut app = with(Screen::Kept { sel: 0 });
@@ -720,6 +735,7 @@ fn compose_data() -> Data {
         plan,
         plan_bytes: Some(15 << 28),
         offsite: vec![],
+        browsable: true,
     }
 }
 

@@ -137,6 +137,7 @@ impl World {
         let mut d = Data {
             offsite: self.offsite_seen.clone(),
             repo: self.store.location(),
+            browsable: matches!(self.store, Store::Archive(_)),
             free_bytes: self.store.local_folder().and_then(|f| {
                 ops::preflight::free_space(f.ancestors().find(|p| p.exists()).unwrap_or(f)).ok()
             }),

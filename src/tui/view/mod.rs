@@ -147,6 +147,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
             generations(f, body, app, sel, theme, clock, true);
             let menu: String = keys(ScreenKind::Actions)
                 .iter()
+                .filter(|(k, _)| app.data.browsable || *k != "f")
                 .map(|(k, what)| format!(" {k:<4} {what}\n"))
                 .collect();
             dialog(f, body, &format!(" {id}\n\n{menu}"), theme);
@@ -166,6 +167,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         {
             &["↑↓ jk", "Enter", "f", "v", "V", "p", "d"]
         }
+        Screen::Generations { .. } | Screen::Actions { .. } if !app.data.browsable => &["f"],
         _ => &[],
     };
     footer(f, foot, screen.kind(), overflow, idle, theme);
