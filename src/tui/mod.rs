@@ -34,10 +34,10 @@ use ratatui::{DefaultTerminal, Terminal};
 
 use crate::cancel::Cancel;
 use crate::ops::Event;
-use app::{App, Effect, JobKind};
+use app::{App, Effect, JobKind, ScreenKind};
 use failure::Failed;
 pub use world::World;
-use world::{Facts, Msg, ENDED_SILENTLY, LISTING_EVERY, SCHEDULE_EVERY, SERVICES_EVERY};
+use world::{Facts, Msg, Quick, ENDED_SILENTLY, LISTING_EVERY, SCHEDULE_EVERY, SERVICES_EVERY};
 
 /// Runs the wizard until the user quits. SIGTERM/SIGHUP (`stop`) cancel a running
 /// job and end the wizard once its services are back. Whatever ends the screen
@@ -237,6 +237,30 @@ fn drain(world: &mut World, app: &mut App) {
         Some(Err(TryRecvError::Disconnected)) => world.services = None,
         _ => {}
     }
+    match world.quick.as_ref().map(|rx| rx.try_recv()) {
+        Some(Ok(q)) => {
+            world.quick = None;
+            match q {
+                Quick::Pinned(r) => {
+                    app.status = Some(r.unwrap_or_else(|e| e));
+                    app.set_data(world.data());
+                    world.gather_listing();
+                }
+                // Shown where it was asked for; a plan for a screen left is dropped.
+                Quick::PrunePlan(Ok(rows)) if app.screen().kind() == ScreenKind::Generations => {
+                    app.status = None;
+                    app.show_prune_plan(rows);
+                }
+                Quick::PrunePlan(Ok(_)) => app.status = None,
+                Quick::PrunePlan(Err(e)) => app.status = Some(e),
+            }
+        }
+        Some(Err(TryRecvError::Disconnected)) => {
+            world.quick = None;
+            app.status = Some(ENDED_SILENTLY.into());
+        }
+        _ => {}
+    }
     match world.listing.as_ref().map(|rx| rx.try_recv()) {
         Some(Ok(l)) => {
             world.listing = None;
@@ -390,6 +414,32 @@ mod tests {
         app.begin_job(kind, Some("g1".into()));
         drain(&mut w, &mut app);
         (w, app)
+    }
+
+    #[test]
+    fn the_prune_plan_is_worked_out_on_a_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::new(dir.path().join("repo"));
+        repo.create().unwrap();
+        let mut w = world();
+        w.store = crate::repo::store::Store::Archive(repo);
+        let mut app = App::new(Data::default());
+        app.stack.push(app::Screen::Generations { sel: 0 });
+        w.perform(&mut app, Effect::PlanPrune);
+        assert!(w.quick.is_some(), "asked on a thread");
+        w.perform(&mut app, Effect::TogglePin("x".into()));
+        assert!(app.status.as_deref().unwrap().contains("still being made"));
+        let deadline = std::time::Instant::now() + LIMIT;
+        while app.screen().kind() != ScreenKind::PrunePreview {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no plan: {:?}",
+                app.status
+            );
+            std::thread::sleep(Duration::from_millis(10));
+            drain(&mut w, &mut app);
+        }
+        assert!(w.quick.is_none());
     }
 
     #[test]

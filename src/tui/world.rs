@@ -64,8 +64,16 @@ pub struct World {
     /// manifests are read directly: that is fast).
     pub(super) generations_seen: Option<Vec<Manifest>>,
     pub(super) offsite_seen: Vec<super::app::OffsiteState>,
+    /// A pin or a prune plan under way.
+    pub(super) quick: Option<Receiver<Quick>>,
     /// A browse's threads: its listing (with mtimes) and its comparison.
     pub(super) browse: Vec<(Cancel, Receiver<browse::BrowseMsg>)>,
+}
+
+/// What a quick thread found (see `World::quick`).
+pub(super) enum Quick {
+    Pinned(Result<String, String>),
+    PrunePlan(Result<Vec<PruneRow>, String>),
 }
 
 /// What a listing thread found.
@@ -120,6 +128,7 @@ impl World {
             services: None,
             services_asked: None,
             kept: None,
+            quick: None,
             listing: None,
             listing_asked: None,
             generations_seen: None,
@@ -314,12 +323,14 @@ impl World {
                 ))
             }),
             Effect::TogglePin(id) => {
-                let result = ops::pin::toggle(&self.store, &id).map_err(|e| e.to_string());
-                app.status = Some(match result {
-                    Ok(m) => format!("{} {}", m.id, if m.pinned { "pinned: never pruned" } else { "unpinned" }),
-                    Err(e) => e,
+                // restic pins by retagging its snapshot: seconds, not for the UI thread.
+                let store = self.store.clone();
+                app.status = Some(format!("changing the pin of {id}…"));
+                self.quick(app, move || {
+                    Quick::Pinned(ops::pin::toggle(&store, &id).map_err(|e| e.to_string()).map(|m| {
+                        format!("{} {}", m.id, if m.pinned { "pinned: never pruned" } else { "unpinned" })
+                    }))
                 });
-                app.set_data(self.data());
             }
             Effect::Delete(id) => {
                 let repo = self.store.clone();
@@ -328,21 +339,24 @@ impl World {
                     Ok(format!("{id} deleted."))
                 })
             }
-            Effect::PlanPrune => match ops::prune::plan(&self.store, &self.policy) {
-                Ok(rows) => app.show_prune_plan(
-                    rows.iter()
-                        .map(|r| PruneRow {
-                            id: r.manifest.id.clone(),
-                            created: r.manifest.created_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string(),
-                            keep: r.decision.keep,
-                            reasons: r.decision.reasons.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "),
-                            size: r.manifest.total_archive_size(),
-                            label: r.manifest.label.clone(),
-                        })
-                        .collect(),
-                ),
-                Err(e) => app.status = Some(e.to_string()),
-            },
+            Effect::PlanPrune => {
+                let (store, policy) = (self.store.clone(), self.policy.clone());
+                app.status = Some("working out what the retention policy keeps…".into());
+                self.quick(app, move || {
+                    Quick::PrunePlan(ops::prune::plan(&store, &policy).map_err(|e| e.to_string()).map(|rows| {
+                        rows.iter()
+                            .map(|r| PruneRow {
+                                id: r.manifest.id.clone(),
+                                created: r.manifest.created_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string(),
+                                keep: r.decision.keep,
+                                reasons: r.decision.reasons.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "),
+                                size: r.manifest.total_archive_size(),
+                                label: r.manifest.label.clone(),
+                            })
+                            .collect()
+                    }))
+                });
+            }
             Effect::StartPrune => {
                 let (repo, policy) = (self.store.clone(), self.policy.clone());
                 self.spawn_watched(watch("prune", None), move |_, on| {
@@ -383,6 +397,26 @@ impl World {
             });
         if measured.is_ok() {
             self.facts = Some(rx);
+        }
+    }
+
+    /// Runs a quick question or change of the repository (a pin, the prune plan)
+    /// on a thread; one at a time (a second is refused with a word why).
+    fn quick(&mut self, app: &mut App, work: impl FnOnce() -> Quick + Send + 'static) {
+        if self.quick.is_some() {
+            app.status = Some("the last change is still being made: try again in a moment".into());
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        let started = std::thread::Builder::new()
+            .name("wizard-quick".into())
+            .spawn(move || {
+                if let Ok(q) = panics::caught::<_, String>(|| Ok(work())) {
+                    let _ = tx.send(q);
+                }
+            });
+        if started.is_ok() {
+            self.quick = Some(rx);
         }
     }
 
