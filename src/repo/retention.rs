@@ -32,6 +32,32 @@ impl Policy {
     }
 }
 
+/// The rules in a few words, as the prune screen shows them: `last 3, daily 7,
+/// weekly 4, monthly 12` (rules that keep nothing are left out).
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = [
+            ("last", self.keep_last),
+            ("hourly", self.keep_hourly),
+            ("daily", self.keep_daily),
+            ("weekly", self.keep_weekly),
+            ("monthly", self.keep_monthly),
+            ("yearly", self.keep_yearly),
+        ]
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+        if let Some(w) = &self.keep_within {
+            parts.push(format!("within {w}"));
+        }
+        match parts.is_empty() {
+            true => f.write_str("no rule (keeps everything)"),
+            false => f.write_str(&parts.join(", ")),
+        }
+    }
+}
+
 /// A calendar duration as restic takes it: years, months, days, hours.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Within {
@@ -642,5 +668,17 @@ mod tests {
         );
         // Every rule used its single count on the newest: the older one goes.
         assert!(!d[1].keep);
+    }
+
+    #[test]
+    fn a_policy_reads_as_its_rules() {
+        let p = Policy {
+            keep_last: 3,
+            keep_daily: 7,
+            keep_monthly: 12,
+            ..Policy::default()
+        };
+        assert_eq!(p.to_string(), "last 3, daily 7, monthly 12");
+        assert_eq!(Policy::default().to_string(), "no rule (keeps everything)");
     }
 }

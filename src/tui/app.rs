@@ -39,6 +39,8 @@ pub struct Data {
     pub plan_bytes: Option<u64>,
     /// Each `[[offsite]]` target as last listed (on a thread); empty until then.
     pub offsite: Vec<OffsiteState>,
+    /// The retention policy in words, for the prune screen.
+    pub policy: String,
     /// Whether the generations' files can be browsed (their file indexes are
     /// files of an archive repository; a restic one keeps them in snapshots).
     pub browsable: bool,

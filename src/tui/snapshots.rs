@@ -117,6 +117,7 @@ fn data() -> Data {
         ],
         plan_bytes: Some(5 << 30),
         offsite: vec![],
+        policy: "last 3, daily 7, weekly 4, monthly 12".into(),
         browsable: true,
     }
 }
@@ -735,6 +736,7 @@ fn compose_data() -> Data {
         plan,
         plan_bytes: Some(15 << 28),
         offsite: vec![],
+        policy: "last 3, daily 7, weekly 4, monthly 12".into(),
         browsable: true,
     }
 }

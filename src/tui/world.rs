@@ -145,6 +145,7 @@ impl World {
         };
         let mut d = Data {
             offsite: self.offsite_seen.clone(),
+            policy: self.policy.to_string(),
             repo: self.store.location(),
             browsable: matches!(self.store, Store::Archive(_)),
             free_bytes: self.store.local_folder().and_then(|f| {

@@ -133,7 +133,9 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         }
         Screen::Kept { sel } => kept(f, body, app, *sel, theme, clock),
         Screen::Browse(b) => browse(f, body, b, theme),
-        Screen::PrunePreview { rows, sel, confirm } => prune(f, body, rows, *sel, *confirm, theme),
+        Screen::PrunePreview { rows, sel, confirm } => {
+            prune(f, body, rows, &app.data.policy, *sel, *confirm, theme)
+        }
         Screen::Schedule(sc) => schedule(f, body, app, sc, theme, clock),
         Screen::Help(scroll) => overflow = help(f, body, app, scroll, theme),
         Screen::Actions { id } => {

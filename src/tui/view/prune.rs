@@ -6,12 +6,13 @@ pub fn prune(
     f: &mut Frame,
     area: Rect,
     rows: &[PruneRow],
+    policy: &str,
     sel: usize,
     confirm: Option<Focus>,
     theme: &Theme,
 ) {
     let doomed = rows.iter().filter(|r| !r.keep).count();
-    let text = if doomed == 0 {
+    let mut text = if doomed == 0 {
         " The retention policy keeps every generation: nothing to delete.".to_string()
     } else {
         let frees: u64 = rows.iter().filter(|r| !r.keep).map(|r| r.size).sum();
@@ -21,6 +22,9 @@ pub fn prune(
             units::bytes(frees)
         )
     };
+    if !policy.is_empty() {
+        text.push_str(&format!(" Policy: keep {policy}."));
+    }
     let text = wrap(Line::raw(text), area.width as usize);
     let [summary, table_area] = Layout::vertical([
         Constraint::Length(text.len() as u16 + 1),
