@@ -366,3 +366,70 @@ fn a_mount_point_inside_a_component_is_kept_empty_with_a_warning() {
     let files = std::fs::read_to_string(gen_dir.join("structr.files")).unwrap();
     assert!(!files.contains("on-another-fs"), "{files}");
 }
+
+/// A fresh server: one target does not exist (nor its parent), the other is
+/// empty. The restore makes them, saves nothing (and says why), and the trees
+/// come back exactly. For both repository kinds.
+#[test]
+fn a_restore_onto_missing_and_empty_targets_creates_them() {
+    for kind in [Kind::Archive, Kind::restic()] {
+        let archive = kind == Kind::Archive;
+        let sb = Sandbox::new(Options {
+            flag_services: true,
+            kind,
+            ..Options::default()
+        });
+        odd_tree(&sb.structr_dir);
+        neo4j_tree(&sb.neo4j_data);
+        sb.start();
+        if !archive {
+            sb.init();
+        }
+        let original_structr = tree::snapshot(&sb.structr_dir);
+        let original_neo4j = tree::snapshot(&sb.neo4j_data);
+        let out = sb.cli(&["backup"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let id = sb.generations()[0].clone();
+
+        // The new machine: no Neo4j folder at all, an empty Structr folder.
+        std::fs::remove_dir_all(sb.neo4j_data.parent().unwrap()).unwrap();
+        std::fs::remove_dir_all(&sb.structr_dir).unwrap();
+        std::fs::create_dir(&sb.structr_dir).unwrap();
+
+        let out = sb.cli(&["--yes", "restore", &id]);
+        assert!(out.status.success(), "{}", text(&out));
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            log.contains(&format!(
+                "nothing to save: {} is empty",
+                sb.structr_dir.display()
+            )),
+            "{log}"
+        );
+        assert!(
+            log.contains(&format!(
+                "nothing to save: {} does not exist",
+                sb.neo4j_data.display()
+            )),
+            "{log}"
+        );
+        assert!(
+            !log.contains("safety backup of"),
+            "nothing to save, no safety backup: {log}"
+        );
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            said.contains(&format!(
+                "{} does not exist yet: it is CREATED",
+                sb.neo4j_data.display()
+            )),
+            "{said}"
+        );
+        let d = tree::diff(&original_structr, &tree::snapshot(&sb.structr_dir));
+        assert!(d.is_empty(), "structr differs:\n{}", d.join("\n"));
+        let d = tree::diff(&original_neo4j, &tree::snapshot(&sb.neo4j_data));
+        assert!(d.is_empty(), "neo4j differs:\n{}", d.join("\n"));
+        assert_eq!(sb.generations(), vec![id], "no safety backup was written");
+        assert!(sb.running("neo4j") && sb.running("structr"));
+    }
+}

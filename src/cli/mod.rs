@@ -694,6 +694,15 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
             m.host
         );
         for p in &placements {
+            if !p.target.exists() {
+                outln!(
+                    "  {} does not exist yet: it is CREATED from {} ({})",
+                    p.target.display(),
+                    p.name,
+                    units::bytes(p.bytes)
+                );
+                continue;
+            }
             outln!(
                 "  {} will be REPLACED by {} ({}); the current folder is kept as {}",
                 p.target.display(),
@@ -731,7 +740,8 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
         if let Some(s) = &out.safety {
             outln!("safety backup of the previous state: generation {}", s.id);
         }
-        for p in &out.placements {
+        // A target that did not exist before has no previous folder to keep.
+        for p in out.placements.iter().filter(|p| p.kept.exists()) {
             outln!(
                 "previous {} kept at {} (delete it when satisfied)",
                 p.target.display(),

@@ -84,6 +84,27 @@ impl Installation {
             .collect()
     }
 
+    /// The same installation with only the components `keep` accepts and no
+    /// services: what a restore's safety backup reads (nothing to save in a
+    /// target that does not exist or is empty).
+    pub fn only(&self, keep: impl Fn(&ComponentSpec) -> bool) -> Installation {
+        Installation {
+            kind: self.kind,
+            host: self.host.clone(),
+            components: self
+                .components
+                .iter()
+                .filter(|c| keep(c))
+                .cloned()
+                .collect(),
+            services: Vec::new(),
+            notes: self.notes.clone(),
+            versions: self.versions.clone(),
+            stop_timeout: self.stop_timeout,
+            start_timeout: self.start_timeout,
+        }
+    }
+
     pub fn service(&self, name: &str) -> Option<&dyn ServiceControl> {
         self.services
             .iter()

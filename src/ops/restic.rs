@@ -34,13 +34,8 @@ impl From<ResticError> for OpError {
 }
 
 /// What restic copies in one snapshot, for step names: `neo4j-data + structr (restic)`.
-pub fn all_components(ctx: &Context) -> String {
-    let names: Vec<&str> = ctx
-        .inst
-        .components
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect();
+pub fn all_components(inst: &crate::install::Installation) -> String {
+    let names: Vec<&str> = inst.components.iter().map(|c| c.name.as_str()).collect();
     format!("{} (restic)", names.join(" + "))
 }
 
@@ -54,7 +49,7 @@ pub fn backup(
     lock_store(&ctx.store, "backup")?;
     refuse_if_interrupted(ctx.inst)?;
     let found_stopped = window::found_stopped(ctx.inst);
-    let step = Step::Copy(all_components(ctx));
+    let step = Step::Copy(all_components(ctx.inst));
     let mut plan = vec![Step::Preflight];
     plan.extend(stop_steps(ctx.inst));
     plan.push(step.clone());
@@ -298,7 +293,7 @@ pub fn safety_backup(
         components_of(ctx, &sources),
         Timings::default(),
     );
-    let step = Step::SafetyBackup(all_components(ctx));
+    let step = Step::SafetyBackup(all_components(ctx.inst));
     let total = sources.iter().map(|s| s.bytes).sum();
     let summary = snapshot(ctx, r, &m, created, &step, total, on)?;
     let mut m = m;

@@ -69,9 +69,9 @@ pub fn placements(ctx: &Context, m: &Manifest) -> Result<Vec<Placement>, OpError
     for c in &m.components {
         let spec = target_for(ctx, c)?;
         let target = spec.path.clone();
-        if !target.parent().is_some_and(|p| p.is_dir()) {
+        if target.parent().is_none() {
             return Err(OpError::Refused(format!(
-                "cannot restore {} to {}: its parent folder does not exist",
+                "cannot restore {} to {}: it has no parent folder",
                 c.name,
                 target.display()
             )));
@@ -102,9 +102,20 @@ pub fn placements(ctx: &Context, m: &Manifest) -> Result<Vec<Placement>, OpError
     Ok(out)
 }
 
+/// Whether `dir` is a folder with something in it.
+fn has_entries(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some())
+}
+
 /// What a restore of `m` over `target` loses, in words a user can judge: how many
 /// files there were changed after the backup was taken, and the newest change.
 pub fn what_is_lost(target: &Path, m: &Manifest) -> String {
+    if !target.exists() {
+        return format!(
+            "nothing: {} does not exist yet, it is created",
+            target.display()
+        );
+    }
     match crate::repo::tree::changed_since(target, m.created_at.into()) {
         Ok((0, _)) => "nothing there changed since the backup was taken".into(),
         Ok((n, newest)) => format!(
@@ -231,10 +242,46 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
         }
     };
     let placements = placements(ctx, &manifest)?;
-    let estimate = match (&source, opts.safety_backup) {
-        (Source::Archive { repo, .. }, true) => Some(preflight_checks(ctx, repo, on)?),
+    // A target that does not exist yet (a fresh server) or is empty has nothing
+    // to save: the safety backup reads only the others, and is skipped without any.
+    let saved = ctx.inst.only(|c| has_entries(&c.path));
+    for c in ctx.inst.components.iter().filter(|c| !has_entries(&c.path)) {
+        on(Event::Info(format!(
+            "nothing to save: {} {}",
+            c.path.display(),
+            if c.path.exists() {
+                "is empty"
+            } else {
+                "does not exist"
+            }
+        )));
+    }
+    let safety_ctx = Context {
+        inst: &saved,
+        store: ctx.store.clone(),
+        offsite: Vec::new(),
+        archive: ctx.archive.clone(),
+        cancel: ctx.cancel.clone(),
+        reflink: false,
+    };
+    let take_safety = opts.safety_backup && !saved.components.is_empty();
+    let estimate = match (&source, take_safety) {
+        (Source::Archive { repo, .. }, true) => Some(preflight_checks(&safety_ctx, repo, on)?),
         _ => None,
     };
+    // Folders above a target that does not exist yet are made now (owner-only
+    // is not needed here: they are the installation's own, like /var/lib/neo4j).
+    for p in &placements {
+        if let Some(parent) = p.target.parent().filter(|d| !d.exists()) {
+            fs::create_dir_all(parent).map_err(|e| {
+                OpError::Refused(format!("cannot create {}: {e}", parent.display()))
+            })?;
+            on(Event::Info(format!(
+                "created the missing folder {}",
+                parent.display()
+            )));
+        }
+    }
     let safety_repo = match &source {
         Source::Archive { repo, .. } => Some(&repo.root),
         Source::Restic(_) => None,
@@ -258,7 +305,7 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
             match &source {
                 Source::Archive { repo, dir, indexes } => {
                     if let Some(estimate) = &estimate {
-                        safety = Some(safety_backup(ctx, repo, estimate, on)?);
+                        safety = Some(safety_backup(&safety_ctx, repo, estimate, on)?);
                     }
                     // Components are independent: extract them at once, as many cores as there are.
                     let jobs: Vec<_> = placements
@@ -271,10 +318,12 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
                     })?;
                 }
                 Source::Restic(r) => {
-                    if opts.safety_backup {
-                        safety = Some(restic::safety_backup(ctx, r, SAFETY_LABEL, on).map_err(
-                            |e| OpError::failed(format!("the safety backup failed: {e}")),
-                        )?);
+                    if take_safety {
+                        safety = Some(
+                            restic::safety_backup(&safety_ctx, r, SAFETY_LABEL, on).map_err(
+                                |e| OpError::failed(format!("the safety backup failed: {e}")),
+                            )?,
+                        );
                     }
                     for (p, c) in placements.iter().zip(&manifest.components) {
                         restic::extract(r, &manifest, c, p, &ctx.cancel, on)?;
@@ -341,19 +390,22 @@ fn plan_steps(
         Store::Rclone(_) => vec![],
     };
     let archive = ctx.store.archive().is_some();
-    if opts.safety_backup && archive {
+    // Only what exists and holds something is saved (see `run`).
+    let saved = ctx.inst.only(|c| has_entries(&c.path));
+    let safety = opts.safety_backup && !saved.components.is_empty();
+    if safety && archive {
         steps.push(Step::Preflight);
     }
     steps.extend(stop_steps(ctx.inst));
-    if opts.safety_backup && archive {
+    if safety && archive {
         steps.extend(
-            ctx.inst
+            saved
                 .components
                 .iter()
                 .map(|c| Step::SafetyBackup(c.name.clone())),
         );
-    } else if opts.safety_backup {
-        steps.push(Step::SafetyBackup(restic::all_components(ctx)));
+    } else if safety {
+        steps.push(Step::SafetyBackup(restic::all_components(&saved)));
     }
     steps.extend(m.components.iter().map(|c| Step::Extract(c.name.clone())));
     steps.extend(m.components.iter().map(|c| Step::Swap(c.name.clone())));
@@ -383,7 +435,10 @@ fn check_target_space(
     sizes: &[u64],
     safety: Option<(&Estimate, &PathBuf)>,
 ) -> Result<(), OpError> {
+    // A folder that does not exist yet is made on the file system of its nearest
+    // existing ancestor.
     let dev_of = |p: &Path| {
+        let p = p.ancestors().find(|a| a.exists()).unwrap_or(Path::new("/"));
         fs::metadata(p)
             .map(|m| m.dev())
             .map_err(|e| OpError::Refused(format!("cannot read {}: {e}", p.display())))

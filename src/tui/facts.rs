@@ -105,6 +105,14 @@ pub fn restore(inst: &Installation, store: &Store, id: &str) -> Vec<String> {
             &p.name,
             p.target.clone(),
         )];
+        if !p.target.exists() {
+            facts.push(format!(
+                "CREATES {} (it does not exist yet) with {} of the backup.",
+                p.target.display(),
+                units::bytes(p.bytes)
+            ));
+            continue;
+        }
         let now = ops::preflight::measure(&spec)
             .ok()
             .and_then(|v| v.into_iter().next());
