@@ -357,8 +357,8 @@ fn kill_during(sb: &Sandbox, args: &[&str], sub: &str) -> i32 {
     pid
 }
 
-#[test]
-fn killed_mid_backup_leaves_no_generation_and_recover_starts_the_services() {
+/// Real stand-in services on a 600 MiB store: restic takes long enough to be killed midway.
+fn big_live_sandbox() -> Sandbox {
     let sb = Sandbox::new(Options {
         kind: Kind::restic(),
         store_mb: 600,
@@ -366,6 +366,12 @@ fn killed_mid_backup_leaves_no_generation_and_recover_starts_the_services() {
     });
     sb.start();
     sb.init();
+    sb
+}
+
+#[test]
+fn killed_mid_backup_leaves_no_generation_and_recover_starts_the_services() {
+    let sb = big_live_sandbox();
     kill_during(&sb, &["backup"], "backup");
     assert!(
         sb.generations().is_empty(),
@@ -386,13 +392,7 @@ fn killed_mid_backup_leaves_no_generation_and_recover_starts_the_services() {
 
 #[test]
 fn killed_mid_restore_recover_puts_the_installation_back() {
-    let sb = Sandbox::new(Options {
-        kind: Kind::restic(),
-        store_mb: 600,
-        ..Options::default()
-    });
-    sb.start();
-    sb.init();
+    let sb = big_live_sandbox();
     let id = backup(&sb, "big");
     std::fs::write(sb.structr_dir.join("after"), "newer than the backup").unwrap();
 

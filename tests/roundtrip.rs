@@ -103,9 +103,10 @@ fn restic_round_trip_restores_everything_exactly() {
     round_trip(Kind::restic());
 }
 
-/// The same round trip for both repository kinds.
-fn round_trip(kind: Kind) {
-    let archive = kind == Kind::Archive;
+/// A sandbox of `kind` holding both test trees, its services up and its
+/// repository ready (a restic one needs `init`).
+fn trees_sandbox(kind: Kind) -> Sandbox {
+    let restic = kind != Kind::Archive;
     let sb = Sandbox::new(Options {
         flag_services: true,
         kind,
@@ -114,9 +115,16 @@ fn round_trip(kind: Kind) {
     odd_tree(&sb.structr_dir);
     neo4j_tree(&sb.neo4j_data);
     sb.start();
-    if !archive {
+    if restic {
         sb.init();
     }
+    sb
+}
+
+/// The same round trip for both repository kinds.
+fn round_trip(kind: Kind) {
+    let archive = kind == Kind::Archive;
+    let sb = trees_sandbox(kind);
     let original_structr = tree::snapshot(&sb.structr_dir);
     let original_neo4j = tree::snapshot(&sb.neo4j_data);
 
@@ -373,18 +381,7 @@ fn a_mount_point_inside_a_component_is_kept_empty_with_a_warning() {
 #[test]
 fn a_restore_onto_missing_and_empty_targets_creates_them() {
     for kind in [Kind::Archive, Kind::restic()] {
-        let archive = kind == Kind::Archive;
-        let sb = Sandbox::new(Options {
-            flag_services: true,
-            kind,
-            ..Options::default()
-        });
-        odd_tree(&sb.structr_dir);
-        neo4j_tree(&sb.neo4j_data);
-        sb.start();
-        if !archive {
-            sb.init();
-        }
+        let sb = trees_sandbox(kind);
         let original_structr = tree::snapshot(&sb.structr_dir);
         let original_neo4j = tree::snapshot(&sb.neo4j_data);
         let out = sb.cli(&["backup"]);

@@ -262,7 +262,8 @@ fn forget_incomplete(r: &Restic, id: &str, on: Sink) {
     if doomed.is_empty() {
         return;
     }
-    match r.forget_and_prune(&doomed, &Cancel::new()) {
+    // Forget only: a repository-wide prune is the next `prune`'s work, not a failed backup's.
+    match r.forget(&doomed, &Cancel::new()) {
         Ok(()) => on(Event::Info(format!(
             "removed the incomplete snapshot of {id}"
         ))),

@@ -366,10 +366,15 @@ impl Restic {
         if snapshots.is_empty() {
             return Ok(());
         }
+        self.forget(snapshots, cancel)?;
+        self.quiet(&["prune"], cancel).map(|_| ())
+    }
+
+    /// Forgets snapshots; their data stays until the next prune.
+    pub fn forget(&self, snapshots: &[String], cancel: &Cancel) -> Result<(), ResticError> {
         let mut args: Vec<String> = vec!["forget".into()];
         args.extend(snapshots.iter().cloned());
-        self.run(&args, &[], cancel, &mut |_| {})?;
-        self.quiet(&["prune"], cancel).map(|_| ())
+        self.run(&args, &[], cancel, &mut |_| {}).map(|_| ())
     }
 
     /// `restic check`, reading every pack with `read_data`.
