@@ -126,8 +126,11 @@ impl Env {
             from: None,
             cancel,
         };
-        if let Some(name) = env.cli.from.clone() {
-            env.from = Some(env.offsite(&name)?);
+        if let Some(given) = env.cli.from.clone() {
+            env.from = Some(
+                Store::open_from(&env.config, &given, env.cli.password_file.as_deref())
+                    .map_err(Failure::usage)?,
+            );
         }
         Ok(env)
     }
@@ -201,9 +204,13 @@ impl Env {
             return Ok(store);
         }
         let (what, fix) = match (&self.cli.from, store.kind()) {
-            (Some(name), _) => (
+            (Some(name), _) if self.config.offsite(name).is_some() => (
                 format!("the off-site target {name} ({})", store.location()),
                 "`structr-backup init` creates it",
+            ),
+            (Some(_), _) => (
+                format!("there is no repository at {}: it", store.location()),
+                "name the folder that holds the generations (the one with their dated folders) or the restic repository",
             ),
             (None, config::RepoKind::Archive) => (
                 format!("the repository {}", store.location()),
@@ -664,7 +671,7 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
     let id = &env.id(id)?;
     // A generation on an rclone target is fetched into the repository (and checked
     // there) first; the restore then reads it like any local one.
-    let store = match (&env.from, &env.store) {
+    let from = match (&env.from, &env.store) {
         (Some(Store::Rclone(r)), Store::Archive(local)) => {
             let mut rr = Renderer::new();
             ops::offsite::fetch(r, local, id, &env.cancel, &mut |e| tee(&mut rr, e))?;
@@ -676,13 +683,23 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
                     local.root.display()
                 );
             }
-            &env.store
+            None
         }
-        _ => env.reading(),
+        (from, _) => from.as_ref(),
     };
     let inst = env.installation()?;
-    let ctx = Context::new(&env.config, &inst, store.clone(), env.cancel.clone());
-    let m = store.manifest(id).map_err(OpError::from)?;
+    let ctx = env.context(&inst);
+    let m = from
+        .unwrap_or(&env.store)
+        .manifest(id)
+        .map_err(OpError::from)?;
+    let checks = ops::compat::check(&inst, &m);
+    if let Some(r) = checks.refusals.first() {
+        return Err(Failure {
+            code: EXIT_FAILED,
+            message: format!("{r}. Nothing was stopped or changed"),
+        });
+    }
     let placements = ops::restore::placements(&ctx, &m)?;
     if !env.cli.json {
         outln!(
@@ -712,6 +729,9 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
             );
             outln!("    {}", ops::restore::what_is_lost(&p.target, &m));
         }
+        for line in checks.plan_lines() {
+            outln!("  {line}");
+        }
         let names: Vec<&str> = inst.services.iter().map(|s| s.name()).collect();
         outln!(
             "  services stopped during the restore: {}",
@@ -724,9 +744,13 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
     }
     env.confirm(&format!("restore generation {id}"), Some(id))?;
     let mut r = Renderer::new();
-    let out = ops::restore::run(&ctx, id, &RestoreOptions { safety_backup }, &mut |e| {
-        tee(&mut r, e)
-    })?;
+    let out = ops::restore::run(
+        &ctx,
+        from,
+        id,
+        &RestoreOptions { safety_backup },
+        &mut |e| tee(&mut r, e),
+    )?;
     drop(r);
     if env.cli.json {
         env.print_json(json!({
