@@ -568,15 +568,69 @@ fn restore_from_a_copied_folder_without_a_local_history() {
         std::fs::remove_dir_all(&sb.structr_dir).unwrap();
         std::fs::remove_dir_all(&sb.neo4j_data).unwrap();
 
-        let from = copy.display().to_string();
-        let out = sb.cli(&["--from", &from, "list"]);
+        // A restic repository also as a repository string with its password file.
+        let from = match kind {
+            Kind::Archive => copy.display().to_string(),
+            _ => {
+                let pw = sb.dir.path().join("usb disk/password");
+                std::fs::copy(sb.password_file(), &pw).unwrap();
+                std::fs::remove_file(sb.password_file()).unwrap();
+                format!("local:{}", copy.display())
+            }
+        };
+        let pw = sb
+            .dir
+            .path()
+            .join("usb disk/password")
+            .display()
+            .to_string();
+        let with_from = |args: &[&str]| {
+            let mut v = vec!["--from", from.as_str()];
+            if kind != Kind::Archive {
+                v.extend(["--password-file", pw.as_str()]);
+            }
+            v.extend(args);
+            sb.cli(&v)
+        };
+        if kind == Kind::Archive {
+            // A generation of another kind of installation is refused, naming
+            // its components, before anything stops.
+            let other = sb.dir.path().join("other-kind");
+            let out = shell(
+                &format!(
+                    "cp -a {0} {1} && sed -i 's/^installation = .*/installation = \"systemd\"/' {1}/*/manifest.toml",
+                    shell_words::quote(&copy.display().to_string()),
+                    shell_words::quote(&other.display().to_string())
+                ),
+                sb.dir.path(),
+            );
+            assert!(out.status.success(), "{}", text(&out));
+            let out = sb.cli(&[
+                "--from",
+                &other.display().to_string(),
+                "--yes",
+                "restore",
+                "latest",
+            ]);
+            assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(
+                    "was taken from a systemd installation and this is a custom installation"
+                ) && err.contains("neo4j-data (neo4j-data, from")
+                    && err.contains("Nothing was stopped"),
+                "{err}"
+            );
+            assert!(!sb.structr_dir.exists() && !sb.neo4j_data.exists());
+        }
+        let out = with_from(&["list"]);
         assert!(out.status.success(), "{}", text(&out));
         assert!(
             String::from_utf8_lossy(&out.stdout).contains(&id),
             "{}",
             text(&out)
         );
-        let out = sb.cli(&["--from", &from, "--yes", "restore", "latest"]);
+        let out = with_from(&["--yes", "restore", "latest"]);
         assert!(out.status.success(), "{}", text(&out));
         let d = tree::diff(&original, &tree::snapshot(&sb.structr_dir));
         assert!(d.is_empty(), "{kind:?} structr differs:\n{}", d.join("\n"));

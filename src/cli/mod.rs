@@ -758,9 +758,26 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
             "safety_backup": out.safety.as_ref().map(|s| &s.id),
             "placements": out.placements,
             "unhealthy": out.closing.unhealthy,
+            "left_stopped": out.left_stopped,
         }));
     } else {
-        outln!("generation {} restored; services running.", out.restored.id);
+        if out.left_stopped.is_empty() {
+            outln!("generation {} restored; services running.", out.restored.id);
+        } else {
+            // Started in reverse stop order: Neo4j before Structr.
+            let how: Vec<String> = inst
+                .services
+                .iter()
+                .rev()
+                .filter(|s| out.left_stopped.iter().any(|n| n == s.name()))
+                .map(|s| format!("{} ({})", s.name(), s.describe()))
+                .collect();
+            outln!(
+                "generation {} restored. These services were stopped before the restore and are left stopped; start them in this order when ready: {}",
+                out.restored.id,
+                how.join(", then ")
+            );
+        }
         if let Some(s) = &out.safety {
             outln!("safety backup of the previous state: generation {}", s.id);
         }

@@ -61,6 +61,8 @@ pub struct Outcome {
     pub safety: Option<Manifest>,
     pub placements: Vec<Placement>,
     pub closing: Closing,
+    /// Services that were stopped before the restore (a fresh server): left so.
+    pub left_stopped: Vec<String>,
 }
 
 /// Where each component of `m` would go, checked against this installation and
@@ -380,6 +382,7 @@ pub fn run(
         }
     }
     let closing = window.close(on);
+    let left_stopped = window.found_stopped().to_vec();
     drop(lock);
     if let Err(e) = result {
         let mut aftermath = closing.aftermath();
@@ -404,6 +407,7 @@ pub fn run(
         safety,
         placements,
         closing,
+        left_stopped,
     })
 }
 
