@@ -687,6 +687,27 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
         }
         (from, _) => from.as_ref(),
     };
+    // A fresh Docker host: the project's containers and volumes are made first.
+    if let Some(file) = &env.config.installation.compose_file {
+        if matches!(
+            env.config.installation.kind,
+            config::Kind::Compose | config::Kind::Auto
+        ) && file.exists()
+        {
+            match crate::install::compose::create_if_fresh(file) {
+                Ok(Some(said)) => outln!("{said}"),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(Failure {
+                        code: EXIT_FAILED,
+                        message: format!(
+                            "cannot prepare the compose project: {e}. Nothing was changed"
+                        ),
+                    })
+                }
+            }
+        }
+    }
     let inst = env.installation()?;
     let ctx = env.context(&inst);
     let m = from
