@@ -39,6 +39,30 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// Off-site targets the new generation is copied to after each backup.
     pub offsite: Vec<OffsiteConfig>,
+    pub drill: DrillConfig,
+}
+
+/// `[drill]`: restore drills (see `ops::drill`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DrillConfig {
+    /// What proves a copy starts, for installations without a Neo4j image
+    /// (systemd, custom): `{data}` is the copy of Neo4j's data folder, `{scratch}`
+    /// the folder with every component's copy.
+    pub command: Option<String>,
+    /// Where the copy is made (removed afterwards).
+    pub scratch: PathBuf,
+    pub timeout_secs: u64,
+}
+
+impl Default for DrillConfig {
+    fn default() -> Self {
+        Self {
+            command: None,
+            scratch: PathBuf::from("/var/tmp"),
+            timeout_secs: 600,
+        }
+    }
 }
 
 /// What a repository is: plain folders of tar + zstd generations, or a restic repository.

@@ -89,6 +89,11 @@ pub enum Command {
         #[arg(long)]
         no_safety_backup: bool,
     },
+    /// Prove a generation restores and starts, without touching production: restore it into a scratch folder (every file checked), start Neo4j on the copy ([drill] command, or a Compose installation's Neo4j image without network), remove the copy; the result is recorded
+    Drill {
+        /// Generation id, a unique prefix of one, or `latest` (the default)
+        id: Option<String>,
+    },
     /// Delete the generations the retention policy does not keep
     Prune(PruneArgs),
     /// Protect a generation from pruning

@@ -290,6 +290,7 @@ fn monitored(env: &Env) -> Option<(&'static str, Option<String>)> {
         Some(Command::Backup { .. }) => Some(("backup", None)),
         Some(Command::Restore { id, .. }) => Some(("restore", Some(resolved(env, id)))),
         Some(Command::Verify { id, .. }) => Some(("verify", id.as_ref().map(|i| resolved(env, i)))),
+        Some(Command::Drill { id }) => Some(("drill", id.as_ref().map(|i| resolved(env, i)))),
         // A dry run changes nothing and is no run to monitor.
         Some(Command::Prune(args)) if !args.dry_run => Some(("prune", None)),
         Some(Command::Recover) => Some(("recover", None)),
@@ -339,6 +340,7 @@ fn dispatch(env: &Env) -> Result<()> {
         Some(Command::List) => list(env),
         Some(Command::Show { id }) => show(env, id),
         Some(Command::Verify { id, all, deep }) => verify(env, id.as_deref(), *all, *deep),
+        Some(Command::Drill { id }) => drill(env, id.as_deref().unwrap_or("latest")),
         Some(Command::Restore {
             id,
             no_safety_backup,
@@ -517,16 +519,25 @@ fn list(env: &Env) -> Result<()> {
         return Ok(());
     }
     outln!(
-        "{:<20} {:<19} {:>10}  {:<6} {:<10} LABEL",
+        "{:<20} {:<19} {:>10}  {:<6} {:<10} {:<17} LABEL",
         "ID",
         "CREATED",
         "SIZE",
         "PINNED",
-        "VERIFIED"
+        "VERIFIED",
+        "RESTORE-TESTED"
     );
     for m in &manifests {
+        let tested = match &m.last_drill {
+            None => "never".to_string(),
+            Some(d) => format!(
+                "{} {}",
+                if d.ok { "ok" } else { "FAILED" },
+                units::age(chrono::Utc::now() - d.at)
+            ),
+        };
         outln!(
-            "{:<20} {:<19} {:>10}  {:<6} {:<10} {}",
+            "{:<20} {:<19} {:>10}  {:<6} {:<10} {:<17} {}",
             m.id,
             m.created_at
                 .with_timezone(&chrono::Local)
@@ -534,10 +545,61 @@ fn list(env: &Env) -> Result<()> {
             units::bytes(m.total_archive_size()),
             if m.pinned { "yes" } else { "" },
             verified_word(m),
+            tested,
             m.label
         );
     }
     Ok(())
+}
+
+/// A restore drill's result in words: `ok 3 days ago`, `FAILED 1 hour ago: why`.
+fn drilled_words(m: &Manifest) -> String {
+    match &m.last_drill {
+        None => "never".into(),
+        Some(d) => format!(
+            "{} {}{}",
+            if d.ok { "ok" } else { "FAILED" },
+            units::age(chrono::Utc::now() - d.at),
+            if d.ok {
+                String::new()
+            } else {
+                format!(": {}", d.detail)
+            }
+        ),
+    }
+}
+
+/// `drill [ID]`: see `ops::drill`. Exit 1 when the drill ran and failed.
+fn drill(env: &Env, id: &str) -> Result<()> {
+    let id = &env.id(id)?;
+    let inst = env.installation()?;
+    let ctx = Context::new(
+        &env.config,
+        &inst,
+        env.reading().clone(),
+        env.cancel.clone(),
+    );
+    let _lock = ops::lock_store(env.reading(), "drill")?;
+    let mut r = Renderer::new();
+    let record = ops::drill::run(&ctx, &env.config.drill, id, &mut |e| tee(&mut r, e))?;
+    drop(r);
+    if env.cli.json {
+        env.print_json(json!({ "id": id, "drill": record }));
+    } else {
+        outln!(
+            "{id}: restore drill {} in {}: {}",
+            if record.ok { "ok" } else { "FAILED" },
+            units::duration(std::time::Duration::from_secs_f64(record.secs)),
+            record.detail
+        );
+    }
+    match record.ok {
+        true => Ok(()),
+        false => Err(Failure {
+            code: EXIT_FAILED,
+            message: format!("the restore drill of {id} failed: {}", record.detail),
+        }),
+    }
 }
 
 fn verified_word(m: &Manifest) -> &'static str {
@@ -560,6 +622,7 @@ fn list_json(m: &Manifest) -> serde_json::Value {
         "label": m.label,
         "pinned": m.pinned,
         "last_verified": m.last_verified,
+        "last_drill": m.last_drill,
         "downtime_secs": m.timings.downtime_secs,
         "source_bytes": m.total_bytes(),
         "stored_bytes": m.total_archive_size(),
@@ -597,6 +660,7 @@ fn show(env: &Env, id: &str) -> Result<()> {
     );
     outln!("pinned       {}", if m.pinned { "yes" } else { "no" });
     outln!("verified     {}", verified_word(&m));
+    outln!("drilled      {}", drilled_words(&m));
     outln!(
         "downtime     {}",
         units::duration(std::time::Duration::from_secs_f64(m.timings.downtime_secs))

@@ -149,6 +149,7 @@ pub fn new_manifest(
         label: generation::printable(label, generation::MAX_LABEL),
         pinned: false,
         last_verified: None,
+        last_drill: None,
         timings,
         versions: ctx.inst.versions.clone(),
         services_already_stopped: Vec::new(),

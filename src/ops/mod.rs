@@ -5,6 +5,7 @@ mod archiving;
 pub mod backup;
 pub mod compare;
 pub mod compat;
+pub mod drill;
 pub mod error;
 pub mod event;
 pub mod init;

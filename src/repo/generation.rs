@@ -29,6 +29,9 @@ pub struct Manifest {
     pub pinned: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_verified: Option<VerifyRecord>,
+    /// The last restore drill (`drill`): restored into a scratch folder and started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drill: Option<DrillRecord>,
     #[serde(default)]
     pub timings: Timings,
     #[serde(default)]
@@ -107,6 +110,15 @@ pub struct VerifyRecord {
     pub at: DateTime<Utc>,
     pub deep: bool,
     pub ok: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DrillRecord {
+    pub at: DateTime<Utc>,
+    pub ok: bool,
+    pub secs: f64,
+    /// What proved it, or why it failed.
+    pub detail: String,
 }
 
 impl Manifest {
@@ -396,6 +408,12 @@ impl Repo {
         write_manifest(&self.path_of(id), &m)
     }
 
+    pub fn record_drill(&self, id: &str, record: &DrillRecord) -> Result<(), RepoError> {
+        let mut m = self.manifest(id)?;
+        m.last_drill = Some(record.clone());
+        write_manifest(&self.path_of(id), &m)
+    }
+
     /// Deletes a generation: renamed out of the listing first, so an interrupted
     /// delete never leaves a half generation that looks whole.
     pub fn delete(&self, id: &str) -> Result<(), RepoError> {
@@ -523,6 +541,9 @@ impl Manifest {
         self.host = printable(&self.host, 255);
         self.installation = printable(&self.installation, 40);
         self.tool_version = printable(&self.tool_version, 40);
+        if let Some(d) = &mut self.last_drill {
+            d.detail = printable(&d.detail, 500);
+        }
         self.versions = std::mem::take(&mut self.versions)
             .into_iter()
             .map(|(k, v)| (printable(&k, 60), printable(&v, 200)))
@@ -645,6 +666,7 @@ mod tests {
             label: String::new(),
             pinned: false,
             last_verified: None,
+            last_drill: None,
             timings: Timings::default(),
             versions: Default::default(),
             services_already_stopped: vec![],

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::cancel::Cancel;
 use crate::config::{Config, OffsiteConfig, RepoKind};
-use crate::repo::generation::{check_given_id, resolve_among, Manifest, Repo, RepoError};
+use crate::repo::generation::{
+    check_given_id, resolve_among, DrillRecord, Manifest, Repo, RepoError,
+};
 use crate::repo::rclone::Rclone;
 use crate::repo::restic::{tags, Restic};
 
@@ -248,6 +250,32 @@ impl Store {
                     }
                 }
                 self.manifest(id)
+            }
+        }
+    }
+
+    /// Records a restore drill's result in the generation (restic: a `drill:` tag
+    /// that replaces the previous one).
+    pub fn record_drill(&self, id: &str, record: &DrillRecord) -> Result<(), RepoError> {
+        match self {
+            Store::Archive(r) => r.record_drill(id, record),
+            Store::Rclone(r) => {
+                let mut m = r.manifest(id)?;
+                m.last_drill = Some(record.clone());
+                r.write_manifest(&m)
+            }
+            Store::Restic(r) => {
+                let tag = tags::drill_tag(record);
+                let old: Vec<String> = r
+                    .snapshots()?
+                    .into_iter()
+                    .filter(|s| s.tags.contains(&tags::id_tag(id)))
+                    .flat_map(|s| s.tags.into_iter().filter(|t| t.starts_with("drill:")))
+                    .collect();
+                for s in self.snapshots_of(r, id)? {
+                    r.retag(&s, std::slice::from_ref(&tag), &old)?;
+                }
+                Ok(())
             }
         }
     }

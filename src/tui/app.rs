@@ -967,6 +967,7 @@ mod tests {
                 label: String::new(),
                 pinned: false,
                 last_verified: None,
+                last_drill: None,
                 timings: Default::default(),
                 versions: Default::default(),
                 services_already_stopped: vec![],

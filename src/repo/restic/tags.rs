@@ -12,6 +12,7 @@
 //! version:neo4j=5.26.0
 //! already-stopped:neo4j
 //! added:1048576                       bytes the snapshot added to the repository
+//! drill:2026-11-25T03:30:00Z;ok;12.5;what proved it   the last restore drill
 //! user:107=neo4j                      owner names (see repo::owners)
 //! group:107=neo4j
 //! pinned
@@ -25,7 +26,8 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 
 use crate::repo::generation::{
-    is_generation_id, printable, Component, Manifest, Timings, FORMAT_VERSION, MAX_LABEL,
+    is_generation_id, printable, Component, DrillRecord, Manifest, Timings, FORMAT_VERSION,
+    MAX_LABEL,
 };
 use crate::repo::owners::Owners;
 
@@ -92,6 +94,32 @@ pub fn timings_tag(t: &Timings) -> String {
         "timings:downtime={:.3};total={:.3};stop={:.3};copy={:.3};start={:.3}",
         t.downtime_secs, t.total_secs, t.stop_secs, t.copy_secs, t.start_secs
     )
+}
+
+pub fn drill_tag(d: &DrillRecord) -> String {
+    format!(
+        "drill:{};{};{:.1};{}",
+        d.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        if d.ok { "ok" } else { "failed" },
+        d.secs,
+        escape(&d.detail)
+    )
+}
+
+fn parse_drill(v: &str) -> Option<DrillRecord> {
+    let mut parts = v.splitn(4, ';');
+    let at = DateTime::parse_from_rfc3339(parts.next()?)
+        .ok()?
+        .with_timezone(&Utc);
+    let ok = parts.next()? == "ok";
+    let secs = parts.next()?.parse().ok()?;
+    let detail = unescape(parts.next().unwrap_or_default());
+    Some(DrillRecord {
+        at,
+        ok,
+        secs,
+        detail,
+    })
 }
 
 pub fn added_tag(bytes: u64) -> String {
@@ -191,6 +219,7 @@ pub fn decode(s: &SnapshotFacts) -> Result<Option<Manifest>, String> {
         label: value("label").map(unescape).unwrap_or_default(),
         pinned: s.tags.iter().any(|t| t == PINNED),
         last_verified: None,
+        last_drill: value("drill").and_then(parse_drill),
         timings,
         versions,
         services_already_stopped: all("already-stopped").map(unescape).collect(),
@@ -256,6 +285,7 @@ mod tests {
             label: "before 6.1, 50% done".into(),
             pinned: true,
             last_verified: None,
+            last_drill: None,
             timings: Timings::default(),
             versions: [("neo4j".to_string(), "5.26.0".to_string())].into(),
             services_already_stopped: vec!["neo4j".into()],
