@@ -491,11 +491,6 @@ impl App {
             _ => {}
         }
     }
-
-    /// Whether a recovery waits for a thread (the loop then keeps reading it).
-    pub fn recovering(&self) -> bool {
-        self.stack.iter().any(|s| matches!(s, Screen::Recovery(_)))
-    }
 }
 
 /// The chooser as it opens (and as the list goes back to it).

@@ -321,3 +321,32 @@ fn check(inst: &Arc<Installation>, start: bool, kept: Vec<std::path::PathBuf>) -
         start_errors,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_that_is_not_there_says_so_in_the_wizards_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let given = dir.path().join("usb").display().to_string();
+        let spec = SourceSpec {
+            given: given.clone(),
+            password_file: None,
+        };
+        let e = open(&crate::config::Config::default(), &spec).unwrap_err();
+        assert!(e.starts_with(&format!("there is no folder {given}")), "{e}");
+    }
+
+    #[test]
+    fn an_empty_folder_opens_with_no_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = SourceSpec {
+            given: dir.path().display().to_string(),
+            password_file: None,
+        };
+        let (store, o) = open(&crate::config::Config::default(), &spec).unwrap();
+        assert!(matches!(store, Store::Archive(_)));
+        assert!(o.generations.is_empty(), "{:?}", o.generations);
+    }
+}
