@@ -17,6 +17,7 @@ use super::browse::{BrowseScreen, Listing};
 use super::eta::Estimate;
 pub use super::job::{Job, JobKind, StepState};
 use super::kept::KeptRow;
+use super::recovery::{Offer, Recovery};
 use super::scroll::Scroll;
 
 /// What the wizard knows about the world; refreshed by the loop.
@@ -44,6 +45,8 @@ pub struct Data {
     /// Whether the generations' files can be browsed (their file indexes are
     /// files of an archive repository; a restic one keeps them in snapshots).
     pub browsable: bool,
+    /// Whether Home offers the disaster recovery, and its off-site sources.
+    pub recovery: Offer,
 }
 
 /// An off-site target and the generations found there.
@@ -245,6 +248,10 @@ pub enum Screen {
     },
     /// A generation's contents, and how it differs from the live installation.
     Browse(Box<BrowseScreen>),
+    /// The guided disaster recovery (see `recovery`).
+    Recovery(Box<Recovery>),
+    /// Its typed confirmation of the restore.
+    RecoveryConfirm(Confirm),
 }
 
 /// Screen families, for the key table.
@@ -267,6 +274,12 @@ pub enum ScreenKind {
     Browse,
     BrowseSearch,
     BrowseDiff,
+    /// The disaster recovery's stages; a field typed on its first.
+    RecoverySource,
+    RecoveryInput,
+    RecoveryPick,
+    RecoveryPlan,
+    RecoveryChecklist,
 }
 
 impl Screen {
@@ -278,9 +291,11 @@ impl Screen {
             Screen::Job(_) => ScreenKind::Job,
             Screen::Generations { .. } => ScreenKind::Generations,
             Screen::RestorePick { .. } => ScreenKind::RestorePick,
-            Screen::RestoreConfirm(_) | Screen::DeleteConfirm(_) | Screen::RemoveKept { .. } => {
-                ScreenKind::Confirm
-            }
+            Screen::RestoreConfirm(_)
+            | Screen::DeleteConfirm(_)
+            | Screen::RemoveKept { .. }
+            | Screen::RecoveryConfirm(_) => ScreenKind::Confirm,
+            Screen::Recovery(r) => r.kind(),
             Screen::PrunePreview { .. } => ScreenKind::PrunePreview,
             Screen::Schedule(_) => ScreenKind::Schedule,
             Screen::Help(_) => ScreenKind::Help,
@@ -329,6 +344,16 @@ pub enum Effect {
     Browse(String),
     /// Compare a generation with the live installation (on a thread).
     Compare(String),
+    /// Open a disaster recovery's source and list it (on a thread).
+    OpenRecoverySource(super::recovery::SourceSpec),
+    /// Work out what restoring this generation of the source does here.
+    RecoveryPlan(String),
+    /// Restore this generation of the source (a job).
+    StartRecovery(String),
+    /// Look at the services and Structr's port afresh; `start` the stopped ones first.
+    RecoveryCheck {
+        start: bool,
+    },
 }
 
 pub struct App {
@@ -449,8 +474,12 @@ impl App {
             return Effect::Refresh;
         };
         j.finish(result.clone());
-        if j.kind == JobKind::VerifyForRestore && result.is_ok() {
-            if let Some(id) = j.id.clone() {
+        let (kind, id) = (j.kind, j.id.clone());
+        if let Some(effect) = self.recovery_job_done(&result) {
+            return effect;
+        }
+        if kind == JobKind::VerifyForRestore && result.is_ok() {
+            if let Some(id) = id {
                 self.stack.pop();
                 self.stack
                     .push(Screen::RestoreConfirm(Confirm::new(&id, Vec::new())));
@@ -479,6 +508,7 @@ impl App {
                 | ScreenKind::Schedule
                 | ScreenKind::BackupPlan
                 | ScreenKind::BrowseSearch
+                | ScreenKind::RecoveryInput
         );
         if key.code == KeyCode::Char('q') && !typing && !self.job_running() {
             return Effect::Quit;
@@ -497,6 +527,11 @@ impl App {
             ScreenKind::Browse | ScreenKind::BrowseSearch | ScreenKind::BrowseDiff => {
                 self.browse_key(key)
             }
+            ScreenKind::RecoverySource
+            | ScreenKind::RecoveryInput
+            | ScreenKind::RecoveryPick
+            | ScreenKind::RecoveryPlan
+            | ScreenKind::RecoveryChecklist => self.recovery_key(key),
             ScreenKind::Help => {
                 if matches!(
                     key.code,
@@ -535,6 +570,7 @@ impl App {
                 self.stack.push(Screen::Kept { sel: 0 });
                 Effect::FindKept
             }
+            KeyCode::Char('D') => self.open_recovery(),
             KeyCode::Char('R') if self.data.interrupted.is_some() => {
                 self.begin_job(JobKind::Recover, None);
                 Effect::Recover
@@ -866,13 +902,15 @@ fn on_confirm_key(app: &mut App, key: KeyEvent) -> Effect {
         return app.help();
     }
     let restore = matches!(app.screen(), Screen::RestoreConfirm(_));
+    let recovery = matches!(app.screen(), Screen::RecoveryConfirm(_));
     let kept = match app.screen() {
         Screen::RemoveKept { path, .. } => Some(path.clone()),
         _ => None,
     };
     let (Screen::RestoreConfirm(c)
     | Screen::DeleteConfirm(c)
-    | Screen::RemoveKept { confirm: c, .. }) = app.screen_mut()
+    | Screen::RemoveKept { confirm: c, .. }
+    | Screen::RecoveryConfirm(c)) = app.screen_mut()
     else {
         return Effect::None;
     };
@@ -921,6 +959,8 @@ fn on_confirm_key(app: &mut App, key: KeyEvent) -> Effect {
                 app.begin_job(JobKind::RemoveKept, Some(id));
                 app.expect_removal(&path);
                 Effect::RemoveKept(path)
+            } else if recovery {
+                app.start_recovery(id)
             } else if restore {
                 // Back to the picker after the job, not to a stale confirmation.
                 app.begin_job(JobKind::Restore, Some(id.clone()));

@@ -24,6 +24,8 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             // Last: the footer drops what does not fit, and the screen itself
             // says "Press R" whenever there is something to recover.
             ("R", "recover"),
+            // Home says "Press D" when the installation looks lost.
+            ("D", "disaster recovery"),
         ],
         ScreenKind::BackupPlan => &[
             SCROLL,
@@ -88,6 +90,16 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("/", "search"),
             ("c", "contents"),
             ("Esc", "back"),
+        ],
+        ScreenKind::RecoverySource => &[("↑↓ jk", "select"), ("Enter", "open"), ("Esc", "back")],
+        ScreenKind::RecoveryInput => &[("type", "the place"), ("Enter", "next"), ("Esc", "back")],
+        ScreenKind::RecoveryPick => &[("↑↓ jk", "select"), ("Enter", "plan"), ("Esc", "back")],
+        ScreenKind::RecoveryPlan => &[SCROLL, ("Enter", "confirm"), ("Esc", "back")],
+        ScreenKind::RecoveryChecklist => &[
+            SCROLL,
+            ("S", "start stopped services"),
+            ("c", "check again"),
+            ("Esc", "done"),
         ],
         ScreenKind::Actions => &[
             ("r", "restore"),

@@ -12,6 +12,8 @@ mod job;
 mod kept;
 pub mod keys;
 mod panics;
+mod recovery;
+mod recovery_tasks;
 mod report;
 pub mod scroll;
 pub mod theme;
@@ -205,6 +207,7 @@ fn drain(world: &mut World, app: &mut App) {
         Some(Err(TryRecvError::Disconnected)) => world.facts = None,
         _ => {}
     }
+    world.drain_recovery(app);
     // A browse left: its threads stop; one open: everything they sent.
     if !app.browsing() {
         world.forget_browse();

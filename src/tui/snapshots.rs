@@ -52,6 +52,7 @@ fn manifest(id: &str, hour: u32, label: &str, pinned: bool, verified: Option<boo
             deep: true,
             ok,
         }),
+        last_drill: None,
         timings: Timings {
             downtime_secs: 42.5,
             total_secs: 50.0,
@@ -120,6 +121,7 @@ fn data() -> Data {
         offsite: vec![],
         policy: "last 3, daily 7, weekly 4, monthly 12".into(),
         browsable: true,
+        recovery: Default::default(),
     }
 }
 
@@ -739,6 +741,7 @@ fn compose_data() -> Data {
         offsite: vec![],
         policy: "last 3, daily 7, weekly 4, monthly 12".into(),
         browsable: true,
+        recovery: Default::default(),
     }
 }
 
@@ -1287,4 +1290,189 @@ fn offsite_targets_on_home_and_in_the_details() {
         text_of(&screen)
     );
     insta::assert_snapshot!("generations_offsite", screen);
+}
+
+/// The guided disaster recovery: Home offering it, the source chooser (typing a
+/// folder; a folder that is not there), the generations found, the plan (a
+/// target created, one replaced, an owner mapped by name, a name missing here),
+/// a refusal, and the checklist at the end.
+#[test]
+fn disaster_recovery_screens() {
+    use super::recovery::{
+        Checklist, Field, Offer, Opened, Plan, Recovery, ServiceCheck, Stage, Tone,
+    };
+    use crate::tui::scroll::Scroll;
+    let c = clock();
+    let mut d = data();
+    d.generations = vec![];
+    d.services = vec![
+        ("structr".into(), Some(false)),
+        ("neo4j".into(), Some(false)),
+    ];
+    d.recovery = Offer {
+        why: Some(
+            "the Neo4j data folder /var/lib/neo4j/data is missing and the repository holds no generation"
+                .into(),
+        ),
+        offsite: vec!["nas".into(), "office".into()],
+    };
+    let home = render(&App::new(d.clone()), &COLOR, 80, 24, c);
+    assert!(
+        text_of(&home).contains("D Disaster recovery: restore from a copy"),
+        "{}",
+        text_of(&home)
+    );
+    insta::assert_snapshot!("home_recovery_offered", home);
+    let on = |r: Recovery| {
+        let mut app = App::new(d.clone());
+        app.stack.push(Screen::Recovery(Box::new(r)));
+        app
+    };
+    let source = |field, error: Option<&str>| {
+        let mut r = Recovery::new(d.recovery.clone());
+        r.stage = Stage::Source {
+            sel: 2,
+            field,
+            opening: None,
+            error: error.map(String::from),
+        };
+        r
+    };
+    let typing = on(source(
+        Some((Field::Folder, "/mnt/usb/structr-backups".into())),
+        None,
+    ));
+    let screen = render(&typing, &COLOR, 80, 24, c);
+    let text = text_of(&screen);
+    for row in [
+        "off-site target nas",
+        "off-site target office",
+        "▶ a folder (copied repository, mounted disk)…",
+        "a restic repository…",
+        "/mnt/usb/structr-backups_",
+    ] {
+        assert!(text.contains(row), "{row}:\n{text}");
+    }
+    insta::assert_snapshot!("recovery_source_typing", screen);
+    insta::assert_snapshot!(
+        "recovery_source_typing_minimum",
+        render(&typing, &COLOR, 64, 20, c)
+    );
+    let missing = on(source(None, Some("there is no folder /mnt/usb and no off-site target of that name (configured: nas, office)")));
+    insta::assert_snapshot!("recovery_source_error", render(&missing, &COLOR, 80, 24, c));
+    let mut generations = data().generations;
+    for m in &mut generations {
+        m.host = "old-srv".into();
+        m.versions.insert("neo4j".into(), "5.26.0".into());
+        m.versions.insert("structr".into(), "6.0.1".into());
+    }
+    let opened = Opened {
+        location: "/mnt/usb/structr-backups".into(),
+        generations,
+        unreadable: vec![],
+    };
+    let mut pick = Recovery::new(d.recovery.clone());
+    pick.opened = Some(opened.clone());
+    pick.stage = Stage::Pick { sel: 1 };
+    let screen = render(&on(pick.clone()), &COLOR, 80, 24, c);
+    assert!(
+        text_of(&screen).contains("▶ 20261125T021500Z  old-srv      2026-11-25 02:15    5.0 GiB"),
+        "{}",
+        text_of(&screen)
+    );
+    insta::assert_snapshot!("recovery_pick", screen);
+    let plan = Plan {
+        lines: vec![
+            (Tone::Plain, "neo4j-data  /var/lib/neo4j/data: CREATED (does not exist yet), 3.0 GiB in 120 files".into()),
+            (Tone::Plain, "structr  /usr/lib/structr: REPLACED (kept as /usr/lib/structr.pre-restore-20261125T021500Z), 2.0 GiB in 52000 files".into()),
+            (Tone::Plain, "owner neo4j (user): uid 107 in the generation → 112 here".into()),
+            (Tone::Warn, "WARNING: user structr (uid 998 in the generation) does not exist here; fix: `useradd --system structr`".into()),
+            (Tone::Plain, "structr, neo4j are stopped now and stay stopped; the checklist at the end offers to start them".into()),
+        ],
+        refused: false,
+        kept: vec![],
+    };
+    let mut planned = pick.clone();
+    planned.stage = Stage::Plan {
+        id: "20261125T021500Z".into(),
+        plan: Some(Ok(plan)),
+        scroll: Scroll::default(),
+    };
+    let screen = render(&on(planned.clone()), &COLOR, 80, 24, c);
+    let text = text_of(&screen);
+    assert!(text.contains("CREATED (does not exist yet)"), "{text}");
+    assert!(
+        text.contains("uid 107 in the generation → 112 here"),
+        "{text}"
+    );
+    insta::assert_snapshot!("recovery_plan", screen);
+    insta::assert_snapshot!(
+        "recovery_plan_minimum",
+        render(&on(planned), &COLOR, 64, 20, c)
+    );
+    let mut refused = pick;
+    refused.stage = Stage::Plan {
+        id: "20261125T021500Z".into(),
+        plan: Some(Ok(Plan {
+            lines: vec![(Tone::Refused, "REFUSED: the Neo4j store of 20261125T021500Z was written by Neo4j 5.26.0 and Neo4j 4.4.30 is installed here: a store cannot be opened by an older major. Install Neo4j 5.26 or newer, then restore".into())],
+            refused: true,
+            kept: vec![],
+        })),
+        scroll: Scroll::default(),
+    };
+    insta::assert_snapshot!(
+        "recovery_plan_refused",
+        render(&on(refused), &COLOR, 80, 24, c)
+    );
+    let service = |name: &str, running: bool| ServiceCheck {
+        name: name.into(),
+        running: Some(running),
+        health: if running {
+            Ok(())
+        } else {
+            Err("not running".into())
+        },
+    };
+    let checked = |running: bool| {
+        let mut r = Recovery::new(d.recovery.clone());
+        r.opened = Some(opened.clone());
+        r.stage = Stage::Checklist {
+            summary: "Generation 20261125T021500Z restored from /mnt/usb/structr-backups.".into(),
+            checks: Some(Checklist {
+                services: vec![service("neo4j", running), service("structr", running)],
+                http: Some((
+                    "http://127.0.0.1:8082/structr/health/ready".into(),
+                    if running {
+                        Ok(())
+                    } else {
+                        Err("not asked: structr is not running".into())
+                    },
+                )),
+                kept: vec![PathBuf::from(
+                    "/usr/lib/structr.pre-restore-20261125T021500Z",
+                )],
+                start_errors: vec![],
+            }),
+            scroll: Scroll::default(),
+        };
+        on(r)
+    };
+    let screen = render(&checked(true), &COLOR, 80, 24, c);
+    let text = text_of(&screen);
+    for line in [
+        "✓ neo4j running, healthy",
+        "✓ structr running, healthy",
+        "✓ Structr answers at http://127.0.0.1:8082/structr/health/ready",
+        "structr-backup schedule --enable",
+    ] {
+        assert!(text.contains(line), "{line}:\n{text}");
+    }
+    insta::assert_snapshot!("recovery_checklist", screen);
+    let screen = render(&checked(false), &COLOR, 80, 24, c);
+    assert!(text_of(&screen).contains("Press S to start neo4j, structr."));
+    insta::assert_snapshot!("recovery_checklist_stopped", screen);
+    insta::assert_snapshot!(
+        "recovery_checklist_minimum",
+        render(&checked(true), &COLOR, 64, 20, c)
+    );
 }

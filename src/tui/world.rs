@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::app::{App, Data, Effect, PruneRow, ScheduleFacts, Timer};
 use super::failure::Failed;
+use super::recovery::Offer;
 use super::{browse, browse_tasks, facts, kept, panics, report};
 use crate::cancel::Cancel;
 use crate::install::schedule;
@@ -68,6 +69,8 @@ pub struct World {
     pub(super) quick: Option<Receiver<Quick>>,
     /// A browse's threads: its listing (with mtimes) and its comparison.
     pub(super) browse: Vec<(Cancel, Receiver<browse::BrowseMsg>)>,
+    /// The disaster recovery's thread and the source it opened.
+    pub(super) recovery: super::recovery_tasks::RecoveryWorld,
 }
 
 /// What a quick thread found (see `World::quick`).
@@ -134,6 +137,7 @@ impl World {
             generations_seen: None,
             offsite_seen: Vec::new(),
             browse: Vec::new(),
+            recovery: Default::default(),
         }
     }
 
@@ -174,6 +178,14 @@ impl World {
                         .collect(),
                 };
                 d.notes = inst.notes.clone();
+                // The configured repository's own answer: a restic one not yet
+                // listed is not taken for an empty one.
+                let no_generation = match &self.store {
+                    Store::Archive(_) => d.generations.is_empty(),
+                    _ => self.generations_seen.as_ref().is_some_and(|g| g.is_empty()),
+                };
+                let offsite = self.config.offsite.iter().map(|o| o.name.clone()).collect();
+                d.recovery = Offer::of(&inst.components, no_generation, offsite);
             }
             Err(e) => {
                 d.detect_error = Some(e.clone());
@@ -229,6 +241,10 @@ impl World {
     pub(super) fn perform(&mut self, app: &mut App, effect: Effect) {
         match effect {
             Effect::None | Effect::Quit => {}
+            e @ (Effect::OpenRecoverySource(_)
+            | Effect::RecoveryPlan(_)
+            | Effect::StartRecovery(_)
+            | Effect::RecoveryCheck { .. }) => self.perform_recovery(app, e),
             Effect::Refresh => {
                 app.set_data(self.data());
                 self.gather_schedule();

@@ -65,6 +65,13 @@ pub fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) -
             r.stopped.join(", ")
         )));
     }
+    if let Some(why) = d.recovery.why.as_ref().filter(|_| d.detect_error.is_none()) {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!(" ⚠ This installation looks lost: {why}."),
+            theme.warn(),
+        ));
+    }
     for n in &d.notes {
         lines.push(Line::raw(""));
         lines.push(Line::styled(format!(" ℹ {n}"), theme.dim()));
@@ -73,23 +80,30 @@ pub fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) -
     let inner = block.inner(area);
     f.render_widget(block, area);
     // What to press stays in view; the facts above scroll when they do not fit.
-    let [facts, keys] = above(inner, &lines, 2);
-    let overflow = scrolled(f, facts, lines, &app.home_scroll);
-    f.render_widget(
-        Paragraph::new(vec![
-            Line::raw(""),
-            Line::from(vec![
-                Span::raw(" "),
-                Span::styled("b", theme.key()),
-                Span::raw(" back up now   "),
-                Span::styled("r", theme.key()),
-                Span::raw(" restore   "),
-                Span::styled("g", theme.key()),
-                Span::raw(" browse generations"),
-            ]),
+    let mut actions = vec![
+        Line::raw(""),
+        Line::from(vec![
+            Span::raw(" "),
+            Span::styled("b", theme.key()),
+            Span::raw(" back up now   "),
+            Span::styled("r", theme.key()),
+            Span::raw(" restore   "),
+            Span::styled("g", theme.key()),
+            Span::raw(" browse generations"),
         ]),
-        keys,
-    );
+    ];
+    // Offered where the other actions are when the installation looks lost
+    // (otherwise D is in the help only).
+    if d.recovery.why.is_some() && d.detect_error.is_none() {
+        actions.push(Line::from(vec![
+            Span::raw(" "),
+            Span::styled("D", theme.key()),
+            Span::raw(" Disaster recovery: restore from a copy"),
+        ]));
+    }
+    let [facts, keys] = above(inner, &lines, actions.len() as u16);
+    let overflow = scrolled(f, facts, lines, &app.home_scroll);
+    f.render_widget(Paragraph::new(actions), keys);
     overflow
 }
 

@@ -10,6 +10,7 @@ mod home;
 mod job;
 mod kept;
 mod prune;
+mod recovery;
 mod schedule;
 mod widgets;
 
@@ -100,6 +101,8 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         }
         Screen::Browse(_) => "Files".into(),
         Screen::RemoveKept { .. } => "Kept folders: remove".into(),
+        Screen::Recovery(r) => recovery::title(r).into(),
+        Screen::RecoveryConfirm(_) => "Disaster recovery: confirm".into(),
     };
     let who = format!("{} · {} ", app.data.kind, app.data.host);
     // The installation goes when the title needs the room.
@@ -132,6 +135,10 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
             overflow = confirm(f, body, c, "Remove", "folder name", theme)
         }
         Screen::Kept { sel } => kept(f, body, app, *sel, theme, clock),
+        Screen::Recovery(r) => overflow = recovery::recovery(f, body, r, theme, clock),
+        Screen::RecoveryConfirm(c) => {
+            overflow = confirm(f, body, c, "Restore", "generation id", theme)
+        }
         Screen::Browse(b) => browse(f, body, b, theme),
         Screen::PrunePreview { rows, sel, confirm } => {
             prune(f, body, rows, &app.data.policy, *sel, *confirm, theme)
@@ -170,6 +177,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
             &["↑↓ jk", "Enter", "f", "v", "V", "p", "d"]
         }
         Screen::Generations { .. } | Screen::Actions { .. } if !app.data.browsable => &["f"],
+        Screen::Recovery(r) if !r.can_go_on() => &["Enter"],
         _ => &[],
     };
     footer(f, foot, screen.kind(), overflow, idle, theme);

@@ -1,0 +1,698 @@
+//! The guided disaster recovery: on a machine whose Neo4j data folder is missing
+//! or empty, or whose repository holds no generation, Home offers to restore
+//! from a copy kept elsewhere. Its stages: choose the source (an off-site target,
+//! a folder, a restic repository), pick a generation, read the plan, confirm
+//! with the typed id, watch the restore, and end on a checklist. This module is
+//! the state and its keys; `recovery_tasks` does the slow work on threads and
+//! `view::recovery` draws it.
+
+use std::path::{Path, PathBuf};
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
+use super::app::{moved, App, Confirm, Effect, JobKind, Screen, ScreenKind};
+use super::scroll::Scroll;
+use crate::install::{ComponentSpec, ROLE_NEO4J_DATA};
+use crate::repo::generation::Manifest;
+
+/// Whether Home offers the recovery, and where a copy may be: read with the
+/// rest of Home's data.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Offer {
+    /// Why this machine looks like one to recover (None: it does not; the
+    /// recovery is still reachable by its key, listed in the help).
+    pub why: Option<String>,
+    /// The configured `[[offsite]]` targets, by name: the first sources offered.
+    pub offsite: Vec<String>,
+}
+
+impl Offer {
+    /// What makes an installation look lost: its Neo4j data folder is missing or
+    /// empty, or the repository holds no generation. Reads one folder.
+    pub fn of(components: &[ComponentSpec], no_generation: bool, offsite: Vec<String>) -> Offer {
+        let empty: Vec<&Path> = components
+            .iter()
+            .filter(|c| c.role == ROLE_NEO4J_DATA || c.is_neo4j_store())
+            .map(|c| c.path.as_path())
+            .filter(|p| std::fs::read_dir(p).map_or(true, |mut d| d.next().is_none()))
+            .collect();
+        let mut why = Vec::new();
+        if let Some(p) = empty.first() {
+            why.push(format!(
+                "the Neo4j data folder {} is {}",
+                p.display(),
+                if p.exists() { "empty" } else { "missing" }
+            ));
+        }
+        if no_generation {
+            why.push("the repository holds no generation".into());
+        }
+        Offer {
+            why: (!why.is_empty()).then(|| why.join(" and ")),
+            offsite,
+        }
+    }
+}
+
+/// Where the generations are read from: what `Store::open_from` is given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceSpec {
+    /// An off-site target's name, a folder, or a restic repository string.
+    pub given: String,
+    /// For a restic repository: its password file.
+    pub password_file: Option<PathBuf>,
+}
+
+/// One row of the source chooser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Choice {
+    Offsite(String),
+    Folder,
+    Restic,
+}
+
+impl Choice {
+    pub fn label(&self) -> String {
+        match self {
+            Choice::Offsite(name) => format!("off-site target {name}"),
+            Choice::Folder => "a folder (copied repository, mounted disk)…".into(),
+            Choice::Restic => "a restic repository…".into(),
+        }
+    }
+}
+
+/// A text field of the source chooser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Field {
+    Folder,
+    ResticRepo,
+    /// The password file of the restic repository typed before it.
+    ResticPassword {
+        repo: String,
+    },
+}
+
+impl Field {
+    pub fn prompt(&self) -> &'static str {
+        match self {
+            Field::Folder => "Folder",
+            Field::ResticRepo => "Repository",
+            Field::ResticPassword { .. } => "Password file",
+        }
+    }
+}
+
+/// One line of the plan and how it is shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tone {
+    Plain,
+    /// Something the admin must look at (an owner missing here, a version change).
+    Warn,
+    /// A refusal: the restore cannot go on.
+    Refused,
+}
+
+/// What the restore of one generation will do here, worked out on a thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub lines: Vec<(Tone, String)>,
+    /// True when a refusal blocks the restore.
+    pub refused: bool,
+    /// Where the targets that exist are kept once replaced.
+    pub kept: Vec<PathBuf>,
+}
+
+/// One service on the checklist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceCheck {
+    pub name: String,
+    /// None: the question failed (the error is in `health`).
+    pub running: Option<bool>,
+    /// Ok once it answers as healthy; why not otherwise.
+    pub health: Result<(), String>,
+}
+
+/// The state after the restore, checked afresh on a thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checklist {
+    pub services: Vec<ServiceCheck>,
+    /// Structr's HTTP health endpoint: where it was asked and what it said
+    /// (None: no Structr folder to read the port from).
+    pub http: Option<(String, Result<(), String>)>,
+    /// The previous folders the restore kept beside the targets, still there.
+    pub kept: Vec<PathBuf>,
+    /// Starting the stopped services failed: why, per service.
+    pub start_errors: Vec<String>,
+}
+
+impl Checklist {
+    pub fn stopped(&self) -> Vec<&str> {
+        self.services
+            .iter()
+            .filter(|s| s.running == Some(false))
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Stage {
+    Source {
+        sel: usize,
+        /// A text field being typed, and its text.
+        field: Option<(Field, String)>,
+        /// The source being opened (on a thread), in words.
+        opening: Option<String>,
+        /// Why the last source could not be opened.
+        error: Option<String>,
+    },
+    Pick {
+        sel: usize,
+    },
+    Plan {
+        id: String,
+        /// None while it is worked out.
+        plan: Option<Result<Plan, String>>,
+        scroll: Scroll,
+    },
+    Checklist {
+        /// What the restore reported when it finished.
+        summary: String,
+        /// None while it is checked.
+        checks: Option<Checklist>,
+        scroll: Scroll,
+    },
+}
+
+/// The opened source: where it is and its generations, newest first.
+#[derive(Clone, Debug)]
+pub struct Opened {
+    pub location: String,
+    pub generations: Vec<Manifest>,
+    /// Generations that could not be read (listed, not offered).
+    pub unreadable: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Recovery {
+    pub offer: Offer,
+    pub stage: Stage,
+    pub opened: Option<Opened>,
+}
+
+impl Recovery {
+    pub fn new(offer: Offer) -> Self {
+        Recovery {
+            offer,
+            stage: source_stage(),
+            opened: None,
+        }
+    }
+
+    /// The rows of the source chooser: the off-site targets, then the two kinds
+    /// of place to type.
+    pub fn choices(&self) -> Vec<Choice> {
+        let mut v: Vec<Choice> = self
+            .offer
+            .offsite
+            .iter()
+            .cloned()
+            .map(Choice::Offsite)
+            .collect();
+        v.push(Choice::Folder);
+        v.push(Choice::Restic);
+        v
+    }
+
+    pub fn kind(&self) -> ScreenKind {
+        match &self.stage {
+            Stage::Source { field: Some(_), .. } => ScreenKind::RecoveryInput,
+            Stage::Source { .. } => ScreenKind::RecoverySource,
+            Stage::Pick { .. } => ScreenKind::RecoveryPick,
+            Stage::Plan { .. } => ScreenKind::RecoveryPlan,
+            Stage::Checklist { .. } => ScreenKind::RecoveryChecklist,
+        }
+    }
+
+    /// Whether Enter leads anywhere now (a plan still worked out or refused: no).
+    pub fn can_go_on(&self) -> bool {
+        match &self.stage {
+            Stage::Plan { plan, .. } => matches!(plan, Some(Ok(p)) if !p.refused),
+            Stage::Source { opening, .. } => opening.is_none(),
+            _ => true,
+        }
+    }
+
+    pub fn typing(&self) -> bool {
+        matches!(self.stage, Stage::Source { field: Some(_), .. })
+    }
+}
+
+/// What a recovery thread found (see `recovery_tasks`).
+pub enum RecoveryMsg {
+    /// The source opened and listed, or why not. The store stays with the world.
+    Opened(Result<(crate::repo::store::Store, Opened), String>),
+    Planned(String, Result<Plan, String>),
+    Checked(Checklist),
+}
+
+impl App {
+    /// Opens the recovery from Home.
+    pub(super) fn open_recovery(&mut self) -> Effect {
+        self.stack.push(Screen::Recovery(Box::new(Recovery::new(
+            self.data.recovery.clone(),
+        ))));
+        Effect::None
+    }
+
+    fn recovery_mut(&mut self) -> Option<&mut Recovery> {
+        self.stack.iter_mut().rev().find_map(|s| match s {
+            Screen::Recovery(r) => Some(r.as_mut()),
+            _ => None,
+        })
+    }
+
+    pub(super) fn recovery_key(&mut self, key: KeyEvent) -> Effect {
+        let Some(Screen::Recovery(r)) = self.stack.last_mut() else {
+            return Effect::None;
+        };
+        if key.code == KeyCode::Char('?') && !r.typing() {
+            return self.help();
+        }
+        let count = r.opened.as_ref().map_or(0, |o| o.generations.len());
+        let choices = r.choices();
+        match &mut r.stage {
+            Stage::Source {
+                sel,
+                field,
+                opening,
+                error,
+            } => {
+                if let Some((f, text)) = field {
+                    return match key.code {
+                        KeyCode::Esc => {
+                            *field = None;
+                            Effect::None
+                        }
+                        KeyCode::Backspace => {
+                            text.pop();
+                            Effect::None
+                        }
+                        KeyCode::Char(c) if !c.is_control() => {
+                            text.push(c);
+                            Effect::None
+                        }
+                        KeyCode::Enter if text.trim().is_empty() => Effect::None,
+                        KeyCode::Enter => {
+                            let typed = text.trim().to_string();
+                            let spec = match f {
+                                Field::Folder => SourceSpec {
+                                    given: typed,
+                                    password_file: None,
+                                },
+                                Field::ResticRepo => {
+                                    *field = Some((
+                                        Field::ResticPassword { repo: typed },
+                                        String::new(),
+                                    ));
+                                    return Effect::None;
+                                }
+                                Field::ResticPassword { repo } => SourceSpec {
+                                    given: repo.clone(),
+                                    password_file: Some(PathBuf::from(typed)),
+                                },
+                            };
+                            *field = None;
+                            *error = None;
+                            *opening = Some(spec.given.clone());
+                            Effect::OpenRecoverySource(spec)
+                        }
+                        _ => Effect::None,
+                    };
+                }
+                if opening.is_some() {
+                    // Listing a remote source takes seconds: Esc stops waiting for it.
+                    if key.code == KeyCode::Esc {
+                        *opening = None;
+                    }
+                    return Effect::None;
+                }
+                *sel = moved(*sel, choices.len(), key.code);
+                match (key.code, choices.get(*sel)) {
+                    (KeyCode::Esc, _) => {
+                        self.back();
+                        Effect::None
+                    }
+                    (KeyCode::Enter, Some(Choice::Offsite(name))) => {
+                        *error = None;
+                        *opening = Some(format!("off-site target {name}"));
+                        Effect::OpenRecoverySource(SourceSpec {
+                            given: name.clone(),
+                            password_file: None,
+                        })
+                    }
+                    (KeyCode::Enter, Some(Choice::Folder)) => {
+                        *field = Some((Field::Folder, String::new()));
+                        Effect::None
+                    }
+                    (KeyCode::Enter, Some(Choice::Restic)) => {
+                        *field = Some((Field::ResticRepo, String::new()));
+                        Effect::None
+                    }
+                    _ => Effect::None,
+                }
+            }
+            Stage::Pick { sel } => {
+                *sel = moved(*sel, count, key.code);
+                let id = r
+                    .opened
+                    .as_ref()
+                    .and_then(|o| o.generations.get(*sel))
+                    .map(|m| m.id.clone());
+                match (key.code, id) {
+                    (KeyCode::Esc, _) => {
+                        r.stage = source_stage();
+                        Effect::None
+                    }
+                    (KeyCode::Enter, Some(id)) => {
+                        r.stage = Stage::Plan {
+                            id: id.clone(),
+                            plan: None,
+                            scroll: Scroll::default(),
+                        };
+                        Effect::RecoveryPlan(id)
+                    }
+                    _ => Effect::None,
+                }
+            }
+            Stage::Plan { id, plan, scroll } => match key.code {
+                KeyCode::Esc => {
+                    let sel = r
+                        .opened
+                        .as_ref()
+                        .and_then(|o| o.generations.iter().position(|m| &m.id == id))
+                        .unwrap_or(0);
+                    r.stage = Stage::Pick { sel };
+                    Effect::None
+                }
+                KeyCode::Enter => match plan {
+                    Some(Ok(p)) if !p.refused => {
+                        let facts = confirm_facts(id, p, r.opened.as_ref());
+                        let id = id.clone();
+                        self.stack
+                            .push(Screen::RecoveryConfirm(Confirm::new(&id, facts)));
+                        Effect::None
+                    }
+                    _ => Effect::None,
+                },
+                code => {
+                    scroll.on_key(code, true);
+                    Effect::None
+                }
+            },
+            Stage::Checklist { checks, scroll, .. } => match key.code {
+                KeyCode::Esc | KeyCode::Enter => {
+                    self.back();
+                    Effect::Refresh
+                }
+                KeyCode::Char('S') if checks.as_ref().is_some_and(|c| !c.stopped().is_empty()) => {
+                    *checks = None;
+                    Effect::RecoveryCheck { start: true }
+                }
+                KeyCode::Char('c') if checks.is_some() => {
+                    *checks = None;
+                    Effect::RecoveryCheck { start: false }
+                }
+                code => {
+                    scroll.on_key(code, true);
+                    Effect::None
+                }
+            },
+        }
+    }
+
+    /// The typed id was confirmed: the restore runs as a job over the recovery.
+    pub(super) fn start_recovery(&mut self, id: String) -> Effect {
+        self.begin_job(JobKind::Restore, Some(id.clone()));
+        Effect::StartRecovery(id)
+    }
+
+    /// A restore ended. Under a recovery, success leads on to the checklist (the
+    /// job's screen gives way to it); a failure stays on the job's screen.
+    /// None: not a recovery's restore.
+    pub(super) fn recovery_job_done(&mut self, result: &Result<String, String>) -> Option<Effect> {
+        let n = self.stack.len();
+        if n < 2 || !matches!(self.stack[n - 2], Screen::Recovery(_)) {
+            return None;
+        }
+        let Ok(summary) = result else {
+            return Some(Effect::Refresh);
+        };
+        self.stack.pop();
+        let r = self.recovery_mut()?;
+        r.stage = Stage::Checklist {
+            summary: summary.clone(),
+            checks: None,
+            scroll: Scroll::default(),
+        };
+        Some(Effect::RecoveryCheck { start: false })
+    }
+
+    /// What a recovery thread found; a message for a stage since left is dropped.
+    pub fn on_recovery(&mut self, msg: RecoveryMsg) {
+        let Some(r) = self.recovery_mut() else { return };
+        match (msg, &mut r.stage) {
+            (RecoveryMsg::Opened(found), Stage::Source { opening, error, .. })
+                if opening.is_some() =>
+            {
+                *opening = None;
+                match found {
+                    Ok((_, o)) if o.generations.is_empty() => {
+                        *error = Some(format!(
+                            "{} holds no generation{}",
+                            o.location,
+                            match o.unreadable.first() {
+                                Some(e) => format!(" that can be read ({e})"),
+                                None => String::new(),
+                            }
+                        ));
+                    }
+                    Ok((_, o)) => {
+                        r.opened = Some(o);
+                        r.stage = Stage::Pick { sel: 0 };
+                    }
+                    Err(e) => *error = Some(e),
+                }
+            }
+            (RecoveryMsg::Planned(for_id, p), Stage::Plan { id, plan, .. }) if for_id == *id => {
+                *plan = Some(p);
+            }
+            (RecoveryMsg::Checked(c), Stage::Checklist { checks, .. }) => *checks = Some(c),
+            _ => {}
+        }
+    }
+}
+
+/// The chooser as it opens (and as the list goes back to it).
+fn source_stage() -> Stage {
+    Stage::Source {
+        sel: 0,
+        field: None,
+        opening: None,
+        error: None,
+    }
+}
+
+/// The confirmation's facts: the plan in short, from where.
+fn confirm_facts(id: &str, plan: &Plan, opened: Option<&Opened>) -> Vec<String> {
+    let mut v = vec![format!(
+        "Restores generation {id} from {}.",
+        opened.map_or("the copy", |o| o.location.as_str())
+    )];
+    v.extend(plan.lines.iter().map(|(_, l)| l.clone()));
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::app::Data;
+    use ratatui::crossterm::event::{KeyEventKind, KeyModifiers};
+
+    fn key(c: KeyCode) -> KeyEvent {
+        KeyEvent::new_with_kind(c, KeyModifiers::NONE, KeyEventKind::Press)
+    }
+
+    fn type_text(app: &mut App, s: &str) {
+        for ch in s.chars() {
+            app.on_key(key(KeyCode::Char(ch)));
+        }
+    }
+
+    fn manifest(id: &str) -> Manifest {
+        Manifest {
+            format_version: 1,
+            id: id.into(),
+            created_at: chrono::Utc::now(),
+            host: "old".into(),
+            installation: "custom".into(),
+            tool_version: "0".into(),
+            label: String::new(),
+            pinned: false,
+            last_verified: None,
+            last_drill: None,
+            timings: Default::default(),
+            versions: Default::default(),
+            services_already_stopped: vec![],
+            components: vec![],
+            snapshot: None,
+            added_bytes: None,
+            owners: Default::default(),
+        }
+    }
+
+    fn opened(ids: &[&str]) -> RecoveryMsg {
+        let store = crate::repo::store::Store::Archive(crate::repo::generation::Repo::new(
+            PathBuf::from("/copy"),
+        ));
+        RecoveryMsg::Opened(Ok((
+            store,
+            Opened {
+                location: "/copy".into(),
+                generations: ids.iter().map(|i| manifest(i)).collect(),
+                unreadable: vec![],
+            },
+        )))
+    }
+
+    #[test]
+    fn the_offer_names_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let c = vec![ComponentSpec::new(ROLE_NEO4J_DATA, data.clone())];
+        let o = Offer::of(&c, false, vec![]);
+        assert!(o.why.as_deref().unwrap().contains("is missing"), "{o:?}");
+        std::fs::create_dir(&data).unwrap();
+        assert!(Offer::of(&c, false, vec![])
+            .why
+            .unwrap()
+            .contains("is empty"));
+        std::fs::write(data.join("x"), "x").unwrap();
+        assert_eq!(Offer::of(&c, false, vec![]).why, None);
+        assert_eq!(
+            Offer::of(&c, true, vec![]).why.as_deref(),
+            Some("the repository holds no generation")
+        );
+    }
+
+    #[test]
+    fn from_home_through_a_typed_folder_to_the_job() {
+        let mut app = App::new(Data::default());
+        app.on_key(key(KeyCode::Char('D')));
+        assert_eq!(app.screen().kind(), ScreenKind::RecoverySource);
+        app.on_key(key(KeyCode::Enter));
+        assert_eq!(app.screen().kind(), ScreenKind::RecoveryInput);
+        // `q` is a letter of the path here.
+        type_text(&mut app, "/mnt/q");
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::OpenRecoverySource(SourceSpec {
+                given: "/mnt/q".into(),
+                password_file: None
+            })
+        );
+        // A failure is shown and the chooser stays.
+        app.on_recovery(RecoveryMsg::Opened(Err("there is no folder /mnt/q".into())));
+        assert_eq!(app.screen().kind(), ScreenKind::RecoverySource);
+        app.on_key(key(KeyCode::Enter));
+        type_text(&mut app, "/copy");
+        app.on_key(key(KeyCode::Enter));
+        app.on_recovery(opened(&["b", "a"]));
+        assert_eq!(app.screen().kind(), ScreenKind::RecoveryPick);
+        app.on_key(key(KeyCode::Down));
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::RecoveryPlan("a".into())
+        );
+        // Refused: Enter goes nowhere.
+        let refused = Plan {
+            lines: vec![(Tone::Refused, "a different kind".into())],
+            refused: true,
+            kept: vec![],
+        };
+        app.on_recovery(RecoveryMsg::Planned("a".into(), Ok(refused)));
+        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::None);
+        assert_eq!(app.screen().kind(), ScreenKind::RecoveryPlan);
+        app.on_key(key(KeyCode::Esc));
+        app.on_key(key(KeyCode::Enter));
+        let fine = Plan {
+            lines: vec![(Tone::Plain, "CREATED".into())],
+            refused: false,
+            kept: vec![],
+        };
+        app.on_recovery(RecoveryMsg::Planned("a".into(), Ok(fine)));
+        app.on_key(key(KeyCode::Enter));
+        assert_eq!(app.screen().kind(), ScreenKind::Confirm);
+        type_text(&mut app, "a");
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::StartRecovery("a".into())
+        );
+        assert!(app.job_running());
+        assert_eq!(
+            app.on_job_done(Ok("restored".into())),
+            Effect::RecoveryCheck { start: false }
+        );
+        assert_eq!(app.screen().kind(), ScreenKind::RecoveryChecklist);
+        app.on_recovery(RecoveryMsg::Checked(Checklist {
+            services: vec![ServiceCheck {
+                name: "neo4j".into(),
+                running: Some(false),
+                health: Err("not running".into()),
+            }],
+            http: None,
+            kept: vec![],
+            start_errors: vec![],
+        }));
+        assert_eq!(
+            app.on_key(key(KeyCode::Char('S'))),
+            Effect::RecoveryCheck { start: true }
+        );
+        assert_eq!(app.on_key(key(KeyCode::Char('S'))), Effect::None, "once");
+        assert_eq!(app.on_key(key(KeyCode::Esc)), Effect::Refresh);
+        assert_eq!(app.screen().kind(), ScreenKind::Home);
+    }
+
+    #[test]
+    fn a_restic_source_asks_for_its_password_file() {
+        let mut app = App::new(Data::default());
+        app.on_key(key(KeyCode::Char('D')));
+        app.on_key(key(KeyCode::Down));
+        app.on_key(key(KeyCode::Enter));
+        type_text(&mut app, "sftp:b@nas:/srv/r");
+        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::None);
+        type_text(&mut app, "/root/pw");
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::OpenRecoverySource(SourceSpec {
+                given: "sftp:b@nas:/srv/r".into(),
+                password_file: Some("/root/pw".into())
+            })
+        );
+        // Esc stops waiting; a late answer is dropped.
+        app.on_key(key(KeyCode::Esc));
+        app.on_recovery(opened(&["a"]));
+        assert_eq!(app.screen().kind(), ScreenKind::RecoverySource);
+    }
+
+    #[test]
+    fn a_failed_restore_stays_on_its_screen() {
+        let mut app = App::new(Data::default());
+        app.on_key(key(KeyCode::Char('D')));
+        app.begin_job(JobKind::Restore, Some("a".into()));
+        assert_eq!(app.on_job_done(Err("disk full".into())), Effect::Refresh);
+        assert_eq!(app.screen().kind(), ScreenKind::JobDone);
+        app.on_key(key(KeyCode::Esc));
+        assert_eq!(app.screen().kind(), ScreenKind::RecoverySource);
+    }
+}

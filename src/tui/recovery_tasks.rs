@@ -1,0 +1,352 @@
+//! The disaster recovery's slow work, each on a thread reporting on the one
+//! channel the loop reads: opening and listing the source (a remote restic
+//! repository answers in seconds), working out the plan, the restore itself (a
+//! watched job like any restore), and the checklist's fresh look at the services.
+
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::app::{App, Effect};
+use super::recovery::{Checklist, Opened, Plan, RecoveryMsg, ServiceCheck, SourceSpec, Tone};
+use super::world::World;
+use super::{panics, report};
+use crate::cancel::Cancel;
+use crate::install::health::Health;
+use crate::install::{conf, Installation, ROLE_STRUCTR};
+use crate::ops::restore::RestoreOptions;
+use crate::ops::{self, Context};
+use crate::repo::archive::ArchiveOptions;
+use crate::repo::store::Store;
+use crate::units;
+
+/// Structr's readiness endpoint (STRUCTR.md §4): 200 once it serves requests.
+const READY_PATH: &str = "/structr/health/ready";
+
+/// The longest the checklist waits for a service or Structr's port to answer.
+const CHECK_WAIT: Duration = Duration::from_secs(60);
+
+/// The recovery's part of the world: the thread at work and the opened source.
+#[derive(Default)]
+pub struct RecoveryWorld {
+    pub(super) rx: Option<Receiver<RecoveryMsg>>,
+    /// The source the user opened; the restore reads from it.
+    pub(super) from: Option<Store>,
+    /// Where the planned restore keeps the folders it replaces (for the checklist).
+    pub(super) kept: Vec<std::path::PathBuf>,
+}
+
+impl World {
+    /// Carries out a recovery's effect.
+    pub(super) fn perform_recovery(&mut self, app: &mut App, effect: Effect) {
+        match effect {
+            Effect::OpenRecoverySource(spec) => {
+                self.recovery.from = None;
+                let config = self.config.clone();
+                self.recovery_thread(move || RecoveryMsg::Opened(open(&config, &spec)));
+            }
+            Effect::RecoveryPlan(id) => {
+                let (Ok(inst), Some(from)) = (&self.inst, &self.recovery.from) else {
+                    app.on_recovery(RecoveryMsg::Planned(
+                        id,
+                        Err("no installation here or no source opened".into()),
+                    ));
+                    return;
+                };
+                let (inst, from, store) = (inst.clone(), from.clone(), self.store.clone());
+                self.recovery_thread(move || {
+                    let plan = plan(&inst, &store, &from, &id);
+                    RecoveryMsg::Planned(id, plan)
+                });
+            }
+            Effect::StartRecovery(id) => {
+                let Some(from) = self.recovery.from.clone() else {
+                    return;
+                };
+                let watch = report::Watch {
+                    operation: "restore",
+                    id: Some(id.clone()),
+                };
+                self.spawn_watched(watch, move |ctx, on| {
+                    let opts = RestoreOptions {
+                        safety_backup: true,
+                    };
+                    let out = ops::restore::run(ctx, Some(&from), &id, &opts, on)?;
+                    let mut s = format!(
+                        "Generation {} restored from {}.",
+                        out.restored.id,
+                        from.location()
+                    );
+                    if !out.closing.unhealthy.is_empty() {
+                        s.push_str(&format!(
+                            " Not healthy in time: {}.",
+                            out.closing.unhealthy.join(", ")
+                        ));
+                    }
+                    Ok(s)
+                });
+            }
+            Effect::RecoveryCheck { start } => {
+                self.perform(app, Effect::Refresh);
+                let Ok(inst) = &self.inst else { return };
+                let inst = inst.clone();
+                let kept = self.recovery.kept.clone();
+                self.recovery_thread(move || RecoveryMsg::Checked(check(&inst, start, kept)));
+            }
+            _ => {}
+        }
+    }
+
+    /// Runs `work` on a thread; the one before is forgotten (its answer is for a
+    /// stage the user left). A panic becomes no answer: the stage keeps waiting
+    /// until the user goes back, and says so.
+    fn recovery_thread(&mut self, work: impl FnOnce() -> RecoveryMsg + Send + 'static) {
+        let (tx, rx) = mpsc::channel();
+        let started = std::thread::Builder::new()
+            .name("wizard-recovery".into())
+            .spawn(move || {
+                if let Ok(msg) = panics::caught::<_, String>(|| Ok(work())) {
+                    let _ = tx.send(msg);
+                }
+            });
+        if started.is_ok() {
+            self.recovery.rx = Some(rx);
+        }
+    }
+
+    /// Hands what the recovery's thread reported to the app; keeps the opened source.
+    pub(super) fn drain_recovery(&mut self, app: &mut App) {
+        let Some(rx) = &self.recovery.rx else { return };
+        match rx.try_recv() {
+            Ok(msg) => {
+                self.recovery.rx = None;
+                match &msg {
+                    RecoveryMsg::Opened(Ok((store, _))) => self.recovery.from = Some(store.clone()),
+                    RecoveryMsg::Planned(_, Ok(p)) => self.recovery.kept = p.kept.clone(),
+                    _ => {}
+                }
+                app.on_recovery(msg);
+            }
+            Err(mpsc::TryRecvError::Disconnected) => self.recovery.rx = None,
+            Err(mpsc::TryRecvError::Empty) => {}
+        }
+    }
+}
+
+/// A context for reading plans: no job runs in it.
+fn quiet_context<'a>(inst: &'a Installation, store: &Store) -> Context<'a> {
+    Context {
+        inst,
+        store: store.clone(),
+        offsite: Vec::new(),
+        archive: ArchiveOptions::default(),
+        cancel: Cancel::new(),
+        reflink: false,
+    }
+}
+
+/// Opens the source and lists it.
+fn open(config: &crate::config::Config, spec: &SourceSpec) -> Result<(Store, Opened), String> {
+    // Its words are the CLI's (`--from X: …`); here the place was typed, not a flag.
+    let store =
+        Store::open_from(config, &spec.given, spec.password_file.as_deref()).map_err(|e| {
+            let flag = format!("--from {}: ", spec.given);
+            e.strip_prefix(&flag).map(str::to_string).unwrap_or(e)
+        })?;
+    let (generations, unreadable) = store
+        .list()
+        .map_err(|e| format!("cannot list {}: {e}", store.location()))?;
+    let location = store.location();
+    Ok((
+        store,
+        Opened {
+            location,
+            generations,
+            unreadable: unreadable.iter().map(|e| e.to_string()).collect(),
+        },
+    ))
+}
+
+/// What restoring `id` from `from` does here: each component created or
+/// replaced, the compatibility checks, the services.
+fn plan(inst: &Installation, store: &Store, from: &Store, id: &str) -> Result<Plan, String> {
+    let m = from.manifest(id).map_err(|e| e.to_string())?;
+    let ctx = quiet_context(inst, store);
+    let mut lines = Vec::new();
+    let mut kept = Vec::new();
+    let checks = ops::compat::check(inst, &m);
+    let placements = ops::restore::placements(&ctx, &m);
+    let refused = !checks.refusals.is_empty() || placements.is_err();
+    for r in &checks.refusals {
+        lines.push((Tone::Refused, format!("REFUSED: {r}")));
+    }
+    match placements {
+        Ok(ps) => {
+            for p in ps {
+                let what = if !p.target.exists() {
+                    "CREATED (does not exist yet)".to_string()
+                } else if is_empty(&p.target) {
+                    kept.push(p.kept.clone());
+                    format!("REPLACED (it is empty; kept as {})", p.kept.display())
+                } else {
+                    kept.push(p.kept.clone());
+                    format!("REPLACED (kept as {})", p.kept.display())
+                };
+                lines.push((
+                    Tone::Plain,
+                    format!(
+                        "{}  {}: {what}, {} in {} files",
+                        p.name,
+                        p.target.display(),
+                        units::bytes(p.bytes),
+                        p.files
+                    ),
+                ));
+            }
+        }
+        Err(e) => lines.push((Tone::Refused, format!("REFUSED: {e}"))),
+    }
+    for l in checks.plan_lines() {
+        let tone = if l.starts_with("WARNING") {
+            Tone::Warn
+        } else {
+            Tone::Plain
+        };
+        lines.push((tone, l));
+    }
+    let (running, stopped): (Vec<&str>, Vec<&str>) = inst
+        .services
+        .iter()
+        .map(|s| (s.name(), s.is_running().unwrap_or(false)))
+        .fold((vec![], vec![]), |(mut r, mut s), (name, up)| {
+            if up {
+                r.push(name)
+            } else {
+                s.push(name)
+            }
+            (r, s)
+        });
+    if !running.is_empty() {
+        lines.push((
+            Tone::Plain,
+            format!(
+                "stops {} for the restore and starts them again after",
+                running.join(", then ")
+            ),
+        ));
+    }
+    if !stopped.is_empty() {
+        lines.push((
+            Tone::Plain,
+            format!(
+                "{} {} stopped now and stay{} stopped; the checklist at the end offers to start them",
+                stopped.join(", "),
+                if stopped.len() == 1 { "is" } else { "are" },
+                if stopped.len() == 1 { "s" } else { "" }
+            ),
+        ));
+    }
+    Ok(Plan {
+        lines,
+        refused,
+        kept,
+    })
+}
+
+fn is_empty(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none())
+}
+
+/// A fresh look at the installation after the restore; with `start`, the
+/// stopped services are started first (Neo4j before Structr, the reverse of
+/// the stop order), as the admin asked on the checklist.
+fn check(inst: &Arc<Installation>, start: bool, kept: Vec<std::path::PathBuf>) -> Checklist {
+    let wait = inst.start_timeout.min(CHECK_WAIT);
+    let mut start_errors = Vec::new();
+    if start {
+        for s in inst.services.iter().rev() {
+            if s.is_running().unwrap_or(false) {
+                continue;
+            }
+            if let Err(e) = s.start(inst.start_timeout) {
+                start_errors.push(format!("{}: {e}", s.name()));
+                // What needs it would not start either.
+                break;
+            }
+        }
+    }
+    let services: Vec<ServiceCheck> = inst
+        .services
+        .iter()
+        .rev()
+        .map(|s| {
+            let running = s.is_running();
+            let health = match &running {
+                Ok(true) => s.wait_healthy(wait).map_err(|e| e.to_string()),
+                Ok(false) => Err("not running".into()),
+                Err(e) => Err(e.to_string()),
+            };
+            ServiceCheck {
+                name: s.name().to_string(),
+                running: running.ok(),
+                health,
+            }
+        })
+        .collect();
+    let structr_down = services
+        .iter()
+        .any(|s| s.name == "structr" && s.running != Some(true));
+    let http = inst
+        .components
+        .iter()
+        .find(|c| c.role == ROLE_STRUCTR)
+        .map(|c| conf::structr_conf(&c.path).map_or(8082, |sc| sc.http_port))
+        .map(|port| {
+            let health = Health::Http {
+                port,
+                path: READY_PATH.into(),
+            };
+            let at = format!("http://127.0.0.1:{port}{READY_PATH}");
+            let answer = if structr_down {
+                Err("not asked: structr is not running".into())
+            } else {
+                health.wait(wait)
+            };
+            (at, answer)
+        });
+    Checklist {
+        services,
+        http,
+        kept: kept.into_iter().filter(|k| k.exists()).collect(),
+        start_errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_that_is_not_there_says_so_in_the_wizards_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let given = dir.path().join("usb").display().to_string();
+        let spec = SourceSpec {
+            given: given.clone(),
+            password_file: None,
+        };
+        let e = open(&crate::config::Config::default(), &spec).unwrap_err();
+        assert!(e.starts_with(&format!("there is no folder {given}")), "{e}");
+    }
+
+    #[test]
+    fn an_empty_folder_opens_with_no_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = SourceSpec {
+            given: dir.path().display().to_string(),
+            password_file: None,
+        };
+        let (store, o) = open(&crate::config::Config::default(), &spec).unwrap();
+        assert!(matches!(store, Store::Archive(_)));
+        assert!(o.generations.is_empty(), "{:?}", o.generations);
+    }
+}
