@@ -149,6 +149,25 @@ fn compose_detect_backup_restore() {
         serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).unwrap();
     let id = list[0]["id"].as_str().unwrap().to_string();
 
+    // A restore drill starts the installation's own Neo4j image on a scratch
+    // copy, without network, while production keeps running.
+    let out = p.cli(&["drill", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("restore drill ok") && said.contains("neo4j-standin:e2e started on the copy"),
+        "{said}"
+    );
+    assert!(p.running(), "production kept running during the drill");
+    let out = ok(docker(&["ps", "-a", "--format", "{{.Names}}"]), "docker ps");
+    assert!(
+        !out.contains("structr-backup-drill"),
+        "the drill's container is gone: {out}"
+    );
+    let list: serde_json::Value =
+        serde_json::from_slice(&p.cli(&["list", "--json"]).stdout).unwrap();
+    assert_eq!(list[0]["last_drill"]["ok"], true, "{list}");
+
     // Change the volumes and the project folder.
     std::fs::write(vol("structr-files").join("orphan-without-node"), b"x").unwrap();
     std::fs::remove_file(vol("structr-repository").join("app.zip")).unwrap();

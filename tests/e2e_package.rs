@@ -139,6 +139,14 @@ fn the_deb_installs_runs_under_systemd_logs_priorities_and_removes_cleanly() {
     assert!(units.contains("structr-backup.service"), "{units}");
     assert!(!c.active("structr-backup.timer"));
     c.exec_ok("test -f /lib/systemd/system/structr-backup.timer");
+    // The monthly restore drill: installed, left for the admin to enable.
+    let drill = c.exec_ok("systemctl cat structr-backup-drill.timer structr-backup-drill.service");
+    assert!(
+        drill.contains("OnCalendar=*-*-01")
+            && drill.contains("ExecStart=/usr/bin/structr-backup drill"),
+        "{drill}"
+    );
+    assert!(!c.active("structr-backup-drill.timer"));
     assert!(c
         .exec_ok("systemctl cat structr-backup.service")
         .contains("ExecStart=/usr/bin/structr-backup backup"));

@@ -10,6 +10,8 @@ mkdir -p $D/databases/neo4j $D/databases/system $D/transactions/neo4j $D/dbms /i
 [ -f $D/databases/neo4j/neostore.nodestore.db ] || dd if=/dev/urandom of=$D/databases/neo4j/neostore.nodestore.db bs=1024 count=2048 2>/dev/null
 touch $D/databases/store_lock $D/databases/neo4j/nodes
 echo "$(date) neo4j stand-in started" >> /logs/neo4j.log
+# Neo4j prints this line once it serves (what a restore drill waits for).
+echo "$(date -u +%Y-%m-%d\ %H:%M:%S.000+0000) INFO  Started."
 while [ $stop = 0 ]; do
     for r in /ipc/req/*.create /ipc/req/*.delete; do
         [ -e "$r" ] || continue
