@@ -17,6 +17,7 @@ pub mod prune;
 pub mod recover;
 pub mod restic;
 pub mod restore;
+pub mod runbook;
 pub mod state;
 mod swap;
 pub mod verify;
@@ -49,6 +50,8 @@ pub struct Context<'a> {
 impl<'a> Context<'a> {
     /// The one place a context is made from the configuration.
     pub fn new(config: &Config, inst: &'a Installation, store: Store, cancel: Cancel) -> Self {
+        // Generations written from now on name this configuration's service commands.
+        runbook::remember(&config.installation);
         Context {
             inst,
             store,

@@ -15,6 +15,7 @@ use super::backup::BackupOptions;
 use super::event::{Event, Sink, Step};
 use super::preflight::{self, SourceSize};
 use super::restore::Placement;
+use super::runbook;
 use super::swap;
 use super::window::{self, start_steps, stop_steps, Closing, Window};
 use super::{lock_store, refuse_if_interrupted, state, Context, OpError};
@@ -224,7 +225,8 @@ fn snapshot(
 ) -> Result<crate::repo::restic::BackupSummary, OpError> {
     on(Event::Started(step.clone()));
     let t = Instant::now();
-    let paths: Vec<PathBuf> = m.components.iter().map(|c| c.source.clone()).collect();
+    let mut paths: Vec<PathBuf> = m.components.iter().map(|c| c.source.clone()).collect();
+    paths.push(write_runbook(ctx, m)?);
     let result = r.backup(
         &paths,
         &tags::encode(m),
@@ -249,6 +251,23 @@ fn snapshot(
             Err(e.into())
         }
     }
+}
+
+/// Writes the runbook of `m` where the snapshot picks it up: a fixed file per
+/// installation in our private state folder (fixed, so restic sees an unchanged
+/// path from one snapshot to the next; private, so nobody else can swap it).
+fn write_runbook(ctx: &Context, m: &Manifest) -> Result<PathBuf, OpError> {
+    let dir = runbook_dir(ctx.inst);
+    state::private_dir(&dir).map_err(OpError::failed)?;
+    let path = dir.join(runbook::FILE);
+    let text = runbook::render_configured(m, &runbook::Source::of(&ctx.store));
+    crate::repo::generation::write_file_atomic(&path, text.as_bytes())?;
+    Ok(path)
+}
+
+/// The folder whose `RESTORE.md` goes into this installation's snapshots.
+pub fn runbook_dir(inst: &crate::install::Installation) -> PathBuf {
+    state::state_dir().join(format!("{}.runbook", inst.key()))
 }
 
 fn forget_incomplete(r: &Restic, id: &str, on: Sink) {
