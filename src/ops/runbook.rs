@@ -108,11 +108,7 @@ fn systemd_controls(m: &Manifest, config: Option<&InstallationConfig>) -> Contro
         None => ("structr".to_string(), "neo4j".to_string()),
     };
     let unit = |verb: &str, u: &str| format!("systemctl {verb} {}", q(u));
-    let mut check = vec![format!(
-        "systemctl is-active {} {}",
-        q(&neo4j),
-        q(&structr)
-    )];
+    let mut check = vec![format!("systemctl is-active {} {}", q(&neo4j), q(&structr))];
     check.extend(structr_health(m));
     Controls {
         stop: vec![unit("stop", &structr), unit("stop", &neo4j)],
@@ -520,7 +516,10 @@ pub fn stored(store: &Store, m: &Manifest) -> Result<String, String> {
         }
         Store::Rclone(r) => r.cat(&m.id, FILE).map_err(|e| e.to_string()),
         Store::Restic(r) => {
-            let snapshot = m.snapshot.as_deref().ok_or("the generation names no snapshot")?;
+            let snapshot = m
+                .snapshot
+                .as_deref()
+                .ok_or("the generation names no snapshot")?;
             let snaps = r.snapshots().map_err(|e| e.to_string())?;
             // The file's path is the state folder of the machine that made it: the
             // snapshot's paths say where.
