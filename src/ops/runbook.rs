@@ -537,20 +537,254 @@ pub fn stored(store: &Store, m: &Manifest) -> Result<String, String> {
     }
 }
 
-/// The ```sh blocks of a runbook, in order, as one script (what a reader runs).
-pub fn shell_blocks(runbook: &str) -> String {
-    let mut script = String::new();
-    let mut inside = false;
-    for line in runbook.lines() {
-        match (inside, line.trim_end()) {
-            (false, "```sh") => inside = true,
-            (true, "```") => inside = false,
-            (true, l) => {
-                script.push_str(l);
-                script.push('\n');
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::generation::{Timings, FORMAT_VERSION};
+    use chrono::TimeZone;
+
+    /// The ```sh blocks of a runbook, in order, as one script (what a reader runs).
+    fn shell_blocks(runbook: &str) -> String {
+        let mut script = String::new();
+        let mut inside = false;
+        for line in runbook.lines() {
+            match (inside, line.trim_end()) {
+                (false, "```sh") => inside = true,
+                (true, "```") => inside = false,
+                (true, l) => {
+                    script.push_str(l);
+                    script.push('\n');
+                }
+                _ => {}
             }
-            _ => {}
+        }
+        script
+    }
+
+    fn component(name: &str, role: &str, source: &str) -> Component {
+        Component {
+            name: name.into(),
+            role: role.into(),
+            source: source.into(),
+            archive: format!("{name}.tar.zst"),
+            index: format!("{name}.files"),
+            files: 3,
+            entries: 4,
+            bytes: 4096,
+            archive_size: 100,
+            sha256: "ab".repeat(32),
         }
     }
-    script
+
+    fn manifest(installation: &str, components: Vec<Component>) -> Manifest {
+        Manifest {
+            format_version: FORMAT_VERSION,
+            id: "20261124T031500Z".into(),
+            created_at: chrono::Utc
+                .with_ymd_and_hms(2026, 11, 24, 3, 15, 0)
+                .unwrap(),
+            host: "old-server".into(),
+            installation: installation.into(),
+            tool_version: "0.1.0".into(),
+            label: String::new(),
+            pinned: false,
+            last_verified: None,
+            timings: Timings::default(),
+            versions: [("neo4j".to_string(), "5.26.0".to_string())].into(),
+            services_already_stopped: vec![],
+            components,
+            snapshot: None,
+            added_bytes: None,
+        }
+    }
+
+    fn systemd() -> Manifest {
+        manifest(
+            "systemd",
+            vec![
+                component("neo4j-data", "neo4j-data", "/var/lib/neo4j/data"),
+                component("structr", "structr", "/usr/lib/structr"),
+            ],
+        )
+    }
+
+    /// The lines of the `sh` blocks, in order.
+    fn lines(runbook: &str) -> Vec<String> {
+        shell_blocks(runbook).lines().map(String::from).collect()
+    }
+
+    fn position(lines: &[String], want: &str) -> usize {
+        lines
+            .iter()
+            .position(|l| l == want)
+            .unwrap_or_else(|| panic!("{want:?} in {lines:#?}"))
+    }
+
+    #[test]
+    fn systemd_archive_runbook_stops_checks_extracts_by_name_and_starts_in_order() {
+        let text = render(&systemd(), RepoKind::Archive, "/var/backups/structr");
+        assert!(text.starts_with("# Restoring generation 20261124T031500Z by hand\n"));
+        assert!(
+            text.contains("| `neo4j-data` | `neo4j-data` | `/var/lib/neo4j/data` | 3 | 4.0 KiB |")
+        );
+        assert!(text.contains("- Versions: `neo4j 5.26.0`"));
+        let l = lines(&text);
+        let order = [
+            "GEN=/var/backups/structr/20261124T031500Z",
+            "(cd \"$GEN\" && sha256sum -c SHA256SUMS)",
+            "systemctl stop structr",
+            "systemctl stop neo4j",
+            "test ! -e /var/lib/neo4j/data || mv -T /var/lib/neo4j/data /var/lib/neo4j/data.before-restore",
+            "mkdir -p /var/lib/neo4j/data",
+            "zstd -dc \"$GEN\"/neo4j-data.tar.zst | tar --xattrs --xattrs-include='*' -xp -C /var/lib/neo4j/data",
+            "systemctl start neo4j",
+            "systemctl start structr",
+            "systemctl is-active neo4j structr",
+            "rm -rf /usr/lib/structr.before-restore",
+        ];
+        let at: Vec<usize> = order.iter().map(|w| position(&l, w)).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{l:#?}");
+        assert!(!text.contains("--numeric-owner"), "tar maps owners by name");
+        assert!(l.iter().any(|x| x.contains("/usr/lib/structr/structr.conf")
+            && x.contains("application\\.http\\.port")));
+    }
+
+    #[test]
+    fn configured_units_and_commands_are_used_for_their_own_kind_only() {
+        let mut config = InstallationConfig {
+            structr_unit: "structr-prod.service".into(),
+            ..Default::default()
+        };
+        let c = controls(&systemd(), Some(&config));
+        assert_eq!(c.stop[0], "systemctl stop structr-prod.service");
+        config.kind = Kind::Custom;
+        config.neo4j = Some(crate::config::ServiceCommands {
+            start: "/opt/n4j/bin/neo4j start".into(),
+            stop: "/opt/n4j/bin/neo4j stop".into(),
+            status: "/opt/n4j/bin/neo4j status".into(),
+        });
+        config.structr = Some(crate::config::ServiceCommands {
+            start: "'/opt/my structr/start'".into(),
+            stop: "\"/opt/my structr/stop\" --now".into(),
+            status: "pgrep -f org.structr.Server".into(),
+        });
+        // A custom configuration says nothing about a systemd generation.
+        assert_eq!(
+            controls(&systemd(), Some(&config)).stop[0],
+            "systemctl stop structr"
+        );
+        let custom = manifest("custom", systemd().components);
+        let c = controls(&custom, Some(&config));
+        assert_eq!(
+            c.stop,
+            ["'/opt/my structr/stop' --now", "/opt/n4j/bin/neo4j stop"]
+        );
+        assert_eq!(
+            c.start,
+            ["/opt/n4j/bin/neo4j start", "'/opt/my structr/start'"]
+        );
+        assert!(controls(&custom, None).stop[0].starts_with("# "));
+    }
+
+    #[test]
+    fn compose_runbook_creates_missing_volumes_and_uses_the_project_file() {
+        let m = manifest(
+            "compose",
+            vec![
+                component(
+                    "structr-neo4j-database",
+                    "neo4j:/data",
+                    "/var/lib/docker/volumes/structr-neo4j-database/_data",
+                ),
+                component("compose-project", "compose-project", "/opt/docker setup"),
+            ],
+        );
+        let l = lines(&render(&m, RepoKind::Archive, "/backups"));
+        let f = "docker compose -f '/opt/docker setup/docker-compose.yml'";
+        let order = [
+            format!("{f} stop"),
+            "docker volume create structr-neo4j-database >/dev/null".to_string(),
+            "mkdir -p /var/lib/docker/volumes/structr-neo4j-database/_data".to_string(),
+            format!("{f} up -d"),
+        ];
+        let at: Vec<usize> = order.iter().map(|w| position(&l, w)).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{l:#?}");
+        assert_eq!(
+            l.iter()
+                .filter(|x| x.starts_with("docker volume create"))
+                .count(),
+            1,
+            "the project folder is no volume"
+        );
+    }
+
+    #[test]
+    fn restic_runbook_restores_beside_the_target_and_moves_it_in() {
+        let source = Source {
+            kind: RepoKind::Restic,
+            location: "sftp:backup@nas:/structr".into(),
+            password_file: Some("/etc/structr-backup/restic-password".into()),
+            options: vec!["sftp.command=ssh nas -s sftp".into()],
+        };
+        let text = render_with(&systemd(), &source, &controls(&systemd(), None));
+        let l = lines(&text);
+        for want in [
+            "export RESTIC_REPOSITORY=sftp:backup@nas:/structr",
+            "export RESTIC_PASSWORD_FILE=/etc/structr-backup/restic-password",
+            "restic -o 'sftp.command=ssh nas -s sftp' check",
+            "restic -o 'sftp.command=ssh nas -s sftp' restore latest --tag id:20261124T031500Z --include /usr/lib/structr --target /usr/lib/structr.restic-20261124T031500Z --verify",
+            "mv -T /usr/lib/structr.restic-20261124T031500Z/usr/lib/structr /usr/lib/structr",
+            "rm -rf /usr/lib/structr.restic-20261124T031500Z",
+        ] {
+            position(&l, want);
+        }
+    }
+
+    #[test]
+    fn chown_lines_map_each_recorded_number_to_its_name_once() {
+        let users = [(107, "neo4j".to_string()), (112, "structr".to_string())].into();
+        let groups = [(113, "neo4j".to_string())].into();
+        let l = chown_by_name(Path::new("/var/lib/neo4j/data"), &users, &groups);
+        assert_eq!(
+            l,
+            [
+                "find /var/lib/neo4j/data \\( -uid 107 ! -user neo4j -exec chown -h neo4j {} + \\) -o \\( -uid 112 ! -user structr -exec chown -h structr {} + \\)",
+                "find /var/lib/neo4j/data \\( -gid 113 ! -group neo4j -exec chgrp -h neo4j {} + \\)",
+            ]
+        );
+        assert!(chown_by_name(Path::new("/x"), &BTreeMap::new(), &BTreeMap::new()).is_empty());
+    }
+
+    /// Two numbers that swapped owners: each file is changed once, so nothing is
+    /// mapped twice (a chown per user in turn would give both files one owner).
+    #[test]
+    fn swapped_numbers_do_not_chain() {
+        use std::os::unix::fs::MetadataExt;
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root to change owners");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, b"a").unwrap();
+        std::fs::write(&b, b"b").unwrap();
+        std::os::unix::fs::lchown(&b, Some(65534), Some(65534)).unwrap();
+        // Recorded: uid 0 was "nobody" and uid 65534 was "root" on the old machine.
+        let users = [(0, "nobody".to_string()), (65534, "root".to_string())].into();
+        for line in chown_by_name(dir.path(), &users, &BTreeMap::new()) {
+            let out = std::process::Command::new("bash")
+                .args(["-c", &line])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{line}: {out:?}");
+        }
+        let uid = |p: &Path| std::fs::symlink_metadata(p).unwrap().uid();
+        assert_eq!((uid(&a), uid(&b)), (65534, 0));
+    }
+
+    #[test]
+    fn shell_blocks_are_the_sh_fences_only() {
+        let md = "# t\n```sh\none\n```\ntext\n```\nnot sh\n```\n```sh\ntwo\n```\n";
+        assert_eq!(shell_blocks(md), "one\ntwo\n");
+    }
 }
