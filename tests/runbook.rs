@@ -270,6 +270,11 @@ fn a_generation_without_a_runbook_gets_one_written_from_its_manifest() {
         text(&out)
     );
     assert_eq!(String::from_utf8(out.stdout).unwrap(), stored);
+    let out = sb.cli(&["--json", "show", &id, "--runbook"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stored"], false);
+    assert_eq!(v["runbook"].as_str(), Some(stored.as_str()));
 }
 
 #[test]
