@@ -275,6 +275,15 @@ fn a_generation_without_a_runbook_gets_one_written_from_its_manifest() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stored"], false);
     assert_eq!(v["runbook"].as_str(), Some(stored.as_str()));
+
+    // The repository is untrusted: a runbook planted as a link is not followed.
+    let secret = sb.dir.path().join("secret");
+    std::fs::write(&secret, "the secret").unwrap();
+    symlink(&secret, gen.join("RESTORE.md")).unwrap();
+    let out = sb.cli(&["show", &id, "--runbook"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("the secret"), "{}", text(&out));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), stored);
 }
 
 #[test]

@@ -284,15 +284,28 @@ fn cell(s: &str) -> String {
 }
 
 fn archive_location(step: &mut Steps, m: &Manifest, source: &Source) {
-    let gen = Path::new(&source.location).join(&m.id);
+    let mut lines = Vec::new();
+    match crate::repo::rclone::Rclone::parse(&source.location) {
+        // An rclone target is brought here first; the check reads the local copy.
+        Some(r) => {
+            let gen = Path::new("/var/tmp/structr-restore").join(&m.id);
+            lines.push(format!("GEN={}", qp(&gen)));
+            lines.push(format!(
+                "rclone copy {} \"$GEN\"",
+                q(&format!("{}/{}", r.remote, m.id))
+            ));
+        }
+        None => lines.push(format!(
+            "GEN={}",
+            qp(&Path::new(&source.location).join(&m.id))
+        )),
+    }
+    lines.push("(cd \"$GEN\" && sha256sum -c SHA256SUMS)".to_string());
     step.block(
         "Check the generation",
         "`GEN` is the generation's folder; if you copied it elsewhere, set `GEN` to the copy. \
          Every line of `sha256sum` must say OK.",
-        &[
-            format!("GEN={}", qp(&gen)),
-            "(cd \"$GEN\" && sha256sum -c SHA256SUMS)".to_string(),
-        ],
+        &lines,
     );
 }
 
@@ -473,6 +486,29 @@ pub fn chown_by_name(
     out
 }
 
+/// Reads a runbook file, never through a symlink (a planted link would make us
+/// print what it points to) and only a regular file of a runbook's size.
+fn read_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(fail)?;
+    let meta = f.metadata().map_err(fail)?;
+    if !meta.is_file() || meta.len() > MAX_LEN {
+        return Err(format!(
+            "{} is not a runbook (not a plain file of at most 1 MiB)",
+            path.display()
+        ));
+    }
+    let mut text = String::new();
+    f.take(MAX_LEN).read_to_string(&mut text).map_err(fail)?;
+    Ok(text)
+}
+
 /// Numbered steps, each a heading, a sentence and one `sh` block.
 struct Steps<'a> {
     out: &'a mut String,
@@ -508,12 +544,26 @@ fn qp(p: &Path) -> String {
 
 /// The runbook a generation carries, or why there is none to read (older
 /// generations were made without one).
+/// The text is made safe for a terminal (it comes from the repository, which is
+/// untrusted input): control characters other than newlines and tabs become `?`.
 pub fn stored(store: &Store, m: &Manifest) -> Result<String, String> {
+    stored_raw(store, m).map(|text| {
+        text.chars()
+            .map(|c| match c {
+                '\n' | '\t' => c,
+                c if c.is_control() => '?',
+                c => c,
+            })
+            .collect()
+    })
+}
+
+/// A runbook longer than this is not one of ours.
+const MAX_LEN: u64 = 1 << 20;
+
+fn stored_raw(store: &Store, m: &Manifest) -> Result<String, String> {
     match store {
-        Store::Archive(repo) => {
-            let path = repo.path_of(&m.id).join(FILE);
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
-        }
+        Store::Archive(repo) => read_file(&repo.path_of(&m.id).join(FILE)),
         Store::Rclone(r) => r.cat(&m.id, FILE).map_err(|e| e.to_string()),
         Store::Restic(r) => {
             let snapshot = m
@@ -647,6 +697,22 @@ mod tests {
         assert!(!text.contains("--numeric-owner"), "tar maps owners by name");
         assert!(l.iter().any(|x| x.contains("/usr/lib/structr/structr.conf")
             && x.contains("application\\.http\\.port")));
+    }
+
+    #[test]
+    fn an_rclone_target_is_copied_here_before_the_check() {
+        let l = lines(&render(
+            &systemd(),
+            RepoKind::Archive,
+            "rclone:office:structr backups",
+        ));
+        let order = [
+            "GEN=/var/tmp/structr-restore/20261124T031500Z",
+            "rclone copy 'office:structr backups/20261124T031500Z' \"$GEN\"",
+            "(cd \"$GEN\" && sha256sum -c SHA256SUMS)",
+        ];
+        let at: Vec<usize> = order.iter().map(|w| position(&l, w)).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{l:#?}");
     }
 
     #[test]
