@@ -81,11 +81,13 @@ pub fn backup(
     manifest.services_already_stopped = found_stopped;
     let total: u64 = sources.iter().map(|s| s.bytes).sum();
 
+    // Written before anything stops: a failure here costs no downtime.
+    let runbook = write_runbook(ctx, &manifest)?;
     let mut window = Window::new(ctx.inst, "backup");
     let copy_started = Instant::now();
     let copied = window
         .stop_all(on)
-        .and_then(|()| guarded(|| snapshot(ctx, r, &manifest, created, &step, total, on)));
+        .and_then(|()| guarded(|| snapshot(ctx, r, &manifest, &runbook, &step, total, on)));
     let closing = window.close(on);
     let copy_secs = copy_started.elapsed().as_secs_f64();
     let summary = match copied {
@@ -213,12 +215,13 @@ fn components_of(ctx: &Context, sources: &[SourceSize]) -> Vec<Component> {
         .collect()
 }
 
-/// `restic backup` of every component as one snapshot tagged with `m`.
+/// `restic backup` of every component and the generation's runbook as one
+/// snapshot tagged with `m`.
 fn snapshot(
     ctx: &Context,
     r: &Restic,
     m: &Manifest,
-    created: DateTime<Utc>,
+    runbook: &Path,
     step: &Step,
     total: u64,
     on: Sink,
@@ -226,12 +229,12 @@ fn snapshot(
     on(Event::Started(step.clone()));
     let t = Instant::now();
     let mut paths: Vec<PathBuf> = m.components.iter().map(|c| c.source.clone()).collect();
-    paths.push(write_runbook(ctx, m)?);
+    paths.push(runbook.to_path_buf());
     let result = r.backup(
         &paths,
         &tags::encode(m),
         &m.host,
-        created,
+        m.created_at,
         &ctx.cancel,
         &mut |p| {
             on(Event::Progress {
@@ -315,7 +318,8 @@ pub fn safety_backup(
     );
     let step = Step::SafetyBackup(all_components(ctx.inst));
     let total = sources.iter().map(|s| s.bytes).sum();
-    let summary = snapshot(ctx, r, &m, created, &step, total, on)?;
+    let runbook = write_runbook(ctx, &m)?;
+    let summary = snapshot(ctx, r, &m, &runbook, &step, total, on)?;
     let mut m = m;
     m.snapshot = Some(summary.snapshot_id);
     m.added_bytes = Some(summary.data_added);
