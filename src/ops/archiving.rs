@@ -137,6 +137,7 @@ pub fn new_manifest(
     created: chrono::DateTime<Utc>,
     label: &str,
     components: Vec<Component>,
+    sources: &[preflight::SourceSize],
     timings: Timings,
 ) -> Manifest {
     Manifest {
@@ -155,6 +156,7 @@ pub fn new_manifest(
         components,
         snapshot: None,
         added_bytes: None,
+        owners: preflight::owners(sources),
     }
 }
 

@@ -4,6 +4,7 @@
 mod archiving;
 pub mod backup;
 pub mod compare;
+pub mod compat;
 pub mod error;
 pub mod event;
 pub mod init;

@@ -182,8 +182,8 @@ fn custom_controls(config: Option<&InstallationConfig>) -> Controls {
 
 /// The runbook: what the generation is, then numbered steps of shell blocks.
 pub fn render_with(m: &Manifest, source: &Source, controls: &Controls) -> String {
-    // owners: wired when Manifest.owners lands (uid/gid → name at backup time).
-    let (users, groups) = (BTreeMap::new(), BTreeMap::new());
+    // The names the owners had at backup time: restic's chown lines need them.
+    let (users, groups) = (&m.owners.users, &m.owners.groups);
     let mut out = String::new();
     describe(&mut out, m, source);
     let restic = source.kind == RepoKind::Restic;
@@ -199,7 +199,7 @@ pub fn render_with(m: &Manifest, source: &Source, controls: &Controls) -> String
     );
     put_aside(&mut step, m);
     match restic {
-        true => restic_extract(&mut step, m, source, &users, &groups),
+        true => restic_extract(&mut step, m, source, users, groups),
         false => archive_extract(&mut step, m),
     }
     step.block(
@@ -645,6 +645,7 @@ mod tests {
             components,
             snapshot: None,
             added_bytes: None,
+            owners: Default::default(),
         }
     }
 
@@ -792,8 +793,23 @@ mod tests {
             password_file: Some("/etc/structr-backup/restic-password".into()),
             options: vec!["sftp.command=ssh nas -s sftp".into()],
         };
-        let text = render_with(&systemd(), &source, &controls(&systemd(), None));
+        let mut m = systemd();
+        m.owners.users.insert(107, "neo4j".into());
+        m.owners.groups.insert(113, "neo4j".into());
+        let text = render_with(&m, &source, &controls(&m, None));
         let l = lines(&text);
+        let moved = position(
+            &l,
+            "mv -T /var/lib/neo4j/data.restic-20261124T031500Z/var/lib/neo4j/data /var/lib/neo4j/data",
+        );
+        let chown = position(
+            &l,
+            "find /var/lib/neo4j/data \\( -uid 107 ! -user neo4j -exec chown -h neo4j {} + \\)",
+        );
+        assert!(
+            moved < chown,
+            "owners are mapped once the folder is in place"
+        );
         for want in [
             "export RESTIC_REPOSITORY=sftp:backup@nas:/structr",
             "export RESTIC_PASSWORD_FILE=/etc/structr-backup/restic-password",
