@@ -69,6 +69,9 @@ pub enum Command {
     Show {
         /// Generation id, a unique prefix of one, or `latest`
         id: String,
+        /// Print the generation's RESTORE.md: the commands that restore it by hand
+        #[arg(long)]
+        runbook: bool,
     },
     /// Check generations: quick (archives against SHA256SUMS) or --deep (every file)
     Verify {

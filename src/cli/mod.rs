@@ -338,7 +338,10 @@ fn dispatch(env: &Env) -> Result<()> {
         Some(Command::Init) => init(env),
         Some(Command::Copy { id, to }) => copy(env, id, to),
         Some(Command::List) => list(env),
-        Some(Command::Show { id }) => show(env, id),
+        Some(Command::Show { id, runbook }) => match runbook {
+            true => show_runbook(env, id),
+            false => show(env, id),
+        },
         Some(Command::Verify { id, all, deep }) => verify(env, id.as_deref(), *all, *deep),
         Some(Command::Drill { id }) => drill(env, id.as_deref().unwrap_or("latest")),
         Some(Command::Restore {
@@ -694,6 +697,32 @@ fn show(env: &Env, id: &str) -> Result<()> {
             c.archive
         );
     }
+    Ok(())
+}
+
+/// The generation's own runbook, exactly as stored; a generation made before
+/// runbooks existed gets one written now from its manifest (and stderr says so).
+fn show_runbook(env: &Env, id: &str) -> Result<()> {
+    let id = &env.id(id)?;
+    let store = env.reading();
+    let m = store.manifest(id).map_err(OpError::from)?;
+    let (text, stored) = match ops::runbook::stored(store, &m) {
+        Ok(text) => (text, true),
+        Err(why) => {
+            errln!(
+                "generation {id} carries no {} ({why}); this one is written now from its manifest",
+                ops::runbook::FILE
+            );
+            let controls = ops::runbook::controls(&m, Some(&env.config.installation));
+            let source = ops::runbook::Source::of(store);
+            (ops::runbook::render_with(&m, &source, &controls), false)
+        }
+    };
+    if env.cli.json {
+        env.print_json(serde_json::json!({"id": id, "stored": stored, "runbook": text}));
+        return Ok(());
+    }
+    crate::out!("{text}");
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use chrono::Utc;
 
 use super::event::{archive_progress, Event, Sink, Step};
 use super::preflight::{self, Estimate};
+use super::runbook;
 use super::{Context, OpError};
 use crate::repo::archive;
 use crate::repo::file_index;
@@ -160,8 +161,9 @@ pub fn new_manifest(
     }
 }
 
-/// Writes the manifest and `SHA256SUMS` (archives from the streaming hash, index
-/// files hashed now: they are small) and renames `.partial` into place.
+/// Writes the runbook, the manifest and `SHA256SUMS` (archives from the streaming
+/// hash, index files and the runbook hashed now: they are small) and renames
+/// `.partial` into place.
 pub fn publish(ctx: &Context, repo: &Repo, partial: &Path, m: &Manifest) -> Result<(), OpError> {
     let mut sums = Vec::new();
     for c in &m.components {
@@ -169,6 +171,12 @@ pub fn publish(ctx: &Context, repo: &Repo, partial: &Path, m: &Manifest) -> Resu
         let index_hash = archive::sha256_file(&partial.join(&c.index), &ctx.cancel, &mut |_| {})?;
         sums.push((index_hash, c.index.clone()));
     }
+    // Written before SHA256SUMS, so `sha256sum -c` covers the instructions too.
+    let text = runbook::render_configured(m, &runbook::Source::of(&ctx.store), &ctx.configured);
+    let runbook_path = partial.join(runbook::FILE);
+    generation::write_file_atomic(&runbook_path, text.as_bytes())?;
+    let runbook_hash = archive::sha256_file(&runbook_path, &ctx.cancel, &mut |_| {})?;
+    sums.push((runbook_hash, runbook::FILE.to_string()));
     generation::write_sums(partial, &sums)?;
     generation::write_manifest(partial, m)?;
     repo.publish(partial, &m.id)?;

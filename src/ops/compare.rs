@@ -12,7 +12,7 @@ use super::event::{Event, Sink, Step};
 use super::OpError;
 use crate::cancel::Cancel;
 use crate::install::Installation;
-use crate::repo::archive::{self, ArchiveEvent, ArchiveOptions};
+use crate::repo::archive::{self, ArchiveEvent};
 use crate::repo::file_index::{self, EntryKind, IndexEntry};
 use crate::repo::generation::{Manifest, Repo};
 use crate::repo::store::Store;
@@ -49,12 +49,8 @@ pub fn compare(
 ) -> Result<Vec<Difference>, OpError> {
     // Only the installation and the repository matter for where things go.
     let ctx = super::Context {
-        inst,
-        store: Store::Archive(repo.clone()),
-        offsite: Vec::new(),
-        archive: ArchiveOptions::default(),
         cancel: cancel.clone(),
-        reflink: false,
+        ..super::Context::preview(inst, Store::Archive(repo.clone()))
     };
     let placements = super::restore::placements(&ctx, m)?;
     let steps: Vec<Step> = placements

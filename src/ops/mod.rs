@@ -19,6 +19,7 @@ pub mod prune;
 pub mod recover;
 pub mod restic;
 pub mod restore;
+pub mod runbook;
 pub mod state;
 mod swap;
 pub mod verify;
@@ -28,7 +29,7 @@ pub use error::OpError;
 pub use event::{Event, Sink, Step};
 
 use crate::cancel::Cancel;
-use crate::config::Config;
+use crate::config::{Config, InstallationConfig};
 use crate::install::Installation;
 use crate::repo::archive::ArchiveOptions;
 use crate::repo::generation::Repo;
@@ -46,12 +47,29 @@ pub struct Context<'a> {
     pub cancel: Cancel,
     /// Clone the sources with reflinks while stopped when the file system allows.
     pub reflink: bool,
+    /// The configured installation: its service commands go into each
+    /// generation's runbook.
+    pub configured: InstallationConfig,
 }
 
 impl<'a> Context<'a> {
+    /// A context for looking only (plans, previews): nothing is written through it.
+    pub fn preview(inst: &'a Installation, store: Store) -> Self {
+        Context {
+            inst,
+            store,
+            offsite: Vec::new(),
+            archive: ArchiveOptions::default(),
+            cancel: Cancel::new(),
+            reflink: false,
+            configured: InstallationConfig::default(),
+        }
+    }
+
     /// The one place a context is made from the configuration.
     pub fn new(config: &Config, inst: &'a Installation, store: Store, cancel: Cancel) -> Self {
         Context {
+            configured: config.installation.clone(),
             inst,
             store,
             offsite: config

@@ -218,10 +218,16 @@ fn copy_folder(
     let from = src.path_of(&m.id);
     let partial = dst.create_partial(&m.id)?;
     let result = (|| -> Result<(), OpError> {
+        // Everything SHA256SUMS seals travels (the runbook too), and at least the
+        // manifest's archives and indexes, so the check below sees any gap.
         let mut names: Vec<String> = vec![generation::SUMS.into()];
+        names.extend(generation::read_sums(&from)?.into_iter().map(|(_, n)| n));
         for c in &m.components {
-            names.push(c.archive.clone());
-            names.push(c.index.clone());
+            for n in [&c.archive, &c.index] {
+                if !names.contains(n) {
+                    names.push(n.clone());
+                }
+            }
         }
         let total: u64 = names
             .iter()

@@ -15,6 +15,7 @@ use super::backup::BackupOptions;
 use super::event::{Event, Sink, Step};
 use super::preflight::{self, SourceSize};
 use super::restore::Placement;
+use super::runbook;
 use super::swap;
 use super::window::{self, start_steps, stop_steps, Closing, Window};
 use super::{lock_store, refuse_if_interrupted, state, Context, OpError};
@@ -82,11 +83,13 @@ pub fn backup(
     manifest.services_already_stopped = found_stopped;
     let total: u64 = sources.iter().map(|s| s.bytes).sum();
 
+    // Written before anything stops: a failure here costs no downtime.
+    let runbook = write_runbook(ctx, &manifest)?;
     let mut window = Window::new(ctx.inst, "backup");
     let copy_started = Instant::now();
     let copied = window
         .stop_all(on)
-        .and_then(|()| guarded(|| snapshot(ctx, r, &manifest, created, &step, total, on)));
+        .and_then(|()| guarded(|| snapshot(ctx, r, &manifest, &runbook, &step, total, on)));
     let closing = window.close(on);
     let copy_secs = copy_started.elapsed().as_secs_f64();
     let summary = match copied {
@@ -214,24 +217,26 @@ fn components_of(ctx: &Context, sources: &[SourceSize]) -> Vec<Component> {
         .collect()
 }
 
-/// `restic backup` of every component as one snapshot tagged with `m`.
+/// `restic backup` of every component and the generation's runbook as one
+/// snapshot tagged with `m`.
 fn snapshot(
     ctx: &Context,
     r: &Restic,
     m: &Manifest,
-    created: DateTime<Utc>,
+    runbook: &Path,
     step: &Step,
     total: u64,
     on: Sink,
 ) -> Result<crate::repo::restic::BackupSummary, OpError> {
     on(Event::Started(step.clone()));
     let t = Instant::now();
-    let paths: Vec<PathBuf> = m.components.iter().map(|c| c.source.clone()).collect();
+    let mut paths: Vec<PathBuf> = m.components.iter().map(|c| c.source.clone()).collect();
+    paths.push(runbook.to_path_buf());
     let result = r.backup(
         &paths,
         &tags::encode(m),
         &m.host,
-        created,
+        m.created_at,
         &ctx.cancel,
         &mut |p| {
             on(Event::Progress {
@@ -251,6 +256,23 @@ fn snapshot(
             Err(e.into())
         }
     }
+}
+
+/// Writes the runbook of `m` where the snapshot picks it up: a fixed file per
+/// installation in our private state folder (fixed, so restic sees an unchanged
+/// path from one snapshot to the next; private, so nobody else can swap it).
+fn write_runbook(ctx: &Context, m: &Manifest) -> Result<PathBuf, OpError> {
+    let dir = runbook_dir(ctx.inst);
+    state::private_dir(&dir).map_err(OpError::failed)?;
+    let path = dir.join(runbook::FILE);
+    let text = runbook::render_configured(m, &runbook::Source::of(&ctx.store), &ctx.configured);
+    crate::repo::generation::write_file_atomic(&path, text.as_bytes())?;
+    Ok(path)
+}
+
+/// The folder whose `RESTORE.md` goes into this installation's snapshots.
+pub fn runbook_dir(inst: &crate::install::Installation) -> PathBuf {
+    state::state_dir().join(format!("{}.runbook", inst.key()))
 }
 
 fn forget_incomplete(r: &Restic, id: &str, on: Sink) {
@@ -299,7 +321,8 @@ pub fn safety_backup(
     );
     let step = Step::SafetyBackup(all_components(ctx.inst));
     let total = sources.iter().map(|s| s.bytes).sum();
-    let summary = snapshot(ctx, r, &m, created, &step, total, on)?;
+    let runbook = write_runbook(ctx, &m)?;
+    let summary = snapshot(ctx, r, &m, &runbook, &step, total, on)?;
     let mut m = m;
     m.snapshot = Some(summary.snapshot_id);
     m.added_bytes = Some(summary.data_added);

@@ -287,6 +287,7 @@ pub fn run(
         archive: ctx.archive.clone(),
         cancel: ctx.cancel.clone(),
         reflink: false,
+        configured: ctx.configured.clone(),
     };
     let take_safety = opts.safety_backup && !saved.components.is_empty();
     // Another place than the repository is locked above; the repository, which

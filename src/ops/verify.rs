@@ -256,6 +256,16 @@ pub fn quick(dir: &Path, m: &Manifest, cancel: &Cancel, on: Sink) -> Result<(), 
             )));
         }
     }
+    // Older generations have no runbook; one that is there must be the one sealed
+    // with the generation, or a reader could follow planted instructions.
+    let runbook = super::runbook::FILE;
+    if std::fs::symlink_metadata(dir.join(runbook)).is_ok()
+        && !sums.iter().any(|(_, n)| n == runbook)
+    {
+        return Err(OpError::Verify(format!(
+            "{id}: {runbook} is not listed in SHA256SUMS"
+        )));
+    }
     // Each file is hashed on its own thread: archives are independent.
     parallel::each(&sums, cancel, on, |(expected, name), cancel, on| {
         let path = dir.join(name);

@@ -175,6 +175,11 @@ impl Rclone {
         Ok(m)
     }
 
+    /// The text of the file `name` in generation `id` (`rclone cat`).
+    pub fn cat(&self, id: &str, name: &str) -> Result<String, RcloneError> {
+        self.quiet(&["cat", &format!("{}/{name}", self.path_of(id))])
+    }
+
     /// Uploads the generation folder `dir` as `id`: data first, read back and
     /// compared (`rclone check --download`), the manifest last.
     pub fn upload(&self, dir: &Path, id: &str, cancel: &Cancel) -> Result<(), RcloneError> {

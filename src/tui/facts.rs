@@ -2,10 +2,8 @@
 //! can take seconds on a large installation, so the wizard gathers them on a
 //! thread and shows "measuring…" meanwhile.
 
-use crate::cancel::Cancel;
 use crate::install::Installation;
 use crate::ops::{self, Context};
-use crate::repo::archive::ArchiveOptions;
 use crate::repo::store::Store;
 use crate::units;
 
@@ -76,14 +74,7 @@ pub fn backup_plan(inst: &Installation, store: &Store) -> Plan {
 /// What a restore of `id` replaces, one fact per line, for the confirmation.
 pub fn restore(inst: &Installation, store: &Store, id: &str) -> Vec<String> {
     // Only the installation and the repository matter for where things go.
-    let ctx = Context {
-        inst,
-        store: store.clone(),
-        offsite: Vec::new(),
-        archive: ArchiveOptions::default(),
-        cancel: Cancel::new(),
-        reflink: false,
-    };
+    let ctx = Context::preview(inst, store.clone());
     let m = match store.manifest(id) {
         Ok(m) => m,
         Err(e) => return vec![e.to_string()],

@@ -11,12 +11,10 @@ use super::app::{App, Effect};
 use super::recovery::{Checklist, Opened, Plan, RecoveryMsg, ServiceCheck, SourceSpec, Tone};
 use super::world::World;
 use super::{panics, report};
-use crate::cancel::Cancel;
 use crate::install::health::Health;
 use crate::install::{conf, Installation, ROLE_STRUCTR};
 use crate::ops::restore::RestoreOptions;
 use crate::ops::{self, Context};
-use crate::repo::archive::ArchiveOptions;
 use crate::repo::store::Store;
 use crate::units;
 
@@ -135,14 +133,7 @@ impl World {
 
 /// A context for reading plans: no job runs in it.
 fn quiet_context<'a>(inst: &'a Installation, store: &Store) -> Context<'a> {
-    Context {
-        inst,
-        store: store.clone(),
-        offsite: Vec::new(),
-        archive: ArchiveOptions::default(),
-        cancel: Cancel::new(),
-        reflink: false,
-    }
+    Context::preview(inst, store.clone())
 }
 
 /// Opens the source and lists it.

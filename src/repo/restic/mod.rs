@@ -438,6 +438,17 @@ impl Restic {
         self.run(&args, &[], cancel, &mut |_| {}).map(|_| ())
     }
 
+    /// The contents of the file `path` in `snapshot` (`restic dump`), as text.
+    pub fn dump(&self, snapshot: &str, path: &Path) -> Result<String, ResticError> {
+        let args: Vec<String> = vec![
+            "dump".into(),
+            "--no-lock".into(),
+            snapshot.into(),
+            path.display().to_string(),
+        ];
+        self.run(&args, &[], &Cancel::new(), &mut |_| {})
+    }
+
     /// Copies `snapshot` from `from` into this repository (`restic copy`).
     pub fn copy_from(
         &self,
