@@ -55,6 +55,7 @@ pub fn compare(
         archive: ArchiveOptions::default(),
         cancel: cancel.clone(),
         reflink: false,
+        app_export: false,
     };
     let placements = super::restore::placements(&ctx, m)?;
     let steps: Vec<Step> = placements

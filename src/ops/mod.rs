@@ -1,6 +1,8 @@
 //! The procedures (backup, restore, verify, prune, recover) as sequences of steps that
 //! report `Event`s. They use `install` and `repo`; faces use them.
 
+pub mod app_export;
+pub mod app_git;
 mod archiving;
 pub mod backup;
 pub mod compare;
@@ -19,6 +21,7 @@ pub mod restic;
 pub mod restore;
 pub mod state;
 mod swap;
+pub mod unpack;
 pub mod verify;
 pub mod window;
 
@@ -44,6 +47,8 @@ pub struct Context<'a> {
     pub cancel: Cancel,
     /// Clone the sources with reflinks while stopped when the file system allows.
     pub reflink: bool,
+    /// Ask the running Structr for its application export before a backup stops it.
+    pub app_export: bool,
 }
 
 impl<'a> Context<'a> {
@@ -63,6 +68,7 @@ impl<'a> Context<'a> {
             },
             cancel,
             reflink: config.repository.reflink,
+            app_export: config.application.export,
         }
     }
 }

@@ -66,7 +66,7 @@ pub struct Outcome {
 /// none from the manifest. No side effects: used for confirmation screens too.
 pub fn placements(ctx: &Context, m: &Manifest) -> Result<Vec<Placement>, OpError> {
     let mut out = Vec::new();
-    for c in &m.components {
+    for c in m.components.iter().filter(|c| goes_into_installation(c)) {
         let spec = target_for(ctx, c)?;
         let target = spec.path.clone();
         if target.parent().is_none() {
@@ -100,6 +100,12 @@ pub fn placements(ctx: &Context, m: &Manifest) -> Result<Vec<Placement>, OpError
         });
     }
     Ok(out)
+}
+
+/// Whether a restore puts `c` into the installation: not the application export,
+/// which goes back through Structr's deployment import (`--only app --to DIR`).
+pub fn goes_into_installation(c: &Component) -> bool {
+    !super::app_export::is_app(c)
 }
 
 /// Whether `dir` is a folder with something in it.
@@ -194,7 +200,11 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
         )));
     }
     refuse_if_interrupted(ctx.inst)?;
-    let manifest = ctx.store.manifest(id)?;
+    let mut manifest = ctx.store.manifest(id)?;
+    if manifest.components.iter().any(|c| !goes_into_installation(c)) {
+        on(Event::Info(super::app_export::NOT_RESTORED.into()));
+    }
+    manifest.components.retain(goes_into_installation);
     let found_stopped = window::found_stopped(ctx.inst);
     on(Event::Plan(plan_steps(
         ctx,
@@ -263,6 +273,7 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
         archive: ctx.archive.clone(),
         cancel: ctx.cancel.clone(),
         reflink: false,
+        app_export: false,
     };
     let take_safety = opts.safety_backup && !saved.components.is_empty();
     let estimate = match (&source, take_safety) {

@@ -83,6 +83,7 @@ pub fn restore(inst: &Installation, store: &Store, id: &str) -> Vec<String> {
         archive: ArchiveOptions::default(),
         cancel: Cancel::new(),
         reflink: false,
+        app_export: false,
     };
     let m = match store.manifest(id) {
         Ok(m) => m,
