@@ -127,8 +127,8 @@ mod tests {
     #[test]
     fn endpoint_from_structr_conf() {
         assert_eq!(parse_endpoint("application.http.port = 9090\n"), None);
-        let ep = parse_endpoint("superuser.password = s3cret\napplication.http.port = 9090\n")
-            .unwrap();
+        let ep =
+            parse_endpoint("superuser.password = s3cret\napplication.http.port = 9090\n").unwrap();
         assert_eq!(
             ep,
             Endpoint {
@@ -143,7 +143,10 @@ mod tests {
              deploymentservlet.path = structr/dep\napplication.root.path = /app/\n",
         )
         .unwrap();
-        assert_eq!((ep.path.as_str(), ep.user.as_str()), ("/app/structr/dep", "root"));
+        assert_eq!(
+            (ep.path.as_str(), ep.user.as_str()),
+            ("/app/structr/dep", "root")
+        );
         assert_eq!(ep.url(), "http://127.0.0.1:8082/app/structr/dep");
     }
 }

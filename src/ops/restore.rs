@@ -201,7 +201,11 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
     }
     refuse_if_interrupted(ctx.inst)?;
     let mut manifest = ctx.store.manifest(id)?;
-    if manifest.components.iter().any(|c| !goes_into_installation(c)) {
+    if manifest
+        .components
+        .iter()
+        .any(|c| !goes_into_installation(c))
+    {
         on(Event::Info(super::app_export::NOT_RESTORED.into()));
     }
     manifest.components.retain(goes_into_installation);

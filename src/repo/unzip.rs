@@ -162,7 +162,11 @@ mod tests {
         let z = t.path().join("a.zip");
         make_zip(
             &z,
-            &[("myapp/", ""), ("myapp/schema/schema.json", "{}"), ("myapp/deploy.conf", "x")],
+            &[
+                ("myapp/", ""),
+                ("myapp/schema/schema.json", "{}"),
+                ("myapp/deploy.conf", "x"),
+            ],
         );
         let out = unzip(&z, &t.path().join("out"), &Cancel::new()).unwrap();
         assert_eq!(out, Unpacked { files: 2, bytes: 3 });
@@ -185,7 +189,10 @@ mod tests {
             let err = unzip(&z, &t.path().join("out"), &Cancel::new()).unwrap_err();
             assert!(err.contains("points outside"), "{bad}: {err}");
             assert!(!t.path().join("evil").exists());
-            assert!(!t.path().join("out").exists(), "nothing written before the check");
+            assert!(
+                !t.path().join("out").exists(),
+                "nothing written before the check"
+            );
         }
     }
 }

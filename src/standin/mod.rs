@@ -14,6 +14,7 @@
 mod check;
 mod ctl;
 mod dataset;
+mod deploy;
 mod neo4j;
 mod rng;
 mod structr;
