@@ -84,6 +84,18 @@ pub fn remove_if_there(dir: &Path) -> Result<(), String> {
     }
 }
 
+/// A component of the installation named `app` (a Compose volume, say) keeps its
+/// name; the export then has none to go by and is skipped.
+fn no_name_clash(inst: &Installation) -> Result<(), String> {
+    match inst.component(COMPONENT) {
+        Some(c) => Err(format!(
+            "the installation has a component named {COMPONENT} ({}) already",
+            c.path.display()
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The warning for an export that could not be taken.
 pub fn skipped(why: &str) -> String {
     format!("application export skipped: {why}; the data backup goes on")
@@ -114,6 +126,7 @@ pub fn archive_into(ctx: &Context, id: &str, partial: &Path, on: Sink) -> Option
         return None;
     }
     as_step(on, |on| {
+        no_name_clash(ctx.inst)?;
         let dir = work_dir(ctx.inst)?;
         let taken = take(ctx.inst, id, &dir, &ctx.cancel)?;
         let archive_name = format!("{COMPONENT}.tar.zst");
@@ -159,6 +172,7 @@ pub fn take_for_snapshot(ctx: &Context, id: &str, on: Sink) -> Option<Component>
         return None;
     }
     as_step(on, |on| {
+        no_name_clash(ctx.inst)?;
         let dir = work_dir(ctx.inst)?;
         let taken = take(ctx.inst, id, &dir, &ctx.cancel)?;
         on(Event::Info(format!(

@@ -9,6 +9,7 @@
 //! - `structr`: a Structr-like dir (`structr.conf`, `files/a/b/c/d/<uuid>`) that
 //!   writes a file, then records its id in the stand-in Neo4j (and deletes some),
 //!   so when both are cleanly stopped: ids in the database == files on disk.
+//!   With `--http` it answers the health check and the deployment export (`deploy`).
 //! - `check`: that invariant, offline. `ctl`: a tiny init script (start/stop/status).
 
 mod check;
