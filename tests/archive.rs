@@ -14,6 +14,7 @@ use structr_backup::repo::archive::{
     deep_verify, entry_times, extract_archive, write_archive, ArchiveError, ArchiveOptions,
 };
 use structr_backup::repo::file_index::{EntryKind, IndexEntry};
+use structr_backup::repo::owners::OwnerMap;
 
 fn sample(root: &Path) {
     std::fs::create_dir_all(root.join("databases/neo4j")).unwrap();
@@ -69,7 +70,15 @@ fn archive_is_what_standard_tools_see() {
     assert_eq!(from_tar, from_index);
 
     let x = dir.path().join("x");
-    extract_archive(&out, &x, &s.index, &Cancel::new(), &mut no_events()).unwrap();
+    extract_archive(
+        &out,
+        &x,
+        &s.index,
+        &OwnerMap::default(),
+        &Cancel::new(),
+        &mut no_events(),
+    )
+    .unwrap();
     let d = tree::diff(&tree::snapshot(&src), &tree::snapshot(&x));
     assert!(d.is_empty(), "{}", d.join("\n"));
     deep_verify(&out, &s.index, &Cancel::new(), &mut no_events()).unwrap();
@@ -231,6 +240,7 @@ fn hostile_archives_are_refused_and_write_nothing_outside() {
             &archive,
             &dest,
             &index_of(&index),
+            &OwnerMap::default(),
             &Cancel::new(),
             &mut no_events(),
         )
@@ -288,6 +298,7 @@ fn damage_is_caught_never_a_panic() {
         &out,
         &dir.path().join("t"),
         &s.index,
+        &OwnerMap::default(),
         &Cancel::new(),
         &mut no_events(),
     )
@@ -444,8 +455,15 @@ fn a_decompression_bomb_is_stopped_at_the_indexed_size() {
     index[1].size = 10;
     let dest = dir.path().join("stage");
     let started = std::time::Instant::now();
-    let err =
-        extract_archive(&archive, &dest, &index, &Cancel::new(), &mut no_events()).unwrap_err();
+    let err = extract_archive(
+        &archive,
+        &dest,
+        &index,
+        &OwnerMap::default(),
+        &Cancel::new(),
+        &mut no_events(),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, ArchiveError::TooLarge { .. }),
         "refused as too large, not after the fact: {err}"

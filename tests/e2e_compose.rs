@@ -173,4 +173,45 @@ fn compose_detect_backup_restore() {
         store, files,
         "every id in the store has a file and every file an id"
     );
+
+    // A fresh Docker host: the project folder is checked out again, but its
+    // containers and named volumes do not exist. The restore makes them with
+    // `compose create` (the project name from COMPOSE_PROJECT_NAME, as compose
+    // reads it), fills them, and `up -d` brings the stack back.
+    let down = p.compose(&["down", "-v", "-t", "2"]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(!vol("structr-neo4j-database").exists());
+    std::fs::write(&license, b"fresh checkout").unwrap();
+    let out = Command::new(BIN)
+        .arg("--repo")
+        .arg(p.dir.path().join("repo"))
+        .arg("--compose-file")
+        .arg(p.path().join("docker-compose.yml"))
+        .args(["--yes", "restore", &id])
+        .env("COMPOSE_PROJECT_NAME", "structr-e2e")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("had no containers")
+            && said.contains("create` created them and their volumes"),
+        "{said}"
+    );
+    assert!(said.contains("are left stopped"), "{said}");
+    assert!(!p.running(), "nothing was started by the restore");
+    let up = p.compose(&["up", "-d"]);
+    assert!(up.status.success(), "{}", text(&up));
+    assert!(p.running());
+    assert_eq!(std::fs::read(&license).unwrap(), license_before);
+    let d = tree::diff(&repo_before, &tree::snapshot(&vol("structr-repository")));
+    assert!(d.is_empty(), "repository volume differs: {}", d.join("\n"));
+    wait_until(Duration::from_secs(30), "the stand-ins write again", || {
+        ids_in_store().len() > store.len()
+    });
+    let stop = p.compose(&["stop", "-t", "5"]);
+    assert!(stop.status.success(), "{}", text(&stop));
+    let mut files = BTreeSet::new();
+    ids_in_files(&vol("structr-files"), &mut files);
+    assert_eq!(ids_in_store(), files, "the invariant holds on the new host");
 }

@@ -262,7 +262,7 @@ fn archive_generations_travel_to_a_folder_and_rclone_and_come_back() {
     let script = format!(
         "rclone copy office:{remote}/{id} {m}/{id}\n\
          cd {m}/{id} && sha256sum -c SHA256SUMS\n\
-         mkdir {m}/structr && zstd -d < structr.tar.zst | tar --xattrs --xattrs-include='*' -x --numeric-owner -p -C {m}/structr\n",
+         mkdir {m}/structr && zstd -d < structr.tar.zst | tar --xattrs --xattrs-include='*' -x -p -C {m}/structr\n",
         remote = remote_dir.display(),
         m = manual.display()
     );

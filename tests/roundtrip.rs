@@ -430,3 +430,224 @@ fn a_restore_onto_missing_and_empty_targets_creates_them() {
         assert!(sb.running("neo4j") && sb.running("structr"));
     }
 }
+
+/// The id a name has on this machine (`id -u daemon`).
+fn id_of(flag: &str, name: &str) -> u32 {
+    let out = std::process::Command::new("id")
+        .args([flag, name])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// Adds owner names to a generation as if the machine that made it had called
+/// uid/gid 4242 `daemon` and uid 4243 `sb-nobody-here`: the situation of a
+/// fresh server, where the same user has another number.
+fn rename_owners(sb: &Sandbox, kind: &Kind, id: &str) {
+    match kind {
+        Kind::Archive => {
+            let path = sb.repo.join(id).join("manifest.toml");
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                text.contains("[owners.users]") && text.contains("[owners.groups]"),
+                "the manifest records owners by name:\n{text}"
+            );
+            let text = text
+                .replace(
+                    "[owners.users]\n",
+                    "[owners.users]\n4242 = \"daemon\"\n4243 = \"sb-nobody-here\"\n",
+                )
+                .replace("[owners.groups]\n", "[owners.groups]\n4242 = \"daemon\"\n");
+            std::fs::write(&path, text).unwrap();
+        }
+        _ => {
+            let out = std::process::Command::new("restic")
+                .arg("-r")
+                .arg(&sb.repo)
+                .args([
+                    "tag",
+                    "--tag",
+                    &format!("id:{id}"),
+                    "--add",
+                    "user:4242=daemon,user:4243=sb-nobody-here,group:4242=daemon",
+                ])
+                .env("RESTIC_PASSWORD_FILE", sb.password_file())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", text(&out));
+        }
+    }
+}
+
+#[test]
+fn owners_are_mapped_by_name_onto_another_machine() {
+    if !nix::unistd::geteuid().is_root() {
+        panic!("this test restores file owners: run it as root (scripts/test does)");
+    }
+    let (daemon_uid, daemon_gid) = (id_of("-u", "daemon"), id_of("-g", "daemon"));
+    for kind in [Kind::Archive, Kind::restic()] {
+        let sb = trees_sandbox(kind.clone());
+        // A setuid program of a user that has another uid on the new machine:
+        // its setuid bit must survive the change of owner (chown clears it).
+        let suid = sb.structr_dir.join("bin-of-4242");
+        write(&suid, b"\x7fELF", 0o750);
+        // chown clears setuid: the mode comes after.
+        std::os::unix::fs::lchown(&suid, Some(4242), Some(4242)).unwrap();
+        std::fs::set_permissions(&suid, std::fs::Permissions::from_mode(0o4750)).unwrap();
+        let other = sb.structr_dir.join("of-4243");
+        write(&other, b"x", 0o640);
+        std::os::unix::fs::lchown(&other, Some(4243), Some(4243)).unwrap();
+        let out = sb.cli(&["backup"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let id = sb.generations()[0].clone();
+        rename_owners(&sb, &kind, &id);
+
+        std::fs::remove_dir_all(&sb.structr_dir).unwrap();
+        let out = sb.cli(&["--yes", "restore", &id]);
+        assert!(out.status.success(), "{}", text(&out));
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            said.contains(&format!(
+                "owner daemon (user): uid 4242 in the generation → {daemon_uid} here"
+            )) && said.contains(&format!(
+                "owner daemon (group): gid 4242 in the generation → {daemon_gid} here"
+            )),
+            "the plan reports each mapping: {said}"
+        );
+        assert!(
+            said.contains(
+                "WARNING: user sb-nobody-here (uid 4243 in the generation) does not exist here"
+            ) && said.contains("useradd --system --no-create-home sb-nobody-here"),
+            "a missing name is a warning with its fix: {said}"
+        );
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::symlink_metadata(&suid).unwrap();
+        assert_eq!((m.uid(), m.gid()), (daemon_uid, daemon_gid), "{kind:?}");
+        assert_eq!(
+            m.mode() & 0o7777,
+            0o4750,
+            "setuid kept after the owner changed ({kind:?})"
+        );
+        let m = std::fs::symlink_metadata(&other).unwrap();
+        assert_eq!(
+            (m.uid(), m.gid()),
+            (4243, 4243),
+            "an unknown name keeps its number"
+        );
+        let m = std::fs::symlink_metadata(sb.structr_dir.join("owned-by-1234")).unwrap();
+        assert_eq!(
+            (m.uid(), m.gid()),
+            (1234, 2345),
+            "an id without a name keeps its number"
+        );
+    }
+}
+
+#[test]
+fn restore_from_a_copied_folder_without_a_local_history() {
+    for kind in [Kind::Archive, Kind::restic()] {
+        let sb = trees_sandbox(kind.clone());
+        let original = tree::snapshot(&sb.structr_dir);
+        let out = sb.cli(&["backup"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let id = sb.generations()[0].clone();
+        // The repository reaches the new machine as a copied folder (a USB disk);
+        // the configured one is gone.
+        let copy = sb.dir.path().join("usb disk/structr backups");
+        std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        let out = shell(
+            &format!(
+                "cp -a {} {}",
+                shell_words::quote(&sb.repo.display().to_string()),
+                shell_words::quote(&copy.display().to_string())
+            ),
+            sb.dir.path(),
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        std::fs::remove_dir_all(&sb.repo).unwrap();
+        std::fs::remove_dir_all(&sb.structr_dir).unwrap();
+        std::fs::remove_dir_all(&sb.neo4j_data).unwrap();
+
+        // A restic repository also as a repository string with its password file.
+        let from = match kind {
+            Kind::Archive => copy.display().to_string(),
+            _ => {
+                let pw = sb.dir.path().join("usb disk/password");
+                std::fs::copy(sb.password_file(), &pw).unwrap();
+                std::fs::remove_file(sb.password_file()).unwrap();
+                format!("local:{}", copy.display())
+            }
+        };
+        let pw = sb
+            .dir
+            .path()
+            .join("usb disk/password")
+            .display()
+            .to_string();
+        let with_from = |args: &[&str]| {
+            let mut v = vec!["--from", from.as_str()];
+            if kind != Kind::Archive {
+                v.extend(["--password-file", pw.as_str()]);
+            }
+            v.extend(args);
+            sb.cli(&v)
+        };
+        if kind == Kind::Archive {
+            // A generation of another kind of installation is refused, naming
+            // its components, before anything stops.
+            let other = sb.dir.path().join("other-kind");
+            let out = shell(
+                &format!(
+                    "cp -a {0} {1} && sed -i 's/^installation = .*/installation = \"systemd\"/' {1}/*/manifest.toml",
+                    shell_words::quote(&copy.display().to_string()),
+                    shell_words::quote(&other.display().to_string())
+                ),
+                sb.dir.path(),
+            );
+            assert!(out.status.success(), "{}", text(&out));
+            let out = sb.cli(&[
+                "--from",
+                &other.display().to_string(),
+                "--yes",
+                "restore",
+                "latest",
+            ]);
+            assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(
+                    "was taken from a systemd installation and this is a custom installation"
+                ) && err.contains("neo4j-data (neo4j-data, from")
+                    && err.contains("Nothing was stopped"),
+                "{err}"
+            );
+            assert!(!sb.structr_dir.exists() && !sb.neo4j_data.exists());
+        }
+        let out = with_from(&["list"]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(&id),
+            "{}",
+            text(&out)
+        );
+        let out = with_from(&["--yes", "restore", "latest"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let d = tree::diff(&original, &tree::snapshot(&sb.structr_dir));
+        assert!(d.is_empty(), "{kind:?} structr differs:\n{}", d.join("\n"));
+        assert!(
+            !sb.repo.exists(),
+            "nothing was written into the configured repository"
+        );
+        assert!(sb.running("neo4j") && sb.running("structr"));
+
+        // A typo names what is wrong and how to fix it.
+        let out = sb.cli(&["--from", "/no/such/folder", "list"]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("there is no folder /no/such/folder and no off-site target of that name"),
+            "{}",
+            text(&out)
+        );
+    }
+}

@@ -26,9 +26,12 @@ pub struct Cli {
     /// Repository folder, or restic repository (overrides [repository] path)
     #[arg(long, global = true, value_name = "DIR")]
     pub repo: Option<PathBuf>,
-    /// Read from the off-site target NAME (an [[offsite]] name) instead of the repository (list, show, verify, restore, prune, pin, unpin, delete)
-    #[arg(long, global = true, value_name = "NAME")]
+    /// Read from elsewhere instead of the repository (list, show, verify, restore, prune, pin, unpin, delete): an [[offsite]] name, a folder (a copied repository, a mounted disk) or a restic repository (sftp:…, s3:…, rest:…)
+    #[arg(long, global = true, value_name = "NAME|PATH|REPO")]
     pub from: Option<String>,
+    /// The restic password file for --from (default: [repository] password_file)
+    #[arg(long, global = true, value_name = "FILE", requires = "from")]
+    pub password_file: Option<PathBuf>,
     /// Compose file of a Docker Compose installation (overrides [installation] compose_file)
     #[arg(long, global = true, value_name = "FILE")]
     pub compose_file: Option<PathBuf>,

@@ -127,8 +127,11 @@ impl Env {
             from: None,
             cancel,
         };
-        if let Some(name) = env.cli.from.clone() {
-            env.from = Some(env.offsite(&name)?);
+        if let Some(given) = env.cli.from.clone() {
+            env.from = Some(
+                Store::open_from(&env.config, &given, env.cli.password_file.as_deref())
+                    .map_err(Failure::usage)?,
+            );
         }
         Ok(env)
     }
@@ -202,9 +205,13 @@ impl Env {
             return Ok(store);
         }
         let (what, fix) = match (&self.cli.from, store.kind()) {
-            (Some(name), _) => (
+            (Some(name), _) if self.config.offsite(name).is_some() => (
                 format!("the off-site target {name} ({})", store.location()),
                 "`structr-backup init` creates it",
+            ),
+            (Some(_), _) => (
+                format!("there is no repository at {}: it", store.location()),
+                "name the folder that holds the generations (the one with their dated folders) or the restic repository",
             ),
             (None, config::RepoKind::Archive) => (
                 format!("the repository {}", store.location()),
@@ -673,7 +680,7 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
     let id = &env.id(id)?;
     // A generation on an rclone target is fetched into the repository (and checked
     // there) first; the restore then reads it like any local one.
-    let store = match (&env.from, &env.store) {
+    let from = match (&env.from, &env.store) {
         (Some(Store::Rclone(r)), Store::Archive(local)) => {
             let mut rr = Renderer::new();
             ops::offsite::fetch(r, local, id, &env.cancel, &mut |e| tee(&mut rr, e))?;
@@ -685,13 +692,44 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
                     local.root.display()
                 );
             }
-            &env.store
+            None
         }
-        _ => env.reading(),
+        (from, _) => from.as_ref(),
     };
+    // A fresh Docker host: the project's containers and volumes are made first.
+    if let Some(file) = &env.config.installation.compose_file {
+        if matches!(
+            env.config.installation.kind,
+            config::Kind::Compose | config::Kind::Auto
+        ) && file.exists()
+        {
+            match crate::install::compose::create_if_fresh(file) {
+                Ok(Some(said)) => outln!("{said}"),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(Failure {
+                        code: EXIT_FAILED,
+                        message: format!(
+                            "cannot prepare the compose project: {e}. Nothing was changed"
+                        ),
+                    })
+                }
+            }
+        }
+    }
     let inst = env.installation()?;
-    let ctx = Context::new(&env.config, &inst, store.clone(), env.cancel.clone());
-    let m = store.manifest(id).map_err(OpError::from)?;
+    let ctx = env.context(&inst);
+    let m = from
+        .unwrap_or(&env.store)
+        .manifest(id)
+        .map_err(OpError::from)?;
+    let checks = ops::compat::check(&inst, &m);
+    if let Some(r) = checks.refusals.first() {
+        return Err(Failure {
+            code: EXIT_FAILED,
+            message: format!("{r}. Nothing was stopped or changed"),
+        });
+    }
     let placements = ops::restore::placements(&ctx, &m)?;
     if !env.cli.json {
         outln!(
@@ -721,6 +759,9 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
             );
             outln!("    {}", ops::restore::what_is_lost(&p.target, &m));
         }
+        for line in checks.plan_lines() {
+            outln!("  {line}");
+        }
         if m.components.iter().any(ops::app_export::is_app) {
             outln!("  {}", ops::app_export::NOT_RESTORED);
         }
@@ -736,9 +777,13 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
     }
     env.confirm(&format!("restore generation {id}"), Some(id))?;
     let mut r = Renderer::new();
-    let out = ops::restore::run(&ctx, id, &RestoreOptions { safety_backup }, &mut |e| {
-        tee(&mut r, e)
-    })?;
+    let out = ops::restore::run(
+        &ctx,
+        from,
+        id,
+        &RestoreOptions { safety_backup },
+        &mut |e| tee(&mut r, e),
+    )?;
     drop(r);
     if env.cli.json {
         env.print_json(json!({
@@ -746,9 +791,26 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
             "safety_backup": out.safety.as_ref().map(|s| &s.id),
             "placements": out.placements,
             "unhealthy": out.closing.unhealthy,
+            "left_stopped": out.left_stopped,
         }));
     } else {
-        outln!("generation {} restored; services running.", out.restored.id);
+        if out.left_stopped.is_empty() {
+            outln!("generation {} restored; services running.", out.restored.id);
+        } else {
+            // Started in reverse stop order: Neo4j before Structr.
+            let how: Vec<String> = inst
+                .services
+                .iter()
+                .rev()
+                .filter(|s| out.left_stopped.iter().any(|n| n == s.name()))
+                .map(|s| format!("{} ({})", s.name(), s.describe()))
+                .collect();
+            outln!(
+                "generation {} restored. These services were stopped before the restore and are left stopped; start them in this order when ready: {}",
+                out.restored.id,
+                how.join(", then ")
+            );
+        }
         if let Some(s) = &out.safety {
             outln!("safety backup of the previous state: generation {}", s.id);
         }

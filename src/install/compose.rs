@@ -105,6 +105,43 @@ pub fn compose_containers() -> Result<Vec<Container>, String> {
         .map_err(|e| format!("cannot read `docker inspect` output: {e}"))
 }
 
+/// A project that was never started here (a fresh Docker host after a
+/// disaster) has no containers to read its volumes' places from: `compose
+/// create` makes its containers and named volumes without starting anything,
+/// so a restore can fill them. Says what it did; None when there was nothing
+/// to do. `COMPOSE_PROJECT_NAME`, if set, names the project as compose itself
+/// would.
+pub fn create_if_fresh(compose_file: &Path) -> Result<Option<String>, String> {
+    let dir = compose_file.parent().unwrap_or(Path::new("/"));
+    let containers = compose_containers()?;
+    let has_containers = containers
+        .iter()
+        .any(|c| Path::new(label(c, "com.docker.compose.project.working_dir")) == dir);
+    if has_containers {
+        return Ok(None);
+    }
+    let mut argv =
+        compose_command().ok_or("neither `docker compose` nor `docker-compose` is installed")?;
+    argv.extend([
+        "-f".into(),
+        compose_file.display().to_string(),
+        "create".into(),
+    ]);
+    let out = command::run(&argv, Duration::from_secs(600)).map_err(|e| e.to_string())?;
+    if !out.success() {
+        return Err(format!(
+            "`{}` failed: {}",
+            command::display(&argv),
+            out.tail()
+        ));
+    }
+    Ok(Some(format!(
+        "the compose project in {} had no containers: `{}` created them and their volumes, and started nothing",
+        dir.display(),
+        command::display(&argv)
+    )))
+}
+
 fn label<'a>(c: &'a Container, key: &str) -> &'a str {
     c.config.labels.get(key).map(String::as_str).unwrap_or("")
 }

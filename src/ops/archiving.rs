@@ -136,6 +136,7 @@ pub fn new_manifest(
     created: chrono::DateTime<Utc>,
     label: &str,
     components: Vec<Component>,
+    sources: &[preflight::SourceSize],
     timings: Timings,
 ) -> Manifest {
     Manifest {
@@ -154,6 +155,7 @@ pub fn new_manifest(
         components,
         snapshot: None,
         added_bytes: None,
+        owners: preflight::owners(sources),
     }
 }
 

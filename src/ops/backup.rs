@@ -140,7 +140,15 @@ fn run_archive(
         }
     };
     let timings = window.timings(started, copy_secs);
-    let mut manifest = new_manifest(ctx, &id, created, &opts.label, components, timings);
+    let mut manifest = new_manifest(
+        ctx,
+        &id,
+        created,
+        &opts.label,
+        components,
+        &estimate.sources,
+        timings,
+    );
     manifest.services_already_stopped = window.found_stopped().to_vec();
     on(Event::Started(Step::Publish));
     let t = Instant::now();

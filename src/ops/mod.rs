@@ -6,6 +6,7 @@ pub mod app_git;
 mod archiving;
 pub mod backup;
 pub mod compare;
+pub mod compat;
 pub mod error;
 pub mod event;
 pub mod init;

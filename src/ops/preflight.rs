@@ -18,6 +18,23 @@ pub struct SourceSize {
     /// Mount points inside, and symlinks that point out of it.
     #[serde(skip)]
     pub boundaries: Vec<Boundary>,
+    #[serde(skip)]
+    pub uids: std::collections::BTreeSet<u32>,
+    #[serde(skip)]
+    pub gids: std::collections::BTreeSet<u32>,
+}
+
+/// The names of every owner the sources have, for the manifest.
+pub fn owners(sources: &[SourceSize]) -> crate::repo::owners::Owners {
+    let uids = sources
+        .iter()
+        .flat_map(|s| s.uids.iter().copied())
+        .collect();
+    let gids = sources
+        .iter()
+        .flat_map(|s| s.gids.iter().copied())
+        .collect();
+    crate::repo::owners::Owners::lookup(&uids, &gids)
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -64,6 +81,8 @@ pub fn measure(components: &[ComponentSpec]) -> Result<Vec<SourceSize>, OpError>
                 files: survey.files,
                 bytes: survey.bytes,
                 boundaries: survey.boundaries,
+                uids: survey.uids,
+                gids: survey.gids,
             })
         })
         .collect()

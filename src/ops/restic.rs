@@ -21,6 +21,7 @@ use super::window::{self, start_steps, stop_steps, Closing, Window};
 use super::{lock_store, refuse_if_interrupted, state, Context, OpError};
 use crate::cancel::Cancel;
 use crate::repo::generation::{id_for, Component, Manifest, Timings};
+use crate::repo::owners::{self, OwnerMap};
 use crate::repo::restic::{tags, Restic, ResticError};
 
 impl From<ResticError> for OpError {
@@ -81,6 +82,7 @@ pub fn backup(
         created,
         &opts.label,
         components,
+        &sources,
         Timings::default(),
     );
     manifest.services_already_stopped = found_stopped;
@@ -301,6 +303,7 @@ pub fn safety_backup(
         created,
         label,
         components_of(ctx, &sources),
+        &sources,
         Timings::default(),
     );
     let step = Step::SafetyBackup(all_components(ctx.inst));
@@ -348,6 +351,7 @@ pub fn extract(
     m: &Manifest,
     c: &Component,
     p: &Placement,
+    owners: &OwnerMap,
     cancel: &Cancel,
     on: Sink,
 ) -> Result<(), OpError> {
@@ -384,6 +388,10 @@ pub fn extract(
         });
         let _ = fs::remove_dir_all(&unpack);
         moved?;
+        // restic restores owners by number; the names decide on another machine.
+        owners::remap_tree(&p.staging, owners).map_err(|e| {
+            OpError::failed(format!("cannot give the restored files their owners: {e}"))
+        })?;
         crate::repo::archive::sync_file_system(&p.staging)
             .map_err(|e| OpError::failed(format!("cannot sync {}: {e}", p.staging.display())))?;
         on(Event::Progress {

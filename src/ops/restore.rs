@@ -17,18 +17,20 @@ use super::journal::Swap;
 use super::preflight::Estimate;
 use super::swap;
 use super::window::{self, start_steps, stop_steps, Closing, Window};
-use super::{lock_store, parallel, refuse_if_interrupted, restic, state, verify, Context, OpError};
+use super::{
+    compat, lock_store, parallel, refuse_if_interrupted, restic, state, verify, Context, OpError,
+};
 use crate::install::ComponentSpec;
 use crate::repo::archive;
 use crate::repo::file_index::{self, EntryKind, IndexEntry};
 use crate::repo::generation::{Component, Manifest, Repo, Timings};
+use crate::repo::owners::OwnerMap;
 use crate::repo::restic::Restic;
 use crate::repo::store::Store;
 
 /// Where a restore reads the generation from.
 enum Source<'a> {
     Archive {
-        repo: &'a Repo,
         dir: PathBuf,
         indexes: Vec<Vec<IndexEntry>>,
     },
@@ -59,6 +61,8 @@ pub struct Outcome {
     pub safety: Option<Manifest>,
     pub placements: Vec<Placement>,
     pub closing: Closing,
+    /// Services that were stopped before the restore (a fresh server): left so.
+    pub left_stopped: Vec<String>,
 }
 
 /// Where each component of `m` would go, checked against this installation and
@@ -191,16 +195,27 @@ fn is_mount_point(path: &Path) -> bool {
     }
 }
 
-pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<Outcome, OpError> {
+/// Restores generation `id` of `from` (None: the repository). A safety backup
+/// always goes into the repository (`ctx.store`), whatever `from` is: a copied
+/// folder or a mounted disk is where the generation comes from, not where the
+/// current state is kept.
+pub fn run(
+    ctx: &Context,
+    from: Option<&Store>,
+    id: &str,
+    opts: &RestoreOptions,
+    on: Sink,
+) -> Result<Outcome, OpError> {
     let _installation = state::lock_installation(ctx.inst, "restore")?;
-    let lock = lock_store(&ctx.store, "restore")?;
+    let from = from.unwrap_or(&ctx.store);
+    let lock = lock_store(from, "restore")?;
     if let Some(stale) = lock.as_ref().and_then(|l| l.stale_holder.as_ref()) {
         on(Event::Warning(format!(
             "took over a stale repository lock ({stale})"
         )));
     }
     refuse_if_interrupted(ctx.inst)?;
-    let mut manifest = ctx.store.manifest(id)?;
+    let mut manifest = from.manifest(id)?;
     if manifest
         .components
         .iter()
@@ -209,9 +224,18 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
         on(Event::Info(super::app_export::NOT_RESTORED.into()));
     }
     manifest.components.retain(goes_into_installation);
+    let checks = compat::check(ctx.inst, &manifest);
+    if let Some(r) = checks.refusals.first() {
+        return Err(OpError::Refused(format!("{r}. Nothing was stopped")));
+    }
+    for line in checks.plan_lines() {
+        on(Event::Info(line));
+    }
+    let owners = checks.owner_map();
     let found_stopped = window::found_stopped(ctx.inst);
     on(Event::Plan(plan_steps(
         ctx,
+        from,
         &manifest,
         opts,
         &found_stopped,
@@ -230,13 +254,13 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
         )),
         other => other,
     };
-    let (source, sizes): (Source, Vec<u64>) = match &ctx.store {
+    let (source, sizes): (Source, Vec<u64>) = match from {
         Store::Archive(repo) => {
             let dir = repo.path_of(id);
             verify::quick(&dir, &manifest, &ctx.cancel, on).map_err(refused)?;
             let indexes = read_indexes(&dir, &manifest)?;
             let sizes = indexes.iter().map(|i| extracted_size(i)).collect();
-            (Source::Archive { repo, dir, indexes }, sizes)
+            (Source::Archive { dir, indexes }, sizes)
         }
         Store::Restic(r) => {
             restic::verify_before_restore(r, &manifest, &ctx.cancel, on).map_err(refused)?;
@@ -280,8 +304,20 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
         app_export: false,
     };
     let take_safety = opts.safety_backup && !saved.components.is_empty();
-    let estimate = match (&source, take_safety) {
-        (Source::Archive { repo, .. }, true) => Some(preflight_checks(&safety_ctx, repo, on)?),
+    // Another place than the repository is locked above; the repository, which
+    // receives the safety backup, is locked too.
+    let _safety_lock = match take_safety && !same_store(from, &ctx.store) {
+        true => lock_store(&ctx.store, "restore")?,
+        false => None,
+    };
+    let estimate = match (&ctx.store, take_safety) {
+        (Store::Archive(repo), true) => Some(preflight_checks(&safety_ctx, repo, on)?),
+        (Store::Restic(r), true) if !r.exists()? => {
+            return Err(OpError::Refused(format!(
+                "the safety backup goes into the restic repository {}, which does not exist: create it with `structr-backup init`, or restore with --no-safety-backup. Nothing was stopped",
+                r.location
+            )))
+        }
         _ => None,
     };
     // Folders above a target that does not exist yet are made now (owner-only
@@ -297,10 +333,7 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
             )));
         }
     }
-    let safety_repo = match &source {
-        Source::Archive { repo, .. } => Some(&repo.root),
-        Source::Restic(_) => None,
-    };
+    let safety_repo = ctx.store.archive().map(|r| &r.root);
     check_target_space(&placements, &sizes, estimate.as_ref().zip(safety_repo))?;
     for p in &placements {
         if p.staging.exists() {
@@ -317,11 +350,25 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
     let mut safety = None;
     let result = window.stop_all(on).and_then(|()| {
         guarded(|| {
-            match &source {
-                Source::Archive { repo, dir, indexes } => {
-                    if let Some(estimate) = &estimate {
-                        safety = Some(safety_backup(&safety_ctx, repo, estimate, on)?);
+            if take_safety {
+                safety = Some(match (&ctx.store, &estimate) {
+                    (Store::Archive(repo), Some(estimate)) => {
+                        safety_backup(&safety_ctx, repo, estimate, on)?
                     }
+                    (Store::Restic(r), _) => {
+                        restic::safety_backup(&safety_ctx, r, SAFETY_LABEL, on).map_err(|e| {
+                            OpError::failed(format!("the safety backup failed: {e}"))
+                        })?
+                    }
+                    _ => {
+                        return Err(OpError::failed(
+                            "the safety backup has no repository to go to",
+                        ))
+                    }
+                });
+            }
+            match &source {
+                Source::Archive { dir, indexes, .. } => {
                     // Components are independent: extract them at once, as many cores as there are.
                     let jobs: Vec<_> = placements
                         .iter()
@@ -329,19 +376,12 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
                         .zip(indexes)
                         .collect();
                     parallel::each(&jobs, &ctx.cancel, on, |((p, c), index), cancel, on| {
-                        extract(cancel, dir, c, p, index, on)
+                        extract(cancel, dir, c, p, index, &owners, on)
                     })?;
                 }
                 Source::Restic(r) => {
-                    if take_safety {
-                        safety = Some(
-                            restic::safety_backup(&safety_ctx, r, SAFETY_LABEL, on).map_err(
-                                |e| OpError::failed(format!("the safety backup failed: {e}")),
-                            )?,
-                        );
-                    }
                     for (p, c) in placements.iter().zip(&manifest.components) {
-                        restic::extract(r, &manifest, c, p, &ctx.cancel, on)?;
+                        restic::extract(r, &manifest, c, p, &owners, &ctx.cancel, on)?;
                     }
                 }
             }
@@ -357,6 +397,7 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
         }
     }
     let closing = window.close(on);
+    let left_stopped = window.found_stopped().to_vec();
     drop(lock);
     if let Err(e) = result {
         let mut aftermath = closing.aftermath();
@@ -381,16 +422,23 @@ pub fn run(ctx: &Context, id: &str, opts: &RestoreOptions, on: Sink) -> Result<O
         safety,
         placements,
         closing,
+        left_stopped,
     })
+}
+
+/// Whether two stores are the same repository (as far as their location says).
+fn same_store(a: &Store, b: &Store) -> bool {
+    a.kind() == b.kind() && a.location() == b.location()
 }
 
 fn plan_steps(
     ctx: &Context,
+    from: &Store,
     m: &Manifest,
     opts: &RestoreOptions,
     found_stopped: &[String],
 ) -> Vec<Step> {
-    let mut steps: Vec<Step> = match &ctx.store {
+    let mut steps: Vec<Step> = match from {
         Store::Archive(_) => m
             .components
             .iter()
@@ -518,6 +566,7 @@ fn safety_backup(
                 created,
                 SAFETY_LABEL,
                 components,
+                &estimate.sources,
                 Timings::default(),
             );
             publish(ctx, repo, &partial, &m)?;
@@ -544,6 +593,7 @@ fn extract(
     c: &Component,
     p: &Placement,
     index: &[IndexEntry],
+    owners: &OwnerMap,
     on: Sink,
 ) -> Result<(), OpError> {
     let step = Step::Extract(c.name.clone());
@@ -553,6 +603,7 @@ fn extract(
         &dir.join(&c.archive),
         &p.staging,
         index,
+        owners,
         cancel,
         &mut archive_progress(&step, c.bytes, on),
     );

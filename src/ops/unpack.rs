@@ -15,6 +15,7 @@ use crate::cancel::Cancel;
 use crate::repo::archive;
 use crate::repo::file_index;
 use crate::repo::generation::{self, Component};
+use crate::repo::owners;
 use crate::repo::store::Store;
 
 #[derive(Debug, serde::Serialize)]
@@ -49,6 +50,8 @@ pub fn run(
             ))
         })?;
     check_target(to)?;
+    // Owners by name, as a restore maps them (numbers stay where a name is unknown).
+    let owner_map = owners::owner_map(&owners::mappings(&m.owners));
     let step = Step::Extract(c.name.clone());
     on(Event::Plan(vec![step.clone()]));
     match store {
@@ -63,6 +66,7 @@ pub fn run(
                 &dir.join(&c.archive),
                 to,
                 &index,
+                &owner_map,
                 cancel,
                 &mut archive_progress(&step, c.bytes, on),
             );
@@ -86,7 +90,7 @@ pub fn run(
                 bytes: c.bytes,
                 files: c.files,
             };
-            restic::extract(r, &m, &c, &p, cancel, on)?;
+            restic::extract(r, &m, &c, &p, &owner_map, cancel, on)?;
         }
         Store::Rclone(r) => {
             return Err(OpError::Refused(format!(

@@ -45,6 +45,10 @@ pub struct Manifest {
     /// deduplication and compression), in place of archive sizes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub added_bytes: Option<u64>,
+    /// The names of the uids and gids the files had, so a restore on another
+    /// machine maps owners by name. Empty in generations made before 0.2.
+    #[serde(default, skip_serializing_if = "crate::repo::owners::Owners::is_empty")]
+    pub owners: crate::repo::owners::Owners,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -523,6 +527,14 @@ impl Manifest {
             .into_iter()
             .map(|(k, v)| (printable(&k, 60), printable(&v, 200)))
             .collect();
+        // Owner names reach getpwnam and the plan's useradd hints: keep only names
+        // a system could have.
+        self.owners
+            .users
+            .retain(|_, n| crate::repo::owners::is_plain_name(n));
+        self.owners
+            .groups
+            .retain(|_, n| crate::repo::owners::is_plain_name(n));
         for c in &mut self.components {
             c.role = printable(&c.role, 60);
             c.source = PathBuf::from(printable(&c.source.to_string_lossy(), 4096));
@@ -639,6 +651,7 @@ mod tests {
             components: vec![],
             snapshot: None,
             added_bytes: None,
+            owners: Default::default(),
         }
     }
 

@@ -134,6 +134,8 @@ fn set_xattr(path: &CString, name: &[u8], value: &[u8]) -> io::Result<()> {
 #[derive(Debug)]
 pub struct Applier {
     root: bool,
+    /// uid/gid translation by owner name (a restore onto another machine).
+    owners: crate::repo::owners::OwnerMap,
     ownership_skipped: bool,
     /// (xattr name, error) → (how often, first path).
     xattr_failures: BTreeMap<(String, String), (u64, PathBuf)>,
@@ -149,8 +151,17 @@ impl Applier {
     pub fn new() -> Self {
         Applier {
             root: nix::unistd::geteuid().is_root(),
+            owners: Default::default(),
             ownership_skipped: false,
             xattr_failures: BTreeMap::new(),
+        }
+    }
+
+    /// Owners are set through `owners` (see `repo::owners`).
+    pub fn with_owners(owners: crate::repo::owners::OwnerMap) -> Self {
+        Applier {
+            owners,
+            ..Self::new()
         }
     }
 
@@ -160,11 +171,10 @@ impl Applier {
     /// capabilities, after chown), and the mtime last (everything before it
     /// would count as a change). Errors are the path's; callers name it.
     pub fn apply(&mut self, path: &Path, meta: &Meta, symlink: bool) -> io::Result<()> {
+        let (uid, gid) = (self.owners.uid(meta.uid), self.owners.gid(meta.gid));
         if self.root {
-            std::os::unix::fs::lchown(path, Some(meta.uid), Some(meta.gid))?;
-        } else if meta.uid != nix::unistd::geteuid().as_raw()
-            || meta.gid != nix::unistd::getegid().as_raw()
-        {
+            std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+        } else if uid != nix::unistd::geteuid().as_raw() || gid != nix::unistd::getegid().as_raw() {
             self.ownership_skipped = true;
         }
         if !symlink {

@@ -6,6 +6,7 @@ pub mod file_index;
 pub mod generation;
 pub mod lock;
 pub mod meta;
+pub mod owners;
 pub mod rclone;
 pub mod restic;
 pub mod retention;

@@ -53,6 +53,57 @@ impl Store {
         }
     }
 
+    /// What `--from GIVEN` names: an `[[offsite]]` target by name, else a place
+    /// of either kind on its own: a folder (a copied repository, a mounted disk;
+    /// a restic repository is recognised by its `config` and `keys/`), a restic
+    /// repository string (`sftp:`, `s3:`, `rest:`, …) or, for the archive kind,
+    /// an `rclone:REMOTE:PATH` folder. `password_file` (restic) replaces the
+    /// configured one and makes a location a restic one.
+    pub fn open_from(
+        config: &Config,
+        given: &str,
+        password_file: Option<&Path>,
+    ) -> Result<Store, String> {
+        let restic = |location: String| {
+            Store::Restic(Restic::new(
+                location,
+                password_file
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| config.password_file()),
+                Vec::new(),
+            ))
+        };
+        if let Some(target) = config.offsite(given) {
+            return Ok(match (Store::offsite(config, target), password_file) {
+                (Store::Restic(r), Some(_)) => restic(r.location),
+                (store, _) => store,
+            });
+        }
+        if crate::config::is_backend_location(given) {
+            let archive_kind =
+                password_file.is_none() && config.repository.kind == RepoKind::Archive;
+            return Ok(match Rclone::parse(given) {
+                Some(r) if archive_kind => Store::Rclone(r),
+                _ => restic(given.to_string()),
+            });
+        }
+        let path = Path::new(given);
+        if !path.is_dir() {
+            let names: Vec<&str> = config.offsite.iter().map(|o| o.name.as_str()).collect();
+            return Err(format!(
+                "--from {given}: there is no folder {given} and no off-site target of that name (configured: {})",
+                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            ));
+        }
+        // Relative to where the user stands, once: later steps may change folders.
+        let path = std::path::absolute(path).map_err(|e| format!("--from {given}: {e}"))?;
+        let is_restic = path.join("config").is_file() && path.join("keys").is_dir();
+        Ok(match is_restic || password_file.is_some() {
+            true => restic(path.to_string_lossy().into_owned()),
+            false => Store::Archive(Repo::new(path)),
+        })
+    }
+
     pub fn kind(&self) -> RepoKind {
         match self {
             Store::Archive(_) | Store::Rclone(_) => RepoKind::Archive,

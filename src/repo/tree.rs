@@ -210,6 +210,9 @@ pub struct Survey {
     pub files: u64,
     pub bytes: u64,
     pub boundaries: Vec<Boundary>,
+    /// Every owner seen, recorded by name in the manifest (see `repo::owners`).
+    pub uids: std::collections::BTreeSet<u32>,
+    pub gids: std::collections::BTreeSet<u32>,
 }
 
 pub fn survey(root: &Path) -> io::Result<Survey> {
@@ -221,6 +224,8 @@ pub fn survey(root: &Path) -> io::Result<Survey> {
     for node in walk(root) {
         let node = node?;
         let m = &node.meta;
+        out.uids.insert(m.uid());
+        out.gids.insert(m.gid());
         if m.is_file() && (m.nlink() == 1 || seen.insert((m.dev(), m.ino()))) {
             out.files += 1;
             out.bytes += m.len();

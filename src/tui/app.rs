@@ -973,6 +973,7 @@ mod tests {
                 components: vec![],
                 snapshot: None,
                 added_bytes: None,
+                owners: Default::default(),
             })
             .collect();
         App::new(Data {

@@ -87,6 +87,7 @@ fn manifest(id: &str, hour: u32, label: &str, pinned: bool, verified: Option<boo
         ],
         snapshot: None,
         added_bytes: None,
+        owners: Default::default(),
     }
 }
 

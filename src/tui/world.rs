@@ -314,7 +314,7 @@ impl World {
             Effect::VerifyBeforeRestore(id) => self.verify(id, false),
             Effect::Verify { id, deep } => self.verify(id, deep),
             Effect::StartRestore(id) => self.spawn_watched(watch("restore", Some(&id)), move |ctx, on| {
-                let out = ops::restore::run(ctx, &id, &RestoreOptions { safety_backup: true }, on)?;
+                let out = ops::restore::run(ctx, None, &id, &RestoreOptions { safety_backup: true }, on)?;
                 let kept: Vec<String> = out.placements.iter().map(|p| p.kept.display().to_string()).collect();
                 Ok(format!(
                     "Generation {} restored; services running. Safety backup: {}. Previous folders kept at {} (delete them when satisfied).",

@@ -17,6 +17,7 @@ use super::{pax, ArchiveError, ArchiveEvent, BUF};
 use crate::cancel::Cancel;
 use crate::repo::file_index::{EntryKind, IndexEntry};
 use crate::repo::meta::{Applier, Meta};
+use crate::repo::owners::OwnerMap;
 
 #[derive(Debug, Default)]
 pub struct ExtractSummary {
@@ -31,6 +32,7 @@ pub fn extract_archive(
     archive: &Path,
     dest: &Path,
     index: &[IndexEntry],
+    owners: &OwnerMap,
     cancel: &Cancel,
     on: &mut dyn FnMut(ArchiveEvent),
 ) -> Result<ExtractSummary, ArchiveError> {
@@ -49,7 +51,7 @@ pub fn extract_archive(
         .mode(0o700)
         .create(dest)
         .map_err(|e| ArchiveError::io("cannot create", dest, e))?;
-    walk(archive, Some(dest), index, cancel, on, None)
+    walk(archive, Some(dest), index, owners, cancel, on, None)
 }
 
 /// Reads every entry and checks it against the index; writes nothing.
@@ -59,7 +61,7 @@ pub fn deep_verify(
     cancel: &Cancel,
     on: &mut dyn FnMut(ArchiveEvent),
 ) -> Result<VerifySummary, ArchiveError> {
-    walk(archive, None, index, cancel, on, None)
+    walk(archive, None, index, &OwnerMap::default(), cancel, on, None)
 }
 
 /// `deep_verify`, telling `times` each entry's path (as in the index) and mtime
@@ -72,7 +74,15 @@ pub fn entry_times(
     on: &mut dyn FnMut(ArchiveEvent),
     times: &mut dyn FnMut(&[u8], i64),
 ) -> Result<VerifySummary, ArchiveError> {
-    walk(archive, None, index, cancel, on, Some(times))
+    walk(
+        archive,
+        None,
+        index,
+        &OwnerMap::default(),
+        cancel,
+        on,
+        Some(times),
+    )
 }
 
 /// Metadata applied once a folder's contents are in place (deepest first).
@@ -110,6 +120,7 @@ fn walk(
     archive: &Path,
     dest: Option<&Path>,
     index: &[IndexEntry],
+    owners: &OwnerMap,
     cancel: &Cancel,
     on: &mut dyn FnMut(ArchiveEvent),
     mut times: Option<Times>,
@@ -123,7 +134,7 @@ fn walk(
     let mut seen: HashSet<Vec<u8>> = HashSet::new();
     let mut dirs: Vec<DirMeta> = Vec::new();
     let mut summary = ExtractSummary::default();
-    let mut applier = Applier::new();
+    let mut applier = Applier::with_owners(owners.clone());
 
     let file = File::open(archive).map_err(|e| ArchiveError::io("cannot read", archive, e))?;
     let decoder = zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(BUF, file))

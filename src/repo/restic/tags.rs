@@ -12,6 +12,8 @@
 //! version:neo4j=5.26.0
 //! already-stopped:neo4j
 //! added:1048576                       bytes the snapshot added to the repository
+//! user:107=neo4j                      owner names (see repo::owners)
+//! group:107=neo4j
 //! pinned
 //! ```
 //! Tags are untrusted input like any manifest: ids and names are checked, text is
@@ -25,6 +27,7 @@ use chrono::{DateTime, Utc};
 use crate::repo::generation::{
     is_generation_id, printable, Component, Manifest, Timings, FORMAT_VERSION, MAX_LABEL,
 };
+use crate::repo::owners::Owners;
 
 pub const MARKER: &str = "structr-backup";
 pub const PINNED: &str = "pinned";
@@ -68,6 +71,12 @@ pub fn encode(m: &Manifest) -> Vec<String> {
     }
     for (k, v) in &m.versions {
         tags.push(format!("version:{}={}", escape(k), escape(v)));
+    }
+    for (id, name) in &m.owners.users {
+        tags.push(format!("user:{id}={}", escape(name)));
+    }
+    for (id, name) in &m.owners.groups {
+        tags.push(format!("group:{id}={}", escape(name)));
     }
     for s in &m.services_already_stopped {
         tags.push(format!("already-stopped:{}", escape(s)));
@@ -188,10 +197,21 @@ pub fn decode(s: &SnapshotFacts) -> Result<Option<Manifest>, String> {
         components,
         snapshot: Some(s.snapshot_id.to_string()),
         added_bytes: value("added").and_then(|v| v.parse().ok()),
+        owners: Owners {
+            users: id_names(all("user")),
+            groups: id_names(all("group")),
+        },
     };
     m.label = printable(&m.label, MAX_LABEL);
     m.sanitize();
     Ok(Some(m))
+}
+
+/// `107=neo4j` tags → id → name (the names are checked in `Manifest::sanitize`).
+fn id_names<'a>(tags: impl Iterator<Item = &'a str>) -> BTreeMap<u32, String> {
+    tags.filter_map(|t| t.split_once('='))
+        .filter_map(|(id, name)| Some((id.parse().ok()?, unescape(name))))
+        .collect()
 }
 
 fn is_plain_role(r: &str) -> bool {
@@ -253,6 +273,7 @@ mod tests {
             }],
             snapshot: None,
             added_bytes: None,
+            owners: Default::default(),
         }
     }
 
