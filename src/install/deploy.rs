@@ -4,7 +4,7 @@
 //! (schema, pages, components, templates, files, …; no user data). Loopback only,
 //! like the health check: the superuser password must not cross a network.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -75,8 +75,14 @@ pub fn parse_endpoint(text: &str) -> Option<Endpoint> {
 pub const TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Downloads the application export named `name` into `out` (a zip). The error
-/// says what Structr answered, never the password.
-pub fn download_app(ep: &Endpoint, name: &str, out: &Path) -> Result<u64, String> {
+/// says what Structr answered, never the password. `cancelled` is asked between
+/// chunks: Ctrl-C must not wait for a long export.
+pub fn download_app(
+    ep: &Endpoint,
+    name: &str,
+    out: &Path,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<u64, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(TIMEOUT))
         .timeout_connect(Some(Duration::from_secs(5)))
@@ -110,8 +116,23 @@ pub fn download_app(ep: &Endpoint, name: &str, out: &Path) -> Result<u64, String
         .open(out)
         .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let mut body = response.into_body();
-    let copied = std::io::copy(&mut body.as_reader(), &mut file)
-        .map_err(|e| format!("reading the export from {url}: {e}"))?;
+    let mut reader = body.as_reader();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut copied = 0u64;
+    loop {
+        if cancelled() {
+            return Err("cancelled".into());
+        }
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| format!("reading the export from {url}: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        file.write_all(&buf[..n])
+            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        copied += n as u64;
+    }
     file.flush()
         .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     if copied == 0 {
@@ -148,5 +169,69 @@ mod tests {
             ("/app/structr/dep", "root")
         );
         assert_eq!(ep.url(), "http://127.0.0.1:8082/app/structr/dep");
+    }
+
+    /// A one-shot server: answers `status` with `body`, hands back the request.
+    fn serve_once(
+        status: &'static str,
+        body: &'static [u8],
+    ) -> (u16, std::thread::JoinHandle<String>) {
+        use std::io::{BufRead, BufReader};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let h = std::thread::spawn(move || {
+            let (s, _) = l.accept().unwrap();
+            let mut req = String::new();
+            let mut r = BufReader::new(&s);
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+                req.push_str(&line);
+            }
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            (&s).write_all(head.as_bytes()).unwrap();
+            (&s).write_all(body).unwrap();
+            req
+        });
+        (port, h)
+    }
+
+    #[test]
+    fn download_sends_the_superuser_and_reads_401() {
+        let t = tempfile::tempdir().unwrap();
+        let (port, h) = serve_once("200 OK", b"PK-zip-bytes");
+        let ep = Endpoint {
+            port,
+            path: "/structr/deploy".into(),
+            user: "superadmin".into(),
+            password: "pw".into(),
+        };
+        let out = t.path().join("a.zip");
+        assert_eq!(download_app(&ep, "g1", &out, &|| false), Ok(12));
+        let req = h.join().unwrap().to_lowercase();
+        assert!(
+            req.starts_with("get /structr/deploy?name=g1&mode=app "),
+            "{req}"
+        );
+        assert!(
+            req.contains("x-user: superadmin") && req.contains("x-password: pw"),
+            "{req}"
+        );
+
+        let (port, h) = serve_once("401 Unauthorized", b"");
+        let err = download_app(
+            &Endpoint { port, ..ep },
+            "g2",
+            &t.path().join("b.zip"),
+            &|| false,
+        )
+        .unwrap_err();
+        h.join().unwrap();
+        assert!(err.contains("HTTP 401") && !err.contains("pw"), "{err}");
     }
 }

@@ -59,8 +59,8 @@ pub fn take(inst: &Installation, name: &str, dir: &Path, cancel: &Cancel) -> Res
     remove_if_there(dir)?;
     let zip = dir.with_extension("zip");
     let _ = fs::remove_file(&zip);
-    let unpacked =
-        deploy::download_app(&ep, name, &zip).and_then(|_| unzip::unzip(&zip, dir, cancel));
+    let unpacked = deploy::download_app(&ep, name, &zip, &|| cancel.is_cancelled())
+        .and_then(|_| unzip::unzip(&zip, dir, cancel));
     let _ = fs::remove_file(&zip);
     match unpacked {
         Ok(u) => Ok(Taken {
