@@ -2,7 +2,7 @@
 //! `restore ID --only NAME --to DIR` (one component unpacked into a folder, no
 //! service touched; how the export comes back out of a generation).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
@@ -12,8 +12,17 @@ use crate::ops;
 use crate::repo::store::Store;
 use crate::{outln, units};
 
+/// `dir` made absolute (against the current folder), for messages and restic.
+fn absolute(dir: &Path) -> Result<PathBuf> {
+    std::path::absolute(dir).map_err(|e| Failure {
+        code: EXIT_FAILED,
+        message: format!("cannot resolve {}: {e}", dir.display()),
+    })
+}
+
 pub fn unpack(env: &Env, id: &str, name: &str, to: &Path) -> Result<()> {
     let id = &env.id(id)?;
+    let to = &absolute(to)?;
     // As for a restore: a generation on an rclone target is fetched (and checked) first.
     let store = match (&env.from, &env.store) {
         (Some(Store::Rclone(r)), Store::Archive(local)) => {
@@ -50,8 +59,8 @@ pub fn unpack(env: &Env, id: &str, name: &str, to: &Path) -> Result<()> {
 pub fn export_app(env: &Env, git: Option<&Path>, to: Option<&Path>) -> Result<()> {
     let inst = env.installation()?;
     let out = match (git, to) {
-        (Some(dir), _) => ops::app_git::to_git(&inst, dir, &env.cancel)?,
-        (None, Some(dir)) => ops::app_git::to_folder(&inst, dir, &env.cancel)?,
+        (Some(dir), _) => ops::app_git::to_git(&inst, &absolute(dir)?, &env.cancel)?,
+        (None, Some(dir)) => ops::app_git::to_folder(&inst, &absolute(dir)?, &env.cancel)?,
         (None, None) => {
             let dir = std::env::current_dir()
                 .map_err(|e| Failure {
