@@ -37,6 +37,7 @@ pub struct Config {
     pub installation: InstallationConfig,
     pub retention: RetentionConfig,
     pub notify: NotifyConfig,
+    pub application: ApplicationConfig,
     /// Off-site targets the new generation is copied to after each backup.
     pub offsite: Vec<OffsiteConfig>,
     pub drill: DrillConfig,
@@ -272,6 +273,22 @@ impl fmt::Display for NotifyEvent {
             NotifyEvent::Success => "success",
             NotifyEvent::Failure => "failure",
         })
+    }
+}
+
+/// `[application]`: Structr's application export (deployment export), taken over
+/// HTTP while Structr still runs and kept in each generation as component `app`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApplicationConfig {
+    /// On by default: it costs no downtime, and without a superuser password in
+    /// structr.conf or an answer from Structr it is only a warning.
+    pub export: bool,
+}
+
+impl Default for ApplicationConfig {
+    fn default() -> Self {
+        Self { export: true }
     }
 }
 
@@ -848,6 +865,14 @@ keep_within = "1w3d"
         let d = parse("", Path::new("c.toml")).unwrap();
         assert_eq!(d.notify.on, vec![NotifyEvent::Failure]);
         assert_eq!(d.notify.sendmail, Path::new("/usr/sbin/sendmail"));
+    }
+
+    #[test]
+    fn application_export_is_on_unless_turned_off() {
+        assert!(parse("", Path::new("c.toml")).unwrap().application.export);
+        let off = parse("[application]\nexport = false\n", Path::new("c.toml")).unwrap();
+        assert!(!off.application.export);
+        assert!(parse("[application]\nexport = \"no\"\n", Path::new("c.toml")).is_err());
     }
 
     #[test]

@@ -70,12 +70,22 @@ fn systemd_detect_backup_restore_a_failing_unit_and_an_unhealthy_one() {
     c.exec_ok(&format!(
         "cd /var/backups/structr/{id} && sha256sum -c SHA256SUMS"
     ));
+    // The application export, asked of the running Structr (port and superuser
+    // from /usr/lib/structr/structr.conf) before its unit was stopped.
+    c.exec_ok(&format!(
+        "structr-backup restore {id} --only app --to /root/app-export && test -s /root/app-export/schema/schema.json"
+    ));
     let conf_before = c.exec_ok("sha256sum /usr/lib/structr/structr.conf");
 
     // Damage the installation, then restore.
     c.exec_ok("echo changed >> /usr/lib/structr/structr.conf; find /usr/lib/structr/files -type f | head -n 5 | xargs rm -f");
     let out = c.exec(&format!("structr-backup --yes restore {id}"));
     assert!(out.status.success(), "{}", text(&out));
+    let app_files = c.exec_ok("find /usr/lib/structr /var/lib/neo4j -name schema.json");
+    assert!(
+        app_files.trim().is_empty(),
+        "the application export is never put into the installation: {app_files}"
+    );
     assert!(
         c.active("neo4j") && c.active("structr"),
         "both run after the restore: {}",

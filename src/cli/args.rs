@@ -91,6 +91,21 @@ pub enum Command {
         /// Do not take a safety backup of the current state first
         #[arg(long)]
         no_safety_backup: bool,
+        /// Only unpack this component (e.g. `app`, the application export) into --to DIR; no service is touched
+        #[arg(long, value_name = "NAME", requires = "to")]
+        only: Option<String>,
+        /// With --only: the new or empty folder to unpack into (made when missing)
+        #[arg(long, value_name = "DIR", requires = "only")]
+        to: Option<PathBuf>,
+    },
+    /// Take Structr's application export (no downtime): into a folder, or committed into a git working tree
+    ExportApp {
+        /// A git working tree (made and `git init`ed when missing): the export replaces its contents and is committed when it changed
+        #[arg(long, value_name = "DIR", conflicts_with = "to")]
+        git: Option<PathBuf>,
+        /// A new or empty folder to write the export into (default: ./structr-app-<time>)
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
     },
     /// Prove a generation restores and starts, without touching production: restore it into a scratch folder (every file checked), start Neo4j on the copy ([drill] command, or a Compose installation's Neo4j image without network), remove the copy; the result is recorded
     Drill {

@@ -1,5 +1,6 @@
 //! The non-interactive face: one function per command, output as text or `--json`.
 
+mod app;
 pub mod args;
 pub mod confirm;
 pub mod generate;
@@ -346,8 +347,16 @@ fn dispatch(env: &Env) -> Result<()> {
         Some(Command::Drill { id }) => drill(env, id.as_deref().unwrap_or("latest")),
         Some(Command::Restore {
             id,
+            only: Some(name),
+            to: Some(dir),
+            ..
+        }) => app::unpack(env, id, name, dir),
+        Some(Command::Restore {
+            id,
             no_safety_backup,
+            ..
         }) => restore(env, id, !no_safety_backup),
+        Some(Command::ExportApp { git, to }) => app::export_app(env, git.as_deref(), to.as_deref()),
         Some(Command::Prune(args)) => prune(env, args),
         Some(Command::Pin { id }) => pin(env, id, true),
         Some(Command::Unpin { id }) => pin(env, id, false),
@@ -845,6 +854,9 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
         }
         for line in checks.plan_lines() {
             outln!("  {line}");
+        }
+        if m.components.iter().any(ops::app_export::is_app) {
+            outln!("  {}", ops::app_export::NOT_RESTORED);
         }
         let names: Vec<&str> = inst.services.iter().map(|s| s.name()).collect();
         outln!(

@@ -4,6 +4,7 @@
 pub mod command;
 pub mod compose;
 pub mod conf;
+pub mod deploy;
 pub mod detect;
 pub mod health;
 pub mod schedule;
@@ -21,6 +22,9 @@ use service::ServiceControl;
 /// from one machine restores onto another whose paths differ.
 pub const ROLE_NEO4J_DATA: &str = "neo4j-data";
 pub const ROLE_STRUCTR: &str = "structr";
+/// Structr's application export (deployment export): kept in a generation, never
+/// put into the installation by a restore (it is imported through Structr).
+pub const ROLE_APP: &str = "app";
 
 /// One directory tree that goes into one archive.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

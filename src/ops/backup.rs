@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 
+use super::app_export;
 use super::archiving::{copy_components, guarded, new_manifest, preflight_checks, publish};
 use super::event::{Event, Sink, Step};
 use super::offsite;
@@ -100,6 +101,8 @@ fn run_archive(
     let created = Utc::now();
     let id = repo.new_id(created);
     let partial = repo.create_partial(&id)?;
+    // While Structr still runs: its application export needs it up.
+    let app = app_export::archive_into(ctx, &id, &partial, on);
     let clone_dir = partial.join(".clone");
     let mut window = Window::new(ctx.inst, "backup");
     let copy_started = Instant::now();
@@ -122,7 +125,10 @@ fn run_archive(
     let copy_secs = copy_started.elapsed().as_secs_f64();
 
     let components = match copied {
-        Ok(c) => c,
+        Ok(mut c) => {
+            c.extend(app);
+            c
+        }
         Err(e) => {
             let _ = std::fs::remove_dir_all(&partial);
             let aftermath = format!("{} No generation was written.", closing.aftermath());
@@ -181,6 +187,7 @@ fn plan_steps(ctx: &Context, reflink: bool, found_stopped: &[String]) -> Vec<Ste
         .map(|c| Step::Clone(c.name.clone()))
         .collect();
     let mut steps = vec![Step::Preflight];
+    steps.extend(app_export::plan_step(ctx));
     steps.extend(stop_steps(inst));
     // With reflinks only the clone happens while stopped; compression follows the starts.
     let (stopped, after) = if reflink {

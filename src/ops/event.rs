@@ -8,6 +8,8 @@ use std::time::Duration;
 #[serde(tag = "step", content = "target", rename_all = "snake_case")]
 pub enum Step {
     Preflight,
+    /// Asking the running Structr for its application export (deployment export).
+    AppExport,
     Verify(String),
     Stop(String),
     StoreLock,
@@ -34,6 +36,7 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Step::Preflight => write!(f, "preflight checks"),
+            Step::AppExport => write!(f, "application export"),
             Step::Verify(c) => write!(f, "verify {c}"),
             Step::Stop(s) => write!(f, "stop {s}"),
             Step::StoreLock => write!(f, "Neo4j store released?"),

@@ -1,6 +1,8 @@
 //! The procedures (backup, restore, verify, prune, recover) as sequences of steps that
 //! report `Event`s. They use `install` and `repo`; faces use them.
 
+pub mod app_export;
+pub mod app_git;
 mod archiving;
 pub mod backup;
 pub mod compare;
@@ -22,6 +24,7 @@ pub mod restore;
 pub mod runbook;
 pub mod state;
 mod swap;
+pub mod unpack;
 pub mod verify;
 pub mod window;
 
@@ -50,6 +53,8 @@ pub struct Context<'a> {
     /// The configured installation: its service commands go into each
     /// generation's runbook.
     pub configured: InstallationConfig,
+    /// Ask the running Structr for its application export before a backup stops it.
+    pub app_export: bool,
 }
 
 impl<'a> Context<'a> {
@@ -63,6 +68,7 @@ impl<'a> Context<'a> {
             cancel: Cancel::new(),
             reflink: false,
             configured: InstallationConfig::default(),
+            app_export: false,
         }
     }
 
@@ -83,6 +89,7 @@ impl<'a> Context<'a> {
             },
             cancel,
             reflink: config.repository.reflink,
+            app_export: config.application.export,
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
+use super::app_export;
 use super::archiving::{guarded, new_manifest};
 use super::backup::BackupOptions;
 use super::event::{Event, Sink, Step};
@@ -53,6 +54,7 @@ pub fn backup(
     let found_stopped = window::found_stopped(ctx.inst);
     let step = Step::Copy(all_components(ctx.inst));
     let mut plan = vec![Step::Preflight];
+    plan.extend(app_export::plan_step(ctx));
     plan.extend(stop_steps(ctx.inst));
     plan.push(step.clone());
     plan.extend(start_steps(ctx.inst, &found_stopped));
@@ -70,7 +72,11 @@ pub fn backup(
     let started = Instant::now();
     let created = Utc::now();
     let id = unique_id(created, &existing);
-    let components = components_of(ctx, &sources);
+    let mut components = components_of(ctx, &sources);
+    // While Structr still runs; its folder is one more path of the same snapshot.
+    let app = app_export::take_for_snapshot(ctx, &id, on);
+    let app_dir = app.as_ref().map(|c| c.source.clone());
+    components.extend(app);
     let mut manifest = new_manifest(
         ctx,
         &id,
@@ -92,6 +98,9 @@ pub fn backup(
         .and_then(|()| guarded(|| snapshot(ctx, r, &manifest, &runbook, &step, total, on)));
     let closing = window.close(on);
     let copy_secs = copy_started.elapsed().as_secs_f64();
+    if let Some(dir) = &app_dir {
+        let _ = app_export::remove_if_there(dir);
+    }
     let summary = match copied {
         Ok(s) => s,
         Err(e) => {

@@ -70,7 +70,7 @@ pub struct Outcome {
 /// none from the manifest. No side effects: used for confirmation screens too.
 pub fn placements(ctx: &Context, m: &Manifest) -> Result<Vec<Placement>, OpError> {
     let mut out = Vec::new();
-    for c in &m.components {
+    for c in m.components.iter().filter(|c| goes_into_installation(c)) {
         let spec = target_for(ctx, c)?;
         let target = spec.path.clone();
         if target.parent().is_none() {
@@ -104,6 +104,12 @@ pub fn placements(ctx: &Context, m: &Manifest) -> Result<Vec<Placement>, OpError
         });
     }
     Ok(out)
+}
+
+/// Whether a restore puts `c` into the installation: not the application export,
+/// which goes back through Structr's deployment import (`--only app --to DIR`).
+pub fn goes_into_installation(c: &Component) -> bool {
+    !super::app_export::is_app(c)
 }
 
 /// Whether `dir` is a folder with something in it.
@@ -209,7 +215,15 @@ pub fn run(
         )));
     }
     refuse_if_interrupted(ctx.inst)?;
-    let manifest = from.manifest(id)?;
+    let mut manifest = from.manifest(id)?;
+    if manifest
+        .components
+        .iter()
+        .any(|c| !goes_into_installation(c))
+    {
+        on(Event::Info(super::app_export::NOT_RESTORED.into()));
+    }
+    manifest.components.retain(goes_into_installation);
     let checks = compat::check(ctx.inst, &manifest);
     if let Some(r) = checks.refusals.first() {
         return Err(OpError::Refused(format!("{r}. Nothing was stopped")));
@@ -288,6 +302,7 @@ pub fn run(
         cancel: ctx.cancel.clone(),
         reflink: false,
         configured: ctx.configured.clone(),
+        app_export: false,
     };
     let take_safety = opts.safety_backup && !saved.components.is_empty();
     // Another place than the repository is locked above; the repository, which

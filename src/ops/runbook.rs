@@ -169,6 +169,18 @@ pub fn render_with(m: &Manifest, source: &Source, controls: &Controls) -> String
     let (users, groups) = (&m.owners.users, &m.owners.groups);
     let mut out = String::new();
     describe(&mut out, m, source);
+    // The application export is Structr's own import's business, not the
+    // installation's: the steps leave it out (see the README, Application export).
+    let installed = Manifest {
+        components: m
+            .components
+            .iter()
+            .filter(|c| super::restore::goes_into_installation(c))
+            .cloned()
+            .collect(),
+        ..m.clone()
+    };
+    let m = &installed;
     let restic = source.kind == RepoKind::Restic;
     let mut step = Steps::new(&mut out);
     match restic {

@@ -12,3 +12,4 @@ pub mod restic;
 pub mod retention;
 pub mod store;
 pub mod tree;
+pub mod unzip;

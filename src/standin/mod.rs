@@ -9,11 +9,13 @@
 //! - `structr`: a Structr-like dir (`structr.conf`, `files/a/b/c/d/<uuid>`) that
 //!   writes a file, then records its id in the stand-in Neo4j (and deletes some),
 //!   so when both are cleanly stopped: ids in the database == files on disk.
+//!   With `--http` it answers the health check and the deployment export (`deploy`).
 //! - `check`: that invariant, offline. `ctl`: a tiny init script (start/stop/status).
 
 mod check;
 mod ctl;
 mod dataset;
+mod deploy;
 mod neo4j;
 mod rng;
 mod structr;

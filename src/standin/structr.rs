@@ -25,7 +25,8 @@ pub struct Args {
     /// A file holding the stand-in Neo4j's port on 127.0.0.1 (re-read on every connect)
     #[arg(long)]
     bolt_port_file: Option<PathBuf>,
-    /// Serve GET /structr/health/ready on this loopback address (port 0: any)
+    /// Serve GET /structr/health/ready and the deployment export (GET /structr/deploy)
+    /// on this loopback address (port 0: any, written into structr.conf)
     #[arg(long)]
     http: Option<String>,
     /// Where to write the HTTP port actually listened on
@@ -72,6 +73,7 @@ fn layout(dir: &Path) -> std::io::Result<()> {
               neo4j-localhost-7687.database.connection.password = neo4j-standin\n",
         )?;
     }
+    super::deploy::layout(dir)?;
     for (f, body) in [
         ("structr-6.0.0-standin.jar", "stand-in jar\n"),
         ("scripts/hello.js", "// a scripting file\n"),
@@ -81,6 +83,18 @@ fn layout(dir: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Rewrites `application.http.port` in structr.conf (keeping its mode).
+fn set_http_port(conf: &Path, port: u16) -> std::io::Result<()> {
+    let text = fs::read_to_string(conf)?;
+    let mut out: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("application.http.port"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out.push_str(&format!("application.http.port = {port}\n"));
+    fs::write(conf, out)
 }
 
 struct Db {
@@ -141,35 +155,23 @@ fn until_done(a: &Args, db: &mut Option<Db>, line: &str, term: &AtomicBool) -> O
     }
 }
 
-fn serve_health(listener: TcpListener, ready: Arc<AtomicBool>) {
-    for stream in listener.incoming().flatten() {
-        let mut reader = BufReader::new(&stream);
-        let mut request = String::new();
-        let _ = reader.read_line(&mut request);
-        let ok = request.starts_with("GET /structr/health/ready") && ready.load(Ordering::SeqCst);
-        let status = if ok {
-            "200 OK"
-        } else {
-            "503 Service Unavailable"
-        };
-        let _ = (&stream).write_all(
-            format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        );
-    }
-}
-
 pub fn run(a: Args) -> std::io::Result<i32> {
     let term = term_flag(a.ignore_sigterm)?;
     layout(&a.dir)?;
     let ready = Arc::new(AtomicBool::new(false));
     if let Some(addr) = &a.http {
         let listener = TcpListener::bind(addr)?;
+        let port = listener.local_addr()?.port();
         if let Some(p) = &a.http_port_file {
-            write_atomic(p, listener.local_addr()?.port().to_string().as_bytes())?;
+            write_atomic(p, port.to_string().as_bytes())?;
+        }
+        if addr.ends_with(":0") {
+            // Like a Structr whose structr.conf names its port: clients read it there.
+            set_http_port(&a.dir.join("structr.conf"), port)?;
         }
         let ready = ready.clone();
-        std::thread::spawn(move || serve_health(listener, ready));
+        let dir = a.dir.clone();
+        std::thread::spawn(move || super::deploy::serve(listener, ready, dir));
     }
     let mut log = OpenOptions::new()
         .create(true)

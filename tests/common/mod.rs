@@ -67,6 +67,10 @@ pub struct Options {
     /// Services that are only flag files (`touch`/`rm`/`test -e`): for tests about
     /// archive fidelity, where the trees must not change while we look at them.
     pub flag_services: bool,
+    /// Leave `[application] export` at its default (on). Off by default here: the
+    /// sandbox's stand-in Structr serves no HTTP unless a test starts it so, and
+    /// port 8082 on the test machine may belong to anything.
+    pub app_export: bool,
     /// Where the sandbox's folder is made (default: the temp folder).
     pub base: Option<PathBuf>,
 }
@@ -83,6 +87,7 @@ impl Default for Options {
             structr_start: None,
             neo4j_commands: None,
             flag_services: false,
+            app_export: false,
             base: None,
         }
     }
@@ -217,7 +222,7 @@ keep_last = 2
 keep_daily = 0
 keep_weekly = 0
 keep_monthly = 0
-{offsite}"#,
+{application}{offsite}"#,
             data = toml_str(&self.neo4j_data.display().to_string()),
             sdir = toml_str(&self.structr_dir.display().to_string()),
             timeout = self.opts.stop_timeout_secs,
@@ -227,6 +232,11 @@ keep_monthly = 0
             s_start = toml_str(&structr_start),
             s_stop = toml_str(&self.ctl("stop", "structr")),
             s_status = toml_str(&self.ctl("status", "structr")),
+            application = if self.opts.app_export {
+                ""
+            } else {
+                "\n[application]\nexport = false\n"
+            },
         );
         std::fs::write(&self.config, text).unwrap();
     }

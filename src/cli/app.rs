@@ -1,0 +1,94 @@
+//! The application export's commands: `export-app [--git DIR | --to DIR]`, and
+//! `restore ID --only NAME --to DIR` (one component unpacked into a folder, no
+//! service touched; how the export comes back out of a generation).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::render::Renderer;
+use super::{tee, Env, Failure, Result, EXIT_FAILED};
+use crate::ops;
+use crate::repo::store::Store;
+use crate::{outln, units};
+
+/// `dir` made absolute (against the current folder), for messages and restic.
+fn absolute(dir: &Path) -> Result<PathBuf> {
+    std::path::absolute(dir).map_err(|e| Failure {
+        code: EXIT_FAILED,
+        message: format!("cannot resolve {}: {e}", dir.display()),
+    })
+}
+
+pub fn unpack(env: &Env, id: &str, name: &str, to: &Path) -> Result<()> {
+    let id = &env.id(id)?;
+    let to = &absolute(to)?;
+    // As for a restore: a generation on an rclone target is fetched (and checked) first.
+    let store = match (&env.from, &env.store) {
+        (Some(Store::Rclone(r)), Store::Archive(local)) => {
+            let mut rr = Renderer::new();
+            ops::offsite::fetch(r, local, id, &env.cancel, &mut |e| tee(&mut rr, e))?;
+            &env.store
+        }
+        _ => env.reading(),
+    };
+    let mut r = Renderer::new();
+    let out = ops::unpack::run(store, id, name, to, &env.cancel, &mut |e| tee(&mut r, e))?;
+    drop(r);
+    if env.cli.json {
+        env.print_json(json!(out));
+        return Ok(());
+    }
+    outln!(
+        "{} of generation {} unpacked into {}: {} files, {}; no service was touched",
+        out.component,
+        out.id,
+        out.dir.display(),
+        out.files,
+        units::bytes(out.bytes)
+    );
+    if name == ops::app_export::COMPONENT {
+        outln!(
+            "import it with Structr's deployment import: in the admin UI (Dashboard → Deployment, import from {dir}), or POST /structr/rest/maintenance/deploy with {{\"mode\":\"import\",\"source\":\"{dir}\"}} (the folder must be readable by Structr)",
+            dir = out.dir.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn export_app(env: &Env, git: Option<&Path>, to: Option<&Path>) -> Result<()> {
+    let inst = env.installation()?;
+    let out = match (git, to) {
+        (Some(dir), _) => ops::app_git::to_git(&inst, &absolute(dir)?, &env.cancel)?,
+        (None, Some(dir)) => ops::app_git::to_folder(&inst, &absolute(dir)?, &env.cancel)?,
+        (None, None) => {
+            let dir = std::env::current_dir()
+                .map_err(|e| Failure {
+                    code: EXIT_FAILED,
+                    message: format!("cannot tell the current folder: {e}"),
+                })?
+                .join(format!(
+                    "structr-app-{}",
+                    crate::repo::generation::id_for(chrono::Utc::now())
+                ));
+            ops::app_git::to_folder(&inst, &dir, &env.cancel)?
+        }
+    };
+    if env.cli.json {
+        env.print_json(json!(out));
+        return Ok(());
+    }
+    outln!(
+        "application export from {}: {} files, {}, written to {}",
+        out.url,
+        out.files,
+        units::bytes(out.bytes),
+        out.dir.display()
+    );
+    match (&out.commit, out.changed) {
+        (Some(c), _) => outln!("committed {} in {}", c, out.dir.display()),
+        (None, Some(false)) => outln!("no change since the last commit; nothing committed"),
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! The application export: Structr's deployment export (schema, pages, components,
+//! templates, files; no user data), asked for over HTTP while Structr still runs,
+//! unpacked, and kept in the generation as component `app`. It is a convenience
+//! beside the cold copy, so any failure is a warning and the data backup goes on.
+//! A restore never puts it into the installation: it goes back through Structr's
+//! own deployment import (`restore ID --only app --to DIR` unpacks it for that).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::event::{Event, Sink, Step};
+use super::{state, Context};
+use crate::cancel::Cancel;
+use crate::install::{deploy, Installation, ROLE_APP, ROLE_STRUCTR};
+use crate::repo::archive;
+use crate::repo::file_index;
+use crate::repo::generation::Component;
+use crate::repo::unzip;
+
+/// The component's name (and archive base name: `app.tar.zst`).
+pub const COMPONENT: &str = "app";
+
+/// What a restore says about the export it leaves out.
+pub const NOT_RESTORED: &str = "app: the application export is not restored into the installation; `restore ID --only app --to DIR` unpacks it; import it with Structr's deployment import";
+
+/// Whether `c` is an application export, which a restore leaves out.
+pub fn is_app(c: &Component) -> bool {
+    c.role == ROLE_APP
+}
+
+/// An export unpacked into a folder.
+#[derive(Debug)]
+pub struct Taken {
+    pub dir: PathBuf,
+    pub files: u64,
+    pub bytes: u64,
+    /// Where it was asked for (no credentials).
+    pub url: String,
+}
+
+/// The folder an export of `inst` is unpacked into on its way to the repository:
+/// in the private state folder (the export holds the application's code), under a
+/// stable name so restic sees the same path each time.
+pub fn work_dir(inst: &Installation) -> Result<PathBuf, String> {
+    let base = state::private_dir(&state::state_dir())?;
+    Ok(base.join(format!("app-export-{}", inst.key())))
+}
+
+/// Asks the running Structr of `inst` for its application export named `name`
+/// and unpacks it into `dir` (replaced if there).
+pub fn take(inst: &Installation, name: &str, dir: &Path, cancel: &Cancel) -> Result<Taken, String> {
+    let structr = inst
+        .components
+        .iter()
+        .find(|c| c.role == ROLE_STRUCTR)
+        .ok_or("the installation has no Structr folder to read structr.conf from")?;
+    let ep = deploy::endpoint(&structr.path)?;
+    remove_if_there(dir)?;
+    let zip = dir.with_extension("zip");
+    let _ = fs::remove_file(&zip);
+    let unpacked = deploy::download_app(&ep, name, &zip, &|| cancel.is_cancelled())
+        .and_then(|_| unzip::unzip(&zip, dir, cancel));
+    let _ = fs::remove_file(&zip);
+    match unpacked {
+        Ok(u) => Ok(Taken {
+            dir: dir.to_path_buf(),
+            files: u.files,
+            bytes: u.bytes,
+            url: ep.url(),
+        }),
+        Err(e) => {
+            let _ = fs::remove_dir_all(dir);
+            Err(e)
+        }
+    }
+}
+
+pub fn remove_if_there(dir: &Path) -> Result<(), String> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot remove {}: {e}", dir.display())),
+    }
+}
+
+/// A component of the installation named `app` (a Compose volume, say) keeps its
+/// name; the export then has none to go by and is skipped.
+fn no_name_clash(inst: &Installation) -> Result<(), String> {
+    match inst.component(COMPONENT) {
+        Some(c) => Err(format!(
+            "the installation has a component named {COMPONENT} ({}) already",
+            c.path.display()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The warning for an export that could not be taken.
+pub fn skipped(why: &str) -> String {
+    format!("application export skipped: {why}; the data backup goes on")
+}
+
+/// The plan step, when the context asks for an export.
+pub fn plan_step(ctx: &Context) -> Option<Step> {
+    ctx.app_export.then_some(Step::AppExport)
+}
+
+/// Runs `f` as the export step: reports it, and turns a failure into the warning.
+fn as_step<T>(on: Sink, f: impl FnOnce(Sink) -> Result<T, String>) -> Option<T> {
+    on(Event::Started(Step::AppExport));
+    let t = Instant::now();
+    let result = f(on);
+    if let Err(e) = &result {
+        on(Event::Warning(skipped(e)));
+    }
+    on(Event::Finished(Step::AppExport, t.elapsed()));
+    result.ok()
+}
+
+/// Archive kind: takes the export and writes it into the generation folder
+/// `partial` as `app.tar.zst` with its file index (SHA256SUMS covers both when
+/// the generation is published). None when it is off or failed (warned).
+pub fn archive_into(ctx: &Context, id: &str, partial: &Path, on: Sink) -> Option<Component> {
+    if !ctx.app_export {
+        return None;
+    }
+    as_step(on, |on| {
+        no_name_clash(ctx.inst)?;
+        let dir = work_dir(ctx.inst)?;
+        let taken = take(ctx.inst, id, &dir, &ctx.cancel)?;
+        let archive_name = format!("{COMPONENT}.tar.zst");
+        let index_name = format!("{COMPONENT}.files");
+        let written = archive::write_archive(
+            &dir,
+            &partial.join(&archive_name),
+            &ctx.archive,
+            &ctx.cancel,
+            &mut |_| {},
+        )
+        .map_err(|e| e.to_string());
+        let _ = fs::remove_dir_all(&dir);
+        let summary = written?;
+        let index_path = partial.join(&index_name);
+        file_index::write_index(&index_path, &summary.index)
+            .map_err(|e| format!("cannot write {}: {e}", index_path.display()))?;
+        on(Event::Info(format!(
+            "application export: {} files, {} from {}",
+            taken.files,
+            crate::units::bytes(taken.bytes),
+            taken.url
+        )));
+        Ok(Component {
+            name: COMPONENT.into(),
+            role: ROLE_APP.into(),
+            source: dir,
+            archive: archive_name,
+            index: index_name,
+            files: summary.files,
+            entries: summary.entries,
+            bytes: summary.bytes,
+            archive_size: summary.archive_size,
+            sha256: summary.sha256,
+        })
+    })
+}
+
+/// restic kind: takes the export into its work folder, which the snapshot then
+/// reads beside the components (remove it with [`remove_if_there`] afterwards).
+pub fn take_for_snapshot(ctx: &Context, id: &str, on: Sink) -> Option<Component> {
+    if !ctx.app_export {
+        return None;
+    }
+    as_step(on, |on| {
+        no_name_clash(ctx.inst)?;
+        let dir = work_dir(ctx.inst)?;
+        let taken = take(ctx.inst, id, &dir, &ctx.cancel)?;
+        on(Event::Info(format!(
+            "application export: {} files, {} from {}",
+            taken.files,
+            crate::units::bytes(taken.bytes),
+            taken.url
+        )));
+        Ok(Component {
+            name: COMPONENT.into(),
+            role: ROLE_APP.into(),
+            source: dir,
+            archive: String::new(),
+            index: String::new(),
+            files: taken.files,
+            entries: taken.files,
+            bytes: taken.bytes,
+            archive_size: 0,
+            sha256: String::new(),
+        })
+    })
+}
