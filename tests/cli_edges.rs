@@ -365,6 +365,7 @@ fn json_output_uses_the_documented_field_names() {
         "label",
         "pinned",
         "last_verified",
+        "last_drill",
         "downtime_secs",
         "source_bytes",
         "stored_bytes",

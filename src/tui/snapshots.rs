@@ -1245,6 +1245,38 @@ fn every_screen_at_the_minimum_size() {
     }
 }
 
+/// A restore drill in a generation's details: when it passed, or why it failed.
+#[test]
+fn restore_drills_in_the_details() {
+    use crate::repo::generation::DrillRecord;
+    let mut d = data();
+    let at = clock().wall - chrono::Duration::days(3);
+    d.generations[0].last_drill = Some(DrillRecord {
+        at,
+        ok: true,
+        secs: 12.0,
+        detail: "neo4j:5.26 started on the copy in 9.0 s".into(),
+    });
+    d.generations[1].last_drill = Some(DrillRecord {
+        at,
+        ok: false,
+        secs: 2.0,
+        detail: "structr.tar.zst does not match SHA256SUMS".into(),
+    });
+    let shown = |sel: usize| {
+        let mut app = App::new(d.clone());
+        app.stack.push(Screen::Generations { sel });
+        text_of(&render(&app, &COLOR, 100, 30, clock()))
+    };
+    let first = shown(0);
+    assert!(first.contains("restore-tested 3 d ago"), "{first}");
+    let second = shown(1);
+    assert!(
+        second.contains("restore drill FAILED 3 d ago: structr.tar.zst does not match"),
+        "{second}"
+    );
+}
+
 /// Off-site targets on Home (one up to date, one behind, one unreachable) and,
 /// in the details of a generation, where it exists.
 #[test]

@@ -33,7 +33,7 @@ pub fn generations(
     }
     let lines = match gens.get(sel) {
         Some(m) if details => {
-            let mut lines = details_of(m, app.damage.get(&m.id), area.width as usize, theme);
+            let mut lines = details_of(m, app.damage.get(&m.id), area.width as usize, theme, clock);
             lines.extend(copies_line(&app.data, &m.id, theme));
             lines
         }
@@ -120,6 +120,7 @@ fn details_of<'a>(
     damage: Option<&Vec<String>>,
     width: usize,
     theme: &Theme,
+    clock: Clock,
 ) -> Vec<Line<'a>> {
     let mut lines = vec![Line::styled(
         format!(
@@ -176,6 +177,17 @@ fn details_of<'a>(
         }
     }
     lines.push(Line::styled(last, theme.dim()));
+    // A restore drill proves more than a check: the copy started.
+    if let Some(d) = &m.last_drill {
+        let age = crate::units::age(clock.wall - d.at);
+        match d.ok {
+            true => lines.push(Line::styled(format!("  restore-tested {age}"), theme.dim())),
+            false => lines.push(Line::styled(
+                format!("  restore drill FAILED {age}: {}", d.detail),
+                theme.danger(),
+            )),
+        }
+    }
     lines
 }
 
