@@ -10,41 +10,27 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::docker::{boot_systemd, docker, ok, release_binary, Container};
+use common::docker::{boot_systemd, docker, ok, running_server, Container};
 use common::{text, wait_until};
-
-fn with_binaries(c: &Container) {
-    for bin in ["structr-backup", "structr-standin"] {
-        c.copy_in(&release_binary(bin), &format!("/usr/local/bin/{bin}"));
-    }
-}
 
 /// The old server: running, writing, with an off-site folder configured.
 fn old_server() -> Container {
-    let c = boot_systemd("sb-dr-old");
-    with_binaries(&c);
-    c.exec_ok("cp -a /opt/e2e/structr /usr/lib/structr && mkdir -p /var/lib/neo4j/data && chown -R neo4j:neo4j /var/lib/neo4j");
-    c.exec_ok("mkdir -p /etc/structr-backup && printf '[[offsite]]\\nname = \"usb\"\\npath = \"/mnt/usb/structr\"\\n' > /etc/structr-backup/config.toml");
-    c.exec_ok("structr-backup init");
-    c.exec_ok("systemctl start neo4j structr");
-    c.wait_active("structr");
-    wait_until(Duration::from_secs(30), "structr writes files", || {
-        c.exec_ok("find /usr/lib/structr/files -type f | wc -l")
-            .trim()
-            .parse::<u32>()
-            .unwrap_or(0)
-            > 10
-    });
-    c
+    running_server(
+        "sb-dr-old",
+        &format!("{OFFSITE_CONFIG} && structr-backup init"),
+    )
 }
+
+/// Both servers' config: an off-site folder named `usb`.
+const OFFSITE_CONFIG: &str = "mkdir -p /etc/structr-backup && printf '[[offsite]]\\nname = \"usb\"\\npath = \"/mnt/usb/structr\"\\n' > /etc/structr-backup/config.toml";
 
 /// The new server: the units are installed, `neo4j` has uid 7500 instead of
 /// 7474, and neither the Neo4j data folder nor the Structr folder exists.
 fn new_server() -> Container {
     let c = boot_systemd("sb-dr-new");
     c.exec_ok("sed -i 's/^neo4j:x:7474:7474:/neo4j:x:7500:7500:/' /etc/passwd && sed -i 's/^neo4j:x:7474:/neo4j:x:7500:/' /etc/group");
-    with_binaries(&c);
-    c.exec_ok("mkdir -p /etc/structr-backup && printf '[[offsite]]\\nname = \"usb\"\\npath = \"/mnt/usb/structr\"\\n' > /etc/structr-backup/config.toml");
+    c.with_binaries();
+    c.exec_ok(OFFSITE_CONFIG);
     assert!(!c.active("neo4j") && !c.active("structr"));
     c
 }

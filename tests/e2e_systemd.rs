@@ -5,28 +5,11 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::docker::{boot_systemd, release_binary, Container};
-use common::{text, wait_until};
+use common::docker::{running_server, Container};
+use common::text;
 
 fn boot() -> Container {
-    let c = boot_systemd("sb-systemd");
-    for bin in ["structr-backup", "structr-standin"] {
-        c.copy_in(&release_binary(bin), &format!("/usr/local/bin/{bin}"));
-    }
-    c.exec_ok("cp -a /opt/e2e/structr /usr/lib/structr && mkdir -p /var/lib/neo4j/data && chown -R neo4j:neo4j /var/lib/neo4j");
-    c.exec_ok("systemctl start neo4j structr");
-    c.wait_active("neo4j");
-    c.wait_active("structr");
-    wait_until(Duration::from_secs(30), "structr writes files", || {
-        c.exec_ok("find /usr/lib/structr/files -type f | wc -l")
-            .trim()
-            .parse::<u32>()
-            .unwrap_or(0)
-            > 10
-    });
-    c
+    running_server("sb-systemd", "")
 }
 
 fn newest(c: &Container) -> String {

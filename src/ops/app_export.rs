@@ -144,12 +144,7 @@ pub fn archive_into(ctx: &Context, id: &str, partial: &Path, on: Sink) -> Option
         let index_path = partial.join(&index_name);
         file_index::write_index(&index_path, &summary.index)
             .map_err(|e| format!("cannot write {}: {e}", index_path.display()))?;
-        on(Event::Info(format!(
-            "application export: {} files, {} from {}",
-            taken.files,
-            crate::units::bytes(taken.bytes),
-            taken.url
-        )));
+        on(taken_event(&taken));
         Ok(Component {
             name: COMPONENT.into(),
             role: ROLE_APP.into(),
@@ -165,6 +160,16 @@ pub fn archive_into(ctx: &Context, id: &str, partial: &Path, on: Sink) -> Option
     })
 }
 
+/// What the log says of a taken export.
+fn taken_event(taken: &Taken) -> Event {
+    Event::Info(format!(
+        "application export: {} files, {} from {}",
+        taken.files,
+        crate::units::bytes(taken.bytes),
+        taken.url
+    ))
+}
+
 /// restic kind: takes the export into its work folder, which the snapshot then
 /// reads beside the components (remove it with [`remove_if_there`] afterwards).
 pub fn take_for_snapshot(ctx: &Context, id: &str, on: Sink) -> Option<Component> {
@@ -175,12 +180,7 @@ pub fn take_for_snapshot(ctx: &Context, id: &str, on: Sink) -> Option<Component>
         no_name_clash(ctx.inst)?;
         let dir = work_dir(ctx.inst)?;
         let taken = take(ctx.inst, id, &dir, &ctx.cancel)?;
-        on(Event::Info(format!(
-            "application export: {} files, {} from {}",
-            taken.files,
-            crate::units::bytes(taken.bytes),
-            taken.url
-        )));
+        on(taken_event(&taken));
         Ok(Component {
             name: COMPONENT.into(),
             role: ROLE_APP.into(),

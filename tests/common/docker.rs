@@ -135,3 +135,34 @@ impl Container {
         );
     }
 }
+
+impl Container {
+    /// Copies our two binaries into the container.
+    pub fn with_binaries(&self) {
+        for bin in ["structr-backup", "structr-standin"] {
+            self.copy_in(&release_binary(bin), &format!("/usr/local/bin/{bin}"));
+        }
+    }
+}
+
+/// The systemd image as a running server: the installation in place, `setup`
+/// (a shell line, may be empty) run before both services start, Structr writing.
+pub fn running_server(name_prefix: &str, setup: &str) -> Container {
+    let c = boot_systemd(name_prefix);
+    c.with_binaries();
+    c.exec_ok("cp -a /opt/e2e/structr /usr/lib/structr && mkdir -p /var/lib/neo4j/data && chown -R neo4j:neo4j /var/lib/neo4j");
+    if !setup.is_empty() {
+        c.exec_ok(setup);
+    }
+    c.exec_ok("systemctl start neo4j structr");
+    c.wait_active("neo4j");
+    c.wait_active("structr");
+    wait_until(Duration::from_secs(30), "structr writes files", || {
+        c.exec_ok("find /usr/lib/structr/files -type f | wc -l")
+            .trim()
+            .parse::<u32>()
+            .unwrap_or(0)
+            > 10
+    });
+    c
+}
