@@ -122,6 +122,30 @@ pub struct DrillRecord {
 }
 
 impl Manifest {
+    /// A manifest with nothing in it but an id and a time, for unit tests.
+    #[cfg(test)]
+    pub fn bare(id: &str, created_at: DateTime<Utc>) -> Manifest {
+        Manifest {
+            format_version: FORMAT_VERSION,
+            id: id.into(),
+            created_at,
+            host: "h".into(),
+            installation: "custom".into(),
+            tool_version: "0".into(),
+            label: String::new(),
+            pinned: false,
+            last_verified: None,
+            last_drill: None,
+            timings: Timings::default(),
+            versions: Default::default(),
+            services_already_stopped: vec![],
+            components: vec![],
+            snapshot: None,
+            added_bytes: None,
+            owners: Default::default(),
+        }
+    }
+
     /// What the generation takes in the repository: its archives, or what its
     /// restic snapshot added.
     pub fn total_archive_size(&self) -> u64 {
@@ -656,25 +680,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn manifest(id: &str, t: DateTime<Utc>) -> Manifest {
-        Manifest {
-            format_version: FORMAT_VERSION,
-            id: id.into(),
-            created_at: t,
-            host: "h".into(),
-            installation: "custom".into(),
-            tool_version: "0".into(),
-            label: String::new(),
-            pinned: false,
-            last_verified: None,
-            last_drill: None,
-            timings: Timings::default(),
-            versions: Default::default(),
-            services_already_stopped: vec![],
-            components: vec![],
-            snapshot: None,
-            added_bytes: None,
-            owners: Default::default(),
-        }
+        Manifest::bare(id, t)
     }
 
     #[test]

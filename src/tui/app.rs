@@ -997,25 +997,7 @@ mod tests {
     fn app_with(ids: &[&str]) -> App {
         let generations = ids
             .iter()
-            .map(|id| Manifest {
-                format_version: 1,
-                id: id.to_string(),
-                created_at: chrono::Utc::now(),
-                host: "h".into(),
-                installation: "custom".into(),
-                tool_version: "0".into(),
-                label: String::new(),
-                pinned: false,
-                last_verified: None,
-                last_drill: None,
-                timings: Default::default(),
-                versions: Default::default(),
-                services_already_stopped: vec![],
-                components: vec![],
-                snapshot: None,
-                added_bytes: None,
-                owners: Default::default(),
-            })
+            .map(|id| Manifest::bare(id, chrono::Utc::now()))
             .collect();
         App::new(Data {
             generations,

@@ -531,23 +531,8 @@ mod tests {
 
     fn manifest(id: &str) -> Manifest {
         Manifest {
-            format_version: 1,
-            id: id.into(),
-            created_at: chrono::Utc::now(),
             host: "old".into(),
-            installation: "custom".into(),
-            tool_version: "0".into(),
-            label: String::new(),
-            pinned: false,
-            last_verified: None,
-            last_drill: None,
-            timings: Default::default(),
-            versions: Default::default(),
-            services_already_stopped: vec![],
-            components: vec![],
-            snapshot: None,
-            added_bytes: None,
-            owners: Default::default(),
+            ..Manifest::bare(id, chrono::Utc::now())
         }
     }
 
