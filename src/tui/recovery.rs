@@ -547,6 +547,7 @@ mod tests {
             components: vec![],
             snapshot: None,
             added_bytes: None,
+            snapshot_backup: None,
             owners: Default::default(),
         }
     }
