@@ -492,8 +492,10 @@ fn mount_all(
         let at = base.join(i.to_string());
         std::fs::create_dir(&at)
             .map_err(|e| OpError::failed(format!("cannot create {}: {e}", at.display())))?;
-        lvm::mount_ro(&lvm::device(&p.vol.vg, &p.name), &p.vol.fstype, &at)
-            .map_err(OpError::failed)?;
+        if let Err(e) = lvm::mount_ro(&lvm::device(&p.vol.vg, &p.name), &p.vol.fstype, &at) {
+            let _ = std::fs::remove_dir(&at);
+            return Err(OpError::failed(e));
+        }
         snaps.mounts.push(at.clone());
         out.push(at);
     }
