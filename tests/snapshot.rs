@@ -126,6 +126,9 @@ fn a_snapshot_command_runs_while_stopped_and_its_generation_lists_pins_and_prune
         "{}",
         text(&restore)
     );
+    let drill = sb.cli(&["drill", &id]);
+    assert_eq!(drill.status.code(), Some(1), "{}", text(&drill));
+    assert!(text(&drill).contains("a drill needs a generation with archives"));
     assert!(sb.running("neo4j") && sb.running("structr"));
 
     // Pinned, then two newer ones: prune keeping one deletes the middle one only,
