@@ -52,7 +52,15 @@ fn json(out: &std::process::Output) -> serde_json::Value {
 
 #[test]
 fn a_snapshot_command_runs_while_stopped_and_its_generation_lists_pins_and_prunes() {
-    let sb = Sandbox::new(Options::default());
+    let usb = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new(Options {
+        offsite: vec![common::Offsite {
+            name: "usb".into(),
+            path: usb.path().join("repo").display().to_string(),
+            options: vec![],
+        }],
+        ..Options::default()
+    });
     sb.start();
     std::fs::write(sb.structr_dir.join("marker"), "state at snapshot").unwrap();
     let script = snapshot_script(&sb);
@@ -125,6 +133,15 @@ fn a_snapshot_command_runs_while_stopped_and_its_generation_lists_pins_and_prune
         text(&restore).contains("restore this snapshot with the tool that took it"),
         "{}",
         text(&restore)
+    );
+    // Nothing of it is copied off-site, by the backup or by hand.
+    assert!(!usb.path().join("repo").join(&id).exists());
+    let copy = sb.cli(&["copy", &id, "--to", "usb"]);
+    assert_eq!(copy.status.code(), Some(1), "{}", text(&copy));
+    assert!(
+        text(&copy).contains("nothing here to copy"),
+        "{}",
+        text(&copy)
     );
     let drill = sb.cli(&["drill", &id]);
     assert_eq!(drill.status.code(), Some(1), "{}", text(&drill));
