@@ -1003,6 +1003,30 @@ keep_within = "1w3d"
     }
 
     #[test]
+    fn snapshot_settings_are_checked_naming_line_and_key() {
+        let c = parse(
+            "[snapshot]\ncommand = \"virsh snapshot-create-as vm 'sb {name}'\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert!(c.snapshot.configured() && !c.snapshot.default);
+        for (text, key, line) in [
+            ("[snapshot]\nlvm = true\ncommand = \"x\"\n", "lvm", 2),
+            (
+                "[snapshot]\nlvm_snapshot_size = \"lots\"\n",
+                "lvm_snapshot_size",
+                2,
+            ),
+            ("[snapshot]\ncommand = \"a 'b\"\n", "command", 2),
+            ("[snapshot]\n\ndefault = true\n", "default", 3),
+        ] {
+            let err = parse(text, Path::new("c.toml")).unwrap_err().to_string();
+            assert!(err.contains(&format!("line {line}")), "{text}: {err}");
+            assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn lexical_resolves_dots_and_trailing_slashes() {
         assert_eq!(lexical(Path::new("/a/./b/../c/")), Path::new("/a/c"));
         assert_eq!(lexical(Path::new("/../a")), Path::new("/a"));
