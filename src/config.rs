@@ -41,6 +41,46 @@ pub struct Config {
     /// Off-site targets the new generation is copied to after each backup.
     pub offsite: Vec<OffsiteConfig>,
     pub drill: DrillConfig,
+    pub snapshot: SnapshotConfig,
+}
+
+/// `[snapshot]`: backups that stop the services only for a snapshot (see
+/// `ops::snapshot`): a hypervisor's or cloud's command, or LVM snapshots.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SnapshotConfig {
+    /// Takes the snapshot while the services are stopped (argv line, split like
+    /// the service commands; `{name}` is the generation id).
+    pub command: Option<String>,
+    /// Deletes snapshot `{name}` when prune or delete removes its generation.
+    pub delete_command: Option<String>,
+    /// Built-in LVM snapshots instead of a command.
+    pub lvm: bool,
+    /// Size of each LVM snapshot: `10%` of its volume, or `2G`, `512M`, bytes.
+    pub lvm_snapshot_size: String,
+    /// Make plain `backup` (and the timer) a snapshot backup.
+    pub default: bool,
+    pub timeout_secs: u64,
+}
+
+impl Default for SnapshotConfig {
+    fn default() -> Self {
+        Self {
+            command: None,
+            delete_command: None,
+            lvm: false,
+            lvm_snapshot_size: "10%".into(),
+            default: false,
+            timeout_secs: 600,
+        }
+    }
+}
+
+impl SnapshotConfig {
+    /// Whether a snapshot backup is configured at all.
+    pub fn configured(&self) -> bool {
+        self.lvm || self.command.is_some()
+    }
 }
 
 /// `[drill]`: restore drills (see `ops::drill`).
@@ -441,6 +481,7 @@ fn validate(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError>
             }
         }
     }
+    validate_snapshot(&config.snapshot, text, path)?;
     validate_paths(config, text, path)?;
     validate_offsite(config, text, path)?;
     validate_notify(&config.notify, text, path)?;
@@ -517,6 +558,47 @@ fn validate_paths(config: &Config, text: &str, path: &Path) -> Result<(), Config
                 data.display(),
                 structr.display()
             ),
+        ));
+    }
+    Ok(())
+}
+
+/// `[snapshot]`: commands that split, one way of snapshotting, a size LVM takes.
+fn validate_snapshot(s: &SnapshotConfig, text: &str, path: &Path) -> Result<(), ConfigError> {
+    let fail = |key: &str, message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: line_of_key(text, key),
+        message: format!("[snapshot] {key}: {message}"),
+    };
+    for (key, value) in [
+        ("command", &s.command),
+        ("delete_command", &s.delete_command),
+    ] {
+        if let Some(line) = value {
+            match shell_words::split(line) {
+                Ok(argv) if !argv.is_empty() => {}
+                Ok(_) => return Err(fail(key, "is empty".into())),
+                Err(e) => return Err(fail(key, format!("cannot be split: {e}"))),
+            }
+        }
+    }
+    if s.lvm && s.command.is_some() {
+        return Err(fail(
+            "lvm",
+            "choose one: `lvm = true` (built-in LVM snapshots) or `command` (your snapshot tool)"
+                .into(),
+        ));
+    }
+    if let Err(e) = crate::install::lvm::SnapshotSize::parse(&s.lvm_snapshot_size) {
+        return Err(fail("lvm_snapshot_size", e));
+    }
+    if s.timeout_secs == 0 {
+        return Err(fail("timeout_secs", "must be at least 1 second".into()));
+    }
+    if s.default && !s.configured() {
+        return Err(fail(
+            "default",
+            "needs `command` or `lvm = true` in [snapshot]".into(),
         ));
     }
     Ok(())
@@ -915,6 +997,30 @@ keep_within = "1w3d"
             let err = parse(text, Path::new("/etc/c.toml"))
                 .unwrap_err()
                 .to_string();
+            assert!(err.contains(&format!("line {line}")), "{text}: {err}");
+            assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn snapshot_settings_are_checked_naming_line_and_key() {
+        let c = parse(
+            "[snapshot]\ncommand = \"virsh snapshot-create-as vm 'sb {name}'\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert!(c.snapshot.configured() && !c.snapshot.default);
+        for (text, key, line) in [
+            ("[snapshot]\nlvm = true\ncommand = \"x\"\n", "lvm", 2),
+            (
+                "[snapshot]\nlvm_snapshot_size = \"lots\"\n",
+                "lvm_snapshot_size",
+                2,
+            ),
+            ("[snapshot]\ncommand = \"a 'b\"\n", "command", 2),
+            ("[snapshot]\n\ndefault = true\n", "default", 3),
+        ] {
+            let err = parse(text, Path::new("c.toml")).unwrap_err().to_string();
             assert!(err.contains(&format!("line {line}")), "{text}: {err}");
             assert!(err.contains(key), "{text}: {err}");
         }

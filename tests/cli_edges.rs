@@ -370,6 +370,7 @@ fn json_output_uses_the_documented_field_names() {
         "source_bytes",
         "stored_bytes",
         "snapshot",
+        "kind",
     ];
     let keys = |v: &serde_json::Value| -> Vec<String> {
         let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();

@@ -52,6 +52,9 @@ pub enum Command {
         /// A label stored with the generation
         #[arg(long, default_value = "")]
         label: String,
+        /// A snapshot backup as configured in [snapshot]: stop, run the snapshot command (or take LVM snapshots), start; downtime is the snapshot's time only
+        #[arg(long)]
+        snapshot: bool,
     },
     /// Create the repository and the off-site targets (restic: a password file too, when missing)
     Init,

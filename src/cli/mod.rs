@@ -335,7 +335,7 @@ fn dispatch(env: &Env) -> Result<()> {
                 "--from names where to read from; backup, init and recover work on the repository",
             ))
         }
-        Some(Command::Backup { label }) => backup(env, label),
+        Some(Command::Backup { label, snapshot }) => backup(env, label, *snapshot),
         Some(Command::Init) => init(env),
         Some(Command::Copy { id, to }) => copy(env, id, to),
         Some(Command::List) => list(env),
@@ -405,9 +405,16 @@ fn wizard(config: &Config, store: Store, cancel: &Cancel) -> Result<()> {
     })
 }
 
-fn backup(env: &Env, label: &str) -> Result<()> {
+fn backup(env: &Env, label: &str, snapshot: bool) -> Result<()> {
+    if snapshot && !env.config.snapshot.configured() {
+        return Err(Failure::usage(format!(
+            "--snapshot needs a [snapshot] section with `command` (your hypervisor's or cloud's snapshot tool) or `lvm = true` in {}",
+            env.source
+        )));
+    }
     let inst = env.installation()?;
-    let ctx = env.context(&inst);
+    let mut ctx = env.context(&inst);
+    ctx.snapshot_run |= snapshot;
     let mut r = Renderer::new();
     let out = ops::backup::run(
         &ctx,
@@ -425,6 +432,18 @@ fn backup(env: &Env, label: &str) -> Result<()> {
             "offsite": out.offsite,
         }));
     } else {
+        if let Some(s) = m.snapshot_backup.as_ref().filter(|_| !env.cli.json) {
+            if s.is_external() {
+                outln!(
+                    "generation {} records the snapshot taken by `{}` ({}), downtime {}",
+                    m.id,
+                    s.command,
+                    env.store.location(),
+                    units::duration(std::time::Duration::from_secs_f64(m.timings.downtime_secs))
+                );
+                return offsite_result(&out.offsite);
+            }
+        }
         let (stored, place) = match &env.store {
             Store::Archive(repo) => ("archives", repo.path_of(&m.id).display().to_string()),
             Store::Rclone(r) => ("archives", r.location()),
@@ -558,7 +577,10 @@ fn list(env: &Env) -> Result<()> {
             if m.pinned { "yes" } else { "" },
             verified_word(m),
             tested,
-            m.label
+            match m.is_external_snapshot() {
+                true => format!("(snapshot) {}", m.label),
+                false => m.label.clone(),
+            }
         );
     }
     Ok(())
@@ -639,6 +661,7 @@ fn list_json(m: &Manifest) -> serde_json::Value {
         "source_bytes": m.total_bytes(),
         "stored_bytes": m.total_archive_size(),
         "snapshot": m.snapshot,
+        "kind": if m.is_external_snapshot() { "snapshot" } else { "archive" },
     })
 }
 
@@ -684,6 +707,22 @@ fn show(env: &Env, id: &str) -> Result<()> {
             units::bytes(m.total_archive_size())
         );
     }
+    if let Some(s) = &m.snapshot_backup {
+        outln!(
+            "snapshot     {} by `{}` in {} (exit status {})",
+            if s.is_external() {
+                "taken"
+            } else {
+                "LVM snapshots read"
+            },
+            s.command,
+            units::duration(std::time::Duration::from_secs_f64(s.secs)),
+            s.exit_status.map_or("none".into(), |x| x.to_string())
+        );
+        for l in s.output.lines() {
+            outln!("             {l}");
+        }
+    }
     for c in m.components.iter().filter(|c| c.archive.is_empty()) {
         outln!(
             "component    {} ({}) from {}: {} files, {}",
@@ -715,6 +754,10 @@ fn show_runbook(env: &Env, id: &str) -> Result<()> {
     let id = &env.id(id)?;
     let store = env.reading();
     let m = store.manifest(id).map_err(OpError::from)?;
+    // A recorded hypervisor snapshot has no files to restore by hand.
+    if let Some(why) = ops::snapshot::restore_refusal(&m) {
+        return Err(Failure::usage(format!("no runbook: {why}")));
+    }
     let (text, stored) = match ops::runbook::stored(store, &m) {
         Ok(text) => (text, true),
         Err(why) => {
@@ -958,7 +1001,12 @@ fn prune(env: &Env, args: &PruneArgs) -> Result<()> {
     }
     env.confirm(&format!("delete {doomed} generation(s)"), None)?;
     let mut r = Renderer::new();
-    let rows = ops::prune::run(env.reading(), &policy, &mut |e| tee(&mut r, e))?;
+    let rows = ops::prune::run_with(
+        env.reading(),
+        &policy,
+        &ops::prune::SnapshotDeletion::of(&env.config.snapshot),
+        &mut |e| tee(&mut r, e),
+    )?;
     drop(r);
     if !env.cli.json {
         outln!(
@@ -1014,7 +1062,14 @@ fn delete(env: &Env, id: &str) -> Result<()> {
     let id = &env.id(id)?;
     env.reading().manifest(id).map_err(OpError::from)?;
     env.confirm(&format!("delete generation {id}"), Some(id))?;
-    ops::prune::delete(env.reading(), id)?;
+    let mut r = Renderer::new();
+    ops::prune::delete_with(
+        env.reading(),
+        id,
+        &ops::prune::SnapshotDeletion::of(&env.config.snapshot),
+        &mut |e| tee(&mut r, e),
+    )?;
+    drop(r);
     outln!("{id} deleted");
     Ok(())
 }

@@ -48,6 +48,15 @@ pub fn display(argv: &[String]) -> String {
 
 /// Runs `argv` with stdin closed and waits at most `timeout`.
 pub fn run(argv: &[String], timeout: Duration) -> Result<Output, CommandError> {
+    run_with_env(argv, &[], timeout)
+}
+
+/// `run` with extra environment variables for the program.
+pub fn run_with_env(
+    argv: &[String],
+    env: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<Output, CommandError> {
     let command = display(argv);
     let (program, args) = argv.split_first().ok_or_else(|| CommandError::Spawn {
         command: command.clone(),
@@ -55,6 +64,7 @@ pub fn run(argv: &[String], timeout: Duration) -> Result<Output, CommandError> {
     })?;
     let mut child = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -7,6 +7,7 @@ pub mod conf;
 pub mod deploy;
 pub mod detect;
 pub mod health;
+pub mod lvm;
 pub mod schedule;
 pub mod service;
 pub mod store_lock;

@@ -157,6 +157,7 @@ pub fn new_manifest(
         components,
         snapshot: None,
         added_bytes: None,
+        snapshot_backup: None,
         owners: preflight::owners(sources),
     }
 }

@@ -34,6 +34,15 @@ pub struct Outcome {
 /// each off-site target (the services already run again by then).
 pub fn run(ctx: &Context, opts: &BackupOptions, on: Sink) -> Result<Outcome, OpError> {
     let (manifest, closing) = match &ctx.store {
+        Store::Archive(repo) if ctx.snapshot_run => {
+            super::snapshot::run(ctx, repo, &opts.label, on)?
+        }
+        Store::Restic(r) if ctx.snapshot_run => {
+            return Err(OpError::Refused(format!(
+                "snapshot backups are recorded in an archive-kind repository; {} is a restic repository. Run a cold backup (without --snapshot)",
+                r.location
+            )))
+        }
         Store::Archive(repo) => run_archive(ctx, repo, opts, on)?,
         Store::Restic(r) => super::restic::backup(ctx, r, opts, on)?,
         Store::Rclone(r) => {
@@ -43,9 +52,11 @@ pub fn run(ctx: &Context, opts: &BackupOptions, on: Sink) -> Result<Outcome, OpE
         )))
         }
     };
+    // A snapshot kept by a hypervisor has nothing here to copy off-site.
     let offsite = ctx
         .offsite
         .iter()
+        .filter(|_| !manifest.is_external_snapshot())
         .map(|(name, to)| offsite::copy(&ctx.store, name, to, &manifest, &ctx.cancel, on))
         .collect();
     Ok(Outcome {

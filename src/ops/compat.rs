@@ -39,6 +39,10 @@ impl Checks {
 
 pub fn check(inst: &Installation, m: &Manifest) -> Checks {
     let mut c = Checks::default();
+    if let Some(why) = super::snapshot::restore_refusal(m) {
+        c.refusals.push(why);
+        return c;
+    }
     let here = inst.kind.to_string();
     if !m.installation.is_empty() && m.installation != here {
         c.refusals.push(format!(

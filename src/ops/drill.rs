@@ -37,6 +37,11 @@ impl Drop for Scratch {
 /// a drill that ran and failed is `Ok` with `ok: false` and the reason.
 pub fn run(ctx: &Context, cfg: &DrillConfig, id: &str, on: Sink) -> Result<DrillRecord, OpError> {
     let m = ctx.store.manifest(id)?;
+    if let Some(why) = super::snapshot::restore_refusal(&m) {
+        return Err(OpError::Refused(format!(
+            "{why}; a drill needs a generation with archives (drill another id)"
+        )));
+    }
     let started = Instant::now();
     let at = Utc::now();
     let needed: u64 = m

@@ -16,6 +16,9 @@ pub enum Step {
     SafetyBackup(String),
     /// A reflink clone of a component while the services are stopped.
     Clone(String),
+    /// A snapshot while the services are stopped: the `[snapshot] command`, or
+    /// the LVM snapshot of a volume (named).
+    Snapshot(String),
     Copy(String),
     Extract(String),
     Swap(String),
@@ -42,6 +45,7 @@ impl fmt::Display for Step {
             Step::StoreLock => write!(f, "Neo4j store released?"),
             Step::SafetyBackup(c) => write!(f, "safety backup of {c}"),
             Step::Clone(c) => write!(f, "clone {c} (reflink)"),
+            Step::Snapshot(c) => write!(f, "snapshot {c}"),
             Step::Copy(c) => write!(f, "copy {c}"),
             Step::Extract(c) => write!(f, "extract {c}"),
             Step::Swap(c) => write!(f, "swap in {c}"),

@@ -22,6 +22,7 @@ pub mod recover;
 pub mod restic;
 pub mod restore;
 pub mod runbook;
+pub mod snapshot;
 pub mod state;
 mod swap;
 pub mod unpack;
@@ -55,6 +56,10 @@ pub struct Context<'a> {
     pub configured: InstallationConfig,
     /// Ask the running Structr for its application export before a backup stops it.
     pub app_export: bool,
+    /// `[snapshot]`: how a snapshot backup is taken, and how prune deletes one.
+    pub snapshot: crate::config::SnapshotConfig,
+    /// This backup is a snapshot backup (`backup --snapshot`, `[snapshot] default`).
+    pub snapshot_run: bool,
 }
 
 impl<'a> Context<'a> {
@@ -69,6 +74,8 @@ impl<'a> Context<'a> {
             reflink: false,
             configured: InstallationConfig::default(),
             app_export: false,
+            snapshot: Default::default(),
+            snapshot_run: false,
         }
     }
 
@@ -90,6 +97,8 @@ impl<'a> Context<'a> {
             cancel,
             reflink: config.repository.reflink,
             app_export: config.application.export,
+            snapshot: config.snapshot.clone(),
+            snapshot_run: config.snapshot.default,
         }
     }
 }

@@ -49,6 +49,11 @@ pub fn copy(
     on(Event::Started(step.clone()));
     let t = Instant::now();
     let result = match (from, to) {
+        // Its snapshot lives with the tool that took it; the record stays here.
+        _ if m.is_external_snapshot() => Err(OpError::Refused(format!(
+            "{} only records a snapshot taken by its [snapshot] command: there is nothing here to copy",
+            m.id
+        ))),
         (Store::Restic(src), Store::Restic(dst)) => copy_snapshot(src, dst, m, cancel),
         (Store::Archive(src), Store::Archive(dst)) => {
             copy_folder(src, dst, m, cancel, &mut |done, total| {

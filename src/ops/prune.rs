@@ -48,9 +48,36 @@ pub fn plan(store: &Store, policy: &Policy) -> Result<Vec<PlanRow>, OpError> {
     Ok(rows)
 }
 
+/// How prune and delete remove the snapshot a generation records (`[snapshot]
+/// delete_command`); without one, only the record goes and the snapshot is named.
+#[derive(Clone, Debug, Default)]
+pub struct SnapshotDeletion {
+    pub command: Option<String>,
+    pub timeout: std::time::Duration,
+}
+
+impl SnapshotDeletion {
+    pub fn of(config: &crate::config::SnapshotConfig) -> Self {
+        Self {
+            command: config.delete_command.clone(),
+            timeout: std::time::Duration::from_secs(config.timeout_secs),
+        }
+    }
+}
+
 /// Deletes what the plan does not keep, under the repository lock. The plan is
 /// recomputed under the lock so it matches what is on disk now.
 pub fn run(store: &Store, policy: &Policy, on: Sink) -> Result<Vec<PlanRow>, OpError> {
+    run_with(store, policy, &SnapshotDeletion::default(), on)
+}
+
+/// `run`, deleting recorded snapshots with `snapshots` first.
+pub fn run_with(
+    store: &Store,
+    policy: &Policy,
+    snapshots: &SnapshotDeletion,
+    on: Sink,
+) -> Result<Vec<PlanRow>, OpError> {
     let _lock = super::lock_store(store, "prune")?;
     let rows = plan(store, policy)?;
     let doomed: Vec<String> = rows
@@ -62,6 +89,9 @@ pub fn run(store: &Store, policy: &Policy, on: Sink) -> Result<Vec<PlanRow>, OpE
         // One at a time, each reported as it goes.
         Store::Archive(_) | Store::Rclone(_) => {
             for id in &doomed {
+                if let Some(r) = rows.iter().find(|r| &r.manifest.id == id) {
+                    before_delete(&r.manifest, snapshots, on)?;
+                }
                 store.delete(std::slice::from_ref(id), &Cancel::new())?;
                 on(Event::Info(format!("deleted {id}")));
             }
@@ -77,14 +107,30 @@ pub fn run(store: &Store, policy: &Policy, on: Sink) -> Result<Vec<PlanRow>, OpE
     Ok(rows)
 }
 
+fn before_delete(m: &Manifest, s: &SnapshotDeletion, on: Sink) -> Result<(), OpError> {
+    super::snapshot::before_delete(m, s.command.as_deref(), s.timeout, on)
+}
+
 /// Deletes one generation under the lock.
 pub fn delete(store: &Store, id: &str) -> Result<(), OpError> {
+    delete_with(store, id, &SnapshotDeletion::default(), &mut |_| {})
+}
+
+/// `delete`, deleting a recorded snapshot with `snapshots` first.
+pub fn delete_with(
+    store: &Store,
+    id: &str,
+    snapshots: &SnapshotDeletion,
+    on: Sink,
+) -> Result<(), OpError> {
     let _lock = super::lock_store(store, "delete")?;
-    if store.manifest(id)?.pinned {
+    let m = store.manifest(id)?;
+    if m.pinned {
         return Err(OpError::Refused(format!(
             "{id} is pinned; `structr-backup unpin {id}` first"
         )));
     }
+    before_delete(&m, snapshots, on)?;
     store.delete(&[id.to_string()], &Cancel::new())?;
     Ok(())
 }

@@ -37,6 +37,10 @@ pub fn run(ctx: &Context, on: Sink) -> Result<Outcome, OpError> {
         closing = window.close(on);
     }
     let mut removed = remove_staging(ctx, on);
+    // Snapshots an interrupted LVM backup left: they fill up as the volume changes.
+    if ctx.snapshot.lvm {
+        removed.extend(super::snapshot::remove_leftovers(on));
+    }
     // Unfinished generations are removed only from a repository nobody else can
     // write into; services come first, so an untrusted repository is a warning here.
     // (A restic repository has none: restic writes a snapshot last.)

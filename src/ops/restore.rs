@@ -303,6 +303,8 @@ pub fn run(
         reflink: false,
         configured: ctx.configured.clone(),
         app_export: false,
+        snapshot: Default::default(),
+        snapshot_run: false,
     };
     let take_safety = opts.safety_backup && !saved.components.is_empty();
     // Another place than the repository is locked above; the repository, which

@@ -641,6 +641,7 @@ mod tests {
             components,
             snapshot: None,
             added_bytes: None,
+            snapshot_backup: None,
             owners: Default::default(),
         }
     }

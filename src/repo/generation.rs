@@ -52,6 +52,35 @@ pub struct Manifest {
     /// machine maps owners by name. Empty in generations made before 0.2.
     #[serde(default, skip_serializing_if = "crate::repo::owners::Owners::is_empty")]
     pub owners: crate::repo::owners::Owners,
+    /// A snapshot backup: the snapshot command that was run while the services were
+    /// stopped (then the generation holds no archives), or the LVM snapshots the
+    /// archives were read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_backup: Option<SnapshotRecord>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SnapshotRecord {
+    /// `command` (`[snapshot] command`) or `lvm` (built-in LVM snapshots).
+    pub method: String,
+    /// The command line run (`{name}` substituted), or the LVM snapshots taken.
+    pub command: String,
+    /// The last lines of its output (printable).
+    #[serde(default)]
+    pub output: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_status: Option<i32>,
+    /// How long the snapshot took (while the services were stopped).
+    #[serde(default)]
+    pub secs: f64,
+}
+
+impl SnapshotRecord {
+    /// Whether the generation is only a record of a snapshot kept elsewhere
+    /// (a hypervisor's, a cloud's): no archives to verify or restore here.
+    pub fn is_external(&self) -> bool {
+        self.method != "lvm"
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -142,6 +171,7 @@ impl Manifest {
             components: vec![],
             snapshot: None,
             added_bytes: None,
+            snapshot_backup: None,
             owners: Default::default(),
         }
     }
@@ -153,6 +183,13 @@ impl Manifest {
             return added;
         }
         self.components.iter().map(|c| c.archive_size).sum()
+    }
+
+    /// A generation that only records a snapshot kept elsewhere.
+    pub fn is_external_snapshot(&self) -> bool {
+        self.snapshot_backup
+            .as_ref()
+            .is_some_and(SnapshotRecord::is_external)
     }
 
     pub fn total_bytes(&self) -> u64 {
@@ -537,6 +574,15 @@ pub fn printable(s: &str, max: usize) -> String {
         .collect()
 }
 
+/// Like `printable`, but keeping line breaks (for a command's output).
+pub fn printable_lines(s: &str, max: usize) -> String {
+    let kept: String = s.chars().take(max).collect();
+    kept.lines()
+        .map(|l| printable(l, max))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 impl Manifest {
     /// Component names, archives and indexes name files in the generation folder:
     /// plain names only, never a path (the manifest is untrusted input).
@@ -567,6 +613,14 @@ impl Manifest {
         self.tool_version = printable(&self.tool_version, 40);
         if let Some(d) = &mut self.last_drill {
             d.detail = printable(&d.detail, 500);
+        }
+        if let Some(s) = &mut self.snapshot_backup {
+            s.method = printable(&s.method, 20);
+            s.command = printable(&s.command, 2000);
+            s.output = printable_lines(&s.output, 4000);
+            if !(0.0..=MAX_SECS).contains(&s.secs) {
+                s.secs = 0.0;
+            }
         }
         self.versions = std::mem::take(&mut self.versions)
             .into_iter()

@@ -88,6 +88,7 @@ fn manifest(id: &str, hour: u32, label: &str, pinned: bool, verified: Option<boo
         ],
         snapshot: None,
         added_bytes: None,
+        snapshot_backup: None,
         owners: Default::default(),
     }
 }

@@ -230,6 +230,7 @@ pub fn decode(s: &SnapshotFacts) -> Result<Option<Manifest>, String> {
             users: id_names(all("user")),
             groups: id_names(all("group")),
         },
+        snapshot_backup: None,
     };
     m.label = printable(&m.label, MAX_LABEL);
     m.sanitize();
@@ -303,6 +304,7 @@ mod tests {
             }],
             snapshot: None,
             added_bytes: None,
+            snapshot_backup: None,
             owners: Default::default(),
         }
     }
