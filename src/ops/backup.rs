@@ -9,7 +9,7 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::app_export;
-use super::archiving::{copy_components, guarded, new_manifest, preflight_checks, publish};
+use super::archiving::{copy_components, guarded, new_manifest, preflight_checks, publish_backup};
 use super::event::{Event, Sink, Step};
 use super::offsite;
 use super::window::{self, start_steps, stop_steps, Closing, Window};
@@ -161,21 +161,9 @@ fn run_archive(
         timings,
     );
     manifest.services_already_stopped = window.found_stopped().to_vec();
-    on(Event::Started(Step::Publish));
-    let t = Instant::now();
-    if let Err(e) = publish(ctx, repo, &partial, &manifest) {
-        let _ = std::fs::remove_dir_all(&partial);
-        return Err(e);
-    }
-    on(Event::Finished(Step::Publish, t.elapsed()));
+    let done = publish_backup(ctx, repo, &partial, manifest, closing, on);
     drop(lock);
-    if !closing.all_running() {
-        return Err(OpError::failed(format!(
-            "generation {id} was written, but: {}",
-            closing.aftermath()
-        )));
-    }
-    Ok((manifest, closing))
+    done
 }
 
 /// What the services' downtime covered: the archives themselves, or clones to

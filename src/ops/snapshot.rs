@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use super::archiving::{copy_components, guarded, new_manifest, preflight_checks, publish};
+use super::archiving::{copy_components, guarded, new_manifest, preflight_checks, publish_backup};
 use super::event::{Event, Sink, Step};
 use super::window::{self, start_steps, stop_steps, Closing, Window};
 use super::{app_export, lock_repo, refuse_if_interrupted, state, Context, OpError};
@@ -451,21 +451,9 @@ fn run_lvm(
         exit_status: Some(0),
         secs: snap_secs,
     });
-    on(Event::Started(Step::Publish));
-    let t = Instant::now();
-    if let Err(e) = publish(ctx, repo, &partial, &manifest) {
-        let _ = std::fs::remove_dir_all(&partial);
-        return Err(e);
-    }
-    on(Event::Finished(Step::Publish, t.elapsed()));
+    let done = publish_backup(ctx, repo, &partial, manifest, closing, on);
     drop(lock);
-    if !closing.all_running() {
-        return Err(OpError::failed(format!(
-            "generation {id} was written, but: {}",
-            closing.aftermath()
-        )));
-    }
-    Ok((manifest, closing))
+    done
 }
 
 /// Mounts every snapshot read-only in a private temporary folder; their paths.
