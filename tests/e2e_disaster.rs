@@ -92,13 +92,7 @@ fn started_and_consistent(c: &Container) {
             .status
             .success()
     });
-    c.exec_ok("systemctl stop structr neo4j");
-    let check = c.exec("structr-standin check --data /var/lib/neo4j/data --dir /usr/lib/structr");
-    assert!(
-        check.status.success(),
-        "restored state is inconsistent: {}",
-        text(&check)
-    );
+    c.stop_and_check_consistent();
 }
 
 #[test]

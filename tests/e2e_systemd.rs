@@ -79,13 +79,7 @@ fn systemd_detect_backup_restore_a_failing_unit_and_an_unhealthy_one() {
         conf_before,
         "structr.conf is the backed-up one"
     );
-    c.exec_ok("systemctl stop structr neo4j");
-    let check = c.exec("structr-standin check --data /var/lib/neo4j/data --dir /usr/lib/structr");
-    assert!(
-        check.status.success(),
-        "restored state is inconsistent: {}",
-        text(&check)
-    );
+    c.stop_and_check_consistent();
     assert_eq!(
         c.exec_ok("stat -c %U /var/lib/neo4j/data/databases/neo4j/nodes.db")
             .trim(),

@@ -237,6 +237,24 @@ fn snapshot_needs_a_configured_snapshot_and_lvm_refuses_folders_off_lvm_before_s
     assert!(sb.generations().is_empty());
 }
 
+/// Each component of generation `id` unpacked apart equals the tree taken before.
+fn restores_exactly(sb: &Sandbox, id: &str, trees: &[(&str, &tree::Snapshot)]) {
+    for (name, before) in trees {
+        let to = sb.dir.path().join(format!("restored-{name}"));
+        let out = sb.cli(&[
+            "restore",
+            id,
+            "--only",
+            name,
+            "--to",
+            &to.display().to_string(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        let diff = tree::diff(before, &tree::snapshot(&to));
+        assert!(diff.is_empty(), "{name}: {diff:?}");
+    }
+}
+
 // ---- LVM on loop devices -------------------------------------------------
 
 /// The kernel's device-mapper, which LVM volumes and snapshots need.
@@ -408,20 +426,11 @@ fn lvm_snapshots_back_up_ext4_and_xfs_volumes_with_short_downtime() {
     assert_eq!(our_snapshots(&vg), "", "no snapshot LV remains");
 
     // The generation restores exactly the trees (into folders apart).
-    for (name, before) in [("neo4j-data", &before_neo4j), ("structr", &before_structr)] {
-        let to = sb.dir.path().join(format!("restored-{name}"));
-        let out = sb.cli(&[
-            "restore",
-            &id,
-            "--only",
-            name,
-            "--to",
-            &to.display().to_string(),
-        ]);
-        assert!(out.status.success(), "{}", text(&out));
-        let diff = tree::diff(before, &tree::snapshot(&to));
-        assert!(diff.is_empty(), "{name}: {diff:?}");
-    }
+    restores_exactly(
+        &sb,
+        &id,
+        &[("neo4j-data", &before_neo4j), ("structr", &before_structr)],
+    );
 
     // A volume group without room for the snapshots: refused before any stop.
     append_config(
@@ -633,20 +642,11 @@ fn the_lvm_backup_snapshots_while_stopped_reads_the_snapshots_and_always_removes
         "{log}"
     );
     assert!(fake.snapshots().is_empty(), "{log}");
-    for (name, before) in [("neo4j-data", &before_neo4j), ("structr", &before_structr)] {
-        let to = sb.dir.path().join(format!("restored-{name}"));
-        let out = sb.cli(&[
-            "restore",
-            &id,
-            "--only",
-            name,
-            "--to",
-            &to.display().to_string(),
-        ]);
-        assert!(out.status.success(), "{}", text(&out));
-        let diff = tree::diff(before, &tree::snapshot(&to));
-        assert!(diff.is_empty(), "{name}: {diff:?}");
-    }
+    restores_exactly(
+        &sb,
+        &id,
+        &[("neo4j-data", &before_neo4j), ("structr", &before_structr)],
+    );
     // The source recorded is the live folder, not the snapshot's mount.
     let shown = json(&sb.cli(&["show", &id, "--json"]));
     assert_eq!(

@@ -211,3 +211,27 @@ pub fn publish_backup(
     }
     Ok((manifest, closing))
 }
+
+/// Locks and leftovers, as every backup begins.
+pub fn begin_backup(
+    ctx: &Context,
+    repo: &Repo,
+    on: Sink,
+) -> Result<(crate::repo::lock::Lock, crate::repo::lock::Lock), OpError> {
+    let installation = super::state::lock_installation(ctx.inst, "backup")?;
+    repo.create()?;
+    let lock = super::lock_repo(repo, "backup")?;
+    if let Some(stale) = &lock.stale_holder {
+        on(Event::Warning(format!(
+            "took over a stale repository lock ({stale})"
+        )));
+    }
+    super::refuse_if_interrupted(ctx.inst)?;
+    for p in repo.clean_leftovers()? {
+        on(Event::Info(format!(
+            "removed the leftover of an interrupted run: {}",
+            p.display()
+        )));
+    }
+    Ok((installation, lock))
+}

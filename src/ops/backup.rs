@@ -9,11 +9,13 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::app_export;
-use super::archiving::{copy_components, guarded, new_manifest, preflight_checks, publish_backup};
+use super::archiving::{
+    begin_backup, copy_components, guarded, new_manifest, preflight_checks, publish_backup,
+};
 use super::event::{Event, Sink, Step};
 use super::offsite;
 use super::window::{self, start_steps, stop_steps, Closing, Window};
-use super::{lock_repo, refuse_if_interrupted, state, Context, OpError};
+use super::{Context, OpError};
 use crate::repo::generation::{Component, Manifest, Repo};
 use crate::repo::store::Store;
 
@@ -72,21 +74,7 @@ fn run_archive(
     opts: &BackupOptions,
     on: Sink,
 ) -> Result<(Manifest, Closing), OpError> {
-    let _installation = state::lock_installation(ctx.inst, "backup")?;
-    repo.create()?;
-    let lock = lock_repo(repo, "backup")?;
-    if let Some(stale) = &lock.stale_holder {
-        on(Event::Warning(format!(
-            "took over a stale repository lock ({stale})"
-        )));
-    }
-    refuse_if_interrupted(ctx.inst)?;
-    for p in repo.clean_leftovers()? {
-        on(Event::Info(format!(
-            "removed the leftover of an interrupted run: {}",
-            p.display()
-        )));
-    }
+    let (_installation, lock) = begin_backup(ctx, repo, on)?;
     // Decided before anything stops: the sources and the repository must share a
     // file system that clones files.
     let reflink = ctx.reflink

@@ -15,13 +15,14 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use super::archiving::{copy_components, guarded, new_manifest, preflight_checks, publish_backup};
+use super::archiving::{
+    begin_backup, copy_components, guarded, new_manifest, preflight_checks, publish_backup,
+};
 use super::event::{Event, Sink, Step};
 use super::window::{self, start_steps, stop_steps, Closing, Window};
-use super::{app_export, lock_repo, refuse_if_interrupted, state, Context, OpError};
+use super::{app_export, Context, OpError};
 use crate::install::{command, lvm};
 use crate::repo::generation::{self, Manifest, Repo, SnapshotRecord};
-use crate::repo::lock::Lock;
 
 /// Why a generation cannot be restored by us, when it only records a snapshot.
 pub fn restore_refusal(m: &Manifest) -> Option<String> {
@@ -54,26 +55,6 @@ fn output_tail(out: &command::Output) -> String {
     generation::printable_lines(&lines[lines.len().saturating_sub(20)..].join("\n"), 4000)
 }
 
-/// Locks and leftovers, as every backup begins.
-fn begin(ctx: &Context, repo: &Repo, on: Sink) -> Result<(Lock, Lock), OpError> {
-    let installation = state::lock_installation(ctx.inst, "backup")?;
-    repo.create()?;
-    let lock = lock_repo(repo, "backup")?;
-    if let Some(stale) = &lock.stale_holder {
-        on(Event::Warning(format!(
-            "took over a stale repository lock ({stale})"
-        )));
-    }
-    refuse_if_interrupted(ctx.inst)?;
-    for p in repo.clean_leftovers()? {
-        on(Event::Info(format!(
-            "removed the leftover of an interrupted run: {}",
-            p.display()
-        )));
-    }
-    Ok((installation, lock))
-}
-
 pub fn run(
     ctx: &Context,
     repo: &Repo,
@@ -96,7 +77,7 @@ fn run_command(
     label: &str,
     on: Sink,
 ) -> Result<(Manifest, Closing), OpError> {
-    let (_installation, lock) = begin(ctx, repo, on)?;
+    let (_installation, lock) = begin_backup(ctx, repo, on)?;
     let started = Instant::now();
     let created = Utc::now();
     let id = repo.new_id(created);
@@ -336,7 +317,7 @@ fn run_lvm(
     label: &str,
     on: Sink,
 ) -> Result<(Manifest, Closing), OpError> {
-    let (_installation, lock) = begin(ctx, repo, on)?;
+    let (_installation, lock) = begin_backup(ctx, repo, on)?;
     let found_stopped = window::found_stopped(ctx.inst);
     let created = Utc::now();
     let id = repo.new_id(created);

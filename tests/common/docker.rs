@@ -166,3 +166,18 @@ pub fn running_server(name_prefix: &str, setup: &str) -> Container {
     });
     c
 }
+
+impl Container {
+    /// Stops both services and runs the stand-in's consistency check on the
+    /// installation (every id in the store has a file and every file an id).
+    pub fn stop_and_check_consistent(&self) {
+        self.exec_ok("systemctl stop structr neo4j");
+        let check =
+            self.exec("structr-standin check --data /var/lib/neo4j/data --dir /usr/lib/structr");
+        assert!(
+            check.status.success(),
+            "restored state is inconsistent: {}",
+            text(&check)
+        );
+    }
+}
