@@ -1,0 +1,598 @@
+//! The one way we run a child program: explicit argv (never a shell), stdin closed
+//! or fed from memory, its own process group, an optional timeout and cancel,
+//! stdout lines handed to a callback as they come, and every byte it prints kept
+//! within a bound. A chatty program (`yes`) can neither exhaust our memory nor
+//! block us; a hung one is killed with its whole group; one started inside the
+//! stop window can be made to die with us (PDEATHSIG).
+//!
+//! Depends on nothing of ours but the cancel flag.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::cancel::Cancel;
+
+/// How much of stderr is kept: its end, where programs say what went wrong.
+pub const STDERR_TAIL: usize = 64 * 1024;
+/// How much of stdout is kept unless the caller says otherwise: its end.
+pub const STDOUT_TAIL: usize = 64 * 1024;
+/// The longest line handed to the line callback; the rest of a longer line is dropped.
+pub const MAX_LINE: usize = 1024 * 1024;
+/// How long a program that was asked to stop (cancel) may take before it is killed.
+pub const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
+/// How long we wait for a pipe's end after the program exited: a daemon it started
+/// may hold the pipe for its whole life.
+const PIPE_GRACE: Duration = Duration::from_millis(500);
+
+/// What the program printed and how it ended.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// The exit code; None when a signal ended it.
+    pub status: Option<i32>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
+    pub stdout: String,
+    /// The end of stderr (at most [`STDERR_TAIL`] bytes).
+    pub stderr: String,
+    /// Whether stdout was longer than what is kept.
+    pub stdout_cut: bool,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.status == Some(0)
+    }
+
+    /// The last lines of stderr (or stdout when stderr is empty), for error
+    /// messages; says which signal ended the program when one did and it said nothing.
+    pub fn tail(&self) -> String {
+        let text = if self.stderr.trim().is_empty() {
+            &self.stdout
+        } else {
+            &self.stderr
+        };
+        let lines: Vec<&str> = text.trim().lines().collect();
+        let said = lines[lines.len().saturating_sub(8)..].join("\n");
+        match (said.is_empty(), self.signal) {
+            (true, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
+            (false, Some(sig)) => format!("{said}\n(killed by signal {sig})"),
+            _ => said,
+        }
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    Signal::try_from(sig).map_or("unknown", Signal::as_str)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot run `{command}`: {source}")]
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
+    #[error("`{command}` did not finish within {secs} s and was killed")]
+    Timeout { command: String, secs: u64 },
+    #[error("`{command}` was stopped: the operation was cancelled")]
+    Cancelled { command: String },
+    #[error("`{command}` printed more than {limit} bytes and was stopped")]
+    TooMuchOutput { command: String, limit: usize },
+}
+
+/// What to keep of stdout.
+#[derive(Clone, Copy, Debug)]
+enum Keep {
+    /// Its last N bytes.
+    Tail(usize),
+    /// All of it, at most N bytes: more is an error (a JSON answer cut short is no answer).
+    Whole(usize),
+}
+
+/// A program to run: built like `std::process::Command`, run once with [`Cmd::run`].
+pub struct Cmd {
+    argv: Vec<OsString>,
+    shown: Option<String>,
+    env: Vec<(OsString, OsString)>,
+    env_remove: Vec<OsString>,
+    stdin: Option<Vec<u8>>,
+    timeout: Option<Duration>,
+    cancel: Option<Cancel>,
+    interrupt: Signal,
+    die_with_us: Option<Signal>,
+    keep: Keep,
+}
+
+impl Cmd {
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        Self {
+            argv: vec![program.as_ref().to_os_string()],
+            shown: None,
+            env: Vec::new(),
+            env_remove: Vec::new(),
+            stdin: None,
+            timeout: None,
+            cancel: None,
+            interrupt: Signal::SIGKILL,
+            die_with_us: None,
+            keep: Keep::Tail(STDOUT_TAIL),
+        }
+    }
+
+    /// From a whole argv (`argv[0]` the program); an empty one fails at `run`.
+    pub fn from_argv<S: AsRef<OsStr>>(argv: &[S]) -> Self {
+        let mut c = Self::new(argv.first().map_or(OsStr::new(""), AsRef::as_ref));
+        c.argv
+            .extend(argv.iter().skip(1).map(|a| a.as_ref().to_os_string()));
+        c
+    }
+
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
+        self.argv.push(a.as_ref().to_os_string());
+        self
+    }
+
+    pub fn args<S: AsRef<OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.argv
+            .extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        self
+    }
+
+    /// How the command is named in messages, instead of its argv: for a command
+    /// whose arguments must not be shown (they may hold a token).
+    pub fn shown_as(mut self, name: impl Into<String>) -> Self {
+        self.shown = Some(name.into());
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env
+            .push((key.as_ref().to_os_string(), value.as_ref().to_os_string()));
+        self
+    }
+
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
+        self.env_remove.push(key.as_ref().to_os_string());
+        self
+    }
+
+    /// Bytes written to the program's stdin (closed afterwards); stdin is
+    /// /dev/null otherwise.
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+
+    pub fn timeout_opt(mut self, t: Option<Duration>) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// Stops the program when `cancel` is set: `interrupt` first (SIGKILL unless
+    /// [`Cmd::interrupt_with`] says otherwise), SIGKILL after [`INTERRUPT_GRACE`].
+    pub fn cancel(mut self, cancel: &Cancel) -> Self {
+        self.cancel = Some(cancel.clone());
+        self
+    }
+
+    /// The signal a cancel sends first (restic removes its lock on SIGINT).
+    pub fn interrupt_with(mut self, sig: Signal) -> Self {
+        self.interrupt = sig;
+        self
+    }
+
+    /// The program gets `sig` when we die (kill -9, a lost session): one working
+    /// inside the stop window must not go on after `recover` started the services.
+    pub fn die_with_us(mut self, sig: Signal) -> Self {
+        self.die_with_us = Some(sig);
+        self
+    }
+
+    /// Keep all of stdout, at most `limit` bytes (more is [`RunError::TooMuchOutput`]).
+    pub fn keep_stdout(mut self, limit: usize) -> Self {
+        self.keep = Keep::Whole(limit);
+        self
+    }
+
+    /// The command as messages name it.
+    pub fn display(&self) -> String {
+        self.shown.clone().unwrap_or_else(|| {
+            shell_words::join(self.argv.iter().map(|a| a.to_string_lossy().into_owned()))
+        })
+    }
+
+    /// Runs the program to its end, handing each stdout line to `on_line`.
+    pub fn run(self, on_line: &mut dyn FnMut(&str)) -> Result<Output, RunError> {
+        let command = self.display();
+        let spawn_error = |source| RunError::Spawn {
+            command: command.clone(),
+            source,
+        };
+        let (program, args) = self.argv.split_first().expect("argv has the program");
+        if program.is_empty() {
+            return Err(spawn_error(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "empty command",
+            )));
+        }
+        let mut c = Command::new(program);
+        c.args(args)
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Own process group: a Ctrl-C on the terminal reaches us, and we decide;
+            // it must not kill a `start` we run to bring production back.
+            .process_group(0);
+        for k in &self.env_remove {
+            c.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        if let Some(sig) = self.die_with_us {
+            let parent = std::process::id();
+            // SAFETY: prctl and getppid are async-signal-safe and touch only the
+            // child being made.
+            unsafe {
+                c.pre_exec(move || {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_int) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    // We may have died between fork and prctl: then do not start.
+                    if libc::getppid() as u32 != parent {
+                        return Err(std::io::Error::other("the parent is gone"));
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = c.spawn().map_err(spawn_error)?;
+        if let (Some(bytes), Some(mut pipe)) = (self.stdin, child.stdin.take()) {
+            // A thread, so a program that does not read its input cannot block us.
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&bytes);
+            });
+        }
+        let lines = line_reader(child.stdout.take());
+        let stderr = tail_reader(child.stderr.take(), STDERR_TAIL);
+        let mut stdout = Bounded::new(self.keep);
+        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let mut interrupted: Option<Instant> = None;
+        let mut exited: Option<(std::process::ExitStatus, Instant)> = None;
+        loop {
+            // Lines first (many at a time when it is chatty), then the checks, so a
+            // program that never stops printing still meets its timeout and cancel.
+            let mut got = lines.recv_timeout(Duration::from_millis(20));
+            let mut taken = 0;
+            while let Ok(line) = got {
+                on_line(&line);
+                if !stdout.push(&line) {
+                    kill_group(&mut child);
+                    return Err(RunError::TooMuchOutput {
+                        command,
+                        limit: stdout.limit(),
+                    });
+                }
+                taken += 1;
+                got = if taken < 4096 {
+                    lines
+                        .try_recv()
+                        .map_err(|_| mpsc::RecvTimeoutError::Timeout)
+                } else {
+                    Err(mpsc::RecvTimeoutError::Timeout)
+                };
+            }
+            let drained = matches!(got, Err(mpsc::RecvTimeoutError::Disconnected));
+            if let Some((_, at)) = exited {
+                if drained || at.elapsed() > PIPE_GRACE {
+                    break;
+                }
+                continue;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                exited = Some((status, Instant::now()));
+                continue;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                kill_group(&mut child);
+                return Err(RunError::Timeout {
+                    command,
+                    secs: self.timeout.unwrap_or_default().as_secs(),
+                });
+            }
+            let cancelled = self.cancel.as_ref().is_some_and(Cancel::is_cancelled);
+            match interrupted {
+                None if cancelled => {
+                    signal_group(&child, self.interrupt);
+                    interrupted = Some(Instant::now());
+                }
+                Some(at) if at.elapsed() > INTERRUPT_GRACE => {
+                    kill_group(&mut child);
+                    return Err(RunError::Cancelled { command });
+                }
+                _ => {}
+            }
+        }
+        let (status, _) = exited.expect("the loop ends after the exit");
+        if interrupted.is_some() {
+            return Err(RunError::Cancelled { command });
+        }
+        Ok(Output {
+            status: status.code(),
+            signal: status.signal(),
+            stdout_cut: stdout.cut,
+            stdout: stdout.text,
+            stderr: stderr.recv_timeout(PIPE_GRACE).unwrap_or_default(),
+        })
+    }
+
+    /// Runs the program, keeping what it prints.
+    pub fn output(self) -> Result<Output, RunError> {
+        self.run(&mut |_| {})
+    }
+}
+
+/// Stdout as kept: its tail, or all of it up to a limit.
+struct Bounded {
+    keep: Keep,
+    text: String,
+    cut: bool,
+}
+
+impl Bounded {
+    fn new(keep: Keep) -> Self {
+        Self {
+            keep,
+            text: String::new(),
+            cut: false,
+        }
+    }
+
+    fn limit(&self) -> usize {
+        match self.keep {
+            Keep::Tail(n) | Keep::Whole(n) => n,
+        }
+    }
+
+    /// Adds a line; false when the whole output would pass its limit.
+    fn push(&mut self, line: &str) -> bool {
+        self.text.push_str(line);
+        self.text.push('\n');
+        match self.keep {
+            Keep::Whole(limit) => self.text.len() <= limit,
+            Keep::Tail(limit) => {
+                if self.text.len() > 2 * limit {
+                    let mut from = self.text.len() - limit;
+                    while !self.text.is_char_boundary(from) {
+                        from += 1;
+                    }
+                    self.text.drain(..from);
+                    self.cut = true;
+                }
+                true
+            }
+        }
+    }
+}
+
+/// Reads `pipe` line by line on a thread; a line longer than [`MAX_LINE`] is cut.
+/// The channel is bounded, so a program printing faster than we take lines waits.
+fn line_reader<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::sync_channel(1024);
+    if let Some(mut pipe) = pipe {
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 64 * 1024];
+            let mut line: Vec<u8> = Vec::new();
+            let mut dropping = false;
+            loop {
+                let n = match pipe.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                for chunk in buf[..n].split_inclusive(|b| *b == b'\n') {
+                    let ends = chunk.last() == Some(&b'\n');
+                    let body = chunk.strip_suffix(b"\n").unwrap_or(chunk);
+                    if !dropping {
+                        let room = MAX_LINE.saturating_sub(line.len());
+                        line.extend_from_slice(&body[..body.len().min(room)]);
+                        dropping = body.len() > room;
+                    }
+                    if ends {
+                        let text = String::from_utf8_lossy(&line).into_owned();
+                        if tx.send(text).is_err() {
+                            return;
+                        }
+                        line.clear();
+                        dropping = false;
+                    }
+                }
+            }
+            if !line.is_empty() {
+                let _ = tx.send(String::from_utf8_lossy(&line).into_owned());
+            }
+        });
+    }
+    rx
+}
+
+/// Reads `pipe` to its end on a thread, keeping the last `limit` bytes.
+fn tail_reader<R: Read + Send + 'static>(pipe: Option<R>, limit: usize) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    if let Some(mut pipe) = pipe {
+        std::thread::spawn(move || {
+            let mut kept: Vec<u8> = Vec::new();
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                match pipe.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        kept.extend_from_slice(&buf[..n]);
+                        if kept.len() > 2 * limit {
+                            kept.drain(..kept.len() - limit);
+                        }
+                    }
+                }
+            }
+            if kept.len() > limit {
+                kept.drain(..kept.len() - limit);
+            }
+            let _ = tx.send(String::from_utf8_lossy(&kept).into_owned());
+        });
+    }
+    rx
+}
+
+fn signal_group(child: &Child, sig: Signal) {
+    // Before the child is reaped its pid cannot be reused, so the group is still ours.
+    if let Ok(pid) = i32::try_from(child.id()) {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), sig);
+    }
+}
+
+/// Kills the child's whole process group (it leads its own): a stop script that
+/// hangs in a `sleep` or a `docker` call must not leave those behind, still acting
+/// on the service after we have given up and moved on.
+fn kill_group(child: &mut Child) {
+    signal_group(child, Signal::SIGKILL);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Cmd {
+        Cmd::new("sh").arg("-c").arg(script)
+    }
+
+    #[test]
+    fn captures_status_output_and_lines() {
+        let mut seen = Vec::new();
+        let out = sh("echo one; echo two; echo err >&2; exit 3")
+            .run(&mut |l| seen.push(l.to_string()))
+            .unwrap();
+        assert_eq!(out.status, Some(3));
+        assert_eq!(out.stdout, "one\ntwo\n");
+        assert_eq!(out.tail(), "err");
+        assert_eq!(seen, ["one", "two"]);
+    }
+
+    #[test]
+    fn a_chatty_program_keeps_memory_bounded() {
+        // 200 MB of output: only the tail is kept.
+        let out =
+            sh("yes $(head -c 1000 /dev/zero | tr '\\0' X) | head -c 200000000; echo; echo last")
+                .timeout(Duration::from_secs(60))
+                .output()
+                .unwrap();
+        assert!(
+            out.stdout.len() <= 2 * STDOUT_TAIL + 16,
+            "{}",
+            out.stdout.len()
+        );
+        assert!(out.stdout_cut);
+        assert!(out.stdout.ends_with("last\n"));
+        let out = sh("yes E | head -c 50000000 >&2; echo end >&2")
+            .output()
+            .unwrap();
+        assert!(out.stderr.len() <= STDERR_TAIL);
+        assert!(out.stderr.ends_with("end\n"));
+    }
+
+    #[test]
+    fn an_endless_line_is_cut() {
+        let mut longest = 0;
+        let out = sh("head -c 5000000 /dev/zero | tr '\\0' x; echo; echo ok")
+            .run(&mut |l| longest = longest.max(l.len()))
+            .unwrap();
+        assert_eq!(longest, MAX_LINE);
+        assert!(out.stdout.ends_with("ok\n"));
+    }
+
+    #[test]
+    fn whole_output_over_its_limit_is_an_error() {
+        let err = sh("yes").keep_stdout(1000).output().unwrap_err();
+        assert!(
+            matches!(err, RunError::TooMuchOutput { limit: 1000, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn times_out_and_kills_the_group() {
+        let t = Instant::now();
+        let err = sh("sleep 30 & sleep 30")
+            .timeout(Duration::from_millis(300))
+            .output()
+            .unwrap_err();
+        assert!(matches!(err, RunError::Timeout { .. }), "{err}");
+        assert!(t.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn cancel_interrupts_then_kills() {
+        let cancel = Cancel::new();
+        let c2 = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            c2.cancel();
+        });
+        let t = Instant::now();
+        // The shell ignores nothing: SIGINT ends it at once.
+        let err = sh("sleep 30")
+            .cancel(&cancel)
+            .interrupt_with(Signal::SIGINT)
+            .output()
+            .unwrap_err();
+        assert!(matches!(err, RunError::Cancelled { .. }), "{err}");
+        assert!(t.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn stdin_is_fed() {
+        let out = Cmd::new("cat").stdin("hello").output().unwrap();
+        assert_eq!(out.stdout, "hello\n");
+    }
+
+    #[test]
+    fn a_signal_death_says_which() {
+        let out = sh("kill -9 $$").output().unwrap();
+        assert_eq!(out.signal, Some(9));
+        assert!(out.tail().contains("signal 9"), "{}", out.tail());
+    }
+
+    #[test]
+    fn shown_as_hides_the_argv() {
+        let err = Cmd::new("/nonexistent/prog")
+            .arg("TOKEN")
+            .shown_as("prog")
+            .output()
+            .unwrap_err();
+        assert!(!err.to_string().contains("TOKEN"));
+        assert!(err.to_string().contains("prog"));
+    }
+
+    #[test]
+    fn a_daemon_holding_our_pipes_does_not_block() {
+        let t = Instant::now();
+        let out = sh("(sleep 5 &) ; exit 0").output().unwrap();
+        assert!(out.success());
+        assert!(t.elapsed() < Duration::from_secs(3));
+    }
+}
