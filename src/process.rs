@@ -347,6 +347,30 @@ impl Cmd {
     }
 }
 
+/// How an argv is shown in messages: as a shell would read it.
+pub fn display(argv: &[String]) -> String {
+    shell_words::join(argv)
+}
+
+/// Runs `argv` (service commands, systemctl, docker, LVM tools) with stdin
+/// closed, waiting at most `timeout`; its output kept as a bounded tail.
+pub fn run(argv: &[String], timeout: Duration) -> Result<Output, RunError> {
+    run_with_env(argv, &[], timeout)
+}
+
+/// `run` with extra environment variables for the program.
+pub fn run_with_env(
+    argv: &[String],
+    env: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<Output, RunError> {
+    let mut c = Cmd::from_argv(argv).timeout(timeout);
+    for (k, v) in env {
+        c = c.env(k, v);
+    }
+    c.output()
+}
+
 /// Stdout as kept: its tail, or all of it up to a limit.
 struct Bounded {
     keep: Keep,
@@ -594,5 +618,62 @@ mod tests {
         let out = sh("(sleep 5 &) ; exit 0").output().unwrap();
         assert!(out.success());
         assert!(t.elapsed() < Duration::from_secs(3));
+    }
+
+    /// Live (not zombie) processes whose process group is `pgid`, from /proc.
+    fn live_in_group(pgid: i32) -> Vec<String> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid pgrp ...; comm may hold spaces, so split after ')'.
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            if fields.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid)
+                && fields.first() != Some(&"Z")
+                && fields.first() != Some(&"X")
+            {
+                found.push(format!("{head})"));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn a_timeout_kills_the_whole_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!(
+            "echo $$ > {}; sleep 300 & sleep 300",
+            shell_words::quote(&pidfile.display().to_string())
+        );
+        let err = run(
+            &["sh".to_string(), "-c".to_string(), script],
+            Duration::from_millis(500),
+        )
+        .unwrap_err();
+        assert!(matches!(err, RunError::Timeout { .. }), "{err}");
+        // The group id is the shell's pid: it leads its own group.
+        let pgid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // SIGKILL is delivered at once, but give the exits a moment to show in /proc.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut left = live_in_group(pgid);
+        while !left.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            left = live_in_group(pgid);
+        }
+        // Whatever the outcome, leave no sleeps behind.
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pgid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        assert!(left.is_empty(), "still alive in group {pgid}: {left:?}");
     }
 }

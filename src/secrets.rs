@@ -56,6 +56,13 @@ impl fmt::Debug for Location {
     }
 }
 
+/// Serialized as shown: redacted (JSON output, manifests and status files are read by others).
+impl serde::Serialize for Location {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.redacted())
+    }
+}
+
 impl From<&str> for Location {
     fn from(s: &str) -> Self {
         Self::new(s)

@@ -507,3 +507,233 @@ fn forged_snapshot_tags_are_reported_and_never_followed() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(sb.running("neo4j") && sb.running("structr"));
 }
+
+/// Starts restic by hand on the sandbox's repository, slowed to a crawl, waits
+/// until its lock is in the repository and kills it with SIGKILL: the lock stays,
+/// as after a crash.
+fn leave_a_stale_lock(sb: &Sandbox, args: &[&str]) {
+    let mut child = Command::new("restic")
+        .arg("-r")
+        .arg(&sb.repo)
+        .args(args)
+        .env("RESTIC_PASSWORD_FILE", sb.password_file())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let locks = sb.repo.join("locks");
+    wait_until(Duration::from_secs(60), "restic's lock appears", || {
+        std::fs::read_dir(&locks)
+            .is_ok_and(|d| d.flatten().any(|e| e.metadata().is_ok_and(|m| m.len() > 0)))
+    });
+    // restic writes the lock in place: give it time to be whole before the kill.
+    std::thread::sleep(Duration::from_secs(1));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_stale_exclusive_lock_refuses_the_backup_before_anything_stops_and_recover_removes_it() {
+    let sb = sandbox(false);
+    backup(&sb, "first");
+    // A `restic check` killed with -9 leaves its exclusive lock.
+    leave_a_stale_lock(&sb, &["check", "--read-data", "--limit-download", "1"]);
+    let pids = (sb.pid("neo4j"), sb.pid("structr"));
+
+    let out = sb.cli(&["backup"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(4), "locked is exit 4: {said}");
+    assert!(
+        said.contains("exclusive lock") && said.contains("stale"),
+        "{said}"
+    );
+    assert!(said.contains("structr-backup recover"), "{said}");
+    assert_eq!(
+        (sb.pid("neo4j"), sb.pid("structr")),
+        pids,
+        "nothing was stopped"
+    );
+
+    // A lock is not damage: verify says locked, not "verification failed".
+    let out = sb.cli(&["verify"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+
+    let out = sb.cli(&["recover"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("removed stale restic locks"),
+        "{}",
+        text(&out)
+    );
+    let out = sb.cli(&["verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+    backup(&sb, "after recover");
+}
+
+#[test]
+fn a_stale_shared_lock_does_not_pass_for_a_damaged_repository() {
+    let sb = sandbox(true);
+    let id = backup(&sb, "first");
+    // A restic backup killed with -9 (as a restore would be) leaves a shared lock.
+    write_random(&sb.structr_dir.join("files/big.bin"), 32 << 20, 3);
+    leave_a_stale_lock(
+        &sb,
+        &[
+            "backup",
+            "--limit-upload",
+            "1",
+            sb.structr_dir.to_str().unwrap(),
+        ],
+    );
+    // restic's `check` needs an exclusive lock: before, this was exit 3, a damaged
+    // backup for whoever monitors it.
+    for args in [&["verify"][..], &["--yes", "restore", &id]] {
+        let out = sb.cli(args);
+        let said = text(&out);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {said}");
+        assert!(
+            said.contains("shared lock") && said.contains("stale"),
+            "{said}"
+        );
+        assert!(!said.contains("verification failed"), "{said}");
+    }
+    assert!(sb.running("neo4j") && sb.running("structr"));
+    // A shared lock does not stop a backup (restic allows it).
+    backup(&sb, "beside the lock");
+}
+
+#[test]
+fn paths_with_pattern_characters_are_restored() {
+    let base = tempfile::Builder::new()
+        .prefix("we[ir]d*?-")
+        .tempdir()
+        .unwrap();
+    let sb = Sandbox::new(Options {
+        kind: Kind::restic(),
+        flag_services: true,
+        base: Some(base.path().to_path_buf()),
+        ..Options::default()
+    });
+    write_random(&sb.neo4j_data.join("databases/neo4j/nodes.db"), 64 << 10, 7);
+    write_random(&sb.structr_dir.join("files/[a]*?.bin"), 1000, 8);
+    sb.start();
+    sb.init();
+    let before = (
+        tree::snapshot(&sb.neo4j_data),
+        tree::snapshot(&sb.structr_dir),
+    );
+    let id = backup(&sb, "odd");
+    std::fs::remove_file(sb.structr_dir.join("files/[a]*?.bin")).unwrap();
+    write_random(&sb.neo4j_data.join("databases/neo4j/nodes.db"), 64 << 10, 9);
+    let out = sb.cli(&["--yes", "restore", &id, "--no-safety-backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(tree::diff(&before.0, &tree::snapshot(&sb.neo4j_data)).is_empty());
+    assert!(tree::diff(&before.1, &tree::snapshot(&sb.structr_dir)).is_empty());
+    // The drill extracts the same paths (nothing starts on flag services).
+    let out = sb.cli(&["drill", &id]);
+    let said = text(&out);
+    assert!(said.contains("done: extract structr"), "{said}");
+    assert!(!said.contains("holds no folder"), "{said}");
+}
+
+#[test]
+fn init_with_its_password_file_moved_away_creates_nothing() {
+    let sb = sandbox(true);
+    let moved = sb.dir.path().join("password-elsewhere");
+    std::fs::rename(sb.password_file(), &moved).unwrap();
+    let out = sb.cli(&["init"]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("already exists") && said.contains("Put back"),
+        "{said}"
+    );
+    assert!(!sb.password_file().exists(), "no bogus password file");
+    let names: Vec<String> = std::fs::read_dir(sb.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("restic-password"))
+        .collect();
+    assert!(names.is_empty(), "left behind: {names:?}");
+    // With the real file back, all is as it was.
+    std::fs::rename(&moved, sb.password_file()).unwrap();
+    let out = sb.cli(&["init"]);
+    assert!(
+        out.status.success() && text(&out).contains("already exists"),
+        "{}",
+        text(&out)
+    );
+    // A password file others can read is said, with its fix.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(sb.password_file(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("can be read by other users (mode 644)"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("chmod 600"), "{}", text(&out));
+}
+
+#[test]
+fn rest_credentials_never_reach_a_command_line_output_or_the_runbook() {
+    const PASS: &str = "RESTPASS-7f3a";
+    let served = tempfile::tempdir().unwrap();
+    let rest = common::servers::RcloneRest::start_with_auth(served.path(), "backup", PASS);
+    let url = format!("{}repo", rest.url());
+    assert!(url.contains(PASS));
+    let sb = Sandbox::new(Options {
+        kind: Kind::Restic {
+            location: Some(url),
+            options: vec![],
+            env: vec![],
+        },
+        flag_services: true,
+        ..Options::default()
+    });
+    write_random(&sb.neo4j_data.join("databases/neo4j/nodes.db"), 64 << 10, 7);
+    write_random(&sb.structr_dir.join("structr.conf"), 100, 8);
+    sb.start();
+    let mut all = String::new();
+    let mut run = |args: &[&str], ok: bool| {
+        let mut child = sb
+            .cli_command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let me = child.id() as i32;
+        let mut children = 0;
+        while child.try_wait().unwrap().is_none() {
+            for (pid, cmdline) in processes() {
+                if pid != me && parent_of(pid) == Some(me) {
+                    children += 1;
+                    assert!(
+                        !cmdline.contains(PASS),
+                        "argv shows the password: {cmdline}"
+                    );
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.success(), ok, "{args:?}: {}", text(&out));
+        all.push_str(&text(&out));
+        children
+    };
+    run(&["init"], true);
+    assert!(run(&["backup"], true) > 0, "children were watched");
+    run(&["list", "--json"], true);
+    run(&["show", "latest", "--runbook"], true);
+    run(&["detect", "--json"], true);
+    drop(rest);
+    // The server is gone: the failing run's messages name the repository.
+    run(&["backup"], false);
+    run(&["verify"], false);
+    assert!(!all.contains(PASS), "{all}");
+    assert!(
+        all.contains("backup:***@127.0.0.1"),
+        "shown redacted: {all}"
+    );
+}

@@ -216,6 +216,42 @@ fn a_failing_snapshot_command_fails_the_run_with_its_output_and_starts_the_servi
     assert!(sb.generations().is_empty());
 }
 
+/// The highest resident memory of `pid` so far, in KiB (VmHWM), while it lives.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+#[test]
+fn a_chatty_snapshot_command_is_bounded_killed_at_its_timeout_and_the_services_come_back() {
+    let sb = Sandbox::new(Options::default());
+    sb.start();
+    // Before the bound, `yes` grew our memory ~300 MB/s until allocation failed
+    // (abort, exit 134) with both services stopped.
+    append_config(&sb, "\n[snapshot]\ncommand = \"yes X\"\ntimeout_secs = 5\n");
+    let mut child = sb
+        .cli_command(&["backup", "--snapshot"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut peak = 0;
+    while child.try_wait().unwrap().is_none() {
+        peak = peak.max(peak_rss_kib(child.id()).unwrap_or(0));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did not finish within 5 s"), "{err}");
+    assert!(sb.running("neo4j") && sb.running("structr"));
+    assert!(peak < 100 * 1024, "peak resident memory {peak} KiB");
+    assert!(sb.generations().is_empty());
+}
+
 #[test]
 fn snapshot_needs_a_configured_snapshot_and_lvm_refuses_folders_off_lvm_before_stopping() {
     let sb = Sandbox::new(Options::default());

@@ -75,7 +75,9 @@ impl Failure {
 impl From<OpError> for Failure {
     fn from(e: OpError) -> Self {
         let code = match &e {
-            OpError::Lock(crate::repo::lock::LockError::Held { .. }) => EXIT_LOCKED,
+            OpError::Lock(
+                crate::repo::lock::LockError::Held { .. } | crate::repo::lock::LockError::Restic(_),
+            ) => EXIT_LOCKED,
             OpError::Verify(_) => EXIT_VERIFY,
             OpError::Cancelled { .. } => EXIT_CANCELLED,
             OpError::NeedsRecover(_) => EXIT_NEEDS_RECOVER,
@@ -446,7 +448,7 @@ fn backup(env: &Env, label: &str, snapshot: bool) -> Result<()> {
         }
         let (stored, place) = match &env.store {
             Store::Archive(repo) => ("archives", repo.path_of(&m.id).display().to_string()),
-            Store::Rclone(r) => ("archives", r.location()),
+            Store::Rclone(r) => ("archives", r.location().to_string()),
             Store::Restic(r) => (
                 "added to the repository",
                 format!(

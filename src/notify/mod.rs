@@ -63,7 +63,7 @@ impl Run {
             id,
             host: crate::repo::lock::hostname(),
             installation: installation_kind(config),
-            repository: PathBuf::from(store.location()),
+            repository: PathBuf::from(store.location().to_string()),
             started_at: Utc::now(),
             started: Instant::now(),
         };

@@ -75,7 +75,7 @@ pub fn copy(
             on(Event::Finished(step, t.elapsed()));
             Copied {
                 target: name.to_string(),
-                location: to.location(),
+                location: to.location().to_string(),
                 ok: true,
                 detail,
                 bytes: m.total_archive_size(),
@@ -92,7 +92,7 @@ pub fn copy(
             on(Event::Failed(step, detail.clone()));
             Copied {
                 target: name.to_string(),
-                location: to.location(),
+                location: to.location().to_string(),
                 ok: false,
                 detail,
                 bytes: 0,

@@ -37,6 +37,9 @@ pub fn run(ctx: &Context, on: Sink) -> Result<Outcome, OpError> {
         closing = window.close(on);
     }
     let mut removed = remove_staging(ctx, on);
+    if let crate::repo::store::Store::Restic(r) = &ctx.store {
+        remove_stale_restic_locks(r, on);
+    }
     // Snapshots an interrupted LVM backup left: they fill up as the volume changes.
     if ctx.snapshot.lvm {
         removed.extend(super::snapshot::remove_leftovers(on));
@@ -68,6 +71,40 @@ pub fn run(ctx: &Context, on: Sink) -> Result<Outcome, OpError> {
         closing,
         removed,
     })
+}
+
+/// A restic run killed with -9 leaves its lock, and restic then refuses every
+/// `check`, `prune` (and, for an exclusive lock, `backup`): remove the stale ones,
+/// as restic itself judges them (`restic unlock` leaves live locks alone).
+fn remove_stale_restic_locks(r: &crate::repo::restic::Restic, on: Sink) {
+    let now = chrono::Utc::now();
+    let host = crate::repo::lock::hostname();
+    let stale: Vec<String> = match r.locks() {
+        Ok(locks) => locks
+            .iter()
+            .filter(|l| l.is_stale(&host, now))
+            .map(|l| l.describe(now))
+            .collect(),
+        Err(e) => {
+            on(Event::Warning(format!(
+                "the restic repository's locks were not looked at: {e}"
+            )));
+            return;
+        }
+    };
+    if stale.is_empty() {
+        return;
+    }
+    match r.unlock() {
+        Ok(()) => on(Event::Info(format!(
+            "removed stale restic locks (`restic unlock`): {}",
+            stale.join("; ")
+        ))),
+        Err(e) => on(Event::Warning(format!(
+            "stale restic locks ({}) could not be removed: {e}",
+            stale.join("; ")
+        ))),
+    }
 }
 
 /// Undoes the swaps the journal lists, newest first, for targets of this

@@ -22,6 +22,7 @@ use super::window::{self, start_steps, stop_steps, Closing, Window};
 use super::{lock_store, refuse_if_interrupted, state, Context, OpError};
 use crate::cancel::Cancel;
 use crate::repo::generation::{id_for, Component, Manifest, Timings};
+use crate::repo::lock::LockError;
 use crate::repo::owners::{self, OwnerMap};
 use crate::repo::restic::{tags, Restic, ResticError};
 
@@ -31,9 +32,79 @@ impl From<ResticError> for OpError {
             ResticError::Cancelled => OpError::Cancelled {
                 detail: "the operation was cancelled".into(),
             },
+            ResticError::Locked { .. } => OpError::Lock(LockError::Restic(format!(
+                "{e}. If no other restic or structr-backup run is working on it, \
+                 `structr-backup recover` removes stale locks (`restic unlock`)"
+            ))),
             other => OpError::Repo(other.into()),
         }
     }
+}
+
+/// A warning when the password file can be read by other users: with it and read
+/// access to the repository, anyone can read every generation.
+pub fn password_file_warning(r: &Restic) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&r.password_file)
+        .ok()?
+        .permissions()
+        .mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "the restic password file {} can be read by other users (mode {:o}): \
+             `chmod 600 {}`",
+            r.password_file.display(),
+            mode & 0o7777,
+            r.password_file.display()
+        )
+    })
+}
+
+/// What a command needs of restic's locks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LockNeed {
+    /// `backup`, `restore`: a shared lock, which an exclusive one blocks.
+    Shared,
+    /// `check`, `forget`, `prune`: an exclusive lock, which any lock blocks.
+    Exclusive,
+}
+
+/// Refuses, before anything stops, what restic would refuse for a lock, saying
+/// whose lock it is and, for a stale one, how to remove it.
+pub fn check_locks(r: &Restic, need: LockNeed) -> Result<(), OpError> {
+    let now = Utc::now();
+    let host = crate::repo::lock::hostname();
+    let blocking: Vec<_> = r
+        .locks()?
+        .into_iter()
+        .filter(|l| need == LockNeed::Exclusive || l.exclusive)
+        .collect();
+    if blocking.is_empty() {
+        return Ok(());
+    }
+    let described: Vec<String> = blocking.iter().map(|l| l.describe(now)).collect();
+    let all_stale = blocking.iter().all(|l| l.is_stale(&host, now));
+    let advice = if all_stale {
+        format!(
+            "{} stale (its process is gone or it is older than {} min): remove it with \
+             `structr-backup recover`, or by hand with `restic unlock` on this repository",
+            if blocking.len() == 1 {
+                "it is"
+            } else {
+                "they are"
+            },
+            crate::repo::restic::STALE_AFTER.num_minutes()
+        )
+    } else {
+        "another restic run is working on it: wait for it to finish (`restic list locks` \
+         shows the locks)"
+            .to_string()
+    };
+    Err(OpError::Lock(LockError::Restic(format!(
+        "the restic repository {} is locked ({}); {advice}. Nothing was stopped",
+        r.location,
+        described.join("; ")
+    ))))
 }
 
 /// What restic copies in one snapshot, for step names: `neo4j-data + structr (restic)`.
@@ -171,6 +242,10 @@ fn preflight_checks(
                 "there is no restic repository at {}; create it with `structr-backup init`. Nothing was stopped",
                 r.location
             )));
+        }
+        check_locks(r, LockNeed::Shared)?;
+        if let Some(w) = password_file_warning(r) {
+            on(Event::Warning(w));
         }
         let existing = ctx.store.list()?.0.into_iter().map(|m| m.id).collect();
         let sources = preflight::measure(&ctx.inst.components)?;
@@ -346,15 +421,15 @@ pub fn verify_before_restore(
     cancel: &Cancel,
     on: Sink,
 ) -> Result<(), OpError> {
+    // A lock left by a killed run is said as such (exit 4), never as damage.
+    check_locks(r, LockNeed::Exclusive)?;
     let step = Step::Verify("restic repository".into());
     on(Event::Started(step.clone()));
     let t = Instant::now();
     let result = match &m.snapshot {
         None => Err(OpError::Verify(format!("{} names no snapshot", m.id))),
         Some(_) => r.check(false, cancel, &mut |_| {}).map_err(|e| match e {
-            ResticError::Cancelled => OpError::Cancelled {
-                detail: "the operation was cancelled".into(),
-            },
+            e @ (ResticError::Cancelled | ResticError::Locked { .. }) => e.into(),
             other => OpError::Verify(other.to_string()),
         }),
     };

@@ -39,7 +39,7 @@ impl Source {
         };
         Source {
             kind: store.kind(),
-            location: store.location(),
+            location: store.location().to_string(),
             password_file,
             options,
         }
@@ -306,6 +306,17 @@ fn archive_location(step: &mut Steps, m: &Manifest, source: &Source) {
 
 fn restic_location(step: &mut Steps, m: &Manifest, source: &Source) {
     let mut lines = vec![format!("export RESTIC_REPOSITORY={}", q(&source.location))];
+    // The runbook travels with the generation: a credential in the location is
+    // shown as *** and has to be typed in by whoever follows it.
+    if source.location.contains(crate::secrets::REDACTED) {
+        lines.insert(
+            0,
+            format!(
+                "# replace {} in RESTIC_REPOSITORY with the repository's password",
+                crate::secrets::REDACTED
+            ),
+        );
+    }
     match &source.password_file {
         Some(p) => lines.push(format!("export RESTIC_PASSWORD_FILE={}", qp(p))),
         None => lines.push("export RESTIC_PASSWORD_FILE=/path/to/the/password-file".into()),

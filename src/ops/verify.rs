@@ -105,6 +105,9 @@ fn run_restic(
     for id in &ids {
         store.manifest(id)?;
     }
+    // restic's check needs the repository to itself: a lock left by a killed run
+    // is said as such (exit 4), never as damage.
+    super::restic::check_locks(r, super::restic::LockNeed::Exclusive)?;
     let step = Step::Verify(match deep {
         true => "restic repository, every pack read (check --read-data)".into(),
         false => "restic repository (check)".into(),
@@ -120,6 +123,11 @@ fn run_restic(
             return Err(OpError::Cancelled {
                 detail: "verification was cancelled".into(),
             })
+        }
+        // A lock says nothing about the data: not a failed verification.
+        Err(e @ crate::repo::restic::ResticError::Locked { .. }) => {
+            on(Event::Failed(step, e.to_string()));
+            return Err(e.into());
         }
         Err(e) => {
             on(Event::Failed(step, e.to_string()));

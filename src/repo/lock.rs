@@ -25,6 +25,10 @@ pub enum LockError {
         path: PathBuf,
         holder: String,
     },
+    /// restic would refuse: a lock in a restic repository (another restic at work,
+    /// or one killed without removing its lock).
+    #[error("{0}")]
+    Restic(String),
     #[error("cannot open the {what} lock {path}: {source}")]
     Io {
         what: &'static str,

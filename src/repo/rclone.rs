@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::cancel::Cancel;
 use crate::repo::generation::{self, is_generation_id, Manifest, RepoError, MANIFEST};
+use crate::secrets::Location;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rclone {
@@ -47,8 +48,9 @@ impl Rclone {
             })
     }
 
-    pub fn location(&self) -> String {
-        format!("rclone:{}", self.remote)
+    /// `rclone:REMOTE:PATH`, shown redacted (a connection string may hold a password).
+    pub fn location(&self) -> Location {
+        Location::new(format!("rclone:{}", self.remote))
     }
 
     fn path_of(&self, id: &str) -> String {
@@ -156,7 +158,7 @@ impl Rclone {
     pub fn manifest(&self, id: &str) -> Result<Manifest, RepoError> {
         let not_found = || RepoError::NotFound {
             id: id.to_string(),
-            root: PathBuf::from(self.location()),
+            root: PathBuf::from(self.location().to_string()),
         };
         if !is_generation_id(id) {
             return Err(not_found());

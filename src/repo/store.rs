@@ -11,6 +11,7 @@ use crate::repo::generation::{
 };
 use crate::repo::rclone::Rclone;
 use crate::repo::restic::{tags, Restic};
+use crate::secrets::Location;
 
 #[derive(Clone, Debug)]
 pub enum Store {
@@ -29,7 +30,7 @@ impl Store {
         match config.repository.kind {
             RepoKind::Archive => Store::Archive(Repo::new(path)),
             RepoKind::Restic => Store::Restic(Restic::new(
-                path.to_string_lossy(),
+                path.to_string_lossy().into_owned(),
                 config.password_file(),
                 config.repository.options.clone(),
             )),
@@ -66,7 +67,7 @@ impl Store {
         given: &str,
         password_file: Option<&Path>,
     ) -> Result<Store, String> {
-        let restic = |location: String| {
+        let restic = |location: Location| {
             Store::Restic(Restic::new(
                 location,
                 password_file
@@ -86,7 +87,7 @@ impl Store {
                 password_file.is_none() && config.repository.kind == RepoKind::Archive;
             return Ok(match Rclone::parse(given) {
                 Some(r) if archive_kind => Store::Rclone(r),
-                _ => restic(given.to_string()),
+                _ => restic(Location::new(given)),
             });
         }
         let path = Path::new(given);
@@ -101,7 +102,7 @@ impl Store {
         let path = std::path::absolute(path).map_err(|e| format!("--from {given}: {e}"))?;
         let is_restic = path.join("config").is_file() && path.join("keys").is_dir();
         Ok(match is_restic || password_file.is_some() {
-            true => restic(path.to_string_lossy().into_owned()),
+            true => restic(Location::new(path.to_string_lossy())),
             false => Store::Archive(Repo::new(path)),
         })
     }
@@ -113,10 +114,11 @@ impl Store {
         }
     }
 
-    /// Where it is, as the user wrote it.
-    pub fn location(&self) -> String {
+    /// Where it is, as the user wrote it; shown redacted (a REST URL may carry
+    /// its password).
+    pub fn location(&self) -> Location {
         match self {
-            Store::Archive(r) => r.root.display().to_string(),
+            Store::Archive(r) => Location::new(r.root.display().to_string()),
             Store::Restic(r) => r.location.clone(),
             Store::Rclone(r) => r.location(),
         }
@@ -192,7 +194,7 @@ impl Store {
                 check_given_id(given)?;
                 let mut ids: Vec<String> = self.list()?.0.into_iter().map(|m| m.id).collect();
                 ids.sort();
-                resolve_among(&ids, given, &self.location())
+                resolve_among(&ids, given, &self.location().to_string())
             }
         }
     }
@@ -208,7 +210,7 @@ impl Store {
                 .find(|m| m.id == id)
                 .ok_or_else(|| RepoError::NotFound {
                     id: id.to_string(),
-                    root: PathBuf::from(self.location()),
+                    root: PathBuf::from(self.location().to_string()),
                 }),
         }
     }
@@ -225,7 +227,7 @@ impl Store {
         if found.is_empty() {
             return Err(RepoError::NotFound {
                 id: id.to_string(),
-                root: PathBuf::from(&r.location),
+                root: PathBuf::from(r.location.to_string()),
             });
         }
         Ok(found)

@@ -151,7 +151,7 @@ fn open(config: &crate::config::Config, spec: &SourceSpec) -> Result<(Store, Ope
     Ok((
         store,
         Opened {
-            location,
+            location: location.to_string(),
             generations,
             unreadable: unreadable.iter().map(|e| e.to_string()).collect(),
         },

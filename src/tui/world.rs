@@ -150,7 +150,7 @@ impl World {
         let mut d = Data {
             offsite: self.offsite_seen.clone(),
             policy: self.policy.to_string(),
-            repo: self.store.location(),
+            repo: self.store.location().to_string(),
             browsable: matches!(self.store, Store::Archive(_)),
             free_bytes: self.store.local_folder().and_then(|f| {
                 ops::preflight::free_space(f.ancestors().find(|p| p.exists()).unwrap_or(f)).ok()
@@ -510,7 +510,7 @@ impl World {
                         .iter()
                         .map(|(name, t)| super::app::OffsiteState {
                             name: name.clone(),
-                            location: t.location(),
+                            location: t.location().to_string(),
                             ids: t
                                 .list()
                                 .map(|(l, _)| l.into_iter().map(|m| m.id).collect())

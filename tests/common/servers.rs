@@ -342,6 +342,8 @@ impl Drop for Sshd {
 pub struct RcloneRest {
     child: Child,
     port: u16,
+    /// `user:pass@` when the server asks for credentials.
+    auth: String,
     log: PathBuf,
     // Last: removed after the server is stopped.
     _logs: tempfile::TempDir,
@@ -349,6 +351,15 @@ pub struct RcloneRest {
 
 impl RcloneRest {
     pub fn start(dir: &Path) -> RcloneRest {
+        Self::start_as(dir, None)
+    }
+
+    /// With HTTP basic auth: restic's repository string then carries the credentials.
+    pub fn start_with_auth(dir: &Path, user: &str, pass: &str) -> RcloneRest {
+        Self::start_as(dir, Some((user, pass)))
+    }
+
+    fn start_as(dir: &Path, auth: Option<(&str, &str)>) -> RcloneRest {
         let logs = tempfile::Builder::new()
             .prefix("rclone-rest-")
             .tempdir()
@@ -358,6 +369,7 @@ impl RcloneRest {
             let mut cmd = Command::new("rclone");
             cmd.args(["serve", "restic", "--addr", &format!("127.0.0.1:{port}")])
                 .arg(dir)
+                .args(auth.iter().flat_map(|(u, p)| ["--user", u, "--pass", p]))
                 // No config file: the served folder is a local path.
                 .env("RCLONE_CONFIG", logs.path().join("rclone.conf"));
             cmd
@@ -365,6 +377,7 @@ impl RcloneRest {
         RcloneRest {
             child,
             port,
+            auth: auth.map(|(u, p)| format!("{u}:{p}@")).unwrap_or_default(),
             log,
             _logs: logs,
         }
@@ -376,7 +389,7 @@ impl RcloneRest {
 
     /// restic's repository string for the served folder.
     pub fn url(&self) -> String {
-        format!("rest:http://127.0.0.1:{}/", self.port)
+        format!("rest:http://{}127.0.0.1:{}/", self.auth, self.port)
     }
 
     /// What rclone logged so far.

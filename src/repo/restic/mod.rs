@@ -4,23 +4,26 @@
 
 pub mod tags;
 
-use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::CommandExt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+
+use nix::sys::signal::Signal;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::cancel::Cancel;
+use crate::process::{Cmd, Output, RunError};
+use crate::secrets::{redact, Location};
+
+/// The largest answer read whole from restic (a snapshot list, a dumped file).
+const MAX_ANSWER: usize = 256 * 1024 * 1024;
 
 /// One restic repository: where it is, how to open it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Restic {
     /// A folder or any restic backend string (`sftp:…`, `rest:…`, `s3:…`, `rclone:…`).
-    pub location: String,
+    pub location: Location,
     pub password_file: PathBuf,
     /// Extended options, `-o key=value` each.
     pub options: Vec<String>,
@@ -31,21 +34,89 @@ pub enum ResticError {
     #[error("cannot run the restic program: {0}. Install it (`apt install restic`, version 0.14 or later)")]
     Missing(std::io::Error),
     #[error("there is no restic repository at {location}; create it with `structr-backup init`")]
-    NoRepository { location: String },
+    NoRepository { location: Location },
     #[error("the restic password file {path} cannot be read ({detail}); `structr-backup init` creates one for a new repository, and an existing repository needs the file it was made with")]
     Password { path: PathBuf, detail: String },
     #[error("restic refused the password in {path} for {location}: it is not the password this repository was made with")]
-    WrongPassword { location: String, path: PathBuf },
+    WrongPassword { location: Location, path: PathBuf },
     #[error("`restic {command}` on {location} failed: {detail}")]
     Failed {
         command: String,
-        location: String,
+        location: Location,
         detail: String,
     },
     #[error("restic's answer to `{command}` could not be read: {detail}")]
     BadOutput { command: String, detail: String },
+    #[error("the restic repository {location} is locked: {detail}")]
+    Locked { location: Location, detail: String },
     #[error("the operation was cancelled")]
     Cancelled,
+}
+
+/// How old a lock must be before restic itself calls it stale (restic's own limit).
+pub const STALE_AFTER: chrono::Duration = chrono::Duration::minutes(30);
+
+/// A lock in the repository, as `restic cat lock` shows it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct LockInfo {
+    #[serde(skip)]
+    pub id: String,
+    pub time: DateTime<Utc>,
+    #[serde(default)]
+    pub exclusive: bool,
+    #[serde(default)]
+    pub hostname: String,
+    #[serde(default)]
+    pub pid: u32,
+}
+
+impl LockInfo {
+    /// Stale as restic sees it: older than its limit, or on this host by a process
+    /// that is gone.
+    pub fn is_stale(&self, host: &str, now: DateTime<Utc>) -> bool {
+        now - self.time > STALE_AFTER
+            || (self.hostname == host
+                && self.pid > 0
+                && !Path::new(&format!("/proc/{}", self.pid)).exists())
+    }
+
+    /// `exclusive lock 1a2b3c4d by host pid 42, 3 h old`.
+    pub fn describe(&self, now: DateTime<Utc>) -> String {
+        let age = (now - self.time).num_minutes().max(0);
+        let age = match age {
+            0..=59 => format!("{age} min old"),
+            _ => format!("{} h old", age / 60),
+        };
+        format!(
+            "{} lock {} by {} pid {}, {age}",
+            if self.exclusive {
+                "exclusive"
+            } else {
+                "shared"
+            },
+            short(&self.id),
+            self.hostname,
+            self.pid
+        )
+    }
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// `path` as a restic `--include` pattern that matches it and nothing else:
+/// `[`, `]`, `*`, `?` and `\` are pattern characters there, so each is escaped.
+pub fn literal_pattern(path: &Path) -> String {
+    let text = path.display().to_string();
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if matches!(ch, '[' | ']' | '*' | '?' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 /// A snapshot as `restic snapshots --json` lists it.
@@ -96,7 +167,11 @@ struct StatusLine {
 }
 
 impl Restic {
-    pub fn new(location: impl Into<String>, password_file: PathBuf, options: Vec<String>) -> Self {
+    pub fn new(
+        location: impl Into<Location>,
+        password_file: PathBuf,
+        options: Vec<String>,
+    ) -> Self {
         Self {
             location: location.into(),
             password_file,
@@ -108,41 +183,38 @@ impl Restic {
     pub fn local_folder(&self) -> Option<&Path> {
         let l = self
             .location
+            .expose()
             .strip_prefix("local:")
-            .unwrap_or(&self.location);
+            .unwrap_or(self.location.expose());
         (!crate::config::is_backend_location(l)).then(|| Path::new(l))
     }
 
-    fn command(&self) -> Command {
-        let mut c = Command::new("restic");
-        c.arg("-r").arg(&self.location);
-        for o in &self.options {
-            c.arg("-o").arg(o);
-        }
-        c.env("RESTIC_PASSWORD_FILE", &self.password_file)
-            // `--time` and the times restic prints are then UTC, like our ids.
-            .env("TZ", "UTC")
+    /// restic with this repository, its password file and our fixed environment.
+    /// The repository goes by environment, never by `-r`: a REST or S3 URL may
+    /// carry credentials, and every user can read a process's argv.
+    fn command(&self, args: &[String]) -> Cmd {
+        let mut c = Cmd::new("restic")
             .env_remove("RESTIC_PASSWORD")
             .env_remove("RESTIC_PASSWORD_COMMAND")
-            .env_remove("RESTIC_REPOSITORY")
             .env_remove("RESTIC_REPOSITORY_FILE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Own process group: Ctrl-C reaches us, and we stop restic ourselves.
-            .process_group(0);
-        // If we die (kill -9, a lost machine session), restic is interrupted too: it
-        // must not finish a snapshot of services that `recover` has started again.
-        // SAFETY: prctl is async-signal-safe and touches only the child being made.
-        unsafe {
-            c.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
+            .env_remove("RESTIC_FROM_PASSWORD")
+            .env_remove("RESTIC_FROM_PASSWORD_COMMAND")
+            .env_remove("RESTIC_FROM_REPOSITORY_FILE")
+            .env("RESTIC_REPOSITORY", self.location.expose())
+            .env("RESTIC_PASSWORD_FILE", &self.password_file)
+            // `--time` and the times restic prints are then UTC, like our ids.
+            .env("TZ", "UTC")
+            // A cancel interrupts restic (SIGINT, so it removes its lock), then kills it.
+            .interrupt_with(Signal::SIGINT)
+            // If we die (kill -9, a lost machine session), restic is interrupted too: it
+            // must not finish a snapshot of services that `recover` has started again.
+            .die_with_us(Signal::SIGINT)
+            // Lists and JSON answers are read whole; this bound is far above any real one.
+            .keep_stdout(MAX_ANSWER);
+        for o in &self.options {
+            c = c.arg("-o").arg(o);
         }
-        c
+        c.args(args)
     }
 
     fn check_password_file(&self) -> Result<(), ResticError> {
@@ -160,79 +232,59 @@ impl Restic {
     }
 
     /// Runs restic with `args`, handing each stdout line to `on_line` as it comes.
-    /// A cancel interrupts restic (SIGINT, so it removes its lock), then kills it.
     fn run(
         &self,
         args: &[String],
-        env: &[(&str, &Path)],
+        env: &[(&str, &str)],
         cancel: &Cancel,
         on_line: &mut dyn FnMut(&str),
     ) -> Result<String, ResticError> {
         self.check_password_file()?;
         let name = args.first().cloned().unwrap_or_default();
-        let mut child = self
-            .command()
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
-            .spawn()
-            .map_err(ResticError::Missing)?;
-        let (tx, rx) = mpsc::channel::<String>();
-        if let Some(out) = child.stdout.take() {
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
+        let mut cmd = self
+            .command(args)
+            .cancel(cancel)
+            .shown_as(format!("restic {name}"));
+        for (k, v) in env {
+            cmd = cmd.env(k, v);
         }
-        let (etx, erx) = mpsc::channel::<String>();
-        if let Some(mut err) = child.stderr.take() {
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let _ = err.read_to_end(&mut buf);
-                let _ = etx.send(String::from_utf8_lossy(&buf).into_owned());
-            });
-        }
-        let mut stdout = String::new();
-        let mut interrupted = None;
-        loop {
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(line) => {
-                    on_line(&line);
-                    stdout.push_str(&line);
-                    stdout.push('\n');
-                    continue;
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
+        let out = match cmd.run(on_line) {
+            Ok(out) => out,
+            Err(RunError::Spawn { source, .. }) => return Err(ResticError::Missing(source)),
+            Err(RunError::Cancelled { .. }) => return Err(ResticError::Cancelled),
+            Err(e) => {
+                return Err(ResticError::Failed {
+                    command: name,
+                    location: self.location.clone(),
+                    detail: e.to_string(),
+                })
             }
-            if cancel.is_cancelled() && interrupted.is_none() {
-                signal(&child, nix::sys::signal::Signal::SIGINT);
-                interrupted = Some(std::time::Instant::now());
-            }
-            if interrupted.is_some_and(|t| t.elapsed() > Duration::from_secs(10)) {
-                signal(&child, nix::sys::signal::Signal::SIGKILL);
-            }
-        }
-        let status = child.wait().map_err(ResticError::Missing)?;
-        let stderr = erx.recv_timeout(Duration::from_secs(2)).unwrap_or_default();
-        if interrupted.is_some() || (cancel.is_cancelled() && !status.success()) {
+        };
+        if cancel.is_cancelled() && !out.success() {
             return Err(ResticError::Cancelled);
         }
-        if status.success() {
-            return Ok(stdout);
+        if out.success() {
+            return Ok(out.stdout);
         }
-        Err(self.classify(&name, &stderr))
+        Err(self.classify(&name, &out))
     }
 
-    fn classify(&self, command: &str, stderr: &str) -> ResticError {
+    fn classify(&self, command: &str, out: &Output) -> ResticError {
+        let stderr = out.stderr.as_str();
         if stderr.contains("Is there a repository at the following location?")
             || stderr.contains("unable to open config file")
         {
             return ResticError::NoRepository {
                 location: self.location.clone(),
+            };
+        }
+        if stderr.contains("repository is already locked")
+            || stderr.contains("unable to create lock")
+        {
+            let detail = out.tail().lines().collect::<Vec<_>>().join(" / ");
+            return ResticError::Locked {
+                location: self.location.clone(),
+                detail: crate::repo::generation::printable(&redact(&detail), 2000),
             };
         }
         if stderr.contains("wrong password") {
@@ -241,14 +293,11 @@ impl Restic {
                 path: self.password_file.clone(),
             };
         }
-        let lines: Vec<&str> = stderr.trim().lines().collect();
+        let detail = out.tail().lines().collect::<Vec<_>>().join(" / ");
         ResticError::Failed {
             command: command.to_string(),
             location: self.location.clone(),
-            detail: crate::repo::generation::printable(
-                &lines[lines.len().saturating_sub(6)..].join(" / "),
-                2000,
-            ),
+            detail: crate::repo::generation::printable(&redact(&detail), 2000),
         }
     }
 
@@ -270,12 +319,13 @@ impl Restic {
     /// `restic copy` between the two deduplicates.
     pub fn init(&self, like: Option<&Restic>) -> Result<(), ResticError> {
         let mut args: Vec<String> = vec!["init".into()];
-        let mut env: Vec<(&str, &Path)> = Vec::new();
-        if let Some(src) = like {
-            args.extend(["--copy-chunker-params".into(), "--from-repo".into()]);
-            args.push(src.location.clone());
-            // The source's password goes by file name in the environment, like ours.
-            env.push(("RESTIC_FROM_PASSWORD_FILE", &src.password_file));
+        let mut env: Vec<(&str, &str)> = Vec::new();
+        let from_password = like.map(|src| src.password_file.to_string_lossy().into_owned());
+        if let (Some(src), Some(password)) = (like, &from_password) {
+            args.push("--copy-chunker-params".into());
+            // The source goes by environment like ours, its password by file name.
+            env.push(("RESTIC_FROM_REPOSITORY", src.location.expose()));
+            env.push(("RESTIC_FROM_PASSWORD_FILE", password));
         }
         self.run(&args, &env, &Cancel::new(), &mut |_| {})
             .map(|_| ())
@@ -432,7 +482,7 @@ impl Restic {
             "--target".into(),
             target.display().to_string(),
             "--include".into(),
-            path.display().to_string(),
+            literal_pattern(path),
             "--verify".into(),
         ];
         self.run(&args, &[], cancel, &mut |_| {}).map(|_| ())
@@ -449,6 +499,31 @@ impl Restic {
         self.run(&args, &[], &Cancel::new(), &mut |_| {})
     }
 
+    /// The locks in the repository (`restic list locks`, then each one's record).
+    pub fn locks(&self) -> Result<Vec<LockInfo>, ResticError> {
+        let ids = self.quiet(&["list", "locks", "--no-lock"], &Cancel::new())?;
+        let mut locks = Vec::new();
+        for id in ids.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            // A lock removed between the list and the read is simply gone.
+            let Ok(text) = self.quiet(&["cat", "lock", id, "--no-lock"], &Cancel::new()) else {
+                continue;
+            };
+            let mut lock: LockInfo =
+                serde_json::from_str(text.trim()).map_err(|e| ResticError::BadOutput {
+                    command: "cat lock".into(),
+                    detail: e.to_string(),
+                })?;
+            lock.id = id.to_string();
+            locks.push(lock);
+        }
+        Ok(locks)
+    }
+
+    /// `restic unlock`: removes the stale locks only (restic's own rule).
+    pub fn unlock(&self) -> Result<(), ResticError> {
+        self.quiet(&["unlock"], &Cancel::new()).map(|_| ())
+    }
+
     /// Copies `snapshot` from `from` into this repository (`restic copy`).
     pub fn copy_from(
         &self,
@@ -456,21 +531,13 @@ impl Restic {
         snapshot: &str,
         cancel: &Cancel,
     ) -> Result<(), ResticError> {
-        let args: Vec<String> = vec![
-            "copy".into(),
-            "--from-repo".into(),
-            from.location.clone(),
-            snapshot.into(),
+        let args: Vec<String> = vec!["copy".into(), snapshot.into()];
+        let password = from.password_file.to_string_lossy();
+        let env = [
+            ("RESTIC_FROM_REPOSITORY", from.location.expose()),
+            ("RESTIC_FROM_PASSWORD_FILE", password.as_ref()),
         ];
-        let env = [("RESTIC_FROM_PASSWORD_FILE", from.password_file.as_path())];
         self.run(&args, &env, cancel, &mut |_| {}).map(|_| ())
-    }
-}
-
-/// Sends `sig` to the child's process group (it leads its own).
-fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
-    if let Ok(pid) = i32::try_from(child.id()) {
-        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), sig);
     }
 }
 
