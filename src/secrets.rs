@@ -42,6 +42,69 @@ impl Location {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// `text` (a program's message, an error) with this location's secrets taken
+    /// out: the whole value as its redacted form, then each secret part alone,
+    /// wherever the program quoted it.
+    pub fn scrub(&self, text: &str) -> String {
+        if !self.carries_secret() {
+            return text.to_string();
+        }
+        let mut out = text.replace(&self.0, &self.redacted());
+        for part in secret_parts(&self.0) {
+            out = out.replace(&part, REDACTED);
+        }
+        out
+    }
+}
+
+/// `text` with the secrets of every one of `locations` taken out.
+pub fn scrub_all<'a>(text: &str, locations: impl IntoIterator<Item = &'a Location>) -> String {
+    locations
+        .into_iter()
+        .fold(text.to_string(), |t, l| l.scrub(&t))
+}
+
+/// The parts of `value` that [`redact`] hides, each long enough to search for.
+fn secret_parts(value: &str) -> Vec<String> {
+    let (prefix, rest) = split_backend(value);
+    let mut parts = Vec::new();
+    let options = |text: &str| -> Vec<String> {
+        text.split([',', '&', ':'])
+            .filter_map(|opt| opt.split_once('='))
+            .filter(|(k, _)| is_secret_key(k))
+            .map(|(_, v)| v.to_string())
+            .collect()
+    };
+    match rest.split_once("://") {
+        Some((_, after)) => {
+            let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+            let (authority, tail) = after.split_at(end);
+            if let Some((userinfo, _)) = authority.rsplit_once('@') {
+                parts.push(
+                    userinfo
+                        .split_once(':')
+                        .map_or(userinfo, |(_, p)| p)
+                        .to_string(),
+                );
+            }
+            if prefix.is_empty() {
+                // Every piece of a ping or webhook URL's path and query may be its token.
+                // Short pieces (`ping`, `create`) would blank out ordinary words.
+                parts.extend(
+                    tail.split(['/', '?', '&', '=', '#'])
+                        .filter(|p| p.len() >= 8)
+                        .map(str::to_string),
+                );
+            } else if let Some((_, query)) = tail.split_once('?') {
+                parts.extend(options(query));
+            }
+        }
+        None => parts.extend(options(rest)),
+    }
+    parts.retain(|p| p.len() >= 4);
+    parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    parts
 }
 
 impl fmt::Display for Location {
@@ -279,6 +342,32 @@ mod tests {
             assert_eq!(redact(v), v);
             assert!(!Location::new(v).carries_secret());
         }
+    }
+
+    #[test]
+    fn scrub_takes_secrets_out_of_free_text() {
+        let l = Location::new("rest:http://backup:RESTPASS@127.0.0.1:18091/repo");
+        assert_eq!(
+            l.scrub("Fatal: unable to open rest:http://backup:RESTPASS@127.0.0.1:18091/repo: 401; pw RESTPASS"),
+            "Fatal: unable to open rest:http://backup:***@127.0.0.1:18091/repo: 401; pw ***"
+        );
+        let ping = Location::new("https://hc.example/ping/0f1e2d3c-secret?create=1");
+        assert_eq!(
+            ping.scrub("POST https://hc.example/ping/0f1e2d3c-secret/fail?create=1 failed"),
+            "POST https://hc.example/ping/***/fail?create=1 failed"
+        );
+        let plain = Location::new("/var/backups/structr");
+        assert_eq!(
+            plain.scrub("no folder /var/backups/structr"),
+            "no folder /var/backups/structr"
+        );
+        assert_eq!(
+            scrub_all(
+                "a SEKRIT1 b",
+                [&Location::new("rclone::sftp,pass=SEKRIT1:x")]
+            ),
+            "a *** b"
+        );
     }
 
     #[test]

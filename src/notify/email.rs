@@ -2,12 +2,10 @@
 //! its standard input, as cron does. Recipients go on the command line (never read
 //! back from the headers), and the program gets 10 s like any other notification.
 
-use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Instant;
 
 use super::http::TIMEOUT;
+use crate::process::Cmd;
 
 /// Hands one plain-text mail to `sendmail`.
 pub fn send(sendmail: &Path, recipients: &str, subject: &str, body: &str) -> Result<(), String> {
@@ -28,58 +26,16 @@ pub fn send(sendmail: &Path, recipients: &str, subject: &str, body: &str) -> Res
          Content-Transfer-Encoding: 8bit\n\n{body}",
         to.join(", ")
     );
-    let mut child = Command::new(sendmail)
+    let out = Cmd::new(sendmail)
         .arg("-oi")
         .arg("--")
         .args(&to)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", sendmail.display()))?;
-    // Writing and reading happen beside the wait, so a program that reads nothing
-    // or writes much cannot hold the run past the timeout.
-    let writer = child.stdin.take().map(|mut stdin| {
-        std::thread::spawn(move || {
-            let _ = stdin.write_all(message.as_bytes());
-        })
-    });
-    let reader = child.stderr.take().map(|mut stderr| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
-        })
-    });
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20))
-            }
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "{} did not finish within {} s and was stopped",
-                    sendmail.display(),
-                    TIMEOUT.as_secs()
-                ));
-            }
-            Err(e) => return Err(format!("cannot wait for {}: {e}", sendmail.display())),
-        }
-    };
-    if let Some(w) = writer {
-        let _ = w.join();
-    }
-    let stderr = reader.and_then(|r| r.join().ok()).unwrap_or_default();
-    match status.success() {
+        .stdin(message)
+        .timeout(TIMEOUT)
+        .output()
+        .map_err(|e| e.to_string())?;
+    match out.success() {
         true => Ok(()),
-        false => Err(format!(
-            "{} failed ({status}): {}",
-            sendmail.display(),
-            stderr.trim()
-        )),
+        false => Err(format!("{} failed: {}", sendmail.display(), out.tail())),
     }
 }

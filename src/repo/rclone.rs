@@ -3,14 +3,15 @@
 //! repository, uploaded file by file, checked by reading them back, and made
 //! visible by their manifest, which is uploaded last.
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use crate::cancel::Cancel;
+use crate::process::{Cmd, RunError};
 use crate::repo::generation::{self, is_generation_id, Manifest, RepoError, MANIFEST};
 use crate::secrets::Location;
+
+/// The largest answer read whole from rclone (a listing, a manifest).
+const MAX_LISTING: usize = 64 * 1024 * 1024;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rclone {
@@ -58,61 +59,32 @@ impl Rclone {
     }
 
     fn run(&self, args: &[String], cancel: &Cancel) -> Result<String, RcloneError> {
-        let mut child = Command::new("rclone")
+        let name = args.first().cloned().unwrap_or_default();
+        // Messages name the subcommand only: a connection-string remote may hold a password.
+        let out = Cmd::new("rclone")
             .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .map_err(RcloneError::Missing)?;
-        let out = child.stdout.take();
-        let err = child.stderr.take();
-        let read = |p: Option<std::process::ChildStdout>| {
-            std::thread::spawn(move || {
-                let mut s = String::new();
-                if let Some(mut p) = p {
-                    let _ = std::io::Read::read_to_string(&mut p, &mut s);
-                }
-                s
-            })
+            .cancel(cancel)
+            .shown_as(format!("rclone {name}"))
+            .keep_stdout(MAX_LISTING)
+            .output();
+        let out = match out {
+            Ok(out) => out,
+            Err(RunError::Spawn { source, .. }) => return Err(RcloneError::Missing(source)),
+            Err(RunError::Cancelled { .. }) => return Err(RcloneError::Cancelled),
+            Err(e) => {
+                return Err(RcloneError::Failed {
+                    command: name,
+                    detail: e.to_string(),
+                })
+            }
         };
-        let stdout = read(out);
-        let stderr = std::thread::spawn(move || {
-            let mut s = String::new();
-            if let Some(mut p) = err {
-                let _ = std::io::Read::read_to_string(&mut p, &mut s);
-            }
-            s
-        });
-        let status = loop {
-            if let Some(s) = child.try_wait().map_err(RcloneError::Missing)? {
-                break s;
-            }
-            if cancel.is_cancelled() {
-                if let Ok(pid) = i32::try_from(child.id()) {
-                    let _ = nix::sys::signal::killpg(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-                let _ = child.wait();
-                return Err(RcloneError::Cancelled);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let stdout = stdout.join().unwrap_or_default();
-        let stderr = stderr.join().unwrap_or_default();
-        if status.success() {
-            return Ok(stdout);
+        if out.success() {
+            return Ok(out.stdout);
         }
-        let lines: Vec<&str> = stderr.trim().lines().collect();
+        let detail = out.tail().lines().collect::<Vec<_>>().join(" / ");
         Err(RcloneError::Failed {
-            command: args.first().cloned().unwrap_or_default(),
-            detail: generation::printable(
-                &lines[lines.len().saturating_sub(4)..].join(" / "),
-                2000,
-            ),
+            command: name,
+            detail: generation::printable(&self.location().scrub(&detail), 2000),
         })
     }
 

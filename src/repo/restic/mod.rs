@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::cancel::Cancel;
 use crate::process::{Cmd, Output, RunError};
-use crate::secrets::{redact, Location};
+use crate::secrets::Location;
 
 /// The largest answer read whole from restic (a snapshot list, a dumped file).
 const MAX_ANSWER: usize = 256 * 1024 * 1024;
@@ -284,7 +284,7 @@ impl Restic {
             let detail = out.tail().lines().collect::<Vec<_>>().join(" / ");
             return ResticError::Locked {
                 location: self.location.clone(),
-                detail: crate::repo::generation::printable(&redact(&detail), 2000),
+                detail: crate::repo::generation::printable(&self.location.scrub(&detail), 2000),
             };
         }
         if stderr.contains("wrong password") {
@@ -297,7 +297,7 @@ impl Restic {
         ResticError::Failed {
             command: command.to_string(),
             location: self.location.clone(),
-            detail: crate::repo::generation::printable(&redact(&detail), 2000),
+            detail: crate::repo::generation::printable(&self.location.scrub(&detail), 2000),
         }
     }
 
