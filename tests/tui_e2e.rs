@@ -760,3 +760,60 @@ fn disaster_recovery_from_a_copied_folder_through_the_wizard() {
         sb.file_count() != before
     });
 }
+
+/// Before, the wizard's Delete and Prune called the plain wrappers and never ran
+/// `[snapshot] delete_command`: the hypervisor snapshot was left behind.
+#[test]
+fn the_wizard_deletes_and_prunes_snapshot_backups_through_their_delete_command() {
+    let t = Tui::demo_with_backups(0);
+    let cfg = t.demo_dir().join("config.toml");
+    let deleted = t.home.path().join("deleted.log");
+    let c = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("keep_last = 3", "keep_last = 1")
+        .replace("keep_daily = 7", "keep_daily = 0")
+        .replace("keep_weekly = 4", "keep_weekly = 0")
+        .replace("keep_monthly = 12", "keep_monthly = 0");
+    let delete = format!("sh -c 'echo \"$0\" >> {}' {{name}}", deleted.display());
+    let c = format!(
+        "{c}\n[snapshot]\ncommand = \"true\"\ndelete_command = {}\n",
+        toml::Value::String(delete)
+    );
+    std::fs::write(&cfg, c).unwrap();
+    for _ in 0..3 {
+        let out = t.cli(&["backup", "--snapshot"]);
+        assert!(out.status.success(), "{}", text(&out));
+        // One generation id per second.
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let ids = t.generations();
+    assert_eq!(ids.len(), 3);
+    t.start(&format!("--config {}", cfg.display()));
+    t.keys(&["g"]);
+    t.wait_for("Generations", Duration::from_secs(5));
+    // The oldest: delete it with its typed id.
+    t.keys(&["Down", "Down", "d"]);
+    t.wait_for("Type the generation id", Duration::from_secs(5));
+    t.type_text(&ids[2]);
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("{} deleted", ids[2]), Duration::from_secs(30));
+    assert_eq!(
+        std::fs::read_to_string(&deleted).unwrap_or_default().trim(),
+        ids[2],
+        "the delete command got the deleted generation's id"
+    );
+    t.keys(&["Escape"]);
+    t.wait_for("Generations", Duration::from_secs(5));
+    t.keys(&["P"]);
+    t.wait_for(
+        "1 generation(s) will be DELETED, 1 kept",
+        Duration::from_secs(10),
+    );
+    t.keys(&["Enter"]);
+    t.wait_for("Delete 1 generation(s) for good?", Duration::from_secs(5));
+    t.keys(&["Tab", "Enter"]);
+    t.wait_for("1 generation(s) deleted", Duration::from_secs(30));
+    let log = std::fs::read_to_string(&deleted).unwrap();
+    assert_eq!(log.lines().collect::<Vec<_>>(), [&ids[2], &ids[1]], "{log}");
+    assert_eq!(t.generations(), [ids[0].clone()]);
+}

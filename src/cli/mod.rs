@@ -1003,7 +1003,7 @@ fn prune(env: &Env, args: &PruneArgs) -> Result<()> {
     }
     env.confirm(&format!("delete {doomed} generation(s)"), None)?;
     let mut r = Renderer::new();
-    let rows = ops::prune::run_with(
+    let rows = ops::prune::run(
         env.reading(),
         &policy,
         &ops::prune::SnapshotDeletion::of(&env.config.snapshot),
@@ -1065,7 +1065,7 @@ fn delete(env: &Env, id: &str) -> Result<()> {
     env.reading().manifest(id).map_err(OpError::from)?;
     env.confirm(&format!("delete generation {id}"), Some(id))?;
     let mut r = Renderer::new();
-    ops::prune::delete_with(
+    ops::prune::delete(
         env.reading(),
         id,
         &ops::prune::SnapshotDeletion::of(&env.config.snapshot),

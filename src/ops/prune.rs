@@ -65,14 +65,10 @@ impl SnapshotDeletion {
     }
 }
 
-/// Deletes what the plan does not keep, under the repository lock. The plan is
-/// recomputed under the lock so it matches what is on disk now.
-pub fn run(store: &Store, policy: &Policy, on: Sink) -> Result<Vec<PlanRow>, OpError> {
-    run_with(store, policy, &SnapshotDeletion::default(), on)
-}
-
-/// `run`, deleting recorded snapshots with `snapshots` first.
-pub fn run_with(
+/// Deletes what the plan does not keep, under the repository lock, deleting the
+/// snapshot a generation records with `snapshots` first. The plan is recomputed
+/// under the lock so it matches what is on disk now. The one prune both faces run.
+pub fn run(
     store: &Store,
     policy: &Policy,
     snapshots: &SnapshotDeletion,
@@ -111,13 +107,9 @@ fn before_delete(m: &Manifest, s: &SnapshotDeletion, on: Sink) -> Result<(), OpE
     super::snapshot::before_delete(m, s.command.as_deref(), s.timeout, on)
 }
 
-/// Deletes one generation under the lock.
-pub fn delete(store: &Store, id: &str) -> Result<(), OpError> {
-    delete_with(store, id, &SnapshotDeletion::default(), &mut |_| {})
-}
-
-/// `delete`, deleting a recorded snapshot with `snapshots` first.
-pub fn delete_with(
+/// Deletes one generation under the lock, deleting a recorded snapshot with
+/// `snapshots` first. The one delete both faces run.
+pub fn delete(
     store: &Store,
     id: &str,
     snapshots: &SnapshotDeletion,

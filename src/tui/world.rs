@@ -351,8 +351,8 @@ impl World {
             }
             Effect::Delete(id) => {
                 let repo = self.store.clone();
-                self.spawn(move |_, _| {
-                    ops::prune::delete(&repo, &id)?;
+                self.spawn(move |ctx, on| {
+                    ops::prune::delete(&repo, &id, &ops::prune::SnapshotDeletion::of(&ctx.snapshot), on)?;
                     Ok(format!("{id} deleted."))
                 })
             }
@@ -376,8 +376,8 @@ impl World {
             }
             Effect::StartPrune => {
                 let (repo, policy) = (self.store.clone(), self.policy.clone());
-                self.spawn_watched(watch("prune", None), move |_, on| {
-                    let rows = ops::prune::run(&repo, &policy, on)?;
+                self.spawn_watched(watch("prune", None), move |ctx, on| {
+                    let rows = ops::prune::run(&repo, &policy, &ops::prune::SnapshotDeletion::of(&ctx.snapshot), on)?;
                     Ok(format!("{} generation(s) deleted.", rows.iter().filter(|r| !r.decision.keep).count()))
                 })
             }
