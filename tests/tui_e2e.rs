@@ -658,14 +658,29 @@ fn the_wizard_backs_up_into_restic_and_shows_the_offsite_copy() {
 /// the id is typed and the restore runs. On the checklist the trees are the
 /// originals (checked from outside), S starts the services, and the checklist
 /// sees them healthy and Structr answering on the port structr.conf names.
-#[test]
-fn disaster_recovery_from_a_copied_folder_through_the_wizard() {
+/// A server that was backed up stopped and then lost everything: its folders
+/// and its repository. The generation survives in a copied folder.
+struct Lost {
+    sb: common::Sandbox,
+    id: String,
+    original_neo4j: common::tree::Snapshot,
+    original_structr: common::tree::Snapshot,
+    copy: PathBuf,
+    _elsewhere: tempfile::TempDir,
+}
+
+fn a_lost_server(offsite: impl FnOnce(&Path) -> Vec<common::Offsite>) -> Lost {
     use common::{tree, Sandbox, STANDIN};
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut sb = Sandbox::new(common::Options::default());
+    let elsewhere = tempfile::tempdir().unwrap();
+    let copy = elsewhere.path().join("structr-backups");
+    let mut sb = Sandbox::new(common::Options {
+        offsite: offsite(&copy),
+        ..common::Options::default()
+    });
     // Structr serves its health endpoint on the port its structr.conf names, as
     // on a server.
     let q = |p: &Path| shell_words::quote(&p.display().to_string()).into_owned();
@@ -703,8 +718,6 @@ fn disaster_recovery_from_a_copied_folder_through_the_wizard() {
     assert!(out.status.success(), "{}", text(&out));
     let id = sb.generations()[0].clone();
     // The copy (a USB disk, say), then the loss.
-    let elsewhere = tempfile::tempdir().unwrap();
-    let copy = elsewhere.path().join("structr-backups");
     let out = common::shell(
         &format!("cp -a {} {}", q(&sb.repo), q(&copy)),
         sb.dir.path(),
@@ -714,6 +727,27 @@ fn disaster_recovery_from_a_copied_folder_through_the_wizard() {
         std::fs::remove_dir_all(gone).unwrap();
     }
 
+    Lost {
+        sb,
+        id,
+        original_neo4j,
+        original_structr,
+        copy,
+        _elsewhere: elsewhere,
+    }
+}
+
+/// The wizard's disaster recovery from Home to a running installation; `choose`
+/// picks the source on the "Where is it?" stage.
+fn recover_through_the_wizard(lost: &Lost, choose: impl FnOnce(&Tui)) {
+    use common::tree;
+    let Lost {
+        sb,
+        id,
+        original_neo4j,
+        original_structr,
+        ..
+    } = lost;
     let t = Tui::new();
     t.start(&format!("--config {}", sb.config.display()));
     t.wait_for(
@@ -722,10 +756,7 @@ fn disaster_recovery_from_a_copied_folder_through_the_wizard() {
     );
     t.keys(&["D"]);
     t.wait_for("Where is it?", Duration::from_secs(5));
-    t.keys(&["Enter"]);
-    t.wait_for("Folder ", Duration::from_secs(5));
-    t.type_text(&copy.display().to_string());
-    t.keys(&["Enter"]);
+    choose(&t);
     let screen = t.wait_for("choose a generation", Duration::from_secs(30));
     assert!(screen.contains(&format!("▶ {id}")), "{screen}");
     t.keys(&["Enter"]);
@@ -737,16 +768,16 @@ fn disaster_recovery_from_a_copied_folder_through_the_wizard() {
     );
     t.keys(&["Enter"]);
     t.wait_for("Type the generation id to confirm", Duration::from_secs(5));
-    t.type_text(&id);
+    t.type_text(id);
     t.wait_for("[▶ Restore ◀]", Duration::from_secs(5));
     t.keys(&["Enter"]);
     t.wait_for("Disaster recovery: checklist", Duration::from_secs(120));
     // They were stopped before the restore, which left them so: the trees are
     // as restored, before anything runs on them.
     t.wait_for("Press S to start", Duration::from_secs(60));
-    let d = tree::diff(&original_neo4j, &tree::snapshot(&sb.neo4j_data));
+    let d = tree::diff(original_neo4j, &tree::snapshot(&sb.neo4j_data));
     assert!(d.is_empty(), "neo4j data differs:\n{}", d.join("\n"));
-    let d = tree::diff(&original_structr, &tree::snapshot(&sb.structr_dir));
+    let d = tree::diff(original_structr, &tree::snapshot(&sb.structr_dir));
     assert!(d.is_empty(), "structr differs:\n{}", d.join("\n"));
     t.keys(&["S"]);
     let screen = t.wait_for("✓ Structr answers at", Duration::from_secs(90));
@@ -758,6 +789,35 @@ fn disaster_recovery_from_a_copied_folder_through_the_wizard() {
     let before = sb.file_count();
     common::wait_until(Duration::from_secs(20), "structr writes again", || {
         sb.file_count() != before
+    });
+}
+
+#[test]
+fn disaster_recovery_from_a_copied_folder_through_the_wizard() {
+    let lost = a_lost_server(|_| Vec::new());
+    recover_through_the_wizard(&lost, |t| {
+        t.keys(&["Enter"]);
+        t.wait_for("Folder ", Duration::from_secs(5));
+        t.type_text(&lost.copy.display().to_string());
+        t.keys(&["Enter"]);
+    });
+}
+
+/// Before, the wizard offered an rclone source, listed and planned it, and then
+/// the restore refused it: fetching from rclone lived in the CLI alone.
+#[test]
+fn disaster_recovery_from_an_rclone_target_through_the_wizard() {
+    let lost = a_lost_server(|copy| {
+        vec![common::Offsite {
+            name: "usb".into(),
+            // rclone's on-the-fly local backend: no rclone.conf needed.
+            path: format!("rclone::local:{}", copy.display()),
+            options: vec![],
+        }]
+    });
+    recover_through_the_wizard(&lost, |t| {
+        t.wait_for("usb", Duration::from_secs(5));
+        t.keys(&["Enter"]);
     });
 }
 

@@ -816,47 +816,13 @@ fn verify(env: &Env, id: Option<&str>, all: bool, deep: bool) -> Result<()> {
 
 fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
     let id = &env.id(id)?;
-    // A generation on an rclone target is fetched into the repository (and checked
-    // there) first; the restore then reads it like any local one.
-    let from = match (&env.from, &env.store) {
-        (Some(Store::Rclone(r)), Store::Archive(local)) => {
-            let mut rr = Renderer::new();
-            ops::offsite::fetch(r, local, id, &env.cancel, &mut |e| tee(&mut rr, e))?;
-            drop(rr);
-            if !env.cli.json {
-                outln!(
-                    "fetched {id} from {} into {} and checked it against its SHA256SUMS",
-                    r.location(),
-                    local.root.display()
-                );
-            }
-            None
-        }
-        (from, _) => from.as_ref(),
-    };
     // A fresh Docker host: the project's containers and volumes are made first.
-    if let Some(file) = &env.config.installation.compose_file {
-        if matches!(
-            env.config.installation.kind,
-            config::Kind::Compose | config::Kind::Auto
-        ) && file.exists()
-        {
-            match crate::install::compose::create_if_fresh(file) {
-                Ok(Some(said)) => outln!("{said}"),
-                Ok(None) => {}
-                Err(e) => {
-                    return Err(Failure {
-                        code: EXIT_FAILED,
-                        message: format!(
-                            "cannot prepare the compose project: {e}. Nothing was changed"
-                        ),
-                    })
-                }
-            }
-        }
+    if let Some(said) = ops::restore::prepare_installation(&env.config)? {
+        outln!("{said}");
     }
     let inst = env.installation()?;
     let ctx = env.context(&inst);
+    let from = env.from.as_ref();
     let m = from
         .unwrap_or(&env.store)
         .manifest(id)

@@ -199,6 +199,29 @@ fn is_mount_point(path: &Path) -> bool {
 /// always goes into the repository (`ctx.store`), whatever `from` is: a copied
 /// folder or a mounted disk is where the generation comes from, not where the
 /// current state is kept.
+/// Prepares what a restore needs before the installation can even be detected: on
+/// a fresh Docker host, the Compose project's containers and empty volumes
+/// (`docker compose create`, nothing started). Returns what it did, if anything.
+pub fn prepare_installation(config: &crate::config::Config) -> Result<Option<String>, OpError> {
+    let Some(file) = &config.installation.compose_file else {
+        return Ok(None);
+    };
+    let compose = matches!(
+        config.installation.kind,
+        crate::config::Kind::Compose | crate::config::Kind::Auto
+    );
+    if !compose || !file.exists() {
+        return Ok(None);
+    }
+    crate::install::compose::create_if_fresh(file).map_err(|e| {
+        OpError::failed(format!(
+            "cannot prepare the compose project: {e}. Nothing was changed"
+        ))
+    })
+}
+
+/// The one restore both faces run: from the repository, or from `from` (another
+/// repository, a copied folder, an off-site target of either kind).
 pub fn run(
     ctx: &Context,
     from: Option<&Store>,
@@ -207,7 +230,27 @@ pub fn run(
     on: Sink,
 ) -> Result<Outcome, OpError> {
     let _installation = state::lock_installation(ctx.inst, "restore")?;
-    let from = from.unwrap_or(&ctx.store);
+    let from = match (from, &ctx.store) {
+        // A generation on an rclone target is fetched into the repository (and
+        // checked there) first; the restore then reads it like any local one.
+        (Some(Store::Rclone(r)), Store::Archive(local)) => {
+            super::offsite::fetch(r, local, id, &ctx.cancel, on)?;
+            on(Event::Info(format!(
+                "fetched {id} from {} into {} and checked it against its SHA256SUMS",
+                r.location(),
+                local.root.display()
+            )));
+            &ctx.store
+        }
+        (Some(Store::Rclone(r)), _) => {
+            return Err(OpError::Refused(format!(
+                "{} holds archive-kind generations, and this repository is a restic one: \
+                 restore from it with an archive-kind config. Nothing was stopped",
+                r.location()
+            )))
+        }
+        (from, _) => from.unwrap_or(&ctx.store),
+    };
     let lock = lock_store(from, "restore")?;
     if let Some(stale) = lock.as_ref().and_then(|l| l.stale_holder.as_ref()) {
         on(Event::Warning(format!(
