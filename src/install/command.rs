@@ -106,7 +106,7 @@ fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<String> {
 
 /// Waits for the child; kills it after `timeout`. None on timeout.
 fn wait(child: &mut Child, timeout: Duration) -> Option<Option<i32>> {
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::units::deadline(timeout);
     loop {
         match child.try_wait() {
             Ok(Some(status)) => return Some(status.code()),

@@ -51,7 +51,7 @@ pub fn send(sendmail: &Path, recipients: &str, subject: &str, body: &str) -> Res
             s
         })
     });
-    let deadline = Instant::now() + TIMEOUT;
+    let deadline = crate::units::deadline(TIMEOUT);
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,

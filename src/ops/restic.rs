@@ -29,7 +29,7 @@ impl From<ResticError> for OpError {
     fn from(e: ResticError) -> Self {
         match e {
             ResticError::Cancelled => OpError::Cancelled {
-                detail: "the operation was cancelled".into(),
+                detail: crate::ops::error::STOPPED.into(),
             },
             other => OpError::Repo(other.into()),
         }
@@ -353,7 +353,7 @@ pub fn verify_before_restore(
         None => Err(OpError::Verify(format!("{} names no snapshot", m.id))),
         Some(_) => r.check(false, cancel, &mut |_| {}).map_err(|e| match e {
             ResticError::Cancelled => OpError::Cancelled {
-                detail: "the operation was cancelled".into(),
+                detail: crate::ops::error::STOPPED.into(),
             },
             other => OpError::Verify(other.to_string()),
         }),
