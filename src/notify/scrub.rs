@@ -5,14 +5,19 @@
 //! Messages ought to show locations redacted already (`secrets::Location`); this
 //! catches the ones that do not: a child's error output that echoes a URL, a
 //! path built from a raw string, a password quoted on its own.
+//!
+//! Whole values are replaced wherever they appear. Of their secret parts, only
+//! credentials (a URL's password or user token, a `pass=`/`key=` option's value)
+//! are replaced on their own too: a URL's path is hidden as part of its URL, but
+//! a webhook path such as `/structr-backup` alone is also the program's name.
 
 use crate::config::Config;
 use crate::secrets::{redact, REDACTED};
 
-/// Secret fragments shorter than this are left alone when they stand on their
-/// own (the whole value is still redacted wherever it appears): replacing every
-/// "a" in a message would make it unreadable and hide nothing.
-const MIN_FRAGMENT: usize = 4;
+/// Credentials shorter than this are left alone when they stand on their own
+/// (the whole value is still redacted wherever it appears): replacing every
+/// "pw" in a message would make it unreadable and hide next to nothing.
+const MIN_FRAGMENT: usize = 6;
 
 /// `text` with every secret of `config` (repository and off-site locations, ping
 /// and webhook URLs) redacted.
@@ -82,9 +87,11 @@ impl Secrets {
     }
 }
 
-/// The pieces of `value` that its redacted form `shown` hides: `shown` is
-/// `value` with some pieces replaced by `***`, so the literal text between the
-/// `***`s, matched in order against `value`, leaves exactly those pieces.
+/// The credentials among the pieces of `value` that its redacted form `shown`
+/// hides: `shown` is `value` with some pieces replaced by `***`, so the literal
+/// text between the `***`s, matched in order against `value`, leaves exactly
+/// those pieces. A piece counts as a credential when it follows `user:`, `key=`
+/// or the scheme (`https://TOKEN@host`); a hidden path follows a `/`.
 fn secret_parts(value: &str, shown: &str) -> Vec<String> {
     let literals: Vec<&str> = shown.split(REDACTED).collect();
     let mut parts = Vec::new();
@@ -108,7 +115,9 @@ fn secret_parts(value: &str, shown: &str) -> Vec<String> {
         let Some(at) = at.filter(|&at| rest.is_char_boundary(at)) else {
             return parts;
         };
-        if at > 0 {
+        let before = literals[i - 1];
+        let credential = before.ends_with([':', '=']) || before.ends_with("://");
+        if at > 0 && credential {
             parts.push(rest[..at].to_string());
         }
         rest = &rest[at + lit.len()..];
@@ -127,10 +136,8 @@ mod tests {
             parts("rest:http://backup:RESTPASS@127.0.0.1:18091/repo"),
             ["RESTPASS"]
         );
-        assert_eq!(
-            parts("https://hc.example/ping/abc-token?create=1"),
-            ["ping/abc-token?create=1"]
-        );
+        assert!(parts("https://hc.example/ping/abc-token?create=1").is_empty());
+        assert_eq!(parts("https://TOKEN99@hc.example/x"), ["TOKEN99"]);
         assert_eq!(
             parts("rclone::sftp,host=h,pass=SEKRIT,key=K2:backups"),
             ["SEKRIT", "K2"]
@@ -150,7 +157,8 @@ mod tests {
         let text = "restic -r rest:http://backup:RESTPASS@127.0.0.1:1/repo failed; \
                     Head \"http://backup:RESTPASS@127.0.0.1:1/repo/config\"; \
                     ping http://127.0.0.1:2/ping/TOKEN123?create=1/fail; \
-                    the hook at services/HOOKSECRET said no";
+                    ping http://127.0.0.1:2/ping/TOKEN123/fail?create=1; \
+                    the hook https://hooks.example/services/HOOKSECRET said no";
         let out = scrub(text, &config);
         for secret in ["RESTPASS", "TOKEN123", "HOOKSECRET"] {
             assert!(!out.contains(secret), "{secret} in {out}");
@@ -159,9 +167,28 @@ mod tests {
             out.contains("rest:http://backup:***@127.0.0.1:1/repo failed"),
             "{out}"
         );
-        assert!(out.contains("the hook at *** said no"), "{out}");
+        assert!(
+            out.contains("the hook https://hooks.example/*** said no"),
+            "{out}"
+        );
         let plain = "nothing secret in /var/backups/structr";
         assert_eq!(scrub(plain, &config), plain);
+    }
+
+    #[test]
+    fn a_url_path_alone_is_left_in_ordinary_words() {
+        let config: Config = crate::config::parse(
+            "[notify]\nwebhook = \"https://example.org/structr-backup\"\n\
+             ping_url = \"http://127.0.0.1:9000/hook\"\n",
+            std::path::Path::new("c.toml"),
+        )
+        .unwrap();
+        let text = "run `structr-backup recover`; the webhook failed";
+        assert_eq!(scrub(text, &config), text);
+        assert_eq!(
+            scrub("POST https://example.org/structr-backup: 500", &config),
+            "POST https://example.org/***: 500"
+        );
     }
 
     #[test]
