@@ -5,9 +5,10 @@
 //! - `ping_url` (healthchecks convention): `POST URL/start` at the start only when
 //!   `on` has "start"; at the end *always* `POST URL` (success) or `POST URL/fail`
 //!   (failure or cancelled), body: the last 100 log lines. The suffix goes at the
-//!   end of the URL's path, before its query (`…/slug/fail?create=1`). The end ping does not
-//!   depend on `on` because a ping service raises its alarm when pings stop: sending
-//!   only failures would make every good night look like a missed run.
+//!   end of the URL's path, before its query (`…/slug/fail?create=1`). The end
+//!   ping does not depend on `on` because a ping service raises its alarm when
+//!   pings stop: sending only failures would make every good night look like a
+//!   missed run.
 //! - `webhook`: `POST` of a JSON object for each event named in `on`.
 //! - `email`: one mail through `sendmail` for each event named in `on`.
 //! - Always, whatever `on` says: `<state dir>/last-run.json` and, when set,
