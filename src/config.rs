@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::repo::tree::lexical;
+use crate::secrets::Location;
 
 /// Where the configuration came from, for messages ("using defaults", "read FILE").
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -339,10 +340,13 @@ impl Default for ApplicationConfig {
 pub struct NotifyConfig {
     /// The events that go to the webhook and the email (and the ping's `/start`).
     pub on: Vec<NotifyEvent>,
-    /// A healthchecks-style ping URL: URL/start, then URL or URL/fail.
-    pub ping_url: Option<String>,
-    /// Receives a JSON object per event, by POST.
-    pub webhook: Option<String>,
+    /// A healthchecks-style ping URL: URL/start, then URL or URL/fail (the suffix
+    /// goes before a query string). Its path is its token: shown redacted.
+    #[serde(deserialize_with = "location")]
+    pub ping_url: Option<Location>,
+    /// Receives a JSON object per event, by POST; its path may be a token too.
+    #[serde(deserialize_with = "location")]
+    pub webhook: Option<Location>,
     /// Recipient(s), comma-separated, handed to `sendmail`.
     pub email: Option<String>,
     /// The sendmail program used for `email`.
@@ -419,11 +423,39 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         ConfigError::Invalid {
             path: path.to_path_buf(),
             line,
-            message: e.message().to_string(),
+            message: with_key(text, line, e.message()),
         }
     })?;
     validate(&config, text, path)?;
     Ok(config)
+}
+
+/// A parse error's message with the key its line assigns, and for a number that
+/// does not fit its type (`keep_last = -1`), the range it must lie in: serde
+/// names neither.
+fn with_key(text: &str, line: usize, message: &str) -> String {
+    let key = line
+        .checked_sub(1)
+        .and_then(|i| text.lines().nth(i))
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && !k.starts_with('[') && !message.contains(*k));
+    let Some(key) = key else {
+        return message.to_string();
+    };
+    let range = bounds(&Config::default())
+        .into_iter()
+        .find(|b| key == b.key || key.ends_with(&format!(".{}", b.key)))
+        .map(|b| {
+            format!(
+                "; use {} to {} ({})",
+                b.range.start(),
+                b.range.end(),
+                b.unit
+            )
+        })
+        .unwrap_or_default();
+    format!("{key}: {message}{range}")
 }
 
 /// Checks what serde cannot: ranges and combinations. Errors point at the key's line.
@@ -433,18 +465,7 @@ fn validate(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError>
         line: line_of_key(text, key),
         message: format!("{key}: {message}"),
     };
-    let level = config.repository.compression_level;
-    if !(1..=19).contains(&level) {
-        return Err(fail(
-            "compression_level",
-            format!(
-                "{level} is out of range; use 1 (fastest) to 19 (smallest), 3 is a good default"
-            ),
-        ));
-    }
-    if let Err(e) = crate::repo::retention::parse_within(&config.retention.keep_within) {
-        return Err(fail("keep_within", e.to_string()));
-    }
+    validate_numbers(config, text, path)?;
     let inst = &config.installation;
     if inst.kind == Kind::Custom {
         for (key, value) in [
@@ -485,11 +506,192 @@ fn validate(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError>
     validate_paths(config, text, path)?;
     validate_offsite(config, text, path)?;
     validate_notify(&config.notify, text, path)?;
-    if inst.stop_timeout_secs == 0 || inst.start_timeout_secs == 0 {
-        return Err(fail(
+    Ok(())
+}
+
+/// The longest any timeout may be. A wait of more than an hour is a hang, not a
+/// slow service; and a huge value would overflow the clock once it is turned
+/// into a deadline, in the middle of a window with both services stopped.
+pub const MAX_TIMEOUT_SECS: u64 = 3600;
+/// The most generations one retention rule may keep (ten thousand is decades).
+pub const MAX_KEEP: u32 = 10_000;
+/// The most compression workers (0 means one per core).
+pub const MAX_THREADS: u32 = 1024;
+/// The longest `keep_within`, in hours (100 years of 366 days).
+const MAX_WITHIN_HOURS: u64 = 100 * 366 * 24;
+/// The largest fixed LVM snapshot size (1 PiB).
+const MAX_LVM_SNAPSHOT_BYTES: u64 = 1 << 50;
+
+/// One number of the config and the range it must lie in.
+struct Bound {
+    section: &'static str,
+    key: &'static str,
+    value: i128,
+    range: std::ops::RangeInclusive<i128>,
+    /// What the numbers count, and a hint, for the message.
+    unit: &'static str,
+}
+
+/// Every number of the config with its range: what a run would do with a value
+/// outside it is nothing anyone wants (a timeout of 584 billion years, a retention
+/// rule that keeps everything forever), so it is refused when the file is read.
+fn bounds(config: &Config) -> Vec<Bound> {
+    let b = |section, key, value: i128, range, unit| Bound {
+        section,
+        key,
+        value,
+        range,
+        unit,
+    };
+    let timeout = "seconds; an hour at most";
+    let (i, r) = (&config.installation, &config.retention);
+    let keep = 0..=i128::from(MAX_KEEP);
+    let keep_unit = "generations";
+    vec![
+        b(
+            "repository",
+            "compression_level",
+            config.repository.compression_level.into(),
+            1..=19,
+            "1 is fastest, 19 smallest, 3 a good default",
+        ),
+        b(
+            "repository",
+            "threads",
+            config.repository.threads.into(),
+            0..=i128::from(MAX_THREADS),
+            "compression workers; 0 means one per core",
+        ),
+        b(
+            "installation",
             "stop_timeout_secs",
-            "timeouts must be at least 1 second".into(),
-        ));
+            i.stop_timeout_secs.into(),
+            1..=i128::from(MAX_TIMEOUT_SECS),
+            timeout,
+        ),
+        b(
+            "installation",
+            "start_timeout_secs",
+            i.start_timeout_secs.into(),
+            1..=i128::from(MAX_TIMEOUT_SECS),
+            timeout,
+        ),
+        b(
+            "snapshot",
+            "timeout_secs",
+            config.snapshot.timeout_secs.into(),
+            1..=i128::from(MAX_TIMEOUT_SECS),
+            timeout,
+        ),
+        b(
+            "drill",
+            "timeout_secs",
+            config.drill.timeout_secs.into(),
+            1..=i128::from(MAX_TIMEOUT_SECS),
+            timeout,
+        ),
+        b(
+            "retention",
+            "keep_last",
+            r.keep_last.into(),
+            keep.clone(),
+            keep_unit,
+        ),
+        b(
+            "retention",
+            "keep_hourly",
+            r.keep_hourly.into(),
+            keep.clone(),
+            keep_unit,
+        ),
+        b(
+            "retention",
+            "keep_daily",
+            r.keep_daily.into(),
+            keep.clone(),
+            keep_unit,
+        ),
+        b(
+            "retention",
+            "keep_weekly",
+            r.keep_weekly.into(),
+            keep.clone(),
+            keep_unit,
+        ),
+        b(
+            "retention",
+            "keep_monthly",
+            r.keep_monthly.into(),
+            keep.clone(),
+            keep_unit,
+        ),
+        b(
+            "retention",
+            "keep_yearly",
+            r.keep_yearly.into(),
+            keep,
+            keep_unit,
+        ),
+    ]
+}
+
+/// Checks every number against its range ([`bounds`]), and the sizes and spans
+/// written as text (`keep_within`, `lvm_snapshot_size`). The message names the
+/// key, the value, the range and (through [`ConfigError::Invalid`]) the file.
+fn validate_numbers(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError> {
+    let fail = |section: &str, key: &str, message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: line_in_section(text, section, key),
+        message: format!("[{section}] {key}: {message}"),
+    };
+    for b in bounds(config) {
+        if !b.range.contains(&b.value) {
+            return Err(fail(
+                b.section,
+                b.key,
+                format!(
+                    "{} is out of range; use {} to {} ({})",
+                    b.value,
+                    b.range.start(),
+                    b.range.end(),
+                    b.unit
+                ),
+            ));
+        }
+    }
+    match crate::repo::retention::parse_within(&config.retention.keep_within) {
+        Err(e) => return Err(fail("retention", "keep_within", e.to_string())),
+        Ok(Some(w)) => {
+            let hours = u64::from(w.years) * 366 * 24
+                + u64::from(w.months) * 31 * 24
+                + u64::from(w.days) * 24
+                + u64::from(w.hours);
+            if hours > MAX_WITHIN_HOURS {
+                return Err(fail(
+                    "retention",
+                    "keep_within",
+                    format!(
+                        "{:?} is out of range; use at most 100 years (e.g. \"100y\")",
+                        config.retention.keep_within
+                    ),
+                ));
+            }
+        }
+        Ok(None) => {}
+    }
+    if let Ok(crate::install::lvm::SnapshotSize::Bytes(n)) =
+        crate::install::lvm::SnapshotSize::parse(&config.snapshot.lvm_snapshot_size)
+    {
+        if n > MAX_LVM_SNAPSHOT_BYTES {
+            return Err(fail(
+                "snapshot",
+                "lvm_snapshot_size",
+                format!(
+                    "{:?} is out of range; use 1 byte to 1P (1024T), or a share such as \"10%\"",
+                    config.snapshot.lvm_snapshot_size
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -592,9 +794,6 @@ fn validate_snapshot(s: &SnapshotConfig, text: &str, path: &Path) -> Result<(), 
     if let Err(e) = crate::install::lvm::SnapshotSize::parse(&s.lvm_snapshot_size) {
         return Err(fail("lvm_snapshot_size", e));
     }
-    if s.timeout_secs == 0 {
-        return Err(fail("timeout_secs", "must be at least 1 second".into()));
-    }
     if s.default && !s.configured() {
         return Err(fail(
             "default",
@@ -677,7 +876,7 @@ fn validate_notify(n: &NotifyConfig, text: &str, path: &Path) -> Result<(), Conf
         message: format!("[notify] {key}: {message}"),
     };
     for (key, value) in [("ping_url", &n.ping_url), ("webhook", &n.webhook)] {
-        if let Some(url) = value {
+        if let Some(url) = value.as_ref().map(Location::expose) {
             let rest = url
                 .strip_prefix("http://")
                 .or_else(|| url.strip_prefix("https://"));
@@ -727,13 +926,69 @@ fn validate_notify(n: &NotifyConfig, text: &str, path: &Path) -> Result<(), Conf
 /// The first line that assigns `key` (for messages; 0 when it is not written at all).
 fn line_of_key(text: &str, key: &str) -> usize {
     text.lines()
-        .position(|l| {
-            let l = l.trim_start();
-            l.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
+        .position(|l| assigns(l, key))
         .map(|i| i + 1)
         .unwrap_or(0)
+}
+
+/// The line that assigns `key` in `[section]` (or an `[[section]]`): several
+/// sections have a `timeout_secs`. Else as [`line_of_key`].
+fn line_in_section(text: &str, section: &str, key: &str) -> usize {
+    let mut current = "";
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if t.starts_with('[') {
+            current = t.trim_matches(|c| c == '[' || c == ']' || c == ' ');
+            // A comment after the header: `[drill] # …`.
+            current = current.split(']').next().unwrap_or(current).trim();
+        } else if current == section && assigns(t, key) {
+            return i + 1;
+        }
+    }
+    line_of_key(text, key)
+}
+
+/// Whether `line` assigns `key` (`key = …`).
+fn assigns(line: &str, key: &str) -> bool {
+    line.trim_start()
+        .strip_prefix(key)
+        .is_some_and(|rest| rest.trim_start().starts_with('='))
+}
+
+/// Reads an optional string as a [`Location`]: a notification URL carries its
+/// token in its path, so the config model itself can only show it redacted.
+fn location<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Location>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.map(Location::new))
+}
+
+/// A warning for a config file that users other than its owner can read while it
+/// holds a secret (a location with credentials, a notification URL with a token).
+/// None when the file is private, holds none, or is the built-in defaults.
+pub fn exposure_warning(config: &Config, source: &Source) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let Source::File(path) = source else {
+        return None;
+    };
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    if mode & 0o044 == 0 {
+        return None;
+    }
+    let keys: Vec<String> = config
+        .secret_locations()
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    if keys.is_empty() {
+        return None;
+    }
+    let shown = path.display().to_string();
+    Some(format!(
+        "the config file {shown} can be read by other users (mode {mode:04o}) and holds \
+         credentials or tokens ({}); make it readable by its owner only: \
+         `chmod 600 {}`",
+        keys.join(", "),
+        shell_words::quote(&shown)
+    ))
 }
 
 impl Config {
@@ -773,6 +1028,35 @@ impl Config {
     /// The off-site target called `name`.
     pub fn offsite(&self, name: &str) -> Option<&OffsiteConfig> {
         self.offsite.iter().find(|o| o.name == name)
+    }
+
+    /// Every configured value that carries a credential or a token, with the key
+    /// that holds it: the repository and off-site locations that have one, and the
+    /// notification URLs. What must never reach a message, a notification or a file.
+    pub fn secret_locations(&self) -> Vec<(String, Location)> {
+        let mut all = Vec::new();
+        if let Some(p) = &self.repository.path {
+            all.push((
+                "[repository] path".to_string(),
+                Location::new(p.to_string_lossy()),
+            ));
+        }
+        for o in &self.offsite {
+            all.push((
+                format!("[[offsite]] {} path", o.name),
+                Location::new(o.path.as_str()),
+            ));
+        }
+        for (key, url) in [
+            ("[notify] ping_url", &self.notify.ping_url),
+            ("[notify] webhook", &self.notify.webhook),
+        ] {
+            if let Some(url) = url {
+                all.push((key.to_string(), url.clone()));
+            }
+        }
+        all.retain(|(_, l)| l.carries_secret());
+        all
     }
 }
 
@@ -1024,6 +1308,187 @@ keep_within = "1w3d"
             assert!(err.contains(&format!("line {line}")), "{text}: {err}");
             assert!(err.contains(key), "{text}: {err}");
         }
+    }
+
+    /// Parses `text` expecting a refusal naming the file, the line, the key, the
+    /// value and the range.
+    fn refused(text: &str, line: usize, shown: &[&str]) {
+        let err = parse(text, Path::new("/etc/sb/c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/etc/sb/c.toml"), "{text}: {err}");
+        assert!(err.contains(&format!("line {line}:")), "{text}: {err}");
+        for s in shown {
+            assert!(err.contains(s), "{text}: {s:?} missing in {err}");
+        }
+    }
+
+    #[test]
+    fn every_timeout_is_between_1_second_and_an_hour() {
+        let huge = u64::MAX.to_string();
+        for (section, key) in [
+            ("installation", "stop_timeout_secs"),
+            ("installation", "start_timeout_secs"),
+            ("snapshot", "timeout_secs"),
+            ("drill", "timeout_secs"),
+        ] {
+            for bad in ["0", "3601", huge.as_str()] {
+                // Both sections with a `timeout_secs` are written, so the line must
+                // be the one in the right section.
+                let (text, line) = match section {
+                    "drill" => (
+                        format!("[snapshot]\ntimeout_secs = 5\n\n[drill]\n{key} = {bad}\n"),
+                        5,
+                    ),
+                    "snapshot" => (
+                        format!("[drill]\ntimeout_secs = 5\n[snapshot]\n{key} = {bad}\n"),
+                        4,
+                    ),
+                    _ => (format!("[{section}]\n{key} = {bad}\n"), 2),
+                };
+                refused(
+                    &text,
+                    line,
+                    &[
+                        &format!("[{section}] {key}"),
+                        &format!("{bad} is out of range"),
+                        "1 to 3600",
+                    ],
+                );
+            }
+            // Past u64: serde refuses it; the message still names key and range.
+            refused(
+                &format!("[{section}]\n{key} = 18446744073709551616\n"),
+                2,
+                &[key, "1 to 3600"],
+            );
+            let ok = format!("[{section}]\n{key} = 3600\n");
+            parse(&ok, Path::new("c.toml")).unwrap();
+        }
+    }
+
+    #[test]
+    fn retention_counts_and_keep_within_are_bounded() {
+        for key in [
+            "keep_last",
+            "keep_hourly",
+            "keep_daily",
+            "keep_weekly",
+            "keep_monthly",
+            "keep_yearly",
+        ] {
+            refused(
+                &format!("[retention]\n\n{key} = 10001\n"),
+                3,
+                &[&format!("[retention] {key}"), "10001", "0 to 10000"],
+            );
+            refused(
+                &format!("[retention]\n{key} = -1\n"),
+                2,
+                &[key, "-1", "0 to 10000"],
+            );
+            parse(
+                &format!("[retention]\n{key} = 10000\n"),
+                Path::new("c.toml"),
+            )
+            .unwrap();
+        }
+        refused(
+            "[retention]\nkeep_within = \"101y\"\n",
+            2,
+            &["keep_within", "\"101y\"", "100 years"],
+        );
+        // A sum past u32 is a refusal, not a panic in the parser.
+        refused(
+            "[retention]\nkeep_within = \"4294967295w4294967295d\"\n",
+            2,
+            &["keep_within", "100 years"],
+        );
+        parse(
+            "[retention]\nkeep_within = \"99y11m\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn repository_and_snapshot_numbers_are_bounded() {
+        refused(
+            "[repository]\ncompression_level = 0\n",
+            2,
+            &[
+                "[repository] compression_level",
+                "0 is out of range",
+                "1 to 19",
+            ],
+        );
+        refused(
+            "[repository]\nthreads = 100000\n",
+            2,
+            &["[repository] threads", "100000", "0 to 1024"],
+        );
+        refused(
+            "[snapshot]\nlvm = true\nlvm_snapshot_size = \"2000T\"\n",
+            3,
+            &["[snapshot] lvm_snapshot_size", "\"2000T\"", "1P"],
+        );
+        parse(
+            "[repository]\nthreads = 1024\ncompression_level = 19\n[snapshot]\nlvm = true\nlvm_snapshot_size = \"1024T\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn notification_urls_show_redacted_and_are_named_as_secrets() {
+        let c = parse(
+            "[repository]\nkind = \"restic\"\npath = \"rest:http://u:RESTPASS@h/r\"\n\
+             [notify]\nping_url = \"https://hc.example/ping/TOKEN?create=1\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("TOKEN"), "{shown}");
+        let url = c.notify.ping_url.as_ref().unwrap();
+        assert_eq!(url.to_string(), "https://hc.example/***");
+        assert_eq!(url.expose(), "https://hc.example/ping/TOKEN?create=1");
+        let keys: Vec<String> = c.secret_locations().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["[repository] path", "[notify] ping_url"]);
+        assert!(parse("", Path::new("c.toml"))
+            .unwrap()
+            .secret_locations()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_readable_config_with_a_secret_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let secret = "[notify]\nwebhook = \"https://hooks.example/T0K3N\"\n";
+        std::fs::write(&path, secret).unwrap();
+        let mode = |m| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(m));
+        mode(0o644).unwrap();
+        let (c, source) = load(Some(&path)).unwrap();
+        let w = exposure_warning(&c, &source).expect("a warning");
+        assert!(
+            w.contains("mode 0644") && w.contains("[notify] webhook"),
+            "{w}"
+        );
+        assert!(
+            w.contains(&format!("`chmod 600 {}`", path.display())),
+            "{w}"
+        );
+        assert!(!w.contains("T0K3N"), "{w}");
+        mode(0o640).unwrap();
+        assert!(exposure_warning(&c, &source).is_some(), "group-readable");
+        mode(0o600).unwrap();
+        assert_eq!(exposure_warning(&c, &source), None);
+        // Readable by all, but nothing secret in it.
+        std::fs::write(&path, "[notify]\nwebhook = \"https://hooks.example\"\n").unwrap();
+        mode(0o644).unwrap();
+        let (c, source) = load(Some(&path)).unwrap();
+        assert_eq!(exposure_warning(&c, &source), None);
     }
 
     #[test]

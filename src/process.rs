@@ -271,7 +271,7 @@ impl Cmd {
         let lines = line_reader(child.stdout.take());
         let stderr = tail_reader(child.stderr.take(), STDERR_TAIL);
         let mut stdout = Bounded::new(self.keep);
-        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let deadline = self.timeout.map(crate::units::deadline);
         let mut interrupted: Option<Instant> = None;
         let mut exited: Option<(std::process::ExitStatus, Instant)> = None;
         loop {

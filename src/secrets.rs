@@ -47,64 +47,8 @@ impl Location {
     /// out: the whole value as its redacted form, then each secret part alone,
     /// wherever the program quoted it.
     pub fn scrub(&self, text: &str) -> String {
-        if !self.carries_secret() {
-            return text.to_string();
-        }
-        let mut out = text.replace(&self.0, &self.redacted());
-        for part in secret_parts(&self.0) {
-            out = out.replace(&part, REDACTED);
-        }
-        out
+        Secrets::default().with(self).scrub(text)
     }
-}
-
-/// `text` with the secrets of every one of `locations` taken out.
-pub fn scrub_all<'a>(text: &str, locations: impl IntoIterator<Item = &'a Location>) -> String {
-    locations
-        .into_iter()
-        .fold(text.to_string(), |t, l| l.scrub(&t))
-}
-
-/// The parts of `value` that [`redact`] hides, each long enough to search for.
-fn secret_parts(value: &str) -> Vec<String> {
-    let (prefix, rest) = split_backend(value);
-    let mut parts = Vec::new();
-    let options = |text: &str| -> Vec<String> {
-        text.split([',', '&', ':'])
-            .filter_map(|opt| opt.split_once('='))
-            .filter(|(k, _)| is_secret_key(k))
-            .map(|(_, v)| v.to_string())
-            .collect()
-    };
-    match rest.split_once("://") {
-        Some((_, after)) => {
-            let end = after.find(['/', '?', '#']).unwrap_or(after.len());
-            let (authority, tail) = after.split_at(end);
-            if let Some((userinfo, _)) = authority.rsplit_once('@') {
-                parts.push(
-                    userinfo
-                        .split_once(':')
-                        .map_or(userinfo, |(_, p)| p)
-                        .to_string(),
-                );
-            }
-            if prefix.is_empty() {
-                // Every piece of a ping or webhook URL's path and query may be its token.
-                // Short pieces (`ping`, `create`) would blank out ordinary words.
-                parts.extend(
-                    tail.split(['/', '?', '&', '=', '#'])
-                        .filter(|p| p.len() >= 8)
-                        .map(str::to_string),
-                );
-            } else if let Some((_, query)) = tail.split_once('?') {
-                parts.extend(options(query));
-            }
-        }
-        None => parts.extend(options(rest)),
-    }
-    parts.retain(|p| p.len() >= 4);
-    parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    parts
 }
 
 impl fmt::Display for Location {
@@ -167,6 +111,97 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
     }
+}
+
+/// Credentials shorter than this are left alone when they stand on their own
+/// (the whole value is still redacted wherever it appears): replacing every
+/// "pw" in a message would make it unreadable and hide next to nothing.
+const MIN_FRAGMENT: usize = 6;
+
+/// The secret-bearing values of one run.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    /// (the value as written, as it may be shown), longest first so that a value
+    /// containing another is replaced whole.
+    whole: Vec<(String, String)>,
+    /// The secret parts themselves (a password, a token), longest first.
+    parts: Vec<String>,
+}
+
+impl Secrets {
+    /// Adds a secret-bearing location.
+    pub fn with(mut self, location: &Location) -> Self {
+        self.add(location.expose());
+        self
+    }
+
+    /// Adds a secret-bearing value given as written.
+    pub fn add(&mut self, value: &str) {
+        let shown = redact(value);
+        if shown == value {
+            return;
+        }
+        self.whole.push((value.to_string(), shown.clone()));
+        self.parts.extend(
+            secret_parts(value, &shown)
+                .into_iter()
+                .filter(|p| p.chars().count() >= MIN_FRAGMENT),
+        );
+        self.whole.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+        self.parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        self.parts.dedup();
+    }
+
+    /// `text` with each value replaced by its redacted form, then any secret part
+    /// still there (quoted on its own, or inside a differently written URL) by `***`.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (value, shown) in &self.whole {
+            out = out.replace(value.as_str(), shown);
+        }
+        for part in &self.parts {
+            out = out.replace(part.as_str(), REDACTED);
+        }
+        out
+    }
+}
+
+/// The credentials among the pieces of `value` that its redacted form `shown`
+/// hides: `shown` is `value` with some pieces replaced by `***`, so the literal
+/// text between the `***`s, matched in order against `value`, leaves exactly
+/// those pieces. A piece counts as a credential when it follows `user:`, `key=`
+/// or the scheme (`https://TOKEN@host`); a hidden path follows a `/`.
+fn secret_parts(value: &str, shown: &str) -> Vec<String> {
+    let literals: Vec<&str> = shown.split(REDACTED).collect();
+    let mut parts = Vec::new();
+    let Some(first) = literals.first() else {
+        return parts;
+    };
+    let Some(mut rest) = value.strip_prefix(first) else {
+        return parts;
+    };
+    for (i, lit) in literals.iter().enumerate().skip(1) {
+        let last = i == literals.len() - 1;
+        let at = match last {
+            // The text after the last `***` is the end of the value.
+            true => rest
+                .len()
+                .checked_sub(lit.len())
+                .filter(|&at| rest[at..] == **lit),
+            false if lit.is_empty() => Some(0),
+            false => rest.find(lit),
+        };
+        let Some(at) = at.filter(|&at| rest.is_char_boundary(at)) else {
+            return parts;
+        };
+        let before = literals[i - 1];
+        let credential = before.ends_with([':', '=']) || before.ends_with("://");
+        if at > 0 && credential {
+            parts.push(rest[..at].to_string());
+        }
+        rest = &rest[at + lit.len()..];
+    }
+    parts
 }
 
 /// Option names in rclone connection strings and URL queries whose value is a secret.
@@ -345,28 +380,33 @@ mod tests {
     }
 
     #[test]
-    fn scrub_takes_secrets_out_of_free_text() {
-        let l = Location::new("rest:http://backup:RESTPASS@127.0.0.1:18091/repo");
+    fn secret_parts_are_what_the_redaction_hides() {
+        let parts = |v: &str| secret_parts(v, &redact(v));
         assert_eq!(
-            l.scrub("Fatal: unable to open rest:http://backup:RESTPASS@127.0.0.1:18091/repo: 401; pw RESTPASS"),
-            "Fatal: unable to open rest:http://backup:***@127.0.0.1:18091/repo: 401; pw ***"
+            parts("rest:http://backup:RESTPASS@127.0.0.1:18091/repo"),
+            ["RESTPASS"]
         );
-        let ping = Location::new("https://hc.example/ping/0f1e2d3c-secret?create=1");
+        assert!(parts("https://hc.example/ping/abc-token?create=1").is_empty());
+        assert_eq!(parts("https://TOKEN99@hc.example/x"), ["TOKEN99"]);
         assert_eq!(
-            ping.scrub("POST https://hc.example/ping/0f1e2d3c-secret/fail?create=1 failed"),
-            "POST https://hc.example/ping/***/fail?create=1 failed"
+            parts("rclone::sftp,host=h,pass=SEKRIT,key=K2:backups"),
+            ["SEKRIT", "K2"]
         );
+        assert!(parts("/var/backups/structr").is_empty());
+    }
+
+    #[test]
+    fn a_location_scrubs_itself_and_its_password_from_free_text() {
+        let l = Location::new("rest:https://u:PASSWORD9@h/r");
+        assert_eq!(
+            l.scrub("at rest:https://u:PASSWORD9@h/r"),
+            "at rest:https://u:***@h/r"
+        );
+        assert_eq!(l.scrub("pw PASSWORD9"), "pw ***");
         let plain = Location::new("/var/backups/structr");
         assert_eq!(
             plain.scrub("no folder /var/backups/structr"),
             "no folder /var/backups/structr"
-        );
-        assert_eq!(
-            scrub_all(
-                "a SEKRIT1 b",
-                [&Location::new("rclone::sftp,pass=SEKRIT1:x")]
-            ),
-            "a *** b"
         );
     }
 

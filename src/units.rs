@@ -1,6 +1,17 @@
-//! Human units for sizes and durations, one way everywhere.
+//! Human units for sizes and durations, one way everywhere; and the one way a
+//! timeout becomes a deadline.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// When a wait of `timeout` starting now ends. Never panics: a timeout the clock
+/// cannot add (the config refuses any above an hour, but a caller may pass
+/// anything) means a deadline a century ahead, which is "no deadline".
+pub fn deadline(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 366 * 86_400)))
+        .unwrap_or(now)
+}
 
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -43,6 +54,18 @@ pub fn age(d: chrono::Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deadline_from_any_timeout_never_panics() {
+        let before = Instant::now();
+        assert!(deadline(Duration::from_secs(5)) >= before + Duration::from_secs(5));
+        let far = deadline(Duration::from_secs(u64::MAX));
+        assert!(
+            far > before + Duration::from_secs(86_400 * 365 * 50),
+            "{far:?}"
+        );
+        let _ = deadline(Duration::MAX);
+    }
 
     #[test]
     fn sizes_and_durations_read_well() {

@@ -405,3 +405,91 @@ fn json_output_uses_the_documented_field_names() {
         );
     }
 }
+
+/// A timeout the clock cannot add once was accepted, and the backup stopped both
+/// services and then panicked turning it into a deadline. It is refused when the
+/// config is read: exit 1, the key, the value, the range and the file named, and
+/// nothing stopped.
+#[test]
+fn an_absurd_timeout_is_refused_at_load_and_nothing_is_stopped() {
+    let sb = with_generations(0);
+    let original = std::fs::read_to_string(&sb.config).unwrap();
+    let huge = u64::MAX.to_string();
+    for (from, to) in [
+        (
+            "start_timeout_secs = 30".to_string(),
+            format!("start_timeout_secs = {huge}"),
+        ),
+        (
+            format!("stop_timeout_secs = {}", sb.opts.stop_timeout_secs),
+            format!("stop_timeout_secs = {huge}"),
+        ),
+        (
+            "[retention]".to_string(),
+            format!("[snapshot]\ntimeout_secs = {huge}\n\n[retention]"),
+        ),
+    ] {
+        assert!(original.contains(&from), "{from}: {original}");
+        let cfg = original.replacen(&from, &to, 1);
+        std::fs::write(&sb.config, &cfg).unwrap();
+        let key = to.lines().find(|l| l.contains(&huge)).unwrap();
+        let line = cfg.lines().position(|l| l == key).unwrap() + 1;
+        let pids = (sb.pid("neo4j"), sb.pid("structr"));
+        let out = sb.cli(&["backup"]);
+        assert_eq!(out.status.code(), Some(1), "{to}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let name = key.split(" =").next().unwrap();
+        for want in [
+            format!(
+                "error: invalid config file {}, line {line}:",
+                sb.config.display()
+            ),
+            format!("{name}: {huge} is out of range; use 1 to 3600"),
+        ] {
+            assert!(stderr.contains(&want), "{want:?} not in:\n{stderr}");
+        }
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("stop"),
+            "{}",
+            text(&out)
+        );
+        assert!(sb.running("neo4j") && sb.running("structr"), "{to}");
+        assert_eq!((sb.pid("neo4j"), sb.pid("structr")), pids);
+        assert!(!sb.repo.exists(), "no repository was made: {to}");
+    }
+}
+
+/// `copy` writes no generation and stops no service; its failure says what it
+/// tried and how to try again, not "the generation was written and the services run".
+#[test]
+fn a_failed_copy_says_what_copy_does() {
+    let sb = with_generations(1);
+    let id = sb.generations()[0].clone();
+    let missing = sb.dir.path().join("no-such-nas");
+    let mut cfg = std::fs::read_to_string(&sb.config).unwrap();
+    cfg.push_str(&format!(
+        "\n[[offsite]]\nname = \"nas\"\npath = {}\n",
+        toml::Value::String(missing.display().to_string())
+    ));
+    std::fs::write(&sb.config, cfg).unwrap();
+    let out = sb.cli(&["copy", "latest", "--to", "nas"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line: {stderr}"));
+    let head = format!(
+        "error: the copy of {id} to nas ({}) failed: ",
+        missing.display()
+    );
+    assert!(error.starts_with(&head), "{head:?}: {error}");
+    let tail = format!(
+        ". The local generation is unaffected; copy it later with \
+         `structr-backup --config {} copy {id} --to nas`",
+        sb.config.display()
+    );
+    assert!(error.ends_with(&tail), "{tail:?}: {error}");
+    assert!(!stderr.contains("services run"), "{stderr}");
+}

@@ -211,6 +211,14 @@ fn sigterm_mid_backup_restarts_services_and_writes_nothing() {
     .unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    // "cancelled" once, not "cancelled: cancelled: …".
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.lines().any(|l| l
+            == "error: cancelled: stopped before it finished. The services were started again. \
+                No generation was written."),
+        "{stderr}"
+    );
     assert!(sb.running("structr") && sb.running("neo4j"));
     assert!(sb.generations().is_empty());
     assert_eq!(

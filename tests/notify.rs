@@ -451,3 +451,169 @@ fn restore_prune_and_a_dry_run_are_reported_as_such() {
     assert!(hooks[2]["id"].is_null());
     assert_eq!(read_last_run().unwrap().operation, "prune");
 }
+
+/// healthchecks' own `…/slug?create=1` form: the suffix belongs at the end of the
+/// path. Appended to the whole URL it lands in the query, and the service counts
+/// every start and failure as a success.
+#[test]
+fn a_ping_url_with_a_query_gets_its_suffix_before_the_query() {
+    let _serial = serial();
+    let server = Server::start();
+    let mut sb = sandbox(Options::default());
+    sb.opts.neo4j_commands = Some([
+        sb.ctl("start", "neo4j"),
+        "false".into(),
+        sb.ctl("status", "neo4j"),
+    ]);
+    sb.write_config();
+    notify(
+        &sb,
+        &format!(
+            "on = [\"start\", \"failure\"]\nping_url = \"{}\"",
+            server.url("/ping/abc?create=1")
+        ),
+    );
+    let out = sb.cli(&["backup"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        ["/ping/abc/start?create=1", "/ping/abc/fail?create=1"],
+        "{}",
+        text(&out)
+    );
+}
+
+/// A file's text, or "" when it is not there.
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// A failing run with a restic REST URL with credentials, a ping URL with a token
+/// and a webhook with one: no channel carries any of the three secrets.
+#[test]
+fn no_secret_leaves_a_failing_run_in_any_channel() {
+    let _serial = serial();
+    let server = Server::start();
+    // Nothing listens at the repository: the run fails talking to it.
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let location = format!("rest:http://backup:RESTPASS@127.0.0.1:{closed}/repo");
+    let sb = sandbox(Options {
+        kind: common::Kind::Restic {
+            location: Some(location.clone()),
+            options: vec![],
+            env: vec![],
+        },
+        ..Options::default()
+    });
+    std::fs::write(sb.password_file(), "repository-password\n").unwrap();
+    let prom = sb.dir.path().join("backup.prom");
+    let mail = sb.dir.path().join("mail");
+    let sendmail = sb.dir.path().join("sendmail");
+    std::fs::write(&sendmail, format!("#!/bin/sh\ncat >> {}\n", mail.display())).unwrap();
+    std::fs::set_permissions(
+        &sendmail,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    notify(
+        &sb,
+        &format!(
+            "on = [\"start\", \"success\", \"failure\"]\nping_url = \"{}\"\nwebhook = \"{}\"\n\
+             metrics_file = {}\nemail = \"root\"\nsendmail = {}",
+            server.url("/ping/PINGTOKEN?create=1"),
+            server.url("/hook/HOOKTOKEN"),
+            toml_str(&prom),
+            toml_str(&sendmail)
+        ),
+    );
+    let out = sb.cli(&["backup"]);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let reqs = server.requests();
+    let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/ping/PINGTOKEN/start?create=1",
+            "/hook/HOOKTOKEN",
+            "/ping/PINGTOKEN/fail?create=1",
+            "/hook/HOOKTOKEN"
+        ],
+        "{}",
+        text(&out)
+    );
+    let hook = webhook_json(&reqs[3]);
+    assert_eq!(hook["status"], "failure", "{hook}");
+    let error = hook["error"].as_str().unwrap_or_default();
+    assert!(!error.is_empty(), "{hook}");
+    let metrics_text = read(&prom);
+    let label = metrics(&prom)[0]
+        .labels
+        .get("repository")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        label,
+        format!("rest:http://backup:***@127.0.0.1:{closed}/repo")
+    );
+    let last_run = read(&structr_backup::notify::status::last_run_path());
+    assert!(last_run.contains("\"status\": \"failure\""), "{last_run}");
+    let channels = [
+        ("stdout", String::from_utf8_lossy(&out.stdout).into_owned()),
+        ("stderr", String::from_utf8_lossy(&out.stderr).into_owned()),
+        ("ping body (start)", reqs[0].body.clone()),
+        ("webhook body (start)", reqs[1].body.clone()),
+        ("ping body (fail)", reqs[2].body.clone()),
+        ("webhook body (failure)", reqs[3].body.clone()),
+        ("metrics file", metrics_text),
+        ("last-run.json", last_run),
+        ("mails", read(&mail)),
+    ];
+    for (channel, content) in &channels {
+        for secret in ["RESTPASS", "PINGTOKEN", "HOOKTOKEN"] {
+            assert!(
+                !content.contains(secret),
+                "{secret} in the {channel}:\n{content}"
+            );
+        }
+    }
+    // The ping's body and the failure mail carry the run's log, which says what failed.
+    assert!(reqs[2].body.contains("error: "), "{}", reqs[2].body);
+    assert!(channels[8].1.contains("backup FAILED"), "{}", channels[8].1);
+    // The config (mode 0644 in the temp folder) holds secrets: warned once, with the fix.
+    let stderr = &channels[1].1;
+    let fix = format!("`chmod 600 {}`", sb.config.display());
+    assert_eq!(stderr.matches(&fix).count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("[repository] path, [notify] ping_url, [notify] webhook"),
+        "{stderr}"
+    );
+}
+
+/// Made private, the same config is not warned about.
+#[test]
+fn a_private_config_with_secrets_is_not_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let _serial = serial();
+    let server = Server::start();
+    let sb = sandbox(Options::default());
+    notify(
+        &sb,
+        &format!("ping_url = \"{}\"", server.url("/ping/PINGTOKEN")),
+    );
+    let out = sb.cli(&["list"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("chmod 600"),
+        "{}",
+        text(&out)
+    );
+    std::fs::set_permissions(&sb.config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("chmod"), "{stderr}");
+    assert_eq!(server.requests().len(), 1);
+}

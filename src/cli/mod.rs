@@ -116,6 +116,11 @@ pub struct Env {
 impl Env {
     pub fn load(cli: Cli, cancel: Cancel) -> Result<Self> {
         let (mut config, source) = config::load(cli.config.as_deref())?;
+        // Once per run, before anything else: the wizard's screen would hide it,
+        // so it is printed before the wizard starts and stays in the scrollback.
+        if let Some(w) = config::exposure_warning(&config, &source) {
+            errln!("warning: {w}");
+        }
         if let Some(f) = &cli.compose_file {
             config.installation.compose_file = Some(f.clone());
             config.installation.kind = config::Kind::Compose;
@@ -129,6 +134,12 @@ impl Env {
             from: None,
             cancel,
         };
+        // Whatever a message quotes from here on, no credential or token is printed.
+        let mut secrets = crate::notify::secrets_of(&env.config).with(&env.store.location());
+        if let Some(given) = &env.cli.from {
+            secrets.add(given);
+        }
+        output::hide(secrets);
         if let Some(given) = env.cli.from.clone() {
             env.from = Some(
                 Store::open_from(&env.config, &given, env.cli.password_file.as_deref())
@@ -533,7 +544,15 @@ fn copy(env: &Env, id: &str, to: &str) -> Result<()> {
     } else if copied.ok {
         outln!("{id} to {to}: {} ({})", copied.detail, copied.location);
     }
-    offsite_result(std::slice::from_ref(&copied))
+    // `copy` writes no generation and stops no service: its failure says only
+    // what it did (`detail` names the target, the cause and how to retry).
+    match copied.ok {
+        true => Ok(()),
+        false => Err(Failure {
+            code: EXIT_FAILED,
+            message: copied.detail,
+        }),
+    }
 }
 
 fn list(env: &Env) -> Result<()> {

@@ -11,6 +11,10 @@ use std::io::{self, ErrorKind, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
+/// The run's secret-bearing values (`notify::Secrets`), set once the config is
+/// read: every line printed is scrubbed of them, whatever message quoted one.
+static SECRETS: OnceLock<crate::secrets::Secrets> = OnceLock::new();
+
 /// Set once a write to stdout failed: later output is dropped unwritten.
 static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
 /// The first failure other than a closed pipe (a full disk behind `> file`):
@@ -57,12 +61,26 @@ macro_rules! errln_at {
     };
 }
 
+/// From now on, nothing printed shows any of `secrets` (set once; later calls
+/// are ignored).
+pub fn hide(secrets: crate::secrets::Secrets) {
+    let _ = SECRETS.set(secrets);
+}
+
+fn scrubbed(text: String) -> String {
+    match SECRETS.get() {
+        Some(s) => s.scrub(&text),
+        None => text,
+    }
+}
+
 pub fn stdout(args: fmt::Arguments<'_>, newline: bool) {
     if STDOUT_GONE.load(Ordering::Relaxed) {
         return;
     }
+    let text = scrubbed(args.to_string());
     let mut out = io::stdout().lock();
-    let mut result = out.write_fmt(args);
+    let mut result = out.write_all(text.as_bytes());
     if newline && result.is_ok() {
         result = out.write_all(b"\n");
     }
@@ -133,7 +151,7 @@ pub fn stderr(args: fmt::Arguments<'_>) {
 /// (`<4>`), which journald strips and records as PRIORITY, so
 /// `journalctl -p warning` finds our warnings and errors.
 pub fn stderr_at(priority: Priority, args: fmt::Arguments<'_>) {
-    let text = args.to_string();
+    let text = scrubbed(args.to_string());
     let bytes = if stderr_is_journal() {
         prefixed(priority, &text)
     } else {

@@ -57,7 +57,7 @@ impl Health {
 
     /// Probes until healthy or `timeout`; the error says what was seen last.
     pub fn wait(&self, timeout: Duration) -> Result<(), String> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::units::deadline(timeout);
         loop {
             match self.probe() {
                 Ok(()) => return Ok(()),

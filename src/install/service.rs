@@ -143,7 +143,7 @@ pub fn act_and_wait(
     status: String,
     action: impl FnOnce() -> Result<(), ServiceError>,
 ) -> Result<(), ServiceError> {
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::units::deadline(timeout);
     action()?;
     if wait_for(svc, running, deadline) {
         return Ok(());

@@ -24,6 +24,11 @@ pub fn post(url: &str, content_type: &str, body: &str) -> Result<(), String> {
     }
 }
 
+/// Where a notification went, for a warning: see [`redact`].
+pub fn shown(url: &crate::secrets::Location) -> String {
+    redact(url.expose())
+}
+
 /// `scheme://host[:port]/…`: where a message went, without the path, query or
 /// user info that may hold a token.
 pub fn redact(url: &str) -> String {

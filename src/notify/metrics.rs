@@ -59,7 +59,9 @@ const METRICS: &[(&str, &str)] = &[
 
 /// What one run contributes.
 pub struct Update<'a> {
-    pub repository: &'a Path,
+    /// The repository as it may be shown: credentials redacted (the file is
+    /// world-readable, as node-exporter needs).
+    pub repository: &'a str,
     pub operation: &'a str,
     pub status: Status,
     pub exit_code: i32,
@@ -99,9 +101,8 @@ fn labels(pairs: &[(&str, &str)]) -> String {
 }
 
 fn apply(series: &mut Series, u: &Update) {
-    let repo = u.repository.display().to_string();
-    let run = labels(&[("operation", u.operation), ("repository", &repo)]);
-    let only_repo = labels(&[("repository", &repo)]);
+    let run = labels(&[("operation", u.operation), ("repository", u.repository)]);
+    let only_repo = labels(&[("repository", u.repository)]);
     let mut set = |name: &str, l: &str, v: f64| {
         series
             .entry(name.to_string())
@@ -181,7 +182,7 @@ mod tests {
 
     fn update(status: Status, at: i64) -> Update<'static> {
         Update {
-            repository: Path::new("/srv/b\"ack"),
+            repository: "/srv/b\"ack",
             operation: "backup",
             status,
             exit_code: if status == Status::Success { 0 } else { 1 },

@@ -4,15 +4,19 @@
 //! What is sent, given `[notify] on`:
 //! - `ping_url` (healthchecks convention): `POST URL/start` at the start only when
 //!   `on` has "start"; at the end *always* `POST URL` (success) or `POST URL/fail`
-//!   (failure or cancelled), body: the last 100 log lines. The end ping does not
-//!   depend on `on` because a ping service raises its alarm when pings stop: sending
-//!   only failures would make every good night look like a missed run.
+//!   (failure or cancelled), body: the last 100 log lines. The suffix goes at the
+//!   end of the URL's path, before its query (`…/slug/fail?create=1`). The end
+//!   ping does not depend on `on` because a ping service raises its alarm when
+//!   pings stop: sending only failures would make every good night look like a
+//!   missed run.
 //! - `webhook`: `POST` of a JSON object for each event named in `on`.
 //! - `email`: one mail through `sendmail` for each event named in `on`.
 //! - Always, whatever `on` says: `<state dir>/last-run.json` and, when set,
 //!   `metrics_file`.
 //!
 //! A cancelled run counts as a failure for `on`, with status "cancelled".
+//! Every text sent or written (error, log lines, warnings, the repository label)
+//! passes through [`scrub`]: no credential or token the run knows leaves in it.
 //! A notification that cannot be delivered is a warning on stderr; it never
 //! changes the run's outcome or exit code.
 
@@ -20,17 +24,21 @@ pub mod email;
 pub mod http;
 pub mod log;
 pub mod metrics;
+pub mod scrub;
 pub mod status;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+
+use crate::secrets::Secrets;
 use serde_json::json;
 
 use crate::config::{Config, Kind, NotifyConfig, NotifyEvent};
 use crate::repo::generation::Manifest;
 use crate::repo::store::Store;
+use crate::secrets::Location;
+pub use scrub::{scrub, secrets_of};
 pub use status::{read_last_run, LastRun, Status};
 
 /// One monitored run, from its start to its end.
@@ -40,7 +48,10 @@ pub struct Run {
     id: Option<String>,
     host: String,
     installation: String,
-    repository: PathBuf,
+    /// The repository as it may be shown (credentials redacted).
+    repository: String,
+    /// What must not leave in any text this run sends or writes.
+    secrets: Secrets,
     started_at: DateTime<Utc>,
     started: Instant,
 }
@@ -57,20 +68,24 @@ impl Run {
     /// and sends its "start" notifications.
     pub fn begin(config: &Config, operation: &str, id: Option<String>, store: &Store) -> Self {
         log::reset();
+        let location = store.location();
+        let secrets = secrets_of(config).with(&location);
         let run = Run {
             config: config.notify.clone(),
             operation: operation.to_string(),
             id,
             host: crate::repo::lock::hostname(),
             installation: installation_kind(config),
-            repository: PathBuf::from(store.location().to_string()),
+            repository: secrets.scrub(&location.to_string()),
+            secrets,
             started_at: Utc::now(),
             started: Instant::now(),
         };
         if run.wants(NotifyEvent::Start) {
             if let Some(url) = &run.config.ping_url {
-                deliver("ping", url, || {
-                    http::post(&join(url, "start"), "text/plain; charset=utf-8", "")
+                run.deliver("ping", url, || {
+                    let target = with_suffix(url.expose(), "start");
+                    http::post(&target, "text/plain; charset=utf-8", "")
                 });
             }
             run.send_webhook(NotifyEvent::Start, None);
@@ -86,7 +101,8 @@ impl Run {
             (_, true) => Status::Cancelled,
             _ => Status::Failure,
         };
-        if let Some(e) = end.error {
+        let error = end.error.map(|e| self.secrets.scrub(e));
+        if let Some(e) = &error {
             log::line(&format!("error: {e}"));
         }
         let listed = store.list().ok().map(|(manifests, _)| manifests);
@@ -100,7 +116,7 @@ impl Run {
         let result = Result {
             status,
             exit_code: end.exit_code,
-            error: end.error.map(str::to_string),
+            error,
             id: written.map(|m| m.id.clone()).or_else(|| self.id.clone()),
             duration_secs: self.started.elapsed().as_secs_f64(),
             downtime_secs: written
@@ -120,7 +136,7 @@ impl Run {
             error: result.error.clone(),
         };
         if let Err(e) = status::write_last_run(&last) {
-            warn(&format!("the run status could not be recorded: {e}"));
+            self.warn(&format!("the run status could not be recorded: {e}"));
         }
         if let Some(path) = &self.config.metrics_file {
             let update = metrics::Update {
@@ -140,7 +156,7 @@ impl Run {
                 }),
             };
             if let Err(e) = metrics::write(path, &update) {
-                warn(&format!("the metrics file could not be written: {e}"));
+                self.warn(&format!("the metrics file could not be written: {e}"));
             }
         }
         let event = match status {
@@ -148,12 +164,13 @@ impl Run {
             _ => NotifyEvent::Failure,
         };
         if let Some(url) = &self.config.ping_url {
-            let target = match status {
-                Status::Success => url.trim_end_matches('/').to_string(),
-                _ => join(url, "fail"),
+            let suffix = match status {
+                Status::Success => "",
+                _ => "fail",
             };
-            let body = log::last_lines();
-            deliver("ping", url, || {
+            let body = self.secrets.scrub(&log::last_lines());
+            self.deliver("ping", url, || {
+                let target = with_suffix(url.expose(), suffix);
                 http::post(&target, "text/plain; charset=utf-8", &body)
             });
         }
@@ -193,8 +210,8 @@ impl Run {
             "bytes": result.and_then(|r| r.bytes),
             "error": result.and_then(|r| r.error.clone()),
         });
-        deliver("webhook", url, || {
-            http::post(url, "application/json", &body.to_string())
+        self.deliver("webhook", url, || {
+            http::post(url.expose(), "application/json", &body.to_string())
         });
     }
 
@@ -240,12 +257,34 @@ impl Run {
             log::KEEP,
             log::last_lines()
         ));
+        let body = self.secrets.scrub(&body);
         let sendmail = &self.config.sendmail;
         if let Err(e) = email::send(sendmail, to, &subject, &body) {
-            warn(&format!(
+            self.warn(&format!(
                 "the {event} mail to {to} was not sent: {e}; the run's outcome is unchanged"
             ));
         }
+    }
+
+    /// Runs one delivery; a failure is a warning naming the channel and the URL
+    /// without its secret path.
+    fn deliver(
+        &self,
+        what: &str,
+        url: &Location,
+        send: impl FnOnce() -> std::result::Result<(), String>,
+    ) {
+        if let Err(e) = send() {
+            self.warn(&format!(
+                "the {what} to {} failed: {e}; check the URL and that the host is reachable \
+                 (the run's outcome is unchanged)",
+                http::shown(url)
+            ));
+        }
+    }
+
+    fn warn(&self, text: &str) {
+        warn(&self.secrets.scrub(text));
     }
 }
 
@@ -272,20 +311,21 @@ fn installation_kind(config: &Config) -> String {
     }
 }
 
-/// `URL/suffix` (healthchecks' /start and /fail), whatever the URL ends with.
-fn join(url: &str, suffix: &str) -> String {
-    format!("{}/{suffix}", url.trim_end_matches('/'))
-}
-
-/// Runs one delivery; a failure is a warning naming the channel and the URL without
-/// its secret path.
-fn deliver(what: &str, url: &str, send: impl FnOnce() -> std::result::Result<(), String>) {
-    if let Err(e) = send() {
-        warn(&format!(
-            "the {what} to {} failed: {e}; check the URL and that the host is reachable \
-             (the run's outcome is unchanged)",
-            http::redact(url)
-        ));
+/// `url` with `/suffix` at the end of its path, before any query or fragment
+/// (healthchecks' `/start` and `/fail`: `…/slug?create=1` becomes
+/// `…/slug/fail?create=1`; appended to the whole URL, the suffix would land in
+/// the query, and the service would count a failure as a success). An empty
+/// suffix gives the URL itself, without a slash at the end of its path.
+fn with_suffix(url: &str, suffix: &str) -> String {
+    let path_from = url.find("://").map_or(0, |i| i + 3);
+    let end = url[path_from..]
+        .find(['?', '#'])
+        .map_or(url.len(), |i| path_from + i);
+    let (path, rest) = url.split_at(end);
+    let path = path.trim_end_matches('/');
+    match suffix.is_empty() {
+        true => format!("{path}{rest}"),
+        false => format!("{path}/{suffix}{rest}"),
     }
 }
 
@@ -330,14 +370,46 @@ mod tests {
     }
 
     #[test]
-    fn join_adds_one_slash() {
-        assert_eq!(
-            join("https://hc.example/p/u", "fail"),
-            "https://hc.example/p/u/fail"
-        );
-        assert_eq!(
-            join("https://hc.example/p/u/", "start"),
-            "https://hc.example/p/u/start"
-        );
+    fn the_suffix_goes_at_the_end_of_the_path_before_the_query() {
+        for (url, suffix, want) in [
+            (
+                "https://hc.example/p/u",
+                "fail",
+                "https://hc.example/p/u/fail",
+            ),
+            (
+                "https://hc.example/p/u/",
+                "start",
+                "https://hc.example/p/u/start",
+            ),
+            ("https://hc.example/p/u/", "", "https://hc.example/p/u"),
+            (
+                "https://hc.example/ping/KEY/slug?create=1",
+                "fail",
+                "https://hc.example/ping/KEY/slug/fail?create=1",
+            ),
+            (
+                "http://127.0.0.1:9/SECRET/?token=Q&x=1",
+                "start",
+                "http://127.0.0.1:9/SECRET/start?token=Q&x=1",
+            ),
+            (
+                "https://hc.example/u?create=1",
+                "",
+                "https://hc.example/u?create=1",
+            ),
+            (
+                "https://hc.example/u#top",
+                "fail",
+                "https://hc.example/u/fail#top",
+            ),
+            (
+                "https://hc.example?x=1",
+                "fail",
+                "https://hc.example/fail?x=1",
+            ),
+        ] {
+            assert_eq!(with_suffix(url, suffix), want, "{url} + {suffix:?}");
+        }
     }
 }

@@ -76,7 +76,7 @@ pub fn copy_components(
         let src = read_from.and_then(|r| r.get(i)).unwrap_or(&c.path);
         if ctx.cancel.is_cancelled() {
             return Err(OpError::Cancelled {
-                detail: "the operation was cancelled".into(),
+                detail: crate::ops::error::STOPPED.into(),
             });
         }
         let step = if purpose.is_empty() {

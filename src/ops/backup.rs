@@ -208,7 +208,7 @@ fn clone_components(
             Ok(warnings) => warnings.into_iter().for_each(|w| on(Event::Warning(w))),
             Err(crate::repo::clone::CloneError::Cancelled) => {
                 return Err(OpError::Cancelled {
-                    detail: "the operation was cancelled".into(),
+                    detail: crate::ops::error::STOPPED.into(),
                 })
             }
             Err(e) => {

@@ -30,7 +30,7 @@ impl From<ResticError> for OpError {
     fn from(e: ResticError) -> Self {
         match e {
             ResticError::Cancelled => OpError::Cancelled {
-                detail: "the operation was cancelled".into(),
+                detail: crate::ops::error::STOPPED.into(),
             },
             ResticError::Locked { .. } => OpError::Lock(LockError::Restic(format!(
                 "{e}. If no other restic or structr-backup run is working on it, \

@@ -86,11 +86,13 @@ impl fmt::Display for Within {
 impl Within {
     /// The earliest time still kept, counted back from `newest`.
     fn cutoff(&self, newest: DateTime<Utc>) -> DateTime<Utc> {
-        let months = self.years * 12 + self.months;
+        let months = self.years.saturating_mul(12).saturating_add(self.months);
         let back = newest
             .checked_sub_months(Months::new(months))
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        back - chrono::Duration::days(self.days as i64) - chrono::Duration::hours(self.hours as i64)
+        back.checked_sub_signed(chrono::Duration::days(self.days.into()))
+            .and_then(|t| t.checked_sub_signed(chrono::Duration::hours(self.hours.into())))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 }
 
@@ -125,12 +127,14 @@ pub fn parse_within(s: &str) -> Result<Option<Within>, RetentionError> {
             .parse()
             .map_err(|_| err(format!("{number} is too large")))?;
         number.clear();
+        // Saturating: a sum past u32 is refused by the config's range check,
+        // never a panic here.
         match c {
-            'y' => w.years += n,
-            'm' => w.months += n,
-            'w' => w.days += 7 * n,
-            'd' => w.days += n,
-            'h' => w.hours += n,
+            'y' => w.years = w.years.saturating_add(n),
+            'm' => w.months = w.months.saturating_add(n),
+            'w' => w.days = w.days.saturating_add(n.saturating_mul(7)),
+            'd' => w.days = w.days.saturating_add(n),
+            'h' => w.hours = w.hours.saturating_add(n),
             other => return Err(err(format!("unknown unit '{other}'"))),
         }
     }
