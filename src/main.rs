@@ -6,6 +6,7 @@ use structr_backup::cancel::Cancel;
 use structr_backup::cli::args::{Cli, Command};
 use structr_backup::cli::output::{self, Priority};
 use structr_backup::cli::{self, Env};
+use structr_backup::ops::exit::Exit;
 use structr_backup::{errln, errln_at};
 
 fn main() -> ExitCode {
@@ -20,7 +21,7 @@ fn main() -> ExitCode {
     install_panic_report();
     if let Err(message) = absolute_paths(&mut cli) {
         errln!("error: {message}");
-        return ExitCode::from(cli::EXIT_USAGE as u8);
+        return Exit::Usage.into();
     }
     // Ctrl-C, SIGTERM and a lost terminal cancel the operation; the operation
     // itself then starts the services it stopped before we exit. SIGPIPE stays
@@ -32,7 +33,7 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(f) => {
                 errln_at!(Priority::Error, "error: {}", f.message);
-                ExitCode::from(f.code as u8)
+                f.exit.into()
             }
         };
     }
@@ -44,7 +45,7 @@ fn main() -> ExitCode {
     ] {
         if let Err(e) = signal_hook::flag::register(sig, cancel.flag()) {
             errln!("error: cannot install the signal handler: {e}");
-            return ExitCode::from(cli::EXIT_FAILED as u8);
+            return Exit::Failed.into();
         }
     }
     let json = cli.json;
@@ -55,13 +56,13 @@ fn main() -> ExitCode {
         // could not take the output (a full disk) is, or a script would trust a
         // truncated listing.
         Ok(()) => match output::stdout_failure() {
-            None => 0,
+            None => Exit::Ok,
             Some(e) => {
                 errln!(
                     "error: the command finished, but its output could not be written to stdout: {e}; \
                      run it again with stdout going where there is room"
                 );
-                cli::EXIT_FAILED
+                Exit::Failed
             }
         },
         Err(f) => {
@@ -70,10 +71,10 @@ fn main() -> ExitCode {
                 f.print_json();
                 output::flush();
             }
-            f.code
+            f.exit
         }
     };
-    ExitCode::from(code as u8)
+    code.into()
 }
 
 /// color-eyre's panic report, plain unless a person at a terminal may want

@@ -7,15 +7,16 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::render::Renderer;
-use super::{tee, Env, Failure, Result, EXIT_FAILED};
+use super::{tee, Env, Failure, Result};
 use crate::ops;
+use crate::ops::exit::Exit;
 use crate::repo::store::Store;
 use crate::{outln, units};
 
 /// `dir` made absolute (against the current folder), for messages and restic.
 fn absolute(dir: &Path) -> Result<PathBuf> {
     std::path::absolute(dir).map_err(|e| Failure {
-        code: EXIT_FAILED,
+        exit: Exit::Failed,
         message: format!("cannot resolve {}: {e}", dir.display()),
     })
 }
@@ -64,7 +65,7 @@ pub fn export_app(env: &Env, git: Option<&Path>, to: Option<&Path>) -> Result<()
         (None, None) => {
             let dir = std::env::current_dir()
                 .map_err(|e| Failure {
-                    code: EXIT_FAILED,
+                    exit: Exit::Failed,
                     message: format!("cannot tell the current folder: {e}"),
                 })?
                 .join(format!(

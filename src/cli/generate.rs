@@ -10,8 +10,9 @@ use clap_complete::Shell;
 use clap_mangen::Man;
 
 use super::args::{Cli, VERSION};
-use super::{Failure, EXIT_FAILED};
+use super::Failure;
 use crate::errln;
+use crate::ops::exit::Exit;
 
 const NAME: &str = "structr-backup";
 
@@ -19,7 +20,7 @@ const NAME: &str = "structr-backup";
 /// `structr-backup.bash`, `_structr-backup` (zsh) and `structr-backup.fish`.
 pub fn run(out: &Path) -> Result<(), Failure> {
     let fail = |what: &str, path: &Path, e: io::Error| Failure {
-        code: EXIT_FAILED,
+        exit: Exit::Failed,
         message: format!(
             "cannot write {what} to {}: {e}; give --out a folder you can write to",
             path.display()

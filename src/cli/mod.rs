@@ -15,9 +15,10 @@ use crate::cancel::Cancel;
 use crate::config::{self, Config};
 use crate::install::{detect, Installation};
 use crate::ops::backup::BackupOptions;
+use crate::ops::exit::Exit;
 use crate::ops::restore::RestoreOptions;
 use crate::ops::{self, Context, OpError};
-use crate::repo::generation::{Manifest, RepoError};
+use crate::repo::generation::Manifest;
 use crate::repo::retention::Policy;
 use crate::repo::store::Store;
 use crate::units;
@@ -25,48 +26,29 @@ use crate::{errln, outln};
 use args::{Cli, Command, PruneArgs, ScheduleArgs};
 use render::Renderer;
 
-pub const EXIT_FAILED: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-pub const EXIT_VERIFY: i32 = 3;
-pub const EXIT_LOCKED: i32 = 4;
-pub const EXIT_CANCELLED: i32 = 5;
-pub const EXIT_NEEDS_RECOVER: i32 = 6;
-
 /// An error with the exit code it maps to.
 #[derive(Debug)]
 pub struct Failure {
-    pub code: i32,
+    pub exit: Exit,
     pub message: String,
 }
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Self {
         Self {
-            code: EXIT_USAGE,
+            exit: Exit::Usage,
             message: message.into(),
         }
     }
 }
 
 impl Failure {
-    /// What kind of failure the exit code means, for scripts (`--json`).
-    pub fn kind(&self) -> &'static str {
-        match self.code {
-            EXIT_USAGE => "usage",
-            EXIT_VERIFY => "verification_failed",
-            EXIT_LOCKED => "locked",
-            EXIT_CANCELLED => "cancelled",
-            EXIT_NEEDS_RECOVER => "needs_recover",
-            _ => "failed",
-        }
-    }
-
     /// With `--json`, a failure is a JSON object on stdout too:
     /// `{"error": {"kind": …, "message": …}, "exit_code": N}`.
     pub fn print_json(&self) {
         let v = json!({
-            "error": { "kind": self.kind(), "message": self.message },
-            "exit_code": self.code,
+            "error": { "kind": self.exit.kind(), "message": self.message },
+            "exit_code": self.exit.code(),
         });
         outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     }
@@ -74,18 +56,8 @@ impl Failure {
 
 impl From<OpError> for Failure {
     fn from(e: OpError) -> Self {
-        let code = match &e {
-            OpError::Lock(
-                crate::repo::lock::LockError::Held { .. } | crate::repo::lock::LockError::Restic(_),
-            ) => EXIT_LOCKED,
-            OpError::Verify(_) => EXIT_VERIFY,
-            OpError::Cancelled { .. } => EXIT_CANCELLED,
-            OpError::NeedsRecover(_) => EXIT_NEEDS_RECOVER,
-            OpError::Repo(RepoError::BadId { .. } | RepoError::Ambiguous { .. }) => EXIT_USAGE,
-            _ => EXIT_FAILED,
-        };
         Self {
-            code,
+            exit: Exit::of(&e),
             message: e.to_string(),
         }
     }
@@ -94,7 +66,7 @@ impl From<OpError> for Failure {
 impl From<config::ConfigError> for Failure {
     fn from(e: config::ConfigError) -> Self {
         Self {
-            code: EXIT_FAILED,
+            exit: Exit::Failed,
             message: e.to_string(),
         }
     }
@@ -236,7 +208,7 @@ impl Env {
             ),
         };
         Err(Failure {
-            code: EXIT_FAILED,
+            exit: Exit::Failed,
             message: format!(
                 "{what} does not exist. Check --repo, --from or the config ({}); {fix}",
                 self.source
@@ -271,7 +243,7 @@ impl Env {
             Ok(())
         } else {
             Err(Failure {
-                code: EXIT_CANCELLED,
+                exit: Exit::Cancelled,
                 message: "not confirmed; nothing was changed".into(),
             })
         }
@@ -290,9 +262,9 @@ fn watched(env: &Env) -> Result<()> {
     watch.finish(
         env.reading(),
         crate::notify::Ending {
-            exit_code: failure.map_or(0, |f| f.code),
+            exit_code: failure.map_or(0, |f| i32::from(f.exit.code())),
             error: failure.map(|f| f.message.as_str()),
-            cancelled: failure.is_some_and(|f| f.code == EXIT_CANCELLED),
+            cancelled: failure.is_some_and(|f| f.exit == Exit::Cancelled),
         },
     );
     result
@@ -409,11 +381,11 @@ fn dumb_terminal() -> bool {
 /// Opens the full-screen wizard.
 fn wizard(config: &Config, store: Store, cancel: &Cancel) -> Result<()> {
     let world = crate::tui::World::new(config, store).map_err(|e| Failure {
-        code: EXIT_FAILED,
+        exit: Exit::Failed,
         message: e,
     })?;
     crate::tui::run(world, cancel).map_err(|e| Failure {
-        code: EXIT_FAILED,
+        exit: Exit::Failed,
         message: format!("the wizard ended: {e}"),
     })
 }
@@ -500,7 +472,7 @@ fn offsite_result(copies: &[ops::offsite::Copied]) -> Result<()> {
     match failed.is_empty() {
         true => Ok(()),
         false => Err(Failure {
-            code: EXIT_FAILED,
+            exit: Exit::Failed,
             message: format!(
                 "the generation was written and the services run, but the off-site copy to {} failed (see above)",
                 failed.join(", ")
@@ -549,7 +521,7 @@ fn copy(env: &Env, id: &str, to: &str) -> Result<()> {
     match copied.ok {
         true => Ok(()),
         false => Err(Failure {
-            code: EXIT_FAILED,
+            exit: Exit::Failed,
             message: copied.detail,
         }),
     }
@@ -651,7 +623,7 @@ fn drill(env: &Env, id: &str) -> Result<()> {
     match record.ok {
         true => Ok(()),
         false => Err(Failure {
-            code: EXIT_FAILED,
+            exit: Exit::Failed,
             message: format!("the restore drill of {id} failed: {}", record.detail),
         }),
     }
@@ -827,7 +799,7 @@ fn verify(env: &Env, id: Option<&str>, all: bool, deep: bool) -> Result<()> {
     match reports.iter().filter(|r| !r.ok).count() {
         0 => Ok(()),
         n => Err(Failure {
-            code: EXIT_VERIFY,
+            exit: Exit::Verify,
             message: format!("{n} generation(s) failed verification"),
         }),
     }
@@ -849,7 +821,7 @@ fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
     let checks = ops::compat::check(&inst, &m);
     if let Some(r) = checks.refusals.first() {
         return Err(Failure {
-            code: EXIT_FAILED,
+            exit: Exit::Failed,
             message: format!("{r}. Nothing was stopped or changed"),
         });
     }
@@ -1133,7 +1105,7 @@ fn detect_cmd(env: &Env) -> Result<()> {
 fn demo(env: &Env, clean: bool, store_mb: u32) -> Result<()> {
     let demo = crate::demo::Demo::new();
     let fail = |e: crate::demo::DemoError| Failure {
-        code: EXIT_FAILED,
+        exit: Exit::Failed,
         message: e.to_string(),
     };
     if clean {
@@ -1174,7 +1146,7 @@ fn demo(env: &Env, clean: bool, store_mb: u32) -> Result<()> {
 fn schedule(env: &Env, args: &ScheduleArgs) -> Result<()> {
     use crate::install::schedule;
     let failed = |e: schedule::ScheduleError| Failure {
-        code: EXIT_FAILED,
+        exit: Exit::Failed,
         message: e.to_string(),
     };
     let enable = match (args.enable, args.disable) {

@@ -10,6 +10,7 @@ pub mod compat;
 pub mod drill;
 pub mod error;
 pub mod event;
+pub mod exit;
 pub mod init;
 pub mod journal;
 pub mod kept;

@@ -2,12 +2,13 @@
 //! same failure (the monitors hear it), and, for a verification that found
 //! damage, what it found (the generations screen shows it).
 
+use crate::ops::exit::Exit;
 use crate::ops::OpError;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Failed {
     pub message: String,
-    pub code: i32,
+    pub exit: Exit,
     /// The problems a verification found (empty for every other failure).
     pub damage: Vec<String>,
 }
@@ -17,7 +18,7 @@ impl Failed {
     pub fn damaged(id: &str, problems: Vec<String>) -> Failed {
         Failed {
             message: format!("{id} is damaged: {}", problems.join("; ")),
-            code: crate::cli::EXIT_VERIFY,
+            exit: Exit::Verify,
             damage: problems,
         }
     }
@@ -26,10 +27,9 @@ impl Failed {
 impl From<OpError> for Failed {
     /// With the CLI's exit code for it, so wizard and CLI runs read the same.
     fn from(e: OpError) -> Failed {
-        let f = crate::cli::Failure::from(e);
         Failed {
-            message: f.message,
-            code: f.code,
+            exit: Exit::of(&e),
+            message: e.to_string(),
             damage: Vec::new(),
         }
     }
@@ -39,7 +39,7 @@ impl From<String> for Failed {
     fn from(message: String) -> Failed {
         Failed {
             message,
-            code: crate::cli::EXIT_FAILED,
+            exit: Exit::Failed,
             damage: Vec::new(),
         }
     }

@@ -40,9 +40,9 @@ pub fn watched(
     });
     let failure = result.as_ref().err();
     let end = Ending {
-        exit_code: failure.map_or(0, |f| f.code),
+        exit_code: failure.map_or(0, |f| i32::from(f.exit.code())),
         error: failure.map(|f| f.message.as_str()),
-        cancelled: failure.is_some_and(|f| f.code == crate::cli::EXIT_CANCELLED),
+        cancelled: failure.is_some_and(|f| f.exit == crate::ops::exit::Exit::Cancelled),
     };
     let ((), held) = notify::quietly(|| run.finish(store, end));
     for w in held {
@@ -82,7 +82,7 @@ mod tests {
                 Err(Failed::from(OpError::Verify("x is damaged".into())))
             },
         );
-        assert_eq!(r.unwrap_err().code, crate::cli::EXIT_VERIFY);
+        assert_eq!(r.unwrap_err().exit, crate::ops::exit::Exit::Verify);
         assert_eq!(seen.len(), 1, "the events reach the screen: {seen:?}");
         let text = std::fs::read_to_string(&metrics).unwrap();
         assert!(
