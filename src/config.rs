@@ -324,12 +324,56 @@ pub struct ApplicationConfig {
     /// On by default: it costs no downtime, and without a superuser password in
     /// structr.conf or an answer from Structr it is only a warning.
     pub export: bool,
+    /// The most the download and, apart, the unpacked export may hold (MiB); the
+    /// state folder's file system must have twice this free.
+    pub max_size_mb: u64,
+    /// How long the answer may pause (no byte at all) once Structr started sending.
+    pub idle_timeout_secs: u64,
+    /// How long the whole export may take, Structr's preparing included.
+    pub timeout_secs: u64,
 }
 
 impl Default for ApplicationConfig {
     fn default() -> Self {
-        Self { export: true }
+        Self {
+            export: true,
+            max_size_mb: 4096,
+            idle_timeout_secs: 60,
+            timeout_secs: 600,
+        }
     }
+}
+
+/// `[application]`: the export's bounds, each within a range that keeps a
+/// runaway download from filling a disk or holding a backup for hours.
+fn validate_application(a: &ApplicationConfig, text: &str, path: &Path) -> Result<(), ConfigError> {
+    let fail = |key: &str, message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: line_of_key(text, key),
+        message: format!("[application] {key}: {message}"),
+    };
+    for (key, value, range, unit) in [
+        ("max_size_mb", a.max_size_mb, 1..=1_048_576, "MiB"),
+        (
+            "idle_timeout_secs",
+            a.idle_timeout_secs,
+            1..=3600,
+            "seconds",
+        ),
+        ("timeout_secs", a.timeout_secs, 1..=3600, "seconds"),
+    ] {
+        if !range.contains(&value) {
+            return Err(fail(
+                key,
+                format!(
+                    "{value} is out of range; use {} to {} {unit}",
+                    range.start(),
+                    range.end()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `[notify]`: who hears of backup, restore, prune, verify and recover runs
@@ -485,6 +529,7 @@ fn validate(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError>
     validate_paths(config, text, path)?;
     validate_offsite(config, text, path)?;
     validate_notify(&config.notify, text, path)?;
+    validate_application(&config.application, text, path)?;
     if inst.stop_timeout_secs == 0 || inst.start_timeout_secs == 0 {
         return Err(fail(
             "stop_timeout_secs",
@@ -955,6 +1000,36 @@ keep_within = "1w3d"
         let off = parse("[application]\nexport = false\n", Path::new("c.toml")).unwrap();
         assert!(!off.application.export);
         assert!(parse("[application]\nexport = \"no\"\n", Path::new("c.toml")).is_err());
+    }
+
+    #[test]
+    fn application_export_bounds_are_checked() {
+        let d = parse("", Path::new("c.toml")).unwrap().application;
+        assert_eq!(
+            (d.max_size_mb, d.idle_timeout_secs, d.timeout_secs),
+            (4096, 60, 600)
+        );
+        for bad in [
+            "max_size_mb = 0",
+            "max_size_mb = 18446744073709551615",
+            "idle_timeout_secs = 0",
+            "idle_timeout_secs = 3601",
+            "timeout_secs = 18446744073709551615",
+        ] {
+            let text = format!("[application]\n{bad}\n");
+            let err = parse(&text, Path::new("c.toml")).unwrap_err().to_string();
+            let key = bad.split(' ').next().unwrap();
+            assert!(
+                err.contains(key) && err.contains("out of range") && err.contains("line 2"),
+                "{bad}: {err}"
+            );
+        }
+        let ok = parse(
+            "[application]\nmax_size_mb = 1\nidle_timeout_secs = 3600\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(ok.application.max_size_mb, 1);
     }
 
     #[test]

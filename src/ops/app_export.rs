@@ -6,13 +6,22 @@
 //! own deployment import (`restore ID --only app --to DIR` unpacks it for that).
 
 use std::fs;
+use std::io::{Seek, SeekFrom};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{renameat, renameat2, AtFlags, RenameFlags};
+use nix::sys::stat::{fstat, fstatat};
+use nix::unistd::{unlinkat, UnlinkatFlags};
 
 use super::event::{Event, Sink, Step};
 use super::{state, Context};
 use crate::cancel::Cancel;
-use crate::install::{deploy, Installation, ROLE_APP, ROLE_STRUCTR};
+use crate::config::ApplicationConfig;
+use crate::install::deploy::{self, FetchError, Limits};
+use crate::install::{Installation, ROLE_APP, ROLE_STRUCTR};
 use crate::repo::archive;
 use crate::repo::file_index;
 use crate::repo::generation::Component;
@@ -39,6 +48,55 @@ pub struct Taken {
     pub url: String,
 }
 
+/// Why no export was taken.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ExportError {
+    /// Ctrl-C or SIGTERM: the run ends, no warning.
+    Cancelled,
+    /// Why, for the warning (never a credential).
+    Failed(String),
+}
+
+impl std::fmt::Display for ExportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExportError::Cancelled => f.write_str("cancelled"),
+            ExportError::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<String> for ExportError {
+    fn from(why: String) -> Self {
+        ExportError::Failed(why)
+    }
+}
+
+impl From<&str> for ExportError {
+    fn from(why: &str) -> Self {
+        ExportError::Failed(why.into())
+    }
+}
+
+/// What may stand where the export goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// A folder of ours that the new export replaces (the work folder in the
+    /// private state folder, the incoming folder of a git working tree).
+    Replace,
+    /// Nothing, or an empty folder of our own (`export-app --to DIR`).
+    NewOrEmpty,
+}
+
+/// The export's bounds from `[application]`.
+pub fn limits(a: &ApplicationConfig) -> Limits {
+    Limits {
+        max_bytes: a.max_size_mb.saturating_mul(1 << 20),
+        idle: Duration::from_secs(a.idle_timeout_secs),
+        total: Duration::from_secs(a.timeout_secs),
+    }
+}
+
 /// The folder an export of `inst` is unpacked into on its way to the repository:
 /// in the private state folder (the export holds the application's code), under a
 /// stable name so restic sees the same path each time.
@@ -48,21 +106,70 @@ pub fn work_dir(inst: &Installation) -> Result<PathBuf, String> {
 }
 
 /// Asks the running Structr of `inst` for its application export named `name`
-/// and unpacks it into `dir` (replaced if there).
-pub fn take(inst: &Installation, name: &str, dir: &Path, cancel: &Cancel) -> Result<Taken, String> {
+/// and unpacks it into `dir`. The download waits in an unnamed file in the
+/// private state folder; the export is unpacked into a fresh folder of
+/// unpredictable name beside `dir`, written relative to its open handle, and
+/// renamed to `dir` at the end: root never writes through a path another user
+/// could change meanwhile, and a failure leaves nothing behind.
+pub fn take(
+    inst: &Installation,
+    name: &str,
+    dir: &Path,
+    existing: Existing,
+    limits: Limits,
+    cancel: &Cancel,
+) -> Result<Taken, ExportError> {
+    let result = take_inner(inst, name, dir, existing, limits, cancel);
+    match result {
+        Err(_) if cancel.is_cancelled() => Err(ExportError::Cancelled),
+        other => other,
+    }
+}
+
+fn take_inner(
+    inst: &Installation,
+    name: &str,
+    dir: &Path,
+    existing: Existing,
+    limits: Limits,
+    cancel: &Cancel,
+) -> Result<Taken, ExportError> {
+    if cancel.is_cancelled() {
+        return Err(ExportError::Cancelled);
+    }
     let structr = inst
         .components
         .iter()
         .find(|c| c.role == ROLE_STRUCTR)
         .ok_or("the installation has no Structr folder to read structr.conf from")?;
     let ep = deploy::endpoint(&structr.path)?;
-    remove_if_there(dir)?;
-    let zip = dir.with_extension("zip");
-    let _ = fs::remove_file(&zip);
-    let unpacked = deploy::download_app(&ep, name, &zip, &|| cancel.is_cancelled())
-        .and_then(|_| unzip::unzip(&zip, dir, cancel));
-    let _ = fs::remove_file(&zip);
-    match unpacked {
+    let (parent, leaf) = split(dir)?;
+    fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    let parent_fd = unzip::open_dir(None, parent)
+        .map_err(|e| format!("cannot open the folder {}: {e}", parent.display()))?;
+    if existing == Existing::Replace {
+        remove_leftovers(parent, leaf);
+    }
+    check_destination(&parent_fd, dir, leaf, existing)?;
+    let private = state::private_dir(&state::state_dir())?;
+    check_space(&[(&private, limits.max_bytes), (parent, limits.max_bytes)])?;
+
+    let mut zip = unnamed_file(&private)?;
+    let got = deploy::download_app(inst, &structr.path, &ep, name, &mut zip, limits, cancel);
+    got.map_err(|e| match e {
+        FetchError::Cancelled => ExportError::Cancelled,
+        FetchError::Failed(why) => ExportError::Failed(why),
+    })?;
+    zip.seek(SeekFrom::Start(0))
+        .map_err(|e| format!("cannot read the downloaded export back: {e}"))?;
+
+    let (fresh, fresh_fd) = fresh_dir(&parent_fd, parent, leaf)?;
+    let placed = unzip::unzip_into(&mut zip, "the export", &fresh_fd, limits.max_bytes, cancel)
+        .and_then(|u| {
+            let fresh_leaf = fresh.file_name().unwrap_or_default();
+            place(&parent_fd, Path::new(fresh_leaf), dir, leaf, existing).map(|()| u)
+        });
+    match placed {
         Ok(u) => Ok(Taken {
             dir: dir.to_path_buf(),
             files: u.files,
@@ -70,17 +177,182 @@ pub fn take(inst: &Installation, name: &str, dir: &Path, cancel: &Cancel) -> Res
             url: ep.url(),
         }),
         Err(e) => {
-            let _ = fs::remove_dir_all(dir);
-            Err(e)
+            let _ = fs::remove_dir_all(&fresh);
+            Err(ExportError::Failed(e))
         }
     }
 }
 
-pub fn remove_if_there(dir: &Path) -> Result<(), String> {
-    match fs::remove_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("cannot remove {}: {e}", dir.display())),
+/// `dir`'s parent and last part.
+fn split(dir: &Path) -> Result<(&Path, &Path), String> {
+    match (dir.parent(), dir.file_name()) {
+        (Some(p), Some(n)) if !p.as_os_str().is_empty() => Ok((p, Path::new(n))),
+        _ => Err(format!("{} names no folder inside another", dir.display())),
+    }
+}
+
+/// The prefix of the fresh folders made beside `leaf`.
+fn fresh_prefix(leaf: &Path) -> String {
+    format!(".{}.incoming-", leaf.display())
+}
+
+/// A fresh folder beside `leaf`, made with an unpredictable name (mkdtemp: mode
+/// 0700, exclusive), opened without following links and checked to be ours.
+fn fresh_dir(
+    parent_fd: &OwnedFd,
+    parent: &Path,
+    leaf: &Path,
+) -> Result<(PathBuf, OwnedFd), String> {
+    let template = parent.join(format!("{}XXXXXX", fresh_prefix(leaf)));
+    let made = nix::unistd::mkdtemp(&template)
+        .map_err(|e| format!("cannot create a folder in {}: {e}", parent.display()))?;
+    let name = made.file_name().map(PathBuf::from).unwrap_or_default();
+    let fd = unzip::open_dir(Some(parent_fd), &name)
+        .map_err(|e| format!("cannot open {}: {e}", made.display()))?;
+    let st = fstat(&fd).map_err(|e| format!("cannot read {}: {e}", made.display()))?;
+    if st.st_uid != nix::unistd::geteuid().as_raw() {
+        return Err(format!(
+            "{} was replaced by another user's folder; nothing was written",
+            made.display()
+        ));
+    }
+    Ok((made, fd))
+}
+
+/// Fresh folders a killed run left beside `leaf` (in a place of our own).
+fn remove_leftovers(parent: &Path, leaf: &Path) {
+    let prefix = fresh_prefix(leaf);
+    let me = nix::unistd::geteuid().as_raw();
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let ours = e.metadata().is_ok_and(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.is_dir() && m.uid() == me
+        });
+        if ours && name.to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// What stands at `leaf` (relative to the open parent) may be replaced by the export.
+fn check_destination(
+    parent_fd: &OwnedFd,
+    dir: &Path,
+    leaf: &Path,
+    existing: Existing,
+) -> Result<(), String> {
+    let st = match fstatat(parent_fd, leaf, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(format!("cannot read {}: {e}", dir.display())),
+    };
+    let kind = st.st_mode & libc::S_IFMT;
+    if kind == libc::S_IFLNK {
+        return Err(format!(
+            "{} is a symbolic link; name a new folder (the export is never written through a link)",
+            dir.display()
+        ));
+    }
+    if kind != libc::S_IFDIR {
+        return Err(format!(
+            "{} exists and is not a folder; name a new or empty folder",
+            dir.display()
+        ));
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if st.st_uid != me {
+        return Err(format!(
+            "{} belongs to uid {}, not to uid {me} who runs this; name a new folder (the export is never written into a folder another user controls)",
+            dir.display(),
+            st.st_uid
+        ));
+    }
+    if existing == Existing::NewOrEmpty
+        && fs::read_dir(dir).map_or(true, |mut d| d.next().is_some())
+    {
+        return Err(format!(
+            "{} is not empty; name a new or empty folder",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Renames the fresh folder to `leaf`, never over anything but an empty folder
+/// of ours (NewOrEmpty) or our own previous export (Replace).
+fn place(
+    parent_fd: &OwnedFd,
+    fresh: &Path,
+    dir: &Path,
+    leaf: &Path,
+    existing: Existing,
+) -> Result<(), String> {
+    check_destination(parent_fd, dir, leaf, existing)?;
+    let removed = match existing {
+        // rmdir: only an empty folder goes, whatever came in since the check.
+        Existing::NewOrEmpty => unlinkat(parent_fd, leaf, UnlinkatFlags::RemoveDir),
+        Existing::Replace => fs::remove_dir_all(dir)
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))),
+    };
+    match removed {
+        Ok(()) | Err(Errno::ENOENT) => {}
+        Err(e) => return Err(format!("cannot replace {}: {e}", dir.display())),
+    }
+    let renamed = match renameat2(
+        parent_fd,
+        fresh,
+        parent_fd,
+        leaf,
+        RenameFlags::RENAME_NOREPLACE,
+    ) {
+        // A file system without RENAME_NOREPLACE: a plain rename still never
+        // replaces a folder that holds anything, nor a link or file with a folder.
+        Err(Errno::EINVAL) => renameat(parent_fd, fresh, parent_fd, leaf),
+        other => other,
+    };
+    renamed.map_err(|e| match e {
+        Errno::EEXIST | Errno::ENOTEMPTY | Errno::ENOTDIR => format!(
+            "{} appeared while the export was taken; nothing was written there, name a new folder",
+            dir.display()
+        ),
+        e => format!("cannot move the export to {}: {e}", dir.display()),
+    })
+}
+
+/// An unnamed file in `dir` (made with an unpredictable name, exclusively, mode
+/// 0600, and unlinked at once): gone when closed, whatever ends the run.
+fn unnamed_file(dir: &Path) -> Result<fs::File, String> {
+    let (fd, path) = nix::unistd::mkstemp(&dir.join("app-download-XXXXXX"))
+        .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
+    let _ = fs::remove_file(&path);
+    Ok(fs::File::from(fd))
+}
+
+/// Each file system holding one of `needs` (a folder and what may be written
+/// there) has room for all that goes to it.
+fn check_space(needs: &[(&Path, u64)]) -> Result<(), String> {
+    let mut per_fs: Vec<(u64, &Path, u64, u64)> = Vec::new();
+    for (dir, bytes) in needs {
+        let st = nix::sys::statvfs::statvfs(*dir)
+            .map_err(|e| format!("cannot tell the free space of {}: {e}", dir.display()))?;
+        let free = st.blocks_available().saturating_mul(st.fragment_size());
+        match per_fs.iter_mut().find(|f| f.0 == st.filesystem_id()) {
+            Some(f) => f.2 = f.2.saturating_add(*bytes),
+            None => per_fs.push((st.filesystem_id(), dir, *bytes, free)),
+        }
+    }
+    match per_fs.iter().find(|(_, _, need, free)| free < need) {
+        None => Ok(()),
+        Some((_, dir, need, free)) => Err(format!(
+            "{} has {} free, and the export may need {} there ([application] max_size_mb bounds the download and the unpacked export each); free space or lower max_size_mb",
+            dir.display(),
+            crate::units::bytes(*free),
+            crate::units::bytes(*need)
+        )),
     }
 }
 
@@ -103,18 +375,37 @@ pub fn skipped(why: &str) -> String {
 
 /// The plan step, when the context asks for an export.
 pub fn plan_step(ctx: &Context) -> Option<Step> {
-    ctx.app_export.then_some(Step::AppExport)
+    ctx.application.export.then_some(Step::AppExport)
 }
 
-/// Runs `f` as the export step: reports it, and turns a failure into the warning.
-fn as_step<T>(on: Sink, f: impl FnOnce(Sink) -> Result<T, String>) -> Option<T> {
+/// Removes the export's work folder, if there.
+pub fn remove_if_there(dir: &Path) -> Result<(), String> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot remove {}: {e}", dir.display())),
+    }
+}
+
+/// Runs `f` as the export step: reports it, and turns a failure into the
+/// warning. A cancelled export is no warning: the run itself ends (the caller
+/// looks at the cancel flag before anything stops).
+fn as_step<T>(
+    on: Sink,
+    cancel: &Cancel,
+    f: impl FnOnce(Sink) -> Result<T, ExportError>,
+) -> Option<T> {
     on(Event::Started(Step::AppExport));
     let t = Instant::now();
     let result = f(on);
-    if let Err(e) = &result {
-        on(Event::Warning(skipped(e)));
+    match &result {
+        Ok(_) => on(Event::Finished(Step::AppExport, t.elapsed())),
+        Err(_) if cancel.is_cancelled() => on(Event::Failed(Step::AppExport, "cancelled".into())),
+        Err(e) => {
+            on(Event::Warning(skipped(&e.to_string())));
+            on(Event::Finished(Step::AppExport, t.elapsed()));
+        }
     }
-    on(Event::Finished(Step::AppExport, t.elapsed()));
     result.ok()
 }
 
@@ -122,13 +413,14 @@ fn as_step<T>(on: Sink, f: impl FnOnce(Sink) -> Result<T, String>) -> Option<T> 
 /// `partial` as `app.tar.zst` with its file index (SHA256SUMS covers both when
 /// the generation is published). None when it is off or failed (warned).
 pub fn archive_into(ctx: &Context, id: &str, partial: &Path, on: Sink) -> Option<Component> {
-    if !ctx.app_export {
+    if !ctx.application.export {
         return None;
     }
-    as_step(on, |on| {
+    as_step(on, &ctx.cancel, |on| {
         no_name_clash(ctx.inst)?;
         let dir = work_dir(ctx.inst)?;
-        let taken = take(ctx.inst, id, &dir, &ctx.cancel)?;
+        let limits = limits(&ctx.application);
+        let taken = take(ctx.inst, id, &dir, Existing::Replace, limits, &ctx.cancel)?;
         let archive_name = format!("{COMPONENT}.tar.zst");
         let index_name = format!("{COMPONENT}.files");
         let written = archive::write_archive(
@@ -173,13 +465,14 @@ fn taken_event(taken: &Taken) -> Event {
 /// restic kind: takes the export into its work folder, which the snapshot then
 /// reads beside the components (remove it with [`remove_if_there`] afterwards).
 pub fn take_for_snapshot(ctx: &Context, id: &str, on: Sink) -> Option<Component> {
-    if !ctx.app_export {
+    if !ctx.application.export {
         return None;
     }
-    as_step(on, |on| {
+    as_step(on, &ctx.cancel, |on| {
         no_name_clash(ctx.inst)?;
         let dir = work_dir(ctx.inst)?;
-        let taken = take(ctx.inst, id, &dir, &ctx.cancel)?;
+        let limits = limits(&ctx.application);
+        let taken = take(ctx.inst, id, &dir, Existing::Replace, limits, &ctx.cancel)?;
         on(taken_event(&taken));
         Ok(Component {
             name: COMPONENT.into(),
