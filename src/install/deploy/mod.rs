@@ -19,7 +19,7 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::{Installation, ROLE_STRUCTR};
+use super::Installation;
 use crate::cancel::Cancel;
 use crate::secrets::Secret;
 pub use http::{FetchError, Limits};
@@ -94,7 +94,8 @@ pub struct Trusted(BTreeSet<u32>);
 /// Whether Structr runs as `inst`'s configured service, and whom its port may
 /// belong to. `Err` says why the password must not be sent.
 pub fn trusted(inst: &Installation, structr_dir: &Path, port: u16) -> Result<Trusted, String> {
-    let svc = inst.service(ROLE_STRUCTR).ok_or(
+    // Every kind names its Structr service `structr`.
+    let svc = inst.service("structr").ok_or(
         "no Structr service is configured, so nothing shows that Structr is what answers on its port",
     )?;
     match svc.is_running() {
