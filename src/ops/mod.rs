@@ -1,6 +1,7 @@
 //! The procedures (backup, restore, verify, prune, recover) as sequences of steps that
 //! report `Event`s. They use `install` and `repo`; faces use them.
 
+mod app_dest;
 pub mod app_export;
 pub mod app_git;
 mod archiving;
