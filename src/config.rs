@@ -325,11 +325,23 @@ pub struct ApplicationConfig {
     /// On by default: it costs no downtime, and without a superuser password in
     /// structr.conf or an answer from Structr it is only a warning.
     pub export: bool,
+    /// The most the download and, apart, the unpacked export may hold (MiB); the
+    /// state folder's file system must have twice this free.
+    pub max_size_mb: u64,
+    /// How long the answer may pause (no byte at all) once Structr started sending.
+    pub idle_timeout_secs: u64,
+    /// How long the whole export may take, Structr's preparing included.
+    pub timeout_secs: u64,
 }
 
 impl Default for ApplicationConfig {
     fn default() -> Self {
-        Self { export: true }
+        Self {
+            export: true,
+            max_size_mb: 4096,
+            idle_timeout_secs: 60,
+            timeout_secs: 600,
+        }
     }
 }
 
@@ -573,6 +585,27 @@ fn bounds(config: &Config) -> Vec<Bound> {
             "installation",
             "start_timeout_secs",
             i.start_timeout_secs.into(),
+            1..=i128::from(MAX_TIMEOUT_SECS),
+            timeout,
+        ),
+        b(
+            "application",
+            "max_size_mb",
+            config.application.max_size_mb.into(),
+            1..=1_048_576,
+            "MiB the export's download, and apart its unpacked files, may hold",
+        ),
+        b(
+            "application",
+            "idle_timeout_secs",
+            config.application.idle_timeout_secs.into(),
+            1..=i128::from(MAX_TIMEOUT_SECS),
+            timeout,
+        ),
+        b(
+            "application",
+            "timeout_secs",
+            config.application.timeout_secs.into(),
             1..=i128::from(MAX_TIMEOUT_SECS),
             timeout,
         ),
@@ -1239,6 +1272,36 @@ keep_within = "1w3d"
         let off = parse("[application]\nexport = false\n", Path::new("c.toml")).unwrap();
         assert!(!off.application.export);
         assert!(parse("[application]\nexport = \"no\"\n", Path::new("c.toml")).is_err());
+    }
+
+    #[test]
+    fn application_export_bounds_are_checked() {
+        let d = parse("", Path::new("c.toml")).unwrap().application;
+        assert_eq!(
+            (d.max_size_mb, d.idle_timeout_secs, d.timeout_secs),
+            (4096, 60, 600)
+        );
+        for bad in [
+            "max_size_mb = 0",
+            "max_size_mb = 18446744073709551615",
+            "idle_timeout_secs = 0",
+            "idle_timeout_secs = 3601",
+            "timeout_secs = 18446744073709551615",
+        ] {
+            let text = format!("[application]\n{bad}\n");
+            let err = parse(&text, Path::new("c.toml")).unwrap_err().to_string();
+            let key = bad.split(' ').next().unwrap();
+            assert!(
+                err.contains(key) && err.contains("out of range") && err.contains("line 2"),
+                "{bad}: {err}"
+            );
+        }
+        let ok = parse(
+            "[application]\nmax_size_mb = 1\nidle_timeout_secs = 3600\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(ok.application.max_size_mb, 1);
     }
 
     #[test]

@@ -59,9 +59,12 @@ pub fn unpack(env: &Env, id: &str, name: &str, to: &Path) -> Result<()> {
 
 pub fn export_app(env: &Env, git: Option<&Path>, to: Option<&Path>) -> Result<()> {
     let inst = env.installation()?;
+    let settings = &env.config.application;
     let out = match (git, to) {
-        (Some(dir), _) => ops::app_git::to_git(&inst, &absolute(dir)?, &env.cancel)?,
-        (None, Some(dir)) => ops::app_git::to_folder(&inst, &absolute(dir)?, &env.cancel)?,
+        (Some(dir), _) => ops::app_git::to_git(&inst, &absolute(dir)?, settings, &env.cancel)?,
+        (None, Some(dir)) => {
+            ops::app_git::to_folder(&inst, &absolute(dir)?, settings, &env.cancel)?
+        }
         (None, None) => {
             let dir = std::env::current_dir()
                 .map_err(|e| Failure {
@@ -72,7 +75,7 @@ pub fn export_app(env: &Env, git: Option<&Path>, to: Option<&Path>) -> Result<()
                     "structr-app-{}",
                     crate::repo::generation::id_for(chrono::Utc::now())
                 ));
-            ops::app_git::to_folder(&inst, &dir, &env.cancel)?
+            ops::app_git::to_folder(&inst, &dir, settings, &env.cancel)?
         }
     };
     if env.cli.json {

@@ -57,6 +57,11 @@ pub trait ServiceControl: Send + Sync {
     fn wait_healthy(&self, _timeout: Duration) -> Result<(), ServiceError> {
         Ok(())
     }
+    /// The service's main process, where its manager knows one (systemd's
+    /// MainPID): whose user may hold Structr's port.
+    fn main_pid(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// A service controlled by configured command lines (the `custom` installation kind).

@@ -103,6 +103,13 @@ impl ServiceControl for SystemdService {
         })
     }
 
+    fn main_pid(&self) -> Option<u32> {
+        unit_property(&self.unit, "MainPID")
+            .parse()
+            .ok()
+            .filter(|pid| *pid > 0)
+    }
+
     fn wait_healthy(&self, timeout: Duration) -> Result<(), ServiceError> {
         super::service::wait_healthy(
             &self.name,

@@ -6,13 +6,19 @@
 //! own deployment import (`restore ID --only app --to DIR` unpacks it for that).
 
 use std::fs;
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+pub use super::app_dest::Existing;
+use super::app_dest::{check_destination, check_space, fresh_dir, place, remove_leftovers};
+use super::app_dest::{split, unnamed_file};
 use super::event::{Event, Sink, Step};
 use super::{state, Context};
 use crate::cancel::Cancel;
-use crate::install::{deploy, Installation, ROLE_APP, ROLE_STRUCTR};
+use crate::config::ApplicationConfig;
+use crate::install::deploy::{self, FetchError, Limits};
+use crate::install::{Installation, ROLE_APP, ROLE_STRUCTR};
 use crate::repo::archive;
 use crate::repo::file_index;
 use crate::repo::generation::Component;
@@ -39,6 +45,45 @@ pub struct Taken {
     pub url: String,
 }
 
+/// Why no export was taken.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ExportError {
+    /// Ctrl-C or SIGTERM: the run ends, no warning.
+    Cancelled,
+    /// Why, for the warning (never a credential).
+    Failed(String),
+}
+
+impl std::fmt::Display for ExportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExportError::Cancelled => f.write_str("cancelled"),
+            ExportError::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<String> for ExportError {
+    fn from(why: String) -> Self {
+        ExportError::Failed(why)
+    }
+}
+
+impl From<&str> for ExportError {
+    fn from(why: &str) -> Self {
+        ExportError::Failed(why.into())
+    }
+}
+
+/// The export's bounds from `[application]`.
+pub fn limits(a: &ApplicationConfig) -> Limits {
+    Limits {
+        max_bytes: a.max_size_mb.saturating_mul(1 << 20),
+        idle: Duration::from_secs(a.idle_timeout_secs),
+        total: Duration::from_secs(a.timeout_secs),
+    }
+}
+
 /// The folder an export of `inst` is unpacked into on its way to the repository:
 /// in the private state folder (the export holds the application's code), under a
 /// stable name so restic sees the same path each time.
@@ -48,21 +93,70 @@ pub fn work_dir(inst: &Installation) -> Result<PathBuf, String> {
 }
 
 /// Asks the running Structr of `inst` for its application export named `name`
-/// and unpacks it into `dir` (replaced if there).
-pub fn take(inst: &Installation, name: &str, dir: &Path, cancel: &Cancel) -> Result<Taken, String> {
+/// and unpacks it into `dir`. The download waits in an unnamed file in the
+/// private state folder; the export is unpacked into a fresh folder of
+/// unpredictable name beside `dir`, written relative to its open handle, and
+/// renamed to `dir` at the end: root never writes through a path another user
+/// could change meanwhile, and a failure leaves nothing behind.
+pub fn take(
+    inst: &Installation,
+    name: &str,
+    dir: &Path,
+    existing: Existing,
+    limits: Limits,
+    cancel: &Cancel,
+) -> Result<Taken, ExportError> {
+    let result = take_inner(inst, name, dir, existing, limits, cancel);
+    match result {
+        Err(_) if cancel.is_cancelled() => Err(ExportError::Cancelled),
+        other => other,
+    }
+}
+
+fn take_inner(
+    inst: &Installation,
+    name: &str,
+    dir: &Path,
+    existing: Existing,
+    limits: Limits,
+    cancel: &Cancel,
+) -> Result<Taken, ExportError> {
+    if cancel.is_cancelled() {
+        return Err(ExportError::Cancelled);
+    }
     let structr = inst
         .components
         .iter()
         .find(|c| c.role == ROLE_STRUCTR)
         .ok_or("the installation has no Structr folder to read structr.conf from")?;
     let ep = deploy::endpoint(&structr.path)?;
-    remove_if_there(dir)?;
-    let zip = dir.with_extension("zip");
-    let _ = fs::remove_file(&zip);
-    let unpacked = deploy::download_app(&ep, name, &zip, &|| cancel.is_cancelled())
-        .and_then(|_| unzip::unzip(&zip, dir, cancel));
-    let _ = fs::remove_file(&zip);
-    match unpacked {
+    let (parent, leaf) = split(dir)?;
+    fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    let parent_fd = unzip::open_dir(None, parent)
+        .map_err(|e| format!("cannot open the folder {}: {e}", parent.display()))?;
+    if existing == Existing::Replace {
+        remove_leftovers(parent, leaf);
+    }
+    check_destination(&parent_fd, dir, leaf, existing)?;
+    let private = state::private_dir(&state::state_dir())?;
+    check_space(&[(&private, limits.max_bytes), (parent, limits.max_bytes)])?;
+
+    let mut zip = unnamed_file(&private)?;
+    let got = deploy::download_app(inst, &structr.path, &ep, name, &mut zip, limits, cancel);
+    got.map_err(|e| match e {
+        FetchError::Cancelled => ExportError::Cancelled,
+        FetchError::Failed(why) => ExportError::Failed(why),
+    })?;
+    zip.seek(SeekFrom::Start(0))
+        .map_err(|e| format!("cannot read the downloaded export back: {e}"))?;
+
+    let (fresh, fresh_fd) = fresh_dir(&parent_fd, parent, leaf)?;
+    let placed = unzip::unzip_into(&mut zip, "the export", &fresh_fd, limits.max_bytes, cancel)
+        .and_then(|u| {
+            let fresh_leaf = fresh.file_name().unwrap_or_default();
+            place(&parent_fd, Path::new(fresh_leaf), dir, leaf, existing).map(|()| u)
+        });
+    match placed {
         Ok(u) => Ok(Taken {
             dir: dir.to_path_buf(),
             files: u.files,
@@ -70,17 +164,9 @@ pub fn take(inst: &Installation, name: &str, dir: &Path, cancel: &Cancel) -> Res
             url: ep.url(),
         }),
         Err(e) => {
-            let _ = fs::remove_dir_all(dir);
-            Err(e)
+            let _ = fs::remove_dir_all(&fresh);
+            Err(ExportError::Failed(e))
         }
-    }
-}
-
-pub fn remove_if_there(dir: &Path) -> Result<(), String> {
-    match fs::remove_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("cannot remove {}: {e}", dir.display())),
     }
 }
 
@@ -103,18 +189,37 @@ pub fn skipped(why: &str) -> String {
 
 /// The plan step, when the context asks for an export.
 pub fn plan_step(ctx: &Context) -> Option<Step> {
-    ctx.app_export.then_some(Step::AppExport)
+    ctx.application.export.then_some(Step::AppExport)
 }
 
-/// Runs `f` as the export step: reports it, and turns a failure into the warning.
-fn as_step<T>(on: Sink, f: impl FnOnce(Sink) -> Result<T, String>) -> Option<T> {
+/// Removes the export's work folder, if there.
+pub fn remove_if_there(dir: &Path) -> Result<(), String> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot remove {}: {e}", dir.display())),
+    }
+}
+
+/// Runs `f` as the export step: reports it, and turns a failure into the
+/// warning. A cancelled export is no warning: the run itself ends (the caller
+/// looks at the cancel flag before anything stops).
+fn as_step<T>(
+    on: Sink,
+    cancel: &Cancel,
+    f: impl FnOnce(Sink) -> Result<T, ExportError>,
+) -> Option<T> {
     on(Event::Started(Step::AppExport));
     let t = Instant::now();
     let result = f(on);
-    if let Err(e) = &result {
-        on(Event::Warning(skipped(e)));
+    match &result {
+        Ok(_) => on(Event::Finished(Step::AppExport, t.elapsed())),
+        Err(_) if cancel.is_cancelled() => on(Event::Failed(Step::AppExport, "cancelled".into())),
+        Err(e) => {
+            on(Event::Warning(skipped(&e.to_string())));
+            on(Event::Finished(Step::AppExport, t.elapsed()));
+        }
     }
-    on(Event::Finished(Step::AppExport, t.elapsed()));
     result.ok()
 }
 
@@ -122,13 +227,14 @@ fn as_step<T>(on: Sink, f: impl FnOnce(Sink) -> Result<T, String>) -> Option<T> 
 /// `partial` as `app.tar.zst` with its file index (SHA256SUMS covers both when
 /// the generation is published). None when it is off or failed (warned).
 pub fn archive_into(ctx: &Context, id: &str, partial: &Path, on: Sink) -> Option<Component> {
-    if !ctx.app_export {
+    if !ctx.application.export {
         return None;
     }
-    as_step(on, |on| {
+    as_step(on, &ctx.cancel, |on| {
         no_name_clash(ctx.inst)?;
         let dir = work_dir(ctx.inst)?;
-        let taken = take(ctx.inst, id, &dir, &ctx.cancel)?;
+        let limits = limits(&ctx.application);
+        let taken = take(ctx.inst, id, &dir, Existing::Replace, limits, &ctx.cancel)?;
         let archive_name = format!("{COMPONENT}.tar.zst");
         let index_name = format!("{COMPONENT}.files");
         let written = archive::write_archive(
@@ -173,13 +279,14 @@ fn taken_event(taken: &Taken) -> Event {
 /// restic kind: takes the export into its work folder, which the snapshot then
 /// reads beside the components (remove it with [`remove_if_there`] afterwards).
 pub fn take_for_snapshot(ctx: &Context, id: &str, on: Sink) -> Option<Component> {
-    if !ctx.app_export {
+    if !ctx.application.export {
         return None;
     }
-    as_step(on, |on| {
+    as_step(on, &ctx.cancel, |on| {
         no_name_clash(ctx.inst)?;
         let dir = work_dir(ctx.inst)?;
-        let taken = take(ctx.inst, id, &dir, &ctx.cancel)?;
+        let limits = limits(&ctx.application);
+        let taken = take(ctx.inst, id, &dir, Existing::Replace, limits, &ctx.cancel)?;
         on(taken_event(&taken));
         Ok(Component {
             name: COMPONENT.into(),

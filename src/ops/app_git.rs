@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::app_export;
+use super::app_export::{self, Existing, ExportError};
 use super::OpError;
 use crate::cancel::Cancel;
+use crate::config::ApplicationConfig;
 use crate::install::{command, Installation};
 
 /// What `export-app` wrote.
@@ -40,15 +41,40 @@ fn export_name() -> String {
     crate::repo::generation::id_for(Utc::now())
 }
 
-/// Into `dir`, a new or empty folder.
-pub fn to_folder(inst: &Installation, dir: &Path, cancel: &Cancel) -> Result<Exported, OpError> {
+/// A failed export as the command's error: cancelled is exit 5, like every run.
+fn op_error(e: ExportError) -> OpError {
+    match e {
+        ExportError::Cancelled => OpError::Cancelled {
+            detail: "nothing was written".into(),
+        },
+        ExportError::Failed(why) => OpError::failed(why),
+    }
+}
+
+/// Into `dir`, a new or empty folder of our own (see [`app_export::take`]: never
+/// through a path another user could change).
+pub fn to_folder(
+    inst: &Installation,
+    dir: &Path,
+    settings: &ApplicationConfig,
+    cancel: &Cancel,
+) -> Result<Exported, OpError> {
     if fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
         return Err(OpError::Refused(format!(
             "{} is not empty; name a new or empty folder (or use --git for a working tree that is replaced on each export)",
             dir.display()
         )));
     }
-    let taken = app_export::take(inst, &export_name(), dir, cancel).map_err(OpError::failed)?;
+    let limits = app_export::limits(settings);
+    let taken = app_export::take(
+        inst,
+        &export_name(),
+        dir,
+        Existing::NewOrEmpty,
+        limits,
+        cancel,
+    )
+    .map_err(op_error)?;
     Ok(Exported {
         dir: taken.dir,
         files: taken.files,
@@ -62,7 +88,12 @@ pub fn to_folder(inst: &Installation, dir: &Path, cancel: &Cancel) -> Result<Exp
 /// Into the git working tree `dir` (made and `git init`ed when needed): the
 /// previous export's files are replaced (`.git` is kept), and a commit is made
 /// when anything changed.
-pub fn to_git(inst: &Installation, dir: &Path, cancel: &Cancel) -> Result<Exported, OpError> {
+pub fn to_git(
+    inst: &Installation,
+    dir: &Path,
+    settings: &ApplicationConfig,
+    cancel: &Cancel,
+) -> Result<Exported, OpError> {
     fs::create_dir_all(dir)
         .map_err(|e| OpError::Refused(format!("cannot create {}: {e}", dir.display())))?;
     if !dir.join(".git").exists() {
@@ -78,8 +109,16 @@ pub fn to_git(inst: &Installation, dir: &Path, cancel: &Cancel) -> Result<Export
     }
     let incoming = dir.join(INCOMING);
     // Taken first: a failed export leaves the working tree as it was.
-    let taken =
-        app_export::take(inst, &export_name(), &incoming, cancel).map_err(OpError::failed)?;
+    let limits = app_export::limits(settings);
+    let taken = app_export::take(
+        inst,
+        &export_name(),
+        &incoming,
+        Existing::Replace,
+        limits,
+        cancel,
+    )
+    .map_err(op_error)?;
     let replaced = replace_contents(dir, &incoming);
     let _ = fs::remove_dir_all(&incoming);
     replaced?;

@@ -102,6 +102,10 @@ fn run_archive(
     let partial = repo.create_partial(&id)?;
     // While Structr still runs: its application export needs it up.
     let app = app_export::archive_into(ctx, &id, &partial, on);
+    if let Err(e) = super::refuse_if_cancelled(&ctx.cancel) {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(e);
+    }
     let clone_dir = partial.join(".clone");
     let mut window = Window::new(ctx.inst, "backup");
     let copy_started = Instant::now();

@@ -1,6 +1,7 @@
 //! The procedures (backup, restore, verify, prune, recover) as sequences of steps that
 //! report `Event`s. They use `install` and `repo`; faces use them.
 
+mod app_dest;
 pub mod app_export;
 pub mod app_git;
 mod archiving;
@@ -55,8 +56,9 @@ pub struct Context<'a> {
     /// The configured installation: its service commands go into each
     /// generation's runbook.
     pub configured: InstallationConfig,
-    /// Ask the running Structr for its application export before a backup stops it.
-    pub app_export: bool,
+    /// `[application]`: whether to ask the running Structr for its application
+    /// export before a backup stops it, and the export's bounds.
+    pub application: crate::config::ApplicationConfig,
     /// `[snapshot]`: how a snapshot backup is taken, and how prune deletes one.
     pub snapshot: crate::config::SnapshotConfig,
     /// This backup is a snapshot backup (`backup --snapshot`, `[snapshot] default`).
@@ -74,7 +76,10 @@ impl<'a> Context<'a> {
             cancel: Cancel::new(),
             reflink: false,
             configured: InstallationConfig::default(),
-            app_export: false,
+            application: crate::config::ApplicationConfig {
+                export: false,
+                ..Default::default()
+            },
             snapshot: Default::default(),
             snapshot_run: false,
         }
@@ -97,10 +102,22 @@ impl<'a> Context<'a> {
             },
             cancel,
             reflink: config.repository.reflink,
-            app_export: config.application.export,
+            application: config.application.clone(),
             snapshot: config.snapshot.clone(),
             snapshot_run: config.snapshot.default,
         }
+    }
+}
+
+/// Ends a run that was cancelled (Ctrl-C, SIGTERM) before anything stops: looked
+/// at right before the first stop, so a cancel during the export or the preflight
+/// leaves every service untouched.
+pub fn refuse_if_cancelled(cancel: &Cancel) -> Result<(), OpError> {
+    match cancel.is_cancelled() {
+        true => Err(OpError::Cancelled {
+            detail: "nothing was stopped and no generation was written".into(),
+        }),
+        false => Ok(()),
     }
 }
 

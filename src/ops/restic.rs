@@ -147,6 +147,12 @@ pub fn backup(
     // While Structr still runs; its folder is one more path of the same snapshot.
     let app = app_export::take_for_snapshot(ctx, &id, on);
     let app_dir = app.as_ref().map(|c| c.source.clone());
+    if let Err(e) = super::refuse_if_cancelled(&ctx.cancel) {
+        if let Some(dir) = &app_dir {
+            let _ = app_export::remove_if_there(dir);
+        }
+        return Err(e);
+    }
     components.extend(app);
     let mut manifest = new_manifest(
         ctx,
@@ -461,9 +467,10 @@ pub fn extract(
             .snapshot
             .as_deref()
             .ok_or_else(|| OpError::Verify(format!("{} names no snapshot", m.id)))?;
+        // Made fresh and exclusively under a name nobody can guess: a predictable
+        // one beside a target in a shared folder could be made first, as a link.
         let unpack =
-            swap::unpack_path(&p.target, &m.id).map_err(|e| OpError::failed(e.to_string()))?;
-        remove_if_there(&unpack)?;
+            swap::make_unpack_dir(&p.target, &m.id).map_err(|e| OpError::failed(e.to_string()))?;
         let done = r
             .restore(snapshot, &c.source, &unpack, cancel)
             .map_err(OpError::from);
@@ -516,15 +523,4 @@ fn inside(dir: &Path, source: &Path) -> PathBuf {
         }
     }
     p
-}
-
-fn remove_if_there(p: &Path) -> Result<(), OpError> {
-    match fs::remove_dir_all(p) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(OpError::Refused(format!(
-            "cannot remove the old folder {}: {e}",
-            p.display()
-        ))),
-    }
 }

@@ -345,7 +345,10 @@ pub fn run(
         cancel: ctx.cancel.clone(),
         reflink: false,
         configured: ctx.configured.clone(),
-        app_export: false,
+        application: crate::config::ApplicationConfig {
+            export: false,
+            ..Default::default()
+        },
         snapshot: Default::default(),
         snapshot_run: false,
     };
@@ -437,9 +440,6 @@ pub fn run(
     if result.is_err() {
         for p in &placements {
             let _ = fs::remove_dir_all(&p.staging);
-            if let Ok(unpack) = swap::unpack_path(&p.target, &manifest.id) {
-                let _ = fs::remove_dir_all(unpack);
-            }
         }
     }
     let closing = window.close(on);

@@ -349,6 +349,10 @@ fn run_lvm(
     let started = Instant::now();
     let partial = repo.create_partial(&id)?;
     let app = app_export::archive_into(ctx, &id, &partial, on);
+    if let Err(e) = super::refuse_if_cancelled(&ctx.cancel) {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(e);
+    }
     let mut snaps = Snapshots {
         taken: Vec::new(),
         mounts: Vec::new(),

@@ -23,6 +23,8 @@ pub enum SwapError {
     Sync { path: PathBuf, source: io::Error },
     #[error("{} has no parent folder", target.display())]
     NoParent { target: PathBuf },
+    #[error("cannot create a folder beside {}: {source}", target.display())]
+    Create { target: PathBuf, source: io::Error },
 }
 
 fn file_name(target: &Path) -> String {
@@ -68,19 +70,35 @@ pub fn is_kept_path(target: &Path, kept: &Path) -> bool {
     is_generation_id(id)
 }
 
-/// `.<name>.restic-<id>` beside the target: where restic restores the component
-/// (under its full path) before it is moved to the staging folder.
-pub fn unpack_path(target: &Path, id: &str) -> Result<PathBuf, SwapError> {
-    Ok(parent(target)?.join(format!(".{}.restic-{id}", file_name(target))))
+/// Makes `.<name>.restic-<id>.XXXXXX` beside the target, with an unpredictable
+/// suffix, exclusively and mode 0700 (mkdtemp): where restic restores the
+/// component (under its full path) before it is moved to the staging folder. A
+/// name nobody can guess or make first, in a folder nobody else can enter, even
+/// when the target's parent is a shared (1777) folder.
+pub fn make_unpack_dir(target: &Path, id: &str) -> Result<PathBuf, SwapError> {
+    let template = parent(target)?.join(format!(".{}.restic-{id}.XXXXXX", file_name(target)));
+    nix::unistd::mkdtemp(&template).map_err(|e| SwapError::Create {
+        target: target.to_path_buf(),
+        source: io::Error::from(e),
+    })
 }
 
 /// Whether `name` (a folder beside `target`) is one of our staging (or restic
 /// unpack) folders for it.
 pub fn is_staging_name(target: &Path, name: &str) -> bool {
-    ["restore", "restic"].iter().any(|kind| {
-        name.strip_prefix(&format!(".{}.{kind}-", file_name(target)))
-            .is_some_and(is_generation_id)
-    })
+    let restic_unpack = |rest: &str| {
+        rest.rsplit_once('.').is_some_and(|(id, random)| {
+            is_generation_id(id)
+                && random.len() == 6
+                && random.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+    };
+    let base = file_name(target);
+    name.strip_prefix(&format!(".{base}.restore-"))
+        .is_some_and(is_generation_id)
+        || name
+            .strip_prefix(&format!(".{base}.restic-"))
+            .is_some_and(restic_unpack)
 }
 
 /// Where `recover` moves a half-restored target before putting the old one back.
@@ -142,6 +160,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn restic_unpack_folders_are_fresh_private_and_recognised() {
+        let t = tempfile::tempdir().unwrap();
+        let target = t.path().join("app");
+        let id = "20261124T031500Z";
+        let a = make_unpack_dir(&target, id).unwrap();
+        let b = make_unpack_dir(&target, id).unwrap();
+        assert_ne!(a, b, "unpredictable, never the same");
+        use std::os::unix::fs::PermissionsExt;
+        let meta = fs::symlink_metadata(&a).unwrap();
+        assert!(meta.is_dir() && meta.permissions().mode() & 0o777 == 0o700);
+        let name = a.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with(".app.restic-20261124T031500Z."), "{name}");
+        assert!(is_staging_name(&target, name));
+    }
+
+    #[test]
     fn names_are_derived_and_recognised() {
         let t = Path::new("/var/lib/neo4j/data");
         let id = "20261124T031500Z";
@@ -152,6 +186,9 @@ mod tests {
         assert!(is_staging_name(t, ".data.restore-20261124T031500Z"));
         assert!(!is_staging_name(t, ".data.restore-../../etc"));
         assert!(!is_staging_name(t, ".other.restore-20261124T031500Z"));
+        assert!(is_staging_name(t, ".data.restic-20261124T031500Z.a1B2c3"));
+        assert!(!is_staging_name(t, ".data.restic-20261124T031500Z"));
+        assert!(!is_staging_name(t, ".data.restic-20261124T031500Z.../.."));
         assert!(is_kept_path(
             t,
             Path::new("/var/lib/neo4j/data.pre-restore-20261124T031500Z")

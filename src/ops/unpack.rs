@@ -5,6 +5,7 @@
 //! the application export (`app`) comes back out, for Structr's deployment import.
 
 use std::fs;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -49,7 +50,32 @@ pub fn run(
                 names.join(", ")
             ))
         })?;
-    check_target(to)?;
+    let made = check_target(to)?;
+    let result = unpack(store, &m, &c, to, cancel, on);
+    if result.is_err() && made {
+        // Only the folder made above, and only while empty.
+        let _ = fs::remove_dir(to);
+    }
+    result?;
+    Ok(Unpacked {
+        id: m.id.clone(),
+        component: c.name,
+        dir: to.to_path_buf(),
+        files: c.files,
+        bytes: c.bytes,
+    })
+}
+
+fn unpack(
+    store: &Store,
+    m: &generation::Manifest,
+    c: &Component,
+    to: &Path,
+    cancel: &Cancel,
+    on: Sink,
+) -> Result<(), OpError> {
+    let id = m.id.as_str();
+    let name = c.name.as_str();
     // Owners by name, as a restore maps them (numbers stay where a name is unknown).
     let owner_map = owners::owner_map(&owners::mappings(&m.owners));
     let step = Step::Extract(c.name.clone());
@@ -57,7 +83,7 @@ pub fn run(
     match store {
         Store::Archive(repo) => {
             let dir = repo.path_of(id);
-            check_sums(&dir, &c, cancel)?;
+            check_sums(&dir, c, cancel)?;
             let index = file_index::read_index(&dir.join(&c.index))
                 .map_err(|e| OpError::Verify(format!("{}: {e}", c.index)))?;
             on(Event::Started(step.clone()));
@@ -90,7 +116,7 @@ pub fn run(
                 bytes: c.bytes,
                 files: c.files,
             };
-            restic::extract(r, &m, &c, &p, &owner_map, cancel, on)?;
+            restic::extract(r, m, c, &p, &owner_map, cancel, on)?;
         }
         Store::Rclone(r) => {
             return Err(OpError::Refused(format!(
@@ -99,22 +125,30 @@ pub fn run(
             )))
         }
     }
-    Ok(Unpacked {
-        id: m.id.clone(),
-        component: c.name,
-        dir: to.to_path_buf(),
-        files: c.files,
-        bytes: c.bytes,
-    })
+    Ok(())
 }
 
-/// `to` must be a new or empty folder; its parent is made when missing.
-fn check_target(to: &Path) -> Result<(), OpError> {
+/// `to` must be a new folder, or an empty one of our own; a new one is made here,
+/// exclusively (mode 0700), so that from now on it is ours: in a shared (1777)
+/// parent nobody else can swap it or put a link into it while we write. A folder
+/// or link another user made is refused, never written into or through.
+/// Whether it made the folder.
+fn check_target(to: &Path) -> Result<bool, OpError> {
     match fs::symlink_metadata(to) {
-        Ok(meta) if !meta.is_dir() => {
-            return Err(OpError::Refused(format!(
-                "{} exists and is not a folder; name a new or empty folder",
-                to.display()
+        Ok(meta) if meta.file_type().is_symlink() => Err(OpError::Refused(format!(
+            "{} is a symbolic link; name a new folder (nothing is unpacked through a link)",
+            to.display()
+        ))),
+        Ok(meta) if !meta.is_dir() => Err(OpError::Refused(format!(
+            "{} exists and is not a folder; name a new or empty folder",
+            to.display()
+        ))),
+        Ok(meta) if meta.uid() != nix::unistd::geteuid().as_raw() => {
+            Err(OpError::Refused(format!(
+                "{} belongs to uid {}, not to uid {} who runs this; name a new folder (nothing is unpacked into a folder another user controls)",
+                to.display(),
+                meta.uid(),
+                nix::unistd::geteuid()
             )))
         }
         Ok(_) => {
@@ -122,11 +156,12 @@ fn check_target(to: &Path) -> Result<(), OpError> {
                 .map_err(|e| OpError::Refused(format!("cannot read {}: {e}", to.display())))?
                 .next()
                 .is_none();
-            if !empty {
-                return Err(OpError::Refused(format!(
+            match empty {
+                true => Ok(false),
+                false => Err(OpError::Refused(format!(
                     "{} is not empty; name a new or empty folder (nothing is unpacked over existing files)",
                     to.display()
-                )));
+                ))),
             }
         }
         Err(_) => {
@@ -135,9 +170,15 @@ fn check_target(to: &Path) -> Result<(), OpError> {
                     OpError::Refused(format!("cannot create {}: {e}", parent.display()))
                 })?;
             }
+            fs::DirBuilder::new().mode(0o700).create(to).map_err(|e| {
+                OpError::Refused(format!(
+                    "cannot create {}: {e}; name a new folder",
+                    to.display()
+                ))
+            })?;
+            Ok(true)
         }
     }
-    Ok(())
 }
 
 /// The component's archive and index against SHA256SUMS (only these two: the

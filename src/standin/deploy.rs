@@ -209,7 +209,7 @@ mod tests {
         let out = t.path().join("out");
         let z = t.path().join("b.zip");
         fs::write(&z, &b).unwrap();
-        crate::repo::unzip::unzip(&z, &out, &crate::cancel::Cancel::new()).unwrap();
+        crate::repo::unzip::unzip(&z, &out, 1 << 30, &crate::cancel::Cancel::new()).unwrap();
         assert!(fs::read_to_string(out.join("schema/schema.json"))
             .unwrap()
             .contains("Invoice"));
