@@ -485,6 +485,7 @@ fn validate(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError>
     validate_paths(config, text, path)?;
     validate_offsite(config, text, path)?;
     validate_notify(&config.notify, text, path)?;
+    validate_places(config, text, path)?;
     if inst.stop_timeout_secs == 0 || inst.start_timeout_secs == 0 {
         return Err(fail(
             "stop_timeout_secs",
@@ -720,6 +721,90 @@ fn validate_notify(n: &NotifyConfig, text: &str, path: &Path) -> Result<(), Conf
                     .into(),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Places that must stay apart: an off-site copy is somewhere else than the
+/// repository (the same folder would count as a copy already there), and neither
+/// it, the repository nor the drill's scratch folder lies inside a folder a
+/// restore replaces whole (Neo4j's data folder, Structr's folder): a backup would
+/// archive them into themselves, a restore would swap them away, and a drill
+/// would write where production lives.
+fn validate_places(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError> {
+    let fail = |key: &str, message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: line_of_key(text, key),
+        message,
+    };
+    let inst = &config.installation;
+    let targets: Vec<(&str, PathBuf)> = [
+        ("neo4j_data", &inst.neo4j_data),
+        ("structr_dir", &inst.structr_dir),
+    ]
+    .into_iter()
+    .filter_map(|(k, p)| p.as_deref().map(|p| (k, lexical(p))))
+    .collect();
+    let inside_target = |p: &Path| {
+        let p = lexical(p);
+        targets
+            .iter()
+            .find(|(_, t)| p.starts_with(t))
+            .map(|(k, t)| format!("{k} {}", t.display()))
+    };
+    let repo = config.repository_path();
+    let repo_text = repo.to_string_lossy().to_string();
+    let repo_local = !is_backend_location(&repo_text);
+    if let Some(t) = inside_target(&repo).filter(|_| repo_local) {
+        return Err(fail(
+            "path",
+            format!(
+                "[repository] path {repo_text} is inside {t}: a backup would archive the repository into itself and a restore would swap it away; put the repository outside the installation, e.g. /var/backups/structr"
+            ),
+        ));
+    }
+    for o in &config.offsite {
+        let local = !is_backend_location(&o.path) && !o.path.starts_with("rclone:");
+        let same = match (local, repo_local) {
+            (true, true) => lexical(Path::new(&o.path)) == lexical(&repo),
+            _ => o.path == repo_text,
+        };
+        if same {
+            return Err(fail(
+                "path",
+                format!(
+                    "[[offsite]] {}: path {} is the repository itself, so every copy would count as \"already there\"; name another disk or machine",
+                    o.name, o.path
+                ),
+            ));
+        }
+        if local && repo_local && lexical(Path::new(&o.path)).starts_with(lexical(&repo)) {
+            return Err(fail(
+                "path",
+                format!(
+                    "[[offsite]] {}: path {} is inside the repository {repo_text}: a copy there is lost with the repository; name another disk or machine",
+                    o.name, o.path
+                ),
+            ));
+        }
+        if let Some(t) = inside_target(Path::new(&o.path)).filter(|_| local) {
+            return Err(fail(
+                "path",
+                format!(
+                    "[[offsite]] {}: path {} is inside {t}, which a restore replaces whole (and a backup would archive the copies); name a folder outside the installation",
+                    o.name, o.path
+                ),
+            ));
+        }
+    }
+    if let Some(t) = inside_target(&config.drill.scratch) {
+        return Err(fail(
+            "scratch",
+            format!(
+                "[drill] scratch {} is inside {t}: a drill never writes where production lives; use a folder outside the installation, e.g. /var/tmp",
+                config.drill.scratch.display()
+            ),
+        ));
     }
     Ok(())
 }
