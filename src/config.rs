@@ -809,6 +809,72 @@ fn validate_places(config: &Config, text: &str, path: &Path) -> Result<(), Confi
     Ok(())
 }
 
+#[cfg(test)]
+mod places_tests {
+    use super::*;
+
+    const BASE: &str = "[repository]\npath = \"/srv/backups/structr\"\n\n[installation]\nkind = \"custom\"\nneo4j_data = \"/srv/neo4j/data\"\nstructr_dir = \"/srv/structr\"\nneo4j = { start = \"a\", stop = \"b\", status = \"c\" }\nstructr = { start = \"a\", stop = \"b\", status = \"c\" }\n";
+
+    fn refused(extra: &str) -> String {
+        match parse(&format!("{BASE}{extra}"), Path::new("c.toml")) {
+            Ok(_) => panic!("accepted: {extra}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_off_site_copy_in_the_repository_or_the_installation_is_refused() {
+        let e = refused("\n[[offsite]]\nname = \"usb\"\npath = \"/srv/backups/structr/\"\n");
+        assert!(e.contains("is the repository itself"), "{e}");
+        let e = refused("\n[[offsite]]\nname = \"usb\"\npath = \"/srv/backups/structr/copies\"\n");
+        assert!(e.contains("inside the repository"), "{e}");
+        let e =
+            refused("\n[[offsite]]\nname = \"usb\"\npath = \"/srv/structr/../structr/backups\"\n");
+        assert!(e.contains("inside structr_dir /srv/structr"), "{e}");
+        let e = refused("\n[[offsite]]\nname = \"usb\"\npath = \"/srv/neo4j/data/copies\"\n");
+        assert!(e.contains("inside neo4j_data /srv/neo4j/data"), "{e}");
+        // Beside them is fine, and so is a remote.
+        for path in ["/mnt/usb/structr", "rclone:nas:structr"] {
+            let text = format!("{BASE}\n[[offsite]]\nname = \"usb\"\npath = \"{path}\"\n");
+            assert!(parse(&text, Path::new("c.toml")).is_ok(), "{path}");
+        }
+    }
+
+    #[test]
+    fn a_restic_off_site_equal_to_the_repository_is_refused() {
+        let text = BASE.replace(
+            "path = \"/srv/backups/structr\"",
+            "kind = \"restic\"\npath = \"sftp:nas:/structr\"",
+        );
+        let e = parse(
+            &format!("{text}\n[[offsite]]\nname = \"nas\"\npath = \"sftp:nas:/structr\"\n"),
+            Path::new("c.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("is the repository itself"), "{e}");
+    }
+
+    #[test]
+    fn a_drill_scratch_or_repository_inside_the_installation_is_refused() {
+        let e = refused("\n[drill]\nscratch = \"/srv/neo4j/data/tmp\"\n");
+        assert!(
+            e.contains("[drill] scratch") && e.contains("where production lives"),
+            "{e}"
+        );
+        let e = refused("\n[drill]\nscratch = \"/srv/structr\"\n");
+        assert!(e.contains("inside structr_dir"), "{e}");
+        let text = BASE.replace("/srv/backups/structr", "/srv/structr/backups");
+        let e = parse(&text, Path::new("c.toml")).unwrap_err().to_string();
+        assert!(e.contains("archive the repository into itself"), "{e}");
+        assert!(parse(
+            &format!("{BASE}\n[drill]\nscratch = \"/srv/scratch\"\n"),
+            Path::new("c.toml")
+        )
+        .is_ok());
+    }
+}
+
 /// The first line that assigns `key` (for messages; 0 when it is not written at all).
 fn line_of_key(text: &str, key: &str) -> usize {
     text.lines()

@@ -380,3 +380,35 @@ fn run_container(image: &str, data: &Path, timeout: Duration) -> Result<String, 
     let _ = docker(&["rm", "-f", &name]);
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_a_drill_makes_are_recognised() {
+        let name = scratch_name("20261124T031500Z-2").unwrap();
+        assert_eq!(drill_pid(&name), Some(std::process::id() as i32));
+        assert_ne!(
+            name,
+            scratch_name("20261124T031500Z-2").unwrap(),
+            "unpredictable"
+        );
+        // Made before the random part was added.
+        assert_eq!(
+            drill_pid("structr-backup-drill-20261124T031500Z-4242"),
+            Some(4242)
+        );
+        for other in [
+            "structr-backup-drill-",
+            "structr-backup-drill-notes",
+            "structr-backup-drill-20261124T031500Z",
+            "structr-backup-drill-20261124T031500Z-",
+            "structr-backup-drill-20261124T031500Z-x1-0123456789abcdef",
+            "structr-backup-drill-../etc-1",
+            "notes",
+        ] {
+            assert_eq!(drill_pid(other), None, "{other}");
+        }
+    }
+}
