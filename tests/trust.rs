@@ -446,3 +446,48 @@ fn a_checksum_list_naming_a_path_out_of_the_generation_reads_nothing_there() {
         text(&out)
     );
 }
+
+#[test]
+fn labels_lose_bidi_overrides_and_line_separators() {
+    let sb = flag_sandbox();
+    // "invoice_RLO_fdp.exe" shows as "invoice_exe.pdf" on a terminal.
+    let out = sb.cli(&[
+        "backup",
+        "--label",
+        "invoice_\u{202e}fdp.exe\u{2066}x\u{2069}\u{200f}\u{2028}end",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = sb.generations()[0].clone();
+    let reordering = |s: &str| {
+        s.chars().any(|c| {
+            matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+        })
+    };
+    let out = sb.cli(&["show", "--json", &id]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let label = v["label"].as_str().unwrap();
+    assert!(!reordering(label), "{label:?}");
+    assert!(
+        label.starts_with("invoice_") && label.ends_with("end"),
+        "{label:?}"
+    );
+    let stored = fs::read_to_string(sb.repo.join(&id).join("manifest.toml")).unwrap();
+    assert!(!reordering(&stored), "stored without them: {stored}");
+
+    // One planted in the manifest by someone who can write the repository is
+    // shown without it too.
+    fs::write(
+        sb.repo.join(&id).join("manifest.toml"),
+        stored.replace("invoice_", "invoice_\u{202e}"),
+    )
+    .unwrap();
+    for args in [vec!["list"], vec!["show", &id]] {
+        let out = sb.cli(&args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        assert!(
+            !reordering(&String::from_utf8_lossy(&out.stdout)),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+}

@@ -753,7 +753,8 @@ fn show_runbook(env: &Env, id: &str) -> Result<()> {
     }
     let (text, stored) = match ops::runbook::stored(store, &m) {
         Ok(text) => (text, true),
-        Err(why) => {
+        Err(ops::runbook::NotStored::Changed(why)) => return Err(OpError::Verify(why).into()),
+        Err(ops::runbook::NotStored::Missing(why)) => {
             errln!(
                 "generation {id} carries no {} ({why}); this one is written now from its manifest",
                 ops::runbook::FILE
@@ -1037,7 +1038,7 @@ fn recover(env: &Env) -> Result<()> {
     let inst = env.installation()?;
     let ctx = env.context(&inst);
     let mut r = Renderer::new();
-    let out = ops::recover::run(&ctx, &mut |e| tee(&mut r, e))?;
+    let out = ops::recover::run(&ctx, &env.config.drill.scratch, &mut |e| tee(&mut r, e))?;
     drop(r);
     match &out.record {
         None => outln!("nothing to recover: no interrupted run left services stopped"),

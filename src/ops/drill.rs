@@ -5,7 +5,8 @@
 //! installation's own Neo4j image in a throwaway container without network, for
 //! other installations the configured `[drill] command`. Then it is stopped and
 //! the scratch folder removed, whatever happened. The result is recorded in the
-//! generation (`last_drill`).
+//! generation (`last_drill`). A drill killed before it could remove its copy
+//! leaves it behind; the next drill and `recover` remove it (`remove_leftovers`).
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,8 @@ impl Drop for Scratch {
 /// a drill that ran and failed is `Ok` with `ok: false` and the reason.
 pub fn run(ctx: &Context, cfg: &DrillConfig, id: &str, on: Sink) -> Result<DrillRecord, OpError> {
     let m = ctx.store.manifest(id)?;
+    check_scratch(ctx.inst, &cfg.scratch)?;
+    remove_leftovers(&cfg.scratch, on);
     if let Some(why) = super::snapshot::restore_refusal(&m) {
         return Err(OpError::Refused(format!(
             "{why}; a drill needs a generation with archives (drill another id)"
@@ -58,12 +61,9 @@ pub fn run(ctx: &Context, cfg: &DrillConfig, id: &str, on: Sink) -> Result<Drill
             crate::units::bytes(free)
         )));
     }
-    // Owner-only: the copy holds structr.conf with its passwords.
-    let scratch = Scratch(
-        cfg.scratch
-            .join(format!("structr-backup-drill-{id}-{}", std::process::id())),
-    );
-    let _ = std::fs::remove_dir_all(&scratch.0);
+    // Owner-only: the copy holds structr.conf with its passwords. Made by mkdir,
+    // which fails on anything already there (a planted folder or link).
+    let scratch = Scratch(cfg.scratch.join(scratch_name(id)?));
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&scratch.0)
@@ -93,6 +93,104 @@ pub fn run(ctx: &Context, cfg: &DrillConfig, id: &str, on: Sink) -> Result<Drill
     Ok(record)
 }
 
+/// Names of drill copies: `structr-backup-drill-<id>-<pid>-<16 random hex digits>`
+/// (before the random part was added: `…-<id>-<pid>`).
+const PREFIX: &str = "structr-backup-drill-";
+
+/// A fresh, unpredictable name for this drill's copy.
+fn scratch_name(id: &str) -> Result<String, OpError> {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| OpError::failed(format!("cannot read /dev/urandom: {e}")))?;
+    let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("{PREFIX}{id}-{}-{random}", std::process::id()))
+}
+
+/// The process id in the name of a drill's copy; None when `name` is not one.
+fn drill_pid(name: &str) -> Option<i32> {
+    let rest = name.strip_prefix(PREFIX)?;
+    let rest = match rest.rsplit_once('-') {
+        Some((before, r)) if r.len() == 16 && r.bytes().all(|b| b.is_ascii_hexdigit()) => before,
+        _ => rest,
+    };
+    let (id, pid) = rest.rsplit_once('-')?;
+    let plain = !pid.is_empty() && pid.len() <= 10 && pid.bytes().all(|b| b.is_ascii_digit());
+    match plain && crate::repo::generation::is_generation_id(id) {
+        true => pid.parse().ok(),
+        false => None,
+    }
+}
+
+/// Removes the copies that drills killed before they could clean up left in
+/// `scratch` (they hold structr.conf with the superuser password, and the store).
+/// Only folders with a drill copy's name, made by us (our uid, mode 0700, not a
+/// link) by a process that is gone; nothing else in the folder is touched.
+pub fn remove_leftovers(scratch: &Path, on: Sink) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(scratch) else {
+        return removed;
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(drill_pid) else {
+            continue;
+        };
+        let path = entry.path();
+        let ours = std::fs::symlink_metadata(&path)
+            .is_ok_and(|m| m.is_dir() && m.uid() == me && m.mode() & 0o777 == 0o700);
+        // A drill still running (here or for another installation) keeps its copy.
+        let alive = pid == std::process::id() as i32
+            || nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+                .map_or_else(|e| e != nix::errno::Errno::ESRCH, |()| true);
+        if !ours || alive {
+            continue;
+        }
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => {
+                on(Event::Info(format!(
+                    "removed {}, the copy an interrupted drill left (process {pid})",
+                    path.display()
+                )));
+                removed.push(path);
+            }
+            Err(e) => on(Event::Warning(format!(
+                "cannot remove {}, the copy an interrupted drill left: {e}",
+                path.display()
+            ))),
+        }
+    }
+    removed
+}
+
+/// The scratch folder must be one no other user can swap under us, and never
+/// inside the installation's folders: a drill does not write where production lives.
+fn check_scratch(inst: &Installation, scratch: &Path) -> Result<(), OpError> {
+    let walked = crate::repo::trust::walk(scratch).map_err(|u| {
+        OpError::Refused(format!(
+            "[drill] scratch {}: {}. {}",
+            scratch.display(),
+            u.reason,
+            u.fix
+        ))
+    })?;
+    let resolved = walked.resolved();
+    for c in &inst.components {
+        let target = c.path.canonicalize().unwrap_or_else(|_| c.path.clone());
+        if resolved.starts_with(&target) {
+            return Err(OpError::Refused(format!(
+                "[drill] scratch {} is inside {} ({}): a drill never writes where production lives; set [drill] scratch to a folder outside the installation, e.g. /var/tmp",
+                scratch.display(),
+                c.path.display(),
+                c.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Extracts every component into `scratch/<name>`, checking each file's sha256;
 /// returns the copy of Neo4j's data folder.
 fn restore_copy(ctx: &Context, m: &Manifest, scratch: &Path, on: Sink) -> Result<PathBuf, OpError> {
@@ -107,7 +205,7 @@ fn restore_copy(ctx: &Context, m: &Manifest, scratch: &Path, on: Sink) -> Result
     };
     match &ctx.store {
         Store::Archive(repo) => {
-            let dir = repo.path_of(&m.id);
+            let dir = repo.trusted_generation(&m.id)?;
             verify::quick(&dir, m, &ctx.cancel, on)?;
             for c in &m.components {
                 let index = file_index::read_index(&dir.join(&c.index))
@@ -281,4 +379,36 @@ fn run_container(image: &str, data: &Path, timeout: Duration) -> Result<String, 
     let _ = docker(&["stop", "-t", "30", &name]);
     let _ = docker(&["rm", "-f", &name]);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_a_drill_makes_are_recognised() {
+        let name = scratch_name("20261124T031500Z-2").unwrap();
+        assert_eq!(drill_pid(&name), Some(std::process::id() as i32));
+        assert_ne!(
+            name,
+            scratch_name("20261124T031500Z-2").unwrap(),
+            "unpredictable"
+        );
+        // Made before the random part was added.
+        assert_eq!(
+            drill_pid("structr-backup-drill-20261124T031500Z-4242"),
+            Some(4242)
+        );
+        for other in [
+            "structr-backup-drill-",
+            "structr-backup-drill-notes",
+            "structr-backup-drill-20261124T031500Z",
+            "structr-backup-drill-20261124T031500Z-",
+            "structr-backup-drill-20261124T031500Z-x1-0123456789abcdef",
+            "structr-backup-drill-../etc-1",
+            "notes",
+        ] {
+            assert_eq!(drill_pid(other), None, "{other}");
+        }
+    }
 }

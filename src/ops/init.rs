@@ -13,6 +13,11 @@ use crate::repo::store::Store;
 /// Creates `store` when it is not there; returns what was done, one line each.
 pub fn create(store: &Store, like: Option<&Restic>) -> Result<Vec<String>, OpError> {
     let mut done = Vec::new();
+    // A folder made where another user can change its path would be refused by
+    // every later run: say so now, before anything is made.
+    if let Some(folder) = store.local_folder() {
+        crate::repo::generation::Repo::new(folder).check_trusted()?;
+    }
     match store {
         Store::Rclone(r) => done.push(format!(
             "{}: rclone makes the folder on the first copy",

@@ -220,7 +220,7 @@ fn copy_folder(
         return Ok("already there".into());
     }
     dst.clean_leftovers()?;
-    let from = src.path_of(&m.id);
+    let from = src.trusted_generation(&m.id)?;
     let partial = dst.create_partial(&m.id)?;
     let result = (|| -> Result<(), OpError> {
         // Everything SHA256SUMS seals travels (the runbook too), and at least the

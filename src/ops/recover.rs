@@ -1,11 +1,12 @@
 //! Recovery after an interrupted run (killed, power loss): put back folders a restore
 //! was swapping, start the services the journal lists as stopped by us, and remove
-//! leftovers (staging folders beside the targets, unfinished generations). It acts
+//! leftovers (staging folders beside the targets, unfinished generations, copies
+//! interrupted drills left in the drill's scratch folder). It acts
 //! only on paths derived from the configured installation: a journal entry naming
 //! anything else is ignored with a warning. Everything it does, it says.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::event::{Event, Sink};
 use super::journal::{self, Journal};
@@ -22,7 +23,8 @@ pub struct Outcome {
     pub removed: Vec<PathBuf>,
 }
 
-pub fn run(ctx: &Context, on: Sink) -> Result<Outcome, OpError> {
+/// `drill_scratch`: the `[drill] scratch` folder, where a killed drill leaves its copy.
+pub fn run(ctx: &Context, drill_scratch: &Path, on: Sink) -> Result<Outcome, OpError> {
     let _installation = state::lock_installation(ctx.inst, "recover")?;
     let record = journal::interrupted(ctx.inst);
     let mut closing = Closing::default();
@@ -40,6 +42,7 @@ pub fn run(ctx: &Context, on: Sink) -> Result<Outcome, OpError> {
     if let crate::repo::store::Store::Restic(r) = &ctx.store {
         remove_stale_restic_locks(r, on);
     }
+    removed.extend(super::drill::remove_leftovers(drill_scratch, on));
     // Snapshots an interrupted LVM backup left: they fill up as the volume changes.
     if ctx.snapshot.lvm {
         removed.extend(super::snapshot::remove_leftovers(on));

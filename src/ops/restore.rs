@@ -299,7 +299,9 @@ pub fn run(
     };
     let (source, sizes): (Source, Vec<u64>) = match from {
         Store::Archive(repo) => {
-            let dir = repo.path_of(id);
+            // From here on the generation is read through the folder as resolved and
+            // checked now, never through the configured path again.
+            let dir = repo.trusted_generation(id)?;
             verify::quick(&dir, &manifest, &ctx.cancel, on).map_err(refused)?;
             let indexes = read_indexes(&dir, &manifest)?;
             let sizes = indexes.iter().map(|i| extracted_size(i)).collect();
@@ -397,8 +399,14 @@ pub fn run(
 
     let mut window = Window::new(ctx.inst, "restore");
     let mut safety = None;
+    let checked = match &source {
+        Source::Archive { dir, .. } => Some(dir.clone()),
+        Source::Restic(_) => trusted_folder(from)?,
+    };
     let result = window.stop_all(on).and_then(|()| {
         guarded(|| {
+            // The services are down now: what is read must still be what was checked.
+            recheck(from, &source, &checked)?;
             if take_safety {
                 safety = Some(match (&ctx.store, &estimate) {
                     (Store::Archive(repo), Some(estimate)) => {
@@ -434,6 +442,7 @@ pub fn run(
                     }
                 }
             }
+            recheck(from, &source, &checked)?;
             swap_all(&placements, window.journal(), on)
         })
     });
@@ -470,6 +479,37 @@ pub fn run(
         closing,
         left_stopped,
     })
+}
+
+/// A local restic repository's folder, resolved once every component of its path
+/// was found to be root's or ours (None: a remote one, which restic authenticates).
+fn trusted_folder(from: &Store) -> Result<Option<PathBuf>, OpError> {
+    match from.local_folder() {
+        Some(folder) => Ok(Some(Repo::new(folder).check_trusted()?)),
+        None => Ok(None),
+    }
+}
+
+/// Checks again, right before the generation is read with the services stopped
+/// and right before the swap, that its folder is still the trusted one found
+/// before anything stopped (no other user can change it; this catches the rest).
+fn recheck(from: &Store, source: &Source, checked: &Option<PathBuf>) -> Result<(), OpError> {
+    let now = match (source, checked) {
+        (Source::Archive { dir, .. }, _) => {
+            let id = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let root = dir.parent().unwrap_or(Path::new("/"));
+            Some(Repo::new(root).trusted_generation(id)?)
+        }
+        (Source::Restic(_), _) => trusted_folder(from)?,
+    };
+    if &now != checked {
+        return Err(OpError::failed(format!(
+            "the repository changed while the services were stopped: it was {}, it is now {}; nothing was restored from it",
+            checked.as_deref().unwrap_or(Path::new("?")).display(),
+            now.as_deref().unwrap_or(Path::new("?")).display()
+        )));
+    }
+    Ok(())
 }
 
 /// Whether two stores are the same repository (as far as their location says).

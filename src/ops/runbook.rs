@@ -548,20 +548,73 @@ fn qp(p: &Path) -> String {
     q(&p.to_string_lossy())
 }
 
-/// The runbook a generation carries, or why there is none to read (older
-/// generations were made without one).
+/// Why a generation's own runbook is not shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotStored {
+    /// There is none to read (older generations were made without one): one can
+    /// be written from the manifest instead.
+    Missing(String),
+    /// The file differs from what `SHA256SUMS` sealed: someone changed it after
+    /// the backup, so it is not printed, and nothing is printed in its place.
+    Changed(String),
+}
+
+/// The runbook a generation carries, or why it is not shown. A folder or rclone
+/// generation's runbook is shown only when it matches `SHA256SUMS` (a reader at
+/// 3 a.m. runs what it says; `verify` would catch a planted line, so must this).
 /// The text is made safe for a terminal (it comes from the repository, which is
 /// untrusted input): control characters other than newlines and tabs become `?`.
-pub fn stored(store: &Store, m: &Manifest) -> Result<String, String> {
-    stored_raw(store, m).map(|text| {
+pub fn stored(store: &Store, m: &Manifest) -> Result<String, NotStored> {
+    let text = stored_raw(store, m).map_err(NotStored::Missing)?;
+    let sums = match store {
+        Store::Archive(repo) => Some(
+            std::fs::read_to_string(repo.path_of(&m.id).join(crate::repo::generation::SUMS))
+                .map_err(|e| e.to_string()),
+        ),
+        Store::Rclone(r) => Some(
+            r.cat(&m.id, crate::repo::generation::SUMS)
+                .map_err(|e| e.to_string()),
+        ),
+        // restic checks every blob it reads against its hash.
+        Store::Restic(_) => None,
+    };
+    if let Some(sums) = sums {
+        check_sealed(&text, sums).map_err(|why| {
+            NotStored::Changed(format!(
+                "the runbook {FILE} of generation {} was changed after the backup ({why}), so it is not shown. Run `structr-backup verify {}` to check the whole generation",
+                m.id, m.id
+            ))
+        })?;
+    }
+    Ok(text).map(|text| {
         text.chars()
             .map(|c| match c {
                 '\n' | '\t' => c,
-                c if c.is_control() => '?',
+                c if crate::repo::generation::is_unprintable(c) => '?',
                 c => c,
             })
             .collect()
     })
+}
+
+/// Whether `text` is the runbook `SHA256SUMS` (its text, or why it cannot be read) lists.
+fn check_sealed(text: &str, sums: Result<String, String>) -> Result<(), String> {
+    use sha2::Digest;
+    let sums = sums.map_err(|e| format!("SHA256SUMS cannot be read: {e}"))?;
+    let listed = sums
+        .lines()
+        .filter_map(|l| l.split_once("  "))
+        .find(|(_, name)| *name == FILE)
+        .map(|(hash, _)| hash.to_string())
+        .ok_or_else(|| format!("it is not listed in {}", crate::repo::generation::SUMS))?;
+    let actual: String = sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    match actual == listed {
+        true => Ok(()),
+        false => Err(format!("sha256 {actual}, SHA256SUMS says {listed}")),
+    }
 }
 
 /// A runbook longer than this is not one of ours.

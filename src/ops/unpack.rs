@@ -82,7 +82,7 @@ fn unpack(
     on(Event::Plan(vec![step.clone()]));
     match store {
         Store::Archive(repo) => {
-            let dir = repo.path_of(id);
+            let dir = repo.trusted_generation(id)?;
             check_sums(&dir, c, cancel)?;
             let index = file_index::read_index(&dir.join(&c.index))
                 .map_err(|e| OpError::Verify(format!("{}: {e}", c.index)))?;

@@ -177,7 +177,8 @@ fn run_archive(
         }
         // With several generations, every line says which one it is about.
         let mut named = |e: Event| on(if several { name_steps(e, &id) } else { e });
-        let result = check(&repo.path_of(&id), &manifest, deep, cancel, &mut named);
+        let dir = repo.trusted_generation(&id)?;
+        let result = check(&dir, &manifest, deep, cancel, &mut named);
         if let Err(OpError::Cancelled { .. }) = result {
             return Err(OpError::Cancelled {
                 detail: format!("verification of {id} was cancelled"),

@@ -245,9 +245,8 @@ pub enum RepoError {
     Restic(#[from] crate::repo::restic::ResticError),
     /// Someone else can write into the repository: whatever we read there could be
     /// planted, so nothing is done in it.
-    #[error(
-        "refusing the repository {repo}: {reason}. Fix it with `{fix}`, then run the command again"
-    )]
+    /// `fix` is a sentence saying what to do (see `repo::trust`).
+    #[error("refusing the repository {repo}: {reason}. {fix}, then run the command again")]
     Untrusted {
         repo: PathBuf,
         reason: String,
@@ -347,55 +346,6 @@ impl Repo {
             removed.push(path);
         }
         Ok(removed)
-    }
-
-    /// Refuses a repository that anyone but its owner can write into (or whose
-    /// parent folder they can), or that belongs to another user than us or root:
-    /// its contents steer what a root process reads, renames and deletes.
-    pub fn check_trusted(&self) -> Result<(), RepoError> {
-        use std::os::unix::fs::MetadataExt;
-        let root = match self.root.canonicalize() {
-            Ok(r) => r,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io("cannot read the repository", &self.root)(e)),
-        };
-        let me = nix::unistd::geteuid().as_raw();
-        let untrusted = |reason: String, fix: String| RepoError::Untrusted {
-            repo: self.root.clone(),
-            reason,
-            fix,
-        };
-        let meta = fs::metadata(&root).map_err(io("cannot read the repository", &root))?;
-        if meta.uid() != me && meta.uid() != 0 {
-            return Err(untrusted(
-                format!(
-                    "{} belongs to uid {}, not to uid {me} or root",
-                    root.display(),
-                    meta.uid()
-                ),
-                format!("chown -R {me} {}", root.display()),
-            ));
-        }
-        if meta.mode() & 0o022 != 0 {
-            return Err(untrusted(
-                format!(
-                    "{} can be written by users other than its owner (mode {:o})",
-                    root.display(),
-                    meta.mode() & 0o7777
-                ),
-                format!("chmod go-w {}", root.display()),
-            ));
-        }
-        if let Some(parent) = root.parent() {
-            let pm = fs::metadata(parent).map_err(io("cannot read", parent))?;
-            if pm.mode() & 0o022 != 0 {
-                return Err(untrusted(
-                    format!("its parent folder {} can be written by users other than its owner (mode {:o}), who could replace the repository", parent.display(), pm.mode() & 0o7777),
-                    format!("chmod go-w {}", parent.display()),
-                ));
-            }
-        }
-        Ok(())
     }
 
     /// All generations, newest first. Reads only the manifests. Folders whose
@@ -566,12 +516,25 @@ pub fn resolve_among(ids: &[String], given: &str, location: &str) -> Result<Stri
 pub const MAX_LABEL: usize = 200;
 
 /// `s` safe to print on a terminal: control characters (escape sequences, carriage
-/// returns, newlines) become `?`, and at most `max` characters are kept.
+/// returns, newlines) and characters that reorder or break what follows them on
+/// screen become `?`, and at most `max` characters are kept.
 pub fn printable(s: &str, max: usize) -> String {
     s.chars()
         .take(max)
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| if is_unprintable(c) { '?' } else { c })
         .collect()
+}
+
+/// Control characters, and the bidirectional overrides, embeddings, isolates and
+/// marks (U+202E makes `exe.txt` of `txt.exe`) and the line and paragraph
+/// separators: none of them belongs in a label, a host name or a path we show.
+pub fn is_unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+                | '\u{2028}' | '\u{2029}'
+        )
 }
 
 /// Like `printable`, but keeping line breaks (for a command's output).

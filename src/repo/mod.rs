@@ -12,4 +12,5 @@ pub mod restic;
 pub mod retention;
 pub mod store;
 pub mod tree;
+pub mod trust;
 pub mod unzip;

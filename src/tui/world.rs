@@ -381,13 +381,16 @@ impl World {
                     Ok(format!("{} generation(s) deleted.", rows.iter().filter(|r| !r.decision.keep).count()))
                 })
             }
-            Effect::Recover => self.spawn_watched(watch("recover", None), |ctx, on| {
-                let out = ops::recover::run(ctx, on)?;
+            Effect::Recover => {
+                let scratch = self.config.drill.scratch.clone();
+                self.spawn_watched(watch("recover", None), move |ctx, on| {
+                let out = ops::recover::run(ctx, &scratch, on)?;
                 Ok(match out.record {
                     Some(r) => format!("Started {} again.", r.stopped.join(", ")),
                     None => "Nothing to recover.".into(),
                 })
-            }),
+            })
+            }
             Effect::CancelJob => {
                 if let Some((cancel, _)) = &self.job {
                     cancel.cancel();
