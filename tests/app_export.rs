@@ -8,9 +8,7 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use common::servers::{free_port, wait_for_port};
 use common::{shell, text, tree, Kind, Options, Sandbox};
 
 const PASSWORD: &str = "app-secret";
@@ -18,47 +16,14 @@ const PASSWORD: &str = "app-secret";
 /// A sandbox whose stand-in Structr serves HTTP on a free port that its
 /// structr.conf names, with superuser.password `conf_password`.
 fn sandbox(kind: Kind, conf_password: &str, export: bool) -> (Sandbox, u16) {
-    let mut sb = Sandbox::new(Options {
-        kind,
-        app_export: export,
-        ..Options::default()
-    });
-    let port = free_port();
-    fs::create_dir_all(&sb.structr_dir).unwrap();
-    // The stand-in keeps an existing structr.conf; the real one is written by Structr's wizard.
-    fs::write(
-        sb.structr_dir.join("structr.conf"),
-        format!("superuser.password = {conf_password}\napplication.http.port = {port}\n"),
+    Sandbox::with_structr_http(
+        Options {
+            kind,
+            app_export: export,
+            ..Options::default()
+        },
+        conf_password,
     )
-    .unwrap();
-    sb.opts.structr_start = Some(format!(
-        "{} --http 127.0.0.1:{port}",
-        sb.ctl("start", "structr")
-    ));
-    sb.write_config();
-    if matches!(sb.opts.kind, Kind::Restic { .. }) {
-        sb.init();
-    }
-    // Sandbox::start runs its own start line; this one serves HTTP too.
-    for line in [
-        sb.ctl("start", "neo4j"),
-        sb.opts.structr_start.clone().unwrap(),
-    ] {
-        let argv = shell_words::split(&line).unwrap();
-        let out = std::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{line}: {}", text(&out));
-    }
-    common::wait_until(Duration::from_secs(20), "structr writes files", || {
-        sb.file_count() >= 5
-    });
-    assert!(
-        wait_for_port(port, Duration::from_secs(20)),
-        "stand-in HTTP"
-    );
-    (sb, port)
 }
 
 /// What the stand-in serves, fetched with curl and unpacked with Python's zipfile:

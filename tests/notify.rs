@@ -617,3 +617,216 @@ fn a_private_config_with_secrets_is_not_warned_about() {
     assert!(!stderr.contains("chmod"), "{stderr}");
     assert_eq!(server.requests().len(), 1);
 }
+
+/// Every process below `root` (its children, theirs…), as (pid, command line).
+fn descendants(root: u32) -> Vec<(u32, String)> {
+    let mut parent: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    let mut cmdline = std::collections::HashMap::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let Some(ppid) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok())
+        else {
+            continue;
+        };
+        parent.insert(pid, ppid);
+        if let Ok(raw) = std::fs::read(e.path().join("cmdline")) {
+            cmdline.insert(pid, String::from_utf8_lossy(&raw).replace('\0', " "));
+        }
+    }
+    let below = |mut pid: u32| {
+        while let Some(&p) = parent.get(&pid) {
+            if p == root {
+                return true;
+            }
+            if p <= 1 {
+                return false;
+            }
+            pid = p;
+        }
+        false
+    };
+    cmdline
+        .into_iter()
+        .filter(|(pid, _)| *pid != root && below(*pid))
+        .collect()
+}
+
+/// Runs the binary with `args`, watching, while it runs, the command line of
+/// every process below it and the installation's run journal.
+fn watched_run(sb: &Sandbox, args: &[&str]) -> (std::process::Output, String) {
+    let journal = sb.journal_path();
+    let mut child = sb
+        .cli_command(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Drained on threads: a full pipe must not stall the run we watch.
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut out, &mut v).unwrap();
+        v
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut err, &mut v).unwrap();
+        v
+    });
+    let mut seen = String::new();
+    let mut children = 0;
+    while child.try_wait().unwrap().is_none() {
+        for (_, line) in descendants(child.id()) {
+            children += 1;
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        if let Ok(j) = std::fs::read_to_string(&journal) {
+            seen.push_str(&j);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(
+        children > 0,
+        "no child was seen: the watch would prove nothing"
+    );
+    let status = child.wait().unwrap();
+    let output = std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    };
+    (output, seen)
+}
+
+/// Issue 18's acceptance: a succeeding and a failing run configured with a
+/// restic REST URL with credentials, a ping URL and a webhook with tokens, and
+/// Structr's superuser password (the application export is asked for): none of
+/// the four secrets is in stdout, stderr, the run journal, a ping or webhook
+/// body, a mail, the metrics file, last-run.json, the generation's manifest
+/// (restic's tags, `show --json`), its runbook, or any child's command line.
+#[test]
+fn no_secret_reaches_any_channel_of_a_good_or_a_failing_run() {
+    const RESTPASS: &str = "RESTPASS-c0ffee";
+    const SUPERPASS: &str = "SUPERPASS-5eed";
+    let _serial = serial();
+    let server = Server::start();
+    let served = tempfile::tempdir().unwrap();
+    let rest = common::servers::RcloneRest::start_with_auth(served.path(), "backup", RESTPASS);
+    let location = format!("{}repo", rest.url());
+    let (sb, _port) = Sandbox::with_structr_http(
+        Options {
+            kind: common::Kind::Restic {
+                location: Some(location.clone()),
+                options: vec![],
+                env: vec![],
+            },
+            app_export: true,
+            ..Options::default()
+        },
+        SUPERPASS,
+    );
+    let prom = sb.dir.path().join("backup.prom");
+    let mail = sb.dir.path().join("mail");
+    let sendmail = sb.dir.path().join("sendmail");
+    std::fs::write(&sendmail, format!("#!/bin/sh\ncat >> {}\n", mail.display())).unwrap();
+    std::fs::set_permissions(
+        &sendmail,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    notify(
+        &sb,
+        &format!(
+            "on = [\"start\", \"success\", \"failure\"]\nping_url = \"{}\"\nwebhook = \"{}\"\n\
+             metrics_file = {}\nemail = \"root\"\nsendmail = {}",
+            server.url("/ping/PINGTOKEN?create=1"),
+            server.url("/hook/HOOKTOKEN"),
+            toml_str(&prom),
+            toml_str(&sendmail)
+        ),
+    );
+
+    let (good, good_seen) = watched_run(&sb, &["backup"]);
+    assert!(good.status.success(), "{}", text(&good));
+    assert!(
+        text(&good).contains("application export"),
+        "the export was asked for: {}",
+        text(&good)
+    );
+    let show = sb.cli(&["show", "latest", "--json"]);
+    assert!(show.status.success(), "{}", text(&show));
+    let runbook = sb.cli(&["show", "latest", "--runbook"]);
+    assert!(runbook.status.success(), "{}", text(&runbook));
+    // restic's own record of the generation: the snapshot's tags and paths.
+    let tags = std::process::Command::new("restic")
+        .args(["snapshots", "--json", "--no-lock"])
+        .env("RESTIC_REPOSITORY", &location)
+        .env("RESTIC_PASSWORD_FILE", sb.password_file())
+        .output()
+        .unwrap();
+    assert!(tags.status.success(), "{}", text(&tags));
+    let good_metrics = read(&prom);
+    let good_last_run = read(&structr_backup::notify::status::last_run_path());
+
+    drop(rest);
+    let (bad, bad_seen) = watched_run(&sb, &["backup"]);
+    assert!(!bad.status.success(), "{}", text(&bad));
+
+    let reqs = server.requests();
+    assert!(
+        reqs.len() >= 6,
+        "start, end and webhooks of both runs: {reqs:?}"
+    );
+    let mut channels = vec![
+        ("stdout and stderr of the good run", text(&good)),
+        ("children and journal of the good run", good_seen),
+        ("show --json", text(&show)),
+        ("the runbook", text(&runbook)),
+        ("restic's snapshot record", text(&tags)),
+        ("metrics after the good run", good_metrics),
+        ("last-run.json after the good run", good_last_run),
+        ("stdout and stderr of the failing run", text(&bad)),
+        ("children and journal of the failing run", bad_seen),
+        ("metrics after the failing run", read(&prom)),
+        (
+            "last-run.json after the failing run",
+            read(&structr_backup::notify::status::last_run_path()),
+        ),
+        ("mails", read(&mail)),
+    ];
+    for r in &reqs {
+        channels.push((
+            "a request to the ping/webhook server",
+            format!("{} {}\n{}", r.method, r.path, r.body),
+        ));
+    }
+    for (channel, content) in &channels {
+        assert!(
+            !content.is_empty() || channel.starts_with("children"),
+            "{channel} is empty"
+        );
+        for secret in [RESTPASS, SUPERPASS, "PINGTOKEN", "HOOKTOKEN"] {
+            // The ping and webhook requests go to their URLs: their own paths are
+            // the one place a token belongs.
+            let its_own_url = channel.starts_with("a request")
+                && content.lines().next().is_some_and(|l| l.contains(secret))
+                && !content.lines().skip(1).any(|l| l.contains(secret));
+            if its_own_url {
+                continue;
+            }
+            assert!(
+                !content.contains(secret),
+                "{secret} in {channel}:\n{content}"
+            );
+        }
+    }
+}

@@ -297,6 +297,45 @@ keep_monthly = 0
             .unwrap()
     }
 
+    /// A sandbox whose stand-in Structr serves HTTP (and the application export)
+    /// on a free port that its structr.conf names, with superuser.password
+    /// `conf_password`; both services running, a restic repository made.
+    pub fn with_structr_http(opts: Options, conf_password: &str) -> (Sandbox, u16) {
+        let mut sb = Sandbox::new(opts);
+        let port = servers::free_port();
+        std::fs::create_dir_all(&sb.structr_dir).unwrap();
+        // The stand-in keeps an existing structr.conf; the real one is written by Structr's wizard.
+        std::fs::write(
+            sb.structr_dir.join("structr.conf"),
+            format!("superuser.password = {conf_password}\napplication.http.port = {port}\n"),
+        )
+        .unwrap();
+        sb.opts.structr_start = Some(format!(
+            "{} --http 127.0.0.1:{port}",
+            sb.ctl("start", "structr")
+        ));
+        sb.write_config();
+        if matches!(sb.opts.kind, Kind::Restic { .. }) {
+            sb.init();
+        }
+        // Sandbox::start runs its own start line; this one serves HTTP too.
+        for line in [
+            sb.ctl("start", "neo4j"),
+            sb.opts.structr_start.clone().unwrap(),
+        ] {
+            let out = sb.sh(&line);
+            assert!(out.status.success(), "{line}: {}", text(&out));
+        }
+        wait_until(Duration::from_secs(20), "structr writes files", || {
+            sb.file_count() >= 5
+        });
+        assert!(
+            servers::wait_for_port(port, Duration::from_secs(20)),
+            "stand-in HTTP"
+        );
+        (sb, port)
+    }
+
     /// Runs the built `structr-backup` with this sandbox's config.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cli_command(args)
