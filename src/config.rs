@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::repo::tree::lexical;
 use crate::secrets::Location;
+use crate::sys::lexical;
 
 /// Where the configuration came from, for messages ("using defaults", "read FILE").
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -73,7 +73,7 @@ pub fn export_app(env: &Env, git: Option<&Path>, to: Option<&Path>) -> Result<()
                 })?
                 .join(format!(
                     "structr-app-{}",
-                    crate::repo::generation::id_for(chrono::Utc::now())
+                    crate::ids::id_for(chrono::Utc::now())
                 ));
             ops::app_git::to_folder(&inst, &dir, settings, &env.cancel)?
         }

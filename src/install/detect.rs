@@ -146,7 +146,7 @@ fn custom(config: &Config) -> Installation {
     let (stop_timeout, start_timeout) = timeouts(config);
     Installation {
         kind: Kind::Custom,
-        host: crate::repo::lock::hostname(),
+        host: crate::sys::hostname(),
         components,
         services,
         notes: vec![],
@@ -213,7 +213,7 @@ fn systemd(config: &Config) -> Result<Installation, String> {
     let (stop_timeout, start_timeout) = timeouts(config);
     Ok(Installation {
         kind: Kind::Systemd,
-        host: crate::repo::lock::hostname(),
+        host: crate::sys::hostname(),
         components,
         services: vec![
             Box::new(SystemdService::new(
@@ -308,7 +308,7 @@ fn compose(config: &Config) -> Result<Installation, String> {
     let mode = inst.compose_mode;
     Ok(Installation {
         kind: Kind::Compose,
-        host: crate::repo::lock::hostname(),
+        host: crate::sys::hostname(),
         components,
         services: vec![
             Box::new(ComposeService::new(

@@ -205,7 +205,7 @@ pub fn is_ours(lv_name: &str) -> bool {
         .strip_prefix(PREFIX)
         .and_then(|rest| rest.split_once('-'))
         .is_some_and(|(id, lv)| {
-            !lv.is_empty() && crate::repo::generation::is_generation_id(&id.replace('_', "-"))
+            !lv.is_empty() && crate::ids::is_generation_id(&id.replace('_', "-"))
         })
 }
 

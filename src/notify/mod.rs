@@ -74,7 +74,7 @@ impl Run {
             config: config.notify.clone(),
             operation: operation.to_string(),
             id,
-            host: crate::repo::lock::hostname(),
+            host: crate::sys::hostname(),
             installation: installation_kind(config),
             repository: secrets.scrub(&location.to_string()),
             secrets,

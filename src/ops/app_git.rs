@@ -38,7 +38,7 @@ const INCOMING: &str = ".structr-backup-incoming";
 
 /// The export's name as Structr sees it: the time, like a generation id.
 fn export_name() -> String {
-    crate::repo::generation::id_for(Utc::now())
+    crate::ids::id_for(Utc::now())
 }
 
 /// A failed export as the command's error: cancelled is exit 5, like every run.
@@ -135,7 +135,7 @@ pub fn to_git(
     if status.trim().is_empty() {
         return Ok(out);
     }
-    let host = crate::repo::lock::hostname();
+    let host = crate::sys::hostname();
     let version = inst
         .versions
         .get("structr")

@@ -117,7 +117,7 @@ fn drill_pid(name: &str) -> Option<i32> {
     };
     let (id, pid) = rest.rsplit_once('-')?;
     let plain = !pid.is_empty() && pid.len() <= 10 && pid.bytes().all(|b| b.is_ascii_digit());
-    match plain && crate::repo::generation::is_generation_id(id) {
+    match plain && crate::ids::is_generation_id(id) {
         true => pid.parse().ok(),
         false => None,
     }

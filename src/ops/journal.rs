@@ -55,7 +55,7 @@ impl Journal {
             path: state::journal_path(inst),
             record: Record {
                 pid: std::process::id(),
-                host: crate::repo::lock::hostname(),
+                host: crate::sys::hostname(),
                 operation: operation.to_string(),
                 started_at: Utc::now(),
                 targets: inst.components.iter().map(|c| c.path.clone()).collect(),

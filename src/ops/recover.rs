@@ -81,7 +81,7 @@ pub fn run(ctx: &Context, drill_scratch: &Path, on: Sink) -> Result<Outcome, OpE
 /// as restic itself judges them (`restic unlock` leaves live locks alone).
 fn remove_stale_restic_locks(r: &crate::repo::restic::Restic, on: Sink) {
     let now = chrono::Utc::now();
-    let host = crate::repo::lock::hostname();
+    let host = crate::sys::hostname();
     let stale: Vec<String> = match r.locks() {
         Ok(locks) => locks
             .iter()

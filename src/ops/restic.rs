@@ -21,7 +21,8 @@ use super::swap;
 use super::window::{self, start_steps, stop_steps, Closing, Window};
 use super::{lock_store, refuse_if_interrupted, state, Context, OpError};
 use crate::cancel::Cancel;
-use crate::repo::generation::{id_for, Component, Manifest, Timings};
+use crate::ids::id_for;
+use crate::repo::generation::{Component, Manifest, Timings};
 use crate::repo::lock::LockError;
 use crate::repo::owners::{self, OwnerMap};
 use crate::repo::restic::{tags, Restic, ResticError};
@@ -73,7 +74,7 @@ pub enum LockNeed {
 /// whose lock it is and, for a stale one, how to remove it.
 pub fn check_locks(r: &Restic, need: LockNeed) -> Result<(), OpError> {
     let now = Utc::now();
-    let host = crate::repo::lock::hostname();
+    let host = crate::sys::hostname();
     let blocking: Vec<_> = r
         .locks()?
         .into_iter()

@@ -9,7 +9,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::repo::generation::is_generation_id;
+use crate::ids::is_generation_id;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SwapError {

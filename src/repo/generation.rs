@@ -6,6 +6,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::ids::{id_for, is_generation_id};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -195,25 +196,6 @@ impl Manifest {
     pub fn total_bytes(&self) -> u64 {
         self.components.iter().map(|c| c.bytes).sum()
     }
-}
-
-/// A generation id is its UTC creation time, e.g. `20261124T031500Z`; a second
-/// backup within the same second gets `-2`, `-3`, ... so ids still sort by time.
-pub fn id_for(time: DateTime<Utc>) -> String {
-    time.format("%Y%m%dT%H%M%SZ").to_string()
-}
-
-pub fn is_generation_id(name: &str) -> bool {
-    let (base, suffix) = match name.split_once('-') {
-        Some((b, s)) => (b, Some(s)),
-        None => (name, None),
-    };
-    let b = base.as_bytes();
-    let shape_ok = b.len() == 16
-        && b[8] == b'T'
-        && b[15] == b'Z'
-        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit);
-    shape_ok && suffix.is_none_or(|s| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
 }
 
 /// The repository folder and the generations in it.
@@ -698,17 +680,6 @@ mod tests {
 
     fn manifest(id: &str, t: DateTime<Utc>) -> Manifest {
         Manifest::bare(id, t)
-    }
-
-    #[test]
-    fn ids_are_utc_times_and_recognised() {
-        let t = Utc.with_ymd_and_hms(2026, 11, 24, 3, 15, 0).unwrap();
-        assert_eq!(id_for(t), "20261124T031500Z");
-        assert!(is_generation_id("20261124T031500Z"));
-        assert!(is_generation_id("20261124T031500Z-2"));
-        assert!(!is_generation_id("20261124T031500Z.partial"));
-        assert!(!is_generation_id("20261124T031500Z-"));
-        assert!(!is_generation_id(".lock"));
     }
 
     #[test]

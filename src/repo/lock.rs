@@ -107,7 +107,7 @@ pub fn acquire_file(path: &Path, what: &'static str, operation: &str) -> Result<
     let record = format!(
         "pid {} on {}, {} since {}",
         std::process::id(),
-        hostname(),
+        crate::sys::hostname(),
         operation,
         chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
@@ -149,13 +149,6 @@ fn read_record(file: &mut File) -> Option<String> {
     file.rewind().ok()?;
     file.read_to_string(&mut s).ok()?;
     Some(s.trim().to_string())
-}
-
-pub fn hostname() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "unknown-host".into())
 }
 
 #[cfg(test)]

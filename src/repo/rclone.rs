@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::cancel::Cancel;
+use crate::ids::is_generation_id;
 use crate::process::{Cmd, RunError};
-use crate::repo::generation::{self, is_generation_id, Manifest, RepoError, MANIFEST};
+use crate::repo::generation::{self, Manifest, RepoError, MANIFEST};
 use crate::secrets::Location;
 
 /// The largest answer read whole from rclone (a listing, a manifest).

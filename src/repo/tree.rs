@@ -216,7 +216,7 @@ pub struct Survey {
 }
 
 pub fn survey(root: &Path) -> io::Result<Survey> {
-    let lexical_root = lexical(root);
+    let lexical_root = crate::sys::lexical(root);
     // A root reached through a symlink: absolute targets may name either spelling.
     let real_root = fs::canonicalize(root).unwrap_or_else(|_| lexical_root.clone());
     let mut seen = std::collections::HashSet::new();
@@ -240,7 +240,7 @@ pub fn survey(root: &Path) -> io::Result<Survey> {
                 })
             })?;
             let inside = if target.is_absolute() {
-                let t = lexical(&target);
+                let t = crate::sys::lexical(&target);
                 t.starts_with(&lexical_root) || t.starts_with(&real_root)
             } else {
                 let parent = node.rel.parent().unwrap_or(Path::new(""));
@@ -255,22 +255,6 @@ pub fn survey(root: &Path) -> io::Result<Survey> {
         }
     }
     Ok(out)
-}
-
-/// `path` with `.` removed and `..` applied to the components before it, by the
-/// text alone (no file system: the folders may not exist yet).
-pub fn lexical(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// Whether a relative path never climbs above its starting folder.

@@ -190,7 +190,7 @@ impl World {
             Err(e) => {
                 d.detect_error = Some(e.clone());
                 d.kind = "none".into();
-                d.host = crate::repo::lock::hostname();
+                d.host = crate::sys::hostname();
             }
         }
         d

@@ -25,9 +25,9 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
+use crate::ids::is_generation_id;
 use crate::repo::generation::{
-    is_generation_id, printable, Component, DrillRecord, Manifest, Timings, FORMAT_VERSION,
-    MAX_LABEL,
+    printable, Component, DrillRecord, Manifest, Timings, FORMAT_VERSION, MAX_LABEL,
 };
 use crate::repo::owners::Owners;
 
