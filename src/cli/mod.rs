@@ -947,7 +947,7 @@ fn policy(env: &Env, args: &PruneArgs) -> Result<Policy> {
             keep_within: args.keep_within.clone().unwrap_or_default(),
         },
     };
-    settings.policy().map_err(|e| Failure::usage(e.to_string()))
+    Policy::from_config(&settings).map_err(|e| Failure::usage(e.to_string()))
 }
 
 fn prune(env: &Env, args: &PruneArgs) -> Result<()> {

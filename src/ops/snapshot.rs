@@ -215,8 +215,8 @@ struct Planned {
 /// Where each component is on LVM; refused (with the reason) when one is not on
 /// a logical volume or a volume group lacks the free space for its snapshots.
 fn plan_lvm(ctx: &Context, id: &str) -> Result<(Vec<Planned>, Vec<usize>), OpError> {
-    let size =
-        lvm::SnapshotSize::parse(&ctx.snapshot.lvm_snapshot_size).map_err(OpError::Refused)?;
+    let size = crate::config::size::SnapshotSize::parse(&ctx.snapshot.lvm_snapshot_size)
+        .map_err(OpError::Refused)?;
     let mut planned: Vec<Planned> = Vec::new();
     let mut of_component = Vec::new();
     for c in &ctx.inst.components {

@@ -3,6 +3,8 @@
 //! are taken in the host's local time, and a rule with count left at the end keeps
 //! the oldest generation.
 
+use crate::config::within::{parse_within, RetentionError, Within};
+use crate::config::RetentionConfig;
 use std::fmt;
 
 use chrono::{DateTime, Datelike, Months, TimeZone, Timelike, Utc};
@@ -20,6 +22,19 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The policy `[retention]` describes (keep_within parsed).
+    pub fn from_config(c: &RetentionConfig) -> Result<Policy, RetentionError> {
+        Ok(Policy {
+            keep_last: c.keep_last,
+            keep_hourly: c.keep_hourly,
+            keep_daily: c.keep_daily,
+            keep_weekly: c.keep_weekly,
+            keep_monthly: c.keep_monthly,
+            keep_yearly: c.keep_yearly,
+            keep_within: parse_within(&c.keep_within)?,
+        })
+    }
+
     /// No rule at all: pruning with it deletes nothing.
     pub fn is_empty(&self) -> bool {
         self.keep_last == 0
@@ -58,31 +73,6 @@ impl fmt::Display for Policy {
     }
 }
 
-/// A calendar duration as restic takes it: years, months, days, hours.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Within {
-    pub years: u32,
-    pub months: u32,
-    pub days: u32,
-    pub hours: u32,
-}
-
-impl fmt::Display for Within {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (n, unit) in [
-            (self.years, 'y'),
-            (self.months, 'm'),
-            (self.days, 'd'),
-            (self.hours, 'h'),
-        ] {
-            if n > 0 {
-                write!(f, "{n}{unit}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
 impl Within {
     /// The earliest time still kept, counted back from `newest`.
     fn cutoff(&self, newest: DateTime<Utc>) -> DateTime<Utc> {
@@ -94,54 +84,6 @@ impl Within {
             .and_then(|t| t.checked_sub_signed(chrono::Duration::hours(self.hours.into())))
             .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("keep_within {input:?}: {problem}; write a number and a unit, e.g. \"2d\", \"1w3d\", \"6m\" (units: y, m, w, d, h)")]
-pub struct RetentionError {
-    pub input: String,
-    pub problem: String,
-}
-
-/// Parses "2d", "1w3d", "1y6m", "12h"; the empty string means no keep_within.
-pub fn parse_within(s: &str) -> Result<Option<Within>, RetentionError> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Ok(None);
-    }
-    let err = |problem: String| RetentionError {
-        input: s.to_string(),
-        problem,
-    };
-    let mut w = Within::default();
-    let mut number = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        if number.is_empty() {
-            return Err(err(format!("unit '{c}' has no number before it")));
-        }
-        let n: u32 = number
-            .parse()
-            .map_err(|_| err(format!("{number} is too large")))?;
-        number.clear();
-        // Saturating: a sum past u32 is refused by the config's range check,
-        // never a panic here.
-        match c {
-            'y' => w.years = w.years.saturating_add(n),
-            'm' => w.months = w.months.saturating_add(n),
-            'w' => w.days = w.days.saturating_add(n.saturating_mul(7)),
-            'd' => w.days = w.days.saturating_add(n),
-            'h' => w.hours = w.hours.saturating_add(n),
-            other => return Err(err(format!("unknown unit '{other}'"))),
-        }
-    }
-    if !number.is_empty() {
-        return Err(err(format!("{number} has no unit")));
-    }
-    Ok(Some(w))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

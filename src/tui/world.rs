@@ -103,7 +103,8 @@ pub(super) const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
 
 impl World {
     pub fn new(config: &crate::config::Config, store: Store) -> Result<Self, String> {
-        let policy = config.retention.policy().map_err(|e| e.to_string())?;
+        let policy = crate::repo::retention::Policy::from_config(&config.retention)
+            .map_err(|e| e.to_string())?;
         let inst = detect::detect(config)
             .map(Arc::new)
             .map_err(|e| e.to_string());

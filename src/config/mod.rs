@@ -1,6 +1,9 @@
 //! The TOML configuration: where it is looked up, its defaults, and validation with
 //! messages that name the file, the line and the key.
 
+pub mod size;
+pub mod within;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -264,23 +267,6 @@ pub struct RetentionConfig {
     pub keep_monthly: u32,
     pub keep_yearly: u32,
     pub keep_within: String,
-}
-
-impl RetentionConfig {
-    /// The policy these settings describe (keep_within parsed).
-    pub fn policy(
-        &self,
-    ) -> Result<crate::repo::retention::Policy, crate::repo::retention::RetentionError> {
-        Ok(crate::repo::retention::Policy {
-            keep_last: self.keep_last,
-            keep_hourly: self.keep_hourly,
-            keep_daily: self.keep_daily,
-            keep_weekly: self.keep_weekly,
-            keep_monthly: self.keep_monthly,
-            keep_yearly: self.keep_yearly,
-            keep_within: crate::repo::retention::parse_within(&self.keep_within)?,
-        })
-    }
 }
 
 impl Default for RetentionConfig {
@@ -693,7 +679,7 @@ fn validate_numbers(config: &Config, text: &str, path: &Path) -> Result<(), Conf
             ));
         }
     }
-    match crate::repo::retention::parse_within(&config.retention.keep_within) {
+    match within::parse_within(&config.retention.keep_within) {
         Err(e) => return Err(fail("retention", "keep_within", e.to_string())),
         Ok(Some(w)) => {
             let hours = u64::from(w.years) * 366 * 24
@@ -713,8 +699,8 @@ fn validate_numbers(config: &Config, text: &str, path: &Path) -> Result<(), Conf
         }
         Ok(None) => {}
     }
-    if let Ok(crate::install::lvm::SnapshotSize::Bytes(n)) =
-        crate::install::lvm::SnapshotSize::parse(&config.snapshot.lvm_snapshot_size)
+    if let Ok(size::SnapshotSize::Bytes(n)) =
+        size::SnapshotSize::parse(&config.snapshot.lvm_snapshot_size)
     {
         if n > MAX_LVM_SNAPSHOT_BYTES {
             return Err(fail(
@@ -825,7 +811,7 @@ fn validate_snapshot(s: &SnapshotConfig, text: &str, path: &Path) -> Result<(), 
                 .into(),
         ));
     }
-    if let Err(e) = crate::install::lvm::SnapshotSize::parse(&s.lvm_snapshot_size) {
+    if let Err(e) = size::SnapshotSize::parse(&s.lvm_snapshot_size) {
         return Err(fail("lvm_snapshot_size", e));
     }
     if s.default && !s.configured() {
@@ -1457,7 +1443,7 @@ keep_within = "1w3d"
 
     #[test]
     fn the_example_config_parses_with_notify_keys_uncommented() {
-        let text = include_str!("../assets/config.example.toml");
+        let text = include_str!("../../assets/config.example.toml");
         parse(text, Path::new("config.example.toml")).unwrap();
         let uncommented: String = text
             .lines()
