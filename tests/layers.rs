@@ -298,7 +298,6 @@ fn circles(g: &Graph) -> Vec<Vec<String>> {
 }
 
 #[test]
-#[ignore = "back edges left: config → repo/install, install → repo (issue 19, in progress)"]
 fn every_arrow_points_down_the_layers() {
     let g = graph();
     let mut back = Vec::new();

@@ -38,6 +38,24 @@ pub fn redact(url: &str) -> String {
     format!("{scheme}://{host}/…")
 }
 
+/// `url` with `/suffix` at the end of its path, before any query or fragment
+/// (healthchecks' `/start` and `/fail`: `…/slug?create=1` becomes
+/// `…/slug/fail?create=1`; appended to the whole URL, the suffix would land in
+/// the query, and the service would count a failure as a success). An empty
+/// suffix gives the URL itself, without a slash at the end of its path.
+pub fn with_suffix(url: &str, suffix: &str) -> String {
+    let path_from = url.find("://").map_or(0, |i| i + 3);
+    let end = url[path_from..]
+        .find(['?', '#'])
+        .map_or(url.len(), |i| path_from + i);
+    let (path, rest) = url.split_at(end);
+    let path = path.trim_end_matches('/');
+    match suffix.is_empty() {
+        true => format!("{path}{rest}"),
+        false => format!("{path}/{suffix}{rest}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,7 +84,7 @@ impl Run {
         if run.wants(NotifyEvent::Start) {
             if let Some(url) = &run.config.ping_url {
                 run.deliver("ping", url, || {
-                    let target = with_suffix(url.expose(), "start");
+                    let target = http::with_suffix(url.expose(), "start");
                     http::post(&target, "text/plain; charset=utf-8", "")
                 });
             }
@@ -170,7 +170,7 @@ impl Run {
             };
             let body = self.secrets.scrub(&log::last_lines());
             self.deliver("ping", url, || {
-                let target = with_suffix(url.expose(), suffix);
+                let target = http::with_suffix(url.expose(), suffix);
                 http::post(&target, "text/plain; charset=utf-8", &body)
             });
         }
@@ -311,24 +311,6 @@ fn installation_kind(config: &Config) -> String {
     }
 }
 
-/// `url` with `/suffix` at the end of its path, before any query or fragment
-/// (healthchecks' `/start` and `/fail`: `…/slug?create=1` becomes
-/// `…/slug/fail?create=1`; appended to the whole URL, the suffix would land in
-/// the query, and the service would count a failure as a success). An empty
-/// suffix gives the URL itself, without a slash at the end of its path.
-fn with_suffix(url: &str, suffix: &str) -> String {
-    let path_from = url.find("://").map_or(0, |i| i + 3);
-    let end = url[path_from..]
-        .find(['?', '#'])
-        .map_or(url.len(), |i| path_from + i);
-    let (path, rest) = url.split_at(end);
-    let path = path.trim_end_matches('/');
-    match suffix.is_empty() {
-        true => format!("{path}{rest}"),
-        false => format!("{path}/{suffix}{rest}"),
-    }
-}
-
 thread_local! {
     /// Warnings held for the caller instead of printed (see `quietly`).
     static HELD: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
@@ -409,7 +391,7 @@ mod tests {
                 "https://hc.example/fail?x=1",
             ),
         ] {
-            assert_eq!(with_suffix(url, suffix), want, "{url} + {suffix:?}");
+            assert_eq!(http::with_suffix(url, suffix), want, "{url} + {suffix:?}");
         }
     }
 }

@@ -22,7 +22,7 @@ pub fn secrets_of(config: &Config) -> Secrets {
     // The ping URL is also sent with its suffixes, which a message may quote.
     if let Some(url) = &config.notify.ping_url {
         for suffix in ["start", "fail"] {
-            s.add(&super::with_suffix(url.expose(), suffix));
+            s.add(&super::http::with_suffix(url.expose(), suffix));
         }
     }
     s

@@ -24,7 +24,7 @@ use crate::cancel::Cancel;
 use crate::ids::id_for;
 use crate::repo::generation::{Component, Manifest, Timings};
 use crate::repo::lock::LockError;
-use crate::repo::owners::{self, OwnerMap};
+use crate::repo::owners::OwnerMap;
 use crate::repo::restic::{tags, Restic, ResticError};
 
 impl From<ResticError> for OpError {
@@ -495,7 +495,7 @@ pub fn extract(
         let _ = fs::remove_dir_all(&unpack);
         moved?;
         // restic restores owners by number; the names decide on another machine.
-        owners::remap_tree(&p.staging, owners).map_err(|e| {
+        crate::repo::meta::remap_tree(&p.staging, owners).map_err(|e| {
             OpError::failed(format!("cannot give the restored files their owners: {e}"))
         })?;
         crate::repo::archive::sync_file_system(&p.staging)
