@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::hashing::hex;
-use super::{pax, ArchiveError, ArchiveEvent, BUF};
+use super::model::{ArchiveError, ArchiveEvent, BUF};
+use super::pax;
 use crate::cancel::Cancel;
 use crate::repo::file_index::{EntryKind, IndexEntry};
 use crate::repo::meta::{Applier, Meta};

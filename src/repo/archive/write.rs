@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use sha2::Digest;
 
 use super::hashing::{hex, HashingReader, HashingWriter};
-use super::{pax, ArchiveError, ArchiveEvent, ArchiveOptions, ArchiveSummary, BUF};
+use super::model::{ArchiveError, ArchiveEvent, ArchiveOptions, ArchiveSummary, BUF};
+use super::pax;
 use crate::cancel::Cancel;
 use crate::repo::file_index::{EntryKind, IndexEntry};
 use crate::repo::meta::Meta;
