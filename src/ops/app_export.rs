@@ -35,6 +35,12 @@ pub fn is_app(c: &Component) -> bool {
     c.role == ROLE_APP
 }
 
+/// Whether a restore puts `c` into the installation: not the application export,
+/// which goes back through Structr's deployment import (`--only app --to DIR`).
+pub fn goes_into_installation(c: &Component) -> bool {
+    !is_app(c)
+}
+
 /// An export unpacked into a folder.
 #[derive(Debug)]
 pub struct Taken {

@@ -46,7 +46,7 @@ pub fn run(ctx: &Context, opts: &BackupOptions, on: Sink) -> Result<Outcome, OpE
             )))
         }
         Store::Archive(repo) => run_archive(ctx, repo, opts, on)?,
-        Store::Restic(r) => super::restic::backup(ctx, r, opts, on)?,
+        Store::Restic(r) => super::restic::backup(ctx, r, &opts.label, on)?,
         Store::Rclone(r) => {
             return Err(OpError::Refused(format!(
             "{} is an off-site target; backups are written into the repository and copied there",

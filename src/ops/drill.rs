@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use super::event::{archive_progress, Event, Sink, Step};
-use super::restore::Placement;
+use super::placement::Placement;
 use super::{compat, restic, verify, Context, OpError};
 use crate::config::DrillConfig;
 use crate::install::{command, Installation};

@@ -12,10 +12,9 @@ use chrono::{DateTime, Utc};
 
 use super::app_export;
 use super::archiving::{guarded, new_manifest};
-use super::backup::BackupOptions;
 use super::event::{Event, Sink, Step};
+use super::placement::Placement;
 use super::preflight::{self, SourceSize};
-use super::restore::Placement;
 use super::runbook;
 use super::swap;
 use super::window::{self, start_steps, stop_steps, Closing, Window};
@@ -23,90 +22,8 @@ use super::{lock_store, refuse_if_interrupted, state, Context, OpError};
 use crate::cancel::Cancel;
 use crate::ids::id_for;
 use crate::repo::generation::{Component, Manifest, Timings};
-use crate::repo::lock::LockError;
 use crate::repo::owners::OwnerMap;
 use crate::repo::restic::{tags, Restic, ResticError};
-
-impl From<ResticError> for OpError {
-    fn from(e: ResticError) -> Self {
-        match e {
-            ResticError::Cancelled => OpError::Cancelled {
-                detail: crate::ops::error::STOPPED.into(),
-            },
-            ResticError::Locked { .. } => OpError::Lock(LockError::Restic(format!(
-                "{e}. If no other restic or structr-backup run is working on it, \
-                 `structr-backup recover` removes stale locks (`restic unlock`)"
-            ))),
-            other => OpError::Repo(other.into()),
-        }
-    }
-}
-
-/// A warning when the password file can be read by other users: with it and read
-/// access to the repository, anyone can read every generation.
-pub fn password_file_warning(r: &Restic) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&r.password_file)
-        .ok()?
-        .permissions()
-        .mode();
-    (mode & 0o077 != 0).then(|| {
-        format!(
-            "the restic password file {} can be read by other users (mode {:o}): \
-             `chmod 600 {}`",
-            r.password_file.display(),
-            mode & 0o7777,
-            r.password_file.display()
-        )
-    })
-}
-
-/// What a command needs of restic's locks.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum LockNeed {
-    /// `backup`, `restore`: a shared lock, which an exclusive one blocks.
-    Shared,
-    /// `check`, `forget`, `prune`: an exclusive lock, which any lock blocks.
-    Exclusive,
-}
-
-/// Refuses, before anything stops, what restic would refuse for a lock, saying
-/// whose lock it is and, for a stale one, how to remove it.
-pub fn check_locks(r: &Restic, need: LockNeed) -> Result<(), OpError> {
-    let now = Utc::now();
-    let host = crate::sys::hostname();
-    let blocking: Vec<_> = r
-        .locks()?
-        .into_iter()
-        .filter(|l| need == LockNeed::Exclusive || l.exclusive)
-        .collect();
-    if blocking.is_empty() {
-        return Ok(());
-    }
-    let described: Vec<String> = blocking.iter().map(|l| l.describe(now)).collect();
-    let all_stale = blocking.iter().all(|l| l.is_stale(&host, now));
-    let advice = if all_stale {
-        format!(
-            "{} stale (its process is gone or it is older than {} min): remove it with \
-             `structr-backup recover`, or by hand with `restic unlock` on this repository",
-            if blocking.len() == 1 {
-                "it is"
-            } else {
-                "they are"
-            },
-            crate::repo::restic::STALE_AFTER.num_minutes()
-        )
-    } else {
-        "another restic run is working on it: wait for it to finish (`restic list locks` \
-         shows the locks)"
-            .to_string()
-    };
-    Err(OpError::Lock(LockError::Restic(format!(
-        "the restic repository {} is locked ({}); {advice}. Nothing was stopped",
-        r.location,
-        described.join("; ")
-    ))))
-}
 
 /// What restic copies in one snapshot, for step names: `neo4j-data + structr (restic)`.
 pub fn all_components(inst: &crate::install::Installation) -> String {
@@ -117,7 +34,7 @@ pub fn all_components(inst: &crate::install::Installation) -> String {
 pub fn backup(
     ctx: &Context,
     r: &Restic,
-    opts: &BackupOptions,
+    label: &str,
     on: Sink,
 ) -> Result<(Manifest, Closing), OpError> {
     let _installation = state::lock_installation(ctx.inst, "backup")?;
@@ -159,7 +76,7 @@ pub fn backup(
         ctx,
         &id,
         created,
-        &opts.label,
+        label,
         components,
         &sources,
         Timings::default(),
@@ -250,8 +167,8 @@ fn preflight_checks(
                 r.location
             )));
         }
-        check_locks(r, LockNeed::Shared)?;
-        if let Some(w) = password_file_warning(r) {
+        super::restic_locks::check_locks(r, super::restic_locks::LockNeed::Shared)?;
+        if let Some(w) = super::restic_locks::password_file_warning(r) {
             on(Event::Warning(w));
         }
         let existing = ctx.store.list()?.0.into_iter().map(|m| m.id).collect();
@@ -429,7 +346,7 @@ pub fn verify_before_restore(
     on: Sink,
 ) -> Result<(), OpError> {
     // A lock left by a killed run is said as such (exit 4), never as damage.
-    check_locks(r, LockNeed::Exclusive)?;
+    super::restic_locks::check_locks(r, super::restic_locks::LockNeed::Exclusive)?;
     let step = Step::Verify("restic repository".into());
     on(Event::Started(step.clone()));
     let t = Instant::now();

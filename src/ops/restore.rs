@@ -44,16 +44,7 @@ pub struct RestoreOptions {
     pub safety_backup: bool,
 }
 
-/// One component of the generation and where it goes on this machine.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Placement {
-    pub name: String,
-    pub target: PathBuf,
-    pub staging: PathBuf,
-    pub kept: PathBuf,
-    pub bytes: u64,
-    pub files: u64,
-}
+use super::placement::Placement;
 
 #[derive(Debug)]
 pub struct Outcome {
@@ -70,7 +61,11 @@ pub struct Outcome {
 /// none from the manifest. No side effects: used for confirmation screens too.
 pub fn placements(ctx: &Context, m: &Manifest) -> Result<Vec<Placement>, OpError> {
     let mut out = Vec::new();
-    for c in m.components.iter().filter(|c| goes_into_installation(c)) {
+    for c in m
+        .components
+        .iter()
+        .filter(|c| super::app_export::goes_into_installation(c))
+    {
         let spec = target_for(ctx, c)?;
         let target = spec.path.clone();
         if target.parent().is_none() {
@@ -104,12 +99,6 @@ pub fn placements(ctx: &Context, m: &Manifest) -> Result<Vec<Placement>, OpError
         });
     }
     Ok(out)
-}
-
-/// Whether a restore puts `c` into the installation: not the application export,
-/// which goes back through Structr's deployment import (`--only app --to DIR`).
-pub fn goes_into_installation(c: &Component) -> bool {
-    !super::app_export::is_app(c)
 }
 
 /// Whether `dir` is a folder with something in it.
@@ -262,11 +251,13 @@ pub fn run(
     if manifest
         .components
         .iter()
-        .any(|c| !goes_into_installation(c))
+        .any(|c| !super::app_export::goes_into_installation(c))
     {
         on(Event::Info(super::app_export::NOT_RESTORED.into()));
     }
-    manifest.components.retain(goes_into_installation);
+    manifest
+        .components
+        .retain(super::app_export::goes_into_installation);
     let checks = compat::check(ctx.inst, &manifest);
     if let Some(r) = checks.refusals.first() {
         return Err(OpError::Refused(format!("{r}. Nothing was stopped")));

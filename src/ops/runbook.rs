@@ -175,7 +175,7 @@ pub fn render_with(m: &Manifest, source: &Source, controls: &Controls) -> String
         components: m
             .components
             .iter()
-            .filter(|c| super::restore::goes_into_installation(c))
+            .filter(|c| super::app_export::goes_into_installation(c))
             .cloned()
             .collect(),
         ..m.clone()

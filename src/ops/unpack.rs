@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::event::{archive_progress, Event, Sink, Step};
-use super::restore::Placement;
+use super::placement::Placement;
 use super::{lock_store, restic, OpError};
 use crate::cancel::Cancel;
 use crate::repo::archive;

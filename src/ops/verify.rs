@@ -107,7 +107,7 @@ fn run_restic(
     }
     // restic's check needs the repository to itself: a lock left by a killed run
     // is said as such (exit 4), never as damage.
-    super::restic::check_locks(r, super::restic::LockNeed::Exclusive)?;
+    super::restic_locks::check_locks(r, super::restic_locks::LockNeed::Exclusive)?;
     let step = Step::Verify(match deep {
         true => "restic repository, every pack read (check --read-data)".into(),
         false => "restic repository (check)".into(),
