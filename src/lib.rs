@@ -16,5 +16,6 @@ pub mod repo;
 pub mod secrets;
 pub mod standin;
 pub mod sys;
+pub mod text;
 pub mod tui;
 pub mod units;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// lower layer only (`cli` may launch `tui`, nothing else on one layer).
 fn layer(top: &str) -> Option<u8> {
     Some(match top {
-        "cancel" | "units" | "process" | "secrets" | "sys" | "ids" => 0,
+        "cancel" | "units" | "process" | "secrets" | "sys" | "ids" | "text" => 0,
         "config" => 1,
         "repo" | "install" => 2,
         "ops" => 3,

@@ -147,7 +147,7 @@ pub fn new_manifest(
         host: ctx.inst.host.clone(),
         installation: ctx.inst.kind.to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        label: generation::printable(label, generation::MAX_LABEL),
+        label: crate::text::printable(label, generation::MAX_LABEL),
         pinned: false,
         last_verified: None,
         last_drill: None,

@@ -590,7 +590,7 @@ pub fn stored(store: &Store, m: &Manifest) -> Result<String, NotStored> {
         text.chars()
             .map(|c| match c {
                 '\n' | '\t' => c,
-                c if crate::repo::generation::is_unprintable(c) => '?',
+                c if crate::text::is_unprintable(c) => '?',
                 c => c,
             })
             .collect()

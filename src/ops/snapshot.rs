@@ -52,7 +52,7 @@ fn argv_for(line: &str, id: &str) -> Result<Vec<String>, OpError> {
 fn output_tail(out: &command::Output) -> String {
     let both = format!("{}\n{}", out.stdout.trim_end(), out.stderr.trim_end());
     let lines: Vec<&str> = both.trim().lines().collect();
-    generation::printable_lines(&lines[lines.len().saturating_sub(20)..].join("\n"), 4000)
+    crate::text::printable_lines(&lines[lines.len().saturating_sub(20)..].join("\n"), 4000)
 }
 
 pub fn run(

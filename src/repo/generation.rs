@@ -7,6 +7,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::ids::{id_for, is_generation_id};
+use crate::text::{printable, printable_lines};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -223,8 +224,9 @@ pub enum RepoError {
         given: String,
         candidates: Vec<String>,
     },
-    #[error(transparent)]
-    Restic(#[from] crate::repo::restic::ResticError),
+    /// What restic or rclone said went wrong (already in words for the user).
+    #[error("{0}")]
+    Backend(String),
     /// Someone else can write into the repository: whatever we read there could be
     /// planted, so nothing is done in it.
     /// `fix` is a sentence saying what to do (see `repo::trust`).
@@ -496,37 +498,6 @@ pub fn resolve_among(ids: &[String], given: &str, location: &str) -> Result<Stri
 
 /// The longest label kept; longer ones are cut (they are for people, not storage).
 pub const MAX_LABEL: usize = 200;
-
-/// `s` safe to print on a terminal: control characters (escape sequences, carriage
-/// returns, newlines) and characters that reorder or break what follows them on
-/// screen become `?`, and at most `max` characters are kept.
-pub fn printable(s: &str, max: usize) -> String {
-    s.chars()
-        .take(max)
-        .map(|c| if is_unprintable(c) { '?' } else { c })
-        .collect()
-}
-
-/// Control characters, and the bidirectional overrides, embeddings, isolates and
-/// marks (U+202E makes `exe.txt` of `txt.exe`) and the line and paragraph
-/// separators: none of them belongs in a label, a host name or a path we show.
-pub fn is_unprintable(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-                | '\u{2028}' | '\u{2029}'
-        )
-}
-
-/// Like `printable`, but keeping line breaks (for a command's output).
-pub fn printable_lines(s: &str, max: usize) -> String {
-    let kept: String = s.chars().take(max).collect();
-    kept.lines()
-        .map(|l| printable(l, max))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 impl Manifest {
     /// Component names, archives and indexes name files in the generation folder:

@@ -32,10 +32,7 @@ pub enum RcloneError {
 
 impl From<RcloneError> for RepoError {
     fn from(e: RcloneError) -> Self {
-        RepoError::BadManifest {
-            path: PathBuf::from("rclone"),
-            detail: e.to_string(),
-        }
+        RepoError::Backend(e.to_string())
     }
 }
 
@@ -85,7 +82,7 @@ impl Rclone {
         let detail = out.tail().lines().collect::<Vec<_>>().join(" / ");
         Err(RcloneError::Failed {
             command: name,
-            detail: generation::printable(&self.location().scrub(&detail), 2000),
+            detail: crate::text::printable(&self.location().scrub(&detail), 2000),
         })
     }
 

@@ -206,7 +206,7 @@ impl PlanScreen {
     /// Adds a typed character to the label: printable ones only, and no more
     /// than a label may hold (the rest would be cut when it is read back).
     pub fn type_char(&mut self, c: char) {
-        if !crate::repo::generation::is_unprintable(c) && self.label.chars().count() < MAX_LABEL {
+        if !crate::text::is_unprintable(c) && self.label.chars().count() < MAX_LABEL {
             self.label.push(c);
         }
     }

@@ -14,7 +14,8 @@ use crate::install::Installation;
 use crate::ops::{compare, Event};
 use crate::repo::archive::{self, ArchiveEvent};
 use crate::repo::file_index::{self, escape, IndexEntry};
-use crate::repo::generation::{printable, Repo};
+use crate::repo::generation::Repo;
+use crate::text::printable;
 
 /// How often a thread reports its progress (a frame is 100 ms).
 const EVERY: Duration = Duration::from_millis(100);

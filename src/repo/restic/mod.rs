@@ -16,6 +16,12 @@ use crate::cancel::Cancel;
 use crate::process::{Cmd, Output, RunError};
 use crate::secrets::Location;
 
+impl From<ResticError> for crate::repo::generation::RepoError {
+    fn from(e: ResticError) -> Self {
+        crate::repo::generation::RepoError::Backend(e.to_string())
+    }
+}
+
 /// The largest answer read whole from restic (a snapshot list, a dumped file).
 const MAX_ANSWER: usize = 256 * 1024 * 1024;
 
@@ -284,7 +290,7 @@ impl Restic {
             let detail = out.tail().lines().collect::<Vec<_>>().join(" / ");
             return ResticError::Locked {
                 location: self.location.clone(),
-                detail: crate::repo::generation::printable(&self.location.scrub(&detail), 2000),
+                detail: crate::text::printable(&self.location.scrub(&detail), 2000),
             };
         }
         if stderr.contains("wrong password") {
@@ -297,7 +303,7 @@ impl Restic {
         ResticError::Failed {
             command: command.to_string(),
             location: self.location.clone(),
-            detail: crate::repo::generation::printable(&self.location.scrub(&detail), 2000),
+            detail: crate::text::printable(&self.location.scrub(&detail), 2000),
         }
     }
 

@@ -27,9 +27,10 @@ use chrono::{DateTime, Utc};
 
 use crate::ids::is_generation_id;
 use crate::repo::generation::{
-    printable, Component, DrillRecord, Manifest, Timings, FORMAT_VERSION, MAX_LABEL,
+    Component, DrillRecord, Manifest, Timings, FORMAT_VERSION, MAX_LABEL,
 };
 use crate::repo::owners::Owners;
+use crate::text::printable;
 
 pub const MARKER: &str = "structr-backup";
 pub const PINNED: &str = "pinned";

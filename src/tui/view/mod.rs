@@ -47,7 +47,8 @@ use super::scroll::Scroll;
 use super::theme::Theme;
 use crate::install::schedule::LastRun;
 use crate::install::ComponentSpec;
-use crate::repo::generation::{printable, Manifest};
+use crate::repo::generation::Manifest;
+use crate::text::printable;
 use crate::units;
 
 pub const MIN_WIDTH: u16 = 64;
