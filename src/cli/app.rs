@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use super::env::{tee, Env, Failure, Result};
 use super::render::Renderer;
-use super::{tee, Env, Failure, Result};
 use crate::ops;
 use crate::ops::exit::Exit;
 use crate::repo::store::Store;

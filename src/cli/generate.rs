@@ -10,7 +10,7 @@ use clap_complete::Shell;
 use clap_mangen::Man;
 
 use super::args::{Cli, VERSION};
-use super::Failure;
+use super::env::Failure;
 use crate::errln;
 use crate::ops::exit::Exit;
 

@@ -1,0 +1,117 @@
+//! `schedule`.
+
+use serde_json::json;
+
+use super::args::ScheduleArgs;
+use super::env::{Env, Failure, Result};
+use crate::ops::exit::Exit;
+use crate::ops::{self};
+use crate::units;
+use crate::{errln, outln};
+
+/// Shows the nightly timer, after changing it when asked to.
+pub(super) fn schedule(env: &Env, args: &ScheduleArgs) -> Result<()> {
+    use crate::install::schedule;
+    let failed = |e: schedule::ScheduleError| Failure {
+        exit: Exit::Failed,
+        message: e.to_string(),
+    };
+    let enable = match (args.enable, args.disable) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    };
+    if args.at.is_some() || enable.is_some() {
+        let done = schedule::apply(schedule::Change {
+            at: args.at,
+            enable,
+        })
+        .map_err(failed)?;
+        for line in done {
+            // Keep stdout one JSON document; what was done goes to stderr then.
+            match env.cli.json {
+                true => errln!("{line}"),
+                false => outln!("{line}"),
+            }
+        }
+    }
+    let status = schedule::status().map_err(failed)?;
+    let file = ops::state::state_dir().join(schedule::LAST_RUN_FILE);
+    let last = schedule::read_last_run(&file);
+    if env.cli.json {
+        let mut v = json!(status);
+        v["last_run"] = json!(last.as_ref().ok().and_then(|o| o.as_ref()));
+        v["last_run_file"] = json!(file);
+        v["last_run_error"] = json!(last.as_ref().err());
+        env.print_json(v);
+        return Ok(());
+    }
+    outln!(
+        "timer        {}: {}, {}",
+        status.timer,
+        if status.enabled {
+            "enabled".to_string()
+        } else {
+            format!("NOT enabled ({})", status.unit_file_state)
+        },
+        if status.active { "active" } else { "inactive" }
+    );
+    let when = match status.time {
+        Some(t) => format!("daily at {t} local time"),
+        None => status.on_calendar.join(", "),
+    };
+    let delay = match status.randomized_delay.as_str() {
+        "" | "0" => String::new(),
+        d => format!(", up to {d} later at random"),
+    };
+    let source = match &status.drop_in {
+        Some(p) => format!(" (set in {})", p.display()),
+        None => " (the unit's own time)".into(),
+    };
+    outln!("time         {when}{delay}{source}");
+    match status.next_run {
+        Some(t) => outln!(
+            "next run     {}",
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S %Z")
+        ),
+        None => outln!("next run     none (enable it with `structr-backup schedule --enable`)"),
+    }
+    match &last {
+        Ok(Some(r)) => outln!("last run     {}", last_run_line(r)),
+        Ok(None) => outln!("last run     no run recorded yet ({})", file.display()),
+        Err(e) => outln!("last run     unknown: {e}"),
+    }
+    Ok(())
+}
+
+pub(super) fn last_run_line(r: &crate::install::schedule::LastRun) -> String {
+    let mut parts = vec![format!(
+        "{} {}",
+        r.status.as_deref().unwrap_or("unknown"),
+        r.operation.as_deref().unwrap_or("run")
+    )];
+    if let Some(id) = &r.id {
+        parts.push(format!("generation {id}"));
+    }
+    if let Some(t) = r.when() {
+        parts.push(format!(
+            "{} ({})",
+            t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S"),
+            units::age(chrono::Utc::now() - t)
+        ));
+    }
+    if let Some(d) = r.downtime_secs.filter(|d| *d >= 0.0) {
+        parts.push(format!(
+            "downtime {}",
+            units::duration(std::time::Duration::from_secs_f64(d))
+        ));
+    }
+    if let Some(code) = r.exit_code.filter(|c| *c != 0) {
+        parts.push(format!("exit code {code}"));
+    }
+    if let Some(e) = &r.error {
+        parts.push(format!("error: {e}"));
+    }
+    parts.join(", ")
+}
