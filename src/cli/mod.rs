@@ -44,9 +44,8 @@ fn watched(env: &Env) -> Result<()> {
     watch.finish(
         env.reading(),
         crate::notify::Ending {
-            exit_code: failure.map_or(0, |f| i32::from(f.exit.code())),
+            exit: failure.map_or(Exit::Ok, |f| f.exit),
             error: failure.map(|f| f.message.as_str()),
-            cancelled: failure.is_some_and(|f| f.exit == Exit::Cancelled),
         },
     );
     result

@@ -56,11 +56,11 @@ pub struct Run {
     started: Instant,
 }
 
-/// How a run ended, as the CLI maps it to an exit code.
+/// How a run ended: its exit (the same in the wizard and the CLI) and, for a
+/// failure, what went wrong.
 pub struct Ending<'a> {
-    pub exit_code: i32,
+    pub exit: crate::ops::exit::Exit,
     pub error: Option<&'a str>,
-    pub cancelled: bool,
 }
 
 impl Run {
@@ -96,11 +96,12 @@ impl Run {
 
     /// Records how the run ended (status file, metrics) and sends its notifications.
     pub fn finish(self, store: &Store, end: Ending) {
-        let status = match (end.exit_code, end.cancelled) {
-            (0, _) => Status::Success,
-            (_, true) => Status::Cancelled,
+        let status = match end.exit {
+            crate::ops::exit::Exit::Ok => Status::Success,
+            crate::ops::exit::Exit::Cancelled => Status::Cancelled,
             _ => Status::Failure,
         };
+        let exit_code = i32::from(end.exit.code());
         let error = end.error.map(|e| self.secrets.scrub(e));
         if let Some(e) = &error {
             log::line(&format!("error: {e}"));
@@ -115,7 +116,7 @@ impl Run {
         let finished_at = Utc::now();
         let result = Result {
             status,
-            exit_code: end.exit_code,
+            exit_code,
             error,
             id: written.map(|m| m.id.clone()).or_else(|| self.id.clone()),
             duration_secs: self.started.elapsed().as_secs_f64(),
@@ -128,7 +129,7 @@ impl Run {
             operation: self.operation.clone(),
             id: result.id.clone(),
             status,
-            exit_code: end.exit_code,
+            exit_code,
             started_at: self.started_at,
             finished_at,
             duration_secs: result.duration_secs,
@@ -143,7 +144,7 @@ impl Run {
                 repository: &self.repository,
                 operation: &self.operation,
                 status,
-                exit_code: end.exit_code,
+                exit_code,
                 finished_unix: finished_at.timestamp(),
                 duration_secs: result.duration_secs,
                 downtime_secs: result.downtime_secs,

@@ -40,9 +40,8 @@ pub fn watched(
     });
     let failure = result.as_ref().err();
     let end = Ending {
-        exit_code: failure.map_or(0, |f| i32::from(f.exit.code())),
+        exit: failure.map_or(crate::ops::exit::Exit::Ok, |f| f.exit),
         error: failure.map(|f| f.message.as_str()),
-        cancelled: failure.is_some_and(|f| f.exit == crate::ops::exit::Exit::Cancelled),
     };
     let ((), held) = notify::quietly(|| run.finish(store, end));
     for w in held {
