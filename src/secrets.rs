@@ -204,6 +204,57 @@ fn secret_parts(value: &str, shown: &str) -> Vec<String> {
     parts
 }
 
+/// A command line as it may be shown and recorded (a snapshot tool's argv may
+/// carry a token): the value of a `--token X` / `--password=X` style flag, of a
+/// secret-looking `key=value`, and any long opaque word (an API key) become `***`.
+/// Returns the shown line and the hidden values, to scrub from what the
+/// program printed.
+pub fn redact_argv(argv: &[String]) -> (String, Vec<String>) {
+    let mut shown = Vec::with_capacity(argv.len());
+    let mut hidden = Vec::new();
+    let mut after_secret_flag = false;
+    for (i, arg) in argv.iter().enumerate() {
+        let flag = arg.trim_start_matches('-');
+        let is_flag = arg.starts_with('-') && !flag.is_empty();
+        let (name, value) = flag.split_once('=').unwrap_or((flag, ""));
+        let word = if i == 0 {
+            arg.clone()
+        } else if after_secret_flag {
+            hidden.push(arg.clone());
+            REDACTED.to_string()
+        } else if !value.is_empty() && secret_flag(name) {
+            hidden.push(value.to_string());
+            format!("{}={REDACTED}", &arg[..arg.len() - value.len() - 1])
+        } else if !is_flag && looks_like_a_key(arg) {
+            hidden.push(arg.clone());
+            REDACTED.to_string()
+        } else {
+            redact_options(arg)
+        };
+        after_secret_flag = is_flag && value.is_empty() && secret_flag(name);
+        shown.push(word);
+    }
+    hidden.retain(|h| !h.is_empty());
+    (shell_words::join(shown), hidden)
+}
+
+/// A flag or option name that names a secret (`--token`, `--api-key`, `password`).
+fn secret_flag(name: &str) -> bool {
+    let n = name.to_ascii_lowercase().replace('-', "_");
+    is_secret_key(&n) || n.contains("token") || n.contains("password") || n.contains("secret")
+}
+
+/// A long word of letters, digits and `-_` with no path in it: how API keys and
+/// tokens look (a generation id, 16 characters, is shorter).
+fn looks_like_a_key(arg: &str) -> bool {
+    arg.len() >= 24
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '='))
+        && arg.chars().any(|c| c.is_ascii_digit())
+        && arg.chars().any(|c| c.is_ascii_alphabetic())
+}
+
 /// Option names in rclone connection strings and URL queries whose value is a secret.
 const SECRET_KEYS: &[&str] = &[
     "pass",
@@ -408,6 +459,36 @@ mod tests {
             plain.scrub("no folder /var/backups/structr"),
             "no folder /var/backups/structr"
         );
+    }
+
+    #[test]
+    fn command_lines_lose_their_tokens() {
+        let argv: Vec<String> = [
+            "snap-tool",
+            "--token",
+            "T0K3N",
+            "--api-key=K3Y",
+            "create",
+            "sb-{name}",
+            "pass=PW1",
+            "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (shown, hidden) = redact_argv(&argv);
+        assert_eq!(
+            shown,
+            "snap-tool --token '***' '--api-key=***' create sb-{name} 'pass=***' '***'"
+        );
+        assert_eq!(
+            hidden,
+            ["T0K3N", "K3Y", "PW1", "0f1e2d3c4b5a69788796a5b4c3d2e1f0"]
+        );
+        let (plain, none) =
+            redact_argv(&["vm-snap".into(), "create".into(), "20261124T031500Z".into()]);
+        assert_eq!(plain, "vm-snap create 20261124T031500Z");
+        assert!(none.is_empty());
     }
 
     #[test]

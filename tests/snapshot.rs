@@ -729,3 +729,47 @@ fn the_lvm_backup_snapshots_while_stopped_reads_the_snapshots_and_always_removes
         "no mount folder is left"
     );
 }
+
+/// A snapshot tool's token on its command line (and echoed in its output) is
+/// neither in the log, the manifest nor a failure's message.
+#[test]
+fn a_snapshot_tools_token_stays_out_of_the_log_and_the_manifest() {
+    const TOKEN: &str = "SNAPTOKEN-5ecret";
+    let sb = Sandbox::new(Options::default());
+    sb.start();
+    append_config(
+        &sb,
+        &format!(
+            "\n[snapshot]\ncommand = \"sh -c 'echo snapshot {{name}} with $2' x --token {TOKEN}\"\n\
+             delete_command = \"sh -c 'echo removing with $2; exit 1' x --token {TOKEN}\"\n"
+        ),
+    );
+    let out = sb.cli(&["backup", "--snapshot"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let show = sb.cli(&["show", "latest", "--json"]);
+    assert!(show.status.success(), "{}", text(&show));
+    let record = &json(&show)["snapshot_backup"];
+    assert!(
+        record["command"]
+            .as_str()
+            .unwrap()
+            .contains("--token '***'"),
+        "{record}"
+    );
+    assert!(
+        record["output"].as_str().unwrap().contains("with ***"),
+        "{record}"
+    );
+    let id = sb.generations()[0].clone();
+    let del = sb.cli(&["--yes", "delete", &id]);
+    assert!(
+        !del.status.success(),
+        "the delete command fails: {}",
+        text(&del)
+    );
+    for (what, o) in [("backup", &out), ("show", &show), ("delete", &del)] {
+        assert!(!text(o).contains(TOKEN), "{what}: {}", text(o));
+    }
+    let manifest = std::fs::read_to_string(sb.repo.join(&id).join("manifest.toml")).unwrap();
+    assert!(!manifest.contains(TOKEN), "{manifest}");
+}

@@ -48,11 +48,31 @@ fn argv_for(line: &str, id: &str) -> Result<Vec<String>, OpError> {
     Ok(argv.iter().map(|a| a.replace("{name}", id)).collect())
 }
 
-/// The last lines of a command's output, stdout then stderr.
-fn output_tail(out: &command::Output) -> String {
+/// The last lines of a command's output, stdout then stderr, without the
+/// values `hidden` (tokens from its command line that it may echo).
+fn output_tail(out: &command::Output, hidden: &[String]) -> String {
     let both = format!("{}\n{}", out.stdout.trim_end(), out.stderr.trim_end());
     let lines: Vec<&str> = both.trim().lines().collect();
-    crate::text::printable_lines(&lines[lines.len().saturating_sub(20)..].join("\n"), 4000)
+    let mut text = lines[lines.len().saturating_sub(20)..].join("\n");
+    for h in hidden {
+        text = text.replace(h.as_str(), crate::secrets::REDACTED);
+    }
+    crate::text::printable_lines(&text, 4000)
+}
+
+/// Runs a snapshot tool's `argv`: messages, the plan, the log and the manifest
+/// show it with its tokens hidden (`secrets::redact_argv`).
+fn run_tool(
+    argv: &[String],
+    timeout: Duration,
+) -> (String, Vec<String>, Result<command::Output, String>) {
+    let (shown, hidden) = crate::secrets::redact_argv(argv);
+    let out = crate::process::Cmd::from_argv(argv)
+        .timeout(timeout)
+        .shown_as(shown.clone())
+        .output()
+        .map_err(|e| e.to_string());
+    (shown, hidden, out)
 }
 
 pub fn run(
@@ -82,7 +102,7 @@ fn run_command(
     let created = Utc::now();
     let id = repo.new_id(created);
     let argv = argv_for(line, &id)?;
-    let shown = command::display(&argv);
+    let (shown, _) = crate::secrets::redact_argv(&argv);
     let found_stopped = window::found_stopped(ctx.inst);
     let mut steps = vec![Step::Preflight];
     steps.extend(stop_steps(ctx.inst));
@@ -99,28 +119,29 @@ fn run_command(
         let step = Step::Snapshot(shown.clone());
         on(Event::Started(step.clone()));
         let t = Instant::now();
-        match command::run(&argv, timeout) {
+        let (shown, hidden, out) = run_tool(&argv, timeout);
+        match out {
             Ok(out) if out.success() => {
                 on(Event::Finished(step, t.elapsed()));
-                Ok((out, t.elapsed()))
+                Ok((output_tail(&out, &hidden), out.status, t.elapsed()))
             }
             Ok(out) => {
                 let why = format!(
                     "the snapshot command `{shown}` failed (exit status {}): {}",
                     out.status.map_or("none".into(), |s| s.to_string()),
-                    output_tail(&out)
+                    output_tail(&out, &hidden)
                 );
                 on(Event::Failed(step, why.clone()));
                 Err(OpError::failed(why))
             }
             Err(e) => {
-                on(Event::Failed(step, e.to_string()));
+                on(Event::Failed(step, e.clone()));
                 Err(OpError::failed(format!("the snapshot command: {e}")))
             }
         }
     });
     let closing = window.close(on);
-    let (out, took) = match taken {
+    let (output, exit_status, took) = match taken {
         Ok(t) => t,
         Err(e) => {
             let aftermath = format!("{} No generation was written.", closing.aftermath());
@@ -137,8 +158,8 @@ fn run_command(
     manifest.snapshot_backup = Some(SnapshotRecord {
         method: "command".into(),
         command: shown,
-        output: output_tail(&out),
-        exit_status: out.status,
+        output,
+        exit_status,
         secs: took.as_secs_f64(),
     });
     on(Event::Started(Step::Publish));
@@ -187,15 +208,15 @@ pub fn before_delete(
         return Ok(());
     };
     let argv = argv_for(line, &m.id)?;
-    let shown = command::display(&argv);
-    let out = command::run(&argv, timeout)
-        .map_err(|e| OpError::failed(format!("deleting the snapshot of {}: {e}", m.id)))?;
+    let (shown, hidden, out) = run_tool(&argv, timeout);
+    let out =
+        out.map_err(|e| OpError::failed(format!("deleting the snapshot of {}: {e}", m.id)))?;
     if !out.success() {
         return Err(OpError::failed(format!(
             "`{shown}` failed (exit status {}), so generation {} is kept: {}",
             out.status.map_or("none".into(), |s| s.to_string()),
             m.id,
-            output_tail(&out)
+            output_tail(&out, &hidden)
         )));
     }
     on(Event::Info(format!(
