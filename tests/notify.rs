@@ -489,6 +489,33 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
+/// Every channel at once, with tokens in the ping and webhook URLs: the ping
+/// and webhook go to `server`, mail to a stand-in sendmail. Returns the metrics
+/// file and the mail file.
+fn notify_everywhere(sb: &Sandbox, server: &Server) -> (std::path::PathBuf, std::path::PathBuf) {
+    let prom = sb.dir.path().join("backup.prom");
+    let mail = sb.dir.path().join("mail");
+    let sendmail = sb.dir.path().join("sendmail");
+    std::fs::write(&sendmail, format!("#!/bin/sh\ncat >> {}\n", mail.display())).unwrap();
+    std::fs::set_permissions(
+        &sendmail,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    notify(
+        sb,
+        &format!(
+            "on = [\"start\", \"success\", \"failure\"]\nping_url = \"{}\"\nwebhook = \"{}\"\n\
+             metrics_file = {}\nemail = \"root\"\nsendmail = {}",
+            server.url("/ping/PINGTOKEN?create=1"),
+            server.url("/hook/HOOKTOKEN"),
+            toml_str(&prom),
+            toml_str(&sendmail)
+        ),
+    );
+    (prom, mail)
+}
+
 /// A failing run with a restic REST URL with credentials, a ping URL with a token
 /// and a webhook with one: no channel carries any of the three secrets.
 #[test]
@@ -510,26 +537,7 @@ fn no_secret_leaves_a_failing_run_in_any_channel() {
         ..Options::default()
     });
     std::fs::write(sb.password_file(), "repository-password\n").unwrap();
-    let prom = sb.dir.path().join("backup.prom");
-    let mail = sb.dir.path().join("mail");
-    let sendmail = sb.dir.path().join("sendmail");
-    std::fs::write(&sendmail, format!("#!/bin/sh\ncat >> {}\n", mail.display())).unwrap();
-    std::fs::set_permissions(
-        &sendmail,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    notify(
-        &sb,
-        &format!(
-            "on = [\"start\", \"success\", \"failure\"]\nping_url = \"{}\"\nwebhook = \"{}\"\n\
-             metrics_file = {}\nemail = \"root\"\nsendmail = {}",
-            server.url("/ping/PINGTOKEN?create=1"),
-            server.url("/hook/HOOKTOKEN"),
-            toml_str(&prom),
-            toml_str(&sendmail)
-        ),
-    );
+    let (prom, mail) = notify_everywhere(&sb, &server);
     let out = sb.cli(&["backup"]);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     let reqs = server.requests();
@@ -734,26 +742,7 @@ fn no_secret_reaches_any_channel_of_a_good_or_a_failing_run() {
         },
         SUPERPASS,
     );
-    let prom = sb.dir.path().join("backup.prom");
-    let mail = sb.dir.path().join("mail");
-    let sendmail = sb.dir.path().join("sendmail");
-    std::fs::write(&sendmail, format!("#!/bin/sh\ncat >> {}\n", mail.display())).unwrap();
-    std::fs::set_permissions(
-        &sendmail,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    notify(
-        &sb,
-        &format!(
-            "on = [\"start\", \"success\", \"failure\"]\nping_url = \"{}\"\nwebhook = \"{}\"\n\
-             metrics_file = {}\nemail = \"root\"\nsendmail = {}",
-            server.url("/ping/PINGTOKEN?create=1"),
-            server.url("/hook/HOOKTOKEN"),
-            toml_str(&prom),
-            toml_str(&sendmail)
-        ),
-    );
+    let (prom, mail) = notify_everywhere(&sb, &server);
 
     let (good, good_seen) = watched_run(&sb, &["backup"]);
     assert!(good.status.success(), "{}", text(&good));
