@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::repo::generation::Manifest;
+use crate::repo::manifest::Manifest;
 use crate::units;
 
 /// A restore drill's result in words: `ok 3 days ago`, `FAILED 1 hour ago: why`.

@@ -35,7 +35,7 @@ use crate::secrets::Secrets;
 use serde_json::json;
 
 use crate::config::{Config, Kind, NotifyConfig, NotifyEvent};
-use crate::repo::generation::Manifest;
+use crate::repo::manifest::Manifest;
 use crate::repo::store::Store;
 use crate::secrets::Location;
 pub use scrub::{scrub, secrets_of};

@@ -21,7 +21,7 @@ use crate::install::deploy::{self, FetchError, Limits};
 use crate::install::{Installation, ROLE_APP, ROLE_STRUCTR};
 use crate::repo::archive;
 use crate::repo::file_index;
-use crate::repo::generation::Component;
+use crate::repo::manifest::Component;
 use crate::repo::unzip;
 
 /// The component's name (and archive base name: `app.tar.zst`).

@@ -2,6 +2,8 @@
 //! before anything stops, the copy itself, the manifest and the publication. Used by
 //! backup and by the safety backup a restore takes.
 
+use crate::repo::files;
+use crate::repo::manifest;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::time::Instant;
@@ -14,7 +16,8 @@ use super::runbook;
 use super::{Context, OpError};
 use crate::repo::archive;
 use crate::repo::file_index;
-use crate::repo::generation::{self, Component, Manifest, Repo, Timings, FORMAT_VERSION};
+use crate::repo::generation::Repo;
+use crate::repo::manifest::{Component, Manifest, Timings, FORMAT_VERSION};
 
 pub fn preflight_checks(ctx: &Context, repo: &Repo, on: Sink) -> Result<Estimate, OpError> {
     on(Event::Started(Step::Preflight));
@@ -147,7 +150,7 @@ pub fn new_manifest(
         host: ctx.inst.host.clone(),
         installation: ctx.inst.kind.to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        label: crate::text::printable(label, generation::MAX_LABEL),
+        label: crate::text::printable(label, manifest::MAX_LABEL),
         pinned: false,
         last_verified: None,
         last_drill: None,
@@ -175,11 +178,11 @@ pub fn publish(ctx: &Context, repo: &Repo, partial: &Path, m: &Manifest) -> Resu
     // Written before SHA256SUMS, so `sha256sum -c` covers the instructions too.
     let text = runbook::render_configured(m, &runbook::Source::of(&ctx.store), &ctx.configured);
     let runbook_path = partial.join(runbook::FILE);
-    generation::write_file_atomic(&runbook_path, text.as_bytes())?;
+    files::write_file_atomic(&runbook_path, text.as_bytes())?;
     let runbook_hash = archive::sha256_file(&runbook_path, &ctx.cancel, &mut |_| {})?;
     sums.push((runbook_hash, runbook::FILE.to_string()));
-    generation::write_sums(partial, &sums)?;
-    generation::write_manifest(partial, m)?;
+    files::write_sums(partial, &sums)?;
+    files::write_manifest(partial, m)?;
     repo.publish(partial, &m.id)?;
     Ok(())
 }

@@ -16,7 +16,8 @@ use super::event::{Event, Sink, Step};
 use super::offsite;
 use super::window::{self, start_steps, stop_steps, Closing, Window};
 use super::{Context, OpError};
-use crate::repo::generation::{Component, Manifest, Repo};
+use crate::repo::generation::Repo;
+use crate::repo::manifest::{Component, Manifest};
 use crate::repo::store::Store;
 
 #[derive(Clone, Debug, Default)]

@@ -14,7 +14,8 @@ use crate::cancel::Cancel;
 use crate::install::Installation;
 use crate::repo::archive::{self, ArchiveEvent};
 use crate::repo::file_index::{self, EntryKind, IndexEntry};
-use crate::repo::generation::{Manifest, Repo};
+use crate::repo::generation::Repo;
+use crate::repo::manifest::Manifest;
 use crate::repo::store::Store;
 use crate::repo::tree;
 

@@ -4,7 +4,7 @@
 //! owner. A restore onto a fresh server is where these differ.
 
 use crate::install::Installation;
-use crate::repo::generation::Manifest;
+use crate::repo::manifest::Manifest;
 use crate::repo::owners::{self, Mapping, OwnerMap};
 
 #[derive(Clone, Debug, Default, serde::Serialize)]

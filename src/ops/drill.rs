@@ -21,7 +21,7 @@ use crate::config::DrillConfig;
 use crate::install::{command, Installation};
 use crate::repo::archive;
 use crate::repo::file_index;
-use crate::repo::generation::{DrillRecord, Manifest};
+use crate::repo::manifest::{DrillRecord, Manifest};
 use crate::repo::store::Store;
 
 /// The scratch folder, removed when dropped (a failed drill leaves nothing).

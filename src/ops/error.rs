@@ -3,7 +3,7 @@
 
 use crate::install::detect::DetectError;
 use crate::repo::archive::ArchiveError;
-use crate::repo::generation::RepoError;
+use crate::repo::error::RepoError;
 use crate::repo::lock::LockError;
 
 /// The detail of a plain cancellation: the variant's own text says "cancelled: ",

@@ -3,7 +3,7 @@
 //! both faces so that the same failure gives the same code wherever it ran.
 
 use super::OpError;
-use crate::repo::generation::RepoError;
+use crate::repo::error::RepoError;
 use crate::repo::lock::LockError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::state;
 use crate::install::Installation;
-use crate::repo::generation::{write_file_atomic, RepoError};
+use crate::repo::error::RepoError;
+use crate::repo::files::write_file_atomic;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Record {

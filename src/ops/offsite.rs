@@ -5,6 +5,8 @@
 //! into place. A failed copy is reported and fails the run's exit code; it never
 //! touches the services or the local generation.
 
+use crate::repo::files;
+use crate::repo::manifest;
 use std::fs;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -13,7 +15,8 @@ use std::time::Instant;
 use super::event::{Event, Sink, Step};
 use super::{lock_repo, verify, Context, OpError};
 use crate::cancel::Cancel;
-use crate::repo::generation::{self, Manifest, Repo};
+use crate::repo::generation::Repo;
+use crate::repo::manifest::Manifest;
 use crate::repo::store::Store;
 
 /// What became of one copy.
@@ -176,11 +179,11 @@ pub fn fetch(
     let result = (|| -> Result<Manifest, OpError> {
         from.download(id, &partial, cancel)
             .map_err(|e| OpError::failed(e.to_string()))?;
-        let mut m = generation::parse_manifest(
-            &fs::read_to_string(partial.join(generation::MANIFEST)).map_err(|e| {
+        let mut m = manifest::parse_manifest(
+            &fs::read_to_string(partial.join(manifest::MANIFEST)).map_err(|e| {
                 OpError::failed(format!("the fetched generation has no manifest: {e}"))
             })?,
-            partial.join(generation::MANIFEST),
+            partial.join(manifest::MANIFEST),
         )?;
         m.id = id.to_string();
         verify::quick(&partial, &m, cancel, &mut |_| {})?;
@@ -225,8 +228,8 @@ fn copy_folder(
     let result = (|| -> Result<(), OpError> {
         // Everything SHA256SUMS seals travels (the runbook too), and at least the
         // manifest's archives and indexes, so the check below sees any gap.
-        let mut names: Vec<String> = vec![generation::SUMS.into()];
-        names.extend(generation::read_sums(&from)?.into_iter().map(|(_, n)| n));
+        let mut names: Vec<String> = vec![files::SUMS.into()];
+        names.extend(files::read_sums(&from)?.into_iter().map(|(_, n)| n));
         for c in &m.components {
             for n in [&c.archive, &c.index] {
                 if !names.contains(n) {
@@ -248,7 +251,7 @@ fn copy_folder(
         }
         // The manifest as it is now (pins included), written last.
         let current = src.manifest(&m.id)?;
-        generation::write_manifest(&partial, &current)?;
+        files::write_manifest(&partial, &current)?;
         verify::quick(&partial, &current, cancel, &mut |_| {})
     })();
     if let Err(e) = result {

@@ -1,7 +1,7 @@
 //! Pinning: a pinned generation is never pruned, nor deleted until unpinned.
 
 use super::OpError;
-use crate::repo::generation::Manifest;
+use crate::repo::manifest::Manifest;
 use crate::repo::store::Store;
 
 /// Sets or clears the pin of `id` under the repository lock; returns the manifest as written.

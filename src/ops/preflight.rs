@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::OpError;
 use crate::install::ComponentSpec;
-use crate::repo::generation::Manifest;
+use crate::repo::manifest::Manifest;
 use crate::repo::tree::{self, Boundary};
 
 #[derive(Clone, Debug, serde::Serialize)]

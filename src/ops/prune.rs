@@ -6,7 +6,7 @@ use chrono::Local;
 use super::event::{Event, Sink};
 use super::OpError;
 use crate::cancel::Cancel;
-use crate::repo::generation::Manifest;
+use crate::repo::manifest::Manifest;
 use crate::repo::retention::{self, Candidate, Decision, Policy};
 use crate::repo::store::Store;
 

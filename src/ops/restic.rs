@@ -21,7 +21,7 @@ use super::window::{self, start_steps, stop_steps, Closing, Window};
 use super::{lock_store, refuse_if_interrupted, state, Context, OpError};
 use crate::cancel::Cancel;
 use crate::ids::id_for;
-use crate::repo::generation::{Component, Manifest, Timings};
+use crate::repo::manifest::{Component, Manifest, Timings};
 use crate::repo::owners::OwnerMap;
 use crate::repo::restic::{tags, Restic, ResticError};
 
@@ -274,7 +274,7 @@ fn write_runbook(ctx: &Context, m: &Manifest) -> Result<PathBuf, OpError> {
     state::private_dir(&dir).map_err(OpError::failed)?;
     let path = dir.join(runbook::FILE);
     let text = runbook::render_configured(m, &runbook::Source::of(&ctx.store), &ctx.configured);
-    crate::repo::generation::write_file_atomic(&path, text.as_bytes())?;
+    crate::repo::files::write_file_atomic(&path, text.as_bytes())?;
     Ok(path)
 }
 

@@ -23,7 +23,8 @@ use super::{
 use crate::install::ComponentSpec;
 use crate::repo::archive;
 use crate::repo::file_index::{self, EntryKind, IndexEntry};
-use crate::repo::generation::{Component, Manifest, Repo, Timings};
+use crate::repo::generation::Repo;
+use crate::repo::manifest::{Component, Manifest, Timings};
 use crate::repo::owners::OwnerMap;
 use crate::repo::restic::Restic;
 use crate::repo::store::Store;

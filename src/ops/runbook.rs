@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{InstallationConfig, Kind, RepoKind};
 use crate::install::ROLE_STRUCTR;
-use crate::repo::generation::{Component, Manifest};
+use crate::repo::manifest::{Component, Manifest};
 use crate::repo::store::Store;
 
 /// The runbook's file name, in a generation folder and in a restic snapshot.
@@ -568,11 +568,11 @@ pub fn stored(store: &Store, m: &Manifest) -> Result<String, NotStored> {
     let text = stored_raw(store, m).map_err(NotStored::Missing)?;
     let sums = match store {
         Store::Archive(repo) => Some(
-            std::fs::read_to_string(repo.path_of(&m.id).join(crate::repo::generation::SUMS))
+            std::fs::read_to_string(repo.path_of(&m.id).join(crate::repo::files::SUMS))
                 .map_err(|e| e.to_string()),
         ),
         Store::Rclone(r) => Some(
-            r.cat(&m.id, crate::repo::generation::SUMS)
+            r.cat(&m.id, crate::repo::files::SUMS)
                 .map_err(|e| e.to_string()),
         ),
         // restic checks every blob it reads against its hash.
@@ -606,7 +606,7 @@ fn check_sealed(text: &str, sums: Result<String, String>) -> Result<(), String> 
         .filter_map(|l| l.split_once("  "))
         .find(|(_, name)| *name == FILE)
         .map(|(hash, _)| hash.to_string())
-        .ok_or_else(|| format!("it is not listed in {}", crate::repo::generation::SUMS))?;
+        .ok_or_else(|| format!("it is not listed in {}", crate::repo::files::SUMS))?;
     let actual: String = sha2::Sha256::digest(text.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -649,7 +649,7 @@ fn stored_raw(store: &Store, m: &Manifest) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repo::generation::{Timings, FORMAT_VERSION};
+    use crate::repo::manifest::{Timings, FORMAT_VERSION};
     use chrono::TimeZone;
 
     /// The ```sh blocks of a runbook, in order, as one script (what a reader runs).

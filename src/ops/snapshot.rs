@@ -10,6 +10,7 @@
 //!   mounts of the snapshots into an ordinary generation; the snapshots are
 //!   removed whatever happens (a guard), and `recover` removes any left over.
 
+use crate::repo::files;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,8 @@ use super::event::{Event, Sink, Step};
 use super::window::{self, start_steps, stop_steps, Closing, Window};
 use super::{app_export, Context, OpError};
 use crate::install::{command, lvm};
-use crate::repo::generation::{self, Manifest, Repo, SnapshotRecord};
+use crate::repo::generation::Repo;
+use crate::repo::manifest::{Manifest, SnapshotRecord};
 
 /// Why a generation cannot be restored by us, when it only records a snapshot.
 pub fn restore_refusal(m: &Manifest) -> Option<String> {
@@ -166,7 +168,7 @@ fn run_command(
     let t = Instant::now();
     // Only the manifest: the snapshot itself lives with the tool that took it.
     let partial = repo.create_partial(&id)?;
-    let published = generation::write_manifest(&partial, &manifest)
+    let published = files::write_manifest(&partial, &manifest)
         .and_then(|()| repo.publish(&partial, &id).map(|_| ()));
     if let Err(e) = published {
         let _ = std::fs::remove_dir_all(&partial);

@@ -4,6 +4,8 @@
 //! restic). No service is touched and the installation is not changed: this is how
 //! the application export (`app`) comes back out, for Structr's deployment import.
 
+use crate::repo::files;
+use crate::repo::manifest;
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -15,7 +17,7 @@ use super::{lock_store, restic, OpError};
 use crate::cancel::Cancel;
 use crate::repo::archive;
 use crate::repo::file_index;
-use crate::repo::generation::{self, Component};
+use crate::repo::manifest::Component;
 use crate::repo::owners;
 use crate::repo::store::Store;
 
@@ -68,7 +70,7 @@ pub fn run(
 
 fn unpack(
     store: &Store,
-    m: &generation::Manifest,
+    m: &manifest::Manifest,
     c: &Component,
     to: &Path,
     cancel: &Cancel,
@@ -184,7 +186,7 @@ fn check_target(to: &Path) -> Result<bool, OpError> {
 /// The component's archive and index against SHA256SUMS (only these two: the
 /// generation's other archives may be large and are not read).
 fn check_sums(dir: &Path, c: &Component, cancel: &Cancel) -> Result<(), OpError> {
-    let sums = generation::read_sums(dir).map_err(|e| OpError::Verify(e.to_string()))?;
+    let sums = files::read_sums(dir).map_err(|e| OpError::Verify(e.to_string()))?;
     for name in [&c.archive, &c.index] {
         let expected = sums
             .iter()

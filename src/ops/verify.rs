@@ -2,6 +2,7 @@
 //! `SHA256SUMS` (and the manifest). Deep: also decompress every archive, read every
 //! tar entry and check each file's sha256 against the file index.
 
+use crate::repo::files;
 use std::path::Path;
 use std::time::Instant;
 
@@ -12,7 +13,8 @@ use super::{parallel, OpError};
 use crate::cancel::Cancel;
 use crate::repo::archive;
 use crate::repo::file_index;
-use crate::repo::generation::{self, Manifest, Repo, VerifyRecord};
+use crate::repo::generation::Repo;
+use crate::repo::manifest::{Manifest, VerifyRecord};
 use crate::repo::restic::Restic;
 use crate::repo::store::Store;
 
@@ -262,7 +264,7 @@ pub fn check(
 /// and indexes are all covered, so a missing or swapped file is caught too.
 pub fn quick(dir: &Path, m: &Manifest, cancel: &Cancel, on: Sink) -> Result<(), OpError> {
     let id = &m.id;
-    let sums = generation::read_sums(dir).map_err(|e| OpError::Verify(format!("{id}: {e}")))?;
+    let sums = files::read_sums(dir).map_err(|e| OpError::Verify(format!("{id}: {e}")))?;
     for c in &m.components {
         for name in [&c.archive, &c.index] {
             if !sums.iter().any(|(_, n)| n == name) {

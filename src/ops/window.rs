@@ -237,9 +237,9 @@ impl<'a> Window<'a> {
 
     /// From the first stop to the last successful start.
     /// The manifest's timings of a run that began at `started` and copied for `copy_secs`.
-    pub fn timings(&self, started: Instant, copy_secs: f64) -> crate::repo::generation::Timings {
+    pub fn timings(&self, started: Instant, copy_secs: f64) -> crate::repo::manifest::Timings {
         let (stop, start) = self.stop_start_time();
-        crate::repo::generation::Timings {
+        crate::repo::manifest::Timings {
             downtime_secs: self.downtime().as_secs_f64(),
             total_secs: started.elapsed().as_secs_f64(),
             stop_secs: stop.as_secs_f64(),

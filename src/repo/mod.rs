@@ -2,9 +2,12 @@
 
 pub mod archive;
 pub mod clone;
+pub mod error;
 pub mod file_index;
+pub mod files;
 pub mod generation;
 pub mod lock;
+pub mod manifest;
 pub mod meta;
 pub mod owners;
 pub mod rclone;

@@ -3,12 +3,15 @@
 //! repository, uploaded file by file, checked by reading them back, and made
 //! visible by their manifest, which is uploaded last.
 
+use super::files;
+use super::manifest;
 use std::path::{Path, PathBuf};
 
 use crate::cancel::Cancel;
 use crate::ids::is_generation_id;
 use crate::process::{Cmd, RunError};
-use crate::repo::generation::{self, Manifest, RepoError, MANIFEST};
+use crate::repo::error::RepoError;
+use crate::repo::manifest::{Manifest, MANIFEST};
 use crate::secrets::Location;
 
 /// The largest answer read whole from rclone (a listing, a manifest).
@@ -139,7 +142,7 @@ impl Rclone {
         if text.is_empty() {
             return Err(not_found());
         }
-        let mut m = generation::parse_manifest(
+        let mut m = manifest::parse_manifest(
             &text,
             PathBuf::from(format!("{}/{MANIFEST}", self.path_of(id))),
         )?;
@@ -199,10 +202,7 @@ impl Rclone {
             command: "hashsum".into(),
             detail,
         };
-        let sums = self.run(
-            &["cat".into(), format!("{dir}/{}", generation::SUMS)],
-            cancel,
-        )?;
+        let sums = self.run(&["cat".into(), format!("{dir}/{}", files::SUMS)], cancel)?;
         let got = self.run(
             &[
                 "hashsum".into(),
@@ -253,7 +253,7 @@ impl Rclone {
                 path: tmp.clone(),
                 source: e,
             })?;
-        let result = generation::write_manifest(&tmp, m).and_then(|()| {
+        let result = files::write_manifest(&tmp, m).and_then(|()| {
             self.quiet(&[
                 "copyto",
                 &tmp.join(MANIFEST).display().to_string(),

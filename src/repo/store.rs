@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::cancel::Cancel;
 use crate::config::{Config, OffsiteConfig, RepoKind};
-use crate::repo::generation::{
-    check_given_id, resolve_among, DrillRecord, Manifest, Repo, RepoError,
-};
+use crate::repo::error::RepoError;
+use crate::repo::generation::Repo;
+use crate::repo::manifest::{check_given_id, resolve_among, DrillRecord, Manifest};
 use crate::repo::rclone::Rclone;
 use crate::repo::restic::{tags, Restic};
 use crate::secrets::Location;

@@ -18,7 +18,8 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::generation::{Repo, RepoError};
+use super::error::RepoError;
+use super::generation::Repo;
 use crate::ids::is_generation_id;
 
 /// Links followed before giving up (the kernel's own limit).

@@ -11,7 +11,7 @@ use crate::install::schedule::{Change, LastRun, Status, TimeOfDay, DEFAULT_TIME}
 use crate::install::ComponentSpec;
 use crate::ops::journal::Record;
 use crate::ops::Event;
-use crate::repo::generation::{Manifest, MAX_LABEL};
+use crate::repo::manifest::{Manifest, MAX_LABEL};
 
 use super::browse::{BrowseScreen, Listing};
 use super::eta::Estimate;

@@ -13,7 +13,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use super::app::{moved, App, Confirm, Effect, JobKind, Screen, ScreenKind};
 use super::scroll::Scroll;
 use crate::install::{ComponentSpec, ROLE_NEO4J_DATA};
-use crate::repo::generation::Manifest;
+use crate::repo::manifest::Manifest;
 
 /// Whether Home offers the recovery, and where a copy may be: read with the
 /// rest of Home's data.

@@ -24,7 +24,7 @@ use crate::ops::compare::Change;
 use crate::ops::journal::Record;
 use crate::ops::{Event, Step};
 use crate::repo::file_index::EntryKind;
-use crate::repo::generation::{Component, Manifest, Timings, VerifyRecord};
+use crate::repo::manifest::{Component, Manifest, Timings, VerifyRecord};
 
 const COLOR: Theme = Theme { color: true };
 const MONO: Theme = Theme { color: false };
@@ -1249,7 +1249,7 @@ fn every_screen_at_the_minimum_size() {
 /// A restore drill in a generation's details: when it passed, or why it failed.
 #[test]
 fn restore_drills_in_the_details() {
-    use crate::repo::generation::DrillRecord;
+    use crate::repo::manifest::DrillRecord;
     let mut d = data();
     let at = clock().wall - chrono::Duration::days(3);
     d.generations[0].last_drill = Some(DrillRecord {

@@ -17,7 +17,7 @@ use crate::install::{detect, Installation};
 use crate::ops::backup::BackupOptions;
 use crate::ops::restore::RestoreOptions;
 use crate::ops::{self, Context, Event};
-use crate::repo::generation::Manifest;
+use crate::repo::manifest::Manifest;
 use crate::repo::retention::Policy;
 use crate::repo::store::Store;
 use crate::units;

@@ -16,9 +16,9 @@ use crate::cancel::Cancel;
 use crate::process::{Cmd, Output, RunError};
 use crate::secrets::Location;
 
-impl From<ResticError> for crate::repo::generation::RepoError {
+impl From<ResticError> for crate::repo::error::RepoError {
     fn from(e: ResticError) -> Self {
-        crate::repo::generation::RepoError::Backend(e.to_string())
+        crate::repo::error::RepoError::Backend(e.to_string())
     }
 }
 

@@ -26,9 +26,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 
 use crate::ids::is_generation_id;
-use crate::repo::generation::{
-    Component, DrillRecord, Manifest, Timings, FORMAT_VERSION, MAX_LABEL,
-};
+use crate::repo::manifest::{Component, DrillRecord, Manifest, Timings, FORMAT_VERSION, MAX_LABEL};
 use crate::repo::owners::Owners;
 use crate::text::printable;
 
@@ -165,7 +163,7 @@ pub fn decode(s: &SnapshotFacts) -> Result<Option<Manifest>, String> {
                 printable(c, 60)
             ));
         };
-        if !super::super::generation::is_plain_name(name) || !is_plain_role(role) {
+        if !crate::repo::manifest::is_plain_name(name) || !is_plain_role(role) {
             return Err(format!(
                 "component tag {:?} has a name that is not plain",
                 printable(c, 60)

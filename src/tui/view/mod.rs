@@ -47,7 +47,7 @@ use super::scroll::Scroll;
 use super::theme::Theme;
 use crate::install::schedule::LastRun;
 use crate::install::ComponentSpec;
-use crate::repo::generation::Manifest;
+use crate::repo::manifest::Manifest;
 use crate::text::printable;
 use crate::units;
 
