@@ -1,10 +1,18 @@
-//! The full-screen wizard. `app` holds the state and its transitions, `view` draws
-//! it, and this module runs the loop: terminal events in, the answers of the
-//! tasks (`tasks`: the job and every slow question) in, effects carried out in
-//! the `world` through `ops`. No backup logic lives here.
+//! The full-screen wizard. This module runs the loop: terminal events in, the
+//! answers of the tasks in, effects carried out in the world. No backup logic
+//! lives here. Where things are:
+//! - `app`: the screen stack, the wizard-wide keys and the routing; each screen's
+//!   state and keys in a module named after it (`home`, `backup_plan`, `job`,
+//!   `generations`, `restore`, `confirm`, `prune`, `schedule`, `help`, `kept`,
+//!   `browse`, `recovery`); `state` and `data` hold what they share.
+//! - `view`: drawing, one file per screen.
+//! - `world`: the installation and the repository; `effects` carries out what a
+//!   key asked for, `answers` takes in what came back, `gather` keeps Home's
+//!   facts fresh. Every slow thing runs through `tasks` (one channel, a token
+//!   per task).
 
 mod answers;
-pub mod app;
+mod app;
 mod backup_plan;
 mod browse;
 mod browse_tasks;
@@ -20,7 +28,7 @@ mod help;
 mod home;
 mod job;
 mod kept;
-pub mod keys;
+mod keys;
 mod panics;
 mod prune;
 mod recovery;
@@ -28,11 +36,11 @@ mod recovery_tasks;
 mod report;
 mod restore;
 mod schedule;
-pub mod scroll;
+mod scroll;
 mod state;
 mod tasks;
-pub mod theme;
-pub mod view;
+mod theme;
+mod view;
 mod world;
 
 #[cfg(test)]

@@ -60,7 +60,8 @@ impl World {
             }
             Effect::StartRecovery(id) => {
                 let Some(from) = self.recovery_from.clone() else {
-                    return;
+                    let why = "no source is open for the recovery: choose it again";
+                    return self.fail_job(why.into());
                 };
                 self.spawn_watched(watch("restore", Some(&id)), move |ctx, on| {
                     let opts = RestoreOptions {

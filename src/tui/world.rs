@@ -232,15 +232,7 @@ impl World {
     ) {
         let inst = match &self.inst {
             Ok(i) => i.clone(),
-            Err(e) => {
-                let why = format!("no installation to run this on: {e}");
-                self.tasks.start(
-                    Kind::Job,
-                    |_| Answer::Done(Err(Failed::from(why))),
-                    job_failed,
-                );
-                return;
-            }
+            Err(e) => return self.fail_job(format!("no installation to run this on: {e}")),
         };
         let (store, config) = (self.store.clone(), self.config.clone());
         self.tasks.start(
@@ -254,6 +246,13 @@ impl World {
             },
             job_failed,
         );
+    }
+
+    /// Answers the job just asked for with a failure: it cannot run, and its
+    /// screen must not wait for it.
+    pub(super) fn fail_job(&mut self, why: String) {
+        let answer = move |_: &tasks::Tell<Kind, Answer>| Answer::Done(Err(Failed::from(why)));
+        self.tasks.start(Kind::Job, answer, job_failed);
     }
 
     /// Ends the running job, if any, without a screen: cancels it (a cancelled
