@@ -4,7 +4,8 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use super::app::{moved, App, Effect, Screen};
+use super::keys::moved;
+use super::state::{Effect, Go, Reply, ScreenKind, To};
 use crate::ops::compare::Change;
 use crate::repo::file_index::EntryKind;
 
@@ -70,7 +71,7 @@ pub enum Comparison {
     Failed(String),
 }
 
-/// What the threads of a browse report.
+/// What the tasks of a browse report.
 pub enum BrowseMsg {
     Listed(Result<Vec<FileRow>, String>),
     /// Row positions and their mtimes.
@@ -86,6 +87,8 @@ pub enum BrowseMsg {
         total: u64,
     },
     Compared(Result<Vec<DiffRow>, String>),
+    /// The listing's task panicked: why.
+    Failed(String),
 }
 
 /// The contents of a generation, or how it differs from the live installation.
@@ -193,6 +196,12 @@ impl BrowseScreen {
             BrowseMsg::Comparing { step, done, total } => {
                 self.compare = Some(Comparison::Running { step, done, total })
             }
+            BrowseMsg::Failed(e) => {
+                if self.rows.is_none() {
+                    self.rows = Some(Err(e.clone()));
+                }
+                self.times = Times::Failed(e);
+            }
             BrowseMsg::Compared(r) => {
                 self.compare = Some(match r {
                     Ok(d) => Comparison::Done(d),
@@ -203,7 +212,19 @@ impl BrowseScreen {
         }
     }
 
-    fn key(&mut self, key: KeyEvent) -> Option<Effect> {
+    pub fn kind(&self) -> ScreenKind {
+        match (self.searching, self.showing) {
+            (true, _) => ScreenKind::BrowseSearch,
+            (false, Listing::Differences) => ScreenKind::BrowseDiff,
+            (false, Listing::Contents) => ScreenKind::Browse,
+        }
+    }
+
+    pub fn key(&mut self, key: KeyEvent) -> Reply {
+        // No path search needs a `?` more than the help does.
+        if key.code == KeyCode::Char('?') {
+            return Go::Open(To::Help).into();
+        }
         if self.searching {
             match key.code {
                 KeyCode::Char(c) => self.filter.push(c),
@@ -217,11 +238,11 @@ impl BrowseScreen {
                 }
                 code => {
                     self.sel = moved(self.sel, self.matches.len(), code);
-                    return Some(Effect::None);
+                    return Reply::stay();
                 }
             }
             self.refilter();
-            return Some(Effect::None);
+            return Reply::stay();
         }
         match key.code {
             KeyCode::Char('/') => self.searching = true,
@@ -242,68 +263,22 @@ impl BrowseScreen {
                         done: 0,
                         total: 0,
                     });
-                    return Some(Effect::Compare(self.id.clone()));
+                    return Reply::effect(Effect::Compare(self.id.clone()));
                 }
             }
-            KeyCode::Esc | KeyCode::Char('?') => return None,
+            KeyCode::Esc => return Go::Back.into(),
             code => self.sel = moved(self.sel, self.matches.len(), code),
         }
-        Some(Effect::None)
-    }
-}
-
-impl App {
-    /// Whether a browse is open (its threads may run).
-    pub fn browsing(&self) -> bool {
-        self.stack.iter().any(|s| matches!(s, Screen::Browse(_)))
-    }
-
-    pub fn on_browse(&mut self, msg: BrowseMsg) {
-        if let Some(Screen::Browse(b)) = self
-            .stack
-            .iter_mut()
-            .rev()
-            .find(|s| matches!(s, Screen::Browse(_)))
-        {
-            b.apply(msg);
-        }
-    }
-
-    /// Opens the contents of generation `id`.
-    pub(super) fn browse(&mut self, id: String) -> Effect {
-        self.stack
-            .push(Screen::Browse(Box::new(BrowseScreen::new(&id))));
-        Effect::Browse(id)
-    }
-
-    pub(super) fn browse_key(&mut self, key: KeyEvent) -> Effect {
-        // No path search needs a `?` more than the help does.
-        if key.code == KeyCode::Char('?') {
-            return self.help();
-        }
-        let Screen::Browse(b) = self.screen_mut() else {
-            return Effect::None;
-        };
-        match b.key(key) {
-            Some(effect) => effect,
-            None if key.code == KeyCode::Esc => {
-                self.back();
-                Effect::None
-            }
-            None => self.help(),
-        }
+        Reply::stay()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::app::{Data, ScreenKind};
-    use ratatui::crossterm::event::KeyModifiers;
-
-    fn key(c: KeyCode) -> KeyEvent {
-        KeyEvent::new(c, KeyModifiers::NONE)
-    }
+    use crate::tui::app::{App, Screen};
+    use crate::tui::data::Data;
+    use crate::tui::testing::key;
 
     fn file(path: &str) -> FileRow {
         FileRow {
@@ -321,8 +296,19 @@ mod tests {
     }
 
     fn browsing() -> App {
-        let mut app = App::new(Data::default());
-        assert_eq!(app.browse("g1".into()), Effect::Browse("g1".into()));
+        let mut app = App::new(Data {
+            generations: vec![crate::repo::manifest::Manifest::bare(
+                "g1",
+                chrono::Utc::now(),
+            )],
+            browsable: true,
+            ..Data::default()
+        });
+        app.on_key(key(KeyCode::Char('g')));
+        assert_eq!(
+            app.on_key(key(KeyCode::Char('f'))),
+            Effect::Browse("g1".into())
+        );
         app.on_browse(BrowseMsg::Listed(Ok(vec![
             file("."),
             file("structr.conf"),

@@ -1,14 +1,12 @@
-//! The threads behind a browse: reading the file indexes (then the mtimes from
-//! the archives), and comparing with the live installation. Each stops at its
-//! cancel (the browse was left) and reports on its own channel.
+//! The work behind a browse, run as tasks (see `tasks`): reading the file
+//! indexes (then the mtimes from the archives), and comparing with the live
+//! installation. Each stops at its cancel (the browse was left) and reports
+//! through `send`; what it returns is its last report.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::browse::{BrowseMsg, DiffRow, FileRow};
-use super::panics;
 use crate::cancel::Cancel;
 use crate::install::Installation;
 use crate::ops::{compare, Event};
@@ -17,33 +15,19 @@ use crate::repo::file_index::{self, escape, IndexEntry};
 use crate::repo::generation::Repo;
 use crate::text::printable;
 
-/// How often a thread reports its progress (a frame is 100 ms).
+/// How often a task reports its progress (a frame is 100 ms).
 const EVERY: Duration = Duration::from_millis(100);
 
 /// Mtimes are sent in batches of this many.
 const BATCH: usize = 4096;
 
-/// Starts a thread that lists generation `id`'s entries, then reads their mtimes.
-pub fn list(repo: Repo, id: String, cancel: Cancel) -> Option<Receiver<BrowseMsg>> {
-    let (tx, rx) = mpsc::channel();
-    let panicked = tx.clone();
-    std::thread::Builder::new()
-        .name("wizard-browse".into())
-        .spawn(move || {
-            if let Err(e) = panics::caught(|| listing(&repo, &id, &cancel, &tx)) {
-                let _ = panicked.send(BrowseMsg::TimesEnd(Err(e)));
-            }
-        })
-        .ok()?;
-    Some(rx)
-}
-
-fn listing(repo: &Repo, id: &str, cancel: &Cancel, tx: &Sender<BrowseMsg>) -> Result<(), String> {
+/// Lists generation `id`'s entries, then reads their mtimes; returns how
+/// that ended (the listing's failure, or the mtimes' end).
+pub fn listing(repo: &Repo, id: &str, cancel: &Cancel, send: &dyn Fn(BrowseMsg)) -> BrowseMsg {
     let m = match repo.manifest(id) {
         Ok(m) => m,
         Err(e) => {
-            let _ = tx.send(BrowseMsg::Listed(Err(e.to_string())));
-            return Ok(());
+            return BrowseMsg::Listed(Err(e.to_string()));
         }
     };
     let dir = repo.path_of(id);
@@ -53,8 +37,7 @@ fn listing(repo: &Repo, id: &str, cancel: &Cancel, tx: &Sender<BrowseMsg>) -> Re
         let index = match file_index::read_index(&dir.join(&c.index)) {
             Ok(i) => i,
             Err(e) => {
-                let _ = tx.send(BrowseMsg::Listed(Err(e.to_string())));
-                return Ok(());
+                return BrowseMsg::Listed(Err(e.to_string()));
             }
         };
         rows.extend(index.iter().map(|e| FileRow {
@@ -71,8 +54,9 @@ fn listing(repo: &Repo, id: &str, cancel: &Cancel, tx: &Sender<BrowseMsg>) -> Re
         }));
         indexes.push(index);
     }
-    if tx.send(BrowseMsg::Listed(Ok(rows))).is_err() {
-        return Ok(());
+    send(BrowseMsg::Listed(Ok(rows)));
+    if cancel.is_cancelled() {
+        return BrowseMsg::TimesEnd(Err("cancelled".into()));
     }
     // The index holds no times: they are read from the archives (which checks
     // them against the index on the way).
@@ -92,7 +76,7 @@ fn listing(repo: &Repo, id: &str, cancel: &Cancel, tx: &Sender<BrowseMsg>) -> Re
                 done += n;
                 if told.elapsed() >= EVERY {
                     told = Instant::now();
-                    let _ = tx.send(BrowseMsg::TimesRead { done, total });
+                    send(BrowseMsg::TimesRead { done, total });
                 }
             }
         };
@@ -101,7 +85,7 @@ fn listing(repo: &Repo, id: &str, cancel: &Cancel, tx: &Sender<BrowseMsg>) -> Re
                 batch.push((i, t));
             }
             if batch.len() >= BATCH {
-                let _ = tx.send(BrowseMsg::Times(std::mem::take(&mut batch)));
+                send(BrowseMsg::Times(std::mem::take(&mut batch)));
             }
         };
         let read = archive::entry_times(
@@ -111,52 +95,40 @@ fn listing(repo: &Repo, id: &str, cancel: &Cancel, tx: &Sender<BrowseMsg>) -> Re
             &mut progress,
             &mut times,
         );
-        let _ = tx.send(BrowseMsg::Times(batch));
+        send(BrowseMsg::Times(batch));
         if let Err(e) = read {
-            let _ = tx.send(BrowseMsg::TimesEnd(Err(format!("{}: {e}", c.archive))));
-            return Ok(());
+            return BrowseMsg::TimesEnd(Err(format!("{}: {e}", c.archive)));
         }
     }
-    let _ = tx.send(BrowseMsg::TimesEnd(Ok(())));
-    Ok(())
+    BrowseMsg::TimesEnd(Ok(()))
 }
 
-/// Starts a thread that compares generation `id` with the live installation.
+/// Compares generation `id` with the live installation, reporting its progress.
 pub fn compare(
-    inst: Arc<Installation>,
-    repo: Repo,
-    id: String,
-    cancel: Cancel,
-) -> Option<Receiver<BrowseMsg>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("wizard-compare".into())
-        .spawn(move || {
-            let result = panics::caught(|| {
-                let m = repo.manifest(&id).map_err(|e| e.to_string())?;
-                let mut told = Instant::now();
-                let mut on = |ev: Event| {
-                    if let Event::Progress { step, done, total } = ev {
-                        if told.elapsed() >= EVERY || done == total {
-                            told = Instant::now();
-                            let step = step.to_string();
-                            let _ = tx.send(BrowseMsg::Comparing { step, done, total });
-                        }
-                    }
-                };
-                let found = compare::compare(&inst, &repo, &m, &cancel, &mut on)
-                    .map_err(|e| e.to_string())?;
-                Ok(found
-                    .into_iter()
-                    .map(|d| DiffRow {
-                        component: d.component,
-                        path: escape(&d.path),
-                        change: d.change,
-                    })
-                    .collect())
-            });
-            let _ = tx.send(BrowseMsg::Compared(result));
+    inst: &Installation,
+    repo: &Repo,
+    id: &str,
+    cancel: &Cancel,
+    send: &dyn Fn(BrowseMsg),
+) -> Result<Vec<DiffRow>, String> {
+    let m = repo.manifest(id).map_err(|e| e.to_string())?;
+    let mut told = Instant::now();
+    let mut on = |ev: Event| {
+        if let Event::Progress { step, done, total } = ev {
+            if told.elapsed() >= EVERY || done == total {
+                told = Instant::now();
+                let step = step.to_string();
+                send(BrowseMsg::Comparing { step, done, total });
+            }
+        }
+    };
+    let found = compare::compare(inst, repo, &m, cancel, &mut on).map_err(|e| e.to_string())?;
+    Ok(found
+        .into_iter()
+        .map(|d| DiffRow {
+            component: d.component,
+            path: escape(&d.path),
+            change: d.change,
         })
-        .ok()?;
-    Some(rx)
+        .collect())
 }

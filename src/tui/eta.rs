@@ -7,7 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::app::{Data, JobKind, StepState};
+use super::data::Data;
+use super::state::{JobKind, StepState};
 use crate::ops::{Event, Step};
 
 /// What a job is expected to take, known when it starts.
@@ -40,7 +41,7 @@ impl Estimate {
                 let m = named?;
                 m.total_archive_size() + 2 * m.total_bytes()
             }
-            // A kept folder's size is known to the kept list (`App::expect_removal`).
+            // A kept folder's size is known to the kept list (`App::begin_job_of`).
             JobKind::Prune | JobKind::Delete | JobKind::Recover | JobKind::RemoveKept => {
                 return None
             }

@@ -1,58 +1,14 @@
-//! A job as its screen shows it: its kind, its steps and their states, the
-//! progress of the step at work, the downtime and the whole job's clock, built
-//! from the engine's events.
+//! A job's screen: its kind, its steps and their states, the progress of the
+//! step at work, the downtime and the whole job's clock, built from the
+//! engine's events; and its keys (Ctrl-C asks before it cancels).
 
 use std::time::{Duration, Instant};
 
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
 use super::eta::{Estimate, Tally};
+use super::state::{Effect, Go, JobKind, Reply, StepState, To};
 use crate::ops::{Event, Step};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JobKind {
-    Backup,
-    /// Quick verification before a restore; on success the confirmation follows.
-    VerifyForRestore,
-    Verify,
-    Restore,
-    Prune,
-    Delete,
-    Recover,
-    /// Removing a folder a restore kept beside its target.
-    RemoveKept,
-}
-
-impl JobKind {
-    pub fn title(self) -> &'static str {
-        match self {
-            JobKind::Backup => "Backup",
-            JobKind::VerifyForRestore => "Verifying before restore",
-            JobKind::Verify => "Verify",
-            JobKind::Restore => "Restore",
-            JobKind::Prune => "Prune",
-            JobKind::Delete => "Delete",
-            JobKind::Recover => "Recover",
-            JobKind::RemoveKept => "Remove kept folder",
-        }
-    }
-
-    /// Jobs that check a generation against its checksums.
-    pub fn verifies(self) -> bool {
-        matches!(self, JobKind::Verify | JobKind::VerifyForRestore)
-    }
-
-    /// Jobs that stop services: cancelling them restarts the services.
-    pub fn stops_services(self) -> bool {
-        matches!(self, JobKind::Backup | JobKind::Restore)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum StepState {
-    Pending,
-    Running(Instant),
-    Done(Duration),
-    Failed(String),
-}
 
 #[derive(Clone, Debug)]
 pub struct Job {
@@ -115,7 +71,7 @@ impl Job {
     }
 
     /// The job ended: nothing on the screen may keep running after it.
-    pub(super) fn finish(&mut self, result: Result<String, String>) {
+    pub fn finish(&mut self, result: Result<String, String>) {
         self.outcome = Some(result);
         self.finished = Some(Instant::now());
         self.ask_cancel = false;
@@ -157,7 +113,7 @@ impl Job {
         self.outcome.is_none() && stopped > started
     }
 
-    pub(super) fn apply(&mut self, ev: Event) {
+    pub fn apply(&mut self, ev: Event) {
         let now = Instant::now();
         self.tally.on_event(&ev, now);
         match ev {
@@ -197,6 +153,27 @@ impl Job {
         }
     }
 
+    /// A key on the job's screen; Ctrl-C (which asks) is the wizard's own.
+    pub fn key(&mut self, key: KeyEvent) -> Reply {
+        if self.ask_cancel {
+            self.ask_cancel = false;
+            if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                self.cancel_requested = true;
+                return Reply::effect(Effect::CancelJob);
+            }
+            return Reply::stay();
+        }
+        let done = self.outcome.is_some();
+        match key.code {
+            // Back past the job to the screen that started it.
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') if done => {
+                Reply::from(Go::Back).with(Effect::Refresh)
+            }
+            KeyCode::Char('?') => Go::Open(To::Help).into(),
+            _ => Reply::stay(),
+        }
+    }
+
     fn set(&mut self, step: Step, state: StepState) {
         match self.steps.iter_mut().find(|(s, _)| s == &step) {
             Some((_, st)) => *st = state,
@@ -208,6 +185,53 @@ impl Job {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tui::testing::{app_with, ctrl_c, key};
+
+    #[test]
+    fn ctrl_c_during_a_job_asks_first() {
+        let mut app = app_with(&[]);
+        app.begin_job(JobKind::Backup, None);
+        assert_eq!(app.on_key(ctrl_c()), Effect::None);
+        assert!(app.job().unwrap().ask_cancel);
+        assert_eq!(
+            app.on_key(key(KeyCode::Char('n'))),
+            Effect::None,
+            "anything but y keeps going"
+        );
+        assert!(!app.job().unwrap().ask_cancel && !app.job().unwrap().cancel_requested);
+        app.on_key(ctrl_c());
+        assert_eq!(app.on_key(key(KeyCode::Char('y'))), Effect::CancelJob);
+        assert!(app.job().unwrap().cancel_requested);
+    }
+
+    #[test]
+    fn a_job_knows_what_it_will_move_and_stops_its_clock_when_it_ends() {
+        let mut app = app_with(&[]);
+        app.data.plan_bytes = Some(4096);
+        app.on_key(key(KeyCode::Char('b')));
+        app.on_key(key(KeyCode::Enter));
+        let bytes = app.job().and_then(|j| j.estimate.as_ref()).map(|e| e.bytes);
+        assert_eq!(bytes, Some(4096), "the measured plan");
+        let step = Step::Copy("x".into());
+        app.on_job_event(Event::Progress {
+            step: step.clone(),
+            done: 0,
+            total: 4096,
+        });
+        std::thread::sleep(Duration::from_millis(600));
+        app.on_job_event(Event::Progress {
+            step,
+            done: 1024,
+            total: 4096,
+        });
+        let now = Instant::now();
+        assert!(
+            app.job().unwrap().left(now).is_some(),
+            "an ETA while it runs"
+        );
+        app.on_job_done(Err("cancelled: by the user".into()));
+        assert_eq!(app.job().unwrap().left(now), None, "none once it ended");
+    }
 
     #[test]
     fn job_tracks_steps_progress_and_downtime() {

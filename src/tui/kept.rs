@@ -1,18 +1,13 @@
 //! The folders restores kept beside the targets (`<target>.pre-restore-<id>`):
-//! listed and measured on a thread, removed as a job after a typed confirmation.
+//! listed and measured by a task, removed as a job after a typed confirmation.
 
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use super::app::{App, Confirm, Effect, Screen};
-use super::eta::Estimate;
-use super::panics;
-use crate::install::Installation;
-use crate::ops::kept;
+use super::keys::moved;
+use super::state::{Go, Reply, To};
 use crate::units;
 
 /// One kept folder as the wizard shows it.
@@ -52,118 +47,42 @@ impl KeptRow {
     }
 }
 
-/// What the thread looking for kept folders reports: the list, then each size.
+/// What the task looking for kept folders reports: the list, then each size.
 pub enum KeptMsg {
     Found(Vec<KeptRow>),
     Measured(PathBuf, Result<(u64, u64), String>),
+    /// The look panicked: why (the sizes not measured yet say so).
+    Failed(String),
 }
 
-/// Looks for the kept folders and measures them, on a thread; the receiver ends
-/// when all are measured. A panic ends it with what was sent so far.
-pub fn gather(inst: Arc<Installation>) -> Option<Receiver<KeptMsg>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("wizard-kept".into())
-        .spawn(move || {
-            let _ = panics::caught::<_, String>(|| {
-                let found = kept::find(&inst);
-                let rows = found
-                    .iter()
-                    .map(|k| KeptRow {
-                        component: inst
-                            .components
-                            .iter()
-                            .find(|c| c.path == k.target)
-                            .map_or(String::new(), |c| c.name.clone()),
-                        path: k.path.clone(),
-                        target: k.target.clone(),
-                        modified: k.modified.map(DateTime::<Utc>::from),
-                        size: None,
-                    })
-                    .collect();
-                if tx.send(KeptMsg::Found(rows)).is_err() {
-                    return Ok(());
-                }
-                for k in found {
-                    let size = kept::measure(&k.path).map_err(|e| e.to_string());
-                    if tx.send(KeptMsg::Measured(k.path, size)).is_err() {
-                        break;
-                    }
-                }
-                Ok(())
-            });
+/// A key on the list of kept folders; `sel` is the selected row.
+pub fn key(sel: &mut usize, key: KeyEvent, rows: &[KeptRow]) -> Reply {
+    *sel = moved(*sel, rows.len(), key.code);
+    match (key.code, rows.get(*sel)) {
+        (KeyCode::Esc, _) => Go::Back.into(),
+        (KeyCode::Char('?'), _) => Go::Open(To::Help).into(),
+        (KeyCode::Char('d') | KeyCode::Delete, Some(row)) => Go::Open(To::RemoveKept {
+            name: row.name(),
+            path: row.path.clone(),
+            facts: removal_facts(row),
         })
-        .ok()?;
-    Some(rx)
+        .into(),
+        _ => Reply::stay(),
+    }
 }
 
-impl App {
-    /// A fresh list of kept folders; sizes already measured stay until measured
-    /// again, and the selection stays in range.
-    pub fn set_kept(&mut self, mut rows: Vec<KeptRow>) {
-        if let Some(old) = &self.kept {
-            for r in rows.iter_mut().filter(|r| r.size.is_none()) {
-                r.size = old
-                    .iter()
-                    .find(|o| o.path == r.path)
-                    .and_then(|o| o.size.clone());
-            }
-        }
-        let last = rows.len().saturating_sub(1);
-        for screen in &mut self.stack {
-            if let Screen::Kept { sel } = screen {
-                *sel = (*sel).min(last);
-            }
-        }
-        self.kept = Some(rows);
-    }
-
-    pub fn kept_measured(&mut self, path: &Path, size: Result<(u64, u64), String>) {
-        if let Some(r) = self.kept.iter_mut().flatten().find(|r| r.path == path) {
-            r.size = Some(size);
+/// `rows` found afresh, with the sizes `old` measured for the same folders
+/// until they are measured again.
+pub fn with_sizes_of(mut rows: Vec<KeptRow>, old: Option<&[KeptRow]>) -> Vec<KeptRow> {
+    if let Some(old) = old {
+        for r in rows.iter_mut().filter(|r| r.size.is_none()) {
+            r.size = old
+                .iter()
+                .find(|o| o.path == r.path)
+                .and_then(|o| o.size.clone());
         }
     }
-
-    /// The removal job just begun expects to remove what the kept folder holds.
-    pub(super) fn expect_removal(&mut self, path: &Path) {
-        let bytes = self
-            .kept
-            .iter()
-            .flatten()
-            .find(|r| r.path == path)
-            .and_then(KeptRow::bytes);
-        if let (Some(j), Some(bytes)) = (self.job_mut(), bytes) {
-            j.estimate = Some(Estimate {
-                bytes,
-                ..Estimate::default()
-            });
-        }
-    }
-
-    pub(super) fn kept_key(&mut self, key: KeyEvent) -> Effect {
-        let rows = self.kept.clone().unwrap_or_default();
-        let Screen::Kept { sel } = self.screen_mut() else {
-            return Effect::None;
-        };
-        *sel = super::app::moved(*sel, rows.len(), key.code);
-        let row = rows.get(*sel).cloned();
-        match (key.code, row) {
-            (KeyCode::Esc, _) => {
-                self.back();
-                Effect::None
-            }
-            (KeyCode::Char('?'), _) => self.help(),
-            (KeyCode::Char('d') | KeyCode::Delete, Some(row)) => {
-                let facts = removal_facts(&row);
-                self.stack.push(Screen::RemoveKept {
-                    confirm: Confirm::new(&row.name(), facts),
-                    path: row.path,
-                });
-                Effect::None
-            }
-            _ => Effect::None,
-        }
-    }
+    rows
 }
 
 /// What removing `row` does, for its confirmation.
@@ -185,12 +104,10 @@ fn removal_facts(row: &KeptRow) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::app::{Data, JobKind, ScreenKind};
-    use ratatui::crossterm::event::KeyModifiers;
-
-    fn key(c: KeyCode) -> KeyEvent {
-        KeyEvent::new(c, KeyModifiers::NONE)
-    }
+    use crate::tui::app::{App, Screen};
+    use crate::tui::data::Data;
+    use crate::tui::state::{Effect, JobKind, ScreenKind};
+    use crate::tui::testing::key;
 
     fn row(name: &str) -> KeptRow {
         KeptRow {
@@ -216,14 +133,14 @@ mod tests {
             row("data.pre-restore-20261124T031500Z"),
             row("data.pre-restore-20261125T031500Z"),
         ]);
-        app.kept_measured(
-            Path::new("/srv/data.pre-restore-20261124T031500Z"),
+        app.on_kept(KeptMsg::Measured(
+            PathBuf::from("/srv/data.pre-restore-20261124T031500Z"),
             Ok((1, 100)),
-        );
-        app.kept_measured(
-            Path::new("/srv/data.pre-restore-20261125T031500Z"),
+        ));
+        app.on_kept(KeptMsg::Measured(
+            PathBuf::from("/srv/data.pre-restore-20261125T031500Z"),
             Ok((3, 4096)),
-        );
+        ));
         app.on_key(key(KeyCode::Char('j')));
         app.on_key(key(KeyCode::Char('d')));
         assert_eq!(app.screen().kind(), ScreenKind::Confirm);

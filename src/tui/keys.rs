@@ -1,7 +1,10 @@
 //! The keys of each screen: one table feeds both the footer and the help screen.
 //! The footer shows as many as fit, in this order; the help screen shows them all.
+//! Also what the movement keys do in a list, the same on every screen.
 
-use super::app::ScreenKind;
+use ratatui::crossterm::event::KeyCode;
+
+use super::state::ScreenKind;
 
 /// A key and what it does.
 pub type Key = (&'static str, &'static str);
@@ -110,5 +113,36 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("f", "browse files"),
             ("Esc", "close"),
         ],
+    }
+}
+
+/// Rows a page key moves: about a screen at the documented minimum size.
+const PAGE: usize = 10;
+
+pub fn is_movement(code: KeyCode) -> bool {
+    matches!(
+        code,
+        KeyCode::Up
+            | KeyCode::Down
+            | KeyCode::Char('j' | 'k')
+            | KeyCode::Home
+            | KeyCode::End
+            | KeyCode::PageUp
+            | KeyCode::PageDown
+    )
+}
+
+/// The selection after a movement key in a list of `count` rows (other keys keep it):
+/// arrows and j/k move one row, PgUp/PgDn a page, Home/End to the ends.
+pub fn moved(sel: usize, count: usize, code: KeyCode) -> usize {
+    let last = count.saturating_sub(1);
+    match code {
+        KeyCode::Up | KeyCode::Char('k') => sel.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => (sel + 1).min(last),
+        KeyCode::PageUp => sel.saturating_sub(PAGE),
+        KeyCode::PageDown => (sel + PAGE).min(last),
+        KeyCode::Home => 0,
+        KeyCode::End => last,
+        _ => sel.min(last),
     }
 }

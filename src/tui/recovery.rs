@@ -3,65 +3,18 @@
 //! from a copy kept elsewhere. Its stages: choose the source (an off-site target,
 //! a folder, a restic repository), pick a generation, read the plan, confirm
 //! with the typed id, watch the restore, and end on a checklist. This module is
-//! the state and its keys; `recovery_tasks` does the slow work on threads and
+//! the state and its keys; `recovery_tasks` does the slow work as tasks and
 //! `view::recovery` draws it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use super::app::{moved, App, Confirm, Effect, JobKind, Screen, ScreenKind};
+use super::data::Offer;
+use super::keys::moved;
 use super::scroll::Scroll;
-use crate::install::{ComponentSpec, ROLE_NEO4J_DATA};
+use super::state::{Effect, Go, Reply, ScreenKind, SourceSpec, To};
 use crate::repo::manifest::Manifest;
-
-/// Whether Home offers the recovery, and where a copy may be: read with the
-/// rest of Home's data.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Offer {
-    /// Why this machine looks like one to recover (None: it does not; the
-    /// recovery is still reachable by its key, listed in the help).
-    pub why: Option<String>,
-    /// The configured `[[offsite]]` targets, by name: the first sources offered.
-    pub offsite: Vec<String>,
-}
-
-impl Offer {
-    /// What makes an installation look lost: its Neo4j data folder is missing or
-    /// empty, or the repository holds no generation. Reads one folder.
-    pub fn of(components: &[ComponentSpec], no_generation: bool, offsite: Vec<String>) -> Offer {
-        let empty: Vec<&Path> = components
-            .iter()
-            .filter(|c| c.role == ROLE_NEO4J_DATA || c.is_neo4j_store())
-            .map(|c| c.path.as_path())
-            .filter(|p| std::fs::read_dir(p).map_or(true, |mut d| d.next().is_none()))
-            .collect();
-        let mut why = Vec::new();
-        if let Some(p) = empty.first() {
-            why.push(format!(
-                "the Neo4j data folder {} is {}",
-                p.display(),
-                if p.exists() { "empty" } else { "missing" }
-            ));
-        }
-        if no_generation {
-            why.push("the repository holds no generation".into());
-        }
-        Offer {
-            why: (!why.is_empty()).then(|| why.join(" and ")),
-            offsite,
-        }
-    }
-}
-
-/// Where the generations are read from: what `Store::open_from` is given.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SourceSpec {
-    /// An off-site target's name, a folder, or a restic repository string.
-    pub given: String,
-    /// For a restic repository: its password file.
-    pub password_file: Option<PathBuf>,
-}
 
 /// One row of the source chooser.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -248,7 +201,7 @@ impl Recovery {
     }
 }
 
-/// What a recovery thread found (see `recovery_tasks`).
+/// What a recovery task found (see `recovery_tasks`).
 pub enum RecoveryMsg {
     /// The source opened and listed, or why not. The store stays with the world.
     Opened(Result<(crate::repo::store::Store, Opened), String>),
@@ -256,28 +209,11 @@ pub enum RecoveryMsg {
     Checked(Checklist),
 }
 
-impl App {
-    /// Opens the recovery from Home.
-    pub(super) fn open_recovery(&mut self) -> Effect {
-        self.stack.push(Screen::Recovery(Box::new(Recovery::new(
-            self.data.recovery.clone(),
-        ))));
-        Effect::None
-    }
-
-    fn recovery_mut(&mut self) -> Option<&mut Recovery> {
-        self.stack.iter_mut().rev().find_map(|s| match s {
-            Screen::Recovery(r) => Some(r.as_mut()),
-            _ => None,
-        })
-    }
-
-    pub(super) fn recovery_key(&mut self, key: KeyEvent) -> Effect {
-        let Some(Screen::Recovery(r)) = self.stack.last_mut() else {
-            return Effect::None;
-        };
+impl Recovery {
+    pub fn key(&mut self, key: KeyEvent) -> Reply {
+        let r = self;
         if key.code == KeyCode::Char('?') && !r.typing() {
-            return self.help();
+            return Go::Open(To::Help).into();
         }
         let count = r.opened.as_ref().map_or(0, |o| o.generations.len());
         let choices = r.choices();
@@ -292,17 +228,17 @@ impl App {
                     return match key.code {
                         KeyCode::Esc => {
                             *field = None;
-                            Effect::None
+                            Reply::stay()
                         }
                         KeyCode::Backspace => {
                             text.pop();
-                            Effect::None
+                            Reply::stay()
                         }
                         KeyCode::Char(c) if !c.is_control() => {
                             text.push(c);
-                            Effect::None
+                            Reply::stay()
                         }
-                        KeyCode::Enter if text.trim().is_empty() => Effect::None,
+                        KeyCode::Enter if text.trim().is_empty() => Reply::stay(),
                         KeyCode::Enter => {
                             let typed = text.trim().to_string();
                             let spec = match f {
@@ -315,7 +251,7 @@ impl App {
                                         Field::ResticPassword { repo: typed },
                                         String::new(),
                                     ));
-                                    return Effect::None;
+                                    return Reply::stay();
                                 }
                                 Field::ResticPassword { repo } => SourceSpec {
                                     given: repo.clone(),
@@ -325,9 +261,9 @@ impl App {
                             *field = None;
                             *error = None;
                             *opening = Some(spec.given.clone());
-                            Effect::OpenRecoverySource(spec)
+                            Reply::effect(Effect::OpenRecoverySource(spec))
                         }
-                        _ => Effect::None,
+                        _ => Reply::stay(),
                     };
                 }
                 if opening.is_some() {
@@ -335,31 +271,28 @@ impl App {
                     if key.code == KeyCode::Esc {
                         *opening = None;
                     }
-                    return Effect::None;
+                    return Reply::stay();
                 }
                 *sel = moved(*sel, choices.len(), key.code);
                 match (key.code, choices.get(*sel)) {
-                    (KeyCode::Esc, _) => {
-                        self.back();
-                        Effect::None
-                    }
+                    (KeyCode::Esc, _) => Go::Back.into(),
                     (KeyCode::Enter, Some(Choice::Offsite(name))) => {
                         *error = None;
                         *opening = Some(format!("off-site target {name}"));
-                        Effect::OpenRecoverySource(SourceSpec {
+                        Reply::effect(Effect::OpenRecoverySource(SourceSpec {
                             given: name.clone(),
                             password_file: None,
-                        })
+                        }))
                     }
                     (KeyCode::Enter, Some(Choice::Folder)) => {
                         *field = Some((Field::Folder, String::new()));
-                        Effect::None
+                        Reply::stay()
                     }
                     (KeyCode::Enter, Some(Choice::Restic)) => {
                         *field = Some((Field::ResticRepo, String::new()));
-                        Effect::None
+                        Reply::stay()
                     }
-                    _ => Effect::None,
+                    _ => Reply::stay(),
                 }
             }
             Stage::Pick { sel } => {
@@ -372,7 +305,7 @@ impl App {
                 match (key.code, id) {
                     (KeyCode::Esc, _) => {
                         r.stage = source_stage();
-                        Effect::None
+                        Reply::stay()
                     }
                     (KeyCode::Enter, Some(id)) => {
                         r.stage = Stage::Plan {
@@ -380,9 +313,9 @@ impl App {
                             plan: None,
                             scroll: Scroll::default(),
                         };
-                        Effect::RecoveryPlan(id)
+                        Reply::effect(Effect::RecoveryPlan(id))
                     }
-                    _ => Effect::None,
+                    _ => Reply::stay(),
                 }
             }
             Stage::Plan { id, plan, scroll } => match key.code {
@@ -393,74 +326,53 @@ impl App {
                         .and_then(|o| o.generations.iter().position(|m| &m.id == id))
                         .unwrap_or(0);
                     r.stage = Stage::Pick { sel };
-                    Effect::None
+                    Reply::stay()
                 }
                 KeyCode::Enter => match plan {
                     Some(Ok(p)) if !p.refused => {
                         let facts = confirm_facts(id, p, r.opened.as_ref());
                         let id = id.clone();
-                        self.stack
-                            .push(Screen::RecoveryConfirm(Confirm::new(&id, facts)));
-                        Effect::None
+                        Go::Open(To::RecoveryConfirm { id, facts }).into()
                     }
-                    _ => Effect::None,
+                    _ => Reply::stay(),
                 },
                 code => {
                     scroll.on_key(code, true);
-                    Effect::None
+                    Reply::stay()
                 }
             },
             Stage::Checklist { checks, scroll, .. } => match key.code {
-                KeyCode::Esc | KeyCode::Enter => {
-                    self.back();
-                    Effect::Refresh
-                }
+                KeyCode::Esc | KeyCode::Enter => Reply::from(Go::Back).with(Effect::Refresh),
                 KeyCode::Char('S') if checks.as_ref().is_some_and(|c| !c.stopped().is_empty()) => {
                     *checks = None;
-                    Effect::RecoveryCheck { start: true }
+                    Reply::effect(Effect::RecoveryCheck { start: true })
                 }
                 KeyCode::Char('c') if checks.is_some() => {
                     *checks = None;
-                    Effect::RecoveryCheck { start: false }
+                    Reply::effect(Effect::RecoveryCheck { start: false })
                 }
                 code => {
                     scroll.on_key(code, true);
-                    Effect::None
+                    Reply::stay()
                 }
             },
         }
     }
 
-    /// The typed id was confirmed: the restore runs as a job over the recovery.
-    pub(super) fn start_recovery(&mut self, id: String) -> Effect {
-        self.begin_job(JobKind::Restore, Some(id.clone()));
-        Effect::StartRecovery(id)
-    }
-
-    /// A restore ended. Under a recovery, success leads on to the checklist (the
-    /// job's screen gives way to it); a failure stays on the job's screen.
-    /// None: not a recovery's restore.
-    pub(super) fn recovery_job_done(&mut self, result: &Result<String, String>) -> Option<Effect> {
-        let n = self.stack.len();
-        if n < 2 || !matches!(self.stack[n - 2], Screen::Recovery(_)) {
-            return None;
-        }
-        let Ok(summary) = result else {
-            return Some(Effect::Refresh);
-        };
-        self.stack.pop();
-        let r = self.recovery_mut()?;
-        r.stage = Stage::Checklist {
-            summary: summary.clone(),
+    /// Its restore succeeded (the job's screen gives way to this one): on to
+    /// the checklist, which looks at the services afresh.
+    pub fn restored(&mut self, summary: String) -> Effect {
+        self.stage = Stage::Checklist {
+            summary,
             checks: None,
             scroll: Scroll::default(),
         };
-        Some(Effect::RecoveryCheck { start: false })
+        Effect::RecoveryCheck { start: false }
     }
 
-    /// What a recovery thread found; a message for a stage since left is dropped.
-    pub fn on_recovery(&mut self, msg: RecoveryMsg) {
-        let Some(r) = self.recovery_mut() else { return };
+    /// What a recovery task found; a message for a stage since left is dropped.
+    pub fn on_msg(&mut self, msg: RecoveryMsg) {
+        let r = self;
         match (msg, &mut r.stage) {
             (RecoveryMsg::Opened(found), Stage::Source { opening, error, .. })
                 if opening.is_some() =>
@@ -516,18 +428,10 @@ fn confirm_facts(id: &str, plan: &Plan, opened: Option<&Opened>) -> Vec<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::app::Data;
-    use ratatui::crossterm::event::{KeyEventKind, KeyModifiers};
-
-    fn key(c: KeyCode) -> KeyEvent {
-        KeyEvent::new_with_kind(c, KeyModifiers::NONE, KeyEventKind::Press)
-    }
-
-    fn type_text(app: &mut App, s: &str) {
-        for ch in s.chars() {
-            app.on_key(key(KeyCode::Char(ch)));
-        }
-    }
+    use crate::tui::app::App;
+    use crate::tui::data::Data;
+    use crate::tui::state::JobKind;
+    use crate::tui::testing::{key, type_text};
 
     fn manifest(id: &str) -> Manifest {
         Manifest {
@@ -548,26 +452,6 @@ mod tests {
                 unreadable: vec![],
             },
         )))
-    }
-
-    #[test]
-    fn the_offer_names_what_is_missing() {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let c = vec![ComponentSpec::new(ROLE_NEO4J_DATA, data.clone())];
-        let o = Offer::of(&c, false, vec![]);
-        assert!(o.why.as_deref().unwrap().contains("is missing"), "{o:?}");
-        std::fs::create_dir(&data).unwrap();
-        assert!(Offer::of(&c, false, vec![])
-            .why
-            .unwrap()
-            .contains("is empty"));
-        std::fs::write(data.join("x"), "x").unwrap();
-        assert_eq!(Offer::of(&c, false, vec![]).why, None);
-        assert_eq!(
-            Offer::of(&c, true, vec![]).why.as_deref(),
-            Some("the repository holds no generation")
-        );
     }
 
     #[test]

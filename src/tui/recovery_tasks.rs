@@ -1,16 +1,16 @@
-//! The disaster recovery's slow work, each on a thread reporting on the one
-//! channel the loop reads: opening and listing the source (a remote restic
-//! repository answers in seconds), working out the plan, the restore itself (a
-//! watched job like any restore), and the checklist's fresh look at the services.
+//! The disaster recovery's slow work, each a task (see `tasks`): opening and
+//! listing the source (a remote restic repository answers in seconds), working
+//! out the plan, the restore itself (a watched job like any restore), and the
+//! checklist's fresh look at the services.
 
-use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::app::{App, Effect};
-use super::recovery::{Checklist, Opened, Plan, RecoveryMsg, ServiceCheck, SourceSpec, Tone};
-use super::world::World;
-use super::{panics, report};
+use super::app::App;
+use super::effects::watch;
+use super::recovery::{Checklist, Opened, Plan, RecoveryMsg, ServiceCheck, Tone};
+use super::state::{Effect, SourceSpec};
+use super::world::{Answer, Kind, World};
 use crate::install::health::Health;
 use crate::install::{conf, Installation, ROLE_STRUCTR};
 use crate::ops::restore::RestoreOptions;
@@ -24,27 +24,23 @@ const READY_PATH: &str = "/structr/health/ready";
 /// The longest the checklist waits for a service or Structr's port to answer.
 const CHECK_WAIT: Duration = Duration::from_secs(60);
 
-/// The recovery's part of the world: the thread at work and the opened source.
-#[derive(Default)]
-pub struct RecoveryWorld {
-    pub(super) rx: Option<Receiver<RecoveryMsg>>,
-    /// The source the user opened; the restore reads from it.
-    pub(super) from: Option<Store>,
-    /// Where the planned restore keeps the folders it replaces (for the checklist).
-    pub(super) kept: Vec<std::path::PathBuf>,
-}
-
 impl World {
-    /// Carries out a recovery's effect.
+    /// Carries out a recovery's effect. Each stage's task supersedes the one
+    /// before (its answer is for a stage the user left); a panic in one is
+    /// that stage's failure.
     pub(super) fn perform_recovery(&mut self, app: &mut App, effect: Effect) {
         match effect {
             Effect::OpenRecoverySource(spec) => {
-                self.recovery.from = None;
+                self.recovery_from = None;
                 let config = self.config.clone();
-                self.recovery_thread(move || RecoveryMsg::Opened(open(&config, &spec)));
+                self.tasks.start(
+                    Kind::Recovery,
+                    move |_| Answer::Recovery(RecoveryMsg::Opened(open(&config, &spec))),
+                    |e| Answer::Recovery(RecoveryMsg::Opened(Err(e))),
+                );
             }
             Effect::RecoveryPlan(id) => {
-                let (Ok(inst), Some(from)) = (&self.inst, &self.recovery.from) else {
+                let (Ok(inst), Some(from)) = (&self.inst, &self.recovery_from) else {
                     app.on_recovery(RecoveryMsg::Planned(
                         id,
                         Err("no installation here or no source opened".into()),
@@ -52,20 +48,22 @@ impl World {
                     return;
                 };
                 let (inst, from, store) = (inst.clone(), from.clone(), self.store.clone());
-                self.recovery_thread(move || {
-                    let plan = plan(&inst, &store, &from, &id);
-                    RecoveryMsg::Planned(id, plan)
-                });
+                let for_id = id.clone();
+                self.tasks.start(
+                    Kind::Recovery,
+                    move |_| {
+                        let plan = plan(&inst, &store, &from, &id);
+                        Answer::Recovery(RecoveryMsg::Planned(id, plan))
+                    },
+                    move |e| Answer::Recovery(RecoveryMsg::Planned(for_id.clone(), Err(e))),
+                );
             }
             Effect::StartRecovery(id) => {
-                let Some(from) = self.recovery.from.clone() else {
-                    return;
+                let Some(from) = self.recovery_from.clone() else {
+                    let why = "no source is open for the recovery: choose it again";
+                    return self.fail_job(why.into());
                 };
-                let watch = report::Watch {
-                    operation: "restore",
-                    id: Some(id.clone()),
-                };
-                self.spawn_watched(watch, move |ctx, on| {
+                self.spawn_watched(watch("restore", Some(&id)), move |ctx, on| {
                     let opts = RestoreOptions {
                         safety_backup: true,
                     };
@@ -88,46 +86,29 @@ impl World {
                 self.perform(app, Effect::Refresh);
                 let Ok(inst) = &self.inst else { return };
                 let inst = inst.clone();
-                let kept = self.recovery.kept.clone();
-                self.recovery_thread(move || RecoveryMsg::Checked(check(&inst, start, kept)));
+                let kept = self.recovery_kept.clone();
+                self.tasks.start(
+                    Kind::Recovery,
+                    move |_| Answer::Recovery(RecoveryMsg::Checked(check(&inst, start, kept))),
+                    |e| Answer::Recovery(RecoveryMsg::Checked(check_failed(e))),
+                );
             }
             _ => {}
         }
     }
+}
 
-    /// Runs `work` on a thread; the one before is forgotten (its answer is for a
-    /// stage the user left). A panic becomes no answer: the stage keeps waiting
-    /// until the user goes back, and says so.
-    fn recovery_thread(&mut self, work: impl FnOnce() -> RecoveryMsg + Send + 'static) {
-        let (tx, rx) = mpsc::channel();
-        let started = std::thread::Builder::new()
-            .name("wizard-recovery".into())
-            .spawn(move || {
-                if let Ok(msg) = panics::caught::<_, String>(|| Ok(work())) {
-                    let _ = tx.send(msg);
-                }
-            });
-        if started.is_ok() {
-            self.recovery.rx = Some(rx);
-        }
-    }
-
-    /// Hands what the recovery's thread reported to the app; keeps the opened source.
-    pub(super) fn drain_recovery(&mut self, app: &mut App) {
-        let Some(rx) = &self.recovery.rx else { return };
-        match rx.try_recv() {
-            Ok(msg) => {
-                self.recovery.rx = None;
-                match &msg {
-                    RecoveryMsg::Opened(Ok((store, _))) => self.recovery.from = Some(store.clone()),
-                    RecoveryMsg::Planned(_, Ok(p)) => self.recovery.kept = p.kept.clone(),
-                    _ => {}
-                }
-                app.on_recovery(msg);
-            }
-            Err(mpsc::TryRecvError::Disconnected) => self.recovery.rx = None,
-            Err(mpsc::TryRecvError::Empty) => {}
-        }
+/// The checklist when the check itself panicked: it says so where a service would.
+fn check_failed(report: String) -> Checklist {
+    Checklist {
+        services: vec![ServiceCheck {
+            name: "the check itself".into(),
+            running: None,
+            health: Err(report),
+        }],
+        http: None,
+        kept: Vec::new(),
+        start_errors: Vec::new(),
     }
 }
 

@@ -49,6 +49,7 @@ impl Scroll {
     }
 
     /// Whether the last draw could not show everything at once.
+    #[cfg(test)]
     pub fn overflows(&self) -> bool {
         self.fit.get().is_some_and(|(max, _)| max > 0)
     }

@@ -9,13 +9,17 @@ use chrono::{TimeZone, Utc};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use super::app::{
-    App, Confirm, Data, Focus, Job, JobKind, PlanScreen, PruneRow, ScheduleAction, ScheduleFacts,
-    ScheduleScreen, Screen, ScreenKind, StepState, Timer,
-};
+use super::app::{App, Screen};
+use super::backup_plan::PlanScreen;
 use super::browse::{BrowseMsg, BrowseScreen, DiffRow, FileRow};
+use super::confirm::Confirm;
+use super::data::{Data, ScheduleFacts, Timer};
 use super::eta::Estimate;
+use super::job::Job;
 use super::kept::KeptRow;
+use super::prune::{PruneRow, PruneScreen};
+use super::schedule::{ScheduleAction, ScheduleScreen};
+use super::state::{Focus, JobKind, ScreenKind, StepState};
 use super::theme::Theme;
 use super::view::{draw, Clock};
 use crate::install::schedule::{LastRun, Status, TimeOfDay};
@@ -460,17 +464,17 @@ fn prune_and_help() {
             label: "before upgrade".into(),
         },
     ];
-    let preview = Screen::PrunePreview {
+    let preview = Screen::PrunePreview(PruneScreen {
         rows: rows.clone(),
         sel: 2,
         confirm: None,
-    };
+    });
     insta::assert_snapshot!("prune_preview", render(&with(preview), &COLOR, 80, 24, c));
-    let asking = Screen::PrunePreview {
+    let asking = Screen::PrunePreview(PruneScreen {
         rows,
         sel: 2,
         confirm: Some(Focus::Cancel),
-    };
+    });
     insta::assert_snapshot!("prune_confirm", render(&with(asking), &COLOR, 80, 24, c));
     let mut help = App::new(data());
     help.stack.push(Screen::Generations { sel: 0 });
@@ -1113,19 +1117,19 @@ fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
         ("delete_confirm", on(vec![Screen::DeleteConfirm(delete)])),
         (
             "prune_preview",
-            on(vec![Screen::PrunePreview {
+            on(vec![Screen::PrunePreview(PruneScreen {
                 rows: prune_rows.clone(),
                 sel: 1,
                 confirm: None,
-            }]),
+            })]),
         ),
         (
             "prune_confirm",
-            on(vec![Screen::PrunePreview {
+            on(vec![Screen::PrunePreview(PruneScreen {
                 rows: prune_rows,
                 sel: 1,
                 confirm: Some(Focus::Cancel),
-            }]),
+            })]),
         ),
         ("schedule", scheduled),
         (
@@ -1199,11 +1203,11 @@ fn every_screen_at_the_minimum_size() {
             ) {
                 // A question over a list names what it asks about.
                 let asked = match app.screen() {
-                    Screen::PrunePreview {
+                    Screen::PrunePreview(PruneScreen {
                         rows,
                         confirm: Some(_),
                         ..
-                    } => rows
+                    }) => rows
                         .iter()
                         .filter(|r| !r.keep)
                         .map(|r| r.id.clone())
@@ -1282,7 +1286,7 @@ fn restore_drills_in_the_details() {
 /// in the details of a generation, where it exists.
 #[test]
 fn offsite_targets_on_home_and_in_the_details() {
-    use crate::tui::app::OffsiteState;
+    use crate::tui::data::OffsiteState;
     let mut d = data();
     let target = |name: &str, ids: Result<Vec<&str>, &str>| OffsiteState {
         name: name.into(),
@@ -1331,9 +1335,8 @@ fn offsite_targets_on_home_and_in_the_details() {
 /// a refusal, and the checklist at the end.
 #[test]
 fn disaster_recovery_screens() {
-    use super::recovery::{
-        Checklist, Field, Offer, Opened, Plan, Recovery, ServiceCheck, Stage, Tone,
-    };
+    use super::data::Offer;
+    use super::recovery::{Checklist, Field, Opened, Plan, Recovery, ServiceCheck, Stage, Tone};
     use crate::tui::scroll::Scroll;
     let c = clock();
     let mut d = data();

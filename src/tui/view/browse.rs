@@ -1,10 +1,21 @@
 //! A generation's contents (path, size, mtime, sha256) and how it differs from
 //! the live installation, with the `/` search and the selected entry in full.
 
-use super::*;
+use chrono::DateTime;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::Frame;
+
+use super::columns::{fit, Col};
+use super::widgets::{fit_path, local, wrap};
 use crate::ops::compare::Change;
 use crate::repo::file_index::EntryKind;
+use crate::text::printable;
 use crate::tui::browse::{shown, BrowseScreen, Comparison, FileRow, Listing, Times};
+use crate::tui::theme::Theme;
+use crate::units;
 
 /// Wide enough for `  sha256 <64 hex digits>` on one line.
 const HASH_LINE: usize = 73;

@@ -1,6 +1,14 @@
 //! The typed confirmation of a restore or a delete.
 
-use super::*;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::Frame;
+
+use super::widgets::{above, button, scrolled};
+use crate::tui::confirm::Confirm;
+use crate::tui::state::Focus;
+use crate::tui::theme::Theme;
 
 /// `verb` names the action and its button; `typed` what is typed to confirm.
 pub fn confirm(

@@ -1,6 +1,20 @@
 //! The list of generations with the selected one's details.
 
-use super::*;
+use std::time::Duration;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::Frame;
+
+use super::clock::Clock;
+use super::columns::{fit, Col};
+use super::widgets::{fit_path, local, secs, wrap};
+use crate::repo::manifest::Manifest;
+use crate::text::printable;
+use crate::tui::app::App;
+use crate::tui::theme::Theme;
+use crate::units;
 
 pub fn verified(m: &Manifest) -> &'static str {
     match &m.last_verified {
@@ -193,7 +207,7 @@ fn details_of<'a>(
 
 /// Where else the generation exists: one line naming the off-site targets that
 /// hold it and those that do not (nothing without off-site targets).
-fn copies_line<'a>(d: &crate::tui::app::Data, id: &str, theme: &Theme) -> Option<Line<'a>> {
+fn copies_line<'a>(d: &crate::tui::data::Data, id: &str, theme: &Theme) -> Option<Line<'a>> {
     if d.offsite.is_empty() {
         return None;
     }

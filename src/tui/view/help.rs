@@ -1,6 +1,16 @@
 //! The keys of the screen below, and what the wizard does.
 
-use super::*;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders};
+use ratatui::Frame;
+
+use super::widgets::scrolled;
+use crate::tui::app::{App, Screen};
+use crate::tui::keys::keys;
+use crate::tui::scroll::Scroll;
+use crate::tui::state::ScreenKind;
+use crate::tui::theme::Theme;
 
 pub fn help(f: &mut Frame, area: Rect, app: &App, scroll: &Scroll, theme: &Theme) -> bool {
     let below = app

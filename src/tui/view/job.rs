@@ -1,6 +1,20 @@
 //! A running or finished job: its steps, progress, clocks and outcome.
 
-use super::*;
+use std::time::Instant;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Block, Borders, Gauge, Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState,
+};
+use ratatui::Frame;
+
+use super::clock::Clock;
+use super::widgets::{dialog, secs, tail, wrap};
+use crate::tui::job::Job;
+use crate::tui::state::StepState;
+use crate::tui::theme::Theme;
+use crate::units;
 
 /// Terminals narrower than this get the steps below the progress, not beside it.
 const SIDE_BY_SIDE: u16 = 80;
@@ -9,7 +23,7 @@ pub fn job(
     f: &mut Frame,
     area: Rect,
     j: &Job,
-    data: &crate::tui::app::Data,
+    data: &crate::tui::data::Data,
     theme: &Theme,
     clock: Clock,
 ) {
@@ -130,7 +144,7 @@ fn whole_job(j: &Job, now: Instant) -> String {
 /// its outcome once it has one.
 fn info_lines<'a>(
     j: &Job,
-    data: &crate::tui::app::Data,
+    data: &crate::tui::data::Data,
     theme: &Theme,
     now: Instant,
     width: usize,

@@ -1,7 +1,17 @@
 //! The folders restores kept beside the targets: size, age, and what each held.
 
-use super::*;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::Frame;
+
+use super::clock::Clock;
+use super::columns::{fit, Col};
+use super::widgets::wrap;
+use crate::tui::app::App;
 use crate::tui::kept::KeptRow;
+use crate::tui::theme::Theme;
+use crate::units;
 
 pub fn kept(f: &mut Frame, area: Rect, app: &App, sel: usize, theme: &Theme, clock: Clock) {
     let block = Block::default().borders(Borders::TOP);

@@ -1,7 +1,9 @@
 //! Drawing the wizard: one function per screen, all from `App` and a clock, so the
 //! same state always draws the same picture (snapshot tests rely on it).
 
+mod backup_plan;
 mod browse;
+mod clock;
 mod columns;
 mod confirm;
 mod generations;
@@ -14,61 +16,19 @@ mod recovery;
 mod schedule;
 mod widgets;
 
-use browse::browse;
-use columns::{fit, Col};
-use confirm::confirm;
-use generations::generations;
-use help::help;
-use home::*;
-use job::job;
-use kept::{kept, kept_line};
-use prune::prune;
-use schedule::schedule;
-use widgets::*;
+pub use clock::Clock;
 
-use std::time::{Duration, Instant};
-
-use chrono::{DateTime, Utc};
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
+use ratatui::layout::{Constraint, Layout};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{
-    Block, Borders, Cell, Clear, Gauge, Paragraph, Row, Scrollbar, ScrollbarOrientation,
-    ScrollbarState, Table, Wrap,
-};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::app::{
-    App, Confirm, Focus, Job, PlanScreen, PruneRow, ScheduleAction, ScheduleFacts, ScheduleScreen,
-    Screen, ScreenKind, StepState, Timer,
-};
-use super::keys::{keys, SCROLL};
-use super::scroll::Scroll;
+use super::app::{App, Screen};
+use super::browse::Listing;
+use super::keys::keys;
+use super::state::ScreenKind;
 use super::theme::Theme;
-use crate::install::schedule::LastRun;
-use crate::install::ComponentSpec;
-use crate::repo::manifest::Manifest;
-use crate::text::printable;
-use crate::units;
-
-pub const MIN_WIDTH: u16 = 64;
-pub const MIN_HEIGHT: u16 = 20;
-
-/// The time the picture is drawn at (fixed in tests).
-#[derive(Clone, Copy)]
-pub struct Clock {
-    pub wall: DateTime<Utc>,
-    pub mono: Instant,
-}
-
-impl Clock {
-    pub fn now() -> Self {
-        Clock {
-            wall: Utc::now(),
-            mono: Instant::now(),
-        }
-    }
-}
+use widgets::{dialog, footer, too_small, MIN_HEIGHT, MIN_WIDTH};
 
 pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
     let area = f.area();
@@ -92,12 +52,12 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         Screen::RestorePick { .. } => "Restore: choose a generation".into(),
         Screen::RestoreConfirm(_) => "Restore: confirm".into(),
         Screen::DeleteConfirm(_) => "Delete: confirm".into(),
-        Screen::PrunePreview { .. } => "Prune: preview".into(),
+        Screen::PrunePreview(_) => "Prune: preview".into(),
         Screen::Schedule(_) => "Schedule".into(),
         Screen::Help(_) => "Help".into(),
         Screen::Actions { .. } => "Generations: actions".into(),
         Screen::Kept { .. } => "Kept folders".into(),
-        Screen::Browse(b) if b.showing == crate::tui::browse::Listing::Differences => {
+        Screen::Browse(b) if b.showing == Listing::Differences => {
             "Files: against the live installation".into()
         }
         Screen::Browse(_) => "Files".into(),
@@ -121,31 +81,33 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
     );
     let mut overflow = false;
     match screen {
-        Screen::Home => overflow = home(f, body, app, theme, clock),
-        Screen::BackupPlan(p) => overflow = backup_plan(f, body, app, p, theme),
-        Screen::Job(j) => job(f, body, j, &app.data, theme, clock),
-        Screen::Generations { sel } => generations(f, body, app, *sel, theme, clock, true),
-        Screen::RestorePick { sel } => generations(f, body, app, *sel, theme, clock, false),
+        Screen::Home => overflow = home::home(f, body, app, theme, clock),
+        Screen::BackupPlan(p) => overflow = backup_plan::backup_plan(f, body, app, p, theme),
+        Screen::Job(j) => job::job(f, body, j, &app.data, theme, clock),
+        Screen::Generations { sel } => {
+            generations::generations(f, body, app, *sel, theme, clock, true)
+        }
+        Screen::RestorePick { sel } => {
+            generations::generations(f, body, app, *sel, theme, clock, false)
+        }
         Screen::RestoreConfirm(c) => {
-            overflow = confirm(f, body, c, "Restore", "generation id", theme)
+            overflow = confirm::confirm(f, body, c, "Restore", "generation id", theme)
         }
         Screen::DeleteConfirm(c) => {
-            overflow = confirm(f, body, c, "Delete", "generation id", theme)
+            overflow = confirm::confirm(f, body, c, "Delete", "generation id", theme)
         }
         Screen::RemoveKept { confirm: c, .. } => {
-            overflow = confirm(f, body, c, "Remove", "folder name", theme)
+            overflow = confirm::confirm(f, body, c, "Remove", "folder name", theme)
         }
-        Screen::Kept { sel } => kept(f, body, app, *sel, theme, clock),
+        Screen::Kept { sel } => kept::kept(f, body, app, *sel, theme, clock),
         Screen::Recovery(r) => overflow = recovery::recovery(f, body, r, theme, clock),
         Screen::RecoveryConfirm(c) => {
-            overflow = confirm(f, body, c, "Restore", "generation id", theme)
+            overflow = confirm::confirm(f, body, c, "Restore", "generation id", theme)
         }
-        Screen::Browse(b) => browse(f, body, b, theme),
-        Screen::PrunePreview { rows, sel, confirm } => {
-            prune(f, body, rows, &app.data.policy, *sel, *confirm, theme)
-        }
-        Screen::Schedule(sc) => schedule(f, body, app, sc, theme, clock),
-        Screen::Help(scroll) => overflow = help(f, body, app, scroll, theme),
+        Screen::Browse(b) => browse::browse(f, body, b, theme),
+        Screen::PrunePreview(p) => prune::prune(f, body, p, &app.data.policy, theme),
+        Screen::Schedule(sc) => schedule::schedule(f, body, app, sc, theme, clock),
+        Screen::Help(scroll) => overflow = help::help(f, body, app, scroll, theme),
         Screen::Actions { id } => {
             // The list stays beneath, with the generation still selected.
             let sel = app
@@ -154,7 +116,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
                 .iter()
                 .position(|m| &m.id == id)
                 .unwrap_or(0);
-            generations(f, body, app, sel, theme, clock, true);
+            generations::generations(f, body, app, sel, theme, clock, true);
             let menu: String = keys(ScreenKind::Actions)
                 .iter()
                 .filter(|(k, _)| app.data.browsable || *k != "f")

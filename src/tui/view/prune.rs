@@ -1,16 +1,19 @@
 //! The prune preview: what the retention policy keeps and why.
 
-use super::*;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::Frame;
 
-pub fn prune(
-    f: &mut Frame,
-    area: Rect,
-    rows: &[PruneRow],
-    policy: &str,
-    sel: usize,
-    confirm: Option<Focus>,
-    theme: &Theme,
-) {
+use super::columns::{fit, Col};
+use super::widgets::{dialog, wrap};
+use crate::tui::prune::{PruneRow, PruneScreen};
+use crate::tui::state::Focus;
+use crate::tui::theme::Theme;
+use crate::units;
+
+pub fn prune(f: &mut Frame, area: Rect, screen: &PruneScreen, policy: &str, theme: &Theme) {
+    let (rows, sel, confirm) = (&screen.rows, screen.sel, screen.confirm);
     let doomed = rows.iter().filter(|r| !r.keep).count();
     let mut text = if doomed == 0 {
         " The retention policy keeps every generation: nothing to delete.".to_string()

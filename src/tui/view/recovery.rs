@@ -1,8 +1,19 @@
 //! The disaster recovery's screens: the source chooser, the generations found
 //! there, the plan, and the checklist after the restore.
 
-use super::*;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::Frame;
+
+use super::clock::Clock;
+use super::widgets::{above, fit_path, local, scrolled, tail, wrap};
+use crate::repo::manifest::Manifest;
+use crate::text::printable;
 use crate::tui::recovery::{Checklist, Opened, Plan, Recovery, Stage, Tone};
+use crate::tui::scroll::Scroll;
+use crate::tui::theme::Theme;
+use crate::units;
 
 pub fn title(r: &Recovery) -> &'static str {
     match r.stage {

@@ -1,6 +1,21 @@
 //! The nightly timer: its state, the last run, and changing it.
 
-use super::*;
+use std::time::Duration;
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::clock::Clock;
+use super::home::last_words;
+use super::widgets::{dialog, field, local};
+use crate::tui::app::App;
+use crate::tui::data::Timer;
+use crate::tui::schedule::{ScheduleAction, ScheduleScreen};
+use crate::tui::state::Focus;
+use crate::tui::theme::Theme;
+use crate::units;
 
 pub fn schedule(
     f: &mut Frame,

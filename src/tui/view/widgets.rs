@@ -1,7 +1,25 @@
 //! Small pieces every screen draws with: the footer of keys, labelled fields,
 //! dialogs, buttons, and text that must fit a width.
 
-use super::*;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Block, Borders, Clear, Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState, Wrap,
+};
+use ratatui::Frame;
+
+use crate::tui::keys::{keys, SCROLL};
+use crate::tui::scroll::Scroll;
+use crate::tui::state::ScreenKind;
+use crate::tui::theme::Theme;
+
+/// The smallest terminal the wizard draws in.
+pub const MIN_WIDTH: u16 = 64;
+pub const MIN_HEIGHT: u16 = 20;
 
 pub fn too_small(f: &mut Frame, area: Rect, theme: &Theme) {
     let text = vec![

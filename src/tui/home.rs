@@ -1,0 +1,51 @@
+//! Home: what is installed and how it stands, and a key for each thing to do.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
+use super::data::Data;
+use super::scroll::Scroll;
+use super::state::{Effect, Go, Reply, To};
+
+/// A key on Home; its facts scroll when the terminal is too short for them.
+pub fn key(scroll: &mut Scroll, key: KeyEvent, data: &Data) -> Reply {
+    match key.code {
+        KeyCode::Char('q') => Go::Quit.into(),
+        KeyCode::Char('b') => Reply::from(Go::Open(To::BackupPlan)).with(Effect::PlanBackup),
+        KeyCode::Char('r') => Go::Open(To::RestorePick).into(),
+        KeyCode::Char('g') => Go::Open(To::Generations).into(),
+        KeyCode::Char('s') => Reply::from(Go::Open(To::Schedule)).with(Effect::RefreshSchedule),
+        KeyCode::Char('k') => Reply::from(Go::Open(To::Kept)).with(Effect::FindKept),
+        KeyCode::Char('D') => Go::Open(To::Recovery).into(),
+        KeyCode::Char('R') if data.interrupted.is_some() => Reply::effect(Effect::Recover),
+        KeyCode::Char('?') => Go::Open(To::Help).into(),
+        code => {
+            scroll.on_key(code, true);
+            Reply::stay()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::journal::Record;
+    use crate::tui::testing::{app_with, key};
+
+    #[test]
+    fn recover_only_when_something_is_down() {
+        let mut app = app_with(&[]);
+        assert_eq!(app.on_key(key(KeyCode::Char('R'))), Effect::None);
+        app.data.interrupted = Some(Record {
+            pid: 1,
+            host: "h".into(),
+            operation: "backup".into(),
+            started_at: chrono::Utc::now(),
+            targets: vec![],
+            stopped: vec!["structr".into()],
+            failed_start: None,
+            swaps: vec![],
+        });
+        assert_eq!(app.on_key(key(KeyCode::Char('R'))), Effect::Recover);
+        assert!(app.job_running(), "recovering runs as a job");
+    }
+}
