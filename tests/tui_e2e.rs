@@ -877,3 +877,33 @@ fn the_wizard_deletes_and_prunes_snapshot_backups_through_their_delete_command()
     assert_eq!(log.lines().collect::<Vec<_>>(), [&ids[2], &ids[1]], "{log}");
     assert_eq!(t.generations(), [ids[0].clone()]);
 }
+
+/// Before, at 50×15 `b` then Enter started a real backup that stopped both
+/// services while the screen showed only "Terminal too small".
+#[test]
+fn keys_do_nothing_while_the_terminal_is_too_small() {
+    let t = Tui::demo_with_backups(0);
+    let pids = t.pids();
+    assert!(!pids.0.is_empty() && !pids.1.is_empty(), "{pids:?}");
+    let cfg = t.demo_dir().join("config.toml");
+    let home = t.home.path().display().to_string();
+    let cmd = format!(
+        "export HOME={home} TERM=xterm-256color; exec {BIN} --config {}",
+        cfg.display()
+    );
+    let out = t.tmux(&["new-session", "-d", "-x", "50", "-y", "15", "-s", "w", &cmd]);
+    assert!(out.status.success(), "tmux: {}", text(&out));
+    t.wait_for("Terminal too small", Duration::from_secs(30));
+    for k in [
+        "b", "Enter", "Enter", "r", "Enter", "P", "Enter", "Tab", "Enter",
+    ] {
+        t.keys(&[k]);
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(t.pids(), pids, "no service was stopped or started");
+    assert!(t.generations().is_empty(), "no backup was made");
+    // Enlarged, the wizard is on Home, as it was.
+    t.tmux(&["resize-window", "-t", "w", "-x", "80", "-y", "24"]);
+    t.wait_for("Home", Duration::from_secs(10));
+    t.keys(&["q"]);
+}

@@ -52,7 +52,7 @@ use std::io;
 use std::mem::ManuallyDrop;
 use std::time::Duration;
 
-use ratatui::crossterm::event::{self, Event as TermEvent, KeyEventKind};
+use ratatui::crossterm::event::{self, Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::crossterm::terminal::{self as term, EnterAlternateScreen};
 use ratatui::crossterm::{cursor, execute};
 use ratatui::prelude::CrosstermBackend;
@@ -172,6 +172,15 @@ fn interact(
                 continue; // a resize: the next draw takes the new size
             };
             if key.kind != KeyEventKind::Press {
+                continue;
+            }
+            // On "Terminal too small" the user sees no screen: a key there must not
+            // start a backup blind. Only quitting (q, Ctrl-C) goes through.
+            let size = terminal.size()?;
+            let quitting = key.code == KeyCode::Char('q')
+                || (key.code == KeyCode::Char('c')
+                    && key.modifiers.contains(KeyModifiers::CONTROL));
+            if !view::fits(size.width, size.height) && !quitting {
                 continue;
             }
             match app.on_key(key) {

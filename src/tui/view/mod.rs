@@ -30,9 +30,15 @@ use super::state::ScreenKind;
 use super::theme::Theme;
 use widgets::{dialog, footer, too_small, MIN_HEIGHT, MIN_WIDTH};
 
+/// Whether the wizard can be drawn in `width`×`height`; below that it shows only
+/// "Terminal too small", and no key but quitting may act on screens nobody sees.
+pub fn fits(width: u16, height: u16) -> bool {
+    width >= MIN_WIDTH && height >= MIN_HEIGHT
+}
+
 pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
     let area = f.area();
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+    if !fits(area.width, area.height) {
         too_small(f, area, theme);
         return;
     }
