@@ -16,7 +16,20 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == "standin") {
         return ExitCode::from(structr_backup::standin::main(args[1..].to_vec()) as u8);
     }
-    let mut cli = Cli::parse();
+    let mut cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // With --json a script reads stdout: a usage error is a JSON document too.
+        Err(e) if e.use_stderr() && args.iter().any(|a| a == "--json") => {
+            let said = e.to_string();
+            let first = said.lines().next().unwrap_or("usage error");
+            let f = cli::Failure::usage(first.trim_start_matches("error: ").to_string());
+            errln!("{e}");
+            f.print_json();
+            output::flush();
+            return Exit::Usage.into();
+        }
+        Err(e) => e.exit(),
+    };
     // Readable panic reports; our own errors are printed below with their exit codes.
     install_panic_report();
     if let Err(message) = absolute_paths(&mut cli) {
@@ -67,7 +80,7 @@ fn main() -> ExitCode {
         },
         Err(f) => {
             errln_at!(Priority::Error, "error: {}", f.message);
-            if json {
+            if json && !output::printed_json() {
                 f.print_json();
                 output::flush();
             }

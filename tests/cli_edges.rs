@@ -493,3 +493,51 @@ fn a_failed_copy_says_what_copy_does() {
     assert!(error.ends_with(&tail), "{tail:?}: {error}");
     assert!(!stderr.contains("services run"), "{stderr}");
 }
+
+/// `--json` prints exactly one JSON document on stdout, success or failure:
+/// before, a failed `verify --json` printed two (the reports, then the error),
+/// a usage error none, and `pin --json` plain text.
+#[test]
+fn json_output_is_exactly_one_document_success_or_failure() {
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        ..Options::default()
+    });
+    common::write_random(&sb.neo4j_data.join("databases/neo4j/nodes.db"), 64 << 10, 1);
+    common::write_random(&sb.structr_dir.join("structr.conf"), 100, 2);
+    sb.start();
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = sb.generations()[0].clone();
+    let one = |args: &[&str], code: i32| -> serde_json::Value {
+        let out = sb.cli(args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", text(&out));
+        let mut docs = serde_json::Deserializer::from_slice(&out.stdout)
+            .into_iter::<serde_json::Value>()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", text(&out)));
+        assert_eq!(
+            docs.len(),
+            1,
+            "{args:?}: {} documents: {}",
+            docs.len(),
+            text(&out)
+        );
+        docs.remove(0)
+    };
+    assert_eq!(one(&["--json", "pin", &id], 0)["pinned"], true);
+    assert_eq!(one(&["--json", "unpin", &id], 0)["pinned"], false);
+    assert!(one(&["--json", "verify", &id], 0).is_array());
+    // Damage an archive: verify fails with exit 3 and still one document.
+    let archive = sb.repo.join(&id).join("structr.tar.zst");
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&archive, bytes).unwrap();
+    let reports = one(&["--json", "verify", &id], 3);
+    assert_eq!(reports[0]["ok"], false, "{reports}");
+    let usage = one(&["--json", "no-such-command"], 2);
+    assert_eq!(usage["error"]["kind"], "usage", "{usage}");
+    let missing = one(&["--json", "show", "20990101T000000Z"], 1);
+    assert!(missing["error"]["message"].is_string(), "{missing}");
+}

@@ -215,6 +215,7 @@ impl Env {
             "{}",
             serde_json::to_string_pretty(&value).unwrap_or_default()
         );
+        super::output::json_printed();
     }
 
     /// Destructive commands need `--yes` or a person at a terminal who confirms.

@@ -17,6 +17,19 @@ static SECRETS: OnceLock<crate::secrets::Secrets> = OnceLock::new();
 
 /// Set once a write to stdout failed: later output is dropped unwritten.
 static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+/// Whether this run printed its JSON document: `--json` prints exactly one, so a
+/// failure after it (a verification that found damage) adds none.
+static JSON_PRINTED: AtomicBool = AtomicBool::new(false);
+
+/// Notes that the run's one JSON document was printed.
+pub fn json_printed() {
+    JSON_PRINTED.store(true, Ordering::SeqCst);
+}
+
+/// Whether the run's JSON document was printed already.
+pub fn printed_json() -> bool {
+    JSON_PRINTED.load(Ordering::SeqCst)
+}
 /// The first failure other than a closed pipe (a full disk behind `> file`):
 /// the output is incomplete and the caller must hear of it through the exit status.
 static STDOUT_FAILURE: OnceLock<String> = OnceLock::new();
