@@ -194,6 +194,12 @@ fn a_copy_taken_while_neo4j_writes_needs_recovery_and_a_cold_copy_is_clean() {
     assert_eq!(cold_facts.graph(), original.graph());
     assert_eq!(cold_facts.nodes, Some(2000 + 20 * commits as i64));
     assert_eq!(neo4j::check(&cold), Check::Consistent);
+
+    // Half a store is no store: databases/ without transactions/ (a restore that
+    // forgot the logs) is one Neo4j says needs recovery.
+    std::fs::remove_dir_all(cold.join("transactions")).unwrap();
+    let halved = neo4j::facts(&cold);
+    assert!(halved.recovery_required, "{}", halved.json);
 }
 
 #[test]
