@@ -230,7 +230,8 @@ impl Neo4j {
     }
 
     /// Stops it as `systemctl stop neo4j` does (SIGTERM; the JVM's shutdown hook
-    /// shuts the DBMS down) and waits; panics if it does not stop cleanly in time.
+    /// shuts the DBMS down, prints `Stopped.` and exits 0) and waits; panics if it
+    /// does not stop cleanly in time.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("Neo4j is not running");
         kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
@@ -250,7 +251,7 @@ impl Neo4j {
             std::thread::sleep(Duration::from_millis(50));
         };
         assert!(
-            self.log().lines().any(|l| l == "Stopped."),
+            status.success() && self.log().lines().any(|l| l == "Stopped."),
             "Neo4j exited ({status}) on SIGTERM without a clean shutdown:\n{}",
             self.log()
         );

@@ -55,8 +55,19 @@ final class Serve {
             DatabaseManagementService running = dbms.get();
             if (running != null) {
                 say("Stopping...");
-                running.shutdown();
-                say("Stopped.");
+                int code = 0;
+                try {
+                    running.shutdown();
+                    say("Stopped.");
+                } catch (RuntimeException e) {
+                    System.err.println("neo4j-launcher: the shutdown failed: " + e);
+                    e.printStackTrace(System.err);
+                    code = 1;
+                }
+                System.err.flush();
+                // A clean stop exits 0 (not the JVM's 143 for SIGTERM), so a
+                // service manager sees a clean stop; a failed one exits 1.
+                Runtime.getRuntime().halt(code);
             }
         }, "neo4j-launcher-shutdown"));
 
