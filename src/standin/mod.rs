@@ -21,6 +21,7 @@ mod dataset;
 mod deploy;
 mod graph;
 mod neo4j;
+mod packstream;
 mod rng;
 mod structr;
 
