@@ -10,13 +10,18 @@
 //!   writes a file, then records its id in the stand-in Neo4j (and deletes some),
 //!   so when both are cleanly stopped: ids in the database == files on disk.
 //!   With `--http` it answers the health check and the deployment export (`deploy`).
-//! - `check`: that invariant, offline. `ctl`: a tiny init script (start/stop/status).
+//! - `structr --bolt-neo4j host:port`: the same, its graph in a real Neo4j (`graph`,
+//!   over our small Bolt client `bolt`), for the tests that run one.
+//! - `check`: that invariant, offline (or against a real Neo4j over Bolt). `ctl`: a tiny init script (start/stop/status).
 
+pub mod bolt;
 mod check;
 mod ctl;
 mod dataset;
 mod deploy;
+mod graph;
 mod neo4j;
+mod packstream;
 mod rng;
 mod structr;
 
@@ -43,10 +48,13 @@ enum Command {
     Neo4j(neo4j::Args),
     /// Run the stand-in Structr in the foreground
     Structr(structr::Args),
-    /// Check offline that database and files agree
+    /// Check that database and files agree: the stand-in Neo4j's data dir
+    /// (offline), or a real Neo4j over Bolt (running; Structr stopped)
     Check {
-        #[arg(long)]
-        data: PathBuf,
+        #[arg(long, required_unless_present = "bolt_neo4j")]
+        data: Option<PathBuf>,
+        #[arg(long, conflicts_with = "data")]
+        bolt_neo4j: Option<String>,
         #[arg(long)]
         dir: PathBuf,
     },
@@ -68,7 +76,11 @@ pub fn main(args: Vec<OsString>) -> i32 {
     let result = match cli.command {
         Command::Neo4j(a) => neo4j::run(a),
         Command::Structr(a) => structr::run(a),
-        Command::Check { data, dir } => check::run(&data, &dir),
+        Command::Check {
+            data,
+            bolt_neo4j,
+            dir,
+        } => check::run(data.as_deref(), bolt_neo4j.as_deref(), &dir),
         Command::Ctl(a) => return ctl::run(a),
         Command::Dataset(a) => dataset::run(a),
     };

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::rng::Rng;
+use super::{bolt, graph};
 use super::{stopping, term_flag, write_atomic};
 
 #[derive(Debug, clap::Args)]
@@ -25,6 +26,10 @@ pub struct Args {
     /// A file holding the stand-in Neo4j's port on 127.0.0.1 (re-read on every connect)
     #[arg(long)]
     bolt_port_file: Option<PathBuf>,
+    /// A real Neo4j's Bolt address (host:port): the graph goes there, as Structr's
+    /// does (`:File` nodes in `:Folder` nodes), instead of to the stand-in Neo4j
+    #[arg(long, conflicts_with_all = ["bolt", "bolt_port_file"])]
+    bolt_neo4j: Option<String>,
     /// Serve GET /structr/health/ready and the deployment export (GET /structr/deploy)
     /// on this loopback address (port 0: any, written into structr.conf)
     #[arg(long)]
@@ -97,13 +102,32 @@ fn set_http_port(conf: &Path, port: u16) -> std::io::Result<()> {
     fs::write(conf, out)
 }
 
-struct Db {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+/// What the stand-in asks of its database.
+enum Op {
+    /// Every file id recorded.
+    List,
+    /// A file's id and size.
+    Create(String, u64),
+    Delete(String),
+}
+
+/// A connection to the database: the stand-in Neo4j's line protocol, or Bolt
+/// to a real Neo4j.
+enum Db {
+    Line {
+        reader: BufReader<TcpStream>,
+        writer: TcpStream,
+    },
+    Bolt(bolt::Client),
 }
 
 impl Db {
     fn connect(a: &Args) -> std::io::Result<Db> {
+        if let Some(addr) = &a.bolt_neo4j {
+            let mut c = bolt::Client::connect(addr, bolt::Auth::None, Duration::from_secs(10))?;
+            graph::schema(&mut c)?;
+            return Ok(Db::Bolt(c));
+        }
         let addr = match (&a.bolt, &a.bolt_port_file) {
             (Some(b), _) => b.clone(),
             (None, Some(p)) => format!("127.0.0.1:{}", fs::read_to_string(p)?.trim()),
@@ -111,39 +135,55 @@ impl Db {
         };
         let s = TcpStream::connect(addr)?;
         s.set_read_timeout(Some(Duration::from_secs(10)))?;
-        Ok(Db {
+        Ok(Db::Line {
             reader: BufReader::new(s.try_clone()?),
             writer: s,
         })
     }
 
-    fn request(&mut self, line: &str) -> std::io::Result<Vec<String>> {
-        self.writer.write_all(format!("{line}\n").as_bytes())?;
-        let mut out = Vec::new();
-        loop {
-            let mut l = String::new();
-            if self.reader.read_line(&mut l)? == 0 {
-                return Err(std::io::Error::other("neo4j closed the connection"));
-            }
-            let l = l.trim_end().to_string();
-            match l.as_str() {
-                "OK" | "PONG" | "END" => return Ok(out),
-                e if e.starts_with("ERR") => return Err(std::io::Error::other(e.to_string())),
-                _ => out.push(l),
+    fn request(&mut self, op: &Op) -> std::io::Result<Vec<String>> {
+        match self {
+            Db::Bolt(c) => match op {
+                Op::List => graph::list(c),
+                Op::Create(id, size) => graph::create(c, id, *size).map(|()| vec![]),
+                Op::Delete(id) => graph::delete(c, id).map(|()| vec![]),
+            },
+            Db::Line { reader, writer } => {
+                let line = match op {
+                    Op::List => "LIST".to_string(),
+                    Op::Create(id, _) => format!("CREATE {id}"),
+                    Op::Delete(id) => format!("DELETE {id}"),
+                };
+                writer.write_all(format!("{line}\n").as_bytes())?;
+                let mut out = Vec::new();
+                loop {
+                    let mut l = String::new();
+                    if reader.read_line(&mut l)? == 0 {
+                        return Err(std::io::Error::other("neo4j closed the connection"));
+                    }
+                    let l = l.trim_end().to_string();
+                    match l.as_str() {
+                        "OK" | "PONG" | "END" => return Ok(out),
+                        e if e.starts_with("ERR") => {
+                            return Err(std::io::Error::other(e.to_string()))
+                        }
+                        _ => out.push(l),
+                    }
+                }
             }
         }
     }
 }
 
-/// Sends `line` until neo4j acknowledges it, reconnecting as needed. Gives up only
+/// Sends `op` until neo4j acknowledges it, reconnecting as needed. Gives up only
 /// when asked to stop and neo4j is unreachable (the operation then stays undone).
-fn until_done(a: &Args, db: &mut Option<Db>, line: &str, term: &AtomicBool) -> Option<Vec<String>> {
+fn until_done(a: &Args, db: &mut Option<Db>, op: &Op, term: &AtomicBool) -> Option<Vec<String>> {
     loop {
         if db.is_none() {
             *db = Db::connect(a).ok();
         }
         if let Some(d) = db.as_mut() {
-            match d.request(line) {
+            match d.request(op) {
                 Ok(r) => return Some(r),
                 Err(_) => *db = None,
             }
@@ -179,7 +219,7 @@ pub fn run(a: Args) -> std::io::Result<i32> {
         .open(a.dir.join("logs/server.log"))?;
     let mut rng = Rng::from_time();
     let mut db = None;
-    let Some(mut ids) = until_done(&a, &mut db, "LIST", &term) else {
+    let Some(mut ids) = until_done(&a, &mut db, &Op::List, &term) else {
         return Ok(0);
     };
     ready.store(true, Ordering::SeqCst);
@@ -188,7 +228,7 @@ pub fn run(a: Args) -> std::io::Result<i32> {
         std::thread::sleep(Duration::from_millis(a.interval_ms));
         if rng.next().is_multiple_of(4) && !ids.is_empty() {
             let id = ids.swap_remove((rng.next() % ids.len() as u64) as usize);
-            if until_done(&a, &mut db, &format!("DELETE {id}"), &term).is_none() {
+            if until_done(&a, &mut db, &Op::Delete(id.clone()), &term).is_none() {
                 break;
             }
             fs::remove_file(file_path(&a.dir, &id))?;
@@ -202,7 +242,14 @@ pub fn run(a: Args) -> std::io::Result<i32> {
             let tmp = path.with_file_name(format!(".{id}.tmp"));
             fs::write(&tmp, &data)?;
             fs::rename(&tmp, &path)?;
-            if until_done(&a, &mut db, &format!("CREATE {id}"), &term).is_none() {
+            if until_done(
+                &a,
+                &mut db,
+                &Op::Create(id.clone(), data.len() as u64),
+                &term,
+            )
+            .is_none()
+            {
                 // Neo4j is gone and we are told to stop: undo the file so the two agree.
                 fs::remove_file(&path)?;
                 break;

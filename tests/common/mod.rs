@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod neo4j;
 pub mod s3;
 pub mod servers;
 pub mod tree;
