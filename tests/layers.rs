@@ -323,7 +323,6 @@ fn every_arrow_points_down_the_layers() {
 }
 
 #[test]
-#[ignore = "circles left inside ops, tui, repo, standin (issue 19, in progress)"]
 fn no_files_import_each_other_in_a_circle() {
     let found = circles(&graph());
     let text: Vec<String> = found.iter().map(|c| c.join(" ⇄ ")).collect();

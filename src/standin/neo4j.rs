@@ -13,8 +13,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::process::{stopping, term_flag, write_atomic};
 use super::rng::Rng;
-use super::{stopping, term_flag, write_atomic};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

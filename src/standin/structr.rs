@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::process::{stopping, term_flag, write_atomic};
 use super::rng::Rng;
 use super::{bolt, graph};
-use super::{stopping, term_flag, write_atomic};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
