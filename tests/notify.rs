@@ -626,47 +626,6 @@ fn a_private_config_with_secrets_is_not_warned_about() {
     assert_eq!(server.requests().len(), 1);
 }
 
-/// Every process below `root` (its children, theirs…), as (pid, command line).
-fn descendants(root: u32) -> Vec<(u32, String)> {
-    let mut parent: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
-    let mut cmdline = std::collections::HashMap::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            continue;
-        };
-        let Some(ppid) = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse().ok())
-        else {
-            continue;
-        };
-        parent.insert(pid, ppid);
-        if let Ok(raw) = std::fs::read(e.path().join("cmdline")) {
-            cmdline.insert(pid, String::from_utf8_lossy(&raw).replace('\0', " "));
-        }
-    }
-    let below = |mut pid: u32| {
-        while let Some(&p) = parent.get(&pid) {
-            if p == root {
-                return true;
-            }
-            if p <= 1 {
-                return false;
-            }
-            pid = p;
-        }
-        false
-    };
-    cmdline
-        .into_iter()
-        .filter(|(pid, _)| *pid != root && below(*pid))
-        .collect()
-}
-
 /// Runs the binary with `args`, watching, while it runs, the command line of
 /// every process below it and the installation's run journal.
 fn watched_run(sb: &Sandbox, args: &[&str]) -> (std::process::Output, String) {
@@ -692,7 +651,7 @@ fn watched_run(sb: &Sandbox, args: &[&str]) -> (std::process::Output, String) {
     let mut seen = String::new();
     let mut children = 0;
     while child.try_wait().unwrap().is_none() {
-        for (_, line) in descendants(child.id()) {
+        for (_, line) in common::descendants(child.id()) {
             children += 1;
             seen.push_str(&line);
             seen.push('\n');

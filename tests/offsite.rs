@@ -328,3 +328,61 @@ fn archive_copy_killed_midway_leaves_nothing_half_written() {
     let check = shell("sha256sum -c SHA256SUMS", &nas.join(&id));
     assert!(check.status.success(), "{}", text(&check));
 }
+
+/// An rclone connection string with a password (here rclone's `crypt` backend
+/// over a local folder) never shows on a command line: rclone gets the remote
+/// from its environment. Before, `rclone copyto … :crypt,…,password=X:…` was in
+/// every rclone's argv, readable by every user.
+#[test]
+fn an_rclone_password_never_shows_on_a_command_line() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let under = elsewhere.path().join("crypt-under");
+    let obscured = Command::new("rclone")
+        .args(["obscure", "RCLONEPASS-c0ffee"])
+        .output()
+        .unwrap();
+    assert!(obscured.status.success(), "{}", text(&obscured));
+    let password = String::from_utf8_lossy(&obscured.stdout).trim().to_string();
+    let target = format!(
+        "rclone::crypt,remote={},password={password}:structr",
+        under.display()
+    );
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        offsite: vec![offsite("vault", target, vec![])],
+        ..Options::default()
+    });
+    with_content(&sb);
+    sb.start();
+    let mut child = sb
+        .cli_command(&["backup"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut rclones = 0;
+    while child.try_wait().unwrap().is_none() {
+        for (_, line) in common::descendants(child.id()) {
+            rclones += usize::from(line.starts_with("rclone"));
+            assert!(!line.contains(&password), "argv shows the password: {line}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(rclones > 0, "rclone ran while we looked");
+    assert!(!text(&out).contains(&password), "{}", text(&out));
+    // It is really there, encrypted, and comes back.
+    let id = sb.generations()[0].clone();
+    let listed = json(&sb.cli(&["--from", "vault", "list", "--json"]));
+    assert_eq!(listed[0]["id"], id.as_str(), "{listed}");
+    let names = shell(
+        &format!("find {} -type f", under.display()),
+        elsewhere.path(),
+    );
+    assert!(
+        !text(&names).contains(&id),
+        "crypt hides the names: {}",
+        text(&names)
+    );
+}

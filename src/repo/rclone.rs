@@ -59,11 +59,61 @@ impl Rclone {
         format!("{}/{id}", self.remote)
     }
 
+    /// How rclone is told about the remote without a secret on its command line
+    /// (every user can read one): a connection string with a password
+    /// (`:sftp,host=h,pass=X:path`) becomes a remote defined in rclone's
+    /// environment (`RCLONE_CONFIG_STRUCTRBACKUP_PASS=X`) and named on the command
+    /// line as `structrbackup:path`. Anything else goes as written.
+    fn remote_for_argv(&self) -> (String, Vec<(String, String)>) {
+        const NAME: &str = "structrbackup";
+        let plain = (self.remote.clone(), Vec::new());
+        if !Location::new(self.remote.clone()).carries_secret() {
+            return plain;
+        }
+        let Some(rest) = self.remote.strip_prefix(':') else {
+            return plain;
+        };
+        let Some((spec, path)) = rest.split_once(':') else {
+            return plain;
+        };
+        // Quoted values may hold `,` or `:`: those are left to rclone as written.
+        if spec.contains(['"', '\'']) {
+            return plain;
+        }
+        let mut parts = spec.split(',');
+        let backend = parts.next().unwrap_or_default();
+        let prefix = format!("RCLONE_CONFIG_{}_", NAME.to_ascii_uppercase());
+        let mut env = vec![(format!("{prefix}TYPE"), backend.to_string())];
+        for opt in parts {
+            let Some((k, v)) = opt.split_once('=') else {
+                return plain;
+            };
+            let key = k.trim().trim_start_matches('-').replace('-', "_");
+            env.push((
+                format!("{prefix}{}", key.to_ascii_uppercase()),
+                v.to_string(),
+            ));
+        }
+        (format!("{NAME}:{path}"), env)
+    }
+
     fn run(&self, args: &[String], cancel: &Cancel) -> Result<String, RcloneError> {
         let name = args.first().cloned().unwrap_or_default();
+        let (remote, env) = self.remote_for_argv();
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| match a.strip_prefix(self.remote.as_str()) {
+                Some(rest) => format!("{remote}{rest}"),
+                None => a.clone(),
+            })
+            .collect();
+        let mut cmd = Cmd::new("rclone");
+        for (k, v) in &env {
+            cmd = cmd.env(k, v);
+        }
         // Messages name the subcommand only: a connection-string remote may hold a password.
-        let out = Cmd::new("rclone")
-            .args(args)
+        let out = cmd
+            .args(&args)
             .cancel(cancel)
             .shown_as(format!("rclone {name}"))
             .keep_stdout(MAX_LISTING)
@@ -272,5 +322,24 @@ impl Rclone {
         let _ = self.quiet(&["deletefile", &format!("{}/{MANIFEST}", self.path_of(id))]);
         self.quiet(&["purge", &self.path_of(id)])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_string_with_a_password_goes_by_environment() {
+        let r = Rclone::parse("rclone::sftp,host=h,user=u,pass=SEKRIT:backups/structr").unwrap();
+        let (remote, env) = r.remote_for_argv();
+        assert_eq!(remote, "structrbackup:backups/structr");
+        assert!(env.contains(&("RCLONE_CONFIG_STRUCTRBACKUP_TYPE".into(), "sftp".into())));
+        assert!(env.contains(&("RCLONE_CONFIG_STRUCTRBACKUP_PASS".into(), "SEKRIT".into())));
+        let plain = Rclone::parse("rclone:office:structr").unwrap();
+        assert_eq!(
+            plain.remote_for_argv(),
+            ("office:structr".to_string(), vec![])
+        );
     }
 }

@@ -502,3 +502,44 @@ impl Drop for Tmpfs {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
 }
+
+/// Every process below `root` (its children, theirs…), as (pid, command line).
+pub fn descendants(root: u32) -> Vec<(u32, String)> {
+    let mut parent: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    let mut cmdline = std::collections::HashMap::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let Some(ppid) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok())
+        else {
+            continue;
+        };
+        parent.insert(pid, ppid);
+        if let Ok(raw) = std::fs::read(e.path().join("cmdline")) {
+            cmdline.insert(pid, String::from_utf8_lossy(&raw).replace('\0', " "));
+        }
+    }
+    let below = |mut pid: u32| {
+        while let Some(&p) = parent.get(&pid) {
+            if p == root {
+                return true;
+            }
+            if p <= 1 {
+                return false;
+            }
+            pid = p;
+        }
+        false
+    };
+    cmdline
+        .into_iter()
+        .filter(|(pid, _)| *pid != root && below(*pid))
+        .collect()
+}
