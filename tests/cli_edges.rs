@@ -541,3 +541,21 @@ fn json_output_is_exactly_one_document_success_or_failure() {
     let missing = one(&["--json", "show", "20990101T000000Z"], 1);
     assert!(missing["error"]["message"].is_string(), "{missing}");
 }
+
+/// Before, `list` on a mistyped `--repo` suggested `structr-backup backup`, which
+/// stops both services to write into the typo.
+#[test]
+fn a_missing_repository_is_not_answered_with_a_backup() {
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        ..Options::default()
+    });
+    let typo = sb.dir.path().join("no-such-repo");
+    let out = sb.cli(&["--repo", typo.to_str().unwrap(), "list"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("does not exist"), "{said}");
+    assert!(said.contains(" init` creates it"), "{said}");
+    assert!(!said.contains("structr-backup backup"), "{said}");
+    assert!(!typo.exists());
+}

@@ -186,13 +186,14 @@ impl Env {
                 format!("there is no repository at {}: it", store.location()),
                 "name the folder that holds the generations (the one with their dated folders) or the restic repository",
             ),
+            // Not `backup`: it would stop the services to write into a mistyped path.
             (None, config::RepoKind::Archive) => (
                 format!("the repository {}", store.location()),
-                "`structr-backup backup` creates it",
+                "if that is the right place, `structr-backup init` creates it",
             ),
             (None, config::RepoKind::Restic) => (
                 format!("the restic repository {}", store.location()),
-                "`structr-backup init` creates it",
+                "if that is the right place, `structr-backup init` creates it",
             ),
         };
         Err(Failure {
