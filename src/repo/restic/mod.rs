@@ -41,7 +41,7 @@ pub enum ResticError {
     Missing(std::io::Error),
     #[error("there is no restic repository at {location}; create it with `structr-backup init`")]
     NoRepository { location: Location },
-    #[error("the restic password file {path} cannot be read ({detail}); `structr-backup init` creates one for a new repository, and an existing repository needs the file it was made with")]
+    #[error("the restic password file {path} cannot be read ({detail}); an existing repository opens only with the file it was made with: put your copy of it there (only a repository not made yet gets a new one, from `structr-backup init`)")]
     Password { path: PathBuf, detail: String },
     #[error("restic refused the password in {path} for {location}: it is not the password this repository was made with")]
     WrongPassword { location: Location, path: PathBuf },
