@@ -100,7 +100,9 @@ impl Demo {
              [installation]\nkind = \"custom\"\nneo4j_data = {}\nstructr_dir = {}\nstop_timeout_secs = 30\nstart_timeout_secs = 60\n\
              neo4j = {{ start = {}, stop = {}, status = {} }}\n\
              structr = {{ start = {}, stop = {}, status = {} }}\n\n\
-             [retention]\nkeep_last = 3\nkeep_daily = 7\nkeep_weekly = 4\nkeep_monthly = 12\n",
+             [retention]\nkeep_last = 3\nkeep_daily = 7\nkeep_weekly = 4\nkeep_monthly = 12\n\n\
+             # Its own state (journal, last run): the host's is not the demo's.\n\
+             [state]\ndir = {}\n",
             toml(&self.root.join("repository").display().to_string()),
             toml(&self.root.join("neo4j/data").display().to_string()),
             toml(&self.root.join("structr").display().to_string()),
@@ -110,6 +112,7 @@ impl Demo {
             toml(&s_start),
             toml(&s_stop),
             toml(&s_status),
+            toml(&self.root.join("state").display().to_string()),
         );
         let path = self.config_path();
         std::fs::write(&path, config).map_err(io(&path))?;

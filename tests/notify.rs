@@ -778,3 +778,41 @@ fn no_secret_reaches_any_channel_of_a_good_or_a_failing_run() {
         }
     }
 }
+
+/// Before, a root `demo` wrote the host's own `/var/lib/structr-backup/last-run.json`
+/// (read by `schedule --show`, Home and the metrics of every installation), and
+/// `demo --clean` left it. The demo keeps its state in its own folder.
+#[test]
+fn the_demo_never_touches_the_hosts_state_folder() {
+    let _serial = serial();
+    let host_state = structr_backup::notify::status::last_run_path();
+    let before = std::fs::read(&host_state).ok();
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(common::BIN)
+            .args(args)
+            .env("HOME", home.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        out
+    };
+    run(&["demo"]);
+    let demo = home.path().join(".local/share/structr-backup/demo");
+    let cfg = demo.join("config.toml");
+    let cfg = cfg.to_str().unwrap();
+    run(&["--config", cfg, "backup"]);
+    run(&["--config", cfg, "verify"]);
+    assert!(
+        demo.join("state/last-run.json").is_file(),
+        "the demo's own last run"
+    );
+    assert_eq!(
+        std::fs::read(&host_state).ok(),
+        before,
+        "the host's last-run.json is untouched"
+    );
+    run(&["demo", "--clean"]);
+    assert!(!demo.exists());
+    assert_eq!(std::fs::read(&host_state).ok(), before);
+}

@@ -21,6 +21,7 @@ pub(super) fn demo(env: &Env, clean: bool, store_mb: u32) -> Result<()> {
     let cfg = demo.config_path();
     if super::wizard::interactive() {
         let (config, _) = config::load(Some(&cfg))?;
+        crate::ops::state::keep_state_as_configured(&config);
         let store = Store::from_config(&config, None);
         return super::wizard::wizard(&config, store, &env.cancel);
     }

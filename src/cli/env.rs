@@ -76,6 +76,7 @@ pub struct Env {
 impl Env {
     pub fn load(cli: Cli, cancel: Cancel) -> Result<Self> {
         let (mut config, source) = config::load(cli.config.as_deref())?;
+        crate::ops::state::keep_state_as_configured(&config);
         // Once per run, before anything else: the wizard's screen would hide it,
         // so it is printed before the wizard starts and stays in the scrollback.
         if let Some(w) = config::exposure_warning(&config, &source) {

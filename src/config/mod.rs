@@ -46,6 +46,16 @@ pub struct Config {
     pub offsite: Vec<OffsiteConfig>,
     pub drill: DrillConfig,
     pub snapshot: SnapshotConfig,
+    pub state: StateConfig,
+}
+
+/// `[state]`: where run state lives (the journal, the last run's status). Unset,
+/// the system's state folder; the demo sets its own so it never touches the
+/// host's.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    pub dir: Option<PathBuf>,
 }
 
 /// `[snapshot]`: backups that stop the services only for a snapshot (see
@@ -505,6 +515,13 @@ fn validate(config: &Config, text: &str, path: &Path) -> Result<(), ConfigError>
     validate_offsite(config, text, path)?;
     validate_notify(&config.notify, text, path)?;
     validate_places(config, text, path)?;
+    if let Some(dir) = config.state.dir.as_ref().filter(|d| !d.is_absolute()) {
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: line_of_key(text, "dir"),
+            message: format!("[state] dir: {} must be an absolute path", dir.display()),
+        });
+    }
     Ok(())
 }
 

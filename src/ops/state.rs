@@ -10,10 +10,25 @@ use std::path::{Path, PathBuf};
 use crate::install::Installation;
 use crate::repo::lock::{self, Lock, LockError};
 
-/// `/var/lib/structr-backup` for root; `$XDG_STATE_HOME/structr-backup`, else
-/// `~/.local/state/structr-backup` when that home is theirs (a `sudo -u` keeps
-/// root's HOME), else a folder of theirs in the temp folder, for other users.
+/// A state folder the config names (`[state] dir`): for this whole run.
+static CONFIGURED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Keeps this run's state in `config`'s `[state] dir` when it names one (the
+/// demo's own folder): called once, when the config is read.
+pub fn keep_state_as_configured(config: &crate::config::Config) {
+    if let Some(dir) = &config.state.dir {
+        let _ = CONFIGURED.set(dir.clone());
+    }
+}
+
+/// `[state] dir` when the config names one; else `/var/lib/structr-backup` for
+/// root; `$XDG_STATE_HOME/structr-backup`, else `~/.local/state/structr-backup`
+/// when that home is theirs (a `sudo -u` keeps root's HOME), else a folder of
+/// theirs in the temp folder, for other users.
 pub fn state_dir() -> PathBuf {
+    if let Some(dir) = CONFIGURED.get() {
+        return dir.clone();
+    }
     let me = nix::unistd::geteuid();
     if me.is_root() {
         return PathBuf::from("/var/lib/structr-backup");
