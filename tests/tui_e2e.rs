@@ -916,3 +916,45 @@ fn keys_do_nothing_while_the_terminal_is_too_small() {
     t.wait_for("Home", Duration::from_secs(10));
     t.keys(&["q"]);
 }
+
+/// Before, Ctrl-C at the CLI's typed-id prompt did nothing until Enter.
+#[test]
+fn ctrl_c_at_the_cli_question_answers_at_once_with_exit_5() {
+    let t = Tui::demo_with_backups(1);
+    let id = t.generations()[0].clone();
+    let cfg = t.demo_dir().join("config.toml");
+    let home = t.home.path().display().to_string();
+    let exit = t.home.path().join("exit");
+    let cmd = format!(
+        "export HOME={home} TERM=xterm-256color; {BIN} --config {} restore {id}; echo $? > {}; sleep 60",
+        cfg.display(),
+        exit.display()
+    );
+    let out = t.tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        "-s",
+        "w",
+        &cmd,
+    ]);
+    assert!(out.status.success(), "tmux: {}", text(&out));
+    t.wait_for("type ", Duration::from_secs(30));
+    let pids = t.pids();
+    t.keys(&["C-c"]);
+    let at = std::time::Instant::now();
+    while !exit.exists() && at.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let code = std::fs::read_to_string(&exit).unwrap_or_default();
+    assert_eq!(code.trim(), "5", "exit code: {}", t.screen());
+    assert!(
+        t.screen().contains("cancelled at the question"),
+        "{}",
+        t.screen()
+    );
+    assert_eq!(t.pids(), pids, "nothing was stopped");
+}

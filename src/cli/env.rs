@@ -230,13 +230,16 @@ impl Env {
                 "{what}: there is no terminal to confirm on; add --yes to confirm"
             )));
         }
-        if super::confirm::ask(what, typed) {
-            Ok(())
-        } else {
-            Err(Failure {
+        match super::confirm::ask(what, typed, &self.cancel) {
+            super::confirm::Answer::Yes => Ok(()),
+            super::confirm::Answer::No => Err(Failure {
                 exit: Exit::Cancelled,
                 message: "not confirmed; nothing was changed".into(),
-            })
+            }),
+            super::confirm::Answer::Cancelled => Err(Failure {
+                exit: Exit::Cancelled,
+                message: "cancelled at the question; nothing was changed".into(),
+            }),
         }
     }
 }
