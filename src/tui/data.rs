@@ -101,7 +101,9 @@ pub struct Offer {
 
 impl Offer {
     /// What makes an installation look lost: its Neo4j data folder is missing or
-    /// empty, or the repository holds no generation. Reads one folder.
+    /// empty (and, said with it, a repository with no generation). An empty
+    /// repository beside a live store is an installation not backed up yet, not
+    /// a lost one. Reads one folder.
     pub fn of(components: &[ComponentSpec], no_generation: bool, offsite: Vec<String>) -> Offer {
         let empty: Vec<&Path> = components
             .iter()
@@ -117,7 +119,7 @@ impl Offer {
                 if p.exists() { "empty" } else { "missing" }
             ));
         }
-        if no_generation {
+        if no_generation && !why.is_empty() {
             why.push("the repository holds no generation".into());
         }
         Offer {
@@ -145,9 +147,18 @@ mod tests {
             .contains("is empty"));
         std::fs::write(data.join("x"), "x").unwrap();
         assert_eq!(Offer::of(&c, false, vec![]).why, None);
+        // A healthy store not backed up yet is not a lost installation.
+        assert_eq!(Offer::of(&c, true, vec![]).why, None);
+        std::fs::remove_file(data.join("x")).unwrap();
         assert_eq!(
             Offer::of(&c, true, vec![]).why.as_deref(),
-            Some("the repository holds no generation")
+            Some(
+                format!(
+                    "the Neo4j data folder {} is empty and the repository holds no generation",
+                    data.display()
+                )
+                .as_str()
+            )
         );
     }
 }
