@@ -91,6 +91,10 @@ impl ScheduleScreen {
         let time = self.time.parse::<TimeOfDay>();
         let asked = match key.code {
             KeyCode::Char(c @ ('0'..='9' | ':')) if self.time.len() < 5 => {
+                // `0230` as typed is 02:30: the colon comes by itself after the hour.
+                if c != ':' && self.time.len() == 2 && !self.time.contains(':') {
+                    self.time.push(':');
+                }
                 self.time.push(c);
                 self.edited = true;
                 None
@@ -124,6 +128,20 @@ mod tests {
     use crate::tui::data::{ScheduleFacts, Timer};
     use crate::tui::state::ScreenKind;
     use crate::tui::testing::{app_with, key, type_text};
+
+    #[test]
+    fn a_time_typed_without_its_colon_is_read_as_hh_mm() {
+        let mut sc = ScheduleScreen::new(None);
+        sc.time.clear();
+        for c in "0230".chars() {
+            sc.key(key(KeyCode::Char(c)));
+        }
+        assert_eq!(sc.time, "02:30");
+        assert_eq!(
+            sc.time.parse::<TimeOfDay>().map(|t| t.to_string()),
+            Ok("02:30".into())
+        );
+    }
 
     #[test]
     fn schedule_changes_need_a_valid_time_and_an_explicit_yes() {
