@@ -262,6 +262,11 @@ impl App {
             }
             return Effect::None;
         }
+        // Without a job, Ctrl-C is Esc (back) on every screen but Home, where it quits:
+        // on a plan or a confirmation it must not end the whole wizard.
+        if ctrl_c && self.stack.len() > 1 {
+            return self.screen_key(KeyEvent::from(KeyCode::Esc));
+        }
         if ctrl_c {
             return Effect::Quit;
         }
@@ -476,6 +481,16 @@ mod tests {
         let fewer = app_with(&["20260103T000000Z"]);
         app.set_data(fewer.data);
         assert!(matches!(app.screen(), Screen::Generations { sel: 0 }));
+    }
+
+    #[test]
+    fn ctrl_c_without_a_job_goes_back_and_quits_only_from_home() {
+        let mut app = app_with(&["20260101T000000Z"]);
+        app.on_key(key(KeyCode::Char('b')));
+        assert_eq!(app.screen().kind(), ScreenKind::BackupPlan);
+        assert_eq!(app.on_key(crate::tui::testing::ctrl_c()), Effect::None);
+        assert_eq!(app.screen().kind(), ScreenKind::Home, "back, not out");
+        assert_eq!(app.on_key(crate::tui::testing::ctrl_c()), Effect::Quit);
     }
 
     #[test]

@@ -170,6 +170,10 @@ impl Job {
                 Reply::from(Go::Back).with(Effect::Refresh)
             }
             KeyCode::Char('?') => Go::Open(To::Help).into(),
+            // Leaving a running job is no way to stop it: say what is.
+            KeyCode::Esc | KeyCode::Char('q') => {
+                Go::Say("the job is still running: Ctrl-C cancels it (asks first)".into()).into()
+            }
             _ => Reply::stay(),
         }
     }
@@ -186,6 +190,24 @@ impl Job {
 mod tests {
     use super::*;
     use crate::tui::testing::{app_with, ctrl_c, key};
+
+    #[test]
+    fn esc_and_q_during_a_job_say_how_to_cancel() {
+        let mut app = app_with(&[]);
+        app.begin_job(JobKind::Backup, None);
+        for k in [KeyCode::Esc, KeyCode::Char('q')] {
+            assert_eq!(app.on_key(key(k)), Effect::None);
+            assert!(
+                app.status
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("Ctrl-C cancels"),
+                "{:?}",
+                app.status
+            );
+            assert!(app.job_running());
+        }
+    }
 
     #[test]
     fn ctrl_c_during_a_job_asks_first() {
