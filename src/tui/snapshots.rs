@@ -321,6 +321,24 @@ fn backup_screens() {
     );
 }
 
+/// A restore's cancel dialog speaks of the restore, not of a backup's generation.
+#[test]
+fn restore_cancel_dialog_says_what_a_cancelled_restore_leaves() {
+    let c = clock();
+    let mut j = Job::new(JobKind::Restore, Some("20261125T021500Z".into()));
+    j.steps.push((
+        Step::Stop("structr".into()),
+        StepState::Done(Duration::from_secs(1)),
+    ));
+    j.ask_cancel = true;
+    let screen = render(&with(Screen::Job(Box::new(j))), &COLOR, 80, 24, c);
+    assert!(
+        screen.contains("the installation stays as it was"),
+        "{screen}"
+    );
+    assert!(!screen.contains("no generation is written"), "{screen}");
+}
+
 #[test]
 fn done_job_shows_result_and_downtime() {
     let c = clock();

@@ -111,10 +111,14 @@ pub fn job(
     f.render_widget(Paragraph::new(info), info_area);
 
     if j.ask_cancel {
-        let what = if j.kind.stops_services() {
-            " The services will be started again;\n no generation is written."
-        } else {
-            ""
+        let what = match j.kind {
+            crate::tui::state::JobKind::Restore => {
+                " The services will be started again;\n the installation stays as it was."
+            }
+            kind if kind.stops_services() => {
+                " The services will be started again;\n no generation is written."
+            }
+            _ => "",
         };
         dialog(
             f,
