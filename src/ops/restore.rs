@@ -405,9 +405,8 @@ pub fn run(
                         safety_backup(&safety_ctx, repo, estimate, on)?
                     }
                     (Store::Restic(r), _) => {
-                        restic::safety_backup(&safety_ctx, r, SAFETY_LABEL, on).map_err(|e| {
-                            OpError::failed(format!("the safety backup failed: {e}"))
-                        })?
+                        restic::safety_backup(&safety_ctx, r, SAFETY_LABEL, on)
+                            .map_err(safety_failed)?
                     }
                     _ => {
                         return Err(OpError::failed(
@@ -660,8 +659,17 @@ fn safety_backup(
         }
         Err(e) => {
             let _ = fs::remove_dir_all(&partial);
-            Err(OpError::failed(format!("the safety backup failed: {e}")))
+            Err(safety_failed(e))
         }
+    }
+}
+
+/// A safety backup that did not finish: a cancel stays a cancel (not "the safety
+/// backup failed: cancelled: …"), anything else says it was the safety backup.
+fn safety_failed(e: OpError) -> OpError {
+    match e {
+        OpError::Cancelled { .. } => e,
+        other => OpError::failed(format!("the safety backup failed: {other}")),
     }
 }
 
@@ -736,4 +744,20 @@ fn swap_all(
     }
     journal.set_swaps(Vec::new())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod safety_tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_safety_backup_is_said_once_as_a_cancel() {
+        let e = safety_failed(OpError::Cancelled {
+            detail: super::super::error::STOPPED.into(),
+        });
+        assert!(matches!(e, OpError::Cancelled { .. }));
+        assert_eq!(e.to_string(), "cancelled: stopped before it finished");
+        let f = safety_failed(OpError::failed("disk full"));
+        assert_eq!(f.to_string(), "the safety backup failed: disk full");
+    }
 }
