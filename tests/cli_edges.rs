@@ -304,7 +304,9 @@ fn the_restore_plan_counts_the_files_changed_since_the_backup() {
     assert!(out.status.success(), "{}", text(&out));
     let plan = String::from_utf8_lossy(&out.stdout);
     assert!(
-        plan.contains("LOST: 2 file(s) there changed since the backup was taken"),
+        plan.contains("CHANGES NOT IN THE BACKUP: 2 file(s) there changed since it was taken")
+            && plan.contains("the kept one does")
+            && !plan.contains("LOST"),
         "{plan}"
     );
     assert!(

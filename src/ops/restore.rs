@@ -118,8 +118,9 @@ pub fn what_is_lost(target: &Path, m: &Manifest) -> String {
     }
     match crate::repo::tree::changed_since(target, m.created_at.into()) {
         Ok((0, _)) => "nothing there changed since the backup was taken".into(),
+        // Not "lost": the current folder is kept beside the target.
         Ok((n, newest)) => format!(
-            "LOST: {n} file(s) there changed since the backup was taken, the newest {}",
+            "CHANGES NOT IN THE BACKUP: {n} file(s) there changed since it was taken (the newest {}); the restored folder will not have them, the kept one does",
             newest.map_or("?".into(), |t| chrono::DateTime::<chrono::Local>::from(t)
                 .format("%Y-%m-%d %H:%M:%S")
                 .to_string())
