@@ -561,3 +561,37 @@ fn a_missing_repository_is_not_answered_with_a_backup() {
     assert!(!said.contains("structr-backup backup"), "{said}");
     assert!(!typo.exists());
 }
+
+/// restic's and borg's habits: `-r` names the repository, `show` without an id
+/// shows the newest (as `verify` and `drill` do), and a command's help keeps the
+/// global options apart from its own.
+#[test]
+fn show_defaults_to_the_newest_and_r_names_the_repository() {
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        ..Options::default()
+    });
+    common::write_random(&sb.neo4j_data.join("databases/neo4j/nodes.db"), 4096, 1);
+    common::write_random(&sb.structr_dir.join("structr.conf"), 100, 2);
+    sb.start();
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = sb.generations()[0].clone();
+    let out = sb.cli(&["-r", sb.repo.to_str().unwrap(), "--json", "show"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["id"], id.as_str(), "{v}");
+    let help = sb.cli(&["show", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    let (own, global) = help
+        .split_once("Global options:")
+        .expect("a heading of its own");
+    assert!(
+        own.contains("--runbook") && !own.contains("--config"),
+        "{help}"
+    );
+    assert!(
+        global.contains("--config") && global.contains("-r, --repo"),
+        "{help}"
+    );
+}

@@ -21,25 +21,52 @@ pub const VERSION: &str = concat!(
 )]
 pub struct Cli {
     /// Config file (default: $STRUCTR_BACKUP_CONFIG, /etc/structr-backup/config.toml for root, else the user config dir)
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
     /// Repository folder, or restic repository (overrides [repository] path)
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(
+        long,
+        short = 'r',
+        global = true,
+        help_heading = "Global options",
+        value_name = "DIR"
+    )]
     pub repo: Option<PathBuf>,
     /// Read from elsewhere instead of the repository (list, show, verify, restore, prune, pin, unpin, delete): an [[offsite]] name, a folder (a copied repository, a mounted disk) or a restic repository (sftp:…, s3:…, rest:…)
-    #[arg(long, global = true, value_name = "NAME|PATH|REPO")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "NAME|PATH|REPO"
+    )]
     pub from: Option<String>,
     /// The restic password file for --from (default: [repository] password_file)
-    #[arg(long, global = true, value_name = "FILE", requires = "from")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "FILE",
+        requires = "from"
+    )]
     pub password_file: Option<PathBuf>,
     /// Compose file of a Docker Compose installation (overrides [installation] compose_file)
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "FILE"
+    )]
     pub compose_file: Option<PathBuf>,
     /// Do not ask for confirmation (needed for restore, delete and prune without a terminal)
-    #[arg(long, short = 'y', global = true)]
+    #[arg(long, short = 'y', global = true, help_heading = "Global options")]
     pub yes: bool,
     /// Machine-readable output on stdout (list, show, verify, prune, backup, restore, detect)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -70,7 +97,8 @@ pub enum Command {
     List,
     /// One generation's manifest
     Show {
-        /// Generation id, a unique prefix of one, or `latest`
+        /// Generation id, a unique prefix of one, or `latest` (the default)
+        #[arg(default_value = "latest")]
         id: String,
         /// Print the generation's RESTORE.md: the commands that restore it by hand
         #[arg(long)]
