@@ -581,6 +581,11 @@ fn show_defaults_to_the_newest_and_r_names_the_repository() {
     assert!(out.status.success(), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["id"], id.as_str(), "{v}");
+    // restic's words for list and verify.
+    for args in [&["--json", "snapshots"][..], &["check"]] {
+        let out = sb.cli(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+    }
     let help = sb.cli(&["show", "--help"]);
     let help = String::from_utf8_lossy(&help.stdout);
     let (own, global) = help

@@ -93,7 +93,8 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         to: String,
     },
-    /// Generations, newest first
+    /// Generations, newest first (restic's word works too: `snapshots`)
+    #[command(visible_alias = "snapshots")]
     List,
     /// One generation's manifest
     Show {
@@ -104,7 +105,8 @@ pub enum Command {
         #[arg(long)]
         runbook: bool,
     },
-    /// Check generations: quick (archives against SHA256SUMS) or --deep (every file)
+    /// Check generations: quick (archives against SHA256SUMS) or --deep (every file); `check` works too
+    #[command(visible_alias = "check")]
     Verify {
         /// Generation id, a unique prefix of one, or `latest` (the default)
         id: Option<String>,
