@@ -229,7 +229,8 @@ fn a_repository_that_does_not_exist_is_an_error_except_for_backup() {
         vec!["--repo", typo, "prune", "--dry-run"],
     ] {
         let out = sb.cli(&args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        // 10, as restic says "no repository".
+        assert_eq!(out.status.code(), Some(10), "{args:?}: {}", text(&out));
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("does not exist"),
             "{args:?}: {}",
@@ -555,7 +556,7 @@ fn a_missing_repository_is_not_answered_with_a_backup() {
     let typo = sb.dir.path().join("no-such-repo");
     let out = sb.cli(&["--repo", typo.to_str().unwrap(), "list"]);
     let said = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert_eq!(out.status.code(), Some(10), "{said}");
     assert!(said.contains("does not exist"), "{said}");
     assert!(said.contains(" init` creates it"), "{said}");
     assert!(!said.contains("structr-backup backup"), "{said}");

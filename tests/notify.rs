@@ -359,9 +359,10 @@ fn mail_goes_through_sendmail_with_host_operation_and_outcome() {
             toml_str(&script)
         ),
     );
-    // A failure (verify before any backup made the repository) is not in `on`.
+    // A failure (verify before any backup made the repository: exit 10, no
+    // repository) is not in `on`.
     let out = sb.cli(&["verify", "--all"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(10), "{}", text(&out));
     assert!(!dir.join("mail").exists(), "only successes were asked for");
     assert_eq!(read_last_run().unwrap().operation, "verify");
 

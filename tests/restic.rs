@@ -737,3 +737,19 @@ fn rest_credentials_never_reach_a_command_line_output_or_the_runbook() {
         "shown redacted: {all}"
     );
 }
+
+/// restic's exit codes for "no repository" (10) and "wrong password" (12), so a
+/// script can tell them from a failed run.
+#[test]
+fn no_repository_and_a_wrong_password_have_codes_of_their_own() {
+    let sb = sandbox(true);
+    std::fs::write(sb.password_file(), "not-the-password\n").unwrap();
+    let out = sb.cli(&["--json", "list"]);
+    assert_eq!(out.status.code(), Some(12), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "wrong_password", "{v}");
+    let elsewhere = sb.dir.path().join("no-repo-here");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let out = sb.cli(&["--repo", elsewhere.to_str().unwrap(), "list"]);
+    assert_eq!(out.status.code(), Some(10), "{}", text(&out));
+}

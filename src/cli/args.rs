@@ -17,7 +17,7 @@ pub const VERSION: &str = concat!(
     name = "structr-backup",
     version = VERSION,
     about = "Cold backups of Structr installations (Neo4j data + Structr directory), and their restore",
-    after_help = "Exit codes: 0 ok, 1 failed, 2 usage error, 3 verification failed, 4 repository lock held by another run, 5 cancelled, 6 an interrupted run left services stopped (run `recover`)."
+    after_help = "Exit codes: 0 ok, 1 failed, 2 usage error, 3 verification failed, 4 repository lock held by another run, 5 cancelled, 6 an interrupted run left services stopped (run `recover`), 10 no repository there, 12 wrong repository password (as restic)."
 )]
 pub struct Cli {
     /// Config file (default: $STRUCTR_BACKUP_CONFIG, /etc/structr-backup/config.toml for root, else the user config dir)

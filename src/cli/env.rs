@@ -198,7 +198,7 @@ impl Env {
             ),
         };
         Err(Failure {
-            exit: Exit::Failed,
+            exit: Exit::NoRepository,
             message: format!(
                 "{what} does not exist. Check --repo, --from or the config ({}); {fix}",
                 self.source

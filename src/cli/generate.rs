@@ -162,6 +162,12 @@ cancelled (Ctrl\-C, SIGTERM, a lost terminal)
 .B 6
 an interrupted run left services stopped; run
 .B structr\-backup recover
+.TP
+.B 10
+there is no repository where one was named (as restic)
+.TP
+.B 12
+the password does not open the repository (as restic)
 "#;
 
 const TRAILER: &str = r#".SH ENVIRONMENT

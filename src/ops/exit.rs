@@ -20,6 +20,10 @@ pub enum Exit {
     Cancelled,
     /// An earlier run was interrupted with services down: `recover` first.
     NeedsRecover,
+    /// No repository where one was named (restic's code for it).
+    NoRepository,
+    /// The password does not open the repository (restic's code for it).
+    WrongPassword,
 }
 
 impl Exit {
@@ -33,6 +37,8 @@ impl Exit {
             Exit::Locked => 4,
             Exit::Cancelled => 5,
             Exit::NeedsRecover => 6,
+            Exit::NoRepository => 10,
+            Exit::WrongPassword => 12,
         }
     }
 
@@ -46,6 +52,8 @@ impl Exit {
             Exit::Locked => "locked",
             Exit::Cancelled => "cancelled",
             Exit::NeedsRecover => "needs_recover",
+            Exit::NoRepository => "no_repository",
+            Exit::WrongPassword => "wrong_password",
         }
     }
 
@@ -57,6 +65,8 @@ impl Exit {
             OpError::Cancelled { .. } => Exit::Cancelled,
             OpError::NeedsRecover(_) => Exit::NeedsRecover,
             OpError::Repo(RepoError::BadId { .. } | RepoError::Ambiguous { .. }) => Exit::Usage,
+            OpError::Repo(RepoError::NoRepository(_)) => Exit::NoRepository,
+            OpError::Repo(RepoError::WrongPassword(_)) => Exit::WrongPassword,
             _ => Exit::Failed,
         }
     }
@@ -88,9 +98,11 @@ mod tests {
             Exit::Locked,
             Exit::Cancelled,
             Exit::NeedsRecover,
+            Exit::NoRepository,
+            Exit::WrongPassword,
         ];
         let codes: Vec<u8> = all.iter().map(|e| e.code()).collect();
-        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6, 10, 12]);
         assert_eq!(Exit::of(&OpError::Verify("x".into())), Exit::Verify);
         assert_eq!(
             Exit::of(&OpError::Cancelled { detail: "x".into() }),

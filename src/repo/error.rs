@@ -4,6 +4,12 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
+    /// There is no repository where one was named (restic: exit 10, the same here).
+    #[error("{0}")]
+    NoRepository(String),
+    /// The password does not open the repository (restic: exit 12, the same here).
+    #[error("{0}")]
+    WrongPassword(String),
     #[error("no generation {id} in {root} (run `structr-backup list` to see the ids)")]
     NotFound { id: String, root: PathBuf },
     #[error("{action} {path}: {source}")]

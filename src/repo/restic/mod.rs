@@ -14,11 +14,16 @@ use serde::Deserialize;
 
 use crate::cancel::Cancel;
 use crate::process::{Cmd, Output, RunError};
+use crate::repo::error::RepoError;
 use crate::secrets::Location;
 
-impl From<ResticError> for crate::repo::error::RepoError {
+impl From<ResticError> for RepoError {
     fn from(e: ResticError) -> Self {
-        crate::repo::error::RepoError::Backend(e.to_string())
+        match e {
+            ResticError::NoRepository { .. } => RepoError::NoRepository(e.to_string()),
+            ResticError::WrongPassword { .. } => RepoError::WrongPassword(e.to_string()),
+            other => RepoError::Backend(other.to_string()),
+        }
     }
 }
 
