@@ -17,6 +17,9 @@ pub fn key(scroll: &mut Scroll, key: KeyEvent, data: &Data) -> Reply {
         KeyCode::Char('k') => Reply::from(Go::Open(To::Kept)).with(Effect::FindKept),
         KeyCode::Char('D') => Go::Open(To::Recovery).into(),
         KeyCode::Char('R') if data.interrupted.is_some() => Reply::effect(Effect::Recover),
+        KeyCode::Char('R') => {
+            Go::Say("nothing to recover: no interrupted run left services stopped".into()).into()
+        }
         KeyCode::Char('?') => Go::Open(To::Help).into(),
         code => {
             scroll.on_key(code, true);
@@ -35,6 +38,14 @@ mod tests {
     fn recover_only_when_something_is_down() {
         let mut app = app_with(&[]);
         assert_eq!(app.on_key(key(KeyCode::Char('R'))), Effect::None);
+        assert!(
+            app.status
+                .as_deref()
+                .unwrap_or("")
+                .contains("nothing to recover"),
+            "{:?}",
+            app.status
+        );
         app.data.interrupted = Some(Record {
             pid: 1,
             host: "h".into(),

@@ -60,6 +60,10 @@ impl PruneScreen {
                 self.confirm = Some(Focus::Cancel);
                 Reply::stay()
             }
+            (None, KeyCode::Enter) => {
+                Go::Say("nothing to prune: the retention policy keeps every generation".into())
+                    .into()
+            }
             (None, KeyCode::Esc) => Go::Back.into(),
             _ => Reply::stay(),
         }
@@ -71,6 +75,30 @@ mod tests {
     use super::*;
     use crate::tui::state::JobKind;
     use crate::tui::testing::{app_with, key};
+
+    #[test]
+    fn enter_with_nothing_to_prune_says_so() {
+        let mut app = app_with(&["a"]);
+        app.on_key(key(KeyCode::Char('g')));
+        app.on_key(key(KeyCode::Char('P')));
+        app.show_prune_plan(vec![PruneRow {
+            id: "a".into(),
+            created: String::new(),
+            keep: true,
+            reasons: String::new(),
+            size: 0,
+            label: String::new(),
+        }]);
+        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::None);
+        assert!(
+            app.status
+                .as_deref()
+                .unwrap_or("")
+                .contains("nothing to prune"),
+            "{:?}",
+            app.status
+        );
+    }
 
     #[test]
     fn prune_preview_confirms_with_focus_starting_on_cancel() {
