@@ -61,13 +61,6 @@ fn request_log(sb: &Sandbox) -> String {
     fs::read_to_string(sb.structr_dir.join("logs/request.log")).unwrap_or_default()
 }
 
-fn backup(sb: &Sandbox) -> (String, String) {
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "backup: {}", text(&out));
-    let id = sb.generations()[0].clone();
-    (id, text(&out))
-}
-
 /// Every file below `root` named `name`.
 fn find_named(root: &Path, name: &str) -> Vec<PathBuf> {
     tree::paths(root)
@@ -79,7 +72,7 @@ fn find_named(root: &Path, name: &str) -> Vec<PathBuf> {
 #[test]
 fn backup_keeps_the_export_and_restore_leaves_it_out() {
     let (sb, port) = sandbox(Kind::Archive, PASSWORD, true);
-    let (id, log) = backup(&sb);
+    let (id, log) = sb.backup_ok(&[]);
     assert!(log.contains("application export"), "{log}");
     assert!(!log.contains("export skipped"), "{log}");
     let dir = generation_dir(&sb, &id);
@@ -187,7 +180,7 @@ fn a_wrong_password_is_a_warning_and_the_data_backup_goes_on() {
 #[test]
 fn export_off_asks_nothing() {
     let (sb, _) = sandbox(Kind::Archive, PASSWORD, false);
-    let (id, log) = backup(&sb);
+    let (id, log) = sb.backup_ok(&[]);
     assert!(!log.contains("application export"), "{log}");
     assert!(
         !request_log(&sb).contains("/structr/deploy"),
@@ -266,7 +259,7 @@ fn export_app_commits_only_changes() {
 #[test]
 fn restic_snapshot_holds_the_export() {
     let (sb, port) = sandbox(Kind::restic(), PASSWORD, true);
-    let (id, log) = backup(&sb);
+    let (id, log) = sb.backup_ok(&[]);
     assert!(log.contains("application export"), "{log}");
     assert!(!log.contains("export skipped"), "{log}");
     // The manifest comes back from the snapshot's tags.

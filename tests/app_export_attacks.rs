@@ -276,12 +276,6 @@ fn export_leftovers(sb: &Sandbox) -> Vec<String> {
         .collect()
 }
 
-fn backup_log(sb: &Sandbox) -> String {
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "backup: {}", text(&out));
-    text(&out)
-}
-
 fn one_generation_without_app(sb: &Sandbox) {
     let ids = sb.generations();
     assert_eq!(ids.len(), 1, "{ids:?}");
@@ -301,7 +295,7 @@ fn the_password_never_goes_to_a_listener_while_structr_is_stopped() {
         .unwrap()
         .success());
     let hostile = Hostile::listen(port);
-    let log = backup_log(&sb);
+    let log = sb.backup_ok(&[]).1;
     let heard = hostile.heard();
     assert!(!heard.contains(PASSWORD), "the listener heard: {heard}");
     assert!(
@@ -317,7 +311,7 @@ fn the_password_never_goes_to_a_port_held_by_another_user() {
     let port = free_port();
     let sb = sandbox(Kind::Archive, port, false, "");
     let hostile = Hostile::listen(port);
-    let log = backup_log(&sb);
+    let log = sb.backup_ok(&[]).1;
     let heard = hostile.heard();
     assert!(!heard.contains(PASSWORD), "the listener heard: {heard}");
     assert!(
@@ -341,7 +335,7 @@ fn a_redirect_is_never_followed_with_the_password() {
         );
     });
     let sb = sandbox(Kind::Archive, port, false, "");
-    let log = backup_log(&sb);
+    let log = sb.backup_ok(&[]).1;
     let followed = elsewhere.lock().unwrap().clone();
     assert!(
         followed.is_empty(),
@@ -439,7 +433,7 @@ fn export_app_into_a_shared_folder_never_writes_through_a_users_link() {
 fn restic_restore_only_into_a_shared_folder_never_goes_through_a_planted_link() {
     let port = free_port();
     let sb = sandbox(Kind::restic(), port, true, "");
-    let log = backup_log(&sb);
+    let log = sb.backup_ok(&[]).1;
     assert!(!log.contains("export skipped"), "{log}");
     let id = sb.generations()[0].clone();
     let (base, shared, secret) = shared_and_secret();
@@ -575,7 +569,7 @@ fn a_stalled_export_ends_after_the_idle_timeout_and_the_backup_goes_on() {
         "[application]\nidle_timeout_secs = 2\n",
     );
     let t = Instant::now();
-    let log = backup_log(&sb);
+    let log = sb.backup_ok(&[]).1;
     assert!(
         log.contains("sent nothing for 2 s ([application] idle_timeout_secs)"),
         "{log}"
@@ -644,7 +638,7 @@ fn a_zip_bomb_is_cut_at_the_limit_and_the_backup_goes_on() {
         false,
         "[application]\nmax_size_mb = 1\n",
     );
-    let log = backup_log(&sb);
+    let log = sb.backup_ok(&[]).1;
     assert!(
         log.contains("application export skipped")
             && log.contains("unpacks to more than the limit of 1.0 MiB"),
@@ -675,7 +669,7 @@ fn a_limit_beyond_the_free_space_skips_the_export_before_asking() {
         false,
         "[application]\nmax_size_mb = 1048576\n",
     );
-    let log = backup_log(&sb);
+    let log = sb.backup_ok(&[]).1;
     assert!(
         log.contains("application export skipped")
             && log.contains("free space or lower max_size_mb"),

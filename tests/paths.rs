@@ -59,12 +59,6 @@ fn flag_sandbox() -> Sandbox {
     sb
 }
 
-fn backup(sb: &Sandbox) -> String {
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
-    sb.generations()[0].clone()
-}
-
 /// Points the config's repository at `path`.
 fn set_repository(sb: &Sandbox, path: &Path) {
     let cfg = fs::read_to_string(&sb.config).unwrap();
@@ -88,7 +82,7 @@ fn evil_copy(sb: &Sandbox, id: &str, evil: &Path) {
     let a = a_txt(sb);
     chmod(&a, 0o666);
     std::os::unix::fs::chown(&a, Some(NOBODY), Some(NOBODY)).unwrap();
-    let tampered = backup(sb);
+    let tampered = sb.backup_ok(&[]).0;
     fs::create_dir_all(evil).unwrap();
     let out = common::shell(
         &format!(
@@ -156,7 +150,7 @@ const STOPPING: &str = "stop neo4j ...";
 #[test]
 fn a_link_nobody_owns_is_refused_before_anything_stops_and_its_swap_changes_nothing() {
     let sb = flag_sandbox();
-    let id = backup(&sb);
+    let id = sb.backup_ok(&[]).0;
     // A shared folder like /tmp, where nobody keeps a link to the trusted repository.
     let shared = sb.dir.path().join("shared");
     fs::create_dir(&shared).unwrap();
@@ -203,7 +197,7 @@ fn a_link_nobody_owns_is_refused_before_anything_stops_and_its_swap_changes_noth
 #[test]
 fn a_link_switched_while_the_services_stop_does_not_change_what_is_restored() {
     let sb = flag_sandbox();
-    let id = backup(&sb);
+    let id = sb.backup_ok(&[]).0;
     // Root's own link in a folder only root writes: trusted. Switched (here by
     // root: nobody cannot) once the services are going down, the restore still
     // reads the folder it checked, not whatever the path names by then.
@@ -277,7 +271,7 @@ fn a_repository_in_a_folder_another_user_owns_is_refused() {
 #[test]
 fn generation_folders_and_archives_others_can_write_are_refused_with_the_fix() {
     let sb = flag_sandbox();
-    let id = backup(&sb);
+    let id = sb.backup_ok(&[]).0;
     let gen = sb.repo.join(&id);
     fs::write(a_txt(&sb), "changed").unwrap();
     let restore = |sb: &Sandbox| sb.cli(&["--yes", "restore", "--no-safety-backup", &id]);

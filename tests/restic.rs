@@ -52,12 +52,6 @@ fn tags(s: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn backup(sb: &Sandbox, label: &str) -> String {
-    let out = sb.cli(&["backup", "--label", label]);
-    assert!(out.status.success(), "{}", text(&out));
-    sb.generations()[0].clone()
-}
-
 fn du(dir: &Path) -> u64 {
     let out = Command::new("du").arg("-sb").arg(dir).output().unwrap();
     String::from_utf8_lossy(&out.stdout)
@@ -72,7 +66,7 @@ fn du(dir: &Path) -> u64 {
 fn a_second_backup_reads_only_what_changed_and_costs_only_that() {
     let sb = sandbox(true);
     write_random(&sb.structr_dir.join("files/big.bin"), 8 << 20, 1);
-    let first = backup(&sb, "first");
+    let first = sb.backup_ok(&["--label", "first"]).0;
     let after_first = du(&sb.repo);
 
     let out = sb.cli(&["backup", "--label", "unchanged"]);
@@ -92,7 +86,7 @@ fn a_second_backup_reads_only_what_changed_and_costs_only_that() {
     );
 
     write_random(&sb.structr_dir.join("files/changed.bin"), 1 << 20, 2);
-    let third = backup(&sb, "one MiB new");
+    let third = sb.backup_ok(&["--label", "one MiB new"]).0;
     let growth = du(&sb.repo) - after_second;
     assert!(
         growth < (2 << 20) + (256 << 10),
@@ -156,9 +150,10 @@ fn init_makes_a_private_password_and_a_backup_before_it_stops_nothing() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("already exists"));
     assert_eq!(std::fs::read_to_string(&pw).unwrap(), password);
 
-    // A repository path that holds no repository is an error for reading commands.
+    // A repository path that holds no repository is an error for reading commands
+    // (exit 10, as restic's own).
     let out = sb.cli(&["--repo", "/nonexistent/typo", "list"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(10), "{}", text(&out));
 }
 
 #[test]
@@ -167,7 +162,7 @@ fn pin_prune_delete_and_verify_work_through_restic() {
     let mut ids = Vec::new();
     for i in 0..4 {
         std::fs::write(sb.structr_dir.join("counter"), format!("{i}")).unwrap();
-        ids.push(backup(&sb, &format!("n{i}")));
+        ids.push(sb.backup_ok(&["--label", &format!("n{i}")]).0);
         // Ids are seconds apart.
         std::thread::sleep(Duration::from_millis(1100));
     }
@@ -242,7 +237,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
 fn a_damaged_pack_fails_the_restore_and_leaves_the_installation_as_it_was() {
     let sb = sandbox(true);
     write_random(&sb.structr_dir.join("files/big.bin"), 4 << 20, 3);
-    let id = backup(&sb, "good");
+    let id = sb.backup_ok(&["--label", "good"]).0;
     std::fs::write(sb.structr_dir.join("after"), "written after the backup").unwrap();
     let before_structr = tree::snapshot(&sb.structr_dir);
     let before_neo4j = tree::snapshot(&sb.neo4j_data);
@@ -387,7 +382,7 @@ fn killed_mid_backup_leaves_no_generation_and_recover_starts_the_services() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(sb.running("neo4j") && sb.running("structr"));
     // No stale restic lock stops the next run.
-    backup(&sb, "after the kill");
+    sb.backup_ok(&["--label", "after the kill"]);
     let out = restic(&sb, &["check"]);
     assert!(out.status.success(), "{}", text(&out));
 }
@@ -395,7 +390,7 @@ fn killed_mid_backup_leaves_no_generation_and_recover_starts_the_services() {
 #[test]
 fn killed_mid_restore_recover_puts_the_installation_back() {
     let sb = big_live_sandbox();
-    let id = backup(&sb, "big");
+    let id = sb.backup_ok(&["--label", "big"]).0;
     std::fs::write(sb.structr_dir.join("after"), "newer than the backup").unwrap();
 
     kill_during(
@@ -469,7 +464,7 @@ fn a_repository_others_can_write_into_is_refused_before_anything_stops() {
 #[test]
 fn forged_snapshot_tags_are_reported_and_never_followed() {
     let sb = sandbox(true);
-    let good = backup(&sb, "good");
+    let good = sb.backup_ok(&["--label", "good"]).0;
     let elsewhere = sb.dir.path().join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();
     std::fs::write(elsewhere.join("f"), "x").unwrap();
@@ -535,7 +530,7 @@ fn leave_a_stale_lock(sb: &Sandbox, args: &[&str]) {
 #[test]
 fn a_stale_exclusive_lock_refuses_the_backup_before_anything_stops_and_recover_removes_it() {
     let sb = sandbox(false);
-    backup(&sb, "first");
+    sb.backup_ok(&["--label", "first"]);
     // A `restic check` killed with -9 leaves its exclusive lock.
     leave_a_stale_lock(&sb, &["check", "--read-data", "--limit-download", "1"]);
     let pids = (sb.pid("neo4j"), sb.pid("structr"));
@@ -567,13 +562,13 @@ fn a_stale_exclusive_lock_refuses_the_backup_before_anything_stops_and_recover_r
     );
     let out = sb.cli(&["verify"]);
     assert!(out.status.success(), "{}", text(&out));
-    backup(&sb, "after recover");
+    sb.backup_ok(&["--label", "after recover"]);
 }
 
 #[test]
 fn a_stale_shared_lock_does_not_pass_for_a_damaged_repository() {
     let sb = sandbox(true);
-    let id = backup(&sb, "first");
+    let id = sb.backup_ok(&["--label", "first"]).0;
     // A restic backup killed with -9 (as a restore would be) leaves a shared lock.
     write_random(&sb.structr_dir.join("files/big.bin"), 32 << 20, 3);
     leave_a_stale_lock(
@@ -599,7 +594,7 @@ fn a_stale_shared_lock_does_not_pass_for_a_damaged_repository() {
     }
     assert!(sb.running("neo4j") && sb.running("structr"));
     // A shared lock does not stop a backup (restic allows it).
-    backup(&sb, "beside the lock");
+    sb.backup_ok(&["--label", "beside the lock"]);
 }
 
 #[test]
@@ -622,7 +617,7 @@ fn paths_with_pattern_characters_are_restored() {
         tree::snapshot(&sb.neo4j_data),
         tree::snapshot(&sb.structr_dir),
     );
-    let id = backup(&sb, "odd");
+    let id = sb.backup_ok(&["--label", "odd"]).0;
     std::fs::remove_file(sb.structr_dir.join("files/[a]*?.bin")).unwrap();
     write_random(&sb.neo4j_data.join("databases/neo4j/nodes.db"), 64 << 10, 9);
     let out = sb.cli(&["--yes", "restore", &id, "--no-safety-backup"]);

@@ -125,12 +125,6 @@ fn show_runbook(sb: &Sandbox, id: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn backup(sb: &Sandbox) -> String {
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
-    sb.generations()[0].clone()
-}
-
 fn sandbox(kind: Kind, offsite: Vec<Offsite>) -> Sandbox {
     let restic = kind != Kind::Archive;
     let sb = Sandbox::new(Options {
@@ -179,7 +173,7 @@ fn archive_runbook_is_sealed_shown_and_restores_like_restore() {
             options: vec![],
         }],
     );
-    let id = backup(&sb);
+    let id = sb.backup_ok(&[]).0;
     let gen = sb.repo.join(&id);
 
     // sha256sum covers the runbook like every archive and index.
@@ -247,7 +241,7 @@ fn archive_runbook_is_sealed_shown_and_restores_like_restore() {
 #[test]
 fn a_generation_without_a_runbook_gets_one_written_from_its_manifest() {
     let sb = sandbox(Kind::Archive, vec![]);
-    let id = backup(&sb);
+    let id = sb.backup_ok(&[]).0;
     let gen = sb.repo.join(&id);
     let stored = std::fs::read_to_string(gen.join("RESTORE.md")).unwrap();
     // As a generation made before runbooks existed looks.
@@ -289,7 +283,7 @@ fn a_generation_without_a_runbook_gets_one_written_from_its_manifest() {
 #[test]
 fn restic_runbook_travels_in_the_snapshot_and_restores_like_restore() {
     let sb = sandbox(Kind::restic(), vec![]);
-    let id = backup(&sb);
+    let id = sb.backup_ok(&[]).0;
     let runbook = show_runbook(&sb, &id);
     for needle in [
         format!("# Restoring generation {id} by hand"),
@@ -326,7 +320,7 @@ fn restic_runbook_travels_in_the_snapshot_and_restores_like_restore() {
 #[test]
 fn a_runbook_changed_after_the_backup_is_not_shown() {
     let sb = sandbox(Kind::Archive, vec![]);
-    let id = backup(&sb);
+    let id = sb.backup_ok(&[]).0;
     let runbook = sb.repo.join(&id).join("RESTORE.md");
     // Someone who can write into the repository adds a step of their own.
     let mut planted = std::fs::read_to_string(&runbook).unwrap();

@@ -25,12 +25,6 @@ fn flag_sandbox() -> Sandbox {
     sb
 }
 
-fn backup(sb: &Sandbox) -> String {
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
-    sb.generations()[0].clone()
-}
-
 /// A folder outside everything the tool may touch, with a file in it.
 fn victim(sb: &Sandbox, name: &str) -> std::path::PathBuf {
     let v = sb.dir.path().join(name);
@@ -46,7 +40,7 @@ fn intact(v: &Path) -> bool {
 #[test]
 fn a_planted_manifest_id_is_ignored_for_the_folder_name() {
     let sb = flag_sandbox();
-    let id = backup(&sb);
+    let id = sb.backup_ok(&[]).0;
     let v = victim(&sb, "victim");
     // What an attacker writes: an id that climbs out of the staging folder's parent.
     let manifest = sb.repo.join(&id).join("manifest.toml");
@@ -81,7 +75,7 @@ fn a_planted_manifest_id_is_ignored_for_the_folder_name() {
 #[test]
 fn a_journal_planted_in_the_repository_swaps_nothing() {
     let sb = flag_sandbox();
-    backup(&sb);
+    sb.backup_ok(&[]);
     let a = victim(&sb, "a");
     let b = victim(&sb, "b");
     fs::write(b.join("precious"), "b's").unwrap();
@@ -121,7 +115,7 @@ fn a_journal_planted_in_the_repository_swaps_nothing() {
 #[test]
 fn a_repository_others_can_write_is_refused_and_a_symlinked_lock_truncates_nothing() {
     let sb = flag_sandbox();
-    backup(&sb);
+    sb.backup_ok(&[]);
     let target = sb.dir.path().join("victim-file");
     fs::write(&target, "precious").unwrap();
     fs::remove_file(sb.repo.join(".lock")).ok();
@@ -174,7 +168,7 @@ fn only_our_own_leftovers_are_removed_from_a_repository() {
 #[test]
 fn damaged_numbers_in_a_manifest_are_errors_not_panics() {
     let sb = flag_sandbox();
-    let id = backup(&sb);
+    let id = sb.backup_ok(&[]).0;
     let manifest = sb.repo.join(&id).join("manifest.toml");
     let good = fs::read_to_string(&manifest).unwrap();
     let line = good
@@ -263,7 +257,7 @@ fn a_service_found_stopped_is_left_stopped_and_the_manifest_says_so() {
 #[test]
 fn recover_removes_staging_folders_and_names_only_what_it_did() {
     let sb = flag_sandbox();
-    let id = backup(&sb);
+    let id = sb.backup_ok(&[]).0;
     // A restore killed after extracting, before its first rename: staging folders
     // beside the targets, services down, the journal naming a swap never begun.
     sb.stop();
@@ -425,7 +419,7 @@ fn repository_text_is_printed_without_control_characters_and_names_stay_names() 
 #[test]
 fn a_checksum_list_naming_a_path_out_of_the_generation_reads_nothing_there() {
     let sb = flag_sandbox();
-    let id = backup(&sb);
+    let id = sb.backup_ok(&[]).0;
     let sums = sb.repo.join(&id).join("SHA256SUMS");
     let mut listed = fs::read_to_string(&sums).unwrap();
     // /dev/zero would never end; a fifo would block; /etc/shadow is not ours to read.

@@ -355,6 +355,24 @@ keep_monthly = 0
         c
     }
 
+    /// `backup ARGS…`, which must succeed; returns what it said and the id of
+    /// the generation it wrote (the newest).
+    pub fn backup_ok(&self, args: &[&str]) -> (String, String) {
+        let mut all = vec!["backup"];
+        all.extend_from_slice(args);
+        let out = self.cli(&all);
+        assert!(out.status.success(), "backup {args:?}: {}", text(&out));
+        (self.newest(), text(&out))
+    }
+
+    /// The newest generation's id.
+    pub fn newest(&self) -> String {
+        self.generations()
+            .into_iter()
+            .next()
+            .expect("the repository holds a generation")
+    }
+
     /// The restic password file of a restic sandbox (made by `init`).
     pub fn password_file(&self) -> PathBuf {
         self.dir.path().join("restic-password")
