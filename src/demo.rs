@@ -152,7 +152,7 @@ impl Default for Demo {
 
 fn run(line: &str) -> Result<(), String> {
     let argv = shell_words::split(line).map_err(|e| e.to_string())?;
-    let out = crate::install::command::run(&argv, std::time::Duration::from_secs(60))
+    let out = crate::process::run(&argv, std::time::Duration::from_secs(60))
         .map_err(|e| e.to_string())?;
     if out.success() {
         Ok(())

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::command;
 use super::health::Health;
 use super::service::{act_and_wait, run_checked, ServiceControl, ServiceError};
 use super::ComponentSpec;
 use crate::config::ComposeMode;
+use crate::process;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -66,7 +66,7 @@ pub fn compose_command() -> Option<Vec<String>> {
     let ok = |argv: &[String]| {
         let mut a = argv.to_vec();
         a.push("version".into());
-        command::run(&a, Duration::from_secs(10)).is_ok_and(|o| o.success())
+        process::run(&a, Duration::from_secs(10)).is_ok_and(|o| o.success())
     };
     if ok(&v2) {
         return Some(v2);
@@ -87,7 +87,7 @@ pub fn compose_containers() -> Result<Vec<Container>, String> {
     ]
     .map(String::from)
     .to_vec();
-    let out = command::run(&argv, TIMEOUT).map_err(|e| e.to_string())?;
+    let out = process::run(&argv, TIMEOUT).map_err(|e| e.to_string())?;
     if !out.success() {
         return Err(out.tail());
     }
@@ -97,7 +97,7 @@ pub fn compose_containers() -> Result<Vec<Container>, String> {
     }
     let mut argv: Vec<String> = vec!["docker".into(), "inspect".into()];
     argv.extend(ids);
-    let out = command::run(&argv, TIMEOUT).map_err(|e| e.to_string())?;
+    let out = process::run(&argv, TIMEOUT).map_err(|e| e.to_string())?;
     if !out.success() {
         return Err(out.tail());
     }
@@ -127,18 +127,18 @@ pub fn create_if_fresh(compose_file: &Path) -> Result<Option<String>, String> {
         compose_file.display().to_string(),
         "create".into(),
     ]);
-    let out = command::run(&argv, Duration::from_secs(600)).map_err(|e| e.to_string())?;
+    let out = process::run(&argv, Duration::from_secs(600)).map_err(|e| e.to_string())?;
     if !out.success() {
         return Err(format!(
             "`{}` failed: {}",
-            command::display(&argv),
+            process::display(&argv),
             out.tail()
         ));
     }
     Ok(Some(format!(
         "the compose project in {} had no containers: `{}` created them and their volumes, and started nothing",
         dir.display(),
-        command::display(&argv)
+        process::display(&argv)
     )))
 }
 
@@ -340,7 +340,7 @@ pub struct ComposeService {
 impl ComposeService {
     /// `docker ps -q` of this service's containers (the up ones), optionally only
     /// those in `status`.
-    fn containers(&self, status: Option<&str>) -> Result<command::Output, ServiceError> {
+    fn containers(&self, status: Option<&str>) -> Result<process::Output, ServiceError> {
         let mut argv: Vec<String> = vec![
             "docker".into(),
             "ps".into(),
@@ -353,7 +353,7 @@ impl ComposeService {
         if let Some(s) = status {
             argv.extend(["--filter".into(), format!("status={s}")]);
         }
-        Ok(command::run(&argv, TIMEOUT)?)
+        Ok(process::run(&argv, TIMEOUT)?)
     }
 
     pub fn new(

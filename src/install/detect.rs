@@ -246,7 +246,7 @@ fn systemd_versions(
         let argv: Vec<String> = ["dpkg-query", "-W", "-f", "${Version}", pkg]
             .map(String::from)
             .to_vec();
-        if let Ok(out) = super::command::run(&argv, Duration::from_secs(10)) {
+        if let Ok(out) = crate::process::run(&argv, Duration::from_secs(10)) {
             if out.success() && !out.stdout.trim().is_empty() {
                 v.insert(pkg.to_string(), out.stdout.trim().to_string());
             }
@@ -339,7 +339,7 @@ fn compose(config: &Config) -> Result<Installation, String> {
 
 /// Structr's documentation names a snapshot of the stopped VM as a backup option.
 pub fn vm_note() -> Option<String> {
-    let out = super::command::run(
+    let out = crate::process::run(
         &["systemd-detect-virt".into(), "--vm".into()],
         Duration::from_secs(5),
     )

@@ -1,12 +1,12 @@
 //! LVM snapshots of the volumes the components live on: where a folder's logical
 //! volume is, whether its volume group has room for a snapshot, and the
 //! `lvcreate --snapshot` / read-only mount / `lvremove` cycle. Every call goes
-//! through `command::run` (explicit argv, a timeout, its own process group).
+//! through `process::run` (explicit argv, a timeout, its own process group).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::command;
+use crate::process;
 
 /// Our snapshots are named `sb-<generation id>-<origin lv>`, so `recover` can tell
 /// them from anyone else's.
@@ -40,7 +40,7 @@ fn udev_running() -> bool {
     Path::new("/run/udev/control").exists()
 }
 
-fn lvm(tool: &str, args: &[&str]) -> Result<command::Output, String> {
+fn lvm(tool: &str, args: &[&str]) -> Result<process::Output, String> {
     let mut argv = vec![tool.to_string()];
     let no_udev = !udev_running();
     if no_udev && matches!(tool, "lvcreate" | "lvremove") {
@@ -51,11 +51,11 @@ fn lvm(tool: &str, args: &[&str]) -> Result<command::Output, String> {
         true => &[("DM_DISABLE_UDEV", "1")],
         false => &[],
     };
-    let out = command::run_with_env(&argv, env, LVM_TIMEOUT).map_err(|e| e.to_string())?;
+    let out = process::run_with_env(&argv, env, LVM_TIMEOUT).map_err(|e| e.to_string())?;
     if !out.success() {
         return Err(format!(
             "`{}` failed: {}",
-            command::display(&argv),
+            process::display(&argv),
             out.tail()
         ));
     }
@@ -70,7 +70,7 @@ pub fn locate(path: &Path) -> Result<Option<Volume>, String> {
         .map(|s| s.to_string())
         .chain([path.display().to_string()])
         .collect();
-    let out = command::run(&argv, LVM_TIMEOUT).map_err(|e| e.to_string())?;
+    let out = process::run(&argv, LVM_TIMEOUT).map_err(|e| e.to_string())?;
     if !out.success() {
         return Err(format!("`findmnt` for {}: {}", path.display(), out.tail()));
     }
@@ -92,10 +92,10 @@ pub fn locate(path: &Path) -> Result<Option<Volume>, String> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let out = match command::run(&argv, LVM_TIMEOUT) {
+    let out = match process::run(&argv, LVM_TIMEOUT) {
         Ok(o) => o,
         // No LVM tools installed: nothing can be on LVM that we could snapshot.
-        Err(command::CommandError::Spawn { .. }) => return Ok(None),
+        Err(process::RunError::Spawn { .. }) => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
     // lvs refuses a device that is no logical volume: then it is not on LVM.
@@ -207,12 +207,12 @@ pub fn mount_ro(dev: &Path, fstype: &str, at: &Path) -> Result<(), String> {
         dev.display().to_string(),
         at.display().to_string(),
     ];
-    let out = command::run(&argv, LVM_TIMEOUT).map_err(|e| e.to_string())?;
+    let out = process::run(&argv, LVM_TIMEOUT).map_err(|e| e.to_string())?;
     match out.success() {
         true => Ok(()),
         false => Err(format!(
             "`{}` failed: {}",
-            command::display(&argv),
+            process::display(&argv),
             out.tail()
         )),
     }
@@ -226,7 +226,7 @@ pub fn unmount(at: &Path) -> Result<(), String> {
             argv.push("-l".into());
         }
         argv.push(at.display().to_string());
-        command::run(&argv, LVM_TIMEOUT)
+        process::run(&argv, LVM_TIMEOUT)
     };
     match run(false) {
         Ok(o) if o.success() => Ok(()),
@@ -250,10 +250,10 @@ pub fn leftovers() -> Result<Vec<(String, String)>, String> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let out = match command::run(&argv, LVM_TIMEOUT) {
+    let out = match process::run(&argv, LVM_TIMEOUT) {
         Ok(o) if o.success() => o,
         Ok(o) => return Err(format!("`lvs` failed: {}", o.tail())),
-        Err(command::CommandError::Spawn { .. }) => return Ok(vec![]),
+        Err(process::RunError::Spawn { .. }) => return Ok(vec![]),
         Err(e) => return Err(e.to_string()),
     };
     parse_leftovers(&out.stdout)
@@ -288,7 +288,7 @@ pub fn mount_points_of(dev: &Path) -> Vec<PathBuf> {
         "--source".into(),
         dev.display().to_string(),
     ];
-    let Ok(out) = command::run(&argv, LVM_TIMEOUT) else {
+    let Ok(out) = process::run(&argv, LVM_TIMEOUT) else {
         return vec![];
     };
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();

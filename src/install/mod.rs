@@ -1,7 +1,6 @@
 //! What is installed and how to control it: the components to copy and the services
 //! to stop, found from the config (and, in `detect`, from the machine).
 
-pub mod command;
 pub mod compose;
 pub mod conf;
 pub mod deploy;

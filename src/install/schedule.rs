@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Local, NaiveDateTime, TimeZone, Utc};
 use serde::Serialize;
 
-use super::command;
+use crate::process;
 
 pub const TIMER: &str = "structr-backup.timer";
 /// Our drop-in: a file of our own beside the unit, whichever of /lib or /etc holds it.
@@ -123,17 +123,17 @@ const SYSTEMD_HINT: &str =
     "the schedule needs systemd as the init system (without it, run `structr-backup backup` from cron)";
 
 /// Runs systemctl with `args`; its output, or what failed.
-fn systemctl(args: &[&str]) -> Result<command::Output, ScheduleError> {
+fn systemctl(args: &[&str]) -> Result<process::Output, ScheduleError> {
     let argv: Vec<String> = std::iter::once("systemctl")
         .chain(args.iter().copied())
         .map(String::from)
         .collect();
     let failed = |detail: String| ScheduleError::Systemctl {
-        command: command::display(&argv),
+        command: process::display(&argv),
         detail,
         hint: SYSTEMD_HINT,
     };
-    let out = command::run(&argv, SYSTEMCTL_TIMEOUT).map_err(|e| failed(e.to_string()))?;
+    let out = process::run(&argv, SYSTEMCTL_TIMEOUT).map_err(|e| failed(e.to_string()))?;
     if !out.success() {
         return Err(failed(out.tail()));
     }

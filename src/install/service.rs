@@ -3,13 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use super::command::{self, CommandError};
 use crate::config::ServiceCommands;
+use crate::process::{self, RunError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error(transparent)]
-    Command(#[from] CommandError),
+    Command(#[from] RunError),
     #[error("{service}: `{command}` failed (exit {status}): {detail}")]
     Failed {
         service: String,
@@ -93,24 +93,24 @@ impl ServiceControl for CommandService {
     fn describe(&self) -> String {
         format!(
             "stop: `{}`, start: `{}`",
-            command::display(&self.stop),
-            command::display(&self.start)
+            process::display(&self.stop),
+            process::display(&self.start)
         )
     }
 
     fn is_running(&self) -> Result<bool, ServiceError> {
-        Ok(command::run(&self.status, Duration::from_secs(30))?.success())
+        Ok(process::run(&self.status, Duration::from_secs(30))?.success())
     }
 
     fn stop(&self, timeout: Duration) -> Result<(), ServiceError> {
-        let hint = command::display(&self.status);
+        let hint = process::display(&self.status);
         act_and_wait(self, false, timeout, hint, || {
             run_checked(&self.name, &self.stop, timeout, "")
         })
     }
 
     fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
-        let hint = command::display(&self.status);
+        let hint = process::display(&self.status);
         act_and_wait(self, true, timeout, hint, || {
             run_checked(&self.name, &self.start, timeout, "")
         })
@@ -125,13 +125,13 @@ pub fn run_checked(
     timeout: Duration,
     hint: &str,
 ) -> Result<(), ServiceError> {
-    let out = command::run(argv, timeout)?;
+    let out = process::run(argv, timeout)?;
     if out.success() {
         return Ok(());
     }
     Err(ServiceError::Failed {
         service: service.to_string(),
-        command: command::display(argv),
+        command: process::display(argv),
         status: out
             .status
             .map_or("killed by a signal".into(), |c| c.to_string()),

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use super::command;
 use super::health::Health;
 use super::service::{act_and_wait, run_checked, ServiceControl, ServiceError};
+use crate::process;
 
 pub struct SystemdService {
     name: String,
@@ -38,7 +38,7 @@ pub fn unit_loaded(unit: &str) -> Result<bool, String> {
     let argv: Vec<String> = ["systemctl", "show", "-p", "LoadState", "--value", unit]
         .map(String::from)
         .to_vec();
-    let out = command::run(&argv, Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    let out = process::run(&argv, Duration::from_secs(10)).map_err(|e| e.to_string())?;
     if !out.success() {
         return Err(out.tail());
     }
@@ -50,7 +50,7 @@ pub fn unit_property(unit: &str, property: &str) -> String {
     let argv: Vec<String> = ["systemctl", "show", "-p", property, "--value", unit]
         .map(String::from)
         .to_vec();
-    command::run(&argv, Duration::from_secs(10))
+    process::run(&argv, Duration::from_secs(10))
         .map(|o| o.stdout.trim().to_string())
         .unwrap_or_default()
 }
@@ -68,7 +68,7 @@ impl ServiceControl for SystemdService {
         let argv: Vec<String> = ["systemctl", "is-active", "--quiet", &self.unit]
             .map(String::from)
             .to_vec();
-        Ok(command::run(&argv, Duration::from_secs(10))?.success())
+        Ok(process::run(&argv, Duration::from_secs(10))?.success())
     }
 
     fn is_stopped(&self) -> Result<bool, ServiceError> {
@@ -82,7 +82,7 @@ impl ServiceControl for SystemdService {
         ]
         .map(String::from)
         .to_vec();
-        let out = command::run(&argv, Duration::from_secs(10))?;
+        let out = process::run(&argv, Duration::from_secs(10))?;
         Ok(out.success() && matches!(out.stdout.trim(), "inactive" | "failed"))
     }
 

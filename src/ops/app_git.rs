@@ -13,7 +13,8 @@ use super::app_export::{self, Existing, ExportError};
 use super::OpError;
 use crate::cancel::Cancel;
 use crate::config::ApplicationConfig;
-use crate::install::{command, Installation};
+use crate::install::Installation;
+use crate::process;
 
 /// What `export-app` wrote.
 #[derive(Debug, serde::Serialize)]
@@ -194,12 +195,12 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, OpError> {
         dir.display().to_string(),
     ];
     argv.extend(args.iter().map(|a| a.to_string()));
-    let out = command::run(&argv, GIT_TIMEOUT)
+    let out = process::run(&argv, GIT_TIMEOUT)
         .map_err(|e| OpError::failed(format!("git: {e} (is git installed?)")))?;
     if !out.success() {
         return Err(OpError::failed(format!(
             "`{}` failed: {}",
-            command::display(&argv),
+            process::display(&argv),
             out.tail()
         )));
     }

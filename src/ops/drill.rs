@@ -18,7 +18,8 @@ use super::event::{archive_progress, Event, Sink, Step};
 use super::placement::Placement;
 use super::{compat, restic, verify, Context, OpError};
 use crate::config::DrillConfig;
-use crate::install::{command, Installation};
+use crate::install::Installation;
+use crate::process;
 use crate::repo::archive;
 use crate::repo::file_index;
 use crate::repo::manifest::{DrillRecord, Manifest};
@@ -302,15 +303,15 @@ fn run_command(
                 .replace("{scratch}", &scratch.to_string_lossy())
         })
         .collect();
-    let out = command::run(&argv, timeout).map_err(|e| OpError::failed(e.to_string()))?;
+    let out = process::run(&argv, timeout).map_err(|e| OpError::failed(e.to_string()))?;
     match out.success() {
         true => Ok(format!(
             "`{}` succeeded on the copy",
-            command::display(&argv)
+            process::display(&argv)
         )),
         false => Err(OpError::failed(format!(
             "`{}` failed on the copy (exit {}): {}",
-            command::display(&argv),
+            process::display(&argv),
             out.status.map_or("killed".into(), |c| c.to_string()),
             out.tail()
         ))),
@@ -327,7 +328,7 @@ fn run_container(image: &str, data: &Path, timeout: Duration) -> Result<String, 
             .chain(args.iter().copied())
             .map(String::from)
             .collect();
-        command::run(&argv, Duration::from_secs(120)).map_err(|e| OpError::failed(e.to_string()))
+        process::run(&argv, Duration::from_secs(120)).map_err(|e| OpError::failed(e.to_string()))
     };
     let _ = docker(&["rm", "-f", &name]);
     let mount = format!("{}:/data", data.display());

@@ -22,7 +22,8 @@ use super::archiving::{
 use super::event::{Event, Sink, Step};
 use super::window::{self, start_steps, stop_steps, Closing, Window};
 use super::{app_export, Context, OpError};
-use crate::install::{command, lvm};
+use crate::install::lvm;
+use crate::process;
 use crate::repo::generation::Repo;
 use crate::repo::manifest::{Manifest, SnapshotRecord};
 
@@ -52,7 +53,7 @@ fn argv_for(line: &str, id: &str) -> Result<Vec<String>, OpError> {
 
 /// The last lines of a command's output, stdout then stderr, without the
 /// values `hidden` (tokens from its command line that it may echo).
-fn output_tail(out: &command::Output, hidden: &[String]) -> String {
+fn output_tail(out: &process::Output, hidden: &[String]) -> String {
     let both = format!("{}\n{}", out.stdout.trim_end(), out.stderr.trim_end());
     let lines: Vec<&str> = both.trim().lines().collect();
     let mut text = lines[lines.len().saturating_sub(20)..].join("\n");
@@ -67,7 +68,7 @@ fn output_tail(out: &command::Output, hidden: &[String]) -> String {
 fn run_tool(
     argv: &[String],
     timeout: Duration,
-) -> (String, Vec<String>, Result<command::Output, String>) {
+) -> (String, Vec<String>, Result<process::Output, String>) {
     let (shown, hidden) = crate::secrets::redact_argv(argv);
     let out = crate::process::Cmd::from_argv(argv)
         .timeout(timeout)
