@@ -10,11 +10,8 @@ use std::os::unix::fs::DirBuilderExt;
 
 use common::{text, Kind, Options, Sandbox, STANDIN};
 
-fn drilled_sandbox(kind: Kind) -> Sandbox {
-    let sb = Sandbox::new(Options {
-        kind,
-        ..Options::default()
-    });
+/// Adds `[drill]` with `command` and a scratch folder in the sandbox; returns it.
+fn with_drill(sb: &Sandbox, command: &str) -> std::path::PathBuf {
     let scratch = sb.dir.path().join("scratch");
     std::fs::create_dir(&scratch).unwrap();
     let mut cfg = std::fs::OpenOptions::new()
@@ -23,10 +20,23 @@ fn drilled_sandbox(kind: Kind) -> Sandbox {
         .unwrap();
     writeln!(
         cfg,
-        "\n[drill]\ncommand = \"{STANDIN} check --data {{data}} --dir {{scratch}}/structr\"\nscratch = \"{}\"",
-        scratch.display()
+        "\n[drill]\ncommand = {}\nscratch = {}",
+        toml::Value::String(command.into()),
+        toml::Value::String(scratch.display().to_string())
     )
     .unwrap();
+    scratch
+}
+
+fn drilled_sandbox(kind: Kind) -> Sandbox {
+    let sb = Sandbox::new(Options {
+        kind,
+        ..Options::default()
+    });
+    with_drill(
+        &sb,
+        &format!("{STANDIN} check --data {{data}} --dir {{scratch}}/structr"),
+    );
     if sb.opts.kind != Kind::Archive {
         sb.init();
     }
@@ -152,18 +162,7 @@ fn slow_drill_sandbox() -> (Sandbox, std::path::PathBuf) {
     std::fs::write(sb.structr_dir.join("files/a.txt"), "first").unwrap();
     std::fs::create_dir_all(sb.neo4j_data.join("databases/neo4j")).unwrap();
     std::fs::write(sb.neo4j_data.join("databases/neo4j/store"), "store").unwrap();
-    let scratch = sb.dir.path().join("scratch");
-    std::fs::create_dir(&scratch).unwrap();
-    let mut cfg = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&sb.config)
-        .unwrap();
-    writeln!(
-        cfg,
-        "\n[drill]\ncommand = \"sleep 5\"\nscratch = \"{}\"",
-        scratch.display()
-    )
-    .unwrap();
+    let scratch = with_drill(&sb, "sleep 5");
     sb.start();
     let out = sb.cli(&["backup"]);
     assert!(out.status.success(), "{}", text(&out));
