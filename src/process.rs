@@ -42,6 +42,9 @@ pub struct Output {
     pub stderr: String,
     /// Whether stdout was longer than what is kept.
     pub stdout_cut: bool,
+    /// Values from its argv that look like secrets (`secrets::redact_argv`):
+    /// taken out of what [`Output::tail`] says, should the program echo them.
+    pub hidden: Vec<String>,
 }
 
 impl Output {
@@ -58,7 +61,10 @@ impl Output {
             &self.stderr
         };
         let lines: Vec<&str> = text.trim().lines().collect();
-        let said = lines[lines.len().saturating_sub(8)..].join("\n");
+        let mut said = lines[lines.len().saturating_sub(8)..].join("\n");
+        for h in &self.hidden {
+            said = said.replace(h.as_str(), crate::secrets::REDACTED);
+        }
         match (said.is_empty(), self.signal) {
             (true, Some(sig)) => format!("killed by signal {sig} ({})", signal_name(sig)),
             (false, Some(sig)) => format!("{said}\n(killed by signal {sig})"),
@@ -207,14 +213,22 @@ impl Cmd {
 
     /// The command as messages name it.
     pub fn display(&self) -> String {
-        self.shown.clone().unwrap_or_else(|| {
-            shell_words::join(self.argv.iter().map(|a| a.to_string_lossy().into_owned()))
-        })
+        self.shown
+            .clone()
+            .unwrap_or_else(|| crate::secrets::redact_argv(&self.argv_text()).0)
+    }
+
+    fn argv_text(&self) -> Vec<String> {
+        self.argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
     }
 
     /// Runs the program to its end, handing each stdout line to `on_line`.
     pub fn run(self, on_line: &mut dyn FnMut(&str)) -> Result<Output, RunError> {
         let command = self.display();
+        let hidden = crate::secrets::redact_argv(&self.argv_text()).1;
         let spawn_error = |source| RunError::Spawn {
             command: command.clone(),
             source,
@@ -338,6 +352,7 @@ impl Cmd {
             stdout_cut: stdout.cut,
             stdout: stdout.text,
             stderr: stderr.recv_timeout(PIPE_GRACE).unwrap_or_default(),
+            hidden,
         })
     }
 
@@ -347,9 +362,10 @@ impl Cmd {
     }
 }
 
-/// How an argv is shown in messages: as a shell would read it.
+/// How an argv is shown in messages: as a shell would read it, with what looks
+/// like a secret (a `--token` value, `pass=…`, an API key) as `***`.
 pub fn display(argv: &[String]) -> String {
-    shell_words::join(argv)
+    crate::secrets::redact_argv(argv).0
 }
 
 /// Runs `argv` (service commands, systemctl, docker, LVM tools) with stdin
@@ -610,6 +626,21 @@ mod tests {
             .unwrap_err();
         assert!(!err.to_string().contains("TOKEN"));
         assert!(err.to_string().contains("prog"));
+    }
+
+    #[test]
+    fn a_token_on_the_command_line_is_in_no_message() {
+        let err = Cmd::new("/nonexistent/tool")
+            .args(["--token", "T0K3N-abc"])
+            .output()
+            .unwrap_err();
+        assert!(!err.to_string().contains("T0K3N"), "{err}");
+        let out = sh("echo failed with $2 >&2; exit 1")
+            .args(["x", "--password", "PW-12345"])
+            .output()
+            .unwrap();
+        assert!(!out.tail().contains("PW-12345"), "{}", out.tail());
+        assert!(out.tail().contains("failed with ***"), "{}", out.tail());
     }
 
     #[test]

@@ -52,30 +52,25 @@ fn argv_for(line: &str, id: &str) -> Result<Vec<String>, OpError> {
 }
 
 /// The last lines of a command's output, stdout then stderr, without the
-/// values `hidden` (tokens from its command line that it may echo).
-fn output_tail(out: &process::Output, hidden: &[String]) -> String {
+/// secret-looking values of its command line (`Output::hidden`) it may echo.
+fn output_tail(out: &process::Output) -> String {
     let both = format!("{}\n{}", out.stdout.trim_end(), out.stderr.trim_end());
     let lines: Vec<&str> = both.trim().lines().collect();
     let mut text = lines[lines.len().saturating_sub(20)..].join("\n");
-    for h in hidden {
+    for h in &out.hidden {
         text = text.replace(h.as_str(), crate::secrets::REDACTED);
     }
     crate::text::printable_lines(&text, 4000)
 }
 
-/// Runs a snapshot tool's `argv`: messages, the plan, the log and the manifest
-/// show it with its tokens hidden (`secrets::redact_argv`).
-fn run_tool(
-    argv: &[String],
-    timeout: Duration,
-) -> (String, Vec<String>, Result<process::Output, String>) {
-    let (shown, hidden) = crate::secrets::redact_argv(argv);
-    let out = crate::process::Cmd::from_argv(argv)
+/// Runs a snapshot tool's `argv` (messages show it as `process::display` does,
+/// its tokens hidden); returns that shown line and the outcome.
+fn run_tool(argv: &[String], timeout: Duration) -> (String, Result<process::Output, String>) {
+    let out = process::Cmd::from_argv(argv)
         .timeout(timeout)
-        .shown_as(shown.clone())
         .output()
         .map_err(|e| e.to_string());
-    (shown, hidden, out)
+    (process::display(argv), out)
 }
 
 pub fn run(
@@ -105,7 +100,7 @@ fn run_command(
     let created = Utc::now();
     let id = repo.new_id(created);
     let argv = argv_for(line, &id)?;
-    let (shown, _) = crate::secrets::redact_argv(&argv);
+    let shown = process::display(&argv);
     let found_stopped = window::found_stopped(ctx.inst);
     let mut steps = vec![Step::Preflight];
     steps.extend(stop_steps(ctx.inst));
@@ -122,17 +117,17 @@ fn run_command(
         let step = Step::Snapshot(shown.clone());
         on(Event::Started(step.clone()));
         let t = Instant::now();
-        let (shown, hidden, out) = run_tool(&argv, timeout);
+        let (shown, out) = run_tool(&argv, timeout);
         match out {
             Ok(out) if out.success() => {
                 on(Event::Finished(step, t.elapsed()));
-                Ok((output_tail(&out, &hidden), out.status, t.elapsed()))
+                Ok((output_tail(&out), out.status, t.elapsed()))
             }
             Ok(out) => {
                 let why = format!(
                     "the snapshot command `{shown}` failed (exit status {}): {}",
                     out.status.map_or("none".into(), |s| s.to_string()),
-                    output_tail(&out, &hidden)
+                    output_tail(&out)
                 );
                 on(Event::Failed(step, why.clone()));
                 Err(OpError::failed(why))
@@ -211,7 +206,7 @@ pub fn before_delete(
         return Ok(());
     };
     let argv = argv_for(line, &m.id)?;
-    let (shown, hidden, out) = run_tool(&argv, timeout);
+    let (shown, out) = run_tool(&argv, timeout);
     let out =
         out.map_err(|e| OpError::failed(format!("deleting the snapshot of {}: {e}", m.id)))?;
     if !out.success() {
@@ -219,7 +214,7 @@ pub fn before_delete(
             "`{shown}` failed (exit status {}), so generation {} is kept: {}",
             out.status.map_or("none".into(), |s| s.to_string()),
             m.id,
-            output_tail(&out, &hidden)
+            output_tail(&out)
         )));
     }
     on(Event::Info(format!(
