@@ -22,6 +22,8 @@ use crate::cancel::Cancel;
 pub const STDERR_TAIL: usize = 64 * 1024;
 /// How much of stdout is kept unless the caller says otherwise: its end.
 pub const STDOUT_TAIL: usize = 64 * 1024;
+/// The most stdout `run` keeps whole: far above any answer a tool we parse gives.
+pub const MAX_ANSWER: usize = 16 * 1024 * 1024;
 /// The longest line handed to the line callback; the rest of a longer line is dropped.
 pub const MAX_LINE: usize = 1024 * 1024;
 /// How long a program that was asked to stop (cancel) may take before it is killed.
@@ -282,7 +284,13 @@ impl Cmd {
                 let _ = pipe.write_all(&bytes);
             });
         }
-        let lines = line_reader(child.stdout.take());
+        // A whole answer may be one long line (`restic snapshots --json`): its
+        // lines may be as long as the answer; a tail's are cut at MAX_LINE.
+        let max_line = match self.keep {
+            Keep::Whole(limit) => limit.saturating_add(1),
+            Keep::Tail(_) => MAX_LINE,
+        };
+        let lines = line_reader(child.stdout.take(), max_line);
         let stderr = tail_reader(child.stderr.take(), STDERR_TAIL);
         let mut stdout = Bounded::new(self.keep);
         let deadline = self.timeout.map(crate::units::deadline);
@@ -380,7 +388,11 @@ pub fn run_with_env(
     env: &[(&str, &str)],
     timeout: Duration,
 ) -> Result<Output, RunError> {
-    let mut c = Cmd::from_argv(argv).timeout(timeout);
+    // Callers parse what these print (docker inspect, lvs, findmnt, systemctl
+    // show): all of it, bounded, never a tail cut in the middle of a JSON answer.
+    let mut c = Cmd::from_argv(argv)
+        .timeout(timeout)
+        .keep_stdout(MAX_ANSWER);
     for (k, v) in env {
         c = c.env(k, v);
     }
@@ -430,9 +442,12 @@ impl Bounded {
     }
 }
 
-/// Reads `pipe` line by line on a thread; a line longer than [`MAX_LINE`] is cut.
+/// Reads `pipe` line by line on a thread; a line longer than `max_line` is cut.
 /// The channel is bounded, so a program printing faster than we take lines waits.
-fn line_reader<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<String> {
+fn line_reader<R: Read + Send + 'static>(
+    pipe: Option<R>,
+    max_line: usize,
+) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::sync_channel(1024);
     if let Some(mut pipe) = pipe {
         std::thread::spawn(move || {
@@ -448,7 +463,7 @@ fn line_reader<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<Stri
                     let ends = chunk.last() == Some(&b'\n');
                     let body = chunk.strip_suffix(b"\n").unwrap_or(chunk);
                     if !dropping {
-                        let room = MAX_LINE.saturating_sub(line.len());
+                        let room = max_line.saturating_sub(line.len());
                         line.extend_from_slice(&body[..body.len().min(room)]);
                         dropping = body.len() > room;
                     }
@@ -641,6 +656,17 @@ mod tests {
             .unwrap();
         assert!(!out.tail().contains("PW-12345"), "{}", out.tail());
         assert!(out.tail().contains("failed with ***"), "{}", out.tail());
+    }
+
+    #[test]
+    fn run_keeps_a_long_answer_whole() {
+        let argv: Vec<String> = ["sh", "-c", "head -c 2097152 /dev/zero | tr '\\0' a; echo"]
+            .map(String::from)
+            .to_vec();
+        let out = run(&argv, Duration::from_secs(10)).unwrap();
+        // One line of 2 MiB (restic's snapshot list is one line), longer than MAX_LINE.
+        assert_eq!(out.stdout.trim_end().len(), 2 << 20);
+        assert!(!out.stdout_cut);
     }
 
     #[test]
