@@ -21,6 +21,15 @@ pub struct Failure {
     pub message: String,
 }
 
+impl crate::notify::Failing for Failure {
+    fn exit(&self) -> Exit {
+        self.exit
+    }
+    fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Self {
         Self {

@@ -27,7 +27,6 @@ mod wizard;
 
 use crate::errln;
 use crate::ops;
-use crate::ops::exit::Exit;
 use args::Command;
 use env::{resolved, Result};
 pub use env::{Env, Failure};
@@ -38,17 +37,14 @@ fn watched(env: &Env) -> Result<()> {
     let Some((operation, id)) = monitored(env) else {
         return dispatch(env);
     };
-    let watch = crate::notify::Run::begin(&env.config, operation, id, env.reading());
-    let result = dispatch(env);
-    let failure = result.as_ref().err();
-    watch.finish(
+    crate::notify::watched(
+        &env.config,
         env.reading(),
-        crate::notify::Ending {
-            exit: failure.map_or(Exit::Ok, |f| f.exit),
-            error: failure.map(|f| f.message.as_str()),
-        },
-    );
-    result
+        operation,
+        id,
+        &mut |w| errln!("warning: {w}"),
+        || dispatch(env),
+    )
 }
 
 /// The operations a monitor must hear of, and the generation each names.

@@ -1,5 +1,6 @@
 //! Nobody is surprised by a silent failure: around each monitored run (backup,
-//! restore, prune, verify, recover) the CLI calls [`Run::begin`] and [`Run::finish`].
+//! restore, prune, verify, drill, recover) both faces call [`watched`], which
+//! calls [`Run::begin`] and [`Run::finish`].
 //!
 //! What is sent, given `[notify] on`:
 //! - `ping_url` (healthchecks convention): `POST URL/start` at the start only when
@@ -37,9 +38,44 @@ use serde_json::json;
 use crate::config::{Config, Kind, NotifyConfig, NotifyEvent};
 use crate::repo::manifest::Manifest;
 use crate::repo::store::Store;
+use crate::ops::exit::Exit;
 use crate::secrets::Location;
 pub use scrub::{scrub, secrets_of};
 pub use status::{read_last_run, LastRun, Status};
+
+// The one way a run is monitored, for the CLI and the wizard alike: the monitors
+// hear it began, then how it ended, with the exit code the CLI gives. Nothing
+// here changes the run's result. A delivery's warning goes to the face's `warn`
+// (a line on stderr for the CLI, the job's screen for the wizard).
+
+/// What the monitors need to know of a failed run.
+pub trait Failing {
+    fn exit(&self) -> Exit;
+    fn message(&self) -> &str;
+}
+
+/// Runs `work` as a monitored run of `operation` (on generation `id`, when it
+/// names one).
+pub fn watched<T, F: Failing>(
+    config: &Config,
+    store: &Store,
+    operation: &str,
+    id: Option<String>,
+    warn: &mut dyn FnMut(String),
+    work: impl FnOnce() -> std::result::Result<T, F>,
+) -> std::result::Result<T, F> {
+    let (run, held) = quietly(|| Run::begin(config, operation, id, store));
+    held.into_iter().for_each(&mut *warn);
+    let result = work();
+    let failure = result.as_ref().err();
+    let end = Ending {
+        exit: failure.map_or(Exit::Ok, Failing::exit),
+        error: failure.map(Failing::message),
+    };
+    let ((), held) = quietly(|| run.finish(store, end));
+    held.into_iter().for_each(warn);
+    result
+}
 
 /// One monitored run, from its start to its end.
 pub struct Run {

@@ -187,32 +187,20 @@ pub fn publish(ctx: &Context, repo: &Repo, partial: &Path, m: &Manifest) -> Resu
     Ok(())
 }
 
-/// The last steps every archiving backup shares: publish the generation (a
-/// failure removes the unfinished folder), then report services that did not
-/// come back, with the generation safely written.
-pub fn publish_backup(
+/// The publish step of an archiving backup: runbook, sums, manifest, and the
+/// rename into place.
+pub fn publish_generation(
     ctx: &Context,
     repo: &Repo,
     partial: &Path,
-    manifest: Manifest,
-    closing: super::window::Closing,
+    manifest: &Manifest,
     on: Sink,
-) -> Result<(Manifest, super::window::Closing), OpError> {
+) -> Result<(), OpError> {
     on(Event::Started(Step::Publish));
     let t = Instant::now();
-    if let Err(e) = publish(ctx, repo, partial, &manifest) {
-        let _ = std::fs::remove_dir_all(partial);
-        return Err(e);
-    }
+    publish(ctx, repo, partial, manifest)?;
     on(Event::Finished(Step::Publish, t.elapsed()));
-    if !closing.all_running() {
-        return Err(OpError::failed(format!(
-            "generation {} was written, but: {}",
-            manifest.id,
-            closing.aftermath()
-        )));
-    }
-    Ok((manifest, closing))
+    Ok(())
 }
 
 /// Locks and leftovers, as every backup begins.

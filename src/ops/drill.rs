@@ -14,16 +14,14 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use super::event::{archive_progress, Event, Sink, Step};
+use super::event::{Event, Sink, Step};
 use super::placement::Placement;
-use super::{compat, restic, verify, Context, OpError};
+use super::source::{Check, Source};
+use super::{compat, Context, OpError};
 use crate::config::DrillConfig;
 use crate::install::Installation;
 use crate::process;
-use crate::repo::archive;
-use crate::repo::file_index;
 use crate::repo::manifest::{DrillRecord, Manifest};
-use crate::repo::store::Store;
 
 /// The scratch folder, removed when dropped (a failed drill leaves nothing).
 struct Scratch(PathBuf);
@@ -204,45 +202,16 @@ fn restore_copy(ctx: &Context, m: &Manifest, scratch: &Path, on: Sink) -> Result
         bytes: 0,
         files: 0,
     };
-    match &ctx.store {
-        Store::Archive(repo) => {
-            let dir = repo.trusted_generation(&m.id)?;
-            verify::quick(&dir, m, &ctx.cancel, on)?;
-            for c in &m.components {
-                let index = file_index::read_index(&dir.join(&c.index))
-                    .map_err(|e| OpError::Verify(format!("{}: {e}", c.index)))?;
-                let step = Step::Extract(c.name.clone());
-                on(Event::Started(step.clone()));
-                let t = Instant::now();
-                let result = archive::extract_archive(
-                    &dir.join(&c.archive),
-                    &scratch.join(&c.name),
-                    &index,
-                    &owners,
-                    &ctx.cancel,
-                    &mut archive_progress(&step, c.bytes, on),
-                );
-                match result {
-                    Ok(_) => on(Event::Finished(step, t.elapsed())),
-                    Err(e) => {
-                        on(Event::Failed(step, e.to_string()));
-                        return Err(e.into());
-                    }
-                }
-            }
-        }
-        Store::Restic(r) => {
-            restic::verify_before_restore(r, m, &ctx.cancel, on)?;
-            for c in &m.components {
-                restic::extract(r, m, c, &place(&c.name), &owners, &ctx.cancel, on)?;
-            }
-        }
-        Store::Rclone(r) => {
-            return Err(OpError::Refused(format!(
-                "a drill reads a generation from the repository; fetch it from {} first",
-                r.location()
-            )))
-        }
+    let source = Source::open(
+        &ctx.store,
+        m,
+        Check::Whole,
+        "a drill runs on a generation in the configured repository",
+        &ctx.cancel,
+        on,
+    )?;
+    for c in &m.components {
+        source.extract(m, c, &place(&c.name), &owners, &ctx.cancel, on)?;
     }
     let data = ctx
         .inst

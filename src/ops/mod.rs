@@ -27,6 +27,7 @@ pub mod restic_locks;
 pub mod restore;
 pub mod runbook;
 pub mod snapshot;
+pub mod source;
 pub mod state;
 mod swap;
 pub mod unpack;

@@ -12,31 +12,17 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::archiving::{copy_components, guarded, new_manifest, preflight_checks, publish};
-use super::event::{archive_progress, Event, Sink, Step};
+use super::event::{Event, Sink, Step};
 use super::journal::Swap;
 use super::preflight::Estimate;
+use super::source::{Check, Source};
 use super::swap;
 use super::window::{self, start_steps, stop_steps, Closing, Window};
-use super::{
-    compat, lock_store, parallel, refuse_if_interrupted, restic, state, verify, Context, OpError,
-};
+use super::{compat, lock_store, parallel, refuse_if_interrupted, restic, state, Context, OpError};
 use crate::install::ComponentSpec;
-use crate::repo::archive;
-use crate::repo::file_index::{self, EntryKind, IndexEntry};
 use crate::repo::generation::Repo;
 use crate::repo::manifest::{Component, Manifest, Timings};
-use crate::repo::owners::OwnerMap;
-use crate::repo::restic::Restic;
 use crate::repo::store::Store;
-
-/// Where a restore reads the generation from.
-enum Source<'a> {
-    Archive {
-        dir: PathBuf,
-        indexes: Vec<Vec<IndexEntry>>,
-    },
-    Restic(&'a Restic),
-}
 
 pub const SAFETY_LABEL: &str = "pre-restore";
 
@@ -290,33 +276,16 @@ pub fn run(
         )),
         other => other,
     };
-    let (source, sizes): (Source, Vec<u64>) = match from {
-        Store::Archive(repo) => {
-            // From here on the generation is read through the folder as resolved and
-            // checked now, never through the configured path again.
-            let dir = repo.trusted_generation(id)?;
-            verify::quick(&dir, &manifest, &ctx.cancel, on).map_err(refused)?;
-            let indexes = read_indexes(&dir, &manifest)?;
-            let sizes = indexes.iter().map(|i| extracted_size(i)).collect();
-            (Source::Archive { dir, indexes }, sizes)
-        }
-        Store::Restic(r) => {
-            restic::verify_before_restore(r, &manifest, &ctx.cancel, on).map_err(refused)?;
-            // A block per file on top, as for the archive kind.
-            let sizes = manifest
-                .components
-                .iter()
-                .map(|c| c.bytes.saturating_add(c.files.saturating_mul(4096)))
-                .collect();
-            (Source::Restic(r), sizes)
-        }
-        Store::Rclone(r) => {
-            return Err(OpError::Refused(format!(
-                "a generation on {} is restored through the repository: `structr-backup restore {id} --from NAME` fetches it first",
-                r.location()
-            )))
-        }
-    };
+    let source = Source::open(
+        from,
+        &manifest,
+        Check::Whole,
+        &format!("`structr-backup restore {id} --from NAME` fetches it first"),
+        &ctx.cancel,
+        on,
+    )
+    .map_err(refused)?;
+    let sizes = source.sizes(&manifest);
     let placements = placements(ctx, &manifest)?;
     // A target that does not exist yet (a fresh server) or is empty has nothing
     // to save: the safety backup reads only the others, and is skipped without any.
@@ -392,9 +361,9 @@ pub fn run(
 
     let mut window = Window::new(ctx.inst, "restore");
     let mut safety = None;
-    let checked = match &source {
-        Source::Archive { dir, .. } => Some(dir.clone()),
-        Source::Restic(_) => trusted_folder(from)?,
+    let checked = match source.archive_dir() {
+        Some(dir) => Some(dir.to_path_buf()),
+        None => trusted_folder(from)?,
     };
     let result = window.stop_all(on).and_then(|()| {
         guarded(|| {
@@ -417,20 +386,16 @@ pub fn run(
                 });
             }
             match &source {
-                Source::Archive { dir, indexes, .. } => {
-                    // Components are independent: extract them at once, as many cores as there are.
-                    let jobs: Vec<_> = placements
-                        .iter()
-                        .zip(&manifest.components)
-                        .zip(indexes)
-                        .collect();
-                    parallel::each(&jobs, &ctx.cancel, on, |((p, c), index), cancel, on| {
-                        extract(cancel, dir, c, p, index, &owners, on)
+                // Components are independent: extract them at once, as many cores as there are.
+                Source::Archive { .. } => {
+                    let jobs: Vec<_> = placements.iter().zip(&manifest.components).collect();
+                    parallel::each(&jobs, &ctx.cancel, on, |(p, c), cancel, on| {
+                        source.extract(&manifest, c, p, &owners, cancel, on)
                     })?;
                 }
-                Source::Restic(r) => {
+                Source::Restic(_) => {
                     for (p, c) in placements.iter().zip(&manifest.components) {
-                        restic::extract(r, &manifest, c, p, &owners, &ctx.cancel, on)?;
+                        source.extract(&manifest, c, p, &owners, &ctx.cancel, on)?;
                     }
                 }
             }
@@ -486,13 +451,13 @@ fn trusted_folder(from: &Store) -> Result<Option<PathBuf>, OpError> {
 /// and right before the swap, that its folder is still the trusted one found
 /// before anything stopped (no other user can change it; this catches the rest).
 fn recheck(from: &Store, source: &Source, checked: &Option<PathBuf>) -> Result<(), OpError> {
-    let now = match (source, checked) {
-        (Source::Archive { dir, .. }, _) => {
+    let now = match source.archive_dir() {
+        Some(dir) => {
             let id = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             let root = dir.parent().unwrap_or(Path::new("/"));
             Some(Repo::new(root).trusted_generation(id)?)
         }
-        (Source::Restic(_), _) => trusted_folder(from)?,
+        None => trusted_folder(from)?,
     };
     if &now != checked {
         return Err(OpError::failed(format!(
@@ -554,18 +519,6 @@ fn plan_steps(
     steps
 }
 
-/// The bytes a component's files take once extracted, from its file index (what
-/// extraction enforces, entry by entry), plus a block per entry for metadata.
-fn extracted_size(index: &[IndexEntry]) -> u64 {
-    index
-        .iter()
-        .map(|e| match e.kind {
-            EntryKind::File => e.size.saturating_add(4096),
-            _ => 4096,
-        })
-        .fold(0u64, u64::saturating_add)
-}
-
 /// Compares what the restore will write with the free space of every file system
 /// it writes to, before anything stops: the extracted copies (sized from the file
 /// indexes, so a damaged or hostile manifest cannot understate them) beside their
@@ -613,20 +566,6 @@ fn check_target_space(
     Ok(())
 }
 
-fn read_indexes(dir: &Path, m: &Manifest) -> Result<Vec<Vec<IndexEntry>>, OpError> {
-    m.components
-        .iter()
-        .map(|c| {
-            file_index::read_index(&dir.join(&c.index)).map_err(|e| {
-                OpError::Verify(format!(
-                    "{}: {e}. Restore refused; nothing was changed",
-                    c.index
-                ))
-            })
-        })
-        .collect()
-}
-
 fn safety_backup(
     ctx: &Context,
     repo: &Repo,
@@ -671,38 +610,6 @@ fn safety_failed(e: OpError) -> OpError {
     match e {
         OpError::Cancelled { .. } => e,
         other => OpError::failed(format!("the safety backup failed: {other}")),
-    }
-}
-
-fn extract(
-    cancel: &crate::cancel::Cancel,
-    dir: &Path,
-    c: &Component,
-    p: &Placement,
-    index: &[IndexEntry],
-    owners: &OwnerMap,
-    on: Sink,
-) -> Result<(), OpError> {
-    let step = Step::Extract(c.name.clone());
-    on(Event::Started(step.clone()));
-    let t = Instant::now();
-    let result = archive::extract_archive(
-        &dir.join(&c.archive),
-        &p.staging,
-        index,
-        owners,
-        cancel,
-        &mut archive_progress(&step, c.bytes, on),
-    );
-    match result {
-        Ok(_) => {
-            on(Event::Finished(step, t.elapsed()));
-            Ok(())
-        }
-        Err(e) => {
-            on(Event::Failed(step, e.to_string()));
-            Err(e.into())
-        }
     }
 }
 

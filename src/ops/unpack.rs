@@ -4,19 +4,16 @@
 //! restic). No service is touched and the installation is not changed: this is how
 //! the application export (`app`) comes back out, for Structr's deployment import.
 
-use crate::repo::files;
 use crate::repo::manifest;
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use super::event::{archive_progress, Event, Sink, Step};
+use super::event::{Event, Sink, Step};
 use super::placement::Placement;
-use super::{lock_store, restic, OpError};
+use super::source::{Check, Source};
+use super::{lock_store, OpError};
 use crate::cancel::Cancel;
-use crate::repo::archive;
-use crate::repo::file_index;
 use crate::repo::manifest::Component;
 use crate::repo::owners;
 use crate::repo::store::Store;
@@ -82,51 +79,26 @@ fn unpack(
     let owner_map = owners::owner_map(&owners::mappings(&m.owners));
     let step = Step::Extract(c.name.clone());
     on(Event::Plan(vec![step.clone()]));
-    match store {
-        Store::Archive(repo) => {
-            let dir = repo.trusted_generation(id)?;
-            check_sums(&dir, c, cancel)?;
-            let index = file_index::read_index(&dir.join(&c.index))
-                .map_err(|e| OpError::Verify(format!("{}: {e}", c.index)))?;
-            on(Event::Started(step.clone()));
-            let t = Instant::now();
-            let result = archive::extract_archive(
-                &dir.join(&c.archive),
-                to,
-                &index,
-                &owner_map,
-                cancel,
-                &mut archive_progress(&step, c.bytes, on),
-            );
-            match result {
-                Ok(_) => on(Event::Finished(step, t.elapsed())),
-                Err(e) => {
-                    on(Event::Failed(step, e.to_string()));
-                    return Err(e.into());
-                }
-            }
-            archive::sync_file_system(to)
-                .map_err(|e| OpError::failed(format!("cannot sync {}: {e}", to.display())))?;
-        }
-        Store::Restic(r) => {
-            // restic unpacks beside `to` and moves the folder onto it.
-            let p = Placement {
-                name: c.name.clone(),
-                target: to.to_path_buf(),
-                staging: to.to_path_buf(),
-                kept: to.to_path_buf(),
-                bytes: c.bytes,
-                files: c.files,
-            };
-            restic::extract(r, m, c, &p, &owner_map, cancel, on)?;
-        }
-        Store::Rclone(r) => {
-            return Err(OpError::Refused(format!(
-                "a generation on {} is unpacked through the repository: `structr-backup restore {id} --from NAME --only {name} --to DIR` fetches it first",
-                r.location()
-            )))
-        }
-    }
+    // restic unpacks beside `to` and moves the folder onto it.
+    let place = Placement {
+        name: c.name.clone(),
+        target: to.to_path_buf(),
+        staging: to.to_path_buf(),
+        kept: to.to_path_buf(),
+        bytes: c.bytes,
+        files: c.files,
+    };
+    let source = Source::open(
+        store,
+        m,
+        Check::Only(c),
+        &format!(
+            "`structr-backup restore {id} --from NAME --only {name} --to DIR` fetches it first"
+        ),
+        cancel,
+        on,
+    )?;
+    source.extract(m, c, &place, &owner_map, cancel, on)?;
     Ok(())
 }
 
@@ -181,24 +153,4 @@ fn check_target(to: &Path) -> Result<bool, OpError> {
             Ok(true)
         }
     }
-}
-
-/// The component's archive and index against SHA256SUMS (only these two: the
-/// generation's other archives may be large and are not read).
-fn check_sums(dir: &Path, c: &Component, cancel: &Cancel) -> Result<(), OpError> {
-    let sums = files::read_sums(dir).map_err(|e| OpError::Verify(e.to_string()))?;
-    for name in [&c.archive, &c.index] {
-        let expected = sums
-            .iter()
-            .find(|(_, n)| n == name)
-            .map(|(h, _)| h)
-            .ok_or_else(|| OpError::Verify(format!("{name} is not listed in SHA256SUMS")))?;
-        let actual = archive::sha256_file(&dir.join(name), cancel, &mut |_| {})?;
-        if &actual != expected {
-            return Err(OpError::Verify(format!(
-                "{name} is damaged (sha256 {actual}, expected {expected})"
-            )));
-        }
-    }
-    Ok(())
 }

@@ -13,6 +13,15 @@ pub struct Failed {
     pub damage: Vec<String>,
 }
 
+impl crate::notify::Failing for Failed {
+    fn exit(&self) -> Exit {
+        self.exit
+    }
+    fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 impl Failed {
     /// A verification that found `problems` in generation `id`.
     pub fn damaged(id: &str, problems: Vec<String>) -> Failed {

@@ -5,7 +5,7 @@
 //! job's screen.
 
 use crate::config::Config;
-use crate::notify::{self, Ending, Run};
+use crate::notify;
 use crate::ops::Event;
 use crate::repo::store::Store;
 
@@ -28,26 +28,23 @@ pub fn watched(
     on: &mut dyn FnMut(Event),
     work: impl FnOnce(&mut dyn FnMut(Event)) -> Result<String, Failed>,
 ) -> Result<String, Failed> {
-    let (run, held) = notify::quietly(|| Run::begin(config, watch.operation, watch.id, store));
-    for w in held {
-        on(Event::Warning(w));
-    }
-    let result = panics::caught(|| {
-        work(&mut |e| {
-            notify::log::event(&e);
-            on(e)
-        })
-    });
-    let failure = result.as_ref().err();
-    let end = Ending {
-        exit: failure.map_or(crate::ops::exit::Exit::Ok, |f| f.exit),
-        error: failure.map(|f| f.message.as_str()),
-    };
-    let ((), held) = notify::quietly(|| run.finish(store, end));
-    for w in held {
-        on(Event::Warning(w));
-    }
-    result
+    // Shared by the deliveries' warnings (before and after the run) and the run.
+    let on = std::cell::RefCell::new(on);
+    notify::watched(
+        config,
+        store,
+        watch.operation,
+        watch.id,
+        &mut |w| (on.borrow_mut())(Event::Warning(w)),
+        || {
+            panics::caught(|| {
+                work(&mut |e| {
+                    notify::log::event(&e);
+                    (on.borrow_mut())(e)
+                })
+            })
+        },
+    )
 }
 
 #[cfg(test)]
