@@ -2,8 +2,6 @@
 
 use std::io::IsTerminal;
 
-use serde_json::json;
-
 use super::args::Cli;
 use super::render::Renderer;
 use crate::cancel::Cancel;
@@ -34,11 +32,14 @@ impl Failure {
     /// With `--json`, a failure is a JSON object on stdout too:
     /// `{"error": {"kind": …, "message": …}, "exit_code": N}`.
     pub fn print_json(&self) {
-        let v = json!({
-            "error": { "kind": self.exit.kind(), "message": self.message },
-            "exit_code": self.exit.code(),
-        });
-        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        let doc = super::json::FailureDoc {
+            error: super::json::ErrorDoc {
+                kind: self.exit.kind(),
+                message: &self.message,
+            },
+            exit_code: self.exit.code(),
+        };
+        outln!("{}", super::json::pretty(&doc).unwrap_or_default());
     }
 }
 
@@ -212,12 +213,15 @@ impl Env {
         Ok(store.resolve(given).map_err(OpError::from)?)
     }
 
-    pub(super) fn print_json(&self, value: serde_json::Value) {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
+    /// Prints the run's one JSON document (a shape from docs/json.md).
+    pub(super) fn print_json(&self, doc: &impl serde::Serialize) -> Result<()> {
+        let text = super::json::pretty(doc).map_err(|e| Failure {
+            exit: Exit::Failed,
+            message: format!("cannot write the JSON output: {e}; this is a bug, please report it"),
+        })?;
+        outln!("{text}");
         super::output::json_printed();
+        Ok(())
     }
 
     /// Destructive commands need `--yes` or a person at a terminal who confirms.

@@ -1,6 +1,8 @@
 //! `schedule`.
 
-use serde_json::json;
+use std::path::Path;
+
+use serde::Serialize;
 
 use super::args::ScheduleArgs;
 use super::env::{Env, Failure, Result};
@@ -8,6 +10,17 @@ use crate::ops::exit::Exit;
 use crate::ops::{self};
 use crate::units;
 use crate::{errln, outln};
+
+/// `schedule --json` (docs/json.md): the timer's state and the last run's record.
+#[derive(Serialize)]
+struct ScheduleDoc<'a> {
+    #[serde(flatten)]
+    status: &'a crate::install::schedule::Status,
+    last_run: Option<&'a crate::install::schedule::LastRun>,
+    last_run_file: &'a Path,
+    /// Why the last run's record could not be read.
+    last_run_error: Option<&'a String>,
+}
 
 /// Shows the nightly timer, after changing it when asked to.
 pub(super) fn schedule(env: &Env, args: &ScheduleArgs) -> Result<()> {
@@ -39,12 +52,12 @@ pub(super) fn schedule(env: &Env, args: &ScheduleArgs) -> Result<()> {
     let file = ops::state::state_dir().join(schedule::LAST_RUN_FILE);
     let last = schedule::read_last_run(&file);
     if env.cli.json {
-        let mut v = json!(status);
-        v["last_run"] = json!(last.as_ref().ok().and_then(|o| o.as_ref()));
-        v["last_run_file"] = json!(file);
-        v["last_run_error"] = json!(last.as_ref().err());
-        env.print_json(v);
-        return Ok(());
+        return env.print_json(&ScheduleDoc {
+            status: &status,
+            last_run: last.as_ref().ok().and_then(|o| o.as_ref()),
+            last_run_file: &file,
+            last_run_error: last.as_ref().err(),
+        });
     }
     outln!(
         "timer        {}: {}, {}",
