@@ -497,52 +497,241 @@ fn a_failed_copy_says_what_copy_does() {
     assert!(!stderr.contains("services run"), "{stderr}");
 }
 
-/// `--json` prints exactly one JSON document on stdout, success or failure:
-/// before, a failed `verify --json` printed two (the reports, then the error),
-/// a usage error none, and `pin --json` plain text.
-#[test]
-fn json_output_is_exactly_one_document_success_or_failure() {
-    let sb = Sandbox::new(Options {
-        flag_services: true,
-        ..Options::default()
-    });
-    common::write_random(&sb.neo4j_data.join("databases/neo4j/nodes.db"), 64 << 10, 1);
-    common::write_random(&sb.structr_dir.join("structr.conf"), 100, 2);
-    sb.start();
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let id = sb.generations()[0].clone();
-    let one = |args: &[&str], code: i32| -> serde_json::Value {
-        let out = sb.cli(args);
-        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", text(&out));
-        let mut docs = serde_json::Deserializer::from_slice(&out.stdout)
-            .into_iter::<serde_json::Value>()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", text(&out)));
-        assert_eq!(
-            docs.len(),
-            1,
-            "{args:?}: {} documents: {}",
-            docs.len(),
-            text(&out)
-        );
-        docs.remove(0)
+/// The top-level keys docs/json.md's "Per command" table documents, by command
+/// (the table's first cell, backticks removed): whether the document is an array
+/// (keys of each element), and the keys. "a generation in brief" stands for the
+/// brief table's fields.
+fn documented_keys() -> Vec<(String, bool, Vec<String>)> {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md"))
+        .unwrap();
+    let ticked = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
     };
-    assert_eq!(one(&["--json", "pin", &id], 0)["pinned"], true);
-    assert_eq!(one(&["--json", "unpin", &id], 0)["pinned"], false);
-    assert!(one(&["--json", "verify", &id], 0).is_array());
-    // Damage an archive: verify fails with exit 3 and still one document.
-    let archive = sb.repo.join(&id).join("structr.tar.zst");
+    let section = |title: &str| -> &str {
+        let at = doc
+            .find(title)
+            .unwrap_or_else(|| panic!("{title} in docs/json.md"));
+        let rest = &doc[at + title.len()..];
+        &rest[..rest.find("\n## ").unwrap_or(rest.len())]
+    };
+    let brief: Vec<String> = section("## A generation in brief")
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .flat_map(|l| ticked(l.split('|').nth(1).unwrap()).into_iter().take(1))
+        .collect();
+    assert!(brief.len() > 10, "{brief:?}");
+    let rows: Vec<(String, bool, Vec<String>)> = section("## Per command")
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let (command, keys) = (cells[1].replace('`', ""), cells[2]);
+            let each = keys.starts_with("each:");
+            let keys = match keys.contains("a generation in brief") {
+                true => brief.clone(),
+                false => ticked(keys),
+            };
+            assert!(!keys.is_empty(), "docs/json.md: no keys for {command}");
+            (command, each, keys)
+        })
+        .collect();
+    assert!(rows.len() >= 15, "{rows:?}");
+    rows
+}
+
+/// Exactly one JSON document on stdout, parsed; `code` is the exit status wanted.
+fn one_document(out: &Output, what: &str, code: i32) -> serde_json::Value {
+    assert_eq!(out.status.code(), Some(code), "{what}: {}", text(out));
+    let mut docs = serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter::<serde_json::Value>()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {}", text(out)));
+    assert_eq!(
+        docs.len(),
+        1,
+        "{what}: {} documents: {}",
+        docs.len(),
+        text(out)
+    );
+    docs.remove(0)
+}
+
+fn assert_keys(what: &str, doc: &serde_json::Value, keys: &[String]) {
+    for k in keys {
+        assert!(doc.get(k).is_some(), "{what}: no {k:?} in {doc}");
+    }
+}
+
+/// `--json` prints exactly one JSON document on stdout, success or failure, with
+/// the top-level keys docs/json.md documents for the command: before, a failed
+/// `verify --json` printed two (the reports, then the error), a usage error none,
+/// `pin --json` plain text, and `delete`, `init`, `recover` and `demo` plain text.
+#[test]
+fn json_output_is_exactly_one_document_with_the_documented_keys() {
+    let (sb, _port) = Sandbox::with_structr_http(
+        Options {
+            app_export: true,
+            ..Options::default()
+        },
+        "json-secret",
+    );
+    let scratch = sb.dir.path().join("scratch");
+    let nas = sb.dir.path().join("nas");
+    std::fs::create_dir(&scratch).unwrap();
+    let mut cfg = std::fs::read_to_string(&sb.config).unwrap();
+    cfg.push_str(&format!(
+        "\n[drill]\ncommand = {}\nscratch = {}\n\n[[offsite]]\nname = \"nas\"\npath = {}\n",
+        toml::Value::String(format!(
+            "{} check --data {{data}} --dir {{scratch}}/structr",
+            common::STANDIN
+        )),
+        toml::Value::String(scratch.display().to_string()),
+        toml::Value::String(nas.display().to_string()),
+    ));
+    std::fs::write(&sb.config, cfg).unwrap();
+    let documented = documented_keys();
+    let mut seen: Vec<String> = Vec::new();
+    let mut check = |command: &str, args: &[&str], code: i32| -> serde_json::Value {
+        let out = sb.cli(args);
+        let what = format!("{command} ({args:?})");
+        let doc = one_document(&out, &what, code);
+        let (_, each, keys) = documented
+            .iter()
+            .find(|(c, _, _)| c == command)
+            .unwrap_or_else(|| panic!("docs/json.md has no row for {command}"));
+        match each {
+            true => {
+                let items = doc.as_array().unwrap_or_else(|| panic!("{what}: {doc}"));
+                assert!(!items.is_empty(), "{what}: {doc}");
+                for item in items {
+                    assert_keys(&what, item, keys);
+                }
+            }
+            false => assert_keys(&what, &doc, keys),
+        }
+        seen.push(command.to_string());
+        doc
+    };
+    let init = check("init", &["--json", "init"], 0);
+    assert_eq!(init["offsite"][0]["name"], "nas", "{init}");
+    let backup = check("backup", &["--json", "backup"], 0);
+    let id = backup["generation"]["id"].as_str().unwrap().to_string();
+    let id = id.as_str();
+    let list = check("list", &["--json", "list"], 0);
+    assert_eq!(list[0]["id"], id, "{list}");
+    check("show ID", &["--json", "show", id], 0);
+    check("show ID --runbook", &["--json", "show", id, "--runbook"], 0);
+    check(
+        "copy ID --to NAME",
+        &["--json", "copy", id, "--to", "nas"],
+        0,
+    );
+    check("verify", &["--json", "verify", id], 0);
+    check("drill [ID]", &["--json", "drill", id], 0);
+    let unpacked = sb.dir.path().join("unpacked");
+    check(
+        "restore ID --only NAME --to DIR",
+        &[
+            "--json",
+            "restore",
+            id,
+            "--only",
+            "app",
+            "--to",
+            unpacked.to_str().unwrap(),
+        ],
+        0,
+    );
+    let export = sb.dir.path().join("export");
+    check(
+        "export-app",
+        &["--json", "export-app", "--to", export.to_str().unwrap()],
+        0,
+    );
+    check("prune", &["--json", "prune", "--dry-run"], 0);
+    assert_eq!(
+        check("pin ID, unpin ID", &["--json", "pin", id], 0)["pinned"],
+        true
+    );
+    assert_eq!(
+        check("pin ID, unpin ID", &["--json", "unpin", id], 0)["pinned"],
+        false
+    );
+    check("detect", &["--json", "detect"], 0);
+    let recover = check("recover", &["--json", "recover"], 0);
+    assert_eq!(recover["recovered"], false, "{recover}");
+    let restored = check(
+        "restore ID",
+        &["--json", "--yes", "restore", "--no-safety-backup", id],
+        0,
+    );
+    assert_eq!(restored["restored"], id, "{restored}");
+    let second = check("backup", &["--json", "backup"], 0);
+    let second = second["generation"]["id"].as_str().unwrap().to_string();
+    let deleted = check("delete ID", &["--json", "--yes", "delete", &second], 0);
+    assert_eq!(deleted["deleted"], true, "{deleted}");
+    // The timer needs a running systemd; without one, the failure is the document.
+    let schedule = sb.cli(&["--json", "schedule"]);
+    match schedule.status.code() {
+        Some(0) => drop(check("schedule", &["--json", "schedule"], 0)),
+        _ => {
+            let failed = one_document(&schedule, "schedule", 1);
+            assert_keys("schedule", &failed, &["error".into(), "exit_code".into()]);
+            seen.push("schedule".into());
+        }
+    }
+    // The demo lives under HOME: a private one.
+    let home = tempfile::tempdir().unwrap();
+    for (args, removed) in [
+        (&["--json", "demo"][..], false),
+        (&["--json", "demo", "--clean"], true),
+    ] {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("HOME", home.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let doc = one_document(&out, "demo", 0);
+        let (_, _, keys) = documented.iter().find(|(c, _, _)| c == "demo").unwrap();
+        assert_keys("demo", &doc, keys);
+        assert_eq!(doc["removed"], removed, "{doc}");
+        seen.push("demo".into());
+    }
+    let mut missing: Vec<&String> = documented
+        .iter()
+        .map(|(c, _, _)| c)
+        .filter(|c| !seen.contains(c))
+        .collect();
+    missing.dedup();
+    assert!(missing.is_empty(), "documented but not run: {missing:?}");
+
+    // Failures: one document too, with the documented keys.
+    let failure = ["error".to_string(), "exit_code".to_string()];
+    // Damage an archive: verify fails with exit 3 and still prints one document,
+    // the reports (a script reads `ok`), not a second one for the error.
+    let archive = sb.repo.join(id).join("structr.tar.zst");
     let mut bytes = std::fs::read(&archive).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     std::fs::write(&archive, bytes).unwrap();
-    let reports = one(&["--json", "verify", &id], 3);
+    let out = sb.cli(&["--json", "verify", id]);
+    let reports = one_document(&out, "verify of a damaged generation", 3);
     assert_eq!(reports[0]["ok"], false, "{reports}");
-    let usage = one(&["--json", "no-such-command"], 2);
-    assert_eq!(usage["error"]["kind"], "usage", "{usage}");
-    let missing = one(&["--json", "show", "20990101T000000Z"], 1);
-    assert!(missing["error"]["message"].is_string(), "{missing}");
+    for (args, code) in [
+        (&["--json", "no-such-command"][..], 2),
+        (&["--json", "show", "20990101T000000Z"], 1),
+        (&["--json", "--yes", "delete", "20990101T000000Z"], 1),
+    ] {
+        let out = sb.cli(args);
+        let doc = one_document(&out, &format!("{args:?}"), code);
+        assert_keys(&format!("{args:?}"), &doc, &failure);
+        assert_eq!(doc["exit_code"], code, "{doc}");
+    }
 }
 
 /// Before, `list` on a mistyped `--repo` suggested `structr-backup backup`, which

@@ -128,3 +128,44 @@ pub(super) fn last_run_line(r: &crate::install::schedule::LastRun) -> String {
     }
     parts.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::install::schedule::Status;
+
+    /// Without a running systemd the integration test only sees the failure
+    /// document; the success document's keys are checked against docs/json.md here.
+    #[test]
+    fn the_json_document_has_the_documented_keys() {
+        let status = Status {
+            timer: "structr-backup.timer",
+            unit_file_state: "enabled".into(),
+            enabled: true,
+            active: true,
+            time: None,
+            on_calendar: vec![],
+            randomized_delay: String::new(),
+            drop_in: None,
+            next_run: None,
+        };
+        let doc = ScheduleDoc {
+            status: &status,
+            last_run: None,
+            last_run_file: Path::new("/var/lib/structr-backup/last-run.json"),
+            last_run_error: None,
+        };
+        let v = serde_json::to_value(&doc).unwrap();
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        keys.sort();
+        let docs = include_str!("../../docs/json.md");
+        let row = docs
+            .lines()
+            .find(|l| l.starts_with("| `schedule` |"))
+            .unwrap();
+        let cell = row.split('|').nth(2).unwrap();
+        let mut documented: Vec<&str> = cell.split('`').skip(1).step_by(2).collect();
+        documented.sort();
+        assert_eq!(keys, documented);
+    }
+}
