@@ -790,3 +790,179 @@ fn show_defaults_to_the_newest_and_r_names_the_repository() {
         "{help}"
     );
 }
+
+/// `prune --dry-run` says first what it is (a plan, nothing deleted) and last what
+/// it adds up to; before, it printed bare rows.
+#[test]
+fn prune_dry_run_has_a_header_and_totals() {
+    let sb = with_generations(3); // keep_last = 2 in the sandbox
+    let out = sb.cli(&["prune", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines.len(), 5, "header, 3 rows, totals: {said}");
+    assert!(
+        lines[0].starts_with(&format!("Prune plan for {}", sb.repo.display()))
+            && lines[0].contains("policy: last 2")
+            && lines[0].ends_with("(dry run: nothing is deleted)"),
+        "{said}"
+    );
+    let plan = sb.cli(&["--json", "prune", "--dry-run"]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let freed: u64 = plan["generations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["keep"] == false)
+        .map(|g| g["stored_bytes"].as_u64().unwrap())
+        .sum();
+    assert!(freed > 0, "{plan}");
+    assert_eq!(
+        lines[4],
+        format!(
+            "1 generation(s) would be DELETED, 2 kept; frees {}",
+            structr_backup::units::bytes(freed)
+        ),
+        "{said}"
+    );
+    // Nothing to delete says so.
+    let out = sb.cli(&["prune", "--dry-run", "--keep-last", "5"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.trim_end()
+            .ends_with("nothing to delete: all 3 generation(s) are kept"),
+        "{said}"
+    );
+    assert_eq!(sb.generations().len(), 3);
+}
+
+/// `-q` leaves only warnings and errors (and what a command was asked to show);
+/// `-v` shows every program run, with what looks like a secret hidden.
+#[test]
+fn quiet_prints_only_problems_and_verbose_shows_each_program_run() {
+    let mut sb = with_generations(1);
+    // Neo4j's stop command carries a token, as a hypervisor's tool might.
+    let stop = format!(
+        "sh -c {} --token hunter2-not-shown",
+        shell_words::quote(&sb.ctl("stop", "neo4j"))
+    );
+    sb.opts.neo4j_commands = Some([sb.ctl("start", "neo4j"), stop, sb.ctl("status", "neo4j")]);
+    sb.write_config();
+
+    let out = sb.cli(&["-q", "backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "a quiet backup that went well says nothing: {}",
+        text(&out)
+    );
+    assert_eq!(sb.generations().len(), 2);
+    let out = sb.cli(&["--quiet", "list"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        3,
+        "list still lists: {}",
+        text(&out)
+    );
+    let out = sb.cli(&["-q", "show", "2099"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("error: "),
+        "errors are still said: {}",
+        text(&out)
+    );
+
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("run: "),
+        "{}",
+        text(&out)
+    );
+    let out = sb.cli(&["-v", "backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let log = String::from_utf8_lossy(&out.stderr);
+    let run = log
+        .lines()
+        .find(|l| l.starts_with("run: sh -c") && l.contains("neo4j.up"))
+        .unwrap_or_else(|| panic!("no run line for neo4j's stop: {log}"));
+    assert!(
+        run.ends_with("--token '***'") || run.ends_with("--token ***"),
+        "{run}"
+    );
+    assert!(!log.contains("hunter2"), "{log}");
+    assert!(
+        log.lines().any(|l| l.starts_with("run: touch")),
+        "the starts too: {log}"
+    );
+}
+
+/// Every command's `--help` ends with an example or two of itself.
+#[test]
+fn every_command_has_examples_in_its_help() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let commands: Vec<&str> = help
+        .split_once("Commands:")
+        .unwrap()
+        .1
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() >= 15, "{commands:?}");
+    for c in commands {
+        let out = Command::new(BIN).args([c, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{c}: {}", text(&out));
+        let help = String::from_utf8_lossy(&out.stdout);
+        let examples = help
+            .split_once("Examples:\n")
+            .unwrap_or_else(|| panic!("{c} --help has no examples:\n{help}"))
+            .1;
+        assert!(
+            examples
+                .lines()
+                .next()
+                .is_some_and(|l| l.starts_with("  structr-backup ") && l.contains(c)),
+            "{c}: {examples}"
+        );
+    }
+}
+
+/// restic's and borg's words either work (`check`, `snapshots`) or are a usage
+/// error naming what does it here, and touch nothing.
+#[test]
+fn restic_and_borg_words_work_or_name_ours() {
+    let sb = with_generations(1);
+    for word in ["check", "snapshots"] {
+        let out = sb.cli(&[word]);
+        assert!(out.status.success(), "{word}: {}", text(&out));
+    }
+    for (word, ours) in [
+        ("forget", "prune"),
+        ("create", "backup"),
+        ("extract", "restore"),
+        ("compact", "prune"),
+    ] {
+        let out = sb.cli(&[word, "--keep-last", "1", "latest"]);
+        assert_eq!(out.status.code(), Some(2), "{word}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{word}: one line: {err}");
+        assert!(
+            err.starts_with(&format!("error: `{word}` is "))
+                && err.contains(&format!(
+                    "`structr-backup --config {} {ours}",
+                    sb.config.display()
+                )),
+            "{word}: {err}"
+        );
+        let out = sb.cli(&["--json", word]);
+        let doc = one_document(&out, word, 2);
+        assert_eq!(doc["error"]["kind"], "usage", "{doc}");
+    }
+    assert_eq!(sb.generations().len(), 1);
+    assert!(sb.running("neo4j") && sb.running("structr"));
+}

@@ -10,7 +10,7 @@ use crate::ops::exit::Exit;
 use crate::ops::{self};
 use crate::repo::store::Store;
 use crate::units;
-use crate::{errln, outln};
+use crate::{errln_at, outln};
 
 /// `backup --json` (docs/json.md).
 #[derive(Serialize)]
@@ -86,7 +86,13 @@ pub(super) fn backup(env: &Env, label: &str, snapshot: bool) -> Result<()> {
         for c in &out.offsite {
             match c.ok {
                 true => outln!("off-site {}: {} ({})", c.target, c.detail, c.location),
-                false => errln!("off-site {}: FAILED: {}", c.target, c.detail),
+                // An error whatever its first word, so `-q` keeps it.
+                false => errln_at!(
+                    crate::cli::output::Priority::Error,
+                    "off-site {}: FAILED: {}",
+                    c.target,
+                    c.detail
+                ),
             }
         }
     }

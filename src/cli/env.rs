@@ -63,6 +63,34 @@ impl From<config::ConfigError> for Failure {
 
 pub type Result<T> = std::result::Result<T, Failure>;
 
+/// `-q` and `-v`. Neither reaches the wizard: its screen is the output.
+fn output_level(cli: &Cli) {
+    use super::args::Command;
+    let Some(command) = &cli.command else {
+        return;
+    };
+    if matches!(command, Command::Demo { clean: false, .. }) && super::wizard::interactive() {
+        return;
+    }
+    if cli.quiet {
+        // What a command is asked to show is its answer, not a report on its work.
+        let shows = cli.json
+            || matches!(
+                command,
+                Command::List
+                    | Command::Show { .. }
+                    | Command::Detect
+                    | Command::Schedule(_)
+                    | Command::Demo { clean: false, .. }
+            )
+            || matches!(command, Command::Prune(p) if p.dry_run);
+        super::output::quiet(shows);
+    }
+    if cli.verbose {
+        super::output::verbose();
+    }
+}
+
 pub struct Env {
     pub cli: Cli,
     pub config: Config,
@@ -76,6 +104,7 @@ pub struct Env {
 
 impl Env {
     pub fn load(cli: Cli, cancel: Cancel) -> Result<Self> {
+        output_level(&cli);
         let (mut config, source) = config::load(cli.config.as_deref())?;
         crate::ops::state::keep_state_as_configured(&config);
         // Once per run, before anything else: the wizard's screen would hide it,
