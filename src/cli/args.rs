@@ -65,7 +65,7 @@ pub struct Cli {
     /// Do not ask for confirmation (needed for restore, delete and prune without a terminal)
     #[arg(long, short = 'y', global = true, help_heading = "Global options")]
     pub yes: bool,
-    /// Machine-readable output on stdout (list, show, verify, prune, backup, restore, detect)
+    /// Machine-readable output: exactly one JSON document on stdout, also on failure (see docs/json.md)
     #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
     /// Print only warnings and errors (what list, show, detect, schedule and --json are asked to show is still printed)
