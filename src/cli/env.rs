@@ -63,13 +63,14 @@ impl From<config::ConfigError> for Failure {
 
 pub type Result<T> = std::result::Result<T, Failure>;
 
-/// `-q` and `-v`. Neither reaches the wizard: its screen is the output.
+/// `-q` and `-v`. Neither reaches the wizard (its screen is the output) or the demo.
 fn output_level(cli: &Cli) {
     use super::args::Command;
     let Some(command) = &cli.command else {
         return;
     };
-    if matches!(command, Command::Demo { clean: false, .. }) && super::wizard::interactive() {
+    // The demo opens the wizard at a terminal, and says where it is otherwise.
+    if matches!(command, Command::Demo { .. }) {
         return;
     }
     if cli.quiet {
@@ -81,9 +82,14 @@ fn output_level(cli: &Cli) {
                     | Command::Show { .. }
                     | Command::Detect
                     | Command::Schedule(_)
-                    | Command::Demo { clean: false, .. }
             )
-            || matches!(command, Command::Prune(p) if p.dry_run);
+            || matches!(command, Command::Prune(p) if p.dry_run)
+            // Asked to confirm, a person must see what they are confirming.
+            || (!cli.yes
+                && matches!(
+                    command,
+                    Command::Restore { only: None, .. } | Command::Prune(_) | Command::Delete { .. }
+                ));
         super::output::quiet(shows);
     }
     if cli.verbose {
