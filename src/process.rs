@@ -230,6 +230,9 @@ impl Cmd {
     /// Runs the program to its end, handing each stdout line to `on_line`.
     pub fn run(self, on_line: &mut dyn FnMut(&str)) -> Result<Output, RunError> {
         let command = self.display();
+        if let Some(show) = SHOW_RUNS.get() {
+            show(&command);
+        }
         let hidden = crate::secrets::redact_argv(&self.argv_text()).1;
         let spawn_error = |source| RunError::Spawn {
             command: command.clone(),
@@ -368,6 +371,15 @@ impl Cmd {
     pub fn output(self) -> Result<Output, RunError> {
         self.run(&mut |_| {})
     }
+}
+
+/// Who is told of every program run, by its redacted command line (the CLI's
+/// `--verbose`); a function set from above, so this module depends on no face.
+static SHOW_RUNS: std::sync::OnceLock<fn(&str)> = std::sync::OnceLock::new();
+
+/// From now on `show` hears of every program run (set once; later calls are ignored).
+pub fn show_runs(show: fn(&str)) {
+    let _ = SHOW_RUNS.set(show);
 }
 
 /// How an argv is shown in messages: as a shell would read it, with what looks

@@ -497,52 +497,241 @@ fn a_failed_copy_says_what_copy_does() {
     assert!(!stderr.contains("services run"), "{stderr}");
 }
 
-/// `--json` prints exactly one JSON document on stdout, success or failure:
-/// before, a failed `verify --json` printed two (the reports, then the error),
-/// a usage error none, and `pin --json` plain text.
-#[test]
-fn json_output_is_exactly_one_document_success_or_failure() {
-    let sb = Sandbox::new(Options {
-        flag_services: true,
-        ..Options::default()
-    });
-    common::write_random(&sb.neo4j_data.join("databases/neo4j/nodes.db"), 64 << 10, 1);
-    common::write_random(&sb.structr_dir.join("structr.conf"), 100, 2);
-    sb.start();
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let id = sb.generations()[0].clone();
-    let one = |args: &[&str], code: i32| -> serde_json::Value {
-        let out = sb.cli(args);
-        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", text(&out));
-        let mut docs = serde_json::Deserializer::from_slice(&out.stdout)
-            .into_iter::<serde_json::Value>()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", text(&out)));
-        assert_eq!(
-            docs.len(),
-            1,
-            "{args:?}: {} documents: {}",
-            docs.len(),
-            text(&out)
-        );
-        docs.remove(0)
+/// The top-level keys docs/json.md's "Per command" table documents, by command
+/// (the table's first cell, backticks removed): whether the document is an array
+/// (keys of each element), and the keys. "a generation in brief" stands for the
+/// brief table's fields.
+fn documented_keys() -> Vec<(String, bool, Vec<String>)> {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md"))
+        .unwrap();
+    let ticked = |cell: &str| -> Vec<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
     };
-    assert_eq!(one(&["--json", "pin", &id], 0)["pinned"], true);
-    assert_eq!(one(&["--json", "unpin", &id], 0)["pinned"], false);
-    assert!(one(&["--json", "verify", &id], 0).is_array());
-    // Damage an archive: verify fails with exit 3 and still one document.
-    let archive = sb.repo.join(&id).join("structr.tar.zst");
+    let section = |title: &str| -> &str {
+        let at = doc
+            .find(title)
+            .unwrap_or_else(|| panic!("{title} in docs/json.md"));
+        let rest = &doc[at + title.len()..];
+        &rest[..rest.find("\n## ").unwrap_or(rest.len())]
+    };
+    let brief: Vec<String> = section("## A generation in brief")
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .flat_map(|l| ticked(l.split('|').nth(1).unwrap()).into_iter().take(1))
+        .collect();
+    assert!(brief.len() > 10, "{brief:?}");
+    let rows: Vec<(String, bool, Vec<String>)> = section("## Per command")
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let (command, keys) = (cells[1].replace('`', ""), cells[2]);
+            let each = keys.starts_with("each:");
+            let keys = match keys.contains("a generation in brief") {
+                true => brief.clone(),
+                false => ticked(keys),
+            };
+            assert!(!keys.is_empty(), "docs/json.md: no keys for {command}");
+            (command, each, keys)
+        })
+        .collect();
+    assert!(rows.len() >= 15, "{rows:?}");
+    rows
+}
+
+/// Exactly one JSON document on stdout, parsed; `code` is the exit status wanted.
+fn one_document(out: &Output, what: &str, code: i32) -> serde_json::Value {
+    assert_eq!(out.status.code(), Some(code), "{what}: {}", text(out));
+    let mut docs = serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter::<serde_json::Value>()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {}", text(out)));
+    assert_eq!(
+        docs.len(),
+        1,
+        "{what}: {} documents: {}",
+        docs.len(),
+        text(out)
+    );
+    docs.remove(0)
+}
+
+fn assert_keys(what: &str, doc: &serde_json::Value, keys: &[String]) {
+    for k in keys {
+        assert!(doc.get(k).is_some(), "{what}: no {k:?} in {doc}");
+    }
+}
+
+/// `--json` prints exactly one JSON document on stdout, success or failure, with
+/// the top-level keys docs/json.md documents for the command: before, a failed
+/// `verify --json` printed two (the reports, then the error), a usage error none,
+/// `pin --json` plain text, and `delete`, `init`, `recover` and `demo` plain text.
+#[test]
+fn json_output_is_exactly_one_document_with_the_documented_keys() {
+    let (sb, _port) = Sandbox::with_structr_http(
+        Options {
+            app_export: true,
+            ..Options::default()
+        },
+        "json-secret",
+    );
+    let scratch = sb.dir.path().join("scratch");
+    let nas = sb.dir.path().join("nas");
+    std::fs::create_dir(&scratch).unwrap();
+    let mut cfg = std::fs::read_to_string(&sb.config).unwrap();
+    cfg.push_str(&format!(
+        "\n[drill]\ncommand = {}\nscratch = {}\n\n[[offsite]]\nname = \"nas\"\npath = {}\n",
+        toml::Value::String(format!(
+            "{} check --data {{data}} --dir {{scratch}}/structr",
+            common::STANDIN
+        )),
+        toml::Value::String(scratch.display().to_string()),
+        toml::Value::String(nas.display().to_string()),
+    ));
+    std::fs::write(&sb.config, cfg).unwrap();
+    let documented = documented_keys();
+    let mut seen: Vec<String> = Vec::new();
+    let mut check = |command: &str, args: &[&str], code: i32| -> serde_json::Value {
+        let out = sb.cli(args);
+        let what = format!("{command} ({args:?})");
+        let doc = one_document(&out, &what, code);
+        let (_, each, keys) = documented
+            .iter()
+            .find(|(c, _, _)| c == command)
+            .unwrap_or_else(|| panic!("docs/json.md has no row for {command}"));
+        match each {
+            true => {
+                let items = doc.as_array().unwrap_or_else(|| panic!("{what}: {doc}"));
+                assert!(!items.is_empty(), "{what}: {doc}");
+                for item in items {
+                    assert_keys(&what, item, keys);
+                }
+            }
+            false => assert_keys(&what, &doc, keys),
+        }
+        seen.push(command.to_string());
+        doc
+    };
+    let init = check("init", &["--json", "init"], 0);
+    assert_eq!(init["offsite"][0]["name"], "nas", "{init}");
+    let backup = check("backup", &["--json", "backup"], 0);
+    let id = backup["generation"]["id"].as_str().unwrap().to_string();
+    let id = id.as_str();
+    let list = check("list", &["--json", "list"], 0);
+    assert_eq!(list[0]["id"], id, "{list}");
+    check("show ID", &["--json", "show", id], 0);
+    check("show ID --runbook", &["--json", "show", id, "--runbook"], 0);
+    check(
+        "copy ID --to NAME",
+        &["--json", "copy", id, "--to", "nas"],
+        0,
+    );
+    check("verify", &["--json", "verify", id], 0);
+    check("drill [ID]", &["--json", "drill", id], 0);
+    let unpacked = sb.dir.path().join("unpacked");
+    check(
+        "restore ID --only NAME --to DIR",
+        &[
+            "--json",
+            "restore",
+            id,
+            "--only",
+            "app",
+            "--to",
+            unpacked.to_str().unwrap(),
+        ],
+        0,
+    );
+    let export = sb.dir.path().join("export");
+    check(
+        "export-app",
+        &["--json", "export-app", "--to", export.to_str().unwrap()],
+        0,
+    );
+    check("prune", &["--json", "prune", "--dry-run"], 0);
+    assert_eq!(
+        check("pin ID, unpin ID", &["--json", "pin", id], 0)["pinned"],
+        true
+    );
+    assert_eq!(
+        check("pin ID, unpin ID", &["--json", "unpin", id], 0)["pinned"],
+        false
+    );
+    check("detect", &["--json", "detect"], 0);
+    let recover = check("recover", &["--json", "recover"], 0);
+    assert_eq!(recover["recovered"], false, "{recover}");
+    let restored = check(
+        "restore ID",
+        &["--json", "--yes", "restore", "--no-safety-backup", id],
+        0,
+    );
+    assert_eq!(restored["restored"], id, "{restored}");
+    let second = check("backup", &["--json", "backup"], 0);
+    let second = second["generation"]["id"].as_str().unwrap().to_string();
+    let deleted = check("delete ID", &["--json", "--yes", "delete", &second], 0);
+    assert_eq!(deleted["deleted"], true, "{deleted}");
+    // The timer needs a running systemd; without one, the failure is the document.
+    let schedule = sb.cli(&["--json", "schedule"]);
+    match schedule.status.code() {
+        Some(0) => drop(check("schedule", &["--json", "schedule"], 0)),
+        _ => {
+            let failed = one_document(&schedule, "schedule", 1);
+            assert_keys("schedule", &failed, &["error".into(), "exit_code".into()]);
+            seen.push("schedule".into());
+        }
+    }
+    // The demo lives under HOME: a private one.
+    let home = tempfile::tempdir().unwrap();
+    for (args, removed) in [
+        (&["--json", "demo"][..], false),
+        (&["--json", "demo", "--clean"], true),
+    ] {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("HOME", home.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let doc = one_document(&out, "demo", 0);
+        let (_, _, keys) = documented.iter().find(|(c, _, _)| c == "demo").unwrap();
+        assert_keys("demo", &doc, keys);
+        assert_eq!(doc["removed"], removed, "{doc}");
+        seen.push("demo".into());
+    }
+    let mut missing: Vec<&String> = documented
+        .iter()
+        .map(|(c, _, _)| c)
+        .filter(|c| !seen.contains(c))
+        .collect();
+    missing.dedup();
+    assert!(missing.is_empty(), "documented but not run: {missing:?}");
+
+    // Failures: one document too, with the documented keys.
+    let failure = ["error".to_string(), "exit_code".to_string()];
+    // Damage an archive: verify fails with exit 3 and still prints one document,
+    // the reports (a script reads `ok`), not a second one for the error.
+    let archive = sb.repo.join(id).join("structr.tar.zst");
     let mut bytes = std::fs::read(&archive).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     std::fs::write(&archive, bytes).unwrap();
-    let reports = one(&["--json", "verify", &id], 3);
+    let out = sb.cli(&["--json", "verify", id]);
+    let reports = one_document(&out, "verify of a damaged generation", 3);
     assert_eq!(reports[0]["ok"], false, "{reports}");
-    let usage = one(&["--json", "no-such-command"], 2);
-    assert_eq!(usage["error"]["kind"], "usage", "{usage}");
-    let missing = one(&["--json", "show", "20990101T000000Z"], 1);
-    assert!(missing["error"]["message"].is_string(), "{missing}");
+    for (args, code) in [
+        (&["--json", "no-such-command"][..], 2),
+        (&["--json", "show", "20990101T000000Z"], 1),
+        (&["--json", "--yes", "delete", "20990101T000000Z"], 1),
+    ] {
+        let out = sb.cli(args);
+        let doc = one_document(&out, &format!("{args:?}"), code);
+        assert_keys(&format!("{args:?}"), &doc, &failure);
+        assert_eq!(doc["exit_code"], code, "{doc}");
+    }
 }
 
 /// Before, `list` on a mistyped `--repo` suggested `structr-backup backup`, which
@@ -600,4 +789,180 @@ fn show_defaults_to_the_newest_and_r_names_the_repository() {
         global.contains("--config") && global.contains("-r, --repo"),
         "{help}"
     );
+}
+
+/// `prune --dry-run` says first what it is (a plan, nothing deleted) and last what
+/// it adds up to; before, it printed bare rows.
+#[test]
+fn prune_dry_run_has_a_header_and_totals() {
+    let sb = with_generations(3); // keep_last = 2 in the sandbox
+    let out = sb.cli(&["prune", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines.len(), 5, "header, 3 rows, totals: {said}");
+    assert!(
+        lines[0].starts_with(&format!("Prune plan for {}", sb.repo.display()))
+            && lines[0].contains("policy: last 2")
+            && lines[0].ends_with("(dry run: nothing is deleted)"),
+        "{said}"
+    );
+    let plan = sb.cli(&["--json", "prune", "--dry-run"]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let freed: u64 = plan["generations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["keep"] == false)
+        .map(|g| g["stored_bytes"].as_u64().unwrap())
+        .sum();
+    assert!(freed > 0, "{plan}");
+    assert_eq!(
+        lines[4],
+        format!(
+            "1 generation(s) would be DELETED, 2 kept; frees {}",
+            structr_backup::units::bytes(freed)
+        ),
+        "{said}"
+    );
+    // Nothing to delete says so.
+    let out = sb.cli(&["prune", "--dry-run", "--keep-last", "5"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.trim_end()
+            .ends_with("nothing to delete: all 3 generation(s) are kept"),
+        "{said}"
+    );
+    assert_eq!(sb.generations().len(), 3);
+}
+
+/// `-q` leaves only warnings and errors (and what a command was asked to show);
+/// `-v` shows every program run, with what looks like a secret hidden.
+#[test]
+fn quiet_prints_only_problems_and_verbose_shows_each_program_run() {
+    let mut sb = with_generations(1);
+    // Neo4j's stop command carries a token, as a hypervisor's tool might.
+    let stop = format!(
+        "sh -c {} --token hunter2-not-shown",
+        shell_words::quote(&sb.ctl("stop", "neo4j"))
+    );
+    sb.opts.neo4j_commands = Some([sb.ctl("start", "neo4j"), stop, sb.ctl("status", "neo4j")]);
+    sb.write_config();
+
+    let out = sb.cli(&["-q", "backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "a quiet backup that went well says nothing: {}",
+        text(&out)
+    );
+    assert_eq!(sb.generations().len(), 2);
+    let out = sb.cli(&["--quiet", "list"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        3,
+        "list still lists: {}",
+        text(&out)
+    );
+    let out = sb.cli(&["-q", "show", "2099"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("error: "),
+        "errors are still said: {}",
+        text(&out)
+    );
+
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("run: "),
+        "{}",
+        text(&out)
+    );
+    let out = sb.cli(&["-v", "backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let log = String::from_utf8_lossy(&out.stderr);
+    let run = log
+        .lines()
+        .find(|l| l.starts_with("run: sh -c") && l.contains("neo4j.up"))
+        .unwrap_or_else(|| panic!("no run line for neo4j's stop: {log}"));
+    assert!(
+        run.ends_with("--token '***'") || run.ends_with("--token ***"),
+        "{run}"
+    );
+    assert!(!log.contains("hunter2"), "{log}");
+    assert!(
+        log.lines().any(|l| l.starts_with("run: touch")),
+        "the starts too: {log}"
+    );
+}
+
+/// Every command's `--help` ends with an example or two of itself.
+#[test]
+fn every_command_has_examples_in_its_help() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    let commands: Vec<&str> = help
+        .split_once("Commands:")
+        .unwrap()
+        .1
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() >= 15, "{commands:?}");
+    for c in commands {
+        let out = Command::new(BIN).args([c, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{c}: {}", text(&out));
+        let help = String::from_utf8_lossy(&out.stdout);
+        let examples = help
+            .split_once("Examples:\n")
+            .unwrap_or_else(|| panic!("{c} --help has no examples:\n{help}"))
+            .1;
+        assert!(
+            examples
+                .lines()
+                .next()
+                .is_some_and(|l| l.starts_with("  structr-backup ") && l.contains(c)),
+            "{c}: {examples}"
+        );
+    }
+}
+
+/// restic's and borg's words either work (`check`, `snapshots`) or are a usage
+/// error naming what does it here, and touch nothing.
+#[test]
+fn restic_and_borg_words_work_or_name_ours() {
+    let sb = with_generations(1);
+    for word in ["check", "snapshots"] {
+        let out = sb.cli(&[word]);
+        assert!(out.status.success(), "{word}: {}", text(&out));
+    }
+    for (word, ours) in [
+        ("forget", "prune"),
+        ("create", "backup"),
+        ("extract", "restore"),
+        ("compact", "prune"),
+    ] {
+        let out = sb.cli(&[word, "--keep-last", "1", "latest"]);
+        assert_eq!(out.status.code(), Some(2), "{word}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{word}: one line: {err}");
+        assert!(
+            err.starts_with(&format!("error: `{word}` is "))
+                && err.contains(&format!(
+                    "`structr-backup --config {} {ours}",
+                    sb.config.display()
+                )),
+            "{word}: {err}"
+        );
+        let out = sb.cli(&["--json", word]);
+        let doc = one_document(&out, word, 2);
+        assert_eq!(doc["error"]["kind"], "usage", "{doc}");
+    }
+    assert_eq!(sb.generations().len(), 1);
+    assert!(sb.running("neo4j") && sb.running("structr"));
 }

@@ -4,8 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
-
 use super::env::{tee, Env, Failure, Result};
 use super::render::Renderer;
 use crate::ops;
@@ -37,8 +35,7 @@ pub fn unpack(env: &Env, id: &str, name: &str, to: &Path) -> Result<()> {
     let out = ops::unpack::run(store, id, name, to, &env.cancel, &mut |e| tee(&mut r, e))?;
     drop(r);
     if env.cli.json {
-        env.print_json(json!(out));
-        return Ok(());
+        return env.print_json(&out);
     }
     outln!(
         "{} of generation {} unpacked into {}: {} files, {}; no service was touched",
@@ -79,8 +76,7 @@ pub fn export_app(env: &Env, git: Option<&Path>, to: Option<&Path>) -> Result<()
         }
     };
     if env.cli.json {
-        env.print_json(json!(out));
-        return Ok(());
+        return env.print_json(&out);
     }
     outln!(
         "application export from {}: {} files, {}, written to {}",

@@ -65,9 +65,21 @@ pub struct Cli {
     /// Do not ask for confirmation (needed for restore, delete and prune without a terminal)
     #[arg(long, short = 'y', global = true, help_heading = "Global options")]
     pub yes: bool,
-    /// Machine-readable output on stdout (list, show, verify, prune, backup, restore, detect)
+    /// Machine-readable output: exactly one JSON document on stdout, also on failure (see docs/json.md)
     #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
+    /// Print only warnings and errors (what list, show, detect, schedule and --json are asked to show is still printed)
+    #[arg(
+        long,
+        short = 'q',
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "verbose"
+    )]
+    pub quiet: bool,
+    /// More detail: every program run (service commands, restic, rclone, mail) shown as its command line, secrets hidden; log lines instead of progress bars
+    #[arg(long, short = 'v', global = true, help_heading = "Global options")]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -75,6 +87,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Stop Structr, stop Neo4j, archive both, start Neo4j, start Structr
+    #[command(
+        after_help = "Examples:\n  structr-backup backup\n  structr-backup backup --label before-upgrade\n  structr-backup backup --snapshot"
+    )]
     Backup {
         /// A label stored with the generation
         #[arg(long, default_value = "")]
@@ -84,8 +99,12 @@ pub enum Command {
         snapshot: bool,
     },
     /// Create the repository and the off-site targets (restic: a password file too, when missing)
+    #[command(
+        after_help = "Examples:\n  structr-backup init\n  structr-backup --repo /mnt/backup/structr init"
+    )]
     Init,
     /// Copy a generation to an off-site target (backups copy the new one by themselves)
+    #[command(after_help = "Examples:\n  structr-backup copy latest --to nas")]
     Copy {
         /// Generation id, a unique prefix of one, or `latest`
         id: String,
@@ -95,8 +114,14 @@ pub enum Command {
     },
     /// Generations, newest first (restic's word works too: `snapshots`)
     #[command(visible_alias = "snapshots")]
+    #[command(
+        after_help = "Examples:\n  structr-backup list\n  structr-backup --from nas list\n  structr-backup list --json | jq -r '.[0].id'"
+    )]
     List,
     /// One generation's manifest
+    #[command(
+        after_help = "Examples:\n  structr-backup show\n  structr-backup show 20250101T031500Z --runbook > RESTORE.md"
+    )]
     Show {
         /// Generation id, a unique prefix of one, or `latest` (the default)
         #[arg(default_value = "latest")]
@@ -107,6 +132,9 @@ pub enum Command {
     },
     /// Check generations: quick (archives against SHA256SUMS) or --deep (every file); `check` works too
     #[command(visible_alias = "check")]
+    #[command(
+        after_help = "Examples:\n  structr-backup verify\n  structr-backup verify --all --deep"
+    )]
     Verify {
         /// Generation id, a unique prefix of one, or `latest` (the default)
         id: Option<String>,
@@ -118,6 +146,9 @@ pub enum Command {
         deep: bool,
     },
     /// Replace the installation's data with a generation (verified first)
+    #[command(
+        after_help = "Examples:\n  structr-backup restore latest\n  structr-backup restore 20250101T0315 --only app --to /tmp/app"
+    )]
     Restore {
         /// Generation id, a unique prefix of one, or `latest`
         id: String,
@@ -132,6 +163,9 @@ pub enum Command {
         to: Option<PathBuf>,
     },
     /// Take Structr's application export (no downtime): into a folder, or committed into a git working tree
+    #[command(
+        after_help = "Examples:\n  structr-backup export-app --git /srv/structr-app\n  structr-backup export-app --to /tmp/app-export"
+    )]
     ExportApp {
         /// A git working tree (made and `git init`ed when missing): the export replaces its contents and is committed when it changed
         #[arg(long, value_name = "DIR", conflicts_with = "to")]
@@ -141,32 +175,46 @@ pub enum Command {
         to: Option<PathBuf>,
     },
     /// Prove a generation restores and starts, without touching production: restore it into a scratch folder (every file checked), start Neo4j on the copy ([drill] command, or a Compose installation's Neo4j image without network), remove the copy; the result is recorded
+    #[command(
+        after_help = "Examples:\n  structr-backup drill\n  structr-backup drill 20250101T031500Z"
+    )]
     Drill {
         /// Generation id, a unique prefix of one, or `latest` (the default)
         id: Option<String>,
     },
     /// Delete the generations the retention policy does not keep
+    #[command(
+        after_help = "Examples:\n  structr-backup prune --dry-run\n  structr-backup prune --keep-daily 7 --keep-weekly 4 --yes"
+    )]
     Prune(PruneArgs),
     /// Protect a generation from pruning
+    #[command(after_help = "Examples:\n  structr-backup pin latest")]
     Pin {
         /// Generation id, a unique prefix of one, or `latest`
         id: String,
     },
     /// Remove the protection from pruning
+    #[command(after_help = "Examples:\n  structr-backup unpin 20250101T031500Z")]
     Unpin {
         /// Generation id, a unique prefix of one, or `latest`
         id: String,
     },
     /// Delete one generation
+    #[command(after_help = "Examples:\n  structr-backup delete 20250101T031500Z")]
     Delete {
         /// Generation id, a unique prefix of one, or `latest`
         id: String,
     },
     /// Start services that an interrupted run left stopped
+    #[command(after_help = "Examples:\n  structr-backup recover")]
     Recover,
     /// Show the detected installation
+    #[command(
+        after_help = "Examples:\n  structr-backup detect\n  structr-backup --compose-file /srv/structr/docker-compose.yml detect --json"
+    )]
     Detect,
     /// A sandbox installation (stand-in Neo4j and Structr) to try everything on
+    #[command(after_help = "Examples:\n  structr-backup demo\n  structr-backup demo --clean")]
     Demo {
         /// Stop the demo's services and remove it with its repository
         #[arg(long)]
@@ -176,7 +224,22 @@ pub enum Command {
         store_mb: u32,
     },
     /// The nightly backup timer (systemd): show it, set its time, enable or disable it
+    #[command(
+        after_help = "Examples:\n  structr-backup schedule\n  structr-backup schedule --at 02:30 --enable"
+    )]
     Schedule(ScheduleArgs),
+    /// restic's `forget`: a hint toward `prune` and `delete` (exit 2)
+    #[command(hide = true)]
+    Forget(Foreign),
+    /// borg's `create`: a hint toward `backup` (exit 2)
+    #[command(hide = true)]
+    Create(Foreign),
+    /// borg's `extract`: a hint toward `restore` (exit 2)
+    #[command(hide = true)]
+    Extract(Foreign),
+    /// borg's `compact`: a hint toward `prune` (exit 2)
+    #[command(hide = true)]
+    Compact(Foreign),
     /// Write the man page and the shell completions into a folder (for packaging)
     #[command(hide = true)]
     GenerateAssets {
@@ -184,6 +247,13 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+}
+
+/// Whatever follows a restic or borg word that is not ours: it only gets a hint.
+#[derive(Debug, Args, Default)]
+pub struct Foreign {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args, Default)]

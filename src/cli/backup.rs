@@ -1,16 +1,25 @@
 //! `backup`, and the off-site copies it makes.
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::env::{tee, Env, Failure, Result};
-use super::json::*;
+use super::json::Whole;
 use super::render::Renderer;
 use crate::ops::backup::BackupOptions;
 use crate::ops::exit::Exit;
 use crate::ops::{self};
 use crate::repo::store::Store;
 use crate::units;
-use crate::{errln, outln};
+use crate::{errln_at, outln};
+
+/// `backup --json` (docs/json.md).
+#[derive(Serialize)]
+struct BackupDoc<'a> {
+    generation: Whole<'a>,
+    /// Services that run but did not answer as healthy after the start.
+    unhealthy: &'a [String],
+    offsite: &'a [ops::offsite::Copied],
+}
 
 pub(super) fn backup(env: &Env, label: &str, snapshot: bool) -> Result<()> {
     if snapshot && !env.config.snapshot.configured() {
@@ -33,11 +42,11 @@ pub(super) fn backup(env: &Env, label: &str, snapshot: bool) -> Result<()> {
     drop(r);
     let m = &out.manifest;
     if env.cli.json {
-        env.print_json(json!({
-            "generation": generation_json(m),
-            "unhealthy": out.closing.unhealthy,
-            "offsite": out.offsite,
-        }));
+        env.print_json(&BackupDoc {
+            generation: Whole::of(m),
+            unhealthy: &out.closing.unhealthy,
+            offsite: &out.offsite,
+        })?;
     } else {
         if let Some(s) = m.snapshot_backup.as_ref().filter(|_| !env.cli.json) {
             if s.is_external() {
@@ -77,7 +86,13 @@ pub(super) fn backup(env: &Env, label: &str, snapshot: bool) -> Result<()> {
         for c in &out.offsite {
             match c.ok {
                 true => outln!("off-site {}: {} ({})", c.target, c.detail, c.location),
-                false => errln!("off-site {}: FAILED: {}", c.target, c.detail),
+                // An error whatever its first word, so `-q` keeps it.
+                false => errln_at!(
+                    crate::cli::output::Priority::Error,
+                    "off-site {}: FAILED: {}",
+                    c.target,
+                    c.detail
+                ),
             }
         }
     }

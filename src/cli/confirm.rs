@@ -22,13 +22,13 @@ pub fn ask(what: &str, typed: Option<&str>, cancel: &Cancel) -> Answer {
         Some(t) => format!("To {what}, type {t} and press Enter (anything else cancels): "),
         None => format!("{what}? Type yes to continue: "),
     };
-    crate::out!("{prompt}");
+    output::prompt(format_args!("{prompt}"), false);
     output::flush();
     // The terminal hands over a line at Enter; until then the cancel flag (set by
     // our SIGINT handler) is looked at ten times a second.
     loop {
         if cancel.is_cancelled() {
-            crate::outln!();
+            output::prompt(format_args!(""), true);
             return Answer::Cancelled;
         }
         if line_ready(Duration::from_millis(100)) {

@@ -1,7 +1,5 @@
 //! `copy ID --to TARGET`.
 
-use serde_json::json;
-
 use super::env::{tee, Env, Failure, Result};
 use super::render::Renderer;
 use crate::ops::exit::Exit;
@@ -19,7 +17,7 @@ pub(super) fn copy(env: &Env, id: &str, to: &str) -> Result<()> {
     });
     drop(r);
     if env.cli.json {
-        env.print_json(json!(copied));
+        env.print_json(&copied)?;
     } else if copied.ok {
         outln!("{id} to {to}: {} ({})", copied.detail, copied.location);
     }

@@ -1,10 +1,23 @@
 //! `demo`.
 
+use std::path::Path;
+
+use serde::Serialize;
+
 use super::env::{Env, Failure, Result};
 use crate::config::{self};
 use crate::ops::exit::Exit;
 use crate::outln;
 use crate::repo::store::Store;
+
+/// `demo --json` (docs/json.md): where the demo is, or that it was removed.
+#[derive(Serialize)]
+struct DemoDoc<'a> {
+    root: &'a Path,
+    /// The demo's own config, to pass with `--config`; null once removed.
+    config: Option<&'a Path>,
+    removed: bool,
+}
 
 pub(super) fn demo(env: &Env, clean: bool, store_mb: u32) -> Result<()> {
     let demo = crate::demo::Demo::new();
@@ -14,11 +27,25 @@ pub(super) fn demo(env: &Env, clean: bool, store_mb: u32) -> Result<()> {
     };
     if clean {
         demo.clean().map_err(fail)?;
+        if env.cli.json {
+            return env.print_json(&DemoDoc {
+                root: &demo.root,
+                config: None,
+                removed: true,
+            });
+        }
         outln!("demo removed ({})", demo.root.display());
         return Ok(());
     }
     demo.ensure(store_mb).map_err(fail)?;
     let cfg = demo.config_path();
+    if env.cli.json {
+        return env.print_json(&DemoDoc {
+            root: &demo.root,
+            config: Some(&cfg),
+            removed: false,
+        });
+    }
     if super::wizard::interactive() {
         let (config, _) = config::load(Some(&cfg))?;
         crate::ops::state::keep_state_as_configured(&config);

@@ -1,31 +1,72 @@
 //! `detect`.
 
-use serde_json::json;
+use std::path::PathBuf;
+
+use serde::Serialize;
 
 use super::env::{Env, Result};
+use crate::config;
+use crate::install::ComponentSpec;
 use crate::ops::{self};
 use crate::outln;
+use crate::secrets::Location;
+
+/// `detect --json` (docs/json.md).
+#[derive(Serialize)]
+struct DetectDoc<'a> {
+    kind: config::Kind,
+    host: &'a str,
+    components: &'a [ComponentSpec],
+    services: Vec<ServiceDoc<'a>>,
+    notes: &'a [String],
+    config: String,
+    repository: Location,
+    repository_kind: config::RepoKind,
+    state: StateDoc,
+}
+
+#[derive(Serialize)]
+struct ServiceDoc<'a> {
+    name: &'a str,
+    control: String,
+    /// true, false, or null when the service manager could not say.
+    running: Option<bool>,
+}
+
+/// Where this installation's run state lives.
+#[derive(Serialize)]
+struct StateDoc {
+    key: String,
+    journal: PathBuf,
+    lock: PathBuf,
+}
 
 pub(super) fn detect_cmd(env: &Env) -> Result<()> {
     let inst = env.installation()?;
     if env.cli.json {
-        env.print_json(json!({
-            "kind": inst.kind,
-            "host": inst.host,
-            "components": inst.components,
-            // `running`: true, false, or null when the service manager could not say.
-            "services": inst.services.iter().map(|s| json!({"name": s.name(), "control": s.describe(), "running": s.is_running().ok()})).collect::<Vec<_>>(),
-            "notes": inst.notes,
-            "config": env.source.to_string(),
-            "repository": env.store.location(),
-            "repository_kind": env.store.kind(),
-            "state": {
-                "key": inst.key(),
-                "journal": ops::state::journal_path(&inst),
-                "lock": ops::state::lock_path(&inst),
+        return env.print_json(&DetectDoc {
+            kind: inst.kind,
+            host: &inst.host,
+            components: &inst.components,
+            services: inst
+                .services
+                .iter()
+                .map(|s| ServiceDoc {
+                    name: s.name(),
+                    control: s.describe(),
+                    running: s.is_running().ok(),
+                })
+                .collect(),
+            notes: &inst.notes,
+            config: env.source.to_string(),
+            repository: env.store.location(),
+            repository_kind: env.store.kind(),
+            state: StateDoc {
+                key: inst.key(),
+                journal: ops::state::journal_path(&inst),
+                lock: ops::state::lock_path(&inst),
             },
-        }));
-        return Ok(());
+        });
     }
     outln!("installation {} on {}", inst.kind, inst.host);
     outln!("config       {}", env.source);

@@ -1,13 +1,21 @@
 //! `drill [ID]`.
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::env::{tee, Env, Failure, Result};
 use super::render::Renderer;
 use crate::ops::exit::Exit;
 use crate::ops::{self, Context};
 use crate::outln;
+use crate::repo::manifest::DrillRecord;
 use crate::units;
+
+/// `drill --json` (docs/json.md).
+#[derive(Serialize)]
+struct DrillDoc<'a> {
+    id: &'a str,
+    drill: &'a DrillRecord,
+}
 
 /// `drill [ID]`: see `ops::drill`. Exit 1 when the drill ran and failed.
 pub(super) fn drill(env: &Env, id: &str) -> Result<()> {
@@ -24,7 +32,7 @@ pub(super) fn drill(env: &Env, id: &str) -> Result<()> {
     let record = ops::drill::run(&ctx, &env.config.drill, id, &mut |e| tee(&mut r, e))?;
     drop(r);
     if env.cli.json {
-        env.print_json(json!({ "id": id, "drill": record }));
+        env.print_json(&DrillDoc { id, drill: &record })?;
     } else {
         outln!(
             "{id}: restore drill {} in {}: {}",

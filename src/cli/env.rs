@@ -2,8 +2,6 @@
 
 use std::io::IsTerminal;
 
-use serde_json::json;
-
 use super::args::Cli;
 use super::render::Renderer;
 use crate::cancel::Cancel;
@@ -43,11 +41,14 @@ impl Failure {
     /// With `--json`, a failure is a JSON object on stdout too:
     /// `{"error": {"kind": …, "message": …}, "exit_code": N}`.
     pub fn print_json(&self) {
-        let v = json!({
-            "error": { "kind": self.exit.kind(), "message": self.message },
-            "exit_code": self.exit.code(),
-        });
-        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        let doc = super::json::FailureDoc {
+            error: super::json::ErrorDoc {
+                kind: self.exit.kind(),
+                message: &self.message,
+            },
+            exit_code: self.exit.code(),
+        };
+        outln!("{}", super::json::pretty(&doc).unwrap_or_default());
     }
 }
 
@@ -71,6 +72,40 @@ impl From<config::ConfigError> for Failure {
 
 pub type Result<T> = std::result::Result<T, Failure>;
 
+/// `-q` and `-v`. Neither reaches the wizard (its screen is the output) or the demo.
+fn output_level(cli: &Cli) {
+    use super::args::Command;
+    let Some(command) = &cli.command else {
+        return;
+    };
+    // The demo opens the wizard at a terminal, and says where it is otherwise.
+    if matches!(command, Command::Demo { .. }) {
+        return;
+    }
+    if cli.quiet {
+        // What a command is asked to show is its answer, not a report on its work.
+        let shows = cli.json
+            || matches!(
+                command,
+                Command::List
+                    | Command::Show { .. }
+                    | Command::Detect
+                    | Command::Schedule(_)
+            )
+            || matches!(command, Command::Prune(p) if p.dry_run)
+            // Asked to confirm, a person must see what they are confirming.
+            || (!cli.yes
+                && matches!(
+                    command,
+                    Command::Restore { only: None, .. } | Command::Prune(_) | Command::Delete { .. }
+                ));
+        super::output::quiet(shows);
+    }
+    if cli.verbose {
+        super::output::verbose();
+    }
+}
+
 pub struct Env {
     pub cli: Cli,
     pub config: Config,
@@ -84,6 +119,7 @@ pub struct Env {
 
 impl Env {
     pub fn load(cli: Cli, cancel: Cancel) -> Result<Self> {
+        output_level(&cli);
         let (mut config, source) = config::load(cli.config.as_deref())?;
         crate::ops::state::keep_state_as_configured(&config);
         // Once per run, before anything else: the wizard's screen would hide it,
@@ -221,12 +257,15 @@ impl Env {
         Ok(store.resolve(given).map_err(OpError::from)?)
     }
 
-    pub(super) fn print_json(&self, value: serde_json::Value) {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        );
+    /// Prints the run's one JSON document (a shape from docs/json.md).
+    pub(super) fn print_json(&self, doc: &impl serde::Serialize) -> Result<()> {
+        let text = super::json::pretty(doc).map_err(|e| Failure {
+            exit: Exit::Failed,
+            message: format!("cannot write the JSON output: {e}; this is a bug, please report it"),
+        })?;
+        outln!("{text}");
         super::output::json_printed();
+        Ok(())
     }
 
     /// Destructive commands need `--yes` or a person at a terminal who confirms.

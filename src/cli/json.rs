@@ -1,8 +1,8 @@
 //! The JSON shapes of generations (`list --json`, `show --json`), as docs/json.md describes them.
 
-use serde_json::json;
+use serde::Serialize;
 
-use crate::repo::manifest::Manifest;
+use crate::repo::manifest::{DrillRecord, Manifest, VerifyRecord};
 use crate::units;
 
 /// A restore drill's result in words: `ok 3 days ago`, `FAILED 1 hour ago: why`.
@@ -33,29 +33,83 @@ pub(super) fn verified_word(m: &Manifest) -> &'static str {
 
 /// A generation in brief, as `list` and the prune plan give it: the manifest's
 /// own field names, and the two totals (see docs/json.md).
-pub(super) fn list_json(m: &Manifest) -> serde_json::Value {
-    json!({
-        "id": m.id,
-        "created_at": m.created_at,
-        "host": m.host,
-        "installation": m.installation,
-        "label": m.label,
-        "pinned": m.pinned,
-        "last_verified": m.last_verified,
-        "last_drill": m.last_drill,
-        "downtime_secs": m.timings.downtime_secs,
-        "source_bytes": m.total_bytes(),
-        "stored_bytes": m.total_archive_size(),
-        "snapshot": m.snapshot,
-        "kind": if m.is_external_snapshot() { "snapshot" } else { "archive" },
-    })
+#[derive(Serialize)]
+pub(super) struct Brief<'a> {
+    id: &'a str,
+    created_at: chrono::DateTime<chrono::Utc>,
+    host: &'a str,
+    installation: &'a str,
+    label: &'a str,
+    pinned: bool,
+    last_verified: &'a Option<VerifyRecord>,
+    last_drill: &'a Option<DrillRecord>,
+    downtime_secs: f64,
+    source_bytes: u64,
+    stored_bytes: u64,
+    snapshot: &'a Option<String>,
+    /// `snapshot` for a generation that only records a `[snapshot] command`'s snapshot.
+    kind: &'static str,
+}
+
+impl<'a> Brief<'a> {
+    pub(super) fn of(m: &'a Manifest) -> Self {
+        Self {
+            id: &m.id,
+            created_at: m.created_at,
+            host: &m.host,
+            installation: &m.installation,
+            label: &m.label,
+            pinned: m.pinned,
+            last_verified: &m.last_verified,
+            last_drill: &m.last_drill,
+            downtime_secs: m.timings.downtime_secs,
+            source_bytes: m.total_bytes(),
+            stored_bytes: m.total_archive_size(),
+            snapshot: &m.snapshot,
+            kind: if m.is_external_snapshot() {
+                "snapshot"
+            } else {
+                "archive"
+            },
+        }
+    }
 }
 
 /// A whole generation, as `show` and `backup` give it: the manifest with the two
 /// totals added.
-pub(super) fn generation_json(m: &Manifest) -> serde_json::Value {
-    let mut v = json!(m);
-    v["source_bytes"] = json!(m.total_bytes());
-    v["stored_bytes"] = json!(m.total_archive_size());
-    v
+#[derive(Serialize)]
+pub(super) struct Whole<'a> {
+    #[serde(flatten)]
+    manifest: &'a Manifest,
+    source_bytes: u64,
+    stored_bytes: u64,
+}
+
+impl<'a> Whole<'a> {
+    pub(super) fn of(m: &'a Manifest) -> Self {
+        Self {
+            manifest: m,
+            source_bytes: m.total_bytes(),
+            stored_bytes: m.total_archive_size(),
+        }
+    }
+}
+
+/// How a command failed, for scripts: `{"error": {"kind", "message"}, "exit_code"}`.
+#[derive(Serialize)]
+pub(super) struct FailureDoc<'a> {
+    pub error: ErrorDoc<'a>,
+    pub exit_code: u8,
+}
+
+#[derive(Serialize)]
+pub(super) struct ErrorDoc<'a> {
+    pub kind: &'static str,
+    pub message: &'a str,
+}
+
+/// `doc` as pretty JSON with its keys sorted, as every `--json` document has
+/// printed them since the first version (scripts diffing outputs rely on it).
+pub(super) fn pretty(doc: &impl Serialize) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&serde_json::to_value(doc)?)
 }

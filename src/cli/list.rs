@@ -1,9 +1,7 @@
 //! `list`.
 
-use serde_json::json;
-
 use super::env::{Env, Result};
-use super::json::*;
+use super::json::{verified_word, Brief};
 use crate::ops::OpError;
 use crate::units;
 use crate::{errln, outln};
@@ -15,9 +13,8 @@ pub(super) fn list(env: &Env) -> Result<()> {
         errln!("warning: {b}");
     }
     if env.cli.json {
-        let rows: Vec<_> = manifests.iter().map(list_json).collect();
-        env.print_json(json!(rows));
-        return Ok(());
+        let rows: Vec<Brief> = manifests.iter().map(Brief::of).collect();
+        return env.print_json(&rows);
     }
     if manifests.is_empty() {
         outln!("no generations in {}", env.reading().location());

@@ -74,6 +74,18 @@ pub fn run(env: &Env) -> Result<()> {
     })
 }
 
+/// restic's and borg's words that are not ours (their `check` and `snapshots`
+/// are aliases): one line naming what does it here.
+fn foreign_hint(c: &Command) -> &'static str {
+    match c {
+        Command::Forget(_) => "`forget` is restic's word: here `structr-backup prune` deletes what the retention policy does not keep (see `prune --dry-run` first), and `structr-backup delete ID` deletes one generation",
+        Command::Create(_) => "`create` is borg's word: here `structr-backup backup` makes a generation (and `structr-backup init` creates the repository)",
+        Command::Extract(_) => "`extract` is borg's word: here `structr-backup restore ID` puts a generation back in place, and `structr-backup restore ID --only NAME --to DIR` unpacks one part of it into a folder",
+        Command::Compact(_) => "`compact` is borg's word: here `structr-backup prune` and `delete` free the space at once; there is nothing to compact",
+        _ => "",
+    }
+}
+
 fn dispatch(env: &Env) -> Result<()> {
     match &env.cli.command {
         None => wizard::no_command(env),
@@ -115,5 +127,11 @@ fn dispatch(env: &Env) -> Result<()> {
         Some(Command::Demo { clean, store_mb }) => demo::demo(env, *clean, *store_mb),
         Some(Command::Schedule(args)) => schedule::schedule(env, args),
         Some(Command::GenerateAssets { out }) => generate::run(out),
+        Some(
+            c @ (Command::Forget(_)
+            | Command::Create(_)
+            | Command::Extract(_)
+            | Command::Compact(_)),
+        ) => Err(Failure::usage(foreign_hint(c))),
     }
 }

@@ -15,6 +15,41 @@ use std::sync::OnceLock;
 /// read: every line printed is scrubbed of them, whatever message quoted one.
 static SECRETS: OnceLock<crate::secrets::Secrets> = OnceLock::new();
 
+/// `-q`: lines that only inform (see [`Priority::of`]) are not printed on stderr,
+/// nor on stdout when [`QUIET_STDOUT`] is set too.
+static QUIET: AtomicBool = AtomicBool::new(false);
+/// `-q` on a command whose stdout reports what it did (not one asked to show something).
+static QUIET_STDOUT: AtomicBool = AtomicBool::new(false);
+/// `-v`: each program run is shown (see [`shown_run`]).
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// `-q`: from now on only warnings and errors are printed, and on stdout also
+/// everything when `keep_stdout` (the command was asked to show something).
+pub fn quiet(keep_stdout: bool) {
+    QUIET.store(true, Ordering::SeqCst);
+    QUIET_STDOUT.store(!keep_stdout, Ordering::SeqCst);
+}
+
+pub fn is_quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// `-v`: from now on every program run (service commands, restic, rclone, mail)
+/// is shown on stderr as its command line, with secret-looking values hidden.
+pub fn verbose() {
+    VERBOSE.store(true, Ordering::SeqCst);
+    crate::process::show_runs(shown_run);
+}
+
+pub fn is_verbose() -> bool {
+    VERBOSE.load(Ordering::Relaxed)
+}
+
+/// One program run, as `-v` shows it (`command` is redacted by the runner).
+fn shown_run(command: &str) {
+    stderr_at(Priority::Info, format_args!("run: {command}"));
+}
+
 /// Set once a write to stdout failed: later output is dropped unwritten.
 static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
 /// Whether this run printed its JSON document: `--json` prints exactly one, so a
@@ -88,10 +123,23 @@ fn scrubbed(text: String) -> String {
 }
 
 pub fn stdout(args: fmt::Arguments<'_>, newline: bool) {
+    let text = args.to_string();
+    if QUIET_STDOUT.load(Ordering::Relaxed) && Priority::of(&text) == Priority::Info {
+        return;
+    }
+    write_stdout(text, newline);
+}
+
+/// A question asked on stdout: printed even with `-q`, or no one could answer it.
+pub fn prompt(args: fmt::Arguments<'_>, newline: bool) {
+    write_stdout(args.to_string(), newline);
+}
+
+fn write_stdout(text: String, newline: bool) {
     if STDOUT_GONE.load(Ordering::Relaxed) {
         return;
     }
-    let text = scrubbed(args.to_string());
+    let text = scrubbed(text);
     let mut out = io::stdout().lock();
     let mut result = out.write_all(text.as_bytes());
     if newline && result.is_ok() {
@@ -164,6 +212,9 @@ pub fn stderr(args: fmt::Arguments<'_>) {
 /// (`<4>`), which journald strips and records as PRIORITY, so
 /// `journalctl -p warning` finds our warnings and errors.
 pub fn stderr_at(priority: Priority, args: fmt::Arguments<'_>) {
+    if priority == Priority::Info && is_quiet() {
+        return;
+    }
     let text = scrubbed(args.to_string());
     let bytes = if stderr_is_journal() {
         prefixed(priority, &text)

@@ -1,15 +1,15 @@
 //! `prune` and its plan.
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::args::PruneArgs;
 use super::env::{tee, Env, Failure, Result};
-use super::json::*;
+use super::json::Brief;
 use super::render::Renderer;
 use crate::config::{self};
 use crate::ops::{self};
-use crate::outln;
 use crate::repo::retention::Policy;
+use crate::{outln, units};
 
 pub(super) fn policy(env: &Env, args: &PruneArgs) -> Result<Policy> {
     let given = args.keep_last.is_some()
@@ -40,7 +40,7 @@ pub(super) fn prune(env: &Env, args: &PruneArgs) -> Result<()> {
     env.existing_repo()?;
     let policy = policy(env, args)?;
     let rows = ops::prune::plan(env.reading(), &policy)?;
-    print_plan(env, &rows, args.dry_run);
+    print_plan(env, &rows, &policy, args.dry_run)?;
     let doomed = rows.iter().filter(|r| !r.decision.keep).count();
     if args.dry_run || doomed == 0 {
         return Ok(());
@@ -63,27 +63,56 @@ pub(super) fn prune(env: &Env, args: &PruneArgs) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn print_plan(env: &Env, rows: &[ops::prune::PlanRow], dry_run: bool) {
+/// `prune --json` (docs/json.md): each generation in brief with the decision.
+#[derive(Serialize)]
+struct PlanDoc<'a> {
+    dry_run: bool,
+    generations: Vec<PlanRowDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct PlanRowDoc<'a> {
+    #[serde(flatten)]
+    generation: Brief<'a>,
+    keep: bool,
+    reasons: Vec<String>,
+}
+
+fn reasons(r: &ops::prune::PlanRow) -> Vec<String> {
+    r.decision.reasons.iter().map(|x| x.to_string()).collect()
+}
+
+pub(super) fn print_plan(
+    env: &Env,
+    rows: &[ops::prune::PlanRow],
+    policy: &Policy,
+    dry_run: bool,
+) -> Result<()> {
     if env.cli.json {
-        let v: Vec<_> = rows
+        let generations = rows
             .iter()
-            .map(|r| {
-                let mut v = list_json(&r.manifest);
-                v["keep"] = json!(r.decision.keep);
-                v["reasons"] = json!(r
-                    .decision
-                    .reasons
-                    .iter()
-                    .map(|x| x.to_string())
-                    .collect::<Vec<_>>());
-                v
+            .map(|r| PlanRowDoc {
+                generation: Brief::of(&r.manifest),
+                keep: r.decision.keep,
+                reasons: reasons(r),
             })
             .collect();
-        env.print_json(json!({ "dry_run": dry_run, "generations": v }));
-        return;
+        return env.print_json(&PlanDoc {
+            dry_run,
+            generations,
+        });
     }
+    // Said first, so that a long plan cannot be mistaken for something done.
+    outln!(
+        "Prune plan for {}, policy: {policy}{}",
+        env.reading().location(),
+        if dry_run {
+            " (dry run: nothing is deleted)"
+        } else {
+            ""
+        }
+    );
     for r in rows {
-        let reasons: Vec<String> = r.decision.reasons.iter().map(|x| x.to_string()).collect();
         outln!(
             "{:<6} {:<20} {:<19} {}",
             if r.decision.keep { "keep" } else { "DELETE" },
@@ -92,7 +121,30 @@ pub(super) fn print_plan(env: &Env, rows: &[ops::prune::PlanRow], dry_run: bool)
                 .created_at
                 .with_timezone(&chrono::Local)
                 .format("%Y-%m-%d %H:%M:%S"),
-            reasons.join(", ")
+            reasons(r).join(", ")
         );
     }
+    outln!("{}", totals(rows, env.reading().kind(), dry_run));
+    Ok(())
+}
+
+/// The plan's last line: how many go, how many stay, and what that frees.
+fn totals(rows: &[ops::prune::PlanRow], kind: config::RepoKind, dry_run: bool) -> String {
+    let doomed: Vec<&ops::prune::PlanRow> = rows.iter().filter(|r| !r.decision.keep).collect();
+    let kept = rows.len() - doomed.len();
+    if doomed.is_empty() {
+        return format!("nothing to delete: all {kept} generation(s) are kept");
+    }
+    let bytes: u64 = doomed.iter().map(|r| r.manifest.total_archive_size()).sum();
+    // restic frees only the data no kept snapshot shares; what each snapshot added
+    // when it was taken is the most that can go.
+    let frees = match kind {
+        config::RepoKind::Restic => format!("frees up to {}", units::bytes(bytes)),
+        config::RepoKind::Archive => format!("frees {}", units::bytes(bytes)),
+    };
+    format!(
+        "{} generation(s) {} DELETED, {kept} kept; {frees}",
+        doomed.len(),
+        if dry_run { "would be" } else { "will be" },
+    )
 }

@@ -44,8 +44,8 @@ fn progress_due(last: Option<(Instant, u64)>, now: Instant, done: u64) -> bool {
 impl Renderer {
     pub fn new() -> Self {
         Self {
-            bars: std::io::stderr()
-                .is_terminal()
+            // `-v` shows more lines than bars can share a screen with; `-q` none.
+            bars: (std::io::stderr().is_terminal() && !output::is_verbose() && !output::is_quiet())
                 .then(|| (MultiProgress::new(), HashMap::new())),
             last_progress: HashMap::new(),
         }

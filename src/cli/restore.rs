@@ -1,14 +1,26 @@
 //! `restore ID`.
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::env::{tee, Env, Failure, Result};
 use super::render::Renderer;
 use crate::ops::exit::Exit;
+use crate::ops::placement::Placement;
 use crate::ops::restore::RestoreOptions;
 use crate::ops::{self, OpError};
 use crate::outln;
 use crate::units;
+
+/// `restore ID --json` (docs/json.md).
+#[derive(Serialize)]
+struct RestoreDoc<'a> {
+    restored: &'a str,
+    safety_backup: Option<&'a str>,
+    placements: &'a [Placement],
+    unhealthy: &'a [String],
+    /// Services that were not running before the restore and were left so.
+    left_stopped: &'a [String],
+}
 
 pub(super) fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
     let id = &env.id(id)?;
@@ -86,13 +98,13 @@ pub(super) fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
     )?;
     drop(r);
     if env.cli.json {
-        env.print_json(json!({
-            "restored": out.restored.id,
-            "safety_backup": out.safety.as_ref().map(|s| &s.id),
-            "placements": out.placements,
-            "unhealthy": out.closing.unhealthy,
-            "left_stopped": out.left_stopped,
-        }));
+        env.print_json(&RestoreDoc {
+            restored: &out.restored.id,
+            safety_backup: out.safety.as_ref().map(|s| s.id.as_str()),
+            placements: &out.placements,
+            unhealthy: &out.closing.unhealthy,
+            left_stopped: &out.left_stopped,
+        })?;
     } else {
         if out.left_stopped.is_empty() {
             outln!("generation {} restored; services running.", out.restored.id);

@@ -1,6 +1,8 @@
 //! `schedule`.
 
-use serde_json::json;
+use std::path::Path;
+
+use serde::Serialize;
 
 use super::args::ScheduleArgs;
 use super::env::{Env, Failure, Result};
@@ -8,6 +10,17 @@ use crate::ops::exit::Exit;
 use crate::ops::{self};
 use crate::units;
 use crate::{errln, outln};
+
+/// `schedule --json` (docs/json.md): the timer's state and the last run's record.
+#[derive(Serialize)]
+struct ScheduleDoc<'a> {
+    #[serde(flatten)]
+    status: &'a crate::install::schedule::Status,
+    last_run: Option<&'a crate::install::schedule::LastRun>,
+    last_run_file: &'a Path,
+    /// Why the last run's record could not be read.
+    last_run_error: Option<&'a String>,
+}
 
 /// Shows the nightly timer, after changing it when asked to.
 pub(super) fn schedule(env: &Env, args: &ScheduleArgs) -> Result<()> {
@@ -39,12 +52,12 @@ pub(super) fn schedule(env: &Env, args: &ScheduleArgs) -> Result<()> {
     let file = ops::state::state_dir().join(schedule::LAST_RUN_FILE);
     let last = schedule::read_last_run(&file);
     if env.cli.json {
-        let mut v = json!(status);
-        v["last_run"] = json!(last.as_ref().ok().and_then(|o| o.as_ref()));
-        v["last_run_file"] = json!(file);
-        v["last_run_error"] = json!(last.as_ref().err());
-        env.print_json(v);
-        return Ok(());
+        return env.print_json(&ScheduleDoc {
+            status: &status,
+            last_run: last.as_ref().ok().and_then(|o| o.as_ref()),
+            last_run_file: &file,
+            last_run_error: last.as_ref().err(),
+        });
     }
     outln!(
         "timer        {}: {}, {}",
@@ -114,4 +127,45 @@ pub(super) fn last_run_line(r: &crate::install::schedule::LastRun) -> String {
         parts.push(format!("error: {e}"));
     }
     parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::install::schedule::Status;
+
+    /// Without a running systemd the integration test only sees the failure
+    /// document; the success document's keys are checked against docs/json.md here.
+    #[test]
+    fn the_json_document_has_the_documented_keys() {
+        let status = Status {
+            timer: "structr-backup.timer",
+            unit_file_state: "enabled".into(),
+            enabled: true,
+            active: true,
+            time: None,
+            on_calendar: vec![],
+            randomized_delay: String::new(),
+            drop_in: None,
+            next_run: None,
+        };
+        let doc = ScheduleDoc {
+            status: &status,
+            last_run: None,
+            last_run_file: Path::new("/var/lib/structr-backup/last-run.json"),
+            last_run_error: None,
+        };
+        let v = serde_json::to_value(&doc).unwrap();
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        keys.sort();
+        let docs = include_str!("../../docs/json.md");
+        let row = docs
+            .lines()
+            .find(|l| l.starts_with("| `schedule` |"))
+            .unwrap();
+        let cell = row.split('|').nth(2).unwrap();
+        let mut documented: Vec<&str> = cell.split('`').skip(1).step_by(2).collect();
+        documented.sort();
+        assert_eq!(keys, documented);
+    }
 }

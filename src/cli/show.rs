@@ -1,7 +1,9 @@
 //! `show ID` and `show ID --runbook`.
 
+use serde::Serialize;
+
 use super::env::{Env, Failure, Result};
-use super::json::*;
+use super::json::{drilled_words, verified_word, Whole};
 use crate::ops::{self, OpError};
 use crate::units;
 use crate::{errln, outln};
@@ -10,8 +12,7 @@ pub(super) fn show(env: &Env, id: &str) -> Result<()> {
     let id = &env.id(id)?;
     let m = env.reading().manifest(id).map_err(OpError::from)?;
     if env.cli.json {
-        env.print_json(generation_json(&m));
-        return Ok(());
+        return env.print_json(&Whole::of(&m));
     }
     let local = m.created_at.with_timezone(&chrono::Local);
     outln!("generation   {}", m.id);
@@ -80,6 +81,15 @@ pub(super) fn show(env: &Env, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// `show ID --runbook --json` (docs/json.md).
+#[derive(Serialize)]
+struct RunbookDoc<'a> {
+    id: &'a str,
+    /// false: the generation carries none; this one was written now from its manifest.
+    stored: bool,
+    runbook: &'a str,
+}
+
 /// The generation's own runbook, exactly as stored; a generation made before
 /// runbooks existed gets one written now from its manifest (and stderr says so).
 pub(super) fn show_runbook(env: &Env, id: &str) -> Result<()> {
@@ -104,8 +114,11 @@ pub(super) fn show_runbook(env: &Env, id: &str) -> Result<()> {
         }
     };
     if env.cli.json {
-        env.print_json(serde_json::json!({"id": id, "stored": stored, "runbook": text}));
-        return Ok(());
+        return env.print_json(&RunbookDoc {
+            id,
+            stored,
+            runbook: &text,
+        });
     }
     crate::out!("{text}");
     Ok(())

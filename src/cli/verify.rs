@@ -1,7 +1,5 @@
 //! `verify`.
 
-use serde_json::json;
-
 use super::env::{tee, Env, Failure, Result};
 use super::render::Renderer;
 use crate::ops::exit::Exit;
@@ -24,7 +22,7 @@ pub(super) fn verify(env: &Env, id: Option<&str>, all: bool, deep: bool) -> Resu
     })?;
     drop(r);
     if env.cli.json {
-        env.print_json(json!(reports));
+        env.print_json(&reports)?;
     } else {
         for rep in &reports {
             match rep.ok {
