@@ -46,6 +46,7 @@ pub struct RestoreOptions {
 }
 
 use super::placement::Placement;
+pub use super::verify::Verified;
 
 #[derive(Debug)]
 pub struct Outcome {
@@ -100,6 +101,57 @@ pub fn placements(ctx: &Context, m: &Manifest) -> Result<Vec<Placement>, OpError
         });
     }
     Ok(out)
+}
+
+/// Verifies generation `id` of `from` before a restore from it is confirmed,
+/// without writing anything there (a restore only reads its source, so no
+/// verify record): the archive kind's quick check, `restic check`, or an rclone
+/// target's read-back. Damage is an error; the answer says when the check began,
+/// for `run_verified`.
+pub fn verify_first(
+    from: &Store,
+    id: &str,
+    cancel: &crate::cancel::Cancel,
+    on: Sink,
+) -> Result<Verified, OpError> {
+    let at = chrono::Utc::now();
+    match from {
+        Store::Archive(repo) => {
+            let _lock = super::lock_repo(repo, "verify")?;
+            let m = repo.manifest(id)?;
+            let dir = repo.trusted_generation(id)?;
+            verify::quick(&dir, &m, cancel, on)?;
+        }
+        Store::Restic(r) => restic::verify_before_restore(r, &from.manifest(id)?, cancel, on)?,
+        Store::Rclone(_) => {
+            let reports = verify::run(from, &[id.to_string()], false, cancel, on)?;
+            if let Some(problem) = reports.iter().flat_map(|r| r.problems.iter()).next() {
+                return Err(OpError::Verify(problem.clone()));
+            }
+        }
+    }
+    Ok(Verified { at, ok: true })
+}
+
+/// Whether a quick verification of generation folder `dir` that started at `at`
+/// still holds: the manifest names the archives `SHA256SUMS` lists with the same
+/// checksums, and neither `SHA256SUMS` nor any file it lists changed since (the
+/// inode's change time, which no one can set back, is before `at`).
+fn still_verified(dir: &Path, m: &Manifest, at: chrono::DateTime<chrono::Utc>) -> bool {
+    let Ok(sums) = crate::repo::files::read_sums(dir) else {
+        return false;
+    };
+    let listed = m.components.iter().all(|c| {
+        sums.iter().any(|(_, n)| n == &c.index)
+            && sums.iter().any(|(h, n)| n == &c.archive && h == &c.sha256)
+    });
+    let before = |name: &str| {
+        fs::symlink_metadata(dir.join(name)).is_ok_and(|md| {
+            let changed = chrono::DateTime::from_timestamp(md.ctime(), md.ctime_nsec() as u32);
+            changed.is_some_and(|t| t < at)
+        })
+    };
+    listed && before("SHA256SUMS") && sums.iter().all(|(_, n)| before(n))
 }
 
 /// Whether `dir` is a folder with something in it.
@@ -220,6 +272,27 @@ pub fn run(
     opts: &RestoreOptions,
     on: Sink,
 ) -> Result<Outcome, OpError> {
+    run_verified(ctx, from, id, opts, None, on)
+}
+
+/// `run`, told that the caller already verified the generation (`verified`).
+/// A failed verification refuses at once; a passed one stands in for the
+/// restore's own check as long as the generation is unchanged since (archive
+/// kind: no file it lists was written after; restic: `restic check` covers the
+/// repository and every file is checked again on extraction).
+pub fn run_verified(
+    ctx: &Context,
+    from: Option<&Store>,
+    id: &str,
+    opts: &RestoreOptions,
+    verified: Option<Verified>,
+    on: Sink,
+) -> Result<Outcome, OpError> {
+    if verified.is_some_and(|v| !v.ok) {
+        return Err(OpError::Verify(format!(
+            "the verification of {id} failed. Restore refused; nothing was stopped or changed"
+        )));
+    }
     let _installation = state::lock_installation(ctx.inst, "restore")?;
     let from = match (from, &ctx.store) {
         // A generation on an rclone target is fetched into the repository (and
@@ -269,13 +342,25 @@ pub fn run(
     }
     let owners = checks.owner_map();
     let found_stopped = window::found_stopped(ctx.inst);
-    on(Event::Plan(plan_steps(
-        ctx,
-        from,
-        &manifest,
-        opts,
-        &found_stopped,
-    )));
+    // Whether the caller's verification still stands for the generation as it is now.
+    let checked_before = match (verified, from) {
+        (Some(v), Store::Archive(repo)) => repo
+            .trusted_generation(id)
+            .is_ok_and(|dir| still_verified(&dir, &manifest, v.at)),
+        (Some(_), Store::Restic(_)) => true,
+        _ => false,
+    };
+    if let (true, Some(v)) = (checked_before, verified) {
+        on(Event::Info(format!(
+            "{id} was verified at {} before the confirmation and is unchanged since: not verified again",
+            chrono::DateTime::<chrono::Local>::from(v.at).format("%H:%M:%S")
+        )));
+    }
+    let mut steps = plan_steps(ctx, from, &manifest, opts, &found_stopped);
+    if checked_before {
+        steps.retain(|s| !matches!(s, Step::Verify(_)));
+    }
+    on(Event::Plan(steps));
     if !found_stopped.is_empty() {
         on(Event::Warning(format!(
             "already stopped: {}. It is left stopped after the restore",
@@ -295,13 +380,17 @@ pub fn run(
             // From here on the generation is read through the folder as resolved and
             // checked now, never through the configured path again.
             let dir = repo.trusted_generation(id)?;
-            verify::quick(&dir, &manifest, &ctx.cancel, on).map_err(refused)?;
+            if !checked_before {
+                verify::quick(&dir, &manifest, &ctx.cancel, on).map_err(refused)?;
+            }
             let indexes = read_indexes(&dir, &manifest)?;
             let sizes = indexes.iter().map(|i| extracted_size(i)).collect();
             (Source::Archive { dir, indexes }, sizes)
         }
         Store::Restic(r) => {
-            restic::verify_before_restore(r, &manifest, &ctx.cancel, on).map_err(refused)?;
+            if !checked_before {
+                restic::verify_before_restore(r, &manifest, &ctx.cancel, on).map_err(refused)?;
+            }
             // A block per file on top, as for the archive kind.
             let sizes = manifest
                 .components
