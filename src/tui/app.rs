@@ -117,7 +117,8 @@ impl App {
     }
 
     /// Takes fresh data; a list's selection stays on the generation it was on (a
-    /// new backup at the top must not move the cursor onto another one).
+    /// new backup at the top must not move the cursor onto another one), or,
+    /// that one deleted, goes to the nearest older one (the next in the list).
     pub fn set_data(&mut self, data: Data) {
         let old: Vec<Option<String>> = self
             .stack
@@ -130,12 +131,10 @@ impl App {
             })
             .collect();
         self.data = data;
-        let last = self.data.generations.len().saturating_sub(1);
         for (screen, id) in self.stack.iter_mut().zip(old) {
             if let Screen::Generations { sel } | Screen::RestorePick { sel } = screen {
-                *sel = id
-                    .and_then(|id| self.data.generations.iter().position(|m| m.id == id))
-                    .unwrap_or((*sel).min(last));
+                let ids = self.data.generations.iter().map(|m| m.id.as_str());
+                *sel = nearest(ids, id.as_deref(), *sel);
             }
         }
     }
@@ -239,6 +238,18 @@ impl App {
                 return Effect::Refresh;
             };
             self.stack.pop();
+            // Verified: the typed confirmation follows; restored: the checklist.
+            if kind == JobKind::VerifyForRestore {
+                let to = match self.stack.last() {
+                    Some(Screen::Recovery(r)) => r.confirmation(),
+                    _ => None,
+                };
+                if let Some(to) = to {
+                    let screen = self.screen_for(to);
+                    self.stack.push(screen);
+                }
+                return Effect::None;
+            }
             if let Some(Screen::Recovery(r)) = self.stack.last_mut() {
                 return r.restored(summary.clone());
             }
@@ -394,6 +405,27 @@ impl App {
             .push(Screen::PrunePreview(PruneScreen::new(rows)));
     }
 
+    /// Whether a prune preview is open (it is worked out again when the
+    /// repository changes).
+    pub fn pruning(&self) -> bool {
+        self.stack
+            .iter()
+            .any(|s| matches!(s, Screen::PrunePreview(_)))
+    }
+
+    /// The prune preview afresh; its cursor stays on the generation it was on,
+    /// and a question asked about the old rows is withdrawn.
+    pub fn replan_prune(&mut self, rows: Vec<PruneRow>) {
+        for screen in &mut self.stack {
+            if let Screen::PrunePreview(p) = screen {
+                let id = p.rows.get(p.sel).map(|r| r.id.clone());
+                let sel = nearest(rows.iter().map(|r| r.id.as_str()), id.as_deref(), p.sel);
+                *p = PruneScreen::new(rows.clone());
+                p.sel = sel;
+            }
+        }
+    }
+
     /// Whether a browse is open (its tasks may run).
     pub fn browsing(&self) -> bool {
         self.stack.iter().any(|s| matches!(s, Screen::Browse(_)))
@@ -461,6 +493,22 @@ impl App {
             .find(|r| r.path == path)
             .and_then(KeptRow::bytes)
     }
+}
+
+/// Where a cursor that was on generation `id` (row `row`) goes in the list
+/// `ids` (newest first): the same generation, or the first older one when it is
+/// gone, or the last row when none is older.
+fn nearest<'a>(ids: impl Iterator<Item = &'a str>, id: Option<&str>, row: usize) -> usize {
+    let ids: Vec<&str> = ids.collect();
+    let last = ids.len().saturating_sub(1);
+    let Some(id) = id else {
+        return row.min(last);
+    };
+    // Ids are UTC times (`-2` for a second one in a second): their order is the age.
+    ids.iter()
+        .position(|i| *i == id)
+        .or_else(|| ids.iter().position(|i| *i < id))
+        .unwrap_or(last)
 }
 
 #[cfg(test)]

@@ -4,6 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+/// Why a step still running when another failed is shown as stopped, not failed.
+pub const STOPPED: &str = "stopped when another step failed";
+
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
 use super::eta::{Estimate, Tally};
@@ -75,8 +78,17 @@ impl Job {
         self.outcome = Some(result);
         self.finished = Some(Instant::now());
         self.ask_cancel = false;
+        // Steps running beside one that failed were stopped by that failure (a
+        // parallel check stops the others at the first damaged archive): they
+        // are not damaged themselves, and must not look so.
+        let another_failed = self
+            .steps
+            .iter()
+            .any(|(_, s)| matches!(s, StepState::Failed(_)));
         let why = if self.cancelled() {
             "cancelled"
+        } else if another_failed {
+            STOPPED
         } else {
             "not finished"
         };

@@ -22,6 +22,7 @@ mod effects;
 mod eta;
 mod facts;
 mod failure;
+mod freshness;
 mod gather;
 mod generations;
 mod help;
@@ -73,6 +74,7 @@ pub fn run(world: World, stop: &Cancel) -> io::Result<()> {
     let mut app = App::new(world.data());
     world.gather_schedule();
     world.gather_kept(&mut app);
+    world.look_at_repo(true);
     let theme = theme::Theme::from_env();
     let recording = panics::Recording::start();
     let screen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -152,6 +154,7 @@ fn interact(
         {
             world.gather_listing();
         }
+        world.look_at_repo(false);
         if stop.is_cancelled() {
             world.perform(app, Effect::CancelJob);
             if !world.job_running() {

@@ -328,11 +328,11 @@ impl Recovery {
                     r.stage = Stage::Pick { sel };
                     Reply::stay()
                 }
+                // The generation is verified before the typed id is asked for
+                // (the restore then does not verify it again).
                 KeyCode::Enter => match plan {
                     Some(Ok(p)) if !p.refused => {
-                        let facts = confirm_facts(id, p, r.opened.as_ref());
-                        let id = id.clone();
-                        Go::Open(To::RecoveryConfirm { id, facts }).into()
+                        Reply::effect(Effect::VerifyBeforeRecovery(id.clone()))
                     }
                     _ => Reply::stay(),
                 },
@@ -356,6 +356,21 @@ impl Recovery {
                     Reply::stay()
                 }
             },
+        }
+    }
+
+    /// The typed confirmation of the planned restore, once its plan allows it.
+    pub fn confirmation(&self) -> Option<To> {
+        match &self.stage {
+            Stage::Plan {
+                id,
+                plan: Some(Ok(p)),
+                ..
+            } if !p.refused => Some(To::RecoveryConfirm {
+                id: id.clone(),
+                facts: confirm_facts(id, p, self.opened.as_ref()),
+            }),
+            _ => None,
         }
     }
 
@@ -500,7 +515,19 @@ mod tests {
             kept: vec![],
         };
         app.on_recovery(RecoveryMsg::Planned("a".into(), Ok(fine)));
+        // Verified before the typed id is asked for, not after.
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::VerifyBeforeRecovery("a".into())
+        );
+        assert_eq!(app.screen().kind(), ScreenKind::Job);
+        // A failed verification stays on its screen; Esc goes back to the plan.
+        assert_eq!(app.on_job_done(Err("a is damaged".into())), Effect::Refresh);
+        assert_eq!(app.screen().kind(), ScreenKind::JobDone);
+        app.on_key(key(KeyCode::Esc));
+        assert_eq!(app.screen().kind(), ScreenKind::RecoveryPlan);
         app.on_key(key(KeyCode::Enter));
+        assert_eq!(app.on_job_done(Ok("a is intact".into())), Effect::None);
         assert_eq!(app.screen().kind(), ScreenKind::Confirm);
         type_text(&mut app, "a");
         assert_eq!(
