@@ -45,6 +45,8 @@ pub enum Screen {
     /// What can be done with one generation (Enter on it in Generations).
     Actions {
         id: String,
+        /// The highlighted entry.
+        sel: usize,
     },
     /// The folders restores kept beside the targets (`App::kept`).
     Kept {
@@ -306,7 +308,7 @@ impl App {
             Some(Screen::Job(j)) => j.key(key),
             Some(Screen::Generations { sel }) => generations::key(sel, key, &self.data),
             Some(Screen::RestorePick { sel }) => restore::pick_key(sel, key, &self.data),
-            Some(Screen::Actions { id }) => generations::actions_key(id, key),
+            Some(Screen::Actions { id, sel }) => generations::actions_key(id, sel, key, &self.data),
             Some(Screen::RestoreConfirm(c)) => c.key(key, Effect::StartRestore),
             Some(Screen::DeleteConfirm(c)) => c.key(key, Effect::Delete),
             Some(Screen::RecoveryConfirm(c)) => c.key(key, Effect::StartRecovery),
@@ -323,11 +325,11 @@ impl App {
             Some(Screen::Browse(b)) => b.key(key),
             Some(Screen::Recovery(r)) => r.key(key),
         };
-        self.follow(reply, key)
+        self.follow(reply)
     }
 
     /// Moves the stack as `reply` says; a job's effect opens its screen.
-    fn follow(&mut self, reply: Reply, key: KeyEvent) -> Effect {
+    fn follow(&mut self, reply: Reply) -> Effect {
         match reply.go {
             Go::Stay => {}
             Go::Back => self.back(),
@@ -335,9 +337,10 @@ impl App {
                 let screen = self.screen_for(to);
                 self.stack.push(screen);
             }
-            Go::Pass => {
+            Go::Replace(to) => {
                 self.back();
-                return self.screen_key(key);
+                let screen = self.screen_for(to);
+                self.stack.push(screen);
             }
             Go::Say(message) => self.status = Some(message),
             Go::Quit => return Effect::Quit,
@@ -359,7 +362,7 @@ impl App {
             }
             To::Kept => Screen::Kept { sel: 0 },
             To::Recovery => Screen::Recovery(Box::new(Recovery::new(self.data.recovery.clone()))),
-            To::Actions(id) => Screen::Actions { id },
+            To::Actions(id) => Screen::Actions { id, sel: 0 },
             To::Browse(id) => Screen::Browse(Box::new(BrowseScreen::new(&id))),
             To::DeleteConfirm { id, facts } => Screen::DeleteConfirm(Confirm::new(&id, facts)),
             To::RemoveKept { name, path, facts } => Screen::RemoveKept {

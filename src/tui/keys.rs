@@ -105,6 +105,7 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("Esc", "done"),
         ],
         ScreenKind::Actions => &[
+            ("↑↓ Enter", "choose"),
             ("r", "restore"),
             ("v", "verify"),
             ("V", "deep verify"),

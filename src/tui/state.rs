@@ -225,9 +225,8 @@ pub enum Go {
     /// Close this screen.
     Back,
     Open(To),
-    /// Close this screen and hand the same key to the one beneath (a menu's
-    /// keys are the list's).
-    Pass,
+    /// Close this screen and open another in its place (a menu's choice).
+    Replace(To),
     /// Stay, and say this on the status line.
     Say(String),
     Quit,
