@@ -535,6 +535,25 @@ mod tests {
     }
 
     #[test]
+    fn a_deleted_generations_cursor_goes_to_the_next_older_not_to_its_old_row() {
+        let mut app = app_with(&["20260103T000000Z", "20260102T000000Z", "20260101T000000Z"]);
+        app.on_key(key(KeyCode::Char('g')));
+        app.on_key(key(KeyCode::Down));
+        // Two backups elsewhere, and the selected one deleted.
+        let after = app_with(&[
+            "20260105T000000Z",
+            "20260104T000000Z",
+            "20260103T000000Z",
+            "20260101T000000Z",
+        ]);
+        app.set_data(after.data);
+        assert!(
+            matches!(app.screen(), Screen::Generations { sel: 3 }),
+            "on 20260101T000000Z, not on row 1 (20260104T000000Z)"
+        );
+    }
+
+    #[test]
     fn ctrl_c_without_a_job_goes_back_and_quits_only_from_home() {
         let mut app = app_with(&["20260101T000000Z"]);
         app.on_key(key(KeyCode::Char('b')));

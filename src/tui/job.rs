@@ -204,6 +204,21 @@ mod tests {
     use crate::tui::testing::{app_with, ctrl_c, key};
 
     #[test]
+    fn checks_stopped_by_another_ones_damage_are_not_marked_failed() {
+        let mut j = Job::new(JobKind::VerifyForRestore, Some("g1".into()));
+        let (a, b) = (
+            Step::Verify("a.tar.zst".into()),
+            Step::Verify("b.tar.zst".into()),
+        );
+        j.apply(Event::Started(a.clone()));
+        j.apply(Event::Started(b.clone()));
+        j.apply(Event::Failed(a, "g1: a.tar.zst is damaged".into()));
+        j.finish(Err("g1: a.tar.zst is damaged".into()));
+        assert!(matches!(&j.steps[0].1, StepState::Failed(w) if w.contains("damaged")));
+        assert_eq!(j.steps[1].1, StepState::Failed(STOPPED.into()));
+    }
+
+    #[test]
     fn esc_and_q_during_a_job_say_how_to_cancel() {
         let mut app = app_with(&[]);
         app.begin_job(JobKind::Backup, None);

@@ -593,7 +593,7 @@ fn browsing_a_generation() {
     );
     let compared = with(Screen::Browse(Box::new(browse_compared(&d))));
     let screen = render(&compared, &COLOR, 80, 24, c);
-    assert!(text_of(&screen).contains("1 new, 2 changed, 1 missing"));
+    assert!(text_of(&screen).contains("2 changed, 1 missing, 1 new"));
     insta::assert_snapshot!("browse_differences_80x24", screen);
 }
 
