@@ -1037,10 +1037,7 @@ fn a_restore_verifies_once_before_the_typed_id_and_not_after() {
     t.type_text(&id);
     t.keys(&["Enter"]);
     let screen = t.wait_for("Restore finished", Duration::from_secs(60));
-    let verify_steps: Vec<&str> = screen
-        .lines()
-        .filter(|l| l.contains(" verify "))
-        .collect();
+    let verify_steps: Vec<&str> = screen.lines().filter(|l| l.contains(" verify ")).collect();
     assert!(
         verify_steps.is_empty(),
         "verified again after the typed id: {verify_steps:?}\n{screen}"

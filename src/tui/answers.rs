@@ -43,6 +43,7 @@ impl World {
                 self.gather_listing();
             }
             Answer::Repo(look) => self.on_look(app, look),
+            Answer::Source(found) => self.on_source(app, found),
             // Shown where it was asked for; a plan for a screen left is dropped.
             Answer::PrunePlan(Ok(rows)) if app.screen().kind() == ScreenKind::Generations => {
                 app.status = None;
@@ -67,7 +68,11 @@ impl World {
             Answer::Recovery(msg) => {
                 // The opened source and the planned kept folders stay with the world.
                 match &msg {
-                    RecoveryMsg::Opened(Ok((store, _))) => self.recovery_from = Some(store.clone()),
+                    RecoveryMsg::Opened(Ok((store, _))) => {
+                        self.recovery_from = Some(store.clone());
+                        self.source_seen = None;
+                        self.tasks.forget(super::world::Kind::RecoverySource);
+                    }
                     RecoveryMsg::Planned(_, Ok(p)) => self.recovery_kept = p.kept.clone(),
                     _ => {}
                 }

@@ -429,6 +429,11 @@ impl App {
         }
     }
 
+    /// Whether the disaster recovery's picker is on screen.
+    pub fn picking_recovery(&self) -> bool {
+        matches!(self.stack.last(), Some(Screen::Recovery(r)) if r.picking())
+    }
+
     /// Whether a browse is open (its tasks may run).
     pub fn browsing(&self) -> bool {
         self.stack.iter().any(|s| matches!(s, Screen::Browse(_)))
@@ -501,7 +506,11 @@ impl App {
 /// Where a cursor that was on generation `id` (row `row`) goes in the list
 /// `ids` (newest first): the same generation, or the first older one when it is
 /// gone, or the last row when none is older.
-fn nearest<'a>(ids: impl Iterator<Item = &'a str>, id: Option<&str>, row: usize) -> usize {
+pub(super) fn nearest<'a>(
+    ids: impl Iterator<Item = &'a str>,
+    id: Option<&str>,
+    row: usize,
+) -> usize {
     let ids: Vec<&str> = ids.collect();
     let last = ids.len().saturating_sub(1);
     let Some(id) = id else {

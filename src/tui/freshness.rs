@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::app::App;
+use super::recovery::{Opened, RecoveryMsg};
 use super::world::{Answer, Kind, World};
 use crate::repo::manifest::Manifest;
 use crate::repo::store::Store;
@@ -132,6 +133,57 @@ impl World {
             }
             // The last list stays; the marker is not taken, so the next look lists again.
             Err(e) => app.status = Some(format!("could not list the repository: {e}")),
+        }
+    }
+}
+
+impl World {
+    /// The disaster recovery's picker kept fresh the same way: the opened
+    /// source's marker every `CHECK_EVERY` while the picker shows, and a new
+    /// listing when it moved (a copy still being written, a remote backup run).
+    pub(super) fn look_at_source(&mut self, app: &App) {
+        let Some(from) = self.recovery_from.clone() else {
+            return;
+        };
+        if !app.picking_recovery()
+            || self.tasks.running(Kind::RecoverySource)
+            || self
+                .source_checked
+                .is_some_and(|t| t.elapsed() < CHECK_EVERY)
+        {
+            return;
+        }
+        self.source_checked = Some(Instant::now());
+        let seen = self.source_seen.clone();
+        self.tasks.start(
+            Kind::RecoverySource,
+            move |_| {
+                let marker = Marker::of(&from);
+                // The first look only takes the marker: the source was listed as it opened.
+                if seen.is_none() || seen.as_ref() == Some(&marker) || marker == Marker::Remote {
+                    return Answer::Source(Some((marker, None)));
+                }
+                let listed = from.list().ok().map(|(generations, unreadable)| Opened {
+                    location: from.location().to_string(),
+                    generations,
+                    unreadable: unreadable.iter().map(|e| e.to_string()).collect(),
+                });
+                Answer::Source(Some((marker, listed)))
+            },
+            |_| Answer::Source(None),
+        );
+    }
+
+    /// Takes in a look at the recovery source: its marker, and a new listing.
+    pub(super) fn on_source(&mut self, app: &mut App, found: Option<(Marker, Option<Opened>)>) {
+        let Some((marker, listed)) = found else {
+            return;
+        };
+        if self.source_seen.is_none() || listed.is_some() {
+            self.source_seen = Some(marker);
+        }
+        if let Some(opened) = listed {
+            app.on_recovery(RecoveryMsg::Relisted(opened));
         }
     }
 }

@@ -155,6 +155,7 @@ fn interact(
             world.gather_listing();
         }
         world.look_at_repo(false);
+        world.look_at_source(app);
         if stop.is_cancelled() {
             world.perform(app, Effect::CancelJob);
             if !world.job_running() {

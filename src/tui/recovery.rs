@@ -196,6 +196,11 @@ impl Recovery {
         }
     }
 
+    /// Whether the generations of the source are on screen (they are kept fresh).
+    pub fn picking(&self) -> bool {
+        matches!(self.stage, Stage::Pick { .. })
+    }
+
     pub fn typing(&self) -> bool {
         matches!(self.stage, Stage::Source { field: Some(_), .. })
     }
@@ -206,6 +211,8 @@ pub enum RecoveryMsg {
     /// The source opened and listed, or why not. The store stays with the world.
     Opened(Result<(crate::repo::store::Store, Opened), String>),
     Planned(String, Result<Plan, String>),
+    /// The opened source listed again because it changed (see `freshness`).
+    Relisted(Opened),
     Checked(Checklist),
 }
 
@@ -415,6 +422,15 @@ impl Recovery {
                 *plan = Some(p);
             }
             (RecoveryMsg::Checked(c), Stage::Checklist { checks, .. }) => *checks = Some(c),
+            // The picker shows the new list, its cursor on the generation it was on
+            // (or the next older one when that one is gone).
+            (RecoveryMsg::Relisted(o), Stage::Pick { sel }) => {
+                let was = r.opened.as_ref().and_then(|old| old.generations.get(*sel));
+                let was = was.map(|m| m.id.clone());
+                let ids = o.generations.iter().map(|m| m.id.as_str());
+                *sel = super::app::nearest(ids, was.as_deref(), *sel);
+                r.opened = Some(o);
+            }
             _ => {}
         }
     }
@@ -443,7 +459,7 @@ fn confirm_facts(id: &str, plan: &Plan, opened: Option<&Opened>) -> Vec<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::app::App;
+    use crate::tui::app::{App, Screen};
     use crate::tui::data::Data;
     use crate::tui::state::JobKind;
     use crate::tui::testing::{key, type_text};
@@ -467,6 +483,44 @@ mod tests {
                 unreadable: vec![],
             },
         )))
+    }
+
+    #[test]
+    fn the_picker_takes_a_new_listing_and_keeps_its_generation() {
+        let mut app = App::new(Data::default());
+        app.on_key(key(KeyCode::Char('D')));
+        app.on_key(key(KeyCode::Enter));
+        type_text(&mut app, "/copy");
+        app.on_key(key(KeyCode::Enter));
+        app.on_recovery(opened(&[
+            "20260103T000000Z",
+            "20260102T000000Z",
+            "20260101T000000Z",
+        ]));
+        app.on_key(key(KeyCode::Down));
+        assert!(app.picking_recovery());
+        let relisted = |ids: &[&str]| {
+            let RecoveryMsg::Opened(Ok((_, o))) = opened(ids) else {
+                unreachable!()
+            };
+            RecoveryMsg::Relisted(o)
+        };
+        let sel = |app: &App| match app.screen() {
+            Screen::Recovery(r) => match r.stage {
+                Stage::Pick { sel } => sel,
+                _ => usize::MAX,
+            },
+            _ => usize::MAX,
+        };
+        app.on_recovery(relisted(&[
+            "20260104T000000Z",
+            "20260103T000000Z",
+            "20260102T000000Z",
+            "20260101T000000Z",
+        ]));
+        assert_eq!(sel(&app), 2, "still on 20260102T000000Z");
+        app.on_recovery(relisted(&["20260104T000000Z", "20260101T000000Z"]));
+        assert_eq!(sel(&app), 1, "its generation gone: the next older one");
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub(super) enum Kind {
     Listing,
     /// The look at the configured repository (see `freshness`).
     Repo,
+    /// The look at the disaster recovery's opened source, while its picker shows.
+    RecoverySource,
     /// A pin or a prune plan.
     Quick,
     BrowseList,
@@ -54,6 +56,7 @@ impl tasks::Kind for Kind {
             Kind::Kept => "kept",
             Kind::Listing => "listing",
             Kind::Repo => "repository",
+            Kind::RecoverySource => "recovery-source",
             Kind::Quick => "quick",
             Kind::BrowseList => "browse",
             Kind::BrowseCompare => "compare",
@@ -76,6 +79,8 @@ pub(super) enum Answer {
     Kept(KeptMsg),
     Listing(Listing),
     Repo(Look),
+    /// A look at the recovery source: its marker, and its new listing when it changed.
+    Source(Option<(Marker, Option<super::recovery::Opened>)>),
     Pinned(Result<String, String>),
     PrunePlan(Result<Vec<PruneRow>, String>),
     Browse(BrowseMsg),
@@ -105,6 +110,9 @@ pub struct World {
     /// was last looked at.
     pub(super) repo_seen: Option<Marker>,
     pub(super) repo_checked: Option<Instant>,
+    /// The same for the disaster recovery's opened source.
+    pub(super) source_seen: Option<Marker>,
+    pub(super) source_checked: Option<Instant>,
     pub(super) offsite_seen: Vec<OffsiteState>,
     /// The source the disaster recovery opened; the restore reads from it.
     pub(super) recovery_from: Option<Store>,
@@ -165,6 +173,8 @@ impl World {
             generations_seen: None,
             repo_seen: None,
             repo_checked: None,
+            source_seen: None,
+            source_checked: None,
             offsite_seen: Vec::new(),
             recovery_from: None,
             recovery_kept: Vec::new(),
