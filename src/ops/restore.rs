@@ -851,3 +851,51 @@ mod safety_tests {
         assert_eq!(f.to_string(), "the safety backup failed: disk full");
     }
 }
+
+#[cfg(test)]
+mod verified_tests {
+    use super::*;
+    use crate::repo::manifest::Component;
+
+    /// A generation folder with one component whose files `SHA256SUMS` lists.
+    fn generation(dir: &Path) -> Manifest {
+        fs::write(dir.join("c.tar.zst"), "archive").unwrap();
+        fs::write(dir.join("c.files"), "index").unwrap();
+        fs::write(dir.join("SHA256SUMS"), "aa  c.tar.zst\nbb  c.files\n").unwrap();
+        let mut m = Manifest::bare("20260101T000000Z", chrono::Utc::now());
+        m.components.push(Component {
+            name: "c".into(),
+            role: "structr".into(),
+            source: PathBuf::from("/c"),
+            archive: "c.tar.zst".into(),
+            index: "c.files".into(),
+            files: 0,
+            entries: 0,
+            bytes: 0,
+            archive_size: 0,
+            sha256: "aa".into(),
+        });
+        m
+    }
+
+    #[test]
+    fn a_verification_stands_only_while_the_generation_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = chrono::Utc::now() - chrono::Duration::seconds(5);
+        let m = generation(dir.path());
+        let after = chrono::Utc::now() + chrono::Duration::milliseconds(10);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(still_verified(dir.path(), &m, after));
+        assert!(!still_verified(dir.path(), &m, before), "written after it");
+        // An archive rewritten after the verification: verified again.
+        fs::write(dir.path().join("c.tar.zst"), "planted").unwrap();
+        assert!(!still_verified(dir.path(), &m, after));
+        // A manifest naming another checksum than SHA256SUMS: verified again.
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = generation(dir.path());
+        let later = chrono::Utc::now() + chrono::Duration::milliseconds(10);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        m.components[0].sha256 = "cc".into();
+        assert!(!still_verified(dir.path(), &m, later));
+    }
+}

@@ -22,7 +22,7 @@ use super::recovery::{Recovery, RecoveryMsg};
 use super::schedule::ScheduleScreen;
 use super::scroll::Scroll;
 use super::state::{Effect, Go, JobKind, Reply, ScreenKind, To};
-use super::{generations, help, home, kept, restore};
+use super::{generations, help, home, kept, keys, restore};
 use crate::ops::Event;
 
 #[derive(Clone, Debug)]
@@ -136,7 +136,7 @@ impl App {
         for (screen, id) in self.stack.iter_mut().zip(old) {
             if let Screen::Generations { sel } | Screen::RestorePick { sel } = screen {
                 let ids = self.data.generations.iter().map(|m| m.id.as_str());
-                *sel = nearest(ids, id.as_deref(), *sel);
+                *sel = keys::nearest(ids, id.as_deref(), *sel);
             }
         }
     }
@@ -422,7 +422,7 @@ impl App {
         for screen in &mut self.stack {
             if let Screen::PrunePreview(p) = screen {
                 let id = p.rows.get(p.sel).map(|r| r.id.clone());
-                let sel = nearest(rows.iter().map(|r| r.id.as_str()), id.as_deref(), p.sel);
+                let sel = keys::nearest(rows.iter().map(|r| r.id.as_str()), id.as_deref(), p.sel);
                 *p = PruneScreen::new(rows.clone());
                 p.sel = sel;
             }
@@ -501,26 +501,6 @@ impl App {
             .find(|r| r.path == path)
             .and_then(KeptRow::bytes)
     }
-}
-
-/// Where a cursor that was on generation `id` (row `row`) goes in the list
-/// `ids` (newest first): the same generation, or the first older one when it is
-/// gone, or the last row when none is older.
-pub(super) fn nearest<'a>(
-    ids: impl Iterator<Item = &'a str>,
-    id: Option<&str>,
-    row: usize,
-) -> usize {
-    let ids: Vec<&str> = ids.collect();
-    let last = ids.len().saturating_sub(1);
-    let Some(id) = id else {
-        return row.min(last);
-    };
-    // Ids are UTC times (`-2` for a second one in a second): their order is the age.
-    ids.iter()
-        .position(|i| *i == id)
-        .or_else(|| ids.iter().position(|i| *i < id))
-        .unwrap_or(last)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! - `view`: drawing, one file per screen.
 //! - `world`: the installation and the repository; `effects` carries out what a
 //!   key asked for, `answers` takes in what came back, `gather` keeps Home's
-//!   facts fresh. Every slow thing runs through `tasks` (one channel, a token
+//!   facts fresh, `freshness` (with `marker`) the repository's generations. Every slow thing runs through `tasks` (one channel, a token
 //!   per task).
 
 mod answers;
@@ -30,6 +30,7 @@ mod home;
 mod job;
 mod kept;
 mod keys;
+mod marker;
 mod panics;
 mod prune;
 mod recovery;

@@ -428,7 +428,7 @@ impl Recovery {
                 let was = r.opened.as_ref().and_then(|old| old.generations.get(*sel));
                 let was = was.map(|m| m.id.clone());
                 let ids = o.generations.iter().map(|m| m.id.as_str());
-                *sel = super::app::nearest(ids, was.as_deref(), *sel);
+                *sel = super::keys::nearest(ids, was.as_deref(), *sel);
                 r.opened = Some(o);
             }
             _ => {}
