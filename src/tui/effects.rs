@@ -118,16 +118,13 @@ impl World {
                     ))
                 })
             }
-            Effect::VerifyBeforeRestore(id) => {
-                self.verifying = Some((id.clone(), chrono::Utc::now()));
-                self.verify(id, false)
-            }
+            Effect::VerifyBeforeRestore(id) => self.verify_before_restore(id),
             Effect::Verify { id, deep } => self.verify(id, deep),
+            // Verified before the typed id: the restore does not verify again.
             Effect::StartRestore(id) => {
                 let verified = self.take_verified(&id);
                 self.spawn_watched(watch("restore", Some(&id)), move |ctx, on| {
-                let opts = RestoreOptions { safety_backup: true };
-                let out = ops::restore::run_verified(ctx, None, &id, &opts, verified, on)?;
+                let out = ops::restore::run_verified(ctx, None, &id, &RestoreOptions { safety_backup: true }, verified, on)?;
                 let kept: Vec<String> = out.placements.iter().map(|p| p.kept.display().to_string()).collect();
                 Ok(format!(
                     "Generation {} restored; services running. Safety backup: {}. Previous folders kept at {} (delete them when satisfied).",
@@ -251,6 +248,13 @@ impl World {
     pub(super) fn forget_browse(&mut self) {
         self.tasks.forget(Kind::BrowseList);
         self.tasks.forget(Kind::BrowseCompare);
+    }
+
+    /// The verification before a restore's typed confirmation; when it began is
+    /// kept for the restore (see `World::restore_verified`).
+    fn verify_before_restore(&mut self, id: String) {
+        self.verifying = Some((id.clone(), chrono::Utc::now()));
+        self.verify(id, false)
     }
 
     pub(super) fn verify(&mut self, id: String, deep: bool) {
