@@ -958,3 +958,89 @@ fn ctrl_c_at_the_cli_question_answers_at_once_with_exit_5() {
     );
     assert_eq!(t.pids(), pids, "nothing was stopped");
 }
+
+/// The line of the generations list the cursor is on.
+fn cursor_line(screen: &str) -> String {
+    screen
+        .lines()
+        .find(|l| l.trim_start().starts_with("▶ 20"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Before, the wizard kept showing the generations it listed when it opened:
+/// after CLI backups and a `delete` the list still held the deleted one, `v`
+/// on it failed as a failed verification, and a refresh kept the cursor's row
+/// (another generation) instead of its generation.
+#[test]
+fn the_generation_list_follows_the_repository_and_the_cursor_its_generation() {
+    let t = Tui::demo_with_backups(3);
+    let ids = t.generations(); // newest first
+    t.open_sized(80, 24);
+    t.keys(&["g"]);
+    t.wait_for(&ids[2], Duration::from_secs(10));
+    t.keys(&["Down"]);
+    t.wait_for(&format!("▶ {}", ids[1]), Duration::from_secs(5));
+    // Two backups from outside: the list shows them, the cursor stays on its generation.
+    for _ in 0..2 {
+        let out = t.cli(&["backup"]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let now = t.generations();
+    assert_eq!(now.len(), 5, "{now:?}");
+    let screen = t.wait_for(&now[0], Duration::from_secs(8));
+    assert!(
+        cursor_line(&screen).contains(&ids[1]),
+        "the cursor left {}:\n{screen}",
+        ids[1]
+    );
+    // The generation under the cursor is deleted from outside: it goes from
+    // the list and the cursor moves to the next older one.
+    let out = t.cli(&["--yes", "delete", &ids[1]]);
+    assert!(out.status.success(), "{}", text(&out));
+    let screen = t.wait_until_gone(&ids[1], Duration::from_secs(8));
+    assert!(
+        cursor_line(&screen).contains(&ids[2]),
+        "the cursor is not on {}, the nearest:\n{screen}",
+        ids[2]
+    );
+    // `v` verifies the generation the cursor is on, and it passes.
+    t.keys(&["v"]);
+    t.wait_for("Verify finished", Duration::from_secs(30));
+    let out = t.cli(&["list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for g in list.as_array().unwrap() {
+        let v = &g["last_verified"];
+        assert!(v.is_null() || v["ok"] == true, "a failed verification: {g}");
+        if g["id"] == ids[2].as_str() {
+            assert_eq!(v["ok"], true, "{g}");
+        }
+    }
+}
+
+/// Before, a restore verified the generation in the picker and again after the
+/// typed id (doubling the wait before anything stops).
+#[test]
+fn a_restore_verifies_once_before_the_typed_id_and_not_after() {
+    let t = Tui::demo_with_backups(1);
+    let id = t.generations()[0].clone();
+    t.open_sized(120, 50);
+    t.keys(&["r"]);
+    t.wait_for(&id, Duration::from_secs(10));
+    t.keys(&["Enter"]);
+    t.wait_for("Type the generation id to confirm", Duration::from_secs(30));
+    // The one verification ran before the question, and was recorded.
+    let out = t.cli(&["list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verified = list[0]["last_verified"].clone();
+    assert_eq!(verified["ok"], true, "{list}");
+    t.type_text(&id);
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("Restore finished", Duration::from_secs(60));
+    let verify_steps: Vec<&str> = screen.lines().filter(|l| l.contains(" verify ")).collect();
+    assert!(
+        verify_steps.is_empty(),
+        "verified again after the typed id: {verify_steps:?}\n{screen}"
+    );
+    assert!(t.running(), "services run after the restore");
+}

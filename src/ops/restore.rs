@@ -18,7 +18,9 @@ use super::preflight::Estimate;
 use super::source::{Check, Source};
 use super::swap;
 use super::window::{self, start_steps, stop_steps, Closing, Window};
-use super::{compat, lock_store, parallel, refuse_if_interrupted, restic, state, Context, OpError};
+use super::{
+    compat, lock_store, parallel, refuse_if_interrupted, restic, state, verify, Context, OpError,
+};
 use crate::install::ComponentSpec;
 use crate::repo::generation::Repo;
 use crate::repo::manifest::{Component, Manifest, Timings};
@@ -32,6 +34,7 @@ pub struct RestoreOptions {
 }
 
 use super::placement::Placement;
+pub use super::verify::Verified;
 
 #[derive(Debug)]
 pub struct Outcome {
@@ -86,6 +89,57 @@ pub fn placements(ctx: &Context, m: &Manifest) -> Result<Vec<Placement>, OpError
         });
     }
     Ok(out)
+}
+
+/// Verifies generation `id` of `from` before a restore from it is confirmed,
+/// without writing anything there (a restore only reads its source, so no
+/// verify record): the archive kind's quick check, `restic check`, or an rclone
+/// target's read-back. Damage is an error; the answer says when the check began,
+/// for `run_verified`.
+pub fn verify_first(
+    from: &Store,
+    id: &str,
+    cancel: &crate::cancel::Cancel,
+    on: Sink,
+) -> Result<Verified, OpError> {
+    let at = chrono::Utc::now();
+    match from {
+        Store::Archive(repo) => {
+            let _lock = super::lock_repo(repo, "verify")?;
+            let m = repo.manifest(id)?;
+            let dir = repo.trusted_generation(id)?;
+            verify::quick(&dir, &m, cancel, on)?;
+        }
+        Store::Restic(r) => restic::verify_before_restore(r, &from.manifest(id)?, cancel, on)?,
+        Store::Rclone(_) => {
+            let reports = verify::run(from, &[id.to_string()], false, cancel, on)?;
+            if let Some(problem) = reports.iter().flat_map(|r| r.problems.iter()).next() {
+                return Err(OpError::Verify(problem.clone()));
+            }
+        }
+    }
+    Ok(Verified { at, ok: true })
+}
+
+/// Whether a quick verification of generation folder `dir` that started at `at`
+/// still holds: the manifest names the archives `SHA256SUMS` lists with the same
+/// checksums, and neither `SHA256SUMS` nor any file it lists changed since (the
+/// inode's change time, which no one can set back, is before `at`).
+fn still_verified(dir: &Path, m: &Manifest, at: chrono::DateTime<chrono::Utc>) -> bool {
+    let Ok(sums) = crate::repo::files::read_sums(dir) else {
+        return false;
+    };
+    let listed = m.components.iter().all(|c| {
+        sums.iter().any(|(_, n)| n == &c.index)
+            && sums.iter().any(|(h, n)| n == &c.archive && h == &c.sha256)
+    });
+    let before = |name: &str| {
+        fs::symlink_metadata(dir.join(name)).is_ok_and(|md| {
+            let changed = chrono::DateTime::from_timestamp(md.ctime(), md.ctime_nsec() as u32);
+            changed.is_some_and(|t| t < at)
+        })
+    };
+    listed && before("SHA256SUMS") && sums.iter().all(|(_, n)| before(n))
 }
 
 /// Whether `dir` is a folder with something in it.
@@ -206,6 +260,27 @@ pub fn run(
     opts: &RestoreOptions,
     on: Sink,
 ) -> Result<Outcome, OpError> {
+    run_verified(ctx, from, id, opts, None, on)
+}
+
+/// `run`, told that the caller already verified the generation (`verified`).
+/// A failed verification refuses at once; a passed one stands in for the
+/// restore's own check as long as the generation is unchanged since (archive
+/// kind: no file it lists was written after; restic: `restic check` covers the
+/// repository and every file is checked again on extraction).
+pub fn run_verified(
+    ctx: &Context,
+    from: Option<&Store>,
+    id: &str,
+    opts: &RestoreOptions,
+    verified: Option<Verified>,
+    on: Sink,
+) -> Result<Outcome, OpError> {
+    if verified.is_some_and(|v| !v.ok) {
+        return Err(OpError::Verify(format!(
+            "the verification of {id} failed. Restore refused; nothing was stopped or changed"
+        )));
+    }
     let _installation = state::lock_installation(ctx.inst, "restore")?;
     let from = match (from, &ctx.store) {
         // A generation on an rclone target is fetched into the repository (and
@@ -255,13 +330,25 @@ pub fn run(
     }
     let owners = checks.owner_map();
     let found_stopped = window::found_stopped(ctx.inst);
-    on(Event::Plan(plan_steps(
-        ctx,
-        from,
-        &manifest,
-        opts,
-        &found_stopped,
-    )));
+    // Whether the caller's verification still stands for the generation as it is now.
+    let checked_before = match (verified, from) {
+        (Some(v), Store::Archive(repo)) => repo
+            .trusted_generation(id)
+            .is_ok_and(|dir| still_verified(&dir, &manifest, v.at)),
+        (Some(_), Store::Restic(_)) => true,
+        _ => false,
+    };
+    if let (true, Some(v)) = (checked_before, verified) {
+        on(Event::Info(format!(
+            "{id} was verified at {} before the confirmation and is unchanged since: not verified again",
+            chrono::DateTime::<chrono::Local>::from(v.at).format("%H:%M:%S")
+        )));
+    }
+    let mut steps = plan_steps(ctx, from, &manifest, opts, &found_stopped);
+    if checked_before {
+        steps.retain(|s| !matches!(s, Step::Verify(_)));
+    }
+    on(Event::Plan(steps));
     if !found_stopped.is_empty() {
         on(Event::Warning(format!(
             "already stopped: {}. It is left stopped after the restore",
@@ -279,7 +366,10 @@ pub fn run(
     let source = Source::open(
         from,
         &manifest,
-        Check::Whole,
+        match checked_before {
+            true => Check::AlreadyVerified,
+            false => Check::Whole,
+        },
         &format!("`structr-backup restore {id} --from NAME` fetches it first"),
         &ctx.cancel,
         on,
@@ -667,5 +757,53 @@ mod safety_tests {
         assert_eq!(e.to_string(), "cancelled: stopped before it finished");
         let f = safety_failed(OpError::failed("disk full"));
         assert_eq!(f.to_string(), "the safety backup failed: disk full");
+    }
+}
+
+#[cfg(test)]
+mod verified_tests {
+    use super::*;
+    use crate::repo::manifest::Component;
+
+    /// A generation folder with one component whose files `SHA256SUMS` lists.
+    fn generation(dir: &Path) -> Manifest {
+        fs::write(dir.join("c.tar.zst"), "archive").unwrap();
+        fs::write(dir.join("c.files"), "index").unwrap();
+        fs::write(dir.join("SHA256SUMS"), "aa  c.tar.zst\nbb  c.files\n").unwrap();
+        let mut m = Manifest::bare("20260101T000000Z", chrono::Utc::now());
+        m.components.push(Component {
+            name: "c".into(),
+            role: "structr".into(),
+            source: PathBuf::from("/c"),
+            archive: "c.tar.zst".into(),
+            index: "c.files".into(),
+            files: 0,
+            entries: 0,
+            bytes: 0,
+            archive_size: 0,
+            sha256: "aa".into(),
+        });
+        m
+    }
+
+    #[test]
+    fn a_verification_stands_only_while_the_generation_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = chrono::Utc::now() - chrono::Duration::seconds(5);
+        let m = generation(dir.path());
+        let after = chrono::Utc::now() + chrono::Duration::milliseconds(10);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(still_verified(dir.path(), &m, after));
+        assert!(!still_verified(dir.path(), &m, before), "written after it");
+        // An archive rewritten after the verification: verified again.
+        fs::write(dir.path().join("c.tar.zst"), "planted").unwrap();
+        assert!(!still_verified(dir.path(), &m, after));
+        // A manifest naming another checksum than SHA256SUMS: verified again.
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = generation(dir.path());
+        let later = chrono::Utc::now() + chrono::Duration::milliseconds(10);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        m.components[0].sha256 = "cc".into();
+        assert!(!still_verified(dir.path(), &m, later));
     }
 }

@@ -26,6 +26,9 @@ pub enum Check<'c> {
     /// Only this component's archive and index (unpack: the generation's other
     /// archives may be large and are not read); restic checks while it reads.
     Only(&'c Component),
+    /// The caller verified the whole generation moments ago and it is unchanged
+    /// since (`restore::still_verified`): only the indexes are read.
+    AlreadyVerified,
 }
 
 /// A generation that was checked and can be read.
@@ -64,6 +67,7 @@ impl<'a> Source<'a> {
                         check_sums(&dir, c, cancel)?;
                         vec![c]
                     }
+                    Check::AlreadyVerified => m.components.iter().collect(),
                 };
                 let indexes = checked
                     .into_iter()

@@ -18,6 +18,16 @@ use crate::repo::manifest::{Manifest, VerifyRecord};
 use crate::repo::restic::Restic;
 use crate::repo::store::Store;
 
+/// A verification the caller ran just before asking for the typed confirmation
+/// (the wizard does, so the admin sees the result before confirming): when it
+/// started and whether it passed. The restore does not hash the generation a
+/// second time while it is provably unchanged since (see `ops::restore::run_verified`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub ok: bool,
+}
+
 #[derive(Debug, serde::Serialize)]
 pub struct Report {
     pub id: String,

@@ -39,22 +39,26 @@ impl World {
             }
             Answer::Pinned(r) => {
                 app.status = Some(r.unwrap_or_else(|e| e));
-                app.set_data(self.data());
+                self.look_at_repo(true);
                 self.gather_listing();
             }
+            Answer::Repo(look) => self.on_look(app, look),
+            Answer::Source(found) => self.on_source(app, found),
             // Shown where it was asked for; a plan for a screen left is dropped.
             Answer::PrunePlan(Ok(rows)) if app.screen().kind() == ScreenKind::Generations => {
                 app.status = None;
                 app.show_prune_plan(rows);
             }
+            // The repository changed under an open preview: its rows, afresh.
+            Answer::PrunePlan(Ok(rows)) if app.screen().kind() == ScreenKind::PrunePreview => {
+                app.status = None;
+                app.replan_prune(rows);
+            }
             Answer::PrunePlan(Ok(_)) => app.status = None,
             Answer::PrunePlan(Err(e)) => app.status = Some(e),
             Answer::Listing(l) => {
                 self.offsite_seen = l.offsite;
-                if l.generations.is_some() {
-                    self.generations_seen = l.generations;
-                }
-                app.set_data(self.data());
+                app.data.offsite = self.offsite_seen.clone();
             }
             Answer::Schedule(f) => app.set_schedule(f),
             Answer::ScheduleChanged(r) => {
@@ -64,7 +68,11 @@ impl World {
             Answer::Recovery(msg) => {
                 // The opened source and the planned kept folders stay with the world.
                 match &msg {
-                    RecoveryMsg::Opened(Ok((store, _))) => self.recovery_from = Some(store.clone()),
+                    RecoveryMsg::Opened(Ok((store, _))) => {
+                        self.recovery_from = Some(store.clone());
+                        self.source_seen = None;
+                        self.tasks.forget(super::world::Kind::RecoverySource);
+                    }
                     RecoveryMsg::Planned(_, Ok(p)) => self.recovery_kept = p.kept.clone(),
                     _ => {}
                 }
@@ -80,6 +88,14 @@ impl World {
             .job()
             .filter(|j| j.kind == JobKind::VerifyForRestore && r.is_ok())
             .and_then(|j| j.id.clone());
+        // What passed stands for the restore confirmed next (once, for that id).
+        let began = self.verifying.take();
+        if let (Some(id), Some((v, at))) = (&restore_next, began) {
+            if v == *id {
+                let passed = crate::ops::restore::Verified { at, ok: true };
+                self.restore_verified = Some((v, passed));
+            }
+        }
         if let Some(j) = app.job().filter(|j| j.kind.verifies()) {
             if let Some(id) = j.id.clone() {
                 match &r {
@@ -91,7 +107,9 @@ impl World {
         }
         let effect = app.on_job_done(r.map_err(|f| f.message));
         self.perform(app, effect);
-        if let Some(id) = restore_next {
+        // A disaster recovery's confirmation has its facts from its plan already.
+        let confirming = matches!(app.screen(), super::app::Screen::RestoreConfirm(_));
+        if let Some(id) = restore_next.filter(|_| confirming) {
             self.gather(Answer::RestoreFacts, move |inst, repo| {
                 facts::restore(inst, repo, &id)
             });

@@ -22,7 +22,7 @@ use super::recovery::{Recovery, RecoveryMsg};
 use super::schedule::ScheduleScreen;
 use super::scroll::Scroll;
 use super::state::{Effect, Go, JobKind, Reply, ScreenKind, To};
-use super::{generations, help, home, kept, restore};
+use super::{generations, help, home, kept, keys, restore};
 use crate::ops::Event;
 
 #[derive(Clone, Debug)]
@@ -45,6 +45,8 @@ pub enum Screen {
     /// What can be done with one generation (Enter on it in Generations).
     Actions {
         id: String,
+        /// The highlighted entry.
+        sel: usize,
     },
     /// The folders restores kept beside the targets (`App::kept`).
     Kept {
@@ -117,7 +119,8 @@ impl App {
     }
 
     /// Takes fresh data; a list's selection stays on the generation it was on (a
-    /// new backup at the top must not move the cursor onto another one).
+    /// new backup at the top must not move the cursor onto another one), or,
+    /// that one deleted, goes to the nearest older one (the next in the list).
     pub fn set_data(&mut self, data: Data) {
         let old: Vec<Option<String>> = self
             .stack
@@ -130,12 +133,10 @@ impl App {
             })
             .collect();
         self.data = data;
-        let last = self.data.generations.len().saturating_sub(1);
         for (screen, id) in self.stack.iter_mut().zip(old) {
             if let Screen::Generations { sel } | Screen::RestorePick { sel } = screen {
-                *sel = id
-                    .and_then(|id| self.data.generations.iter().position(|m| m.id == id))
-                    .unwrap_or((*sel).min(last));
+                let ids = self.data.generations.iter().map(|m| m.id.as_str());
+                *sel = keys::nearest(ids, id.as_deref(), *sel);
             }
         }
     }
@@ -239,6 +240,18 @@ impl App {
                 return Effect::Refresh;
             };
             self.stack.pop();
+            // Verified: the typed confirmation follows; restored: the checklist.
+            if kind == JobKind::VerifyForRestore {
+                let to = match self.stack.last() {
+                    Some(Screen::Recovery(r)) => r.confirmation(),
+                    _ => None,
+                };
+                if let Some(to) = to {
+                    let screen = self.screen_for(to);
+                    self.stack.push(screen);
+                }
+                return Effect::None;
+            }
             if let Some(Screen::Recovery(r)) = self.stack.last_mut() {
                 return r.restored(summary.clone());
             }
@@ -295,7 +308,7 @@ impl App {
             Some(Screen::Job(j)) => j.key(key),
             Some(Screen::Generations { sel }) => generations::key(sel, key, &self.data),
             Some(Screen::RestorePick { sel }) => restore::pick_key(sel, key, &self.data),
-            Some(Screen::Actions { id }) => generations::actions_key(id, key),
+            Some(Screen::Actions { id, sel }) => generations::actions_key(id, sel, key, &self.data),
             Some(Screen::RestoreConfirm(c)) => c.key(key, Effect::StartRestore),
             Some(Screen::DeleteConfirm(c)) => c.key(key, Effect::Delete),
             Some(Screen::RecoveryConfirm(c)) => c.key(key, Effect::StartRecovery),
@@ -312,11 +325,11 @@ impl App {
             Some(Screen::Browse(b)) => b.key(key),
             Some(Screen::Recovery(r)) => r.key(key),
         };
-        self.follow(reply, key)
+        self.follow(reply)
     }
 
     /// Moves the stack as `reply` says; a job's effect opens its screen.
-    fn follow(&mut self, reply: Reply, key: KeyEvent) -> Effect {
+    fn follow(&mut self, reply: Reply) -> Effect {
         match reply.go {
             Go::Stay => {}
             Go::Back => self.back(),
@@ -324,9 +337,10 @@ impl App {
                 let screen = self.screen_for(to);
                 self.stack.push(screen);
             }
-            Go::Pass => {
+            Go::Replace(to) => {
                 self.back();
-                return self.screen_key(key);
+                let screen = self.screen_for(to);
+                self.stack.push(screen);
             }
             Go::Say(message) => self.status = Some(message),
             Go::Quit => return Effect::Quit,
@@ -348,7 +362,7 @@ impl App {
             }
             To::Kept => Screen::Kept { sel: 0 },
             To::Recovery => Screen::Recovery(Box::new(Recovery::new(self.data.recovery.clone()))),
-            To::Actions(id) => Screen::Actions { id },
+            To::Actions(id) => Screen::Actions { id, sel: 0 },
             To::Browse(id) => Screen::Browse(Box::new(BrowseScreen::new(&id))),
             To::DeleteConfirm { id, facts } => Screen::DeleteConfirm(Confirm::new(&id, facts)),
             To::RemoveKept { name, path, facts } => Screen::RemoveKept {
@@ -392,6 +406,32 @@ impl App {
     pub fn show_prune_plan(&mut self, rows: Vec<PruneRow>) {
         self.stack
             .push(Screen::PrunePreview(PruneScreen::new(rows)));
+    }
+
+    /// Whether a prune preview is open (it is worked out again when the
+    /// repository changes).
+    pub fn pruning(&self) -> bool {
+        self.stack
+            .iter()
+            .any(|s| matches!(s, Screen::PrunePreview(_)))
+    }
+
+    /// The prune preview afresh; its cursor stays on the generation it was on,
+    /// and a question asked about the old rows is withdrawn.
+    pub fn replan_prune(&mut self, rows: Vec<PruneRow>) {
+        for screen in &mut self.stack {
+            if let Screen::PrunePreview(p) = screen {
+                let id = p.rows.get(p.sel).map(|r| r.id.clone());
+                let sel = keys::nearest(rows.iter().map(|r| r.id.as_str()), id.as_deref(), p.sel);
+                *p = PruneScreen::new(rows.clone());
+                p.sel = sel;
+            }
+        }
+    }
+
+    /// Whether the disaster recovery's picker is on screen.
+    pub fn picking_recovery(&self) -> bool {
+        matches!(self.stack.last(), Some(Screen::Recovery(r)) if r.picking())
     }
 
     /// Whether a browse is open (its tasks may run).
@@ -481,6 +521,25 @@ mod tests {
         let fewer = app_with(&["20260103T000000Z"]);
         app.set_data(fewer.data);
         assert!(matches!(app.screen(), Screen::Generations { sel: 0 }));
+    }
+
+    #[test]
+    fn a_deleted_generations_cursor_goes_to_the_next_older_not_to_its_old_row() {
+        let mut app = app_with(&["20260103T000000Z", "20260102T000000Z", "20260101T000000Z"]);
+        app.on_key(key(KeyCode::Char('g')));
+        app.on_key(key(KeyCode::Down));
+        // Two backups elsewhere, and the selected one deleted.
+        let after = app_with(&[
+            "20260105T000000Z",
+            "20260104T000000Z",
+            "20260103T000000Z",
+            "20260101T000000Z",
+        ]);
+        app.set_data(after.data);
+        assert!(
+            matches!(app.screen(), Screen::Generations { sel: 3 }),
+            "on 20260101T000000Z, not on row 1 (20260104T000000Z)"
+        );
     }
 
     #[test]

@@ -204,7 +204,16 @@ impl BrowseScreen {
             }
             BrowseMsg::Compared(r) => {
                 self.compare = Some(match r {
-                    Ok(d) => Comparison::Done(d),
+                    Ok(mut d) => {
+                        d.sort_by(|a, b| {
+                            (rank(&a.change), &a.component, &a.path).cmp(&(
+                                rank(&b.change),
+                                &b.component,
+                                &b.path,
+                            ))
+                        });
+                        Comparison::Done(d)
+                    }
                     Err(e) => Comparison::Failed(e),
                 });
                 self.refilter();
@@ -270,6 +279,21 @@ impl BrowseScreen {
             code => self.sel = moved(self.sel, self.matches.len(), code),
         }
         Reply::stay()
+    }
+}
+
+/// Where a kind of difference sorts, first what a restore of the generation
+/// would undo in the live installation, in the order a sysadmin checks before
+/// restoring: a changed file (the restore puts the generation's version back
+/// and the live edit goes to the kept folder), a missing one (the restore
+/// brings it back), then a new one (not in the generation: after the restore
+/// it exists only in the kept folder). The summary line counts them in this
+/// order too. Within a kind, by component and path.
+fn rank(c: &Change) -> u8 {
+    match c {
+        Change::Changed(_) => 0,
+        Change::Missing => 1,
+        Change::New => 2,
     }
 }
 
@@ -370,6 +394,29 @@ mod tests {
             Effect::None,
             "compared once"
         );
+    }
+
+    #[test]
+    fn differences_sort_changed_then_missing_then_new() {
+        let mut app = browsing();
+        app.on_key(key(KeyCode::Char('c')));
+        let row = |path: &str, change: Change| DiffRow {
+            component: "structr".into(),
+            path: path.into(),
+            change,
+        };
+        app.on_browse(BrowseMsg::Compared(Ok(vec![
+            row("a-new", Change::New),
+            row("b-missing", Change::Missing),
+            row("c-changed", Change::Changed("size".into())),
+            row("a-missing", Change::Missing),
+        ])));
+        let paths: Vec<&str> = screen(&app)
+            .differences()
+            .iter()
+            .map(|d| d.path.as_str())
+            .collect();
+        assert_eq!(paths, ["c-changed", "a-missing", "b-missing", "a-new"]);
     }
 
     #[test]

@@ -30,9 +30,12 @@ impl World {
             e @ (Effect::OpenRecoverySource(_)
             | Effect::RecoveryPlan(_)
             | Effect::StartRecovery(_)
+            | Effect::VerifyBeforeRecovery(_)
             | Effect::RecoveryCheck { .. }) => self.perform_recovery(app, e),
+            Effect::ReloadRepo => self.look_at_repo(true),
             Effect::Refresh => {
                 app.set_data(self.data());
+                self.look_at_repo(true);
                 self.gather_schedule();
                 self.gather_listing();
                 self.gather_kept(app);
@@ -102,21 +105,26 @@ impl World {
                 app.data.plan_bytes = None;
                 self.gather(Answer::Plan, super::facts::backup_plan);
             }
-            Effect::StartBackup { label } => self.spawn_watched(watch("backup", None), move |ctx, on| {
-                let out = ops::backup::run(ctx, &BackupOptions { label }, on)?;
-                let m = &out.manifest;
-                Ok(format!(
-                    "Generation {} written: {} → {}. Downtime {}.",
-                    m.id,
-                    units::bytes(m.total_bytes()),
-                    units::bytes(m.total_archive_size()),
-                    units::duration(Duration::from_secs_f64(m.timings.downtime_secs))
-                ))
-            }),
-            Effect::VerifyBeforeRestore(id) => self.verify(id, false),
+            Effect::StartBackup { label } => {
+                self.spawn_watched(watch("backup", None), move |ctx, on| {
+                    let out = ops::backup::run(ctx, &BackupOptions { label }, on)?;
+                    let m = &out.manifest;
+                    Ok(format!(
+                        "Generation {} written: {} → {}. Downtime {}.",
+                        m.id,
+                        units::bytes(m.total_bytes()),
+                        units::bytes(m.total_archive_size()),
+                        units::duration(Duration::from_secs_f64(m.timings.downtime_secs))
+                    ))
+                })
+            }
+            Effect::VerifyBeforeRestore(id) => self.verify_before_restore(id),
             Effect::Verify { id, deep } => self.verify(id, deep),
-            Effect::StartRestore(id) => self.spawn_watched(watch("restore", Some(&id)), move |ctx, on| {
-                let out = ops::restore::run(ctx, None, &id, &RestoreOptions { safety_backup: true }, on)?;
+            // Verified before the typed id: the restore does not verify again.
+            Effect::StartRestore(id) => {
+                let verified = self.take_verified(&id);
+                self.spawn_watched(watch("restore", Some(&id)), move |ctx, on| {
+                let out = ops::restore::run_verified(ctx, None, &id, &RestoreOptions { safety_backup: true }, verified, on)?;
                 let kept: Vec<String> = out.placements.iter().map(|p| p.kept.display().to_string()).collect();
                 Ok(format!(
                     "Generation {} restored; services running. Safety backup: {}. Previous folders kept at {} (delete them when satisfied).",
@@ -124,16 +132,33 @@ impl World {
                     out.safety.as_ref().map_or("none".into(), |s| s.id.clone()),
                     kept.join(", ")
                 ))
-            }),
+            })
+            }
             Effect::TogglePin(id) => {
                 // restic pins by retagging its snapshot: seconds, not for the UI thread.
                 let store = self.store.clone();
                 app.status = Some(format!("changing the pin of {id}…"));
-                self.quick(app, move || {
-                    Answer::Pinned(ops::pin::toggle(&store, &id).map_err(|e| e.to_string()).map(|m| {
-                        format!("{} {}", m.id, if m.pinned { "pinned: never pruned" } else { "unpinned" })
-                    }))
-                }, |e| Answer::Pinned(Err(e)));
+                self.quick(
+                    app,
+                    move || {
+                        Answer::Pinned(
+                            ops::pin::toggle(&store, &id)
+                                .map_err(|e| e.to_string())
+                                .map(|m| {
+                                    format!(
+                                        "{} {}",
+                                        m.id,
+                                        if m.pinned {
+                                            "pinned: never pruned"
+                                        } else {
+                                            "unpinned"
+                                        }
+                                    )
+                                }),
+                        )
+                    },
+                    |e| Answer::Pinned(Err(e)),
+                );
             }
             Effect::Delete(id) => {
                 let repo = self.store.clone();
@@ -145,26 +170,49 @@ impl World {
             Effect::PlanPrune => {
                 let (store, policy) = (self.store.clone(), self.policy.clone());
                 app.status = Some("working out what the retention policy keeps…".into());
-                self.quick(app, move || {
-                    Answer::PrunePlan(ops::prune::plan(&store, &policy).map_err(|e| e.to_string()).map(|rows| {
-                        rows.iter()
-                            .map(|r| PruneRow {
-                                id: r.manifest.id.clone(),
-                                created: r.manifest.created_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string(),
-                                keep: r.decision.keep,
-                                reasons: r.decision.reasons.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "),
-                                size: r.manifest.total_archive_size(),
-                                label: r.manifest.label.clone(),
-                            })
-                            .collect()
-                    }))
-                }, |e| Answer::PrunePlan(Err(e)));
+                self.quick(
+                    app,
+                    move || {
+                        Answer::PrunePlan(
+                            ops::prune::plan(&store, &policy)
+                                .map_err(|e| e.to_string())
+                                .map(|rows| {
+                                    rows.iter()
+                                        .map(|r| PruneRow {
+                                            id: r.manifest.id.clone(),
+                                            created: r
+                                                .manifest
+                                                .created_at
+                                                .with_timezone(&chrono::Local)
+                                                .format("%Y-%m-%d %H:%M")
+                                                .to_string(),
+                                            keep: r.decision.keep,
+                                            reasons: r
+                                                .decision
+                                                .reasons
+                                                .iter()
+                                                .map(|x| x.to_string())
+                                                .collect::<Vec<_>>()
+                                                .join(", "),
+                                            size: r.manifest.total_archive_size(),
+                                            label: r.manifest.label.clone(),
+                                        })
+                                        .collect()
+                                }),
+                        )
+                    },
+                    |e| Answer::PrunePlan(Err(e)),
+                );
             }
             Effect::StartPrune => {
                 let (repo, policy) = (self.store.clone(), self.policy.clone());
                 self.spawn_watched(watch("prune", None), move |ctx, on| {
-                    let rows = ops::prune::run(&repo, &policy, &SnapshotDeletion::of(&ctx.snapshot), on)?;
-                    Ok(format!("{} generation(s) deleted.", rows.iter().filter(|r| !r.decision.keep).count()))
+                    let rows =
+                        ops::prune::run(&repo, &policy, &SnapshotDeletion::of(&ctx.snapshot), on)?;
+                    Ok(format!(
+                        "{} generation(s) deleted.",
+                        rows.iter().filter(|r| !r.decision.keep).count()
+                    ))
                 })
             }
             Effect::Recover => {
@@ -200,6 +248,13 @@ impl World {
     pub(super) fn forget_browse(&mut self) {
         self.tasks.forget(Kind::BrowseList);
         self.tasks.forget(Kind::BrowseCompare);
+    }
+
+    /// The verification before a restore's typed confirmation; when it began is
+    /// kept for the restore (see `World::restore_verified`).
+    fn verify_before_restore(&mut self, id: String) {
+        self.verifying = Some((id.clone(), chrono::Utc::now()));
+        self.verify(id, false)
     }
 
     pub(super) fn verify(&mut self, id: String, deep: bool) {

@@ -58,16 +58,12 @@ impl World {
         self.services_asked = Some(Instant::now());
     }
 
-    /// Lists the off-site targets (and a restic repository); one listing at a time.
+    /// Lists the off-site targets; one listing at a time. (The repository
+    /// itself is looked at in `freshness`.)
     pub(super) fn gather_listing(&mut self) {
-        if self.tasks.running(Kind::Listing) {
+        if self.tasks.running(Kind::Listing) || self.config.offsite.is_empty() {
             return;
         }
-        let restic = !matches!(self.store, Store::Archive(_));
-        if !restic && self.config.offsite.is_empty() {
-            return;
-        }
-        let store = self.store.clone();
         let targets: Vec<(String, Store)> = self
             .config
             .offsite
@@ -81,7 +77,6 @@ impl World {
         self.tasks.start(
             Kind::Listing,
             move |_| {
-                let generations = restic.then(|| store.list().map(|(l, _)| l).unwrap_or_default());
                 let offsite = targets
                     .iter()
                     .map(|(name, t)| OffsiteState {
@@ -93,15 +88,11 @@ impl World {
                             .map_err(|e| e.to_string()),
                     })
                     .collect();
-                Answer::Listing(Listing {
-                    generations,
-                    offsite,
-                })
+                Answer::Listing(Listing { offsite })
             },
             // Each target says why it was not listed.
             move |e| {
                 Answer::Listing(Listing {
-                    generations: None,
                     offsite: places
                         .iter()
                         .map(|(name, location)| OffsiteState {

@@ -11,8 +11,9 @@ pub fn key(scroll: &mut Scroll, key: KeyEvent, data: &Data) -> Reply {
     match key.code {
         KeyCode::Char('q') => Go::Quit.into(),
         KeyCode::Char('b') => Reply::from(Go::Open(To::BackupPlan)).with(Effect::PlanBackup),
-        KeyCode::Char('r') => Go::Open(To::RestorePick).into(),
-        KeyCode::Char('g') => Go::Open(To::Generations).into(),
+        // Screens showing the repository list it afresh as they open.
+        KeyCode::Char('r') => Reply::from(Go::Open(To::RestorePick)).with(Effect::ReloadRepo),
+        KeyCode::Char('g') => Reply::from(Go::Open(To::Generations)).with(Effect::ReloadRepo),
         KeyCode::Char('s') => Reply::from(Go::Open(To::Schedule)).with(Effect::RefreshSchedule),
         KeyCode::Char('k') => Reply::from(Go::Open(To::Kept)).with(Effect::FindKept),
         KeyCode::Char('D') => Go::Open(To::Recovery).into(),

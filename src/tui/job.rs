@@ -4,6 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+/// Why a step still running when another failed is shown as stopped, not failed.
+pub const STOPPED: &str = "stopped when another step failed";
+
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
 use super::eta::{Estimate, Tally};
@@ -75,8 +78,17 @@ impl Job {
         self.outcome = Some(result);
         self.finished = Some(Instant::now());
         self.ask_cancel = false;
+        // Steps running beside one that failed were stopped by that failure (a
+        // parallel check stops the others at the first damaged archive): they
+        // are not damaged themselves, and must not look so.
+        let another_failed = self
+            .steps
+            .iter()
+            .any(|(_, s)| matches!(s, StepState::Failed(_)));
         let why = if self.cancelled() {
             "cancelled"
+        } else if another_failed {
+            STOPPED
         } else {
             "not finished"
         };
@@ -190,6 +202,21 @@ impl Job {
 mod tests {
     use super::*;
     use crate::tui::testing::{app_with, ctrl_c, key};
+
+    #[test]
+    fn checks_stopped_by_another_ones_damage_are_not_marked_failed() {
+        let mut j = Job::new(JobKind::VerifyForRestore, Some("g1".into()));
+        let (a, b) = (
+            Step::Verify("a.tar.zst".into()),
+            Step::Verify("b.tar.zst".into()),
+        );
+        j.apply(Event::Started(a.clone()));
+        j.apply(Event::Started(b.clone()));
+        j.apply(Event::Failed(a, "g1: a.tar.zst is damaged".into()));
+        j.finish(Err("g1: a.tar.zst is damaged".into()));
+        assert!(matches!(&j.steps[0].1, StepState::Failed(w) if w.contains("damaged")));
+        assert_eq!(j.steps[1].1, StepState::Failed(STOPPED.into()));
+    }
 
     #[test]
     fn esc_and_q_during_a_job_say_how_to_cancel() {

@@ -105,6 +105,7 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("Esc", "done"),
         ],
         ScreenKind::Actions => &[
+            ("↑↓ Enter", "choose"),
             ("r", "restore"),
             ("v", "verify"),
             ("V", "deep verify"),
@@ -145,4 +146,20 @@ pub fn moved(sel: usize, count: usize, code: KeyCode) -> usize {
         KeyCode::End => last,
         _ => sel.min(last),
     }
+}
+
+/// Where a cursor that was on generation `id` (row `row`) goes in the list
+/// `ids` (newest first): the same generation, or the first older one when it is
+/// gone, or the last row when none is older.
+pub fn nearest<'a>(ids: impl Iterator<Item = &'a str>, id: Option<&str>, row: usize) -> usize {
+    let ids: Vec<&str> = ids.collect();
+    let last = ids.len().saturating_sub(1);
+    let Some(id) = id else {
+        return row.min(last);
+    };
+    // Ids are UTC times (`-2` for a second one in a second): their order is the age.
+    ids.iter()
+        .position(|i| *i == id)
+        .or_else(|| ids.iter().position(|i| *i < id))
+        .unwrap_or(last)
 }

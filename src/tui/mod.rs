@@ -8,7 +8,7 @@
 //! - `view`: drawing, one file per screen.
 //! - `world`: the installation and the repository; `effects` carries out what a
 //!   key asked for, `answers` takes in what came back, `gather` keeps Home's
-//!   facts fresh. Every slow thing runs through `tasks` (one channel, a token
+//!   facts fresh, `freshness` (with `marker`) the repository's generations. Every slow thing runs through `tasks` (one channel, a token
 //!   per task).
 
 mod answers;
@@ -22,6 +22,7 @@ mod effects;
 mod eta;
 mod facts;
 mod failure;
+mod freshness;
 mod gather;
 mod generations;
 mod help;
@@ -29,6 +30,7 @@ mod home;
 mod job;
 mod kept;
 mod keys;
+mod marker;
 mod panics;
 mod prune;
 mod recovery;
@@ -73,6 +75,7 @@ pub fn run(world: World, stop: &Cancel) -> io::Result<()> {
     let mut app = App::new(world.data());
     world.gather_schedule();
     world.gather_kept(&mut app);
+    world.look_at_repo(true);
     let theme = theme::Theme::from_env();
     let recording = panics::Recording::start();
     let screen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -152,6 +155,8 @@ fn interact(
         {
             world.gather_listing();
         }
+        world.look_at_repo(false);
+        world.look_at_source(app);
         if stop.is_cancelled() {
             world.perform(app, Effect::CancelJob);
             if !world.job_running() {

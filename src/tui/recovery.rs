@@ -196,6 +196,11 @@ impl Recovery {
         }
     }
 
+    /// Whether the generations of the source are on screen (they are kept fresh).
+    pub fn picking(&self) -> bool {
+        matches!(self.stage, Stage::Pick { .. })
+    }
+
     pub fn typing(&self) -> bool {
         matches!(self.stage, Stage::Source { field: Some(_), .. })
     }
@@ -206,6 +211,8 @@ pub enum RecoveryMsg {
     /// The source opened and listed, or why not. The store stays with the world.
     Opened(Result<(crate::repo::store::Store, Opened), String>),
     Planned(String, Result<Plan, String>),
+    /// The opened source listed again because it changed (see `freshness`).
+    Relisted(Opened),
     Checked(Checklist),
 }
 
@@ -328,11 +335,11 @@ impl Recovery {
                     r.stage = Stage::Pick { sel };
                     Reply::stay()
                 }
+                // The generation is verified before the typed id is asked for
+                // (the restore then does not verify it again).
                 KeyCode::Enter => match plan {
                     Some(Ok(p)) if !p.refused => {
-                        let facts = confirm_facts(id, p, r.opened.as_ref());
-                        let id = id.clone();
-                        Go::Open(To::RecoveryConfirm { id, facts }).into()
+                        Reply::effect(Effect::VerifyBeforeRecovery(id.clone()))
                     }
                     _ => Reply::stay(),
                 },
@@ -356,6 +363,21 @@ impl Recovery {
                     Reply::stay()
                 }
             },
+        }
+    }
+
+    /// The typed confirmation of the planned restore, once its plan allows it.
+    pub fn confirmation(&self) -> Option<To> {
+        match &self.stage {
+            Stage::Plan {
+                id,
+                plan: Some(Ok(p)),
+                ..
+            } if !p.refused => Some(To::RecoveryConfirm {
+                id: id.clone(),
+                facts: confirm_facts(id, p, self.opened.as_ref()),
+            }),
+            _ => None,
         }
     }
 
@@ -400,6 +422,15 @@ impl Recovery {
                 *plan = Some(p);
             }
             (RecoveryMsg::Checked(c), Stage::Checklist { checks, .. }) => *checks = Some(c),
+            // The picker shows the new list, its cursor on the generation it was on
+            // (or the next older one when that one is gone).
+            (RecoveryMsg::Relisted(o), Stage::Pick { sel }) => {
+                let was = r.opened.as_ref().and_then(|old| old.generations.get(*sel));
+                let was = was.map(|m| m.id.clone());
+                let ids = o.generations.iter().map(|m| m.id.as_str());
+                *sel = super::keys::nearest(ids, was.as_deref(), *sel);
+                r.opened = Some(o);
+            }
             _ => {}
         }
     }
@@ -428,7 +459,7 @@ fn confirm_facts(id: &str, plan: &Plan, opened: Option<&Opened>) -> Vec<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::app::App;
+    use crate::tui::app::{App, Screen};
     use crate::tui::data::Data;
     use crate::tui::state::JobKind;
     use crate::tui::testing::{key, type_text};
@@ -452,6 +483,44 @@ mod tests {
                 unreadable: vec![],
             },
         )))
+    }
+
+    #[test]
+    fn the_picker_takes_a_new_listing_and_keeps_its_generation() {
+        let mut app = App::new(Data::default());
+        app.on_key(key(KeyCode::Char('D')));
+        app.on_key(key(KeyCode::Enter));
+        type_text(&mut app, "/copy");
+        app.on_key(key(KeyCode::Enter));
+        app.on_recovery(opened(&[
+            "20260103T000000Z",
+            "20260102T000000Z",
+            "20260101T000000Z",
+        ]));
+        app.on_key(key(KeyCode::Down));
+        assert!(app.picking_recovery());
+        let relisted = |ids: &[&str]| {
+            let RecoveryMsg::Opened(Ok((_, o))) = opened(ids) else {
+                unreachable!()
+            };
+            RecoveryMsg::Relisted(o)
+        };
+        let sel = |app: &App| match app.screen() {
+            Screen::Recovery(r) => match r.stage {
+                Stage::Pick { sel } => sel,
+                _ => usize::MAX,
+            },
+            _ => usize::MAX,
+        };
+        app.on_recovery(relisted(&[
+            "20260104T000000Z",
+            "20260103T000000Z",
+            "20260102T000000Z",
+            "20260101T000000Z",
+        ]));
+        assert_eq!(sel(&app), 2, "still on 20260102T000000Z");
+        app.on_recovery(relisted(&["20260104T000000Z", "20260101T000000Z"]));
+        assert_eq!(sel(&app), 1, "its generation gone: the next older one");
     }
 
     #[test]
@@ -500,7 +569,19 @@ mod tests {
             kept: vec![],
         };
         app.on_recovery(RecoveryMsg::Planned("a".into(), Ok(fine)));
+        // Verified before the typed id is asked for, not after.
+        assert_eq!(
+            app.on_key(key(KeyCode::Enter)),
+            Effect::VerifyBeforeRecovery("a".into())
+        );
+        assert_eq!(app.screen().kind(), ScreenKind::Job);
+        // A failed verification stays on its screen; Esc goes back to the plan.
+        assert_eq!(app.on_job_done(Err("a is damaged".into())), Effect::Refresh);
+        assert_eq!(app.screen().kind(), ScreenKind::JobDone);
+        app.on_key(key(KeyCode::Esc));
+        assert_eq!(app.screen().kind(), ScreenKind::RecoveryPlan);
         app.on_key(key(KeyCode::Enter));
+        assert_eq!(app.on_job_done(Ok("a is intact".into())), Effect::None);
         assert_eq!(app.screen().kind(), ScreenKind::Confirm);
         type_text(&mut app, "a");
         assert_eq!(

@@ -58,16 +58,29 @@ impl World {
                     move |e| Answer::Recovery(RecoveryMsg::Planned(for_id.clone(), Err(e))),
                 );
             }
+            Effect::VerifyBeforeRecovery(id) => {
+                let Some(from) = self.recovery_from.clone() else {
+                    let why = "no source is open for the recovery: choose it again";
+                    return self.fail_job(why.into());
+                };
+                self.verifying = Some((id.clone(), chrono::Utc::now()));
+                self.spawn_watched(watch("verify", Some(&id)), move |ctx, on| {
+                    ops::restore::verify_first(&from, &id, &ctx.cancel, on)?;
+                    Ok(format!("{id} is intact (quick verification)."))
+                });
+            }
             Effect::StartRecovery(id) => {
                 let Some(from) = self.recovery_from.clone() else {
                     let why = "no source is open for the recovery: choose it again";
                     return self.fail_job(why.into());
                 };
+                let verified = self.take_verified(&id);
                 self.spawn_watched(watch("restore", Some(&id)), move |ctx, on| {
                     let opts = RestoreOptions {
                         safety_backup: true,
                     };
-                    let out = ops::restore::run(ctx, Some(&from), &id, &opts, on)?;
+                    let out =
+                        ops::restore::run_verified(ctx, Some(&from), &id, &opts, verified, on)?;
                     let mut s = format!(
                         "Generation {} restored from {}.",
                         out.restored.id,

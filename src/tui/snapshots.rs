@@ -389,7 +389,10 @@ fn generation_screens() {
     // Enter on a generation: its actions over the list.
     let mut actions = with(Screen::Generations { sel: 1 });
     let id = actions.data.generations[1].id.clone();
-    actions.stack.push(Screen::Actions { id: id.clone() });
+    actions.stack.push(Screen::Actions {
+        id: id.clone(),
+        sel: 0,
+    });
     let screen = render(&actions, &COLOR, 80, 24, c);
     assert!(screen.contains(&id) && screen.contains("restore"));
     insta::assert_snapshot!("generation_actions", screen);
@@ -530,7 +533,7 @@ fn a_restic_repository_offers_no_file_browsing() {
     let text = text_of(&render(&app, &COLOR, 80, 24, clock()));
     assert!(!text.contains("f files"), "{text}");
     let id = app.data.generations[0].id.clone();
-    app.stack.push(Screen::Actions { id });
+    app.stack.push(Screen::Actions { id, sel: 0 });
     let text = text_of(&render(&app, &COLOR, 80, 24, clock()));
     assert!(!text.contains("browse files"), "{text}");
 }
@@ -590,7 +593,7 @@ fn browsing_a_generation() {
     );
     let compared = with(Screen::Browse(Box::new(browse_compared(&d))));
     let screen = render(&compared, &COLOR, 80, 24, c);
-    assert!(text_of(&screen).contains("1 new, 2 changed, 1 missing"));
+    assert!(text_of(&screen).contains("2 changed, 1 missing, 1 new"));
     insta::assert_snapshot!("browse_differences_80x24", screen);
 }
 
@@ -1127,7 +1130,10 @@ fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
             "generation_actions",
             on(vec![
                 Screen::Generations { sel: 1 },
-                Screen::Actions { id: id.clone() },
+                Screen::Actions {
+                    id: id.clone(),
+                    sel: 0,
+                },
             ]),
         ),
         ("restore_pick", on(vec![Screen::RestorePick { sel: 1 }])),

@@ -55,7 +55,8 @@ impl Focus {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobKind {
     Backup,
-    /// Quick verification before a restore; on success the confirmation follows.
+    /// Quick verification before a restore (or a disaster recovery's); on
+    /// success the typed confirmation follows, and the restore does not verify again.
     VerifyForRestore,
     Verify,
     Restore,
@@ -115,6 +116,8 @@ pub enum Effect {
     None,
     Quit,
     Refresh,
+    /// List the repository afresh (a screen showing its generations opened).
+    ReloadRepo,
     /// Measure the sources for the plan screen.
     PlanBackup,
     /// Back up now, the new generation labelled so (sanitized, maybe empty).
@@ -123,6 +126,9 @@ pub enum Effect {
     },
     VerifyBeforeRestore(String),
     StartRestore(String),
+    /// Verify this generation of the disaster recovery's source; on success its
+    /// typed confirmation follows.
+    VerifyBeforeRecovery(String),
     Verify {
         id: String,
         deep: bool,
@@ -163,7 +169,9 @@ impl Effect {
     pub fn job(&self) -> Option<(JobKind, Option<String>)> {
         let (kind, id) = match self {
             Effect::StartBackup { .. } => (JobKind::Backup, None),
-            Effect::VerifyBeforeRestore(id) => (JobKind::VerifyForRestore, Some(id)),
+            Effect::VerifyBeforeRestore(id) | Effect::VerifyBeforeRecovery(id) => {
+                (JobKind::VerifyForRestore, Some(id))
+            }
             Effect::Verify { id, .. } => (JobKind::Verify, Some(id)),
             Effect::StartRestore(id) | Effect::StartRecovery(id) => (JobKind::Restore, Some(id)),
             Effect::Delete(id) => (JobKind::Delete, Some(id)),
@@ -217,9 +225,8 @@ pub enum Go {
     /// Close this screen.
     Back,
     Open(To),
-    /// Close this screen and hand the same key to the one beneath (a menu's
-    /// keys are the list's).
-    Pass,
+    /// Close this screen and open another in its place (a menu's choice).
+    Replace(To),
     /// Stay, and say this on the status line.
     Say(String),
     Quit,

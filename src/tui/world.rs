@@ -11,6 +11,7 @@ use super::data::{Data, Offer, OffsiteState, ScheduleFacts};
 use super::facts;
 use super::failure::Failed;
 use super::kept::KeptMsg;
+use super::marker::{Look, Marker};
 use super::prune::PruneRow;
 use super::recovery::RecoveryMsg;
 use super::report;
@@ -33,6 +34,10 @@ pub(super) enum Kind {
     Services,
     Kept,
     Listing,
+    /// The look at the configured repository (see `freshness`).
+    Repo,
+    /// The look at the disaster recovery's opened source, while its picker shows.
+    RecoverySource,
     /// A pin or a prune plan.
     Quick,
     BrowseList,
@@ -50,6 +55,8 @@ impl tasks::Kind for Kind {
             Kind::Services => "services",
             Kind::Kept => "kept",
             Kind::Listing => "listing",
+            Kind::Repo => "repository",
+            Kind::RecoverySource => "recovery-source",
             Kind::Quick => "quick",
             Kind::BrowseList => "browse",
             Kind::BrowseCompare => "compare",
@@ -71,6 +78,9 @@ pub(super) enum Answer {
     Services(ServiceStates),
     Kept(KeptMsg),
     Listing(Listing),
+    Repo(Look),
+    /// A look at the recovery source: its marker, and its new listing when it changed.
+    Source(Option<(Marker, Option<super::recovery::Opened>)>),
     Pinned(Result<String, String>),
     PrunePlan(Result<Vec<PruneRow>, String>),
     Browse(BrowseMsg),
@@ -90,22 +100,34 @@ pub struct World {
     /// Whether each service runs, as last asked (every few seconds).
     pub(super) services_seen: ServiceStates,
     pub(super) services_asked: Option<Instant>,
-    /// When the repository's and the off-site targets' listings were last asked
-    /// for (restic and rclone answer in seconds, a remote one in more).
+    /// When the off-site targets' listings were last asked for (rclone and
+    /// restic answer in seconds, a remote one in more).
     pub(super) listing_asked: Option<Instant>,
-    /// The restic repository's generations as last listed (the archive kind's
-    /// manifests are read directly: that is fast).
+    /// The repository's generations as last listed on a task (see `freshness`);
+    /// None until the first listing came.
     pub(super) generations_seen: Option<Vec<Manifest>>,
+    /// The repository's change marker when it was last listed, and when it
+    /// was last looked at.
+    pub(super) repo_seen: Option<Marker>,
+    pub(super) repo_checked: Option<Instant>,
+    /// The same for the disaster recovery's opened source.
+    pub(super) source_seen: Option<Marker>,
+    pub(super) source_checked: Option<Instant>,
     pub(super) offsite_seen: Vec<OffsiteState>,
     /// The source the disaster recovery opened; the restore reads from it.
     pub(super) recovery_from: Option<Store>,
     /// Where the planned recovery keeps the folders it replaces (for the checklist).
     pub(super) recovery_kept: Vec<std::path::PathBuf>,
+    /// The verification before a restore that runs now: its generation and
+    /// when it began.
+    pub(super) verifying: Option<(String, chrono::DateTime<chrono::Utc>)>,
+    /// The last one that passed: the restore of that generation is told so and
+    /// does not verify again (see `ops::restore::run_verified`).
+    pub(super) restore_verified: Option<(String, ops::restore::Verified)>,
 }
 
-/// What a listing found.
+/// What a listing of the off-site targets found.
 pub(super) struct Listing {
-    pub(super) generations: Option<Vec<Manifest>>,
     pub(super) offsite: Vec<OffsiteState>,
 }
 
@@ -115,7 +137,7 @@ pub(super) type ServiceStates = Vec<(String, Option<bool>)>;
 /// How often Home asks whether the services run (one may die while we look).
 pub(super) const SERVICES_EVERY: Duration = Duration::from_secs(3);
 
-/// How often the off-site targets (and a restic repository) are listed afresh.
+/// How often the off-site targets are listed afresh.
 pub(super) const LISTING_EVERY: Duration = Duration::from_secs(60);
 
 /// How often Home's schedule line is gathered afresh (a timer run may have ended).
@@ -149,18 +171,22 @@ impl World {
             services_asked: None,
             listing_asked: None,
             generations_seen: None,
+            repo_seen: None,
+            repo_checked: None,
+            source_seen: None,
+            source_checked: None,
             offsite_seen: Vec::new(),
             recovery_from: None,
             recovery_kept: Vec::new(),
+            verifying: None,
+            restore_verified: None,
         }
     }
 
     /// What the home screen shows, read afresh.
     pub fn data(&self) -> Data {
-        let list = match &self.store {
-            Store::Archive(repo) => repo.list().map(|(l, _)| l).unwrap_or_default(),
-            _ => self.generations_seen.clone().unwrap_or_default(),
-        };
+        // As last listed on a task: the UI thread never reads the repository.
+        let list = self.generations_seen.clone().unwrap_or_default();
         let mut d = Data {
             offsite: self.offsite_seen.clone(),
             policy: self.policy.to_string(),
@@ -192,12 +218,9 @@ impl World {
                         .collect(),
                 };
                 d.notes = inst.notes.clone();
-                // The configured repository's own answer: a restic one not yet
-                // listed is not taken for an empty one.
-                let no_generation = match &self.store {
-                    Store::Archive(_) => d.generations.is_empty(),
-                    _ => self.generations_seen.as_ref().is_some_and(|g| g.is_empty()),
-                };
+                // The configured repository's own answer: one not yet listed is
+                // not taken for an empty one.
+                let no_generation = self.generations_seen.as_ref().is_some_and(|g| g.is_empty());
                 let offsite = self.config.offsite.iter().map(|o| o.name.clone()).collect();
                 d.recovery = Offer::of(&inst.components, no_generation, offsite);
             }
@@ -208,6 +231,14 @@ impl World {
             }
         }
         d
+    }
+
+    /// The passed verification before a restore of `id`, taken (it stands for one restore).
+    pub(super) fn take_verified(&mut self, id: &str) -> Option<ops::restore::Verified> {
+        self.restore_verified
+            .take()
+            .filter(|(v, _)| v == id)
+            .map(|(_, v)| v)
     }
 
     /// Whether a job runs (its end not taken in yet).

@@ -138,11 +138,11 @@ fn differences_summary<'a>(b: &BrowseScreen, theme: &Theme) -> Line<'a> {
         Some(Comparison::Done(d)) => {
             let count = |pick: fn(&Change) -> bool| d.iter().filter(|x| pick(&x.change)).count();
             Line::raw(format!(
-                " Live against {}: {} new, {} changed, {} missing",
+                " Live against {}: {} changed, {} missing, {} new",
                 b.id,
-                count(|c| *c == Change::New),
                 count(|c| matches!(c, Change::Changed(_))),
                 count(|c| *c == Change::Missing),
+                count(|c| *c == Change::New),
             ))
         }
     }

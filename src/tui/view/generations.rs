@@ -51,10 +51,24 @@ pub fn generations(
             lines.extend(copies_line(&app.data, &m.id, theme));
             lines
         }
-        Some(m) => vec![Line::raw(format!(
-            " Enter verifies {} and then asks for confirmation; nothing is stopped before that.",
-            m.id
-        ))],
+        Some(m) => {
+            let mut lines = vec![Line::raw(format!(
+                " Enter verifies {} and then asks for confirmation; nothing is stopped before that.",
+                m.id
+            ))];
+            // A recorded failure is said where the generation to restore is chosen.
+            if let Some(v) = m.last_verified.as_ref().filter(|v| !v.ok) {
+                lines.push(Line::styled(
+                    format!(
+                        " Its last {} check FAILED ({}): it is verified again before anything is stopped.",
+                        if v.deep { "deep" } else { "quick" },
+                        local(v.at)
+                    ),
+                    theme.danger(),
+                ));
+            }
+            lines
+        }
         None => vec![],
     };
     let lines: Vec<Line> = lines

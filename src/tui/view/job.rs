@@ -232,6 +232,9 @@ fn step_list(f: &mut Frame, area: Rect, j: &Job, theme: &Theme, clock: Clock) {
                 ),
                 StepState::Done(d) => ("✓", theme.ok(), secs(*d)),
                 StepState::Failed(why) if why == "cancelled" => ("⊘", theme.warn(), String::new()),
+                StepState::Failed(why) if why == crate::tui::job::STOPPED => {
+                    ("⊘", theme.dim(), "not finished".into())
+                }
                 StepState::Failed(_) => ("✗", theme.danger(), "failed".into()),
             };
             let name = step.to_string();

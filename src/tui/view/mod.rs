@@ -25,10 +25,8 @@ use ratatui::Frame;
 
 use super::app::{App, Screen};
 use super::browse::Listing;
-use super::keys::keys;
-use super::state::ScreenKind;
 use super::theme::Theme;
-use widgets::{dialog, footer, too_small, MIN_HEIGHT, MIN_WIDTH};
+use widgets::{footer, too_small, MIN_HEIGHT, MIN_WIDTH};
 
 /// Whether the wizard can be drawn in `width`×`height`; below that it shows only
 /// "Terminal too small", and no key but quitting may act on screens nobody sees.
@@ -114,7 +112,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         Screen::PrunePreview(p) => prune::prune(f, body, p, &app.data.policy, theme),
         Screen::Schedule(sc) => schedule::schedule(f, body, app, sc, theme, clock),
         Screen::Help(scroll) => overflow = help::help(f, body, app, scroll, theme),
-        Screen::Actions { id } => {
+        Screen::Actions { id, sel: hl } => {
             // The list stays beneath, with the generation still selected.
             let sel = app
                 .data
@@ -123,12 +121,20 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
                 .position(|m| &m.id == id)
                 .unwrap_or(0);
             generations::generations(f, body, app, sel, theme, clock, true);
-            let menu: String = keys(ScreenKind::Actions)
+            let mut lines = vec![Line::raw(format!(" {id}")), Line::raw("")];
+            for (i, (k, what)) in crate::tui::generations::actions(app.data.browsable)
                 .iter()
-                .filter(|(k, _)| app.data.browsable || *k != "f")
-                .map(|(k, what)| format!(" {k:<4} {what}\n"))
-                .collect();
-            dialog(f, body, &format!(" {id}\n\n{menu}"), theme);
+                .enumerate()
+            {
+                let text = format!("{}{k:<4} {what}", if i == *hl { "▶ " } else { "  " });
+                let style = match i == *hl {
+                    true => theme.selected(),
+                    false => theme.value(),
+                };
+                lines.push(Line::styled(text, style));
+            }
+            lines.push(Line::styled("  Esc  close", theme.dim()));
+            widgets::dialog_lines(f, body, lines, theme);
         }
     }
     if let Some(s) = &app.status {

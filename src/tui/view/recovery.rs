@@ -148,8 +148,8 @@ fn pick(f: &mut Frame, area: Rect, o: &Opened, sel: usize, theme: &Theme) {
     }
     head.push(Line::styled(
         format!(
-            "   {:<16}  {:<12} {:<16}  {:>9}",
-            "ID", "HOST", "CREATED", "SIZE"
+            "   {:<16}  {:<12} {:<16}  {:>9}  {:<8}",
+            "ID", "HOST", "CREATED", "SIZE", "VERIFIED"
         ),
         theme.label(),
     ));
@@ -172,18 +172,21 @@ fn pick(f: &mut Frame, area: Rect, o: &Opened, sel: usize, theme: &Theme) {
     for (i, m) in o.generations.iter().enumerate().skip(first).take(rows) {
         let size: u64 = m.components.iter().map(|c| c.bytes).sum();
         let text = format!(
-            "{} {:<16}  {:<12} {:<16}  {:>9}  {}",
+            "{} {:<16}  {:<12} {:<16}  {:>9}  {:<8}  {}",
             if i == sel { "▶" } else { " " },
             m.id,
             printable(&fit_path(&m.host, 12), 12),
             local(m.created_at),
             units::bytes(size),
+            // The record a verification left, as `list` and the restore picker show it.
+            super::generations::verified(m),
             versions(m)
         );
-        let style = if i == sel {
-            theme.selected()
-        } else {
-            theme.value()
+        let failed = m.last_verified.as_ref().is_some_and(|v| !v.ok);
+        let style = match (i == sel, failed) {
+            (true, _) => theme.selected(),
+            (false, true) => theme.danger(),
+            (false, false) => theme.value(),
         };
         lines.push(Line::from(vec![Span::raw(" "), Span::styled(text, style)]));
     }

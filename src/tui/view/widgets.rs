@@ -102,6 +102,27 @@ pub fn dialog(f: &mut Frame, area: Rect, text: &str, theme: &Theme) {
     );
 }
 
+/// `dialog` with styled lines (a menu with its highlighted entry).
+pub fn dialog_lines(f: &mut Frame, area: Rect, lines: Vec<Line>, theme: &Theme) {
+    let w = 50.min(area.width);
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.warn()),
+        ),
+        r,
+    );
+}
+
 pub fn button<'a>(label: &'a str, focused: bool, enabled: bool, theme: &Theme) -> Span<'a> {
     let text = if focused {
         format!("[▶ {label} ◀]")
