@@ -748,3 +748,58 @@ fn no_repository_and_a_wrong_password_have_codes_of_their_own() {
     let out = sb.cli(&["--repo", elsewhere.to_str().unwrap(), "list"]);
     assert_eq!(out.status.code(), Some(10), "{}", text(&out));
 }
+
+/// A repository someone filled with locks: before, every lock was read with its
+/// own `restic cat` (hours for thousands); now the first 20 are, the rest are
+/// counted, and the run is refused before anything stops, with what to do.
+#[test]
+fn a_repository_full_of_locks_is_refused_after_reading_twenty_of_them() {
+    let sb = sandbox(false);
+    sb.backup_ok(&["--label", "first"]);
+    // 23 `restic backup --stdin` waiting for input each hold a shared lock;
+    // killed with -9, the locks stay, as after a crash.
+    let mut children: Vec<_> = (0..23)
+        .map(|i| {
+            Command::new("restic")
+                .arg("-r")
+                .arg(&sb.repo)
+                .args(["backup", "--stdin", "--stdin-filename"])
+                .arg(format!("wait-{i}"))
+                .env("RESTIC_PASSWORD_FILE", sb.password_file())
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let locks = sb.repo.join("locks");
+    wait_until(Duration::from_secs(120), "23 locks appear", || {
+        std::fs::read_dir(&locks).is_ok_and(|d| {
+            d.flatten()
+                .filter(|e| e.metadata().is_ok_and(|m| m.len() > 0))
+                .count()
+                >= 23
+        })
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    for c in &mut children {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    let pids = (sb.pid("neo4j"), sb.pid("structr"));
+
+    let out = sb.cli(&["backup"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(4), "locked is exit 4: {said}");
+    assert!(said.contains("3 more locks not read"), "{said}");
+    assert_eq!(
+        (sb.pid("neo4j"), sb.pid("structr")),
+        pids,
+        "nothing was stopped"
+    );
+    // recover lets restic judge them all (`restic unlock` removes stale ones).
+    let out = sb.cli(&["recover"]);
+    assert!(out.status.success(), "{}", text(&out));
+    sb.backup_ok(&["--label", "after recover"]);
+}

@@ -36,9 +36,9 @@ use crate::secrets::Secrets;
 use serde_json::json;
 
 use crate::config::{Config, Kind, NotifyConfig, NotifyEvent};
+use crate::ops::exit::Exit;
 use crate::repo::manifest::Manifest;
 use crate::repo::store::Store;
-use crate::ops::exit::Exit;
 use crate::secrets::Location;
 pub use scrub::{scrub, secrets_of};
 pub use status::{read_last_run, LastRun, Status};

@@ -83,11 +83,19 @@ fn remove_stale_restic_locks(r: &crate::repo::restic::Restic, on: Sink) {
     let now = chrono::Utc::now();
     let host = crate::sys::hostname();
     let stale: Vec<String> = match r.locks() {
-        Ok(locks) => locks
-            .iter()
-            .filter(|l| l.is_stale(&host, now))
-            .map(|l| l.describe(now))
-            .collect(),
+        Ok(locks) => {
+            let mut stale: Vec<String> = locks
+                .read
+                .iter()
+                .filter(|l| l.is_stale(&host, now))
+                .map(|l| l.describe(now))
+                .collect();
+            // restic unlock judges the ones not read itself (it leaves live ones).
+            if locks.unread > 0 {
+                stale.push(format!("{} more locks not read", locks.unread));
+            }
+            stale
+        }
         Err(e) => {
             on(Event::Warning(format!(
                 "the restic repository's locks were not looked at: {e}"

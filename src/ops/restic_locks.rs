@@ -55,16 +55,24 @@ pub enum LockNeed {
 pub fn check_locks(r: &Restic, need: LockNeed) -> Result<(), OpError> {
     let now = Utc::now();
     let host = crate::sys::hostname();
-    let blocking: Vec<_> = r
-        .locks()?
+    let locks = r.locks()?;
+    let blocking: Vec<_> = locks
+        .read
         .into_iter()
         .filter(|l| need == LockNeed::Exclusive || l.exclusive)
         .collect();
-    if blocking.is_empty() {
+    // Locks beyond those read are not known to be harmless: they count.
+    if blocking.is_empty() && locks.unread == 0 {
         return Ok(());
     }
-    let described: Vec<String> = blocking.iter().map(|l| l.describe(now)).collect();
-    let all_stale = blocking.iter().all(|l| l.is_stale(&host, now));
+    let mut described: Vec<String> = blocking.iter().map(|l| l.describe(now)).collect();
+    if locks.unread > 0 {
+        described.push(format!(
+            "{} more locks not read (`restic list locks` lists them)",
+            locks.unread
+        ));
+    }
+    let all_stale = locks.unread == 0 && blocking.iter().all(|l| l.is_stale(&host, now));
     let advice = if all_stale {
         format!(
             "{} stale (its process is gone or it is older than {} min): remove it with \

@@ -177,6 +177,16 @@ struct StatusLine {
     total_bytes: u64,
 }
 
+/// How many locks are read at most: a repository holds a few at a time.
+pub const MAX_LOCKS_READ: usize = 20;
+
+/// A repository's locks: the first `MAX_LOCKS_READ` read, how many more exist.
+#[derive(Debug, Default)]
+pub struct Locks {
+    pub read: Vec<LockInfo>,
+    pub unread: usize,
+}
+
 impl Restic {
     pub fn new(
         location: impl Into<Location>,
@@ -511,10 +521,17 @@ impl Restic {
     }
 
     /// The locks in the repository (`restic list locks`, then each one's record).
-    pub fn locks(&self) -> Result<Vec<LockInfo>, ResticError> {
+    pub fn locks(&self) -> Result<Locks, ResticError> {
         let ids = self.quiet(&["list", "locks", "--no-lock"], &Cancel::new())?;
-        let mut locks = Vec::new();
-        for id in ids.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let ids: Vec<&str> = ids
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let mut read = Vec::new();
+        // Each lock is one `restic cat`: a repository someone filled with locks
+        // must not keep us reading them for hours.
+        for id in ids.iter().take(MAX_LOCKS_READ) {
             // A lock removed between the list and the read is simply gone.
             let Ok(text) = self.quiet(&["cat", "lock", id, "--no-lock"], &Cancel::new()) else {
                 continue;
@@ -525,9 +542,12 @@ impl Restic {
                     detail: e.to_string(),
                 })?;
             lock.id = id.to_string();
-            locks.push(lock);
+            read.push(lock);
         }
-        Ok(locks)
+        Ok(Locks {
+            read,
+            unread: ids.len().saturating_sub(MAX_LOCKS_READ),
+        })
     }
 
     /// `restic unlock`: removes the stale locks only (restic's own rule).
