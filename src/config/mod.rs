@@ -2,6 +2,7 @@
 //! messages that name the file, the line and the key.
 
 pub mod size;
+pub mod staging;
 pub mod within;
 
 use std::fmt;
@@ -47,6 +48,7 @@ pub struct Config {
     pub drill: DrillConfig,
     pub snapshot: SnapshotConfig,
     pub state: StateConfig,
+    pub staging: staging::StagingConfig,
 }
 
 /// `[state]`: where run state lives (the journal, the last run's status). Unset,

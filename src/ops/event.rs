@@ -16,6 +16,8 @@ pub enum Step {
     SafetyBackup(String),
     /// A reflink clone of a component while the services are stopped.
     Clone(String),
+    /// Bringing a component's mirror up to date while the services are stopped.
+    Mirror(String),
     /// A snapshot while the services are stopped: the `[snapshot] command`, or
     /// the LVM snapshot of a volume (named).
     Snapshot(String),
@@ -45,6 +47,7 @@ impl fmt::Display for Step {
             Step::StoreLock => write!(f, "Neo4j store released?"),
             Step::SafetyBackup(c) => write!(f, "safety backup of {c}"),
             Step::Clone(c) => write!(f, "clone {c} (reflink)"),
+            Step::Mirror(c) => write!(f, "mirror {c} (changed files)"),
             Step::Snapshot(c) => write!(f, "snapshot {c}"),
             Step::Copy(c) => write!(f, "copy {c}"),
             Step::Extract(c) => write!(f, "extract {c}"),

@@ -66,6 +66,8 @@ pub struct Context<'a> {
     pub snapshot: crate::config::SnapshotConfig,
     /// This backup is a snapshot backup (`backup --snapshot`, `[snapshot] default`).
     pub snapshot_run: bool,
+    /// `[staging]`: how a cold backup takes its point-in-time copy.
+    pub staging: crate::config::staging::StagingConfig,
 }
 
 impl<'a> Context<'a> {
@@ -85,6 +87,7 @@ impl<'a> Context<'a> {
             },
             snapshot: Default::default(),
             snapshot_run: false,
+            staging: Default::default(),
         }
     }
 
@@ -108,6 +111,7 @@ impl<'a> Context<'a> {
             application: config.application.clone(),
             snapshot: config.snapshot.clone(),
             snapshot_run: config.snapshot.default,
+            staging: config.staging.clone(),
         }
     }
 }

@@ -405,6 +405,7 @@ pub fn run_verified(
         },
         snapshot: Default::default(),
         snapshot_run: false,
+        staging: Default::default(),
     };
     let take_safety = opts.safety_backup && !saved.components.is_empty();
     // Another place than the repository is locked above; the repository, which

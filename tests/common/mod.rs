@@ -223,10 +223,15 @@ keep_last = 2
 keep_daily = 0
 keep_weekly = 0
 keep_monthly = 0
+
+# The mirror (staging) lives in the sandbox, removed with it.
+[staging]
+folder = {staging}
 {application}{offsite}"#,
             data = toml_str(&self.neo4j_data.display().to_string()),
             sdir = toml_str(&self.structr_dir.display().to_string()),
             timeout = self.opts.stop_timeout_secs,
+            staging = toml_str(&self.dir.path().join("staging").display().to_string()),
             n_start = toml_str(&neo4j_start),
             n_stop = toml_str(&neo4j_stop),
             n_status = toml_str(&neo4j_status),

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::copier::{Copier, Finished, Head, Shape};
 use super::lvm::LvmStage;
+use super::mirror::Mirror;
 use crate::ops::archiving::{begin_backup, copy_components, new_manifest, preflight_checks};
 use crate::ops::event::{Event, Sink, Step};
 use crate::ops::preflight::Estimate;
@@ -27,6 +28,9 @@ pub enum Staging {
     Reflink,
     /// LVM snapshots while stopped, mounted read-only and archived after the start.
     Lvm(LvmStage),
+    /// A persistent mirror updated with the changed files while stopped; archived
+    /// after the start.
+    Mirror(Mirror),
 }
 
 pub struct ArchiveCopier<'r> {
@@ -87,8 +91,8 @@ impl Copier for ArchiveCopier<'_> {
     fn shape(&mut self, ctx: &Context) -> Result<Shape, OpError> {
         // Clones only where the sources and the repository (made by `begin`)
         // share a file system that clones files; decided before anything stops.
-        if matches!(self.staging, Staging::Direct) && super::reflink::possible(ctx, self.repo) {
-            self.staging = Staging::Reflink;
+        if matches!(self.staging, Staging::Direct) {
+            self.staging = super::staging::choose(ctx, self.repo)?;
         }
         let names = || ctx.inst.components.iter().map(|c| c.name.clone());
         let copies: Vec<Step> = names().map(Step::Copy).collect();
@@ -96,6 +100,7 @@ impl Copier for ArchiveCopier<'_> {
             Staging::Direct => (copies, vec![]),
             Staging::Reflink => (names().map(Step::Clone).collect(), copies),
             Staging::Lvm(lvm) => (lvm.plan(ctx)?, copies),
+            Staging::Mirror(_) => (names().map(Step::Mirror).collect(), copies),
         };
         Ok(Shape {
             while_stopped,
@@ -108,8 +113,13 @@ impl Copier for ArchiveCopier<'_> {
 
     fn preflight(&mut self, ctx: &Context, on: Sink) -> Result<(), OpError> {
         self.estimate = Some(preflight_checks(ctx, self.repo, on)?);
-        if matches!(self.staging, Staging::Reflink) {
-            on(Event::Info("the repository shares a reflink file system with the sources: they are cloned while the services are stopped and compressed after they run again".into()));
+        match &self.staging {
+            Staging::Reflink => on(Event::Info("the repository shares a reflink file system with the sources: they are cloned while the services are stopped and compressed after they run again".into())),
+            Staging::Mirror(m) => {
+                m.prepare(on)?;
+                super::staging::check_mirror_space(m, self.estimate.as_ref(), self.repo, on)?;
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -138,12 +148,21 @@ impl Copier for ArchiveCopier<'_> {
                 Ok(())
             }
             Staging::Lvm(lvm) => lvm.take(on),
+            Staging::Mirror(m) => {
+                self.staged = Some(m.update(ctx, on)?);
+                Ok(())
+            }
         }
     }
 
     fn after_start(&mut self, ctx: &Context, on: Sink) -> Result<(), OpError> {
         match &mut self.staging {
             Staging::Direct => Ok(()),
+            Staging::Mirror(m) => {
+                // Sealed first: the mirror matches the sources' state in the window.
+                m.seal()?;
+                self.archive(ctx, on)
+            }
             Staging::Reflink => {
                 let r = self.archive(ctx, on);
                 let _ = std::fs::remove_dir_all(self.clone_dir()?);

@@ -9,8 +9,10 @@ mod command;
 mod copier;
 mod driver;
 mod lvm;
+mod mirror;
 mod reflink;
 mod restic;
+mod staging;
 
 use super::event::Sink;
 use super::offsite;

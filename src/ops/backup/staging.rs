@@ -1,0 +1,85 @@
+//! Which staging a cold backup of the archive kind uses (`[staging] mode`),
+//! decided before anything stops, and the mirror's disk space.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+use super::archive::Staging;
+use super::mirror::Mirror;
+use crate::config::staging::StagingMode;
+use crate::ops::event::{Event, Sink};
+use crate::ops::preflight::{free_space, Estimate};
+use crate::ops::{state, Context, OpError};
+use crate::repo::generation::Repo;
+
+/// The folder of mirrors and clones: `[staging] folder`, else in the state folder.
+pub fn folder(ctx: &Context) -> PathBuf {
+    ctx.staging
+        .folder
+        .clone()
+        .unwrap_or_else(|| state::state_dir().join("staging"))
+}
+
+/// The staging for this run: reflink clones where the sources and the
+/// repository share a file system that clones; else a mirror when rsync is
+/// there; else none. A mode that was asked for and cannot be had is refused.
+pub fn choose(ctx: &Context, repo: &Repo) -> Result<Staging, OpError> {
+    let reflink = ctx.reflink && super::reflink::possible(ctx, repo);
+    match ctx.staging.mode {
+        StagingMode::Off => Ok(Staging::Direct),
+        StagingMode::Auto if reflink => Ok(Staging::Reflink),
+        StagingMode::Auto if Mirror::available() => {
+            Ok(Staging::Mirror(Mirror::new(ctx, &folder(ctx))))
+        }
+        StagingMode::Auto => Ok(Staging::Direct),
+        StagingMode::Reflink if reflink => Ok(Staging::Reflink),
+        StagingMode::Reflink => Err(OpError::Refused(format!(
+            "[staging] mode = \"reflink\", but the sources and the repository {} do not share a file system that clones files (XFS with reflink, btrfs); set mode = \"auto\" or \"mirror\". Nothing was stopped",
+            repo.root.display()
+        ))),
+        StagingMode::Mirror if Mirror::available() => {
+            Ok(Staging::Mirror(Mirror::new(ctx, &folder(ctx))))
+        }
+        StagingMode::Mirror => Err(OpError::Refused(
+            "[staging] mode = \"mirror\" needs rsync: install it (apt-get install rsync) or set mode = \"auto\". Nothing was stopped".into(),
+        )),
+    }
+}
+
+/// Before anything stops: the mirror's file system has room for what the update
+/// may add (everything not mirrored yet), beside the archives when the
+/// repository is on the same file system.
+pub fn check_mirror_space(
+    m: &Mirror,
+    estimate: Option<&Estimate>,
+    repo: &Repo,
+    on: Sink,
+) -> Result<(), OpError> {
+    let Some(e) = estimate else { return Ok(()) };
+    let have = m.bytes();
+    let mut need = e.total_bytes.saturating_sub(have) + (16 << 20);
+    let dir = m.dir_of("");
+    let same_fs = matches!(
+        (std::fs::metadata(&dir), std::fs::metadata(&repo.root)),
+        (Ok(a), Ok(b)) if a.dev() == b.dev()
+    );
+    if same_fs {
+        need += e.needed_bytes;
+    }
+    let free = free_space(&dir)?;
+    on(Event::Info(format!(
+        "staging: the mirror {} holds {} and may grow by {}; only what changed is copied while the services are stopped",
+        dir.display(),
+        crate::units::bytes(have),
+        crate::units::bytes(e.total_bytes.saturating_sub(have))
+    )));
+    if free < need {
+        return Err(OpError::Refused(format!(
+            "the mirror at {} needs up to {} but its file system has {} free: free space there, set [staging] folder to another local disk, or mode = \"off\". Nothing was stopped",
+            dir.display(),
+            crate::units::bytes(need),
+            crate::units::bytes(free)
+        )));
+    }
+    Ok(())
+}
