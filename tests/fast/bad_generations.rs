@@ -1,7 +1,7 @@
 //! Damaged and hostile generations: verification catches them and restore refuses
 //! them before any service is stopped, writing nothing outside its staging folder.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 

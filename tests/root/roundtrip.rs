@@ -2,7 +2,7 @@
 //! originals in contents, modes, ownership, mtimes, symlinks, hardlinks, empty
 //! folders and odd names; and a generation is readable with standard tools alone.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;

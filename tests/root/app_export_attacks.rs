@@ -7,7 +7,7 @@
 //! run at once without touching the services; and an endless body or a zip bomb
 //! is cut at the configured limit while the data backup goes on.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -4,7 +4,7 @@
 //! stopped is what was checked. The hostile user is the real `nobody`, acting
 //! through `setpriv`; the tests run as root, like the tool.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};

@@ -2,12 +2,12 @@
 //! `sha256sum`: hostile archives are refused without writing outside the target,
 //! damaged ones are caught, cancellation leaves no output.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
-use std::os::unix::fs::symlink;
 use std::path::Path;
 
+use common::tree::sample;
 use common::{shell, text, tree};
 use structr_backup::cancel::Cancel;
 use structr_backup::repo::archive::{
@@ -15,15 +15,6 @@ use structr_backup::repo::archive::{
 };
 use structr_backup::repo::file_index::{EntryKind, IndexEntry};
 use structr_backup::repo::owners::OwnerMap;
-
-fn sample(root: &Path) {
-    std::fs::create_dir_all(root.join("databases/neo4j")).unwrap();
-    std::fs::write(root.join("databases/neo4j/store.db"), vec![42u8; 5 << 20]).unwrap();
-    std::fs::write(root.join("empty"), b"").unwrap();
-    std::fs::create_dir_all(root.join("dir with space/empty dir")).unwrap();
-    symlink("databases/neo4j/store.db", root.join("link")).unwrap();
-    std::fs::hard_link(root.join("empty"), root.join("empty-too")).unwrap();
-}
 
 fn no_events() -> impl FnMut(structr_backup::repo::archive::ArchiveEvent) {
     |_| {}
@@ -494,73 +485,4 @@ fn a_decompression_bomb_is_stopped_at_the_indexed_size() {
     assert!(used < 1 << 20, "the staging folder holds {used} bytes");
     let err = deep_verify(&archive, &index, &Cancel::new(), &mut no_events()).unwrap_err();
     assert!(matches!(err, ArchiveError::TooLarge { .. }), "{err}");
-}
-
-/// A mounted file system inside a component is archived as its folder, not
-/// entered, with a warning; `boundaries` lists it with the symlinks that leave
-/// the component, and `measure` counts what the archive holds.
-#[test]
-fn mount_points_are_not_entered_and_boundaries_are_listed() {
-    use structr_backup::repo::archive::ArchiveEvent;
-    use structr_backup::repo::tree::{boundaries, measure, Boundary};
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "this test mounts a tmpfs: run the suite as root (scripts/test)"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
-    sample(&src);
-    let mnt = src.join("dir with space/mnt");
-    let _mounted = common::Tmpfs::mount(&mnt, "4m");
-    std::fs::write(mnt.join("elsewhere"), vec![1u8; 1000]).unwrap();
-    symlink("/etc/hostname", src.join("abs-out")).unwrap();
-    symlink("../../outside", src.join("dir with space/rel-out")).unwrap();
-    symlink("../databases", src.join("dir with space/rel-in")).unwrap();
-
-    assert_eq!(
-        boundaries(&src).unwrap(),
-        vec![
-            Boundary::SymlinkOut {
-                link: src.join("abs-out"),
-                target: "/etc/hostname".into()
-            },
-            Boundary::MountPoint(mnt.clone()),
-            Boundary::SymlinkOut {
-                link: src.join("dir with space/rel-out"),
-                target: "../../outside".into()
-            },
-        ]
-    );
-    assert_eq!(measure(&src).unwrap(), (2, 5 << 20));
-
-    let out = dir.path().join("a.tar.zst");
-    let mut warnings = Vec::new();
-    let s = write_archive(
-        &src,
-        &out,
-        &ArchiveOptions::default(),
-        &Cancel::new(),
-        &mut |e| {
-            if let ArchiveEvent::Warning(w) = e {
-                warnings.push(w)
-            }
-        },
-    )
-    .unwrap();
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(
-        warnings[0].contains(&mnt.display().to_string()) && warnings[0].contains("own component"),
-        "{warnings:?}"
-    );
-    assert_eq!((s.files, s.bytes), measure(&src).unwrap());
-    let paths: Vec<String> = s
-        .index
-        .iter()
-        .map(|e| String::from_utf8_lossy(&e.path).into_owned())
-        .collect();
-    assert!(
-        paths.contains(&"dir with space/mnt".to_string()),
-        "{paths:?}"
-    );
-    assert!(!paths.iter().any(|p| p.contains("elsewhere")), "{paths:?}");
 }

@@ -2,7 +2,7 @@
 //! on the demo installation, keys are typed with send-keys and the screen is read
 //! with capture-pane. Every wait polls the screen against a deadline.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

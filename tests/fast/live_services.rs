@@ -2,13 +2,12 @@
 //! continuously and keep an invariant across the two trees), and the faults a
 //! maintenance window can meet. Every test ends with the services running.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::{shell, text, wait_until, Options, Sandbox};
+use common::{shell, slow_backup, slow_sandbox, text, wait_until, Options, Sandbox};
 
 fn extract_by_hand(gen_dir: &Path, component: &str, into: &Path) {
     std::fs::create_dir_all(into).unwrap();
@@ -132,41 +131,6 @@ fn a_start_that_fails_is_reported_and_journaled_then_recovered() {
     assert!(!sb.journal_path().exists());
 }
 
-/// Starts a backup that takes a while (a larger, incompressible store at a slow
-/// level) and returns once it is copying.
-fn slow_backup(sb: &Sandbox) -> std::process::Child {
-    let mut cmd = sb.cli_command(&["backup"]);
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_until(Duration::from_secs(30), "the backup copies", || {
-        std::fs::read_dir(&sb.repo)
-            .map(|d| {
-                d.flatten().any(|e| {
-                    e.file_name().to_string_lossy().ends_with(".partial")
-                        && e.path().join("neo4j-data.tar.zst").exists()
-                })
-            })
-            .unwrap_or(false)
-    });
-    child
-}
-
-fn slow_sandbox() -> Sandbox {
-    let sb = Sandbox::new(Options {
-        store_mb: 300,
-        ..Options::default()
-    });
-    let cfg = std::fs::read_to_string(&sb.config).unwrap().replace(
-        "compression_level = 3",
-        "compression_level = 19\nthreads = 1",
-    );
-    std::fs::write(&sb.config, cfg).unwrap();
-    sb
-}
-
 #[test]
 fn sigkill_mid_backup_then_recover() {
     let sb = slow_sandbox();
@@ -250,55 +214,6 @@ fn a_held_lock_refuses_a_second_run_with_the_holders_pid() {
     .unwrap();
     child.wait().unwrap();
     assert!(sb.running("structr") && sb.running("neo4j"));
-}
-
-#[test]
-fn too_little_space_is_refused_before_anything_stops() {
-    let sb = Sandbox::new(Options {
-        store_mb: 40,
-        ..Options::default()
-    });
-    let _disk = common::Tmpfs::mount(&sb.repo, "8m");
-    sb.start();
-    let pids = (sb.pid("neo4j"), sb.pid("structr"));
-    let out = sb.cli(&["backup"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not enough free space"),
-        "{}",
-        text(&out)
-    );
-    assert_eq!(
-        (sb.pid("neo4j"), sb.pid("structr")),
-        pids,
-        "nothing was restarted"
-    );
-    assert!(sb.running("structr") && sb.running("neo4j"));
-}
-
-#[test]
-fn a_full_disk_mid_archive_leaves_no_generation_and_services_running() {
-    let sb = slow_sandbox();
-    let _disk = common::Tmpfs::mount(&sb.repo, "500m");
-    sb.start();
-    let child = slow_backup(&sb);
-    // Fill the disk while the archive is being written.
-    let fill = shell("fallocate -l $(( $(stat -f -c '%a*%S' .) )) filler || dd if=/dev/zero of=filler bs=1M 2>/dev/null; true", &sb.repo);
-    assert!(fill.status.success(), "{}", text(&fill));
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("full"), "{err}");
-    assert!(err.contains("No generation was written"), "{err}");
-    assert!(sb.running("structr") && sb.running("neo4j"));
-    std::fs::remove_file(sb.repo.join("filler")).unwrap();
-    assert!(sb.generations().is_empty());
-    let names: Vec<String> = std::fs::read_dir(&sb.repo)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(!names.iter().any(|n| n.ends_with(".partial")), "{names:?}");
 }
 
 #[test]

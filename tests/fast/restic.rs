@@ -3,7 +3,7 @@
 //! of the archive kind, kills at the worst moments, hostile repositories, and the
 //! password that must never show.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

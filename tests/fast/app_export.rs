@@ -4,7 +4,7 @@
 //! a warning when Structr refuses, no request at all when turned off, and
 //! `export-app --git` committing only what changed.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 //! files and a real database in step. Built by scripts/neo4j-real (Maven
 //! Central, cached); the tests fail, never skip, when it cannot be built.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

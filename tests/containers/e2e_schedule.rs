@@ -3,7 +3,7 @@
 //! /etc/systemd/system as the README's manual install does, the release binary
 //! at /usr/local/bin where their ExecStart expects it.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -37,6 +37,7 @@ fn service_ever_started(c: &Container) -> bool {
 
 #[test]
 fn schedule_sets_enables_shows_and_disables_the_timer() {
+    let _turn = common::docker::one_at_a_time();
     let c = boot_systemd("sb-schedule");
     c.copy_in(&release_binary("structr-backup"), "/usr/local/bin/");
 

@@ -1,7 +1,7 @@
 //! Edges of the command line that input can reach: output into a closed pipe
 //! (`list | head -1`), and config files whose paths are ambiguous.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

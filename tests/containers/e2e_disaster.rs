@@ -5,7 +5,7 @@
 //! restore the stand-in Neo4j starts as `neo4j` (it must own its store), the
 //! invariant across both folders holds and Structr's health check answers.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;
@@ -97,6 +97,7 @@ fn started_and_consistent(c: &Container) {
 
 #[test]
 fn disaster_recovery_onto_a_fresh_systemd_server() {
+    let _turn = common::docker::one_at_a_time();
     let old = old_server();
     let out = old.exec("structr-backup backup");
     assert!(out.status.success(), "{}", text(&out));

@@ -1,7 +1,7 @@
 //! The S3 test server (Garage on 127.0.0.1, `scripts/s3-server`) with the real
 //! restic and its `s3:` backend: init, backup, snapshots, restore.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

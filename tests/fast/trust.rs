@@ -4,26 +4,13 @@
 //! nothing outside the installation's folders and the repository. Also: services
 //! are left as found, leftovers are cleaned and named, one run per installation.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{reseal, text, Options, Sandbox};
-
-fn flag_sandbox() -> Sandbox {
-    let sb = Sandbox::new(Options {
-        flag_services: true,
-        ..Options::default()
-    });
-    fs::create_dir_all(sb.structr_dir.join("files")).unwrap();
-    fs::write(sb.structr_dir.join("files/a.txt"), "first").unwrap();
-    fs::create_dir_all(sb.neo4j_data.join("databases/neo4j")).unwrap();
-    fs::write(sb.neo4j_data.join("databases/neo4j/store"), "store").unwrap();
-    sb.start();
-    sb
-}
+use common::{flag_sandbox, reseal, text, Options, Sandbox};
 
 /// A folder outside everything the tool may touch, with a file in it.
 fn victim(sb: &Sandbox, name: &str) -> std::path::PathBuf {
@@ -290,69 +277,6 @@ fn recover_removes_staging_folders_and_names_only_what_it_did() {
     assert_eq!(
         fs::read_to_string(sb.structr_dir.join("files/a.txt")).unwrap(),
         "first"
-    );
-}
-
-#[test]
-fn what_leaves_a_component_is_listed_and_a_symlinked_files_folder_is_backed_up() {
-    let sb = flag_sandbox();
-    // files/ lives on "another disk", reached through a symlink, as admins do.
-    let disk = sb.dir.path().join("otherdisk/files");
-    fs::create_dir_all(&disk).unwrap();
-    fs::write(disk.join("upload.bin"), "uploaded").unwrap();
-    fs::remove_dir_all(sb.structr_dir.join("files")).unwrap();
-    std::os::unix::fs::symlink(&disk, sb.structr_dir.join("files")).unwrap();
-    // A link deeper down that points out, and a mount point inside.
-    fs::create_dir_all(sb.structr_dir.join("scripts")).unwrap();
-    std::os::unix::fs::symlink("/etc/hostname", sb.structr_dir.join("scripts/host")).unwrap();
-    let cache = sb.structr_dir.join("cache");
-    let mounted = common::Tmpfs::mount(&cache, "1m");
-    fs::write(cache.join("tmp"), "volatile").unwrap();
-
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    let plan_end = err.find("stop structr").unwrap();
-    let before_stop = &err[..plan_end.max(err.find("done: preflight").unwrap_or(0))];
-    assert!(
-        before_stop.contains(&format!("{} is a mount point", cache.display())),
-        "{err}"
-    );
-    assert!(
-        before_stop.contains("scripts/host is a symbolic link to /etc/hostname"),
-        "{err}"
-    );
-    assert!(!before_stop.contains("files is a symbolic link"), "{err}");
-    let id = sb.generations()[0].clone();
-    let out = sb.cli(&["show", "--json", &id]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = v["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert!(names.contains(&"structr-files"), "{names:?}");
-
-    // A restore by rename would carry the mount away with the old folder: refused
-    // before anything stops, until it is unmounted.
-    let out = sb.cli(&["--yes", "restore", "--no-safety-backup", &id]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("mounted inside it"),
-        "{}",
-        text(&out)
-    );
-    assert!(sb.running("structr") && sb.running("neo4j"));
-    drop(mounted);
-
-    // The uploads come back from the generation.
-    fs::write(disk.join("upload.bin"), "changed").unwrap();
-    let out = sb.cli(&["--yes", "restore", "--no-safety-backup", &id]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        fs::read_to_string(sb.structr_dir.join("files/upload.bin")).unwrap(),
-        "uploaded"
     );
 }
 

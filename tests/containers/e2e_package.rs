@@ -2,7 +2,7 @@
 //! with dpkg into the systemd test container (see tests/e2e_systemd.rs), run by
 //! its own unit under systemd, read back from the journal, removed and purged.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -56,6 +56,7 @@ fn message(record: &serde_json::Value) -> String {
 
 #[test]
 fn the_deb_installs_runs_under_systemd_logs_priorities_and_removes_cleanly() {
+    let _turn = common::docker::one_at_a_time();
     let deb = build_package();
     let c = boot_systemd("sb-package");
     // The stand-in services, as in tests/e2e_systemd.rs; the package brings the rest.

@@ -3,7 +3,7 @@
 //! over sftp (sshd), over REST (`rclone serve restic`) and over rclone's sftp
 //! backend, and the real rclone copies files through sshd.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

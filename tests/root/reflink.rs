@@ -3,7 +3,7 @@
 //! the downtime is a fraction of the backup, and the generation is as good,
 //! extended attributes, ACLs, capabilities and nanosecond mtimes included.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

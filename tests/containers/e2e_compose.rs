@@ -3,7 +3,7 @@
 //! license.key) whose stand-in services write continuously into their volumes,
 //! keeping the cross-volume invariant. Detect, back up, change, restore, check.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -86,6 +86,7 @@ fn ids_in_files(dir: &Path, out: &mut BTreeSet<String>) {
 
 #[test]
 fn compose_detect_backup_restore() {
+    let _turn = common::docker::one_at_a_time();
     environment();
     let p = Project {
         dir: tempfile::Builder::new()

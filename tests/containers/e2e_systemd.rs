@@ -3,7 +3,7 @@
 //! with Restart=always) running the stand-ins at /var/lib/neo4j/data and
 //! /usr/lib/structr. The release binary runs inside it with `docker exec`.
 
-mod common;
+use crate::common;
 
 use common::docker::{running_server, Container};
 use common::text;
@@ -20,6 +20,7 @@ fn newest(c: &Container) -> String {
 
 #[test]
 fn systemd_detect_backup_restore_a_failing_unit_and_an_unhealthy_one() {
+    let _turn = common::docker::one_at_a_time();
     let c = boot();
 
     let v: serde_json::Value =

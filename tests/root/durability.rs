@@ -8,7 +8,7 @@
 //! `sync`, is the power cut; `e2fsck` and a read-only mount of the copy show what
 //! a reboot would find.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 //! The README's disaster paths, with restic or rclone and standard tools alone,
 //! run here word for word.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

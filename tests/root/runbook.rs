@@ -3,7 +3,7 @@
 //! restore`, for both repository kinds. The sandbox's services are the custom
 //! kind's configured commands, which the runbook names exactly.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
