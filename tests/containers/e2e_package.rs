@@ -1,5 +1,5 @@
 //! The Debian package, for real: built by scripts/package (cargo-deb), installed
-//! with dpkg into the systemd test container (see tests/e2e_systemd.rs), run by
+//! with dpkg into the systemd test container (see tests/containers/e2e_systemd.rs), run by
 //! its own unit under systemd, read back from the journal, removed and purged.
 
 use crate::common;
@@ -59,7 +59,7 @@ fn the_deb_installs_runs_under_systemd_logs_priorities_and_removes_cleanly() {
     let _turn = common::docker::one_at_a_time();
     let deb = build_package();
     let c = boot_systemd("sb-package");
-    // The stand-in services, as in tests/e2e_systemd.rs; the package brings the rest.
+    // The stand-in services, as in tests/containers/e2e_systemd.rs; the package brings the rest.
     c.copy_in(
         &release_binary("structr-standin"),
         "/usr/local/bin/structr-standin",

@@ -178,7 +178,7 @@ fn the_readme_restic_disaster_path_restores_with_restic_alone() {
     sb.init();
     let original = tree::snapshot(&sb.structr_dir);
     assert!(sb.cli(&["backup"]).status.success());
-    let id = sb.generations()[0].clone();
+    let id = sb.newest();
     let target = sb.dir.path().join("restore");
     let script = format!(
         "export RESTIC_REPOSITORY={repo}\n\
@@ -223,9 +223,7 @@ fn archive_generations_travel_to_a_folder_and_rclone_and_come_back() {
     let out = sb.cli(&["init"]);
     assert!(out.status.success(), "{}", text(&out));
     let original = tree::snapshot(&sb.structr_dir);
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let id = sb.generations()[0].clone();
+    let (id, _) = sb.backup_ok(&[]);
     // The folder copy is a complete generation that standard tools check.
     let check = shell("sha256sum -c SHA256SUMS", &nas.join(&id));
     assert!(check.status.success(), "{}", text(&check));
@@ -316,7 +314,7 @@ fn archive_copy_killed_midway_leaves_nothing_half_written() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(sb.running("neo4j") && sb.running("structr"));
-    let id = sb.generations()[0].clone();
+    let id = sb.newest();
     let check = shell("sha256sum -c SHA256SUMS", &sb.repo.join(&id));
     assert!(check.status.success(), "{}", text(&check));
     let listed = json(&sb.cli(&["--from", "nas", "list", "--json"]));
@@ -373,7 +371,7 @@ fn an_rclone_password_never_shows_on_a_command_line() {
     assert!(rclones > 0, "rclone ran while we looked");
     assert!(!text(&out).contains(&password), "{}", text(&out));
     // It is really there, encrypted, and comes back.
-    let id = sb.generations()[0].clone();
+    let id = sb.newest();
     let listed = json(&sb.cli(&["--from", "vault", "list", "--json"]));
     assert_eq!(listed[0]["id"], id.as_str(), "{listed}");
     let names = shell(

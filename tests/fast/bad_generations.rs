@@ -10,9 +10,7 @@ use common::{reseal, text, Options, Sandbox};
 fn sandbox_with_backup() -> (Sandbox, String) {
     let sb = Sandbox::new(Options::default());
     sb.start();
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let id = sb.generations()[0].clone();
+    let (id, _) = sb.backup_ok(&[]);
     (sb, id)
 }
 

@@ -37,8 +37,7 @@ fn last_drill(sb: &Sandbox) -> serde_json::Value {
 fn a_drill_restores_into_scratch_starts_a_check_on_the_copy_and_records_it() {
     for kind in [Kind::Archive, Kind::restic()] {
         let sb = drilled_sandbox(kind.clone());
-        let out = sb.cli(&["backup"]);
-        assert!(out.status.success(), "{}", text(&out));
+        sb.backup_ok(&[]);
         let pids = (sb.pid("neo4j"), sb.pid("structr"));
 
         let out = sb.cli(&["drill"]);
@@ -78,9 +77,7 @@ fn a_drill_restores_into_scratch_starts_a_check_on_the_copy_and_records_it() {
 #[test]
 fn a_drill_of_a_damaged_generation_fails_with_the_reason() {
     let sb = drilled_sandbox(Kind::Archive);
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let id = sb.generations()[0].clone();
+    let (id, _) = sb.backup_ok(&[]);
     let archive = sb.repo.join(&id).join("structr.tar.zst");
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -117,8 +114,7 @@ fn a_drill_of_a_damaged_generation_fails_with_the_reason() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&sb.config, without).unwrap();
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
+    sb.backup_ok(&[]);
     let out = sb.cli(&["drill"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(

@@ -283,7 +283,7 @@ fn a_snapshot_tools_token_stays_out_of_the_log_and_the_manifest() {
         record["output"].as_str().unwrap().contains("with ***"),
         "{record}"
     );
-    let id = sb.generations()[0].clone();
+    let id = sb.newest();
     let del = sb.cli(&["--yes", "delete", &id]);
     assert!(
         !del.status.success(),

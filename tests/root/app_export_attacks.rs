@@ -435,7 +435,7 @@ fn restic_restore_only_into_a_shared_folder_never_goes_through_a_planted_link() 
     let sb = sandbox(Kind::restic(), port, true, "");
     let log = sb.backup_ok(&[]).1;
     assert!(!log.contains("export skipped"), "{log}");
-    let id = sb.generations()[0].clone();
+    let id = sb.newest();
     let (base, shared, secret) = shared_and_secret();
     // The sibling restic unpacked into used to be `.app.restic-ID`: a user makes
     // it a link to a root-only folder, again and again.

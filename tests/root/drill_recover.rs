@@ -14,7 +14,7 @@ use common::text;
 fn recover_removes_a_killed_drills_copy_and_nothing_else_in_scratch() {
     let (sb, scratch) = slow_drill_sandbox();
     let left = kill_a_drill(&sb, &scratch);
-    let id = sb.generations()[0].clone();
+    let id = sb.newest();
     // Not ours: a folder of someone's, a look-alike another user made, and the
     // copy of a drill that is still running (this test's own process id).
     let notes = scratch.join("notes");

@@ -255,7 +255,7 @@ fn a_restore_that_exited_0_survives_a_power_cut() {
     sb.start();
     let out = sb.cli(&["backup", "--label", "before"]);
     assert!(out.status.success(), "{}", text(&out));
-    let id = sb.generations()[0].clone();
+    let id = sb.newest();
 
     // The generation by hand, outside the image: what the restore must put back.
     let reference = tempfile::tempdir().unwrap();

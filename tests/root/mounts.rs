@@ -113,7 +113,7 @@ fn what_leaves_a_component_is_listed_and_a_symlinked_files_folder_is_backed_up()
         "{err}"
     );
     assert!(!before_stop.contains("files is a symbolic link"), "{err}");
-    let id = sb.generations()[0].clone();
+    let id = sb.newest();
     let out = sb.cli(&["show", "--json", &id]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<&str> = v["components"]

@@ -89,7 +89,7 @@ fn a_reflink_clone_keeps_the_downtime_short_and_the_backup_whole() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("done: clone neo4j-data (reflink)"), "{log}");
     assert!(sb.running("neo4j") && sb.running("structr"));
-    let id = sb.generations()[0].clone();
+    let id = sb.newest();
     let gen_dir = sb.repo.join(&id);
     let (downtime, total) = timings(&gen_dir);
     assert!(

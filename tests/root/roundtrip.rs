@@ -52,10 +52,12 @@ fn odd_tree(root: &Path) {
     std::fs::create_dir_all(root.join("logs/empty")).unwrap();
     std::fs::create_dir_all(root.join("sticky")).unwrap();
     std::fs::set_permissions(root.join("sticky"), std::fs::Permissions::from_mode(0o1777)).unwrap();
-    if nix::unistd::geteuid().is_root() {
-        write(&root.join("owned-by-1234"), b"owned", 0o600);
-        std::os::unix::fs::lchown(root.join("owned-by-1234"), Some(1234), Some(2345)).unwrap();
-    }
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this tree has files of other owners: run the suite as root (scripts/test)"
+    );
+    write(&root.join("owned-by-1234"), b"owned", 0o600);
+    std::os::unix::fs::lchown(root.join("owned-by-1234"), Some(1234), Some(2345)).unwrap();
     set_mtime(&root.join("structr.conf"), 1_600_000_000);
     set_mtime(&root.join("current.jar"), 1_500_000_000);
     for d in [
@@ -161,9 +163,7 @@ fn round_trip(kind: Kind) {
                 .to_string()
         };
         assert!(line("structr.conf").contains(" root/root "), "{listing}");
-        if nix::unistd::geteuid().is_root() {
-            assert!(line("owned-by-1234").contains(" 1234/2345 "), "{listing}");
-        }
+        assert!(line("owned-by-1234").contains(" 1234/2345 "), "{listing}");
     }
 
     // Damage the installation: change, delete, add.
@@ -226,8 +226,7 @@ fn manual_restore_with_standard_tools_reproduces_the_tree() {
     neo4j_tree(&sb.neo4j_data);
     sb.start();
     let original = tree::snapshot(&sb.structr_dir);
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
+    sb.backup_ok(&[]);
     let gen_dir = sb.repo.join(&sb.generations()[0]);
     let target = sb.dir.path().join("manual");
     std::fs::create_dir(&target).unwrap();
@@ -294,9 +293,7 @@ fn attributes_round_trip(kind: Kind) {
         "the source is sparse: {sparse_blocks}"
     );
 
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let id = sb.generations()[0].clone();
+    let (id, _) = sb.backup_ok(&[]);
 
     std::fs::remove_dir_all(sb.structr_dir.join("attrs")).unwrap();
     let out = sb.cli(&["--yes", "restore", &id]);
@@ -384,9 +381,7 @@ fn a_restore_onto_missing_and_empty_targets_creates_them() {
         let sb = trees_sandbox(kind);
         let original_structr = tree::snapshot(&sb.structr_dir);
         let original_neo4j = tree::snapshot(&sb.neo4j_data);
-        let out = sb.cli(&["backup"]);
-        assert!(out.status.success(), "{}", text(&out));
-        let id = sb.generations()[0].clone();
+        let (id, _) = sb.backup_ok(&[]);
 
         // The new machine: no Neo4j folder at all, an empty Structr folder.
         std::fs::remove_dir_all(sb.neo4j_data.parent().unwrap()).unwrap();
@@ -497,9 +492,7 @@ fn owners_are_mapped_by_name_onto_another_machine() {
         let other = sb.structr_dir.join("of-4243");
         write(&other, b"x", 0o640);
         std::os::unix::fs::lchown(&other, Some(4243), Some(4243)).unwrap();
-        let out = sb.cli(&["backup"]);
-        assert!(out.status.success(), "{}", text(&out));
-        let id = sb.generations()[0].clone();
+        let (id, _) = sb.backup_ok(&[]);
         rename_owners(&sb, &kind, &id);
 
         std::fs::remove_dir_all(&sb.structr_dir).unwrap();
@@ -548,9 +541,7 @@ fn restore_from_a_copied_folder_without_a_local_history() {
     for kind in [Kind::Archive, Kind::restic()] {
         let sb = trees_sandbox(kind.clone());
         let original = tree::snapshot(&sb.structr_dir);
-        let out = sb.cli(&["backup"]);
-        assert!(out.status.success(), "{}", text(&out));
-        let id = sb.generations()[0].clone();
+        let (id, _) = sb.backup_ok(&[]);
         // The repository reaches the new machine as a copied folder (a USB disk);
         // the configured one is gone.
         let copy = sb.dir.path().join("usb disk/structr backups");
