@@ -63,7 +63,11 @@ impl Tui {
     }
 
     fn tmux(&self, args: &[&str]) -> Output {
+        // The windows' command lines are written for bash, whatever the user's
+        // login shell: dash (Debian's /bin/sh) ends itself on the Ctrl-C a test
+        // sends to the program, and the window closes before it can be read.
         Command::new("tmux")
+            .env("SHELL", "/bin/bash")
             .arg("-L")
             .arg(&self.socket)
             .args(args)
