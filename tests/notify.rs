@@ -169,9 +169,7 @@ fn a_good_backup_pings_start_then_success_posts_webhooks_and_writes_metrics() {
         ),
     );
     let before = chrono::Utc::now();
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let id = sb.generations()[0].clone();
+    let (id, _) = sb.backup_ok(&[]);
 
     let reqs = server.requests();
     let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
@@ -267,8 +265,7 @@ fn a_failing_backup_pings_fail_with_its_log_and_keeps_the_last_success() {
     );
     // First a good backup (default `on`: failures only, so the ping alone hears of it).
     notify(&sb, &section);
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
+    sb.backup_ok(&[]);
     let good = gauge(
         &metrics(&prom),
         "structr_backup_last_success_timestamp_seconds",
@@ -366,8 +363,7 @@ fn mail_goes_through_sendmail_with_host_operation_and_outcome() {
     assert!(!dir.join("mail").exists(), "only successes were asked for");
     assert_eq!(read_last_run().unwrap().operation, "verify");
 
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
+    sb.backup_ok(&[]);
     let argv = std::fs::read_to_string(dir.join("argv")).unwrap();
     assert_eq!(argv, "-oi\n--\nroot\nops@example.org\n");
     let mail = std::fs::read_to_string(dir.join("mail")).unwrap();
@@ -423,9 +419,7 @@ fn restore_prune_and_a_dry_run_are_reported_as_such() {
         &sb,
         &format!("on = [\"success\"]\nwebhook = \"{}\"", server.url("/hook")),
     );
-    let out = sb.cli(&["backup"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let id = sb.generations()[0].clone();
+    let (id, _) = sb.backup_ok(&[]);
     let out = sb.cli(&["--yes", "restore", &id]);
     assert!(out.status.success(), "{}", text(&out));
     let out = sb.cli(&["prune", "--dry-run", "--keep-last", "1"]);

@@ -282,8 +282,12 @@ mod tests {
         std::fs::write(&a, b"x").unwrap();
         std::fs::write(&b, b"y").unwrap();
         let ca = c_path(&a).unwrap();
-        if set_xattr(&ca, b"user.test", b"bin\n\0ary").is_err() {
-            return; // no user xattrs on this temp folder: tests/roundtrip.rs covers it
+        if let Err(e) = set_xattr(&ca, b"user.test", b"bin\n\0ary") {
+            panic!(
+                "the temp folder {} has no user xattrs ({e}): run the tests with TMPDIR on \
+                 ext4, XFS or btrfs (or tmpfs on Linux 6.6 or later)",
+                dir.path().display()
+            );
         }
         let t = nix::sys::time::TimeSpec::new(1_700_000_000, 123_456_789);
         nix::sys::stat::utimensat(

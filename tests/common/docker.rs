@@ -181,3 +181,11 @@ impl Container {
         );
     }
 }
+
+/// One container test at a time: each boots its own Debian containers or
+/// Compose project, and two at once on a two-core machine run into their start
+/// timeouts. (As separate test binaries, cargo ran them one after the other.)
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod drill;
 pub mod neo4j;
 pub mod s3;
 pub mod servers;
@@ -104,8 +105,27 @@ pub struct Sandbox {
     pub opts: Options,
 }
 
-fn q(p: &Path) -> String {
+/// `p` quoted for a shell or a command line of the config.
+pub fn q(p: &Path) -> String {
     shell_words::quote(&p.display().to_string()).into_owned()
+}
+
+/// `s` as a TOML string (quoted and escaped).
+pub fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// Rewrites the sandbox's config and appends `extra` (sections a test adds).
+pub fn append_config(sb: &Sandbox, extra: &str) {
+    sb.write_config();
+    let mut c = std::fs::read_to_string(&sb.config).unwrap();
+    c.push_str(extra);
+    std::fs::write(&sb.config, c).unwrap();
+}
+
+/// A command's stdout as JSON; a panic showing all it said otherwise.
+pub fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
 }
 
 impl Sandbox {
@@ -423,6 +443,62 @@ impl Drop for Sandbox {
             }
         }
     }
+}
+
+/// A sandbox with flag services and a little data (`files/a.txt`, a store
+/// file), started: for tests about what a run does, not about live writes.
+pub fn flag_sandbox() -> Sandbox {
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        ..Options::default()
+    });
+    std::fs::create_dir_all(sb.structr_dir.join("files")).unwrap();
+    std::fs::write(sb.structr_dir.join("files/a.txt"), "first").unwrap();
+    std::fs::create_dir_all(sb.neo4j_data.join("databases/neo4j")).unwrap();
+    std::fs::write(sb.neo4j_data.join("databases/neo4j/store"), "store").unwrap();
+    sb.start();
+    sb
+}
+
+/// A sandbox whose backup takes a while: a 300 MB incompressible store
+/// compressed at level 19 on one thread (see [`slow_backup`]).
+pub fn slow_sandbox() -> Sandbox {
+    let sb = Sandbox::new(Options {
+        store_mb: 300,
+        ..Options::default()
+    });
+    let cfg = std::fs::read_to_string(&sb.config).unwrap().replace(
+        "compression_level = 3",
+        "compression_level = 19\nthreads = 1",
+    );
+    std::fs::write(&sb.config, cfg).unwrap();
+    sb
+}
+
+/// Starts a backup that takes a while (a larger, incompressible store at a slow
+/// level) and returns once it is copying.
+pub fn slow_backup(sb: &Sandbox) -> std::process::Child {
+    let mut cmd = sb.cli_command(&["backup"]);
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(
+        std::time::Duration::from_secs(30),
+        "the backup copies",
+        || {
+            std::fs::read_dir(&sb.repo)
+                .map(|d| {
+                    d.flatten().any(|e| {
+                        e.file_name().to_string_lossy().ends_with(".partial")
+                            && e.path().join("neo4j-data.tar.zst").exists()
+                    })
+                })
+                .unwrap_or(false)
+        },
+    );
+    child
 }
 
 pub fn text(out: &Output) -> String {

@@ -402,3 +402,14 @@ impl Drop for XattrBase {
         }
     }
 }
+
+/// A small component: a 5 MiB store file, an empty file and a hard link to it,
+/// a folder name with a space, an empty folder and a relative symlink.
+pub fn sample(root: &Path) {
+    std::fs::create_dir_all(root.join("databases/neo4j")).unwrap();
+    std::fs::write(root.join("databases/neo4j/store.db"), vec![42u8; 5 << 20]).unwrap();
+    std::fs::write(root.join("empty"), b"").unwrap();
+    std::fs::create_dir_all(root.join("dir with space/empty dir")).unwrap();
+    std::os::unix::fs::symlink("databases/neo4j/store.db", root.join("link")).unwrap();
+    std::fs::hard_link(root.join("empty"), root.join("empty-too")).unwrap();
+}

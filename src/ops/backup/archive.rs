@@ -9,8 +9,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 
 use super::copier::{Copier, Finished, Head, Shape};
-use super::lvm::LvmStage;
-use super::mirror::Mirror;
+pub use super::staging::Staging;
 use crate::ops::archiving::{begin_backup, copy_components, new_manifest, preflight_checks};
 use crate::ops::event::{Event, Sink, Step};
 use crate::ops::preflight::Estimate;
@@ -19,19 +18,6 @@ use crate::repo::generation::Repo;
 use crate::repo::lock::Lock;
 use crate::repo::manifest::{Component, Manifest};
 
-/// How the point-in-time copy is taken.
-pub enum Staging {
-    /// The archives are written from the live folders while the services are
-    /// stopped (or from reflink clones, where the file systems allow them).
-    Direct,
-    /// Reflink clones next to the generation while stopped; archived after the start.
-    Reflink,
-    /// LVM snapshots while stopped, mounted read-only and archived after the start.
-    Lvm(LvmStage),
-    /// A persistent mirror updated with the changed files while stopped; archived
-    /// after the start.
-    Mirror(Mirror),
-}
 
 pub struct ArchiveCopier<'r> {
     repo: &'r Repo,

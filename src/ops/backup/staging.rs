@@ -4,13 +4,27 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use super::archive::Staging;
+use super::lvm::LvmStage;
 use super::mirror::Mirror;
 use crate::config::staging::StagingMode;
 use crate::ops::event::{Event, Sink};
 use crate::ops::preflight::{free_space, Estimate};
 use crate::ops::{state, Context, OpError};
 use crate::repo::generation::Repo;
+
+/// How the point-in-time copy is taken.
+pub enum Staging {
+    /// The archives are written from the live folders while the services are
+    /// stopped (or from reflink clones, where the file systems allow them).
+    Direct,
+    /// Reflink clones next to the generation while stopped; archived after the start.
+    Reflink,
+    /// LVM snapshots while stopped, mounted read-only and archived after the start.
+    Lvm(LvmStage),
+    /// A persistent mirror updated with the changed files while stopped; archived
+    /// after the start.
+    Mirror(Mirror),
+}
 
 /// The folder of mirrors and clones: `[staging] folder`, else in the state folder.
 pub fn folder(ctx: &Context) -> PathBuf {
