@@ -10,6 +10,7 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -114,6 +115,8 @@ pub struct Cmd {
     cancel: Option<Cancel>,
     interrupt: Signal,
     die_with_us: Option<Signal>,
+    /// Folders bind-mounted over others in a mount namespace of the child's own.
+    binds: Vec<(PathBuf, PathBuf)>,
     keep: Keep,
 }
 
@@ -129,6 +132,7 @@ impl Cmd {
             cancel: None,
             interrupt: Signal::SIGKILL,
             die_with_us: None,
+            binds: Vec::new(),
             keep: Keep::Tail(STDOUT_TAIL),
         }
     }
@@ -202,6 +206,14 @@ impl Cmd {
 
     /// The program gets `sig` when we die (kill -9, a lost session): one working
     /// inside the stop window must not go on after `recover` started the services.
+    /// Runs the child in a private mount namespace of its own where `from` is
+    /// bind-mounted over `onto` (each pair): it sees the staged copy at the
+    /// installation's own paths, and nobody else sees anything. Needs root.
+    pub fn bind_over(mut self, binds: Vec<(PathBuf, PathBuf)>) -> Self {
+        self.binds = binds;
+        self
+    }
+
     pub fn die_with_us(mut self, sig: Signal) -> Self {
         self.die_with_us = Some(sig);
         self
@@ -278,6 +290,14 @@ impl Cmd {
                     }
                     Ok(())
                 });
+            }
+        }
+        if !self.binds.is_empty() {
+            let binds = c_paths(&self.binds).map_err(spawn_error)?;
+            // SAFETY: unshare and mount are system calls, async-signal-safe; the
+            // paths were made into C strings before the fork.
+            unsafe {
+                c.pre_exec(move || bind_in_own_namespace(&binds));
             }
         }
         let mut child = c.spawn().map_err(spawn_error)?;
@@ -386,6 +406,46 @@ pub fn show_runs(show: fn(&str)) {
 /// like a secret (a `--token` value, `pass=…`, an API key) as `***`.
 pub fn display(argv: &[String]) -> String {
     crate::secrets::redact_argv(argv).0
+}
+
+type CPaths = Vec<(std::ffi::CString, std::ffi::CString)>;
+
+fn c_paths(binds: &[(PathBuf, PathBuf)]) -> std::io::Result<CPaths> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &PathBuf| {
+        std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other)
+    };
+    binds.iter().map(|(a, b)| Ok((c(a)?, c(b)?))).collect()
+}
+
+/// In the child, before exec: a mount namespace of its own whose mounts do not
+/// propagate back (private, recursively), then each bind.
+fn bind_in_own_namespace(binds: &CPaths) -> std::io::Result<()> {
+    let check = |r: libc::c_int| match r {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    };
+    // SAFETY: plain system calls on C strings that live as long as the call.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        check(libc::mount(
+            c"none".as_ptr(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ))?;
+        for (from, onto) in binds {
+            check(libc::mount(
+                from.as_ptr(),
+                onto.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND | libc::MS_REC,
+                std::ptr::null(),
+            ))?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs `argv` (service commands, systemctl, docker, LVM tools) with stdin

@@ -68,7 +68,8 @@ pub fn snapshot(
     ctx: &Context,
     r: &Restic,
     m: &Manifest,
-    runbook: &Path,
+    // The runbook, and the staged copies read in place of the components.
+    (runbook, staged): (&Path, &[(PathBuf, PathBuf)]),
     step: &Step,
     total: u64,
     on: Sink,
@@ -77,20 +78,19 @@ pub fn snapshot(
     let t = Instant::now();
     let mut paths: Vec<PathBuf> = m.components.iter().map(|c| c.source.clone()).collect();
     paths.push(runbook.to_path_buf());
-    let result = r.backup(
-        &paths,
-        &tags::encode(m),
-        &m.host,
-        m.created_at,
-        &ctx.cancel,
-        &mut |p| {
-            on(Event::Progress {
-                step: step.clone(),
-                done: p.done,
-                total: p.total.max(total).max(p.done),
-            })
-        },
-    );
+    let tags = tags::encode(m);
+    let stamp = crate::repo::restic::Stamp {
+        tags: &tags,
+        host: &m.host,
+        time: m.created_at,
+    };
+    let result = r.backup(&paths, staged, &stamp, &ctx.cancel, &mut |p| {
+        on(Event::Progress {
+            step: step.clone(),
+            done: p.done,
+            total: p.total.max(total).max(p.done),
+        })
+    });
     match result {
         Ok(s) => {
             on(Event::Finished(step.clone(), t.elapsed()));
@@ -144,7 +144,7 @@ pub fn safety_backup(
     let step = Step::SafetyBackup(all_components(ctx.inst));
     let total = sources.iter().map(|s| s.bytes).sum();
     let runbook = write_runbook(ctx, &m)?;
-    let summary = snapshot(ctx, r, &m, &runbook, &step, total, on)?;
+    let summary = snapshot(ctx, r, &m, (&runbook, &[]), &step, total, on)?;
     let mut m = m;
     m.snapshot = Some(summary.snapshot_id);
     m.added_bytes = Some(summary.data_added);

@@ -355,12 +355,19 @@ fn kill_during(sb: &Sandbox, args: &[&str], sub: &str) -> i32 {
 }
 
 /// Real stand-in services on a 600 MiB store: restic takes long enough to be killed midway.
+/// Without staging, restic itself runs inside the window (what these tests kill).
 fn big_live_sandbox() -> Sandbox {
     let sb = Sandbox::new(Options {
         kind: Kind::restic(),
         store_mb: 600,
         ..Options::default()
     });
+    let cfg = std::fs::read_to_string(&sb.config).unwrap();
+    std::fs::write(
+        &sb.config,
+        cfg.replace("[staging]\n", "[staging]\nmode = \"off\"\n"),
+    )
+    .unwrap();
     sb.start();
     sb.init();
     sb

@@ -94,6 +94,10 @@ fn the_window_mirrors_only_what_changed_and_the_generation_equals_the_sources() 
     write_random(&sb.structr_dir.join("files/c/two.bin"), 100_000, 4);
     let (second, said) = sb.backup_ok(&[]);
     assert!(!said.contains("no mirror yet"), "{said}");
+    assert!(
+        !said.contains("made afresh") && !said.contains("not sealed"),
+        "{said}"
+    );
     for (name, path) in sources(&sb) {
         let now = tree::snapshot(&path);
         let d = tree::diff(&now, &tree::snapshot(&mirror_of(&sb, name)));

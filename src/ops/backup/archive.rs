@@ -18,7 +18,6 @@ use crate::repo::generation::Repo;
 use crate::repo::lock::Lock;
 use crate::repo::manifest::{Component, Manifest};
 
-
 pub struct ArchiveCopier<'r> {
     repo: &'r Repo,
     staging: Staging,
@@ -103,7 +102,10 @@ impl Copier for ArchiveCopier<'_> {
             Staging::Reflink => on(Event::Info("the repository shares a reflink file system with the sources: they are cloned while the services are stopped and compressed after they run again".into())),
             Staging::Mirror(m) => {
                 m.prepare(on)?;
-                super::staging::check_mirror_space(m, self.estimate.as_ref(), self.repo, on)?;
+                if let Some(e) = &self.estimate {
+                    let repo = (self.repo.root.as_path(), e.needed_bytes);
+                    super::staging::check_mirror_space(m, e.total_bytes, Some(repo), on)?;
+                }
             }
             _ => {}
         }

@@ -132,7 +132,9 @@ impl Mirror {
                     e.source
                 ))
             })?;
-            if node.rel == Path::new(SEAL) {
+            // The seal itself, and the folder it is written into (whose times
+            // change with it), are not part of what the seal covers.
+            if node.rel == Path::new(SEAL) || node.rel == Path::new(".") {
                 continue;
             }
             let m = &node.meta;

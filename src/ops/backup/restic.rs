@@ -8,6 +8,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use super::copier::{Copier, Finished, Head, Shape};
+use super::mirror::Mirror;
 use crate::cancel::Cancel;
 use crate::ops::archiving::new_manifest;
 use crate::ops::event::{Event, Sink, Step};
@@ -29,6 +30,8 @@ pub struct ResticCopier<'r> {
     /// The application export's folder, one more path of the snapshot.
     app_dir: Option<PathBuf>,
     summary: Option<BackupSummary>,
+    /// The staged copy restic reads after the start, when there is one.
+    mirror: Option<Mirror>,
     /// Whether `restic backup` ran (a failed one may leave a snapshot behind).
     tried: bool,
 }
@@ -44,8 +47,36 @@ impl<'r> ResticCopier<'r> {
             runbook: PathBuf::new(),
             app_dir: None,
             summary: None,
+            mirror: None,
             tried: false,
         }
+    }
+
+    /// `restic backup` of every component as one snapshot, from `staged` copies
+    /// bound over the installation's paths when given.
+    fn snapshot(
+        &mut self,
+        ctx: &Context,
+        staged: &[(PathBuf, PathBuf)],
+        on: Sink,
+    ) -> Result<(), OpError> {
+        let m = self
+            .manifest
+            .as_ref()
+            .ok_or_else(|| OpError::failed("internal error: no manifest was prepared"))?;
+        self.tried = true;
+        let total = self.sources.iter().map(|s| s.bytes).sum();
+        let step = Step::Copy(all_components(ctx.inst));
+        self.summary = Some(snapshot(
+            ctx,
+            self.r,
+            m,
+            (&self.runbook, staged),
+            &step,
+            total,
+            on,
+        )?);
+        Ok(())
     }
 
     fn remove_app_dir(&mut self) {
@@ -64,9 +95,18 @@ impl Copier for ResticCopier<'_> {
     }
 
     fn shape(&mut self, ctx: &Context) -> Result<Shape, OpError> {
+        self.mirror = super::staging::choose_for_restic(ctx)?;
+        let copy = vec![Step::Copy(all_components(ctx.inst))];
+        let (while_stopped, after_start) = match &self.mirror {
+            None => (copy, vec![]),
+            Some(_) => {
+                let names = ctx.inst.components.iter().map(|c| c.name.clone());
+                (names.map(Step::Mirror).collect(), copy)
+            }
+        };
         Ok(Shape {
-            while_stopped: vec![Step::Copy(all_components(ctx.inst))],
-            after_start: vec![],
+            while_stopped,
+            after_start,
             last: Step::Retag,
             app_export: true,
             offsite: true,
@@ -75,6 +115,11 @@ impl Copier for ResticCopier<'_> {
 
     fn preflight(&mut self, ctx: &Context, on: Sink) -> Result<(), OpError> {
         (self.sources, self.existing) = preflight_checks(ctx, self.r, on)?;
+        if let Some(m) = &self.mirror {
+            m.prepare(on)?;
+            let total = self.sources.iter().map(|s| s.bytes).sum();
+            super::staging::check_mirror_space(m, total, None, on)?;
+        }
         Ok(())
     }
 
@@ -105,20 +150,28 @@ impl Copier for ResticCopier<'_> {
     }
 
     fn while_stopped(&mut self, ctx: &Context, on: Sink) -> Result<(), OpError> {
-        let m = self
-            .manifest
-            .as_ref()
-            .ok_or_else(|| OpError::failed("internal error: no manifest was prepared"))?;
-        self.tried = true;
-        let total = self.sources.iter().map(|s| s.bytes).sum();
-        let step = Step::Copy(all_components(ctx.inst));
-        self.summary = Some(snapshot(ctx, self.r, m, &self.runbook, &step, total, on)?);
-        Ok(())
+        match &self.mirror {
+            Some(m) => m.update(ctx, on).map(|_| ()),
+            None => self.snapshot(ctx, &[], on),
+        }
     }
 
-    fn after_start(&mut self, _ctx: &Context, _on: Sink) -> Result<(), OpError> {
+    fn after_start(&mut self, ctx: &Context, on: Sink) -> Result<(), OpError> {
+        let binds: Option<Vec<(PathBuf, PathBuf)>> = match &self.mirror {
+            Some(m) => {
+                // Sealed first: the mirror matches the sources' state in the window.
+                m.seal()?;
+                let pairs = ctx.inst.components.iter();
+                Some(pairs.map(|c| (m.dir_of(&c.name), c.path.clone())).collect())
+            }
+            None => None,
+        };
+        let r = match binds {
+            Some(binds) => self.snapshot(ctx, &binds, on),
+            None => Ok(()),
+        };
         self.remove_app_dir();
-        Ok(())
+        r
     }
 
     fn publish(

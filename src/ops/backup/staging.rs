@@ -2,13 +2,13 @@
 //! decided before anything stops, and the mirror's disk space.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::lvm::LvmStage;
 use super::mirror::Mirror;
 use crate::config::staging::StagingMode;
 use crate::ops::event::{Event, Sink};
-use crate::ops::preflight::{free_space, Estimate};
+use crate::ops::preflight::free_space;
 use crate::ops::{state, Context, OpError};
 use crate::repo::generation::Repo;
 
@@ -60,32 +60,57 @@ pub fn choose(ctx: &Context, repo: &Repo) -> Result<Staging, OpError> {
     }
 }
 
+/// The staging of the restic kind: a mirror (restic reads it after the start
+/// at the installation's own paths, through a mount namespace of its own,
+/// which needs root), or none.
+pub fn choose_for_restic(ctx: &Context) -> Result<Option<Mirror>, OpError> {
+    let root = nix::unistd::geteuid().is_root();
+    match ctx.staging.mode {
+        StagingMode::Off => Ok(None),
+        StagingMode::Auto if root && Mirror::available() => {
+            Ok(Some(Mirror::new(ctx, &folder(ctx))))
+        }
+        StagingMode::Auto => Ok(None),
+        StagingMode::Reflink => Err(OpError::Refused(
+            "[staging] mode = \"reflink\" is for the archive kind; for a restic repository set mode = \"auto\" or \"mirror\". Nothing was stopped".into(),
+        )),
+        StagingMode::Mirror if !root => Err(OpError::Refused(
+            "[staging] mode = \"mirror\" with a restic repository needs root (restic reads the mirror at the installation's paths in a mount namespace of its own). Nothing was stopped".into(),
+        )),
+        StagingMode::Mirror if Mirror::available() => Ok(Some(Mirror::new(ctx, &folder(ctx)))),
+        StagingMode::Mirror => Err(OpError::Refused(
+            "[staging] mode = \"mirror\" needs rsync: install it (apt-get install rsync) or set mode = \"auto\". Nothing was stopped".into(),
+        )),
+    }
+}
+
 /// Before anything stops: the mirror's file system has room for what the update
-/// may add (everything not mirrored yet), beside the archives when the
-/// repository is on the same file system.
+/// may add (everything not mirrored yet, of `total` bytes), beside `also` bytes
+/// when the repository (`repo`) is on the same file system.
 pub fn check_mirror_space(
     m: &Mirror,
-    estimate: Option<&Estimate>,
-    repo: &Repo,
+    total: u64,
+    repo: Option<(&Path, u64)>,
     on: Sink,
 ) -> Result<(), OpError> {
-    let Some(e) = estimate else { return Ok(()) };
     let have = m.bytes();
-    let mut need = e.total_bytes.saturating_sub(have) + (16 << 20);
+    let mut need = total.saturating_sub(have) + (16 << 20);
     let dir = m.dir_of("");
-    let same_fs = matches!(
-        (std::fs::metadata(&dir), std::fs::metadata(&repo.root)),
-        (Ok(a), Ok(b)) if a.dev() == b.dev()
-    );
-    if same_fs {
-        need += e.needed_bytes;
+    if let Some((root, also)) = repo {
+        let same_fs = matches!(
+            (std::fs::metadata(&dir), std::fs::metadata(root)),
+            (Ok(a), Ok(b)) if a.dev() == b.dev()
+        );
+        if same_fs {
+            need += also;
+        }
     }
     let free = free_space(&dir)?;
     on(Event::Info(format!(
         "staging: the mirror {} holds {} and may grow by {}; only what changed is copied while the services are stopped",
         dir.display(),
         crate::units::bytes(have),
-        crate::units::bytes(e.total_bytes.saturating_sub(have))
+        crate::units::bytes(total.saturating_sub(have))
     )));
     if free < need {
         return Err(OpError::Refused(format!(

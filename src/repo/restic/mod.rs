@@ -177,6 +177,13 @@ struct StatusLine {
     total_bytes: u64,
 }
 
+/// What a new snapshot is stamped with: its tags (the manifest), host and time.
+pub struct Stamp<'a> {
+    pub tags: &'a [String],
+    pub host: &'a str,
+    pub time: DateTime<Utc>,
+}
+
 /// How many locks are read at most: a repository holds a few at a time.
 pub const MAX_LOCKS_READ: usize = 20;
 
@@ -260,11 +267,25 @@ impl Restic {
         cancel: &Cancel,
         on_line: &mut dyn FnMut(&str),
     ) -> Result<String, ResticError> {
+        self.run_bound(args, env, &[], cancel, on_line)
+    }
+
+    /// `run`, with the staged copies bind-mounted over the installation's paths
+    /// for restic alone (`process::Cmd::bind_over`).
+    fn run_bound(
+        &self,
+        args: &[String],
+        env: &[(&str, &str)],
+        binds: &[(PathBuf, PathBuf)],
+        cancel: &Cancel,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<String, ResticError> {
         self.check_password_file()?;
         let name = args.first().cloned().unwrap_or_default();
         let mut cmd = self
             .command(args)
             .cancel(cancel)
+            .bind_over(binds.to_vec())
             .shown_as(format!("restic {name}"));
         for (k, v) in env {
             cmd = cmd.env(k, v);
@@ -365,12 +386,13 @@ impl Restic {
     }
 
     /// `restic backup` of `paths` as one snapshot.
+    /// `staged`: (staged copy, installation path) pairs restic reads in place of
+    /// the paths, recorded under the paths (see `run_bound`).
     pub fn backup(
         &self,
         paths: &[PathBuf],
-        tags: &[String],
-        host: &str,
-        time: DateTime<Utc>,
+        staged: &[(PathBuf, PathBuf)],
+        stamp: &Stamp,
         cancel: &Cancel,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<BackupSummary, ResticError> {
@@ -378,20 +400,20 @@ impl Restic {
             "backup".into(),
             "--json".into(),
             "--host".into(),
-            host.into(),
+            stamp.host.into(),
             "--time".into(),
-            time.format("%Y-%m-%d %H:%M:%S").to_string(),
+            stamp.time.format("%Y-%m-%d %H:%M:%S").to_string(),
             // Like the archive kind: what is mounted inside a component is not part of it.
             "--one-file-system".into(),
         ];
-        for t in tags {
+        for t in stamp.tags {
             args.push("--tag".into());
             args.push(t.clone());
         }
         args.push("--".into());
         args.extend(paths.iter().map(|p| p.display().to_string()));
         let mut summary = None;
-        self.run(&args, &[], cancel, &mut |line| {
+        self.run_bound(&args, &[], staged, cancel, &mut |line| {
             if let Ok(s) = serde_json::from_str::<StatusLine>(line) {
                 match s.message_type.as_str() {
                     "status" => progress(Progress {
