@@ -35,14 +35,16 @@ pub fn folder(ctx: &Context) -> PathBuf {
 }
 
 /// The staging for this run: reflink clones where the sources and the
-/// repository share a file system that clones; else a mirror when rsync is
-/// there; else none. A mode that was asked for and cannot be had is refused.
+/// repository share a file system that clones; else, run as root (who can read
+/// every file of the installation), a mirror when rsync is there; else none. A
+/// mode that was asked for and cannot be had is refused.
 pub fn choose(ctx: &Context, repo: &Repo) -> Result<Staging, OpError> {
     let reflink = ctx.reflink && super::reflink::possible(ctx, repo);
+    let root = nix::unistd::geteuid().is_root();
     match ctx.staging.mode {
         StagingMode::Off => Ok(Staging::Direct),
         StagingMode::Auto if reflink => Ok(Staging::Reflink),
-        StagingMode::Auto if Mirror::available() => {
+        StagingMode::Auto if root && Mirror::available() => {
             Ok(Staging::Mirror(Mirror::new(ctx, &folder(ctx))))
         }
         StagingMode::Auto => Ok(Staging::Direct),
