@@ -74,6 +74,9 @@ pub struct Options {
     pub app_export: bool,
     /// Where the sandbox's folder is made (default: the temp folder).
     pub base: Option<PathBuf>,
+    /// The `[maintenance]` section's lines. Off by default here: port 8082 on
+    /// the test machine may belong to anything, and tests listen on 127.0.0.1 only.
+    pub maintenance: String,
 }
 
 impl Default for Options {
@@ -90,6 +93,7 @@ impl Default for Options {
             flag_services: false,
             app_export: false,
             base: None,
+            maintenance: "enabled = false".into(),
         }
     }
 }
@@ -223,6 +227,9 @@ keep_last = 2
 keep_daily = 0
 keep_weekly = 0
 keep_monthly = 0
+
+[maintenance]
+{maintenance}
 {application}{offsite}"#,
             data = toml_str(&self.neo4j_data.display().to_string()),
             sdir = toml_str(&self.structr_dir.display().to_string()),
@@ -233,6 +240,7 @@ keep_monthly = 0
             s_start = toml_str(&structr_start),
             s_stop = toml_str(&self.ctl("stop", "structr")),
             s_status = toml_str(&self.ctl("status", "structr")),
+            maintenance = self.opts.maintenance,
             application = if self.opts.app_export {
                 ""
             } else {
