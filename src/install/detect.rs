@@ -376,3 +376,46 @@ pub fn vm_note() -> Option<String> {
         format!("This machine is a virtual machine ({virt}): a snapshot of the stopped VM is an alternative full backup, as Structr's documentation says.")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(maintenance: &str) -> Config {
+        let text = format!("[maintenance]\n{maintenance}\n");
+        crate::config::parse(&text, Path::new("t.toml")).unwrap()
+    }
+
+    #[test]
+    fn the_maintenance_page_is_on_but_for_compose_on_structrs_address_and_port() {
+        let sconf = conf::parse_structr_conf(
+            "application.http.port = 9090\napplication.host = 127.0.0.1\n",
+            Path::new("/s"),
+        );
+        let on = maintenance_spec(&config(""), Kind::Systemd, Some(&sconf)).unwrap();
+        assert_eq!((on.addr.to_string(), on.port), ("127.0.0.1".into(), 9090));
+        assert_eq!(on.default_retry, Duration::from_secs(60));
+        let custom = maintenance_spec(&config(""), Kind::Custom, None).unwrap();
+        assert_eq!(
+            (custom.addr.to_string(), custom.port),
+            ("0.0.0.0".into(), 8082)
+        );
+        assert_eq!(maintenance_spec(&config(""), Kind::Compose, None), None);
+        let set = config("enabled = true\nbind = \"::1\"\nport = 8443\nretry_after_secs = 300");
+        let compose = maintenance_spec(&set, Kind::Compose, Some(&sconf)).unwrap();
+        assert_eq!(
+            (compose.addr.to_string(), compose.port),
+            ("::1".into(), 8443)
+        );
+        assert_eq!(compose.default_retry, Duration::from_secs(300));
+        let off = config("enabled = false");
+        assert_eq!(maintenance_spec(&off, Kind::Systemd, Some(&sconf)), None);
+        for bad in ["port = 0", "retry_after_secs = 0", "bind = \"everywhere\""] {
+            let text = format!("[maintenance]\n{bad}\n");
+            assert!(
+                crate::config::parse(&text, Path::new("t.toml")).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}
