@@ -70,11 +70,11 @@ fn slow_sandbox() -> (Sandbox, u16) {
     (sb, port)
 }
 
-/// Runs a backup and polls `port` while it runs: the first 503 seen, and the
-/// backup's output.
-fn backup_watching(sb: &Sandbox, port: u16) -> (Option<String>, std::process::Output) {
+/// Runs the tool with `args` and polls `port` while it runs: the first 503
+/// seen, and the run's output.
+fn run_watching(sb: &Sandbox, port: u16, args: &[&str]) -> (Option<String>, std::process::Output) {
     let child = sb
-        .cli_command(&["backup"])
+        .cli_command(args)
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -99,7 +99,7 @@ fn during_a_backup_structrs_port_answers_503_with_retry_after_and_structr_answer
     let before = get(port, "/structr/health/ready").unwrap_or_default();
     assert!(before.starts_with("HTTP/1.1 200"), "before: {before}");
 
-    let (seen, out) = backup_watching(&sb, port);
+    let (seen, out) = run_watching(&sb, port, &["backup"]);
     assert!(out.status.success(), "backup: {}", text(&out));
     let page =
         seen.unwrap_or_else(|| panic!("no 503 on port {port} during the backup: {}", text(&out)));
@@ -135,7 +135,7 @@ fn during_a_backup_structrs_port_answers_503_with_retry_after_and_structr_answer
     assert!(sb.running("structr"));
 
     // The next window expects what this one took (about 3 s), not 60 s.
-    let (seen, out) = backup_watching(&sb, port);
+    let (seen, out) = run_watching(&sb, port, &["backup"]);
     assert!(out.status.success(), "second backup: {}", text(&out));
     let page = seen.expect("a 503 during the second backup");
     let retry: u64 = header(&page, "Retry-After").unwrap().parse().unwrap();
@@ -143,6 +143,17 @@ fn during_a_backup_structrs_port_answers_503_with_retry_after_and_structr_answer
         retry <= 15,
         "Retry-After {retry} after a window of a few seconds"
     );
+
+    // A restore's window has the page too, and Structr its port back after it.
+    let id = sb.newest();
+    let (seen, out) = run_watching(&sb, port, &["--yes", "restore", &id]);
+    assert!(out.status.success(), "restore: {}", text(&out));
+    assert!(seen.is_some(), "no 503 during the restore: {}", text(&out));
+    assert!(common::servers::wait_for_port(
+        port,
+        Duration::from_secs(20)
+    ));
+    assert!(sb.running("structr"));
 }
 
 #[test]
