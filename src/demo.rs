@@ -102,7 +102,9 @@ impl Demo {
              structr = {{ start = {}, stop = {}, status = {} }}\n\n\
              [retention]\nkeep_last = 3\nkeep_daily = 7\nkeep_weekly = 4\nkeep_monthly = 12\n\n\
              # Its own state (journal, last run): the host's is not the demo's.\n\
-             [state]\ndir = {}\n",
+             [state]\ndir = {}\n\n\
+             # No maintenance page: port 8082 here may be a real Structr's.\n\
+             [maintenance]\nenabled = false\n",
             toml(&self.root.join("repository").display().to_string()),
             toml(&self.root.join("neo4j/data").display().to_string()),
             toml(&self.root.join("structr").display().to_string()),

@@ -104,6 +104,20 @@ pub(super) fn bounds(config: &Config) -> Vec<Bound> {
             timeout,
         ),
         b(
+            "maintenance",
+            "retry_after_secs",
+            config.maintenance.retry_after_secs.into(),
+            1..=86_400,
+            "seconds; a day at most",
+        ),
+        b(
+            "maintenance",
+            "port",
+            config.maintenance.port.unwrap_or(8082).into(),
+            1..=65_535,
+            "Structr's HTTP port",
+        ),
+        b(
             "drill",
             "timeout_secs",
             config.drill.timeout_secs.into(),

@@ -23,6 +23,39 @@ pub struct Config {
     pub snapshot: SnapshotConfig,
     pub state: StateConfig,
     pub staging: super::staging::StagingConfig,
+    pub maintenance: MaintenanceConfig,
+}
+
+/// `[maintenance]`: the page served on Structr's HTTP port while a backup or a
+/// restore has Structr stopped (see `install::maintenance`).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaintenanceConfig {
+    /// Unset: on for systemd and custom installations, off for Compose ones
+    /// (there the port belongs to Docker's publish or a proxy).
+    pub enabled: Option<bool>,
+    /// An HTML file; unset: /etc/structr-backup/maintenance.html if it exists,
+    /// else a built-in page.
+    pub page: Option<PathBuf>,
+    /// The address to listen on; unset: structr.conf's `application.host`, else
+    /// all addresses, as Structr does.
+    pub bind: Option<std::net::IpAddr>,
+    /// The port; unset: structr.conf's `application.http.port` (8082).
+    pub port: Option<u16>,
+    /// `Retry-After` when no earlier run tells how long the downtime lasts.
+    pub retry_after_secs: u64,
+}
+
+impl Default for MaintenanceConfig {
+    fn default() -> Self {
+        Self {
+            enabled: None,
+            page: None,
+            bind: None,
+            port: None,
+            retry_after_secs: 60,
+        }
+    }
 }
 
 /// `[state]`: where run state lives (the journal, the last run's status). Unset,

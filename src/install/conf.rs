@@ -27,6 +27,8 @@ pub struct StructrConf {
     /// component of its own); None when files live in `<dir>/files`.
     pub files_outside: Option<PathBuf>,
     pub http_port: u16,
+    /// `application.host`: the address Structr listens on (None: all, Structr's default).
+    pub host: Option<std::net::IpAddr>,
     /// The active database connection's URL (bolt://host:port), if configured.
     pub database_url: Option<String>,
 }
@@ -61,6 +63,7 @@ pub fn parse_structr_conf(text: &str, dir: &Path) -> StructrConf {
             .get("application.http.port")
             .and_then(|v| v.parse().ok())
             .unwrap_or(8082),
+        host: p.get("application.host").and_then(|h| h.parse().ok()),
         database_url,
     }
 }
@@ -134,6 +137,9 @@ mod tests {
         let c = parse_structr_conf(text, Path::new("/usr/lib/structr"));
         assert_eq!(c.database_url.as_deref(), Some("bolt://localhost:7688"));
         assert_eq!(c.http_port, 9090);
+        assert_eq!(c.host, None);
+        let local = parse_structr_conf("application.host = 127.0.0.1\n", Path::new("/s"));
+        assert_eq!(local.host, Some(std::net::Ipv4Addr::LOCALHOST.into()));
         assert_eq!(c.files_outside, None);
     }
 

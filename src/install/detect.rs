@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::compose::{self, ComposeService, Project};
 use super::conf;
 use super::health::Health;
+use super::maintenance::Spec;
 use super::service::{CommandService, ServiceControl};
 use super::systemd::{unit_loaded, unit_property, SystemdService};
 use super::{ComponentSpec, Installation, ROLE_NEO4J_DATA, ROLE_STRUCTR};
@@ -144,6 +145,7 @@ fn custom(config: &Config) -> Installation {
         services.push(Box::new(CommandService::new("neo4j", c)));
     }
     let (stop_timeout, start_timeout) = timeouts(config);
+    let sconf = inst.structr_dir.as_deref().and_then(conf::structr_conf);
     Installation {
         kind: Kind::Custom,
         host: crate::sys::hostname(),
@@ -153,6 +155,7 @@ fn custom(config: &Config) -> Installation {
         versions: BTreeMap::new(),
         stop_timeout,
         start_timeout,
+        maintenance: maintenance_spec(config, Kind::Custom, sconf.as_ref()),
     }
 }
 
@@ -234,6 +237,7 @@ fn systemd(config: &Config) -> Result<Installation, String> {
         versions: systemd_versions(&structr_dir, nconf.generation),
         stop_timeout,
         start_timeout,
+        maintenance: maintenance_spec(config, Kind::Systemd, sconf.as_ref()),
     })
 }
 
@@ -334,6 +338,29 @@ fn compose(config: &Config) -> Result<Installation, String> {
         versions,
         stop_timeout,
         start_timeout,
+        // structr.conf lives inside the container: the port is `[maintenance] port`.
+        maintenance: maintenance_spec(config, Kind::Compose, None),
+    })
+}
+
+/// The maintenance page as configured: on by default except for Compose (whose
+/// port belongs to Docker's publish or a proxy), on Structr's address and port
+/// unless `[maintenance]` names others.
+fn maintenance_spec(
+    config: &Config,
+    kind: Kind,
+    sconf: Option<&conf::StructrConf>,
+) -> Option<Spec> {
+    let m = &config.maintenance;
+    if !m.enabled.unwrap_or(kind != Kind::Compose) {
+        return None;
+    }
+    let all = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    Some(Spec {
+        addr: m.bind.or(sconf.and_then(|c| c.host)).unwrap_or(all),
+        port: m.port.or(sconf.map(|c| c.http_port)).unwrap_or(8082),
+        page: m.page.clone(),
+        default_retry: Duration::from_secs(m.retry_after_secs),
     })
 }
 
@@ -348,4 +375,47 @@ pub fn vm_note() -> Option<String> {
     (out.success() && !virt.is_empty() && virt != "none").then(|| {
         format!("This machine is a virtual machine ({virt}): a snapshot of the stopped VM is an alternative full backup, as Structr's documentation says.")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(maintenance: &str) -> Config {
+        let text = format!("[maintenance]\n{maintenance}\n");
+        crate::config::parse(&text, Path::new("t.toml")).unwrap()
+    }
+
+    #[test]
+    fn the_maintenance_page_is_on_but_for_compose_on_structrs_address_and_port() {
+        let sconf = conf::parse_structr_conf(
+            "application.http.port = 9090\napplication.host = 127.0.0.1\n",
+            Path::new("/s"),
+        );
+        let on = maintenance_spec(&config(""), Kind::Systemd, Some(&sconf)).unwrap();
+        assert_eq!((on.addr.to_string(), on.port), ("127.0.0.1".into(), 9090));
+        assert_eq!(on.default_retry, Duration::from_secs(60));
+        let custom = maintenance_spec(&config(""), Kind::Custom, None).unwrap();
+        assert_eq!(
+            (custom.addr.to_string(), custom.port),
+            ("0.0.0.0".into(), 8082)
+        );
+        assert_eq!(maintenance_spec(&config(""), Kind::Compose, None), None);
+        let set = config("enabled = true\nbind = \"::1\"\nport = 8443\nretry_after_secs = 300");
+        let compose = maintenance_spec(&set, Kind::Compose, Some(&sconf)).unwrap();
+        assert_eq!(
+            (compose.addr.to_string(), compose.port),
+            ("::1".into(), 8443)
+        );
+        assert_eq!(compose.default_retry, Duration::from_secs(300));
+        let off = config("enabled = false");
+        assert_eq!(maintenance_spec(&off, Kind::Systemd, Some(&sconf)), None);
+        for bad in ["port = 0", "retry_after_secs = 0", "bind = \"everywhere\""] {
+            let text = format!("[maintenance]\n{bad}\n");
+            assert!(
+                crate::config::parse(&text, Path::new("t.toml")).is_err(),
+                "{bad}"
+            );
+        }
+    }
 }

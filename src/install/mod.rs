@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod detect;
 pub mod health;
 pub mod lvm;
+pub mod maintenance;
 pub mod schedule;
 pub mod service;
 pub mod store_lock;
@@ -63,6 +64,9 @@ pub struct Installation {
     pub versions: std::collections::BTreeMap<String, String>,
     pub stop_timeout: Duration,
     pub start_timeout: Duration,
+    /// The page served on Structr's HTTP port while we have Structr stopped
+    /// (None: off).
+    pub maintenance: Option<maintenance::Spec>,
 }
 
 impl Installation {
@@ -106,6 +110,7 @@ impl Installation {
             versions: self.versions.clone(),
             stop_timeout: self.stop_timeout,
             start_timeout: self.start_timeout,
+            maintenance: None,
         }
     }
 

@@ -216,6 +216,7 @@ mod tests {
             versions: Default::default(),
             stop_timeout: std::time::Duration::from_secs(1),
             start_timeout: std::time::Duration::from_secs(1),
+            maintenance: None,
         }
     }
 

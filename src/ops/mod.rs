@@ -15,6 +15,7 @@ pub mod exit;
 pub mod init;
 pub mod journal;
 pub mod kept;
+mod maintenance;
 pub mod offsite;
 pub mod parallel;
 pub mod pin;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::event::{Event, Sink, Step};
 use super::journal::Journal;
+use super::maintenance::{self, Page};
 use super::OpError;
 use crate::install::{store_lock, Installation};
 
@@ -21,6 +22,10 @@ pub struct Window<'a> {
     stop_time: Duration,
     start_time: Duration,
     closed: bool,
+    /// What this window is for (None for `recover`): names its downtime record.
+    operation: Option<String>,
+    /// The maintenance page, while we have Structr stopped.
+    page: Option<Page>,
 }
 
 /// How a window ended.
@@ -77,6 +82,12 @@ pub fn start_steps(inst: &Installation, found_stopped: &[String]) -> Vec<Step> {
         .collect()
 }
 
+/// Structr's service, the one whose port the maintenance page takes over (every
+/// kind of installation names its services `structr` and `neo4j`).
+fn is_structr(service: &str) -> bool {
+    service == crate::install::ROLE_STRUCTR
+}
+
 /// The services of `inst` that are stopped now (a failed status check, or a unit on
 /// its way up, counts as running: stopping and starting it again is the safe side).
 pub fn found_stopped(inst: &Installation) -> Vec<String> {
@@ -89,7 +100,9 @@ pub fn found_stopped(inst: &Installation) -> Vec<String> {
 
 impl<'a> Window<'a> {
     pub fn new(inst: &'a Installation, operation: &str) -> Self {
-        Self::resume(inst, Journal::begin(inst, operation))
+        let mut w = Self::resume(inst, Journal::begin(inst, operation));
+        w.operation = Some(operation.to_string());
+        w
     }
 
     /// For `recover`: a window whose services are already down.
@@ -103,6 +116,8 @@ impl<'a> Window<'a> {
             stop_time: Duration::ZERO,
             start_time: Duration::ZERO,
             closed: false,
+            operation: None,
+            page: None,
         }
     }
 
@@ -148,6 +163,14 @@ impl<'a> Window<'a> {
                 )));
             }
             on(Event::Finished(step, t.elapsed()));
+            if is_structr(svc.name()) {
+                self.page = maintenance::open(
+                    self.inst,
+                    self.operation.as_deref().unwrap_or("recover"),
+                    self.first_stop.unwrap_or(t),
+                    on,
+                );
+            }
         }
         self.check_store_released(on)
     }
@@ -196,6 +219,12 @@ impl<'a> Window<'a> {
                 ));
                 continue;
             }
+            if is_structr(&name) {
+                // Released before Structr binds its port: the start never meets ours.
+                if let Some(page) = self.page.take() {
+                    maintenance::close(page, on);
+                }
+            }
             let step = Step::Start(name.clone());
             on(Event::Started(step.clone()));
             let t = Instant::now();
@@ -230,6 +259,15 @@ impl<'a> Window<'a> {
                     on(Event::Failed(step, e.to_string()));
                     closing.unhealthy.push(format!("{name}: {e}"));
                 }
+            }
+        }
+        // Structr stays down (a start failed): the run ends, so does the page.
+        if let Some(page) = self.page.take() {
+            maintenance::close(page, on);
+        }
+        if let (Some(op), true) = (&self.operation, closing.all_running()) {
+            if self.last_start.is_some() {
+                maintenance::record_downtime(self.inst, op, self.downtime());
             }
         }
         closing
@@ -303,6 +341,7 @@ mod tests {
             versions: Default::default(),
             stop_timeout: Duration::from_secs(5),
             start_timeout: Duration::from_secs(5),
+            maintenance: None,
         }
     }
 

@@ -334,6 +334,7 @@ pub(super) fn test_world() -> World {
         versions: Default::default(),
         stop_timeout: Duration::from_secs(1),
         start_timeout: Duration::from_secs(1),
+        maintenance: None,
     };
     World::from_parts(
         Ok(Arc::new(inst)),

@@ -75,6 +75,9 @@ pub struct Options {
     pub app_export: bool,
     /// Where the sandbox's folder is made (default: the temp folder).
     pub base: Option<PathBuf>,
+    /// The `[maintenance]` section's lines. Off by default here: port 8082 on
+    /// the test machine may belong to anything, and tests listen on 127.0.0.1 only.
+    pub maintenance: String,
 }
 
 impl Default for Options {
@@ -91,6 +94,7 @@ impl Default for Options {
             flag_services: false,
             app_export: false,
             base: None,
+            maintenance: "enabled = false".into(),
         }
     }
 }
@@ -247,6 +251,9 @@ keep_monthly = 0
 # The mirror (staging) lives in the sandbox, removed with it.
 [staging]
 folder = {staging}
+
+[maintenance]
+{maintenance}
 {application}{offsite}"#,
             data = toml_str(&self.neo4j_data.display().to_string()),
             sdir = toml_str(&self.structr_dir.display().to_string()),
@@ -258,6 +265,7 @@ folder = {staging}
             s_start = toml_str(&structr_start),
             s_stop = toml_str(&self.ctl("stop", "structr")),
             s_status = toml_str(&self.ctl("status", "structr")),
+            maintenance = self.opts.maintenance,
             application = if self.opts.app_export {
                 ""
             } else {
@@ -471,7 +479,10 @@ pub fn slow_sandbox() -> Sandbox {
     // tests kill, cancel or race the backup.
     let cfg = std::fs::read_to_string(&sb.config)
         .unwrap()
-        .replace("compression_level = 3", "compression_level = 19\nthreads = 1")
+        .replace(
+            "compression_level = 3",
+            "compression_level = 19\nthreads = 1",
+        )
         .replace("[staging]\n", "[staging]\nmode = \"off\"\n");
     std::fs::write(&sb.config, cfg).unwrap();
     sb

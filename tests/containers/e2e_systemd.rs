@@ -136,3 +136,66 @@ fn systemd_detect_backup_restore_a_failing_unit_and_an_unhealthy_one() {
     );
     assert!(c.active("structr") && c.active("neo4j"));
 }
+
+/// One request to 127.0.0.1:8082 inside the container (bash's /dev/tcp: the
+/// image has no curl); the answer as read, empty when nothing listens.
+const GET_8082: &str = r#"bash -c 'exec 3<>/dev/tcp/127.0.0.1/8082 && printf "GET /structr/health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" >&3 && timeout 3 cat <&3' 2>/dev/null"#;
+
+#[test]
+fn systemd_maintenance_page_answers_503_while_structr_is_stopped_and_structr_gets_its_port_back() {
+    // The page on 127.0.0.1 (tests listen on loopback only), the page file at its
+    // default path, and a Neo4j stop that takes 3 s more: a window to look into.
+    let c = running_server(
+        "sb-maint",
+        "mkdir -p /etc/structr-backup /etc/systemd/system/neo4j.service.d \
+         && printf '[maintenance]\\nbind = \"127.0.0.1\"\\n' > /etc/structr-backup/config.toml \
+         && printf '<h1>Back soon</h1>\\n' > /etc/structr-backup/maintenance.html \
+         && printf '[Service]\\nExecStopPost=/bin/sleep 3\\n' > /etc/systemd/system/neo4j.service.d/slow-stop.conf \
+         && systemctl daemon-reload",
+    );
+    let before = c.exec_ok(GET_8082);
+    assert!(before.starts_with("HTTP/1.1 200"), "{before}");
+
+    let script = format!(
+        "structr-backup backup > /root/backup.log 2>&1 & pid=$!\n\
+         for i in $(seq 1 200); do\n\
+           r=$({GET_8082})\n\
+           case \"$r\" in \"HTTP/1.1 503\"*) printf '%s' \"$r\" > /root/page.txt; break;; esac\n\
+           sleep 0.1\n\
+         done\n\
+         wait $pid; echo \"backup exit $?\""
+    );
+    let said = c.exec_ok(&script);
+    let log = c.exec_ok("cat /root/backup.log");
+    assert!(said.contains("backup exit 0"), "{said}\n{log}");
+    let page = c.exec_ok("cat /root/page.txt 2>/dev/null || true");
+    assert!(
+        page.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "no 503 on port 8082 during the backup: {page:?}\n{log}"
+    );
+    let retry = page
+        .lines()
+        .find_map(|l| l.strip_prefix("Retry-After: "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(retry.is_some_and(|r| (5..=60).contains(&r)), "{page}");
+    // (the shell's $(…) dropped the final newline)
+    assert!(page.ends_with("\r\n\r\n<h1>Back soon</h1>"), "{page}");
+    assert!(
+        log.contains("maintenance page up on 127.0.0.1:8082")
+            && log.contains("maintenance page on port 8082 taken down"),
+        "{log}"
+    );
+
+    // Structr got its port back: its unit runs and it answers there.
+    c.wait_active("structr");
+    common::wait_until(
+        std::time::Duration::from_secs(30),
+        "Structr answers on 8082 after the backup",
+        || String::from_utf8_lossy(&c.exec(GET_8082).stdout).starts_with("HTTP/1.1 200"),
+    );
+    assert_eq!(
+        c.exec_ok("systemctl show -p NRestarts --value structr")
+            .trim(),
+        "0"
+    );
+}

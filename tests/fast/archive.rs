@@ -389,7 +389,7 @@ fn unreadable_source_names_the_path_and_what_to_do() {
     std::fs::write(
         &cfg,
         format!(
-            "[repository]\npath = \"{}\"\n[installation]\nkind = \"custom\"\nneo4j_data = \"{}\"\nstructr_dir = \"{}\"\nneo4j = {svc}\nstructr = {svc}\n",
+            "[repository]\npath = \"{}\"\n[installation]\nkind = \"custom\"\nneo4j_data = \"{}\"\nstructr_dir = \"{}\"\nneo4j = {svc}\nstructr = {svc}\n[maintenance]\nenabled = false\n",
             repo.display(),
             src.display(),
             structr.display()

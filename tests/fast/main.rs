@@ -13,6 +13,7 @@ mod bad_generations;
 mod cli_edges;
 mod drill;
 mod live_services;
+mod maintenance;
 mod restic;
 mod snapshot;
 mod trust;
