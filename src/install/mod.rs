@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod detect;
 pub mod health;
 pub mod lvm;
+pub mod neo4j_store;
 pub mod schedule;
 pub mod service;
 pub mod store_lock;
