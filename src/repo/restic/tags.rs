@@ -74,9 +74,7 @@ pub fn encode(m: &Manifest) -> Vec<String> {
     for (k, v) in &m.versions {
         tags.push(format!("version:{}={}", escape(k), escape(v)));
     }
-    for (k, v) in &m.neo4j_kernel {
-        tags.push(format!("kernel:{}={}", escape(k), escape(v)));
-    }
+    tags.extend(kernel_tags(&m.neo4j_kernel));
     for (id, name) in &m.owners.users {
         tags.push(format!("user:{id}={}", escape(name)));
     }
@@ -90,6 +88,15 @@ pub fn encode(m: &Manifest) -> Vec<String> {
         tags.push(PINNED.to_string());
     }
     tags
+}
+
+/// `kernel:neo4j=5.25` for each database: the kernel version its store needs
+/// (known only once Neo4j is stopped, so a backup may add these by retagging).
+pub fn kernel_tags(kernel: &BTreeMap<String, String>) -> Vec<String> {
+    kernel
+        .iter()
+        .map(|(db, v)| format!("kernel:{}={}", escape(db), escape(v)))
+        .collect()
 }
 
 pub fn timings_tag(t: &Timings) -> String {
