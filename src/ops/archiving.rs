@@ -156,6 +156,7 @@ pub fn new_manifest(
         last_drill: None,
         timings,
         versions: ctx.inst.versions.clone(),
+        neo4j_kernel: Default::default(),
         services_already_stopped: Vec::new(),
         components,
         snapshot: None,

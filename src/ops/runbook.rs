@@ -234,6 +234,7 @@ fn describe(out: &mut String, m: &Manifest, source: &Source) {
         RepoKind::Archive => "archive repository",
     };
     let versions: Vec<String> = m.versions.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let kernel = super::compat::kernel_line(m).unwrap_or_default();
     for (what, value) in [
         ("Generation", m.id.clone()),
         (
@@ -244,6 +245,7 @@ fn describe(out: &mut String, m: &Manifest, source: &Source) {
         ("Installation", m.installation.clone()),
         ("Label", m.label.clone()),
         ("Versions", versions.join(", ")),
+        ("Neo4j store", kernel),
         (repo, source.location.clone()),
     ] {
         if !value.is_empty() {
@@ -701,6 +703,7 @@ mod tests {
             last_drill: None,
             timings: Timings::default(),
             versions: [("neo4j".to_string(), "5.26.0".to_string())].into(),
+            neo4j_kernel: Default::default(),
             services_already_stopped: vec![],
             components,
             snapshot: None,

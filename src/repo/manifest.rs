@@ -36,6 +36,13 @@ pub struct Manifest {
     pub timings: Timings,
     #[serde(default)]
     pub versions: std::collections::BTreeMap<String, String>,
+    /// The Neo4j kernel version each database's store needs (`neo4j` → `5.25`),
+    /// read from its transaction logs while Neo4j was stopped
+    /// (`install::neo4j_store`): a Neo4j older than it cannot open the store.
+    /// Empty when it could not be read, and in generations made before it was
+    /// recorded.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub neo4j_kernel: std::collections::BTreeMap<String, String>,
     /// Services that were already stopped when the backup began: the copy was taken
     /// with them stopped, and they were left stopped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -167,6 +174,7 @@ impl Manifest {
             last_drill: None,
             timings: Timings::default(),
             versions: Default::default(),
+            neo4j_kernel: Default::default(),
             services_already_stopped: vec![],
             components: vec![],
             snapshot: None,
@@ -312,6 +320,10 @@ impl Manifest {
         self.versions = std::mem::take(&mut self.versions)
             .into_iter()
             .map(|(k, v)| (printable(&k, 60), printable(&v, 200)))
+            .collect();
+        self.neo4j_kernel = std::mem::take(&mut self.neo4j_kernel)
+            .into_iter()
+            .map(|(k, v)| (printable(&k, 60), printable(&v, 60)))
             .collect();
         // Owner names reach getpwnam and the plan's useradd hints: keep only names
         // a system could have.

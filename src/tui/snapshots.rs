@@ -63,6 +63,7 @@ fn manifest(id: &str, hour: u32, label: &str, pinned: bool, verified: Option<boo
             ..Timings::default()
         },
         versions: Default::default(),
+        neo4j_kernel: Default::default(),
         services_already_stopped: vec![],
         components: vec![
             Component {

@@ -7,5 +7,6 @@ mod common;
 
 mod offsite;
 mod real_neo4j;
+mod real_neo4j_kernel;
 mod s3;
 mod servers;

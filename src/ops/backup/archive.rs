@@ -193,6 +193,7 @@ impl Copier for ArchiveCopier<'_> {
             run.timings,
         );
         manifest.services_already_stopped = run.services_already_stopped;
+        manifest.neo4j_kernel = run.neo4j_kernel;
         if let Staging::Lvm(lvm) = &self.staging {
             manifest.snapshot_backup = Some(lvm.record());
         }

@@ -138,6 +138,7 @@ impl Copier for CommandCopier<'_> {
             run.timings,
         );
         manifest.services_already_stopped = run.services_already_stopped;
+        manifest.neo4j_kernel = run.neo4j_kernel;
         manifest.snapshot_backup = self.taken.take();
         on(Event::Started(Step::Publish));
         let t = Instant::now();

@@ -67,4 +67,7 @@ pub trait Copier {
 pub struct Finished {
     pub timings: Timings,
     pub services_already_stopped: Vec<String>,
+    /// The kernel version of each Neo4j database, read from the store in the
+    /// window (`compat::store_kernel`); empty when it could not be read.
+    pub neo4j_kernel: std::collections::BTreeMap<String, String>,
 }

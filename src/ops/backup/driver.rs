@@ -11,7 +11,7 @@ use super::copier::{Copier, Finished, Head};
 use crate::ops::archiving::guarded;
 use crate::ops::event::{Event, Sink, Step};
 use crate::ops::window::{self, start_steps, stop_steps, Closing, Window};
-use crate::ops::{app_export, offsite, refuse_if_cancelled, Context, OpError};
+use crate::ops::{app_export, compat, offsite, refuse_if_cancelled, Context, OpError};
 use crate::repo::manifest::Manifest;
 
 /// Runs one cold backup with `copier`.
@@ -69,7 +69,10 @@ pub fn cold(
 
     let mut window = Window::new(ctx.inst, "backup");
     let mut copying = Duration::ZERO;
+    let mut neo4j_kernel = Default::default();
     let stopped = window.stop_all(on).and_then(|()| {
+        // The store is at rest now: what it says of its version is final.
+        neo4j_kernel = compat::store_kernel(ctx.inst, on);
         let t = Instant::now();
         let r = guarded(|| copier.while_stopped(ctx, on));
         copying += t.elapsed();
@@ -95,6 +98,7 @@ pub fn cold(
     let run = Finished {
         timings: window.timings(started, copying.as_secs_f64()),
         services_already_stopped: window.found_stopped().to_vec(),
+        neo4j_kernel,
     };
     let manifest = match copier.publish(ctx, &head, run, on) {
         Ok(m) => m,

@@ -187,6 +187,7 @@ impl Copier for ResticCopier<'_> {
         };
         manifest.timings = run.timings;
         manifest.services_already_stopped = run.services_already_stopped;
+        manifest.neo4j_kernel = run.neo4j_kernel;
         manifest.added_bytes = Some(summary.data_added);
         manifest.snapshot = Some(summary.snapshot_id.clone());
         on(Event::Info(format!(
@@ -199,10 +200,13 @@ impl Copier for ResticCopier<'_> {
         // The timings are known only now: they join the snapshot's tags.
         on(Event::Started(Step::Retag));
         let t = Instant::now();
-        let extra = [
+        let extra: Vec<String> = [
             tags::timings_tag(&manifest.timings),
             tags::added_tag(summary.data_added),
-        ];
+        ]
+        .into_iter()
+        .chain(tags::kernel_tags(&manifest.neo4j_kernel))
+        .collect();
         match self.r.retag(&summary.snapshot_id, &extra, &[]) {
             Ok(()) => {
                 // restic wrote the snapshot anew under another id.

@@ -10,6 +10,7 @@
 //! size:neo4j-data:12:20:4096          name:files:entries:bytes
 //! timings:downtime=3.210;total=5.100;stop=0.500;copy=1.200;start=1.500
 //! version:neo4j=5.26.0
+//! kernel:neo4j=5.25                   the kernel version a database's store needs
 //! already-stopped:neo4j
 //! added:1048576                       bytes the snapshot added to the repository
 //! drill:2026-11-25T03:30:00Z;ok;12.5;what proved it   the last restore drill
@@ -73,6 +74,7 @@ pub fn encode(m: &Manifest) -> Vec<String> {
     for (k, v) in &m.versions {
         tags.push(format!("version:{}={}", escape(k), escape(v)));
     }
+    tags.extend(kernel_tags(&m.neo4j_kernel));
     for (id, name) in &m.owners.users {
         tags.push(format!("user:{id}={}", escape(name)));
     }
@@ -86,6 +88,15 @@ pub fn encode(m: &Manifest) -> Vec<String> {
         tags.push(PINNED.to_string());
     }
     tags
+}
+
+/// `kernel:neo4j=5.25` for each database: the kernel version its store needs
+/// (known only once Neo4j is stopped, so a backup may add these by retagging).
+pub fn kernel_tags(kernel: &BTreeMap<String, String>) -> Vec<String> {
+    kernel
+        .iter()
+        .map(|(db, v)| format!("kernel:{}={}", escape(db), escape(v)))
+        .collect()
 }
 
 pub fn timings_tag(t: &Timings) -> String {
@@ -221,6 +232,10 @@ pub fn decode(s: &SnapshotFacts) -> Result<Option<Manifest>, String> {
         last_drill: value("drill").and_then(parse_drill),
         timings,
         versions,
+        neo4j_kernel: all("kernel")
+            .filter_map(|v| v.split_once('='))
+            .map(|(k, v)| (unescape(k), unescape(v)))
+            .collect(),
         services_already_stopped: all("already-stopped").map(unescape).collect(),
         components,
         snapshot: Some(s.snapshot_id.to_string()),
@@ -288,6 +303,7 @@ mod tests {
             last_drill: None,
             timings: Timings::default(),
             versions: [("neo4j".to_string(), "5.26.0".to_string())].into(),
+            neo4j_kernel: [("neo4j".to_string(), "5.25".to_string())].into(),
             services_already_stopped: vec!["neo4j".into()],
             components: vec![Component {
                 name: "neo4j-data".into(),
