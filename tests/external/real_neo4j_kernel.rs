@@ -134,7 +134,15 @@ fn a_store_written_by_5_26_reads_as_neo4j_says_and_damaged_logs_say_what_is_wron
     std::fs::remove_file(&log).unwrap();
     let e = neo4j_store::kernel_version(&data).unwrap_err();
     assert!(e.contains("no transaction log"), "{e}");
+    // One database's logs gone while another's are there: still a warning.
+    let (kernel, events) = hook();
+    assert!(kernel.is_empty());
+    assert!(
+        events.len() == 1 && events[0].contains("Warning") && events[0].contains("missing"),
+        "{events:?}"
+    );
     // No log at all (a stand-in, an empty store): said, not warned.
+    std::fs::remove_dir_all(data.join("transactions")).unwrap();
     let (kernel, events) = hook();
     assert!(kernel.is_empty());
     assert!(
