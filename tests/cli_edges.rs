@@ -966,3 +966,79 @@ fn restic_and_borg_words_work_or_name_ours() {
     assert_eq!(sb.generations().len(), 1);
     assert!(sb.running("neo4j") && sb.running("structr"));
 }
+
+/// Points `sb`'s config at its own state folder (not the host's).
+fn own_state(sb: &Sandbox, state: &Path) {
+    let mut config = std::fs::read_to_string(&sb.config).unwrap();
+    config.push_str(&format!(
+        "\n[state]\ndir = {:?}\n",
+        state.display().to_string()
+    ));
+    std::fs::write(&sb.config, config).unwrap();
+}
+
+/// The "last run" lines of `schedule` (printed even when systemd cannot be asked).
+fn last_lines(sb: &Sandbox) -> Vec<String> {
+    let out = sb.cli(&["schedule"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("last "))
+        .map(String::from)
+        .collect()
+}
+
+/// Before, one `last-run.json` per host said only how the newest run of any
+/// kind on any installation ended (`schedule` without systemd said nothing at
+/// all): a cancelled verify looked like the nightly backup.
+#[test]
+fn the_last_run_is_per_installation_and_names_its_operation() {
+    let sb = with_generations(0);
+    let state = sb.dir.path().join("state");
+    own_state(&sb, &state);
+    std::fs::create_dir_all(&state).unwrap();
+    // What the previous version wrote: the last run of its operation.
+    std::fs::write(
+        state.join("last-run.json"),
+        r#"{"operation":"verify","id":"20261124T031500Z","status":"cancelled","exit_code":5,
+            "started_at":"2026-11-24T03:15:00Z","finished_at":"2026-11-24T03:15:09Z",
+            "duration_secs":9.0,"downtime_secs":0.0,"error":"cancelled"}"#,
+    )
+    .unwrap();
+    let lines = last_lines(&sb);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("last verify  cancelled"), "{lines:?}");
+    assert!(
+        !lines[0].contains("downtime"),
+        "no services stopped: {lines:?}"
+    );
+
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = sb.generations()[0].clone();
+    let out = sb.cli(&["verify", "--all"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let lines = last_lines(&sb);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("last verify  success"), "{lines:?}");
+    assert!(
+        lines[1].starts_with(&format!("last backup  success, generation {id}")),
+        "{lines:?}"
+    );
+    assert!(lines[1].contains("downtime"), "{lines:?}");
+    let host: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("last-run.json")).unwrap())
+            .unwrap();
+    assert_eq!(host["operation"], "verify", "{host}");
+    let key = host["installation"].as_str().unwrap().to_string();
+    assert!(state.join(format!("{key}.last-runs.json")).exists());
+
+    // Another installation on the same host has runs of its own: none yet.
+    let other = Sandbox::new(Options {
+        flag_services: true,
+        ..Options::default()
+    });
+    own_state(&other, &state);
+    let out = other.cli(&["schedule"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("last run     no run recorded yet"), "{said}");
+}

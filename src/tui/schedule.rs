@@ -166,7 +166,7 @@ mod tests {
         type_text(&mut app, "04:30");
         app.set_schedule(ScheduleFacts {
             timer: Timer::NotInstalled,
-            last: Ok(None),
+            last: Ok(Default::default()),
         });
         // Focus starts on Cancel: Enter cancels.
         app.on_key(key(KeyCode::Char('e')));

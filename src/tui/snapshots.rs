@@ -22,7 +22,7 @@ use super::schedule::{ScheduleAction, ScheduleScreen};
 use super::state::{Focus, JobKind, ScreenKind, StepState};
 use super::theme::Theme;
 use super::view::{draw, Clock};
-use crate::install::schedule::{LastRun, Status, TimeOfDay};
+use crate::install::schedule::{LastRun, Runs, Status, TimeOfDay};
 use crate::install::ComponentSpec;
 use crate::ops::compare::Change;
 use crate::ops::journal::Record;
@@ -626,6 +626,7 @@ fn last_run(status: &str) -> LastRun {
         downtime_secs: Some(42.5),
         error: (status != "success")
             .then(|| "the disk holding /var/backups/structr is full".into()),
+        installation: None,
     }
 }
 
@@ -633,7 +634,7 @@ fn scheduled(timer: Timer, last: Option<LastRun>) -> App {
     let mut app = App::new(data());
     app.set_schedule(ScheduleFacts {
         timer,
-        last: Ok(last),
+        last: Ok(Runs(last.into_iter().collect())),
     });
     app
 }
@@ -653,6 +654,22 @@ fn home_schedule_line() {
     insta::assert_snapshot!(
         "home_schedule_last_failed",
         render(&failed, &COLOR, 80, 24, c)
+    );
+    // A cancelled verify after the nightly backup: named, the backup still leads.
+    let mut verify = last_run("cancelled");
+    verify.operation = Some("verify".into());
+    verify.finished_at = Some(Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap());
+    let mut both = scheduled(Timer::Known(timer(true)), Some(verify));
+    if let Some(Ok(runs)) = both.schedule.as_mut().map(|s| &mut s.last) {
+        runs.0.push(last_run("success"));
+    }
+    insta::assert_snapshot!(
+        "home_schedule_backup_and_verify_80x24",
+        render(&both, &COLOR, 80, 24, c)
+    );
+    insta::assert_snapshot!(
+        "home_schedule_backup_and_verify_64x20",
+        render(&both, &COLOR, 64, 20, c)
     );
 }
 
@@ -1028,7 +1045,7 @@ fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
     )))]);
     scheduled.set_schedule(ScheduleFacts {
         timer: Timer::Known(timer(true)),
-        last: Ok(Some(last_run("success"))),
+        last: Ok(Runs(vec![last_run("success")])),
     });
     let with_kept = |screens: Vec<Screen>| {
         let mut app = on(screens);
