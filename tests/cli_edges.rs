@@ -1042,3 +1042,26 @@ fn the_last_run_is_per_installation_and_names_its_operation() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("last run     no run recorded yet"), "{said}");
 }
+
+/// Before, `schedule` on a machine without systemd printed systemctl's own
+/// errors ("System has not been booted with systemd…", "Failed to connect to
+/// bus") wrapped in ours; now one line says why and what to do instead.
+#[test]
+fn schedule_without_systemd_says_why_in_one_line() {
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        ..Options::default()
+    });
+    own_state(&sb, &sb.dir.path().join("state"));
+    let out = sb.cli(&["schedule"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if Path::new("/run/systemd/system").is_dir() {
+        assert!(!err.contains("systemd is not running"), "{err}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(err.contains("systemd is not running here"), "{err}");
+    assert!(err.contains("from cron"), "{err}");
+    assert!(!err.contains("Failed to connect"), "{err}");
+    assert!(!err.contains("systemctl show"), "{err}");
+}

@@ -1044,3 +1044,36 @@ fn a_restore_verifies_once_before_the_typed_id_and_not_after() {
     );
     assert!(t.running(), "services run after the restore");
 }
+
+/// Before: Home's "last:" line made a verify look like the nightly backup (and
+/// waited up to a minute to change), and without systemd the schedule screen
+/// dumped systemctl's errors and asked to confirm a time it could not set.
+#[test]
+fn home_names_each_last_run_and_the_schedule_without_systemd_asks_nothing() {
+    let t = Tui::demo_with_backups(0);
+    t.open_sized(80, 24);
+    t.backup_through_wizard();
+    t.wait_for("last backup: success", Duration::from_secs(10));
+    t.keys(&["g", "v"]);
+    t.wait_for("Verify finished", Duration::from_secs(30));
+    t.keys(&["Escape", "Escape"]);
+    let home = t.wait_for("verify: success", Duration::from_secs(10));
+    assert!(home.contains("last backup: success"), "{home}");
+    t.keys(&["s"]);
+    if std::path::Path::new("/run/systemd/system").is_dir() {
+        // systemd runs here: the screen asks it, and never says it does not run.
+        let s = t.wait_for("Last verify", Duration::from_secs(10));
+        assert!(!s.contains("systemd is not running"), "{s}");
+        return;
+    }
+    let s = t.wait_for("systemd is not running here", Duration::from_secs(10));
+    assert!(!s.contains("Failed to connect"), "{s}");
+    assert!(!s.contains("New time"), "{s}");
+    t.keys(&["e"]);
+    let s = t.wait_for("cannot be changed here", Duration::from_secs(5));
+    assert!(!s.contains("Enable the nightly backup"), "{s}");
+    assert!(
+        s.contains("Last verify") && s.contains("Last backup"),
+        "{s}"
+    );
+}

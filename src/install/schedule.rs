@@ -109,6 +109,11 @@ pub enum ScheduleError {
     )]
     NotInstalled,
     #[error(
+        "systemd is not running here (it is not the init system): the schedule cannot be \
+         read or changed; run `structr-backup backup` from cron instead"
+    )]
+    NoSystemd,
+    #[error(
         "changing the schedule needs root (it writes {DROP_IN_DIR} and runs systemctl): \
          run it again with sudo"
     )]
@@ -129,8 +134,17 @@ pub enum ScheduleError {
 const SYSTEMD_HINT: &str =
     "the schedule needs systemd as the init system (without it, run `structr-backup backup` from cron)";
 
+/// Whether systemd runs this machine: the folder it makes at boot (what
+/// sd_booted(3) checks). Without it every systemctl call fails, each its own way.
+fn systemd_runs() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
 /// Runs systemctl with `args`; its output, or what failed.
 fn systemctl(args: &[&str]) -> Result<process::Output, ScheduleError> {
+    if !systemd_runs() {
+        return Err(ScheduleError::NoSystemd);
+    }
     let argv: Vec<String> = std::iter::once("systemctl")
         .chain(args.iter().copied())
         .map(String::from)

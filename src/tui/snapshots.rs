@@ -685,6 +685,20 @@ fn schedule_screen() {
     insta::assert_snapshot!("schedule_80x24", render(&app, &COLOR, 80, 24, c));
     insta::assert_snapshot!("schedule_minimum_64x20", render(&app, &COLOR, 64, 20, c));
     insta::assert_snapshot!("schedule_no_color", render(&app, &MONO, 80, 24, c));
+    // Without systemd: the reason in words, wrapped, and no time to set.
+    let mut none = scheduled(
+        Timer::Unavailable(crate::install::schedule::ScheduleError::NoSystemd.to_string()),
+        Some(last_run("success")),
+    );
+    none.stack.push(Screen::Schedule(ScheduleScreen::new(None)));
+    insta::assert_snapshot!(
+        "schedule_no_systemd_80x24",
+        render(&none, &COLOR, 80, 24, c)
+    );
+    insta::assert_snapshot!(
+        "schedule_no_systemd_64x20",
+        render(&none, &COLOR, 64, 20, c)
+    );
     let mut asking = ScheduleScreen::new(None);
     asking.time = "04:30".into();
     asking.confirm = Some((

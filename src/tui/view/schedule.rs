@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 use super::clock::Clock;
 use super::home::run_words;
-use super::widgets::{dialog, field, local};
+use super::widgets::{dialog, field, local, wrap};
 use crate::tui::app::App;
 use crate::tui::data::Timer;
 use crate::tui::schedule::{ScheduleAction, ScheduleScreen};
@@ -41,9 +41,11 @@ pub fn schedule(
                 lines.push(Line::raw(l));
             }
         }
+        // Why, in words (wrapped below, never cut): no raw systemctl dump.
         Some(Timer::Unavailable(e)) => {
-            lines.push(Line::styled(" Cannot ask systemd:", theme.warn()));
-            lines.push(Line::raw(format!(" {e}")));
+            let why = Line::styled(format!(" {e}"), theme.warn());
+            lines.extend(wrap(why, area.width.saturating_sub(1) as usize));
+            lines.push(Line::raw(""));
         }
         Some(Timer::Known(s)) => {
             let (state, style) = match (s.enabled, s.active) {
@@ -107,6 +109,16 @@ pub fn schedule(
         None => {}
     }
     lines.push(Line::raw(""));
+    // Nothing to ask for that cannot be done: no time field without systemd.
+    if let Some(Timer::Unavailable(_)) = app.schedule.as_ref().map(|s| &s.timer) {
+        f.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .block(Block::default().borders(Borders::TOP)),
+            area,
+        );
+        return;
+    }
     let valid = sc
         .time
         .parse::<crate::install::schedule::TimeOfDay>()
