@@ -1065,3 +1065,41 @@ fn schedule_without_systemd_says_why_in_one_line() {
     assert!(!err.contains("Failed to connect"), "{err}");
     assert!(!err.contains("systemctl show"), "{err}");
 }
+
+/// Before, `demo --store-mb N` on an existing demo was silently ignored, and a
+/// plain `demo` rewrote the config back to 64 MiB (the stand-in then shrank the
+/// store to it).
+#[test]
+fn the_demo_keeps_its_store_size_and_refuses_another_without_clean() {
+    let home = tempfile::tempdir().unwrap();
+    let demo = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("demo")
+            .args(args)
+            .env("HOME", home.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let config = home
+        .path()
+        .join(".local/share/structr-backup/demo/config.toml");
+    let out = demo(&["--store-mb", "3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let sized = |what: &str| {
+        let c = std::fs::read_to_string(&config).unwrap();
+        assert!(c.contains("--store-mb 3"), "{what}: {c}");
+    };
+    sized("made");
+    let out = demo(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    sized("plain demo");
+    let out = demo(&["--store-mb", "5"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("has a 3 MiB store, not 5 MiB"), "{said}");
+    assert!(said.contains("demo --clean"), "{said}");
+    sized("another size asked for");
+    let out = demo(&["--clean"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
