@@ -1077,3 +1077,42 @@ fn home_names_each_last_run_and_the_schedule_without_systemd_asks_nothing() {
         "{s}"
     );
 }
+
+/// Before, disaster recovery cleared the typed path on an error, said only
+/// "holds no generation" of the folder above the repository, and answered a
+/// missing restic password file with `structr-backup init`.
+#[test]
+fn disaster_recovery_keeps_the_typed_path_and_points_at_the_repository_below() {
+    let t = Tui::demo_with_backups(1);
+    t.open_sized(80, 24);
+    t.keys(&["D"]);
+    t.wait_for("Where is it?", Duration::from_secs(5));
+    // No off-site target: the folder is the first row, restic the second.
+    t.keys(&["Enter"]);
+    t.wait_for("Folder ", Duration::from_secs(5));
+    t.type_text(&t.demo_dir().display().to_string());
+    t.keys(&["Enter"]);
+    let s = t.wait_for("did you mean it?", Duration::from_secs(20));
+    assert!(s.contains("repository"), "{s}");
+    assert!(s.contains("/demo_"), "the typed path is still there: {s}");
+    // Corrected in place: "/repository" added to what was typed.
+    t.type_text("/repository");
+    t.keys(&["Enter"]);
+    t.wait_for("choose a generation", Duration::from_secs(20));
+    t.keys(&["Escape"]);
+    t.wait_for("Where is it?", Duration::from_secs(5));
+    t.keys(&["Down", "Enter"]);
+    t.wait_for("Repository ", Duration::from_secs(5));
+    t.type_text(&t.demo_dir().join("repository").display().to_string());
+    t.keys(&["Enter"]);
+    t.wait_for("Password file", Duration::from_secs(5));
+    t.type_text("/nonexistent/restic-password");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Cannot use it", Duration::from_secs(20));
+    assert!(s.contains("password safe"), "{s}");
+    assert!(!s.contains("init`"), "{s}");
+    assert!(
+        s.contains("restic-password_"),
+        "the typed file is still there: {s}"
+    );
+}

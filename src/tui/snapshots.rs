@@ -1426,6 +1426,7 @@ fn disaster_recovery_screens() {
             field,
             opening: None,
             error: error.map(String::from),
+            sent: None,
         };
         r
     };
