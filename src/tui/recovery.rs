@@ -556,10 +556,12 @@ mod tests {
                 password_file: None
             })
         );
-        // A failure is shown and the chooser stays.
+        // A failure is shown and what was typed comes back to be corrected.
         app.on_recovery(RecoveryMsg::Opened(Err("there is no folder /mnt/q".into())));
-        assert_eq!(app.screen().kind(), ScreenKind::RecoverySource);
-        app.on_key(key(KeyCode::Enter));
+        assert_eq!(app.screen().kind(), ScreenKind::RecoveryInput);
+        for _ in 0.."/mnt/q".len() {
+            app.on_key(key(KeyCode::Backspace));
+        }
         type_text(&mut app, "/copy");
         app.on_key(key(KeyCode::Enter));
         app.on_recovery(opened(&["b", "a"]));
