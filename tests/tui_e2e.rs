@@ -1116,3 +1116,45 @@ fn disaster_recovery_keeps_the_typed_path_and_points_at_the_repository_below() {
         "the typed file is still there: {s}"
     );
 }
+
+/// Before, a kept folder's age was its mtime: the restored original's, days or
+/// years old, although the restore kept it a moment ago.
+#[test]
+fn a_kept_folders_age_counts_from_the_restore_that_kept_it() {
+    let t = Tui::demo_with_backups(1);
+    let id = t.generations()[0].clone();
+    let live = t.demo_dir().join("structr");
+    let out = std::process::Command::new("touch")
+        .args(["-d", "30 days ago"])
+        .arg(&live)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    t.open_sized(80, 24);
+    t.keys(&["r", "Enter"]);
+    t.wait_for("REPLACES", Duration::from_secs(30));
+    t.type_text(&id);
+    t.keys(&["Enter"]);
+    t.wait_for("Restore finished", Duration::from_secs(60));
+    t.keys(&["Escape", "Escape"]);
+    t.wait_for("Kept folders", Duration::from_secs(10));
+    t.keys(&["k"]);
+    t.wait_until_gone("measuring", Duration::from_secs(10));
+    let screen = t.screen();
+    let row = screen
+        .lines()
+        .find(|l| l.contains(" structr ") && l.contains(&id))
+        .unwrap_or_else(|| panic!("no structr row: {screen}"));
+    assert!(row.contains(" s ago") || row.contains(" min ago"), "{row}");
+    assert!(!row.contains(" d ago"), "{row}");
+    let record = std::fs::read_dir(t.demo_dir().join("state"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".kept.json"))
+        .expect("the restore records when it kept the folders");
+    let text = std::fs::read_to_string(record.path()).unwrap();
+    assert!(
+        text.contains(&format!("structr.pre-restore-{id}")),
+        "{text}"
+    );
+}

@@ -490,7 +490,13 @@ pub fn run_verified(
                 }
             }
             recheck(from, &source, &checked)?;
-            swap_all(&placements, window.journal(), on)
+            swap_all(&placements, window.journal(), on)?;
+            // When each was kept, for its age: its mtime is the original's.
+            let kept: Vec<&Path> = placements.iter().map(|p| p.kept.as_path()).collect();
+            if let Err(e) = super::kept::record(ctx.inst, &kept) {
+                on(Event::Warning(e));
+            }
+            Ok(())
         })
     });
     if result.is_err() {
