@@ -1103,3 +1103,36 @@ fn the_demo_keeps_its_store_size_and_refuses_another_without_clean() {
     let out = demo(&["--clean"]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// Before, a restore's safety backup said only "pre-restore" and "downtime
+/// 0.0 s": nothing told which restore it protected.
+#[test]
+fn a_safety_backup_names_the_restore_it_protected() {
+    let sb = with_generations(1);
+    let id = sb.generations()[0].clone();
+    let out = sb.cli(&["--yes", "restore", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let safety = sb.generations()[0].clone();
+    assert_ne!(safety, id);
+    let list = text(&sb.cli(&["list"]));
+    let row = list
+        .lines()
+        .find(|l| l.starts_with(&safety))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(
+        row.ends_with(&format!("pre-restore, before restoring {id}")),
+        "{row}"
+    );
+    let show = text(&sb.cli(&["show", &safety]));
+    assert!(
+        show.contains(&format!("downtime     within the restore of {id}")),
+        "{show}"
+    );
+    assert!(!show.contains("downtime     0"), "{show}");
+    // The manifest records it (older manifests without it still read).
+    let manifest = std::fs::read_to_string(sb.repo.join(&safety).join("manifest.toml")).unwrap();
+    assert!(
+        manifest.contains(&format!("restoring = \"{id}\"")),
+        "{manifest}"
+    );
+}

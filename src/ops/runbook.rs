@@ -706,6 +706,7 @@ mod tests {
             snapshot: None,
             added_bytes: None,
             snapshot_backup: None,
+            restoring: None,
             owners: Default::default(),
         }
     }

@@ -93,6 +93,7 @@ fn manifest(id: &str, hour: u32, label: &str, pinned: bool, verified: Option<boo
         snapshot: None,
         added_bytes: None,
         snapshot_backup: None,
+        restoring: None,
         owners: Default::default(),
     }
 }
@@ -372,6 +373,13 @@ fn generation_screens() {
     insta::assert_snapshot!(
         "generations_no_color",
         render(&with(Screen::Generations { sel: 1 }), &MONO, 80, 24, c)
+    );
+    // A restore's safety backup says which restore it protected, not "downtime 0.0 s".
+    let mut safety = with(Screen::Generations { sel: 1 });
+    safety.data.generations[1].restoring = Some("20261125T011500Z".into());
+    insta::assert_snapshot!(
+        "generations_safety_backup",
+        render(&safety, &COLOR, 80, 24, c)
     );
     // A verification in this session found the selected one damaged: why.
     let mut damaged = with(Screen::Generations { sel: 2 });
