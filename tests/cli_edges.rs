@@ -366,6 +366,7 @@ fn json_output_uses_the_documented_field_names() {
         "host",
         "installation",
         "label",
+        "restoring",
         "pinned",
         "last_verified",
         "last_drill",
@@ -1129,6 +1130,10 @@ fn a_safety_backup_names_the_restore_it_protected() {
         "{show}"
     );
     assert!(!show.contains("downtime     0"), "{show}");
+    let out = sb.cli(&["list", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["restoring"], id.as_str(), "{rows}");
+    assert!(rows[1]["restoring"].is_null(), "{rows}");
     // The manifest records it (older manifests without it still read).
     let manifest = std::fs::read_to_string(sb.repo.join(&safety).join("manifest.toml")).unwrap();
     assert!(
