@@ -20,7 +20,19 @@ pub enum DemoError {
     Standin(String),
     #[error("the demo's {service} did not start: {detail}")]
     Start { service: String, detail: String },
+    #[error(
+        "the demo in {root} has a {have} MiB store, not {asked} MiB: remove it first with \
+         `structr-backup demo --clean`, then run `structr-backup demo --store-mb {asked}`"
+    )]
+    OtherSize {
+        root: PathBuf,
+        have: u32,
+        asked: u32,
+    },
 }
+
+/// The stand-in Neo4j store's size when the demo is made without `--store-mb`.
+pub const DEFAULT_STORE_MB: u32 = 64;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DemoError + '_ {
     move |source| DemoError::Io {
@@ -81,9 +93,32 @@ impl Demo {
         ])
     }
 
+    /// The store size an existing demo was made with, as its config says.
+    fn store_mb(&self) -> Option<u32> {
+        let config = std::fs::read_to_string(self.config_path()).ok()?;
+        let (_, rest) = config.split_once("--store-mb ")?;
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    }
+
     /// Creates the sandbox and its config and starts the services if they are down.
-    /// `store_mb` is the size of the stand-in Neo4j's store (bigger: slower backups).
-    pub fn ensure(&self, store_mb: u32) -> Result<(), DemoError> {
+    /// `asked` is the size of the stand-in Neo4j's store (bigger: slower backups);
+    /// an existing demo keeps its own, and a different size asked for is refused
+    /// (the stand-in would rewrite the store to it, and the generations made of
+    /// the old one would no longer match what a demo of that size is).
+    pub fn ensure(&self, asked: Option<u32>) -> Result<(), DemoError> {
+        let have = self.store_mb();
+        let store_mb = match (have, asked) {
+            (Some(have), Some(asked)) if have != asked => {
+                return Err(DemoError::OtherSize {
+                    root: self.root.clone(),
+                    have,
+                    asked,
+                })
+            }
+            (Some(have), _) => have,
+            (None, asked) => asked.unwrap_or(DEFAULT_STORE_MB),
+        };
         for d in [
             self.run_dir(),
             self.root.join("neo4j"),
@@ -139,7 +174,7 @@ impl Demo {
             return Ok(());
         }
         for svc in ["structr", "neo4j"] {
-            let [_, stop, _] = self.commands(svc, 0)?;
+            let [_, stop, _] = self.commands(svc, DEFAULT_STORE_MB)?;
             let _ = run(&stop);
         }
         std::fs::remove_dir_all(&self.root).map_err(io(&self.root))

@@ -219,9 +219,10 @@ pub enum Command {
         /// Stop the demo's services and remove it with its repository
         #[arg(long)]
         clean: bool,
-        /// Size of the stand-in Neo4j store in MiB (bigger makes backups slower)
-        #[arg(long, default_value_t = 64)]
-        store_mb: u32,
+        /// Size of the stand-in Neo4j store in MiB (bigger makes backups slower;
+        /// 64 for a new demo, an existing demo keeps its own)
+        #[arg(long)]
+        store_mb: Option<u32>,
     },
     /// The nightly backup timer (systemd): show it, set its time, enable or disable it
     #[command(

@@ -19,7 +19,7 @@ struct DemoDoc<'a> {
     removed: bool,
 }
 
-pub(super) fn demo(env: &Env, clean: bool, store_mb: u32) -> Result<()> {
+pub(super) fn demo(env: &Env, clean: bool, store_mb: Option<u32>) -> Result<()> {
     let demo = crate::demo::Demo::new();
     let fail = |e: crate::demo::DemoError| Failure {
         exit: Exit::Failed,

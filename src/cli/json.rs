@@ -40,6 +40,8 @@ pub(super) struct Brief<'a> {
     host: &'a str,
     installation: &'a str,
     label: &'a str,
+    /// A restore's safety backup: the generation that restore put in place.
+    restoring: &'a Option<String>,
     pinned: bool,
     last_verified: &'a Option<VerifyRecord>,
     last_drill: &'a Option<DrillRecord>,
@@ -59,6 +61,7 @@ impl<'a> Brief<'a> {
             host: &m.host,
             installation: &m.installation,
             label: &m.label,
+            restoring: &m.restoring,
             pinned: m.pinned,
             last_verified: &m.last_verified,
             last_drill: &m.last_drill,

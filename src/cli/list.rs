@@ -49,8 +49,8 @@ pub(super) fn list(env: &Env) -> Result<()> {
             verified_word(m),
             tested,
             match m.is_external_snapshot() {
-                true => format!("(snapshot) {}", m.label),
-                false => m.label.clone(),
+                true => format!("(snapshot) {}", m.label_words()),
+                false => m.label_words(),
             }
         );
     }

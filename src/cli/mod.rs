@@ -37,11 +37,16 @@ fn watched(env: &Env) -> Result<()> {
     let Some((operation, id)) = monitored(env) else {
         return dispatch(env);
     };
+    // The installation as this command finds it: its last runs are its own.
+    let what = crate::notify::What {
+        operation,
+        id,
+        installation: env.installation().ok().map(|i| i.key()),
+    };
     crate::notify::watched(
         &env.config,
         env.reading(),
-        operation,
-        id,
+        what,
         &mut |w| errln!("warning: {w}"),
         || dispatch(env),
     )

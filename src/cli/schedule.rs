@@ -16,7 +16,10 @@ use crate::{errln, outln};
 struct ScheduleDoc<'a> {
     #[serde(flatten)]
     status: &'a crate::install::schedule::Status,
+    /// The newest run on this installation.
     last_run: Option<&'a crate::install::schedule::LastRun>,
+    /// The last run of each operation on this installation, newest first.
+    last_runs: &'a [crate::install::schedule::LastRun],
     last_run_file: &'a Path,
     /// Why the last run's record could not be read.
     last_run_error: Option<&'a String>,
@@ -48,13 +51,29 @@ pub(super) fn schedule(env: &Env, args: &ScheduleArgs) -> Result<()> {
             }
         }
     }
-    let status = schedule::status().map_err(failed)?;
-    let file = ops::state::state_dir().join(schedule::LAST_RUN_FILE);
-    let last = schedule::read_last_run(&file);
+    // This installation's runs (a host may back up several).
+    let key = env.installation().ok().map(|i| i.key());
+    let dir = ops::state::state_dir();
+    let file = match &key {
+        Some(k) => dir.join(schedule::last_runs_file(k)),
+        None => dir.join(schedule::LAST_RUN_FILE),
+    };
+    let last = schedule::read_last_runs(&dir, key.as_deref());
+    let runs = last.as_ref().map(|r| r.0.as_slice()).unwrap_or_default();
+    let status = match schedule::status() {
+        Ok(s) => s,
+        // The runs are known without systemd: say them before why the timer is not.
+        Err(e) if !env.cli.json => {
+            print_last(&last, &file);
+            return Err(failed(e));
+        }
+        Err(e) => return Err(failed(e)),
+    };
     if env.cli.json {
         return env.print_json(&ScheduleDoc {
             status: &status,
-            last_run: last.as_ref().ok().and_then(|o| o.as_ref()),
+            last_run: runs.first(),
+            last_runs: runs,
             last_run_file: &file,
             last_run_error: last.as_ref().err(),
         });
@@ -90,20 +109,31 @@ pub(super) fn schedule(env: &Env, args: &ScheduleArgs) -> Result<()> {
         ),
         None => outln!("next run     none (enable it with `structr-backup schedule --enable`)"),
     }
-    match &last {
-        Ok(Some(r)) => outln!("last run     {}", last_run_line(r)),
-        Ok(None) => outln!("last run     no run recorded yet ({})", file.display()),
-        Err(e) => outln!("last run     unknown: {e}"),
-    }
+    print_last(&last, &file);
     Ok(())
 }
 
+/// One line for the last run of each operation, newest first.
+fn print_last(last: &std::result::Result<crate::install::schedule::Runs, String>, file: &Path) {
+    match last {
+        Ok(runs) if runs.0.is_empty() => {
+            outln!("last run     no run recorded yet ({})", file.display())
+        }
+        Ok(runs) => {
+            for r in &runs.0 {
+                outln!(
+                    "{:<13}{}",
+                    format!("last {}", r.operation()),
+                    last_run_line(r)
+                );
+            }
+        }
+        Err(e) => outln!("last run     unknown: {e}"),
+    }
+}
+
 pub(super) fn last_run_line(r: &crate::install::schedule::LastRun) -> String {
-    let mut parts = vec![format!(
-        "{} {}",
-        r.status.as_deref().unwrap_or("unknown"),
-        r.operation.as_deref().unwrap_or("run")
-    )];
+    let mut parts = vec![r.status.as_deref().unwrap_or("unknown").to_string()];
     if let Some(id) = &r.id {
         parts.push(format!("generation {id}"));
     }
@@ -114,7 +144,8 @@ pub(super) fn last_run_line(r: &crate::install::schedule::LastRun) -> String {
             units::age(chrono::Utc::now() - t)
         ));
     }
-    if let Some(d) = r.downtime_secs.filter(|d| *d >= 0.0) {
+    // Only a run that stopped the services had a downtime.
+    if let Some(d) = r.downtime_secs.filter(|d| *d > 0.0) {
         parts.push(format!(
             "downtime {}",
             units::duration(std::time::Duration::from_secs_f64(d))
@@ -152,6 +183,7 @@ mod tests {
         let doc = ScheduleDoc {
             status: &status,
             last_run: None,
+            last_runs: &[],
             last_run_file: Path::new("/var/lib/structr-backup/last-run.json"),
             last_run_error: None,
         };

@@ -22,17 +22,22 @@ pub(super) fn show(env: &Env, id: &str) -> Result<()> {
         units::age(chrono::Utc::now() - m.created_at)
     );
     outln!("host         {} ({} installation)", m.host, m.installation);
+    let label = m.label_words();
     outln!(
         "label        {}",
-        if m.label.is_empty() { "-" } else { &m.label }
+        if label.is_empty() { "-" } else { &label }
     );
     outln!("pinned       {}", if m.pinned { "yes" } else { "no" });
     outln!("verified     {}", verified_word(&m));
     outln!("drilled      {}", drilled_words(&m));
-    outln!(
-        "downtime     {}",
-        units::duration(std::time::Duration::from_secs_f64(m.timings.downtime_secs))
-    );
+    match &m.restoring {
+        // Taken inside a restore's stop window: the downtime is the restore's.
+        Some(id) => outln!("downtime     within the restore of {id}"),
+        None => outln!(
+            "downtime     {}",
+            units::duration(std::time::Duration::from_secs_f64(m.timings.downtime_secs))
+        ),
+    }
     outln!("tool         structr-backup {}", m.tool_version);
     if let Some(s) = &m.snapshot {
         outln!(

@@ -23,8 +23,15 @@ pub const TIMER: &str = "structr-backup.timer";
 /// Our drop-in: a file of our own beside the unit, whichever of /lib or /etc holds it.
 pub const DROP_IN_DIR: &str = "/etc/systemd/system/structr-backup.timer.d";
 pub const DROP_IN_FILE: &str = "schedule.conf";
-/// Where each run records its result, inside the state folder.
+/// Where each run records its result, inside the state folder: the host's
+/// newest run (older versions wrote only this one).
 pub const LAST_RUN_FILE: &str = "last-run.json";
+
+/// Where the last run of each operation of the installation keyed `key` is
+/// recorded, inside the state folder.
+pub fn last_runs_file(key: &str) -> String {
+    format!("{key}.last-runs.json")
+}
 /// systemd's record of the timer's last trigger (Persistent=true).
 const STAMP: &str = "/var/lib/systemd/timers/stamp-structr-backup.timer";
 pub const DEFAULT_TIME: TimeOfDay = TimeOfDay {
@@ -102,6 +109,11 @@ pub enum ScheduleError {
     )]
     NotInstalled,
     #[error(
+        "systemd is not running here (it is not the init system): the schedule cannot be \
+         read or changed; run `structr-backup backup` from cron instead"
+    )]
+    NoSystemd,
+    #[error(
         "changing the schedule needs root (it writes {DROP_IN_DIR} and runs systemctl): \
          run it again with sudo"
     )]
@@ -122,8 +134,17 @@ pub enum ScheduleError {
 const SYSTEMD_HINT: &str =
     "the schedule needs systemd as the init system (without it, run `structr-backup backup` from cron)";
 
+/// Whether systemd runs this machine: the folder it makes at boot (what
+/// sd_booted(3) checks). Without it every systemctl call fails, each its own way.
+fn systemd_runs() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
 /// Runs systemctl with `args`; its output, or what failed.
 fn systemctl(args: &[&str]) -> Result<process::Output, ScheduleError> {
+    if !systemd_runs() {
+        return Err(ScheduleError::NoSystemd);
+    }
     let argv: Vec<String> = std::iter::once("systemctl")
         .chain(args.iter().copied())
         .map(String::from)
@@ -355,6 +376,8 @@ pub struct LastRun {
     pub duration_secs: Option<f64>,
     pub downtime_secs: Option<f64>,
     pub error: Option<String>,
+    /// The installation's key; None in a record an older version wrote.
+    pub installation: Option<String>,
 }
 
 impl LastRun {
@@ -366,6 +389,75 @@ impl LastRun {
     pub fn when(&self) -> Option<DateTime<Utc>> {
         self.finished_at.or(self.started_at)
     }
+
+    /// The operation, as its record names it ("run" when it does not).
+    pub fn operation(&self) -> &str {
+        self.operation.as_deref().unwrap_or("run")
+    }
+}
+
+/// The last run of each operation of one installation, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Runs(pub Vec<LastRun>);
+
+impl Runs {
+    pub fn newest(&self) -> Option<&LastRun> {
+        self.0.first()
+    }
+
+    /// What to lead with: the last backup (the nightly run), and the newest
+    /// run of another operation when it came after that backup (or there was none).
+    pub fn headline(&self) -> (Option<&LastRun>, Option<&LastRun>) {
+        let backup = self.0.iter().find(|r| r.operation() == "backup");
+        let other = self
+            .0
+            .iter()
+            .find(|r| r.operation() != "backup")
+            .filter(|o| backup.is_none_or(|b| o.when() > b.when()));
+        (backup, other)
+    }
+}
+
+/// The last runs of the installation keyed `key` (None: no installation
+/// found), as recorded in `state_dir`. Without its own record, a `last-run.json`
+/// that names no installation (an older version wrote it) is taken as the last
+/// run of its operation; one that names another installation is not ours.
+pub fn read_last_runs(state_dir: &Path, key: Option<&str>) -> Result<Runs, String> {
+    if let Some(key) = key {
+        let path = state_dir.join(last_runs_file(key));
+        match fs::read_to_string(&path) {
+            Ok(text) => {
+                return parse_runs(&text)
+                    .map_err(|e| format!("{} is not a record of runs: {e}", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+    let host = read_last_run(&state_dir.join(LAST_RUN_FILE))?;
+    let ours = |r: &LastRun| match (&r.installation, key) {
+        (Some(theirs), Some(key)) => theirs == key,
+        _ => true,
+    };
+    Ok(Runs(host.filter(ours).into_iter().collect()))
+}
+
+fn parse_runs(text: &str) -> Result<Runs, String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let runs = v
+        .get("runs")
+        .and_then(|r| r.as_object())
+        .ok_or("no \"runs\" object")?;
+    let mut all: Vec<LastRun> = runs
+        .iter()
+        .filter_map(|(op, run)| {
+            let mut r = run_of(run).ok()?;
+            r.operation.get_or_insert_with(|| op.clone());
+            Some(r)
+        })
+        .collect();
+    all.sort_by_key(|r| std::cmp::Reverse(r.when()));
+    Ok(Runs(all))
 }
 
 /// The last run, or None when no run has recorded one yet.
@@ -382,6 +474,10 @@ pub fn read_last_run(path: &Path) -> Result<Option<LastRun>, String> {
 
 fn parse_last_run(text: &str) -> Result<LastRun, String> {
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    run_of(&v)
+}
+
+fn run_of(v: &serde_json::Value) -> Result<LastRun, String> {
     let obj = v.as_object().ok_or("not a JSON object")?;
     let s = |k: &str| obj.get(k).and_then(|x| x.as_str()).map(String::from);
     let time = |k: &str| {
@@ -400,6 +496,7 @@ fn parse_last_run(text: &str) -> Result<LastRun, String> {
         duration_secs: obj.get("duration_secs").and_then(|x| x.as_f64()),
         downtime_secs: obj.get("downtime_secs").and_then(|x| x.as_f64()),
         error: s("error"),
+        installation: s("installation"),
     })
 }
 
@@ -490,6 +587,51 @@ mod tests {
             e.contains("not installed") && e.contains("/etc/systemd/system"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn last_runs_are_per_installation_and_an_old_file_still_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = read_last_runs(dir.path(), Some("aaaa")).unwrap();
+        assert_eq!(none.newest(), None);
+        // A file an older version wrote: the last run of its operation.
+        fs::write(
+            dir.path().join(LAST_RUN_FILE),
+            r#"{"operation":"verify","status":"cancelled","finished_at":"2026-11-24T03:15:00Z"}"#,
+        )
+        .unwrap();
+        let old = read_last_runs(dir.path(), Some("aaaa")).unwrap();
+        assert_eq!(old.headline().0, None);
+        assert_eq!(old.headline().1.unwrap().operation(), "verify");
+        // One a newer version wrote for another installation is not ours.
+        fs::write(
+            dir.path().join(LAST_RUN_FILE),
+            r#"{"operation":"backup","status":"success","installation":"bbbb"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            read_last_runs(dir.path(), Some("aaaa")).unwrap(),
+            Runs::default()
+        );
+        // Our own record: the backup leads, a newer restore is named beside it.
+        fs::write(
+            dir.path().join(last_runs_file("aaaa")),
+            r#"{"installation":"aaaa","runs":{
+                "backup":{"operation":"backup","status":"success","id":"20261124T031500Z","finished_at":"2026-11-24T03:15:04Z"},
+                "restore":{"operation":"restore","status":"failure","finished_at":"2026-11-24T09:00:00Z"},
+                "verify":{"operation":"verify","status":"success","finished_at":"2026-11-23T09:00:00Z"}}}"#,
+        )
+        .unwrap();
+        let runs = read_last_runs(dir.path(), Some("aaaa")).unwrap();
+        let ops: Vec<&str> = runs.0.iter().map(LastRun::operation).collect();
+        assert_eq!(ops, ["restore", "backup", "verify"]);
+        let (backup, other) = runs.headline();
+        assert_eq!(backup.unwrap().id.as_deref(), Some("20261124T031500Z"));
+        assert_eq!(other.unwrap().operation(), "restore");
+        assert!(read_last_runs(dir.path(), Some("bbbb"))
+            .unwrap()
+            .newest()
+            .is_some());
     }
 
     #[test]

@@ -41,7 +41,7 @@ use crate::repo::manifest::Manifest;
 use crate::repo::store::Store;
 use crate::secrets::Location;
 pub use scrub::{scrub, secrets_of};
-pub use status::{read_last_run, LastRun, Status};
+pub use status::{read_last_run, LastRun, LastRuns, Status};
 
 // The one way a run is monitored, for the CLI and the wizard alike: the monitors
 // hear it began, then how it ended, with the exit code the CLI gives. Nothing
@@ -54,17 +54,23 @@ pub trait Failing {
     fn message(&self) -> &str;
 }
 
-/// Runs `work` as a monitored run of `operation` (on generation `id`, when it
-/// names one).
+/// What a monitored run is: its operation, the generation it names (when one),
+/// and the key of the installation it runs on (when one was found).
+pub struct What<'a> {
+    pub operation: &'a str,
+    pub id: Option<String>,
+    pub installation: Option<String>,
+}
+
+/// Runs `work` as a monitored run `what`.
 pub fn watched<T, F: Failing>(
     config: &Config,
     store: &Store,
-    operation: &str,
-    id: Option<String>,
+    what: What,
     warn: &mut dyn FnMut(String),
     work: impl FnOnce() -> std::result::Result<T, F>,
 ) -> std::result::Result<T, F> {
-    let (run, held) = quietly(|| Run::begin(config, operation, id, store));
+    let (run, held) = quietly(|| Run::begin(config, &what, store));
     held.into_iter().for_each(&mut *warn);
     let result = work();
     let failure = result.as_ref().err();
@@ -82,6 +88,8 @@ pub struct Run {
     config: NotifyConfig,
     operation: String,
     id: Option<String>,
+    /// The installation's key: its last runs are recorded under it.
+    key: Option<String>,
     host: String,
     installation: String,
     /// The repository as it may be shown (credentials redacted).
@@ -100,16 +108,16 @@ pub struct Ending<'a> {
 }
 
 impl Run {
-    /// Starts watching a run of `operation` (on generation `id`, when it names one)
-    /// and sends its "start" notifications.
-    pub fn begin(config: &Config, operation: &str, id: Option<String>, store: &Store) -> Self {
+    /// Starts watching the run `what` and sends its "start" notifications.
+    pub fn begin(config: &Config, what: &What, store: &Store) -> Self {
         log::reset();
         let location = store.location();
         let secrets = secrets_of(config).with(&location);
         let run = Run {
             config: config.notify.clone(),
-            operation: operation.to_string(),
-            id,
+            operation: what.operation.to_string(),
+            id: what.id.clone(),
+            key: what.installation.clone(),
             host: crate::sys::hostname(),
             installation: installation_kind(config),
             repository: secrets.scrub(&location.to_string()),
@@ -171,6 +179,7 @@ impl Run {
             duration_secs: result.duration_secs,
             downtime_secs: result.downtime_secs,
             error: result.error.clone(),
+            installation: self.key.clone(),
         };
         if let Err(e) = status::write_last_run(&last) {
             self.warn(&format!("the run status could not be recorded: {e}"));

@@ -1,6 +1,13 @@
-//! `<state dir>/last-run.json`: how the last monitored run ended, for `schedule
-//! --show`, the wizard's Home and anyone's scripts. Its field names are a contract.
+//! How monitored runs ended, in the state folder:
+//! - `<installation key>.last-runs.json`: the last run of each operation of one
+//!   installation (a host may back up several), read by `schedule --show` and
+//!   the wizard's Home and schedule screen;
+//! - `last-run.json`: the host's newest run, whichever installation, for
+//!   anyone's scripts (as older versions wrote it; now naming its installation).
+//!
+//! Their field names are a contract.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -41,6 +48,18 @@ pub struct LastRun {
     /// How long services were stopped (0 when the operation stops none).
     pub downtime_secs: f64,
     pub error: Option<String>,
+    /// The installation's key (`Installation::key`); absent in files older
+    /// versions wrote, and when the run found no installation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation: Option<String>,
+}
+
+/// `<key>.last-runs.json`: the last run of each operation of one installation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LastRuns {
+    pub installation: String,
+    /// By operation (backup, restore, verify, prune, drill, recover).
+    pub runs: BTreeMap<String, LastRun>,
 }
 
 /// Where the status file is.
@@ -54,16 +73,36 @@ pub fn read_last_run() -> Option<LastRun> {
     serde_json::from_str(&text).ok()
 }
 
-/// Writes the status file (its folder is made owner-only if missing).
+/// Where the last runs of the installation keyed `key` are recorded.
+pub fn last_runs_path(key: &str) -> PathBuf {
+    crate::ops::state::state_dir().join(crate::install::schedule::last_runs_file(key))
+}
+
+/// Records `run` (its folder is made owner-only if missing): as the host's
+/// newest run and, when it names its installation, as the last run of its
+/// operation there (the other operations' runs are kept).
 pub fn write_last_run(run: &LastRun) -> Result<(), String> {
     let dir = crate::ops::state::private_dir(&crate::ops::state::state_dir())?;
-    let json = serde_json::to_string_pretty(run)
-        .map_err(|e| format!("cannot encode the run status: {e}"))?;
-    write_atomic(
-        &dir.join("last-run.json"),
-        format!("{json}\n").as_bytes(),
-        0o600,
-    )
+    write_atomic(&dir.join("last-run.json"), pretty(run)?.as_bytes(), 0o600)?;
+    let Some(key) = &run.installation else {
+        return Ok(());
+    };
+    let path = dir.join(crate::install::schedule::last_runs_file(key));
+    // A file that cannot be read is replaced: it only holds what the next runs rewrite.
+    let mut all: LastRuns = fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    all.installation = key.clone();
+    all.runs.insert(run.operation.clone(), run.clone());
+    write_atomic(&path, pretty(&all)?.as_bytes(), 0o600)
+}
+
+/// Pretty JSON with a final newline.
+fn pretty<T: Serialize>(value: &T) -> Result<String, String> {
+    serde_json::to_string_pretty(value)
+        .map(|j| format!("{j}\n"))
+        .map_err(|e| format!("cannot encode the run status: {e}"))
 }
 
 /// Writes `path` through a temporary file beside it, fsynced and renamed into
@@ -116,6 +155,7 @@ mod tests {
             duration_secs: 1.5,
             downtime_secs: 0.25,
             error: None,
+            installation: Some("0123456789abcdef".into()),
         };
         let v = serde_json::to_value(&run).unwrap();
         let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
@@ -129,6 +169,7 @@ mod tests {
                 "exit_code",
                 "finished_at",
                 "id",
+                "installation",
                 "operation",
                 "started_at",
                 "status"

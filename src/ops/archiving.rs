@@ -162,6 +162,7 @@ pub fn new_manifest(
         snapshot: None,
         added_bytes: None,
         snapshot_backup: None,
+        restoring: None,
         owners: preflight::owners(sources),
     }
 }

@@ -4,6 +4,7 @@
 //! targets is touched; never one an interrupted restore still needs to put back;
 //! never across a mount point, and never through a symbolic link.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -12,6 +13,8 @@ use std::time::{Instant, SystemTime};
 
 use super::event::{Event, Sink, Step};
 use super::{journal, state, swap, OpError};
+use chrono::{DateTime, Utc};
+
 use crate::cancel::Cancel;
 use crate::install::Installation;
 use crate::repo::tree::{self, Boundary};
@@ -22,14 +25,46 @@ pub struct KeptFolder {
     /// The live folder it was moved away from.
     pub target: PathBuf,
     pub path: PathBuf,
-    /// When it was last changed (about when the restore moved it aside).
+    /// When the restore kept it, as it recorded; for a folder kept before that
+    /// was recorded, when its inode last changed (the rename aside, unless
+    /// changed since). Never its mtime: that is the restored original's.
     pub modified: Option<SystemTime>,
+}
+
+/// Where the times folders were kept are recorded: beside the journal.
+fn record_path(inst: &Installation) -> PathBuf {
+    state::state_dir().join(format!("{}.kept.json", inst.key()))
+}
+
+/// The recorded times, by kept folder; empty when none can be read.
+fn recorded(inst: &Installation) -> BTreeMap<PathBuf, DateTime<Utc>> {
+    fs::read_to_string(record_path(inst))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Records that a restore kept `paths` now (folders no longer there are dropped
+/// from the record).
+pub fn record(inst: &Installation, paths: &[&Path]) -> Result<(), String> {
+    state::private_dir(&state::state_dir())?;
+    let mut all = recorded(inst);
+    all.retain(|p, _| p.exists());
+    let now = Utc::now();
+    for p in paths.iter().filter(|p| p.exists()) {
+        all.insert(p.to_path_buf(), now);
+    }
+    let json = serde_json::to_string_pretty(&all)
+        .map_err(|e| format!("cannot encode when folders were kept: {e}"))?;
+    crate::repo::files::write_file_atomic(&record_path(inst), json.as_bytes())
+        .map_err(|e| e.to_string())
 }
 
 /// The kept folders beside each of the installation's targets, sorted by path.
 /// A target whose parent folder cannot be read is skipped.
 pub fn find(inst: &Installation) -> Vec<KeptFolder> {
     let mut out = Vec::new();
+    let when = recorded(inst);
     for c in &inst.components {
         let Some(parent) = c.path.parent() else {
             continue;
@@ -49,8 +84,11 @@ pub fn find(inst: &Installation) -> Vec<KeptFolder> {
             if meta.is_dir() {
                 out.push(KeptFolder {
                     target: c.path.clone(),
+                    modified: when.get(&path).map(|t| SystemTime::from(*t)).or_else(|| {
+                        let secs = u64::try_from(meta.ctime()).ok()?;
+                        Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+                    }),
                     path,
-                    modified: meta.modified().ok(),
                 });
             }
         }

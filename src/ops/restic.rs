@@ -120,19 +120,21 @@ pub fn runbook_dir(inst: &crate::install::Installation) -> PathBuf {
     state::state_dir().join(format!("{}.runbook", inst.key()))
 }
 
-/// The restore's safety backup: a snapshot of the current state, taken while the
-/// services are stopped (incremental, so it costs only what changed).
+/// The safety backup of a restore of generation `restoring`: a snapshot of the
+/// current state, taken while the services are stopped (incremental, so it
+/// costs only what changed).
 pub fn safety_backup(
     ctx: &Context,
     r: &Restic,
     label: &str,
+    restoring: &str,
     on: Sink,
 ) -> Result<Manifest, OpError> {
     let existing: Vec<String> = ctx.store.list()?.0.into_iter().map(|m| m.id).collect();
     let sources = preflight::measure(&ctx.inst.components)?;
     let created = Utc::now();
     let id = unique_id(created, &existing);
-    let m = new_manifest(
+    let mut m = new_manifest(
         ctx,
         &id,
         created,
@@ -141,11 +143,11 @@ pub fn safety_backup(
         &sources,
         Timings::default(),
     );
+    m.restoring = Some(restoring.to_string());
     let step = Step::SafetyBackup(all_components(ctx.inst));
     let total = sources.iter().map(|s| s.bytes).sum();
     let runbook = write_runbook(ctx, &m)?;
     let summary = snapshot(ctx, r, &m, (&runbook, &[]), &step, total, on)?;
-    let mut m = m;
     m.snapshot = Some(summary.snapshot_id);
     m.added_bytes = Some(summary.data_added);
     Ok(m)

@@ -463,10 +463,10 @@ pub fn run_verified(
             if take_safety {
                 safety = Some(match (&ctx.store, &estimate) {
                     (Store::Archive(repo), Some(estimate)) => {
-                        safety_backup(&safety_ctx, repo, estimate, on)?
+                        safety_backup(&safety_ctx, repo, estimate, &manifest.id, on)?
                     }
                     (Store::Restic(r), _) => {
-                        restic::safety_backup(&safety_ctx, r, SAFETY_LABEL, on)
+                        restic::safety_backup(&safety_ctx, r, SAFETY_LABEL, &manifest.id, on)
                             .map_err(safety_failed)?
                     }
                     _ => {
@@ -491,7 +491,13 @@ pub fn run_verified(
                 }
             }
             recheck(from, &source, &checked)?;
-            swap_all(&placements, window.journal(), on)
+            swap_all(&placements, window.journal(), on)?;
+            // When each was kept, for its age: its mtime is the original's.
+            let kept: Vec<&Path> = placements.iter().map(|p| p.kept.as_path()).collect();
+            if let Err(e) = super::kept::record(ctx.inst, &kept) {
+                on(Event::Warning(e));
+            }
+            Ok(())
         })
     });
     if result.is_err() {
@@ -657,10 +663,12 @@ fn check_target_space(
     Ok(())
 }
 
+/// The safety backup of a restore of generation `restoring`.
 fn safety_backup(
     ctx: &Context,
     repo: &Repo,
     estimate: &super::preflight::Estimate,
+    restoring: &str,
     on: Sink,
 ) -> Result<Manifest, OpError> {
     let created = chrono::Utc::now();
@@ -668,7 +676,7 @@ fn safety_backup(
     let partial = repo.create_partial(&id)?;
     let result =
         copy_components(ctx, &partial, estimate, None, SAFETY_LABEL, on).and_then(|components| {
-            let m = new_manifest(
+            let mut m = new_manifest(
                 ctx,
                 &id,
                 created,
@@ -677,6 +685,7 @@ fn safety_backup(
                 &estimate.sources,
                 Timings::default(),
             );
+            m.restoring = Some(restoring.to_string());
             publish(ctx, repo, &partial, &m)?;
             Ok(m)
         });

@@ -709,6 +709,7 @@ mod tests {
             snapshot: None,
             added_bytes: None,
             snapshot_backup: None,
+            restoring: None,
             owners: Default::default(),
         }
     }

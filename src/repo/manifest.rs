@@ -64,6 +64,10 @@ pub struct Manifest {
     /// archives were read from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_backup: Option<SnapshotRecord>,
+    /// A restore's safety backup: the generation that restore put in place (the
+    /// state before it is what this generation holds). None in older manifests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restoring: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -180,6 +184,7 @@ impl Manifest {
             snapshot: None,
             added_bytes: None,
             snapshot_backup: None,
+            restoring: None,
             owners: Default::default(),
         }
     }
@@ -279,6 +284,18 @@ pub fn resolve_among(ids: &[String], given: &str, location: &str) -> Result<Stri
 pub const MAX_LABEL: usize = 200;
 
 impl Manifest {
+    /// Its label as shown: a restore's safety backup says which restore it
+    /// protected ("pre-restore, before restoring 20261124T031500Z").
+    pub fn label_words(&self) -> String {
+        match (&self.restoring, self.label.is_empty()) {
+            (Some(id), true) => format!("before restoring {id}"),
+            (Some(id), false) => format!("{}, before restoring {id}", self.label),
+            (None, _) => self.label.clone(),
+        }
+    }
+}
+
+impl Manifest {
     /// Component names, archives and indexes name files in the generation folder:
     /// plain names only, never a path (the manifest is untrusted input).
     fn check_names(&self) -> Result<(), String> {
@@ -306,6 +323,14 @@ impl Manifest {
         self.host = printable(&self.host, 255);
         self.installation = printable(&self.installation, 40);
         self.tool_version = printable(&self.tool_version, 40);
+        // Shown beside the label: an id or nothing.
+        if !self
+            .restoring
+            .as_deref()
+            .is_none_or(crate::ids::is_generation_id)
+        {
+            self.restoring = None;
+        }
         if let Some(d) = &mut self.last_drill {
             d.detail = printable(&d.detail, 500);
         }

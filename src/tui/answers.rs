@@ -107,6 +107,8 @@ impl World {
         }
         let effect = app.on_job_done(r.map_err(|f| f.message));
         self.perform(app, effect);
+        // The run just recorded how it ended: Home and the schedule say it now.
+        self.gather_schedule();
         // A disaster recovery's confirmation has its facts from its plan already.
         let confirming = matches!(app.screen(), super::app::Screen::RestoreConfirm(_));
         if let Some(id) = restore_next.filter(|_| confirming) {

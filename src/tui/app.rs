@@ -317,7 +317,7 @@ impl App {
                 confirm.key(key, |_| Effect::RemoveKept(path))
             }
             Some(Screen::PrunePreview(p)) => p.key(key),
-            Some(Screen::Schedule(sc)) => sc.key(key),
+            Some(Screen::Schedule(sc)) => sc.key(key, self.schedule.as_ref().map(|s| &s.timer)),
             Some(Screen::Help(scroll)) => help::key(scroll, key),
             Some(Screen::Kept { sel }) => {
                 kept::key(sel, key, self.kept.as_deref().unwrap_or_default())

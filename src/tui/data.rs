@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::install::schedule::{LastRun, Status, TimeOfDay};
+use crate::install::schedule::{Runs, Status, TimeOfDay};
 use crate::install::{ComponentSpec, ROLE_NEO4J_DATA};
 use crate::ops::journal::Record;
 use crate::repo::manifest::Manifest;
@@ -75,8 +75,9 @@ pub enum Timer {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScheduleFacts {
     pub timer: Timer,
-    /// The last run's record; None when no run recorded one yet.
-    pub last: Result<Option<LastRun>, String>,
+    /// The last run of each operation on this installation (none recorded yet:
+    /// empty), or why they cannot be read.
+    pub last: Result<Runs, String>,
 }
 
 impl ScheduleFacts {

@@ -113,9 +113,10 @@ impl World {
         if self.tasks.running(Kind::Schedule) {
             return;
         }
+        let key = self.inst.as_ref().ok().map(|i| i.key());
         self.tasks.start(
             Kind::Schedule,
-            |_| {
+            move |_| {
                 // A panic asking systemd still leaves the last run to show.
                 let timer = super::panics::caught(|| {
                     Ok(match schedule::status() {
@@ -125,11 +126,8 @@ impl World {
                     })
                 })
                 .unwrap_or_else(Timer::Unavailable);
-                let file = ops::state::state_dir().join(schedule::LAST_RUN_FILE);
-                Answer::Schedule(ScheduleFacts {
-                    timer,
-                    last: schedule::read_last_run(&file),
-                })
+                let last = schedule::read_last_runs(&ops::state::state_dir(), key.as_deref());
+                Answer::Schedule(ScheduleFacts { timer, last })
             },
             |e| {
                 Answer::Schedule(ScheduleFacts {

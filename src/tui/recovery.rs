@@ -118,6 +118,9 @@ pub enum Stage {
         opening: Option<String>,
         /// Why the last source could not be opened.
         error: Option<String>,
+        /// The field last sent off and its text: it comes back, as typed, when
+        /// the source cannot be opened (a typo is corrected, not typed again).
+        sent: Option<(Field, String)>,
     },
     Pick {
         sel: usize,
@@ -230,6 +233,7 @@ impl Recovery {
                 field,
                 opening,
                 error,
+                sent,
             } => {
                 if let Some((f, text)) = field {
                     return match key.code {
@@ -265,7 +269,7 @@ impl Recovery {
                                     password_file: Some(PathBuf::from(typed)),
                                 },
                             };
-                            *field = None;
+                            *sent = field.take();
                             *error = None;
                             *opening = Some(spec.given.clone());
                             Reply::effect(Effect::OpenRecoverySource(spec))
@@ -396,10 +400,22 @@ impl Recovery {
     pub fn on_msg(&mut self, msg: RecoveryMsg) {
         let r = self;
         match (msg, &mut r.stage) {
-            (RecoveryMsg::Opened(found), Stage::Source { opening, error, .. })
-                if opening.is_some() =>
-            {
+            (
+                RecoveryMsg::Opened(found),
+                Stage::Source {
+                    opening,
+                    error,
+                    field,
+                    sent,
+                    ..
+                },
+            ) if opening.is_some() => {
                 *opening = None;
+                // What was typed comes back to be corrected, unless it opened.
+                let typed = sent.take();
+                if !matches!(&found, Ok((_, o)) if !o.generations.is_empty()) {
+                    *field = typed;
+                }
                 match found {
                     Ok((_, o)) if o.generations.is_empty() => {
                         *error = Some(format!(
@@ -443,6 +459,7 @@ fn source_stage() -> Stage {
         field: None,
         opening: None,
         error: None,
+        sent: None,
     }
 }
 
@@ -539,10 +556,12 @@ mod tests {
                 password_file: None
             })
         );
-        // A failure is shown and the chooser stays.
+        // A failure is shown and what was typed comes back to be corrected.
         app.on_recovery(RecoveryMsg::Opened(Err("there is no folder /mnt/q".into())));
-        assert_eq!(app.screen().kind(), ScreenKind::RecoverySource);
-        app.on_key(key(KeyCode::Enter));
+        assert_eq!(app.screen().kind(), ScreenKind::RecoveryInput);
+        for _ in 0.."/mnt/q".len() {
+            app.on_key(key(KeyCode::Backspace));
+        }
         type_text(&mut app, "/copy");
         app.on_key(key(KeyCode::Enter));
         app.on_recovery(opened(&["b", "a"]));

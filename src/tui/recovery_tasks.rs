@@ -3,6 +3,7 @@
 //! out the plan, the restore itself (a watched job like any restore), and the
 //! checklist's fresh look at the services.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use crate::install::health::Health;
 use crate::install::{conf, Installation, ROLE_STRUCTR};
 use crate::ops::restore::RestoreOptions;
 use crate::ops::{self, Context};
+use crate::repo::error::RepoError;
 use crate::repo::store::Store;
 use crate::units;
 
@@ -130,6 +132,31 @@ fn quiet_context<'a>(inst: &'a Installation, store: &Store) -> Context<'a> {
     Context::preview(inst, store.clone())
 }
 
+/// A folder right below `folder` that holds generations (or is a restic
+/// repository): what was meant when a parent was typed. Reads at most a few
+/// hundred entries, names only.
+fn holder_below(folder: &Path) -> Option<PathBuf> {
+    let holds = |dir: &Path| {
+        let restic = dir.join("config").is_file() && dir.join("keys").is_dir();
+        restic
+            || std::fs::read_dir(dir).is_ok_and(|entries| {
+                entries.flatten().take(500).any(|e| {
+                    crate::ids::is_generation_id(&e.file_name().to_string_lossy())
+                        && e.path().join("manifest.toml").is_file()
+                })
+            })
+    };
+    let mut subs: Vec<PathBuf> = std::fs::read_dir(folder)
+        .ok()?
+        .flatten()
+        .take(500)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    subs.sort();
+    subs.into_iter().find(|p| holds(p))
+}
+
 /// Opens the source and lists it.
 fn open(config: &crate::config::Config, spec: &SourceSpec) -> Result<(Store, Opened), String> {
     // Its words are the CLI's (`--from X: …`); here the place was typed, not a flag.
@@ -138,9 +165,34 @@ fn open(config: &crate::config::Config, spec: &SourceSpec) -> Result<(Store, Ope
             let flag = format!("--from {}: ", spec.given);
             e.strip_prefix(&flag).map(str::to_string).unwrap_or(e)
         })?;
-    let (generations, unreadable) = store
-        .list()
-        .map_err(|e| format!("cannot list {}: {e}", store.location()))?;
+    // A copy is recovered from: nothing here may be created (no `init`).
+    if let Store::Restic(r) = &store {
+        if let Err(e) = std::fs::File::open(&r.password_file) {
+            return Err(format!(
+                "the restic password file {} cannot be read ({e}): a restic repository opens \
+                 only with the password it was made with; copy that file from the old server \
+                 or your password safe and type its path",
+                r.password_file.display()
+            ));
+        }
+    }
+    let (generations, unreadable) = store.list().map_err(|e| match e {
+        RepoError::NoRepository(_) => format!(
+            "there is no repository at {}: check the location (the copied repository \
+             folder itself, or the location it was made with)",
+            store.location()
+        ),
+        e => format!("cannot list {}: {e}", store.location()),
+    })?;
+    if generations.is_empty() {
+        if let Some(sub) = store.local_folder().and_then(holder_below) {
+            return Err(format!(
+                "{} holds no generation, but {} does: did you mean it?",
+                store.location(),
+                sub.display()
+            ));
+        }
+    }
     let location = store.location();
     Ok((
         store,

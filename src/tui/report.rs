@@ -18,13 +18,24 @@ pub struct Watch {
     pub id: Option<String>,
 }
 
+impl Watch {
+    /// What the monitors hear of, on the installation keyed `installation`.
+    fn on(self, installation: Option<String>) -> notify::What<'static> {
+        notify::What {
+            operation: self.operation,
+            id: self.id,
+            installation,
+        }
+    }
+}
+
 /// Runs `work` as a monitored run of `watch`: the monitors hear it began, every
 /// event it reports is kept for their log, and they hear how it ended (with
 /// the exit code the CLI would give) whatever that is, a panic included.
 pub fn watched(
     config: &Config,
     store: &Store,
-    watch: Watch,
+    (watch, installation): (Watch, Option<String>),
     on: &mut dyn FnMut(Event),
     work: impl FnOnce(&mut dyn FnMut(Event)) -> Result<String, Failed>,
 ) -> Result<String, Failed> {
@@ -33,8 +44,7 @@ pub fn watched(
     notify::watched(
         config,
         store,
-        watch.operation,
-        watch.id,
+        watch.on(installation),
         &mut |w| (on.borrow_mut())(Event::Warning(w)),
         || {
             panics::caught(|| {
@@ -71,7 +81,7 @@ mod tests {
         let r = watched(
             &config(&metrics),
             &repo,
-            watch,
+            (watch, None),
             &mut |e| seen.push(e),
             |on| {
                 on(Event::Started(Step::Verify("x".into())));
@@ -97,7 +107,7 @@ mod tests {
             operation: "prune",
             id: None,
         };
-        let r = watched(&config(&metrics), &repo, watch, &mut |_| {}, |_| {
+        let r = watched(&config(&metrics), &repo, (watch, None), &mut |_| {}, |_| {
             panic!("a worker broke")
         });
         assert!(r.unwrap_err().message.contains("a worker broke"));

@@ -3,6 +3,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
+use super::data::Timer;
 use super::state::{Effect, Focus, Go, Reply, To};
 use crate::install::schedule::{Change, TimeOfDay, DEFAULT_TIME};
 
@@ -67,7 +68,9 @@ impl ScheduleScreen {
         self.edited = false;
     }
 
-    pub fn key(&mut self, key: KeyEvent) -> Reply {
+    /// A key; `timer` is what systemd last said (a change is not even asked
+    /// for when systemd could not be asked: it cannot be made).
+    pub fn key(&mut self, key: KeyEvent, timer: Option<&Timer>) -> Reply {
         if let Some((action, focus)) = self.confirm.as_mut() {
             match key.code {
                 KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {
@@ -87,6 +90,15 @@ impl ScheduleScreen {
         // One change at a time: systemctl is still at work on the last one.
         if self.busy && !matches!(key.code, KeyCode::Esc | KeyCode::Char('?')) {
             return Reply::stay();
+        }
+        let changes = match key.code {
+            KeyCode::Char(c) => c != '?',
+            KeyCode::Enter | KeyCode::Backspace => true,
+            _ => false,
+        };
+        if changes && matches!(timer, Some(Timer::Unavailable(_))) {
+            return Go::Say("the schedule cannot be changed here: systemd cannot be asked".into())
+                .into();
         }
         let time = self.time.parse::<TimeOfDay>();
         let asked = match key.code {
@@ -134,13 +146,34 @@ mod tests {
         let mut sc = ScheduleScreen::new(None);
         sc.time.clear();
         for c in "0230".chars() {
-            sc.key(key(KeyCode::Char(c)));
+            sc.key(key(KeyCode::Char(c)), None);
         }
         assert_eq!(sc.time, "02:30");
         assert_eq!(
             sc.time.parse::<TimeOfDay>().map(|t| t.to_string()),
             Ok("02:30".into())
         );
+    }
+
+    #[test]
+    fn without_systemd_no_change_is_asked_for() {
+        let mut app = app_with(&[]);
+        app.on_key(key(KeyCode::Char('s')));
+        app.set_schedule(ScheduleFacts {
+            timer: Timer::Unavailable("systemd is not running here".into()),
+            last: Ok(Default::default()),
+        });
+        for c in ['e', 'd', '1'] {
+            assert_eq!(app.on_key(key(KeyCode::Char(c))), Effect::None);
+        }
+        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::None);
+        let Screen::Schedule(sc) = app.screen() else {
+            panic!()
+        };
+        assert!(sc.confirm.is_none());
+        assert!(app.status.as_deref().unwrap().contains("cannot be changed"));
+        app.on_key(key(KeyCode::Esc));
+        assert_eq!(app.screen().kind(), ScreenKind::Home);
     }
 
     #[test]
@@ -166,7 +199,7 @@ mod tests {
         type_text(&mut app, "04:30");
         app.set_schedule(ScheduleFacts {
             timer: Timer::NotInstalled,
-            last: Ok(None),
+            last: Ok(Default::default()),
         });
         // Focus starts on Cancel: Enter cancels.
         app.on_key(key(KeyCode::Char('e')));

@@ -22,7 +22,7 @@ use super::schedule::{ScheduleAction, ScheduleScreen};
 use super::state::{Focus, JobKind, ScreenKind, StepState};
 use super::theme::Theme;
 use super::view::{draw, Clock};
-use crate::install::schedule::{LastRun, Status, TimeOfDay};
+use crate::install::schedule::{LastRun, Runs, Status, TimeOfDay};
 use crate::install::ComponentSpec;
 use crate::ops::compare::Change;
 use crate::ops::journal::Record;
@@ -94,6 +94,7 @@ fn manifest(id: &str, hour: u32, label: &str, pinned: bool, verified: Option<boo
         snapshot: None,
         added_bytes: None,
         snapshot_backup: None,
+        restoring: None,
         owners: Default::default(),
     }
 }
@@ -374,6 +375,13 @@ fn generation_screens() {
         "generations_no_color",
         render(&with(Screen::Generations { sel: 1 }), &MONO, 80, 24, c)
     );
+    // A restore's safety backup says which restore it protected, not "downtime 0.0 s".
+    let mut safety = with(Screen::Generations { sel: 1 });
+    safety.data.generations[1].restoring = Some("20261125T011500Z".into());
+    insta::assert_snapshot!(
+        "generations_safety_backup",
+        render(&safety, &COLOR, 80, 24, c)
+    );
     // A verification in this session found the selected one damaged: why.
     let mut damaged = with(Screen::Generations { sel: 2 });
     damaged.verified(
@@ -627,6 +635,7 @@ fn last_run(status: &str) -> LastRun {
         downtime_secs: Some(42.5),
         error: (status != "success")
             .then(|| "the disk holding /var/backups/structr is full".into()),
+        installation: None,
     }
 }
 
@@ -634,7 +643,7 @@ fn scheduled(timer: Timer, last: Option<LastRun>) -> App {
     let mut app = App::new(data());
     app.set_schedule(ScheduleFacts {
         timer,
-        last: Ok(last),
+        last: Ok(Runs(last.into_iter().collect())),
     });
     app
 }
@@ -655,6 +664,22 @@ fn home_schedule_line() {
         "home_schedule_last_failed",
         render(&failed, &COLOR, 80, 24, c)
     );
+    // A cancelled verify after the nightly backup: named, the backup still leads.
+    let mut verify = last_run("cancelled");
+    verify.operation = Some("verify".into());
+    verify.finished_at = Some(Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap());
+    let mut both = scheduled(Timer::Known(timer(true)), Some(verify));
+    if let Some(Ok(runs)) = both.schedule.as_mut().map(|s| &mut s.last) {
+        runs.0.push(last_run("success"));
+    }
+    insta::assert_snapshot!(
+        "home_schedule_backup_and_verify_80x24",
+        render(&both, &COLOR, 80, 24, c)
+    );
+    insta::assert_snapshot!(
+        "home_schedule_backup_and_verify_64x20",
+        render(&both, &COLOR, 64, 20, c)
+    );
 }
 
 #[test]
@@ -669,6 +694,20 @@ fn schedule_screen() {
     insta::assert_snapshot!("schedule_80x24", render(&app, &COLOR, 80, 24, c));
     insta::assert_snapshot!("schedule_minimum_64x20", render(&app, &COLOR, 64, 20, c));
     insta::assert_snapshot!("schedule_no_color", render(&app, &MONO, 80, 24, c));
+    // Without systemd: the reason in words, wrapped, and no time to set.
+    let mut none = scheduled(
+        Timer::Unavailable(crate::install::schedule::ScheduleError::NoSystemd.to_string()),
+        Some(last_run("success")),
+    );
+    none.stack.push(Screen::Schedule(ScheduleScreen::new(None)));
+    insta::assert_snapshot!(
+        "schedule_no_systemd_80x24",
+        render(&none, &COLOR, 80, 24, c)
+    );
+    insta::assert_snapshot!(
+        "schedule_no_systemd_64x20",
+        render(&none, &COLOR, 64, 20, c)
+    );
     let mut asking = ScheduleScreen::new(None);
     asking.time = "04:30".into();
     asking.confirm = Some((
@@ -1029,7 +1068,7 @@ fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
     )))]);
     scheduled.set_schedule(ScheduleFacts {
         timer: Timer::Known(timer(true)),
-        last: Ok(Some(last_run("success"))),
+        last: Ok(Runs(vec![last_run("success")])),
     });
     let with_kept = |screens: Vec<Screen>| {
         let mut app = on(screens);
@@ -1396,6 +1435,7 @@ fn disaster_recovery_screens() {
             field,
             opening: None,
             error: error.map(String::from),
+            sent: None,
         };
         r
     };

@@ -253,7 +253,10 @@ impl World {
         work: impl FnOnce(&Context, &mut dyn FnMut(Event)) -> Result<String, Failed> + Send + 'static,
     ) {
         let (config, store) = (self.config.clone(), self.store.clone());
-        self.spawn(move |ctx, on| report::watched(&config, &store, watch, on, |on| work(ctx, on)));
+        let key = self.inst.as_ref().ok().map(|i| i.key());
+        self.spawn(move |ctx, on| {
+            report::watched(&config, &store, (watch, key), on, |on| work(ctx, on))
+        });
     }
 
     /// Runs a job: its events and then its result reach the job's screen. With

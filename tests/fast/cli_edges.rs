@@ -366,6 +366,7 @@ fn json_output_uses_the_documented_field_names() {
         "host",
         "installation",
         "label",
+        "restoring",
         "pinned",
         "last_verified",
         "last_drill",
@@ -965,4 +966,178 @@ fn restic_and_borg_words_work_or_name_ours() {
     }
     assert_eq!(sb.generations().len(), 1);
     assert!(sb.running("neo4j") && sb.running("structr"));
+}
+
+/// Points `sb`'s config at its own state folder (not the host's).
+fn own_state(sb: &Sandbox, state: &Path) {
+    let mut config = std::fs::read_to_string(&sb.config).unwrap();
+    config.push_str(&format!(
+        "\n[state]\ndir = {:?}\n",
+        state.display().to_string()
+    ));
+    std::fs::write(&sb.config, config).unwrap();
+}
+
+/// The "last run" lines of `schedule` (printed even when systemd cannot be asked).
+fn last_lines(sb: &Sandbox) -> Vec<String> {
+    let out = sb.cli(&["schedule"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("last "))
+        .map(String::from)
+        .collect()
+}
+
+/// Before, one `last-run.json` per host said only how the newest run of any
+/// kind on any installation ended (`schedule` without systemd said nothing at
+/// all): a cancelled verify looked like the nightly backup.
+#[test]
+fn the_last_run_is_per_installation_and_names_its_operation() {
+    let sb = with_generations(0);
+    let state = sb.dir.path().join("state");
+    own_state(&sb, &state);
+    std::fs::create_dir_all(&state).unwrap();
+    // What the previous version wrote: the last run of its operation.
+    std::fs::write(
+        state.join("last-run.json"),
+        r#"{"operation":"verify","id":"20261124T031500Z","status":"cancelled","exit_code":5,
+            "started_at":"2026-11-24T03:15:00Z","finished_at":"2026-11-24T03:15:09Z",
+            "duration_secs":9.0,"downtime_secs":0.0,"error":"cancelled"}"#,
+    )
+    .unwrap();
+    let lines = last_lines(&sb);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with("last verify  cancelled"), "{lines:?}");
+    assert!(
+        !lines[0].contains("downtime"),
+        "no services stopped: {lines:?}"
+    );
+
+    let out = sb.cli(&["backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = sb.generations()[0].clone();
+    let out = sb.cli(&["verify", "--all"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let lines = last_lines(&sb);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("last verify  success"), "{lines:?}");
+    assert!(
+        lines[1].starts_with(&format!("last backup  success, generation {id}")),
+        "{lines:?}"
+    );
+    assert!(lines[1].contains("downtime"), "{lines:?}");
+    let host: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("last-run.json")).unwrap())
+            .unwrap();
+    assert_eq!(host["operation"], "verify", "{host}");
+    let key = host["installation"].as_str().unwrap().to_string();
+    assert!(state.join(format!("{key}.last-runs.json")).exists());
+
+    // Another installation on the same host has runs of its own: none yet.
+    let other = Sandbox::new(Options {
+        flag_services: true,
+        ..Options::default()
+    });
+    own_state(&other, &state);
+    let out = other.cli(&["schedule"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("last run     no run recorded yet"), "{said}");
+}
+
+/// Before, `schedule` on a machine without systemd printed systemctl's own
+/// errors ("System has not been booted with systemd…", "Failed to connect to
+/// bus") wrapped in ours; now one line says why and what to do instead.
+#[test]
+fn schedule_without_systemd_says_why_in_one_line() {
+    let sb = Sandbox::new(Options {
+        flag_services: true,
+        ..Options::default()
+    });
+    own_state(&sb, &sb.dir.path().join("state"));
+    let out = sb.cli(&["schedule"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if Path::new("/run/systemd/system").is_dir() {
+        assert!(!err.contains("systemd is not running"), "{err}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(err.contains("systemd is not running here"), "{err}");
+    assert!(err.contains("from cron"), "{err}");
+    assert!(!err.contains("Failed to connect"), "{err}");
+    assert!(!err.contains("systemctl show"), "{err}");
+}
+
+/// Before, `demo --store-mb N` on an existing demo was silently ignored, and a
+/// plain `demo` rewrote the config back to 64 MiB (the stand-in then shrank the
+/// store to it).
+#[test]
+fn the_demo_keeps_its_store_size_and_refuses_another_without_clean() {
+    let home = tempfile::tempdir().unwrap();
+    let demo = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("demo")
+            .args(args)
+            .env("HOME", home.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let config = home
+        .path()
+        .join(".local/share/structr-backup/demo/config.toml");
+    let out = demo(&["--store-mb", "3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let sized = |what: &str| {
+        let c = std::fs::read_to_string(&config).unwrap();
+        assert!(c.contains("--store-mb 3"), "{what}: {c}");
+    };
+    sized("made");
+    let out = demo(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    sized("plain demo");
+    let out = demo(&["--store-mb", "5"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("has a 3 MiB store, not 5 MiB"), "{said}");
+    assert!(said.contains("demo --clean"), "{said}");
+    sized("another size asked for");
+    let out = demo(&["--clean"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// Before, a restore's safety backup said only "pre-restore" and "downtime
+/// 0.0 s": nothing told which restore it protected.
+#[test]
+fn a_safety_backup_names_the_restore_it_protected() {
+    let sb = with_generations(1);
+    let id = sb.generations()[0].clone();
+    let out = sb.cli(&["--yes", "restore", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let safety = sb.generations()[0].clone();
+    assert_ne!(safety, id);
+    let list = text(&sb.cli(&["list"]));
+    let row = list
+        .lines()
+        .find(|l| l.starts_with(&safety))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(
+        row.ends_with(&format!("pre-restore, before restoring {id}")),
+        "{row}"
+    );
+    let show = text(&sb.cli(&["show", &safety]));
+    assert!(
+        show.contains(&format!("downtime     within the restore of {id}")),
+        "{show}"
+    );
+    assert!(!show.contains("downtime     0"), "{show}");
+    let out = sb.cli(&["list", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["restoring"], id.as_str(), "{rows}");
+    assert!(rows[1]["restoring"].is_null(), "{rows}");
+    // The manifest records it (older manifests without it still read).
+    let manifest = std::fs::read_to_string(sb.repo.join(&safety).join("manifest.toml")).unwrap();
+    assert!(
+        manifest.contains(&format!("restoring = \"{id}\"")),
+        "{manifest}"
+    );
 }

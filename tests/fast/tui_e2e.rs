@@ -1048,3 +1048,117 @@ fn a_restore_verifies_once_before_the_typed_id_and_not_after() {
     );
     assert!(t.running(), "services run after the restore");
 }
+
+/// Before: Home's "last:" line made a verify look like the nightly backup (and
+/// waited up to a minute to change), and without systemd the schedule screen
+/// dumped systemctl's errors and asked to confirm a time it could not set.
+#[test]
+fn home_names_each_last_run_and_the_schedule_without_systemd_asks_nothing() {
+    let t = Tui::demo_with_backups(0);
+    t.open_sized(80, 24);
+    t.backup_through_wizard();
+    t.wait_for("last backup: success", Duration::from_secs(10));
+    t.keys(&["g", "v"]);
+    t.wait_for("Verify finished", Duration::from_secs(30));
+    t.keys(&["Escape", "Escape"]);
+    let home = t.wait_for("verify: success", Duration::from_secs(10));
+    assert!(home.contains("last backup: success"), "{home}");
+    t.keys(&["s"]);
+    if std::path::Path::new("/run/systemd/system").is_dir() {
+        // systemd runs here: the screen asks it, and never says it does not run.
+        let s = t.wait_for("Last verify", Duration::from_secs(10));
+        assert!(!s.contains("systemd is not running"), "{s}");
+        return;
+    }
+    let s = t.wait_for("systemd is not running here", Duration::from_secs(10));
+    assert!(!s.contains("Failed to connect"), "{s}");
+    assert!(!s.contains("New time"), "{s}");
+    t.keys(&["e"]);
+    let s = t.wait_for("cannot be changed here", Duration::from_secs(5));
+    assert!(!s.contains("Enable the nightly backup"), "{s}");
+    assert!(
+        s.contains("Last verify") && s.contains("Last backup"),
+        "{s}"
+    );
+}
+
+/// Before, disaster recovery cleared the typed path on an error, said only
+/// "holds no generation" of the folder above the repository, and answered a
+/// missing restic password file with `structr-backup init`.
+#[test]
+fn disaster_recovery_keeps_the_typed_path_and_points_at_the_repository_below() {
+    let t = Tui::demo_with_backups(1);
+    t.open_sized(80, 24);
+    t.keys(&["D"]);
+    t.wait_for("Where is it?", Duration::from_secs(5));
+    // No off-site target: the folder is the first row, restic the second.
+    t.keys(&["Enter"]);
+    t.wait_for("Folder ", Duration::from_secs(5));
+    t.type_text(&t.demo_dir().display().to_string());
+    t.keys(&["Enter"]);
+    let s = t.wait_for("did you mean it?", Duration::from_secs(20));
+    assert!(s.contains("repository"), "{s}");
+    assert!(s.contains("/demo_"), "the typed path is still there: {s}");
+    // Corrected in place: "/repository" added to what was typed.
+    t.type_text("/repository");
+    t.keys(&["Enter"]);
+    t.wait_for("choose a generation", Duration::from_secs(20));
+    t.keys(&["Escape"]);
+    t.wait_for("Where is it?", Duration::from_secs(5));
+    t.keys(&["Down", "Enter"]);
+    t.wait_for("Repository ", Duration::from_secs(5));
+    t.type_text(&t.demo_dir().join("repository").display().to_string());
+    t.keys(&["Enter"]);
+    t.wait_for("Password file", Duration::from_secs(5));
+    t.type_text("/nonexistent/restic-password");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Cannot use it", Duration::from_secs(20));
+    assert!(s.contains("password safe"), "{s}");
+    assert!(!s.contains("init`"), "{s}");
+    assert!(
+        s.contains("restic-password_"),
+        "the typed file is still there: {s}"
+    );
+}
+
+/// Before, a kept folder's age was its mtime: the restored original's, days or
+/// years old, although the restore kept it a moment ago.
+#[test]
+fn a_kept_folders_age_counts_from_the_restore_that_kept_it() {
+    let t = Tui::demo_with_backups(1);
+    let id = t.generations()[0].clone();
+    let live = t.demo_dir().join("structr");
+    let out = std::process::Command::new("touch")
+        .args(["-d", "30 days ago"])
+        .arg(&live)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    t.open_sized(80, 24);
+    t.keys(&["r", "Enter"]);
+    t.wait_for("REPLACES", Duration::from_secs(30));
+    t.type_text(&id);
+    t.keys(&["Enter"]);
+    t.wait_for("Restore finished", Duration::from_secs(60));
+    t.keys(&["Escape", "Escape"]);
+    t.wait_for("Kept folders", Duration::from_secs(10));
+    t.keys(&["k"]);
+    t.wait_until_gone("measuring", Duration::from_secs(10));
+    let screen = t.screen();
+    let row = screen
+        .lines()
+        .find(|l| l.contains(" structr ") && l.contains(&id))
+        .unwrap_or_else(|| panic!("no structr row: {screen}"));
+    assert!(row.contains(" s ago") || row.contains(" min ago"), "{row}");
+    assert!(!row.contains(" d ago"), "{row}");
+    let record = std::fs::read_dir(t.demo_dir().join("state"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".kept.json"))
+        .expect("the restore records when it kept the folders");
+    let text = std::fs::read_to_string(record.path()).unwrap();
+    assert!(
+        text.contains(&format!("structr.pre-restore-{id}")),
+        "{text}"
+    );
+}

@@ -17,6 +17,7 @@
 //! user:107=neo4j                      owner names (see repo::owners)
 //! group:107=neo4j
 //! pinned
+//! restoring:20261124T031500Z          a restore's safety backup: what it restored
 //! ```
 //! Tags are untrusted input like any manifest: ids and names are checked, text is
 //! made printable, and nothing here ever names a place we write to.
@@ -58,6 +59,9 @@ pub fn encode(m: &Manifest) -> Vec<String> {
     ];
     if !m.label.is_empty() {
         tags.push(format!("label:{}", escape(&m.label)));
+    }
+    if let Some(id) = &m.restoring {
+        tags.push(format!("restoring:{id}"));
     }
     for c in &m.components {
         tags.push(format!(
@@ -245,6 +249,10 @@ pub fn decode(s: &SnapshotFacts) -> Result<Option<Manifest>, String> {
             groups: id_names(all("group")),
         },
         snapshot_backup: None,
+        // An id, or nothing: the tag is untrusted text.
+        restoring: value("restoring")
+            .filter(|id| crate::ids::is_generation_id(id))
+            .map(str::to_string),
     };
     m.label = printable(&m.label, MAX_LABEL);
     m.sanitize();
@@ -320,6 +328,7 @@ mod tests {
             snapshot: None,
             added_bytes: None,
             snapshot_backup: None,
+            restoring: Some("20261124T031500Z".into()),
             owners: Default::default(),
         }
     }

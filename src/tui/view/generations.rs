@@ -121,7 +121,7 @@ pub fn generations(
                 units::bytes(m.total_archive_size()),
                 if m.pinned { "pin" } else { "" }.to_string(),
                 verified(m).to_string(),
-                m.label.clone(),
+                m.label_words(),
             ];
             Row::new(kept.iter().map(|&c| Cell::from(cells[c].clone()))).style(style)
         })
@@ -186,10 +186,14 @@ fn details_of<'a>(
         };
         lines.push(Line::raw(format!("{what}{from}")));
     }
-    let mut last = format!(
-        "  downtime {}",
-        secs(Duration::from_secs_f64(m.timings.downtime_secs.max(0.0)))
-    );
+    let mut last = match &m.restoring {
+        // Taken inside a restore's stop window: that restore's downtime, not its own.
+        Some(id) => format!("  safety backup before restoring {id}"),
+        None => format!(
+            "  downtime {}",
+            secs(Duration::from_secs_f64(m.timings.downtime_secs.max(0.0)))
+        ),
+    };
     if !m.label.is_empty() {
         last.push_str(&format!(" · \u{201c}{}\u{201d}", m.label));
     }

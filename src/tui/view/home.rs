@@ -161,8 +161,10 @@ fn components<'a>(specs: &[ComponentSpec], width: usize, theme: &Theme) -> Vec<L
         .collect()
 }
 
-/// Home's one line on the nightly timer: the next run and the last result, in
-/// `room` columns (the generation id goes first when they are few).
+/// Home's one line on the nightly timer: the next run, the last backup and,
+/// when a run of another operation came after it, that run by name; in `room`
+/// columns (the generation id goes first when they are few, then the end is
+/// cut with an ellipsis).
 pub fn schedule_line<'a>(
     facts: Option<&ScheduleFacts>,
     theme: &Theme,
@@ -173,10 +175,12 @@ pub fn schedule_line<'a>(
     let Some(facts) = facts else {
         return Line::from(vec![label, Span::styled("checking…", theme.dim())]);
     };
-    let (state, style) = match &facts.timer {
+    // The next run's date is left out first when room is short (the timer is daily).
+    let state = |date: bool| match &facts.timer {
         Timer::Known(s) if s.enabled && s.active => (
             match s.next_run {
-                Some(t) => format!("next {}", local(t)),
+                Some(t) if date => format!("next {}", local(t)),
+                Some(t) => format!("next {}", t.with_timezone(&chrono::Local).format("%H:%M")),
                 None => "enabled, no next run (press s)".into(),
             },
             theme.value(),
@@ -186,34 +190,68 @@ pub fn schedule_line<'a>(
         Timer::NotInstalled => ("timer not installed (press s)".into(), theme.warn()),
         Timer::Unavailable(_) => ("unavailable (press s)".into(), theme.warn()),
     };
-    let mut spans = vec![label, Span::styled(state.clone(), style)];
-    if let Ok(Some(run)) = &facts.last {
-        let full = last_words(run, clock, true);
-        let words = if state.len() + 3 + full.chars().count() <= room {
-            full
-        } else {
-            last_words(run, clock, false)
-        };
-        let style = if run.succeeded() {
-            theme.value()
-        } else {
-            theme.danger()
-        };
-        spans.push(Span::raw(" · "));
-        spans.push(Span::styled(words, style));
+    let (backup, other) = match &facts.last {
+        Ok(runs) => runs.headline(),
+        Err(_) => (None, None),
+    };
+    // Shorter and shorter: without the id; then without the next run's date,
+    // the backup's age (Home's "Newest" says it) and the other run's "last".
+    let said = |full: bool, with_id: bool, age: bool| -> Vec<(String, ratatui::style::Style)> {
+        let mut parts = vec![state(full)];
+        for (i, run) in backup.iter().chain(other.iter()).enumerate() {
+            let style = match run.succeeded() {
+                true => theme.value(),
+                false => theme.danger(),
+            };
+            let words = match (i, full, age) {
+                (_, true, _) | (0, false, true) => last_words(run, clock, with_id),
+                (0, false, false) => format!("last {}: {}", run.operation(), status_word(run)),
+                _ => format!("{}: {}", run.operation(), run_words(run, clock, false)),
+            };
+            parts.push((format!(" · {words}"), style));
+        }
+        parts
+    };
+    let width = |parts: &[(String, _)]| parts.iter().map(|(t, _)| t.chars().count()).sum::<usize>();
+    let parts = [
+        (true, true, true),
+        (true, false, true),
+        (false, false, true),
+    ]
+    .into_iter()
+    .map(|(full, with_id, age)| said(full, with_id, age))
+    .find(|p| width(p) <= room)
+    .unwrap_or_else(|| said(false, false, false));
+    let mut spans = vec![label];
+    let mut left = room;
+    for (text, style) in parts {
+        let n = text.chars().count();
+        if n <= left {
+            left -= n;
+            spans.push(Span::styled(text, style));
+            continue;
+        }
+        if left > 0 {
+            let cut: String = text.chars().take(left - 1).collect();
+            spans.push(Span::styled(format!("{}…", cut.trim_end()), style));
+        }
+        break;
     }
     Line::from(spans)
 }
 
-/// "last: success 20261125T031502Z, 3 h ago" (the id only `with_id`).
+/// "last backup: success 20261125T031502Z, 3 h ago" (the id only `with_id`).
 pub fn last_words(run: &LastRun, clock: Clock, with_id: bool) -> String {
-    let status = match run.status.as_deref() {
-        Some("success") => "success".to_string(),
-        Some("failure") => "FAILED".to_string(),
-        Some(s) => s.to_uppercase(),
-        None => "unknown".into(),
-    };
-    let mut s = format!("last: {status}");
+    format!(
+        "last {}: {}",
+        run.operation(),
+        run_words(run, clock, with_id)
+    )
+}
+
+/// "success 20261125T031502Z, 3 h ago" (the id only `with_id`).
+pub fn run_words(run: &LastRun, clock: Clock, with_id: bool) -> String {
+    let mut s = status_word(run);
     if let Some(id) = run.id.as_ref().filter(|_| with_id) {
         s.push_str(&format!(" {id}"));
     }
@@ -221,6 +259,16 @@ pub fn last_words(run: &LastRun, clock: Clock, with_id: bool) -> String {
         s.push_str(&format!(", {}", units::age(clock.wall - t)));
     }
     s
+}
+
+/// "success", or a failure in capitals.
+fn status_word(run: &LastRun) -> String {
+    match run.status.as_deref() {
+        Some("success") => "success".to_string(),
+        Some("failure") => "FAILED".to_string(),
+        Some(s) => s.to_uppercase(),
+        None => "unknown".into(),
+    }
 }
 
 /// One off-site target on Home: its newest copy and how far it lags behind the

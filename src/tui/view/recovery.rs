@@ -35,6 +35,7 @@ pub fn recovery(f: &mut Frame, area: Rect, r: &Recovery, theme: &Theme, _clock: 
             field,
             opening,
             error,
+            ..
         } => {
             let mut lines = Vec::new();
             if let Some(why) = &r.offer.why {

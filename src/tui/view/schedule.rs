@@ -8,8 +8,8 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::clock::Clock;
-use super::home::last_words;
-use super::widgets::{dialog, field, local};
+use super::home::run_words;
+use super::widgets::{dialog, field, local, wrap};
 use crate::tui::app::App;
 use crate::tui::data::Timer;
 use crate::tui::schedule::{ScheduleAction, ScheduleScreen};
@@ -41,9 +41,11 @@ pub fn schedule(
                 lines.push(Line::raw(l));
             }
         }
+        // Why, in words (wrapped below, never cut): no raw systemctl dump.
         Some(Timer::Unavailable(e)) => {
-            lines.push(Line::styled(" Cannot ask systemd:", theme.warn()));
-            lines.push(Line::raw(format!(" {e}")));
+            let why = Line::styled(format!(" {e}"), theme.warn());
+            lines.extend(wrap(why, area.width.saturating_sub(1) as usize));
+            lines.push(Line::raw(""));
         }
         Some(Timer::Known(s)) => {
             let (state, style) = match (s.enabled, s.active) {
@@ -72,33 +74,51 @@ pub fn schedule(
         }
     }
     match app.schedule.as_ref().map(|s| &s.last) {
-        Some(Ok(Some(run))) => {
-            let mut words = last_words(run, clock, true);
-            if let Some(d) = run.downtime_secs.filter(|d| *d >= 0.0) {
-                words.push_str(&format!(
-                    ", downtime {}",
-                    units::duration(Duration::from_secs_f64(d))
-                ));
-            }
-            let words = words.trim_start_matches("last: ").to_string();
-            let style = if run.succeeded() {
-                theme.value()
-            } else {
-                theme.danger()
-            };
-            lines.push(Line::from(vec![
-                Span::styled(format!(" {:<13}", "Last run"), theme.label()),
-                Span::styled(words, style),
-            ]));
-            if let Some(e) = &run.error {
-                lines.push(Line::styled(format!("              {e}"), theme.danger()));
+        Some(Ok(runs)) if runs.0.is_empty() => {
+            lines.push(field("Last run", "none recorded yet".into(), theme))
+        }
+        // The last run of each operation on this installation, newest first.
+        Some(Ok(runs)) => {
+            for run in &runs.0 {
+                let mut words = run_words(run, clock, true);
+                // Only a run that stopped the services had a downtime.
+                if let Some(d) = run.downtime_secs.filter(|d| *d > 0.0) {
+                    words.push_str(&format!(
+                        ", downtime {}",
+                        units::duration(Duration::from_secs_f64(d))
+                    ));
+                }
+                let style = if run.succeeded() {
+                    theme.value()
+                } else {
+                    theme.danger()
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        format!(" {:<13}", format!("Last {}", run.operation())),
+                        theme.label(),
+                    ),
+                    Span::styled(words, style),
+                ]));
+                if let Some(e) = &run.error {
+                    lines.push(Line::styled(format!("              {e}"), theme.danger()));
+                }
             }
         }
-        Some(Ok(None)) => lines.push(field("Last run", "none recorded yet".into(), theme)),
         Some(Err(e)) => lines.push(field("Last run", format!("unknown: {e}"), theme)),
         None => {}
     }
     lines.push(Line::raw(""));
+    // Nothing to ask for that cannot be done: no time field without systemd.
+    if let Some(Timer::Unavailable(_)) = app.schedule.as_ref().map(|s| &s.timer) {
+        f.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .block(Block::default().borders(Borders::TOP)),
+            area,
+        );
+        return;
+    }
     let valid = sc
         .time
         .parse::<crate::install::schedule::TimeOfDay>()
