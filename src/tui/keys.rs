@@ -37,7 +37,7 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("Esc", "back"),
         ],
         ScreenKind::Job => &[("Ctrl-C", "cancel"), ("?", "help")],
-        ScreenKind::JobDone => &[("Esc", "back"), ("?", "help"), ("q", "quit")],
+        ScreenKind::JobDone => &[SCROLL, ("Esc", "back"), ("?", "help"), ("q", "quit")],
         ScreenKind::Generations => &[
             // What does not fit the footer is in the Enter menu and the help.
             ("↑↓ jk", "select"),

@@ -1098,8 +1098,10 @@ fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
         &id,
         vec![format!("verification failed: {id}: {}.tar.zst is damaged (sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, expected 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae)", d.components[0].name)],
     );
+    let restored = on(vec![Screen::Job(Box::new(restore_done(c, d)))]);
     vec![
         ("home", on(vec![])),
+        ("restore_done", restored),
         ("home_interrupted", interrupted),
         ("help_home", on(vec![Screen::Help(Default::default())])),
         ("backup_cancelled", cancelled),
@@ -1199,6 +1201,161 @@ fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
             ]),
         ),
     ]
+}
+
+/// A restore of `d`'s second generation that finished, with what the wizard
+/// says then: the kept folders by their whole paths.
+fn restore_done(c: Clock, d: &Data) -> Job {
+    let mut j = restore_job(c, d);
+    for (_, state) in &mut j.steps {
+        *state = StepState::Done(Duration::from_secs(2));
+    }
+    j.progress = None;
+    j.last_start = Some(c.mono);
+    j.warnings
+        .push("structr answered its health check only after 40 s".into());
+    j.finish(Ok(restore_result(d)));
+    j.finished = Some(c.mono);
+    j
+}
+
+/// The wizard's words after a restore of `d`'s second generation (effects.rs).
+fn restore_result(d: &Data) -> String {
+    let id = &d.generations[1].id;
+    let kept: Vec<String> = kept_paths(d)
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    format!(
+        "Generation {id} restored; services running. Safety backup: 20261125T033000Z. Previous folders kept at {} (delete them when satisfied).",
+        kept.join(", ")
+    )
+}
+
+/// Where a restore of `d`'s second generation keeps the current folders.
+fn kept_paths(d: &Data) -> Vec<PathBuf> {
+    d.components
+        .iter()
+        .map(|c| {
+            PathBuf::from(format!(
+                "{}.pre-restore-{}",
+                c.path.display(),
+                d.generations[1].id
+            ))
+        })
+        .collect()
+}
+
+/// The rows of a drawn screen as text, right edges (borders, scrollbars) trimmed.
+fn rows_of(app: &App, w: u16, h: u16, c: Clock) -> Vec<String> {
+    std::env::set_var("TZ", "UTC");
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| draw(f, app, &COLOR, c)).unwrap();
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| {
+            let row: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            row.trim_end_matches([' ', '│', '║', '█', '▲', '▼', '┐', '┘', '┤'])
+                .to_string()
+        })
+        .collect()
+}
+
+/// Fails when a path of `paths` is broken inside a name from one row to the
+/// next (wrapping may break only after a `/`), or when a finished job's result
+/// does not end on the screen.
+fn assert_whole(name: &str, rows: &[String], paths: &[String], app: &App) {
+    let screen = rows.join("\n");
+    for pair in rows.windows(2) {
+        let (end, next) = (pair[0].trim_end(), pair[1].trim_start());
+        for p in paths {
+            let chars: Vec<char> = p.chars().collect();
+            for k in 4..chars.len() {
+                let (head, rest): (String, String) =
+                    (chars[..k].iter().collect(), chars[k..].iter().collect());
+                let mid_name = !head.ends_with('/') && !rest.starts_with('/');
+                let piece: String = rest.chars().take(3).collect();
+                assert!(
+                    !(mid_name && end.ends_with(&head) && next.starts_with(&piece)),
+                    "{name}: {p} broken inside a name after {head:?}\n{screen}"
+                );
+            }
+        }
+    }
+    if let Some(Some(result)) = app.job().map(|j| j.outcome.clone()) {
+        let msg = match &result {
+            Ok(m) | Err(m) => m,
+        };
+        let last = msg.split_whitespace().last().unwrap_or_default();
+        assert!(
+            rows.iter().any(|r| r.trim_end().ends_with(last)),
+            "{name}: the result's last words {last:?} are not on the screen\n{screen}"
+        );
+    }
+}
+
+/// Every path the test data shows: folders, kept folders, the repository, the
+/// files of a generation as browsing shows them.
+fn paths_of(d: &Data) -> Vec<String> {
+    let mut paths: Vec<String> = d
+        .components
+        .iter()
+        .map(|c| c.path.display().to_string())
+        .collect();
+    paths.extend(kept_paths(d).iter().map(|p| p.display().to_string()));
+    paths.push(d.repo.clone());
+    paths.extend(
+        browse_rows(d)
+            .iter()
+            .map(|r| format!("{}/{}", r.component, r.path)),
+    );
+    paths
+}
+
+/// Every screen at 80×24 and at the minimum 64×20: no path broken inside a
+/// name, and a finished job's result whole on the screen.
+#[test]
+fn every_screen_keeps_paths_and_results_whole() {
+    let c = clock();
+    for (prefix, d) in [("full", data()), ("compose_full", compose_data())] {
+        let paths = paths_of(&d);
+        for (name, app) in every_screen(&d, c) {
+            for (w, h) in [(80, 24), (64, 20)] {
+                let rows = rows_of(&app, w, h, c);
+                assert_whole(&format!("{prefix} {name} {w}x{h}"), &rows, &paths, &app);
+            }
+            insta::assert_snapshot!(format!("{prefix}_{name}"), render(&app, &COLOR, 80, 24, c));
+        }
+    }
+}
+
+/// After a restore the result pane scrolls (↑↓ PgUp PgDn), and at 64×20 it
+/// shows the kept folders and "delete them when satisfied" without scrolling.
+#[test]
+fn a_finished_jobs_result_scrolls() {
+    use super::testing::key;
+    use ratatui::crossterm::event::KeyCode;
+    let c = clock();
+    let d = compose_data();
+    let mut app = App::new(d.clone());
+    let mut j = restore_done(c, &d);
+    for i in 0..12 {
+        j.warnings
+            .push(format!("warning number {i} about something"));
+    }
+    j.info.clear();
+    app.stack.push(Screen::Job(Box::new(j)));
+    let before = rows_of(&app, 64, 20, c);
+    assert!(
+        before.iter().any(|r| r.contains("↑↓ scroll")),
+        "the footer offers scrolling\n{}",
+        before.join("\n")
+    );
+    app.on_key(key(KeyCode::PageDown));
+    let after = rows_of(&app, 64, 20, c);
+    assert_ne!(before, after, "PgDn scrolls the result");
+    app.on_key(key(KeyCode::PageUp));
+    assert_eq!(rows_of(&app, 64, 20, c), before, "PgUp scrolls back");
 }
 
 /// The text of a rendered buffer, without its styles.

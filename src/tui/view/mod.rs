@@ -87,7 +87,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
     match screen {
         Screen::Home => overflow = home::home(f, body, app, theme, clock),
         Screen::BackupPlan(p) => overflow = backup_plan::backup_plan(f, body, app, p, theme),
-        Screen::Job(j) => job::job(f, body, j, &app.data, theme, clock),
+        Screen::Job(j) => overflow = job::job(f, body, j, &app.data, theme, clock),
         Screen::Generations { sel } => {
             generations::generations(f, body, app, *sel, theme, clock, true)
         }
