@@ -141,12 +141,15 @@ impl Job {
                 }
             }
             Event::Started(step) => {
+                // The file shown belongs to the step before: it would be stale.
+                self.file.clear();
                 if matches!(step, Step::Stop(_)) && self.first_stop.is_none() {
                     self.first_stop = Some(now);
                 }
                 self.set(step, StepState::Running(now));
             }
             Event::Finished(step, took) => {
+                self.file.clear();
                 if matches!(step, Step::Start(_)) {
                     self.last_start = Some(now);
                 }
@@ -242,6 +245,20 @@ mod tests {
                 "structr healthy?"
             ]
         );
+    }
+
+    /// The file shown is the running step's: a step that starts or ends takes
+    /// the previous one's file name away.
+    #[test]
+    fn no_stale_file_name_after_a_step() {
+        let mut j = Job::new(JobKind::Backup, None);
+        j.apply(Event::Started(Step::Copy("neo4j".into())));
+        j.apply(Event::File("databases/neo4j/neostore".into()));
+        j.apply(Event::Finished(Step::Copy("neo4j".into()), Duration::ZERO));
+        assert_eq!(j.file, "");
+        j.apply(Event::File("x".into()));
+        j.apply(Event::Started(Step::Copy("structr".into())));
+        assert_eq!(j.file, "");
     }
 
     #[test]

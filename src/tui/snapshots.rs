@@ -1312,6 +1312,63 @@ fn paths_of(d: &Data) -> Vec<String> {
     paths
 }
 
+/// A step's progress says only what is known: no rate or ETA before bytes
+/// moved, a step ETA never later than the job's, the percentage beside the bar.
+#[test]
+fn progress_does_not_contradict_itself() {
+    let c = clock();
+    let d = data();
+    let ago = |s: u64| c.mono.checked_sub(Duration::from_secs(s)).unwrap_or(c.mono);
+    let mut j = restore_job(c, &d);
+    let step = j.progress.as_ref().map(|p| p.0.clone()).unwrap();
+    // Just started: nothing moved yet.
+    j.progress = Some((step.clone(), 0, 3 << 28, c.mono));
+    let mut at_start = App::new(d.clone());
+    at_start.stack.push(Screen::Job(Box::new(j.clone())));
+    for (w, h) in [(80, 24), (64, 20)] {
+        let rows = rows_of(&at_start, w, h, c);
+        assert!(
+            !rows.iter().any(|r| r.contains("B/s")),
+            "a rate before bytes moved at {w}x{h}\n{}",
+            rows.join("\n")
+        );
+        let pct = rows.iter().find(|r| r.contains('%')).unwrap();
+        let col = pct.chars().position(|ch| ch == '%').unwrap();
+        assert!(
+            col + 2 >= w as usize,
+            "the percentage over the bar: {pct:?}"
+        );
+    }
+    // Crawling: this step alone would take hours, longer than the whole job.
+    j.progress = Some((step, 1 << 20, 3 << 28, ago(50)));
+    let mut slow = App::new(d.clone());
+    slow.stack.push(Screen::Job(Box::new(j)));
+    let rows = rows_of(&slow, 80, 24, c);
+    let seconds = |what: &str| -> u64 {
+        let row = rows.iter().find(|r| r.contains(what)).unwrap();
+        let eta = row.split("ETA ").nth(1).unwrap().trim();
+        // "12.5 s", "95 s", "3 min 20 s"
+        let words: Vec<&str> = eta.split_whitespace().collect();
+        let mut total = 0.0;
+        for pair in words.chunks(2) {
+            let n: f64 = pair[0].parse().unwrap();
+            total += n * if pair.get(1) == Some(&"min") {
+                60.0
+            } else {
+                1.0
+            };
+        }
+        let total = total as u64;
+        total
+    };
+    let (step_eta, job_eta) = (seconds("B/s"), seconds(" job "));
+    assert!(
+        step_eta <= job_eta,
+        "step ETA {step_eta} s after the job's {job_eta} s\n{}",
+        rows.join("\n")
+    );
+}
+
 /// Every screen at 80×24 and at the minimum 64×20: no path broken inside a
 /// name, and a finished job's result whole on the screen.
 #[test]

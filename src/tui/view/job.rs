@@ -10,7 +10,7 @@ use ratatui::widgets::{
 use ratatui::Frame;
 
 use super::clock::Clock;
-use super::widgets::{dialog, scrolled, secs, tail, wrap};
+use super::widgets::{cut, dialog, scrolled, secs, tail, wrap};
 use crate::tui::job::Job;
 use crate::tui::state::StepState;
 use crate::tui::theme::Theme;
@@ -84,35 +84,35 @@ pub fn job(
             } else {
                 (*done as f64 / *total as f64).clamp(0.0, 1.0)
             };
-            let elapsed = now.saturating_duration_since(*started).as_secs_f64();
-            let rate = if elapsed > 0.2 {
-                *done as f64 / elapsed
-            } else {
-                0.0
-            };
-            let eta = if j.finished.is_some() {
-                String::new()
-            } else if rate > 0.0 {
-                format!("ETA {:.0} s", (*total - (*done).min(*total)) as f64 / rate)
-            } else {
-                "ETA …".into()
-            };
+            // The percentage beside the bar, not drawn over it.
+            let [bar, pct] =
+                Layout::horizontal([Constraint::Min(1), Constraint::Length(5)]).areas(g);
             f.render_widget(
                 Gauge::default()
                     .gauge_style(theme.gauge())
                     .ratio(ratio)
-                    .label(format!("{:.0}%", ratio * 100.0)),
-                g,
+                    .label(""),
+                bar,
             );
+            f.render_widget(
+                Paragraph::new(format!("{:>4.0}%", ratio * 100.0)).style(theme.value()),
+                pct,
+            );
+            let width = (l.width as usize).saturating_sub(1);
             lines.push(Line::raw(format!(
-                " {step}: {} of {}",
-                units::bytes(*done),
-                units::bytes(*total)
+                " {}",
+                cut(
+                    &format!(
+                        "{step}: {} of {}",
+                        units::bytes(*done),
+                        units::bytes(*total)
+                    ),
+                    width
+                )
             )));
-            lines.push(Line::styled(
-                format!(" {}/s  {eta}", units::bytes(rate as u64)),
-                theme.dim(),
-            ));
+            if let Some(line) = step_rate(j, *done, *total, *started, now) {
+                lines.push(Line::styled(format!(" {}", cut(&line, width)), theme.dim()));
+            }
         }
         None if j.finished.is_some() => {}
         None => lines.push(Line::styled(" waiting…", theme.dim())),
@@ -148,6 +148,25 @@ pub fn job(
         );
     }
     overflow
+}
+
+/// The step's rate and time left, once bytes have moved long enough to tell
+/// (None before: no `0 B/s`); its ETA is never later than the whole job's.
+fn step_rate(j: &Job, done: u64, total: u64, started: Instant, now: Instant) -> Option<String> {
+    let elapsed = now.saturating_duration_since(started).as_secs_f64();
+    if done == 0 || elapsed < 0.5 {
+        return None;
+    }
+    let rate = done as f64 / elapsed;
+    let mut left = std::time::Duration::from_secs_f64(total.saturating_sub(done) as f64 / rate);
+    if let Some(job) = j.left(now) {
+        left = left.min(job);
+    }
+    Some(format!(
+        "{}/s  ETA {}",
+        units::bytes(rate as u64),
+        units::duration(left)
+    ))
 }
 
 /// The whole job's clock: how long it has run and, while it runs, about how long
@@ -262,13 +281,7 @@ fn step_list(f: &mut Frame, area: Rect, j: &Job, theme: &Theme, clock: Clock) {
                 }
                 StepState::Failed(_) => ("✗", theme.danger(), "failed".into()),
             };
-            let name = step.to_string();
-            let name = if name.chars().count() > name_width {
-                let cut: String = name.chars().take(name_width.saturating_sub(1)).collect();
-                format!("{cut}…")
-            } else {
-                name
-            };
+            let name = cut(&step.to_string(), name_width);
             Line::from(vec![
                 Span::styled(format!(" {sym} "), style),
                 Span::styled(format!("{name:<w$}", w = name_width + 1), style),

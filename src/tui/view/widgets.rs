@@ -72,6 +72,16 @@ pub fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
+/// The start of `s` in at most `max` characters, with an ellipsis when cut: the
+/// one way a label too long for its place is shortened.
+pub fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let kept: String = s.chars().take(max.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
 /// The end of `s` in at most `max` characters, with an ellipsis when cut.
 pub fn tail(s: &str, max: usize) -> String {
     let n = s.chars().count();
