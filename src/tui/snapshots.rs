@@ -1358,8 +1358,7 @@ fn progress_does_not_contradict_itself() {
                 1.0
             };
         }
-        let total = total as u64;
-        total
+        total as u64
     };
     let (step_eta, job_eta) = (seconds("B/s"), seconds(" job "));
     assert!(
