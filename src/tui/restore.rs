@@ -44,7 +44,11 @@ mod tests {
         type_text(&mut app, "2026");
         assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::None);
         assert_eq!(app.screen().kind(), ScreenKind::Confirm);
-        assert!(app.status.as_deref().unwrap_or("").contains("does not match"));
+        assert!(app
+            .status
+            .as_deref()
+            .unwrap_or("")
+            .contains("does not match"));
         app.on_key(key(KeyCode::Esc));
         assert_eq!(app.screen().kind(), ScreenKind::RestorePick);
         // Again, with focus moved but a wrong id: refused with a hint.

@@ -1517,6 +1517,17 @@ fn restore_drills_in_the_details() {
         second.contains("restore drill FAILED 3 d ago: structr.tar.zst does not match"),
         "{second}"
     );
+    // The list itself says it for every generation, as `list` does, at both sizes.
+    for (w, h) in [(80, 24), (64, 20)] {
+        let mut app = App::new(d.clone());
+        app.stack.push(Screen::Generations { sel: 2 });
+        let rows = rows_of(&app, w, h, clock());
+        let row = |id: &str| rows.iter().find(|r| r.contains(id)).cloned().unwrap();
+        assert!(rows.iter().any(|r| r.contains("tested")), "{rows:#?}");
+        assert!(row(&d.generations[0].id).contains("✓ 3 d"), "{rows:#?}");
+        assert!(row(&d.generations[1].id).contains("FAILED"), "{rows:#?}");
+        assert!(row(&d.generations[2].id).contains("never"), "{rows:#?}");
+    }
 }
 
 /// Off-site targets on Home (one up to date, one behind, one unreachable) and,

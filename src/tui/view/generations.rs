@@ -25,6 +25,18 @@ pub fn verified(m: &Manifest) -> &'static str {
     }
 }
 
+/// Whether and when a restore drill last passed for `m`, as `list` says it.
+pub fn tested(m: &Manifest, clock: Clock) -> String {
+    match &m.last_drill {
+        None => "never".into(),
+        Some(d) if !d.ok => "FAILED".into(),
+        Some(d) => format!(
+            "✓ {}",
+            units::age(clock.wall - d.at).trim_end_matches(" ago")
+        ),
+    }
+}
+
 pub fn generations(
     f: &mut Frame,
     area: Rect,
@@ -92,11 +104,13 @@ pub fn generations(
     .areas(area);
     let cols = [
         Col::fixed("  id", 18, 0),
-        Col::fixed("created", 16, 6),
+        Col::fixed("created", 16, 7),
         Col::fixed("age", 11, 3),
         Col::fixed("size", 9, 2),
-        Col::fixed("pin", 3, 4),
+        Col::fixed("pin", 3, 6),
         Col::fixed("verified", 8, 1),
+        // When a restore drill last proved the generation restores (`drill`).
+        Col::fixed("tested", 9, 4),
         Col::fill("label", 6, 5),
     ];
     let (kept, widths) = fit(&cols, table_area.width);
@@ -121,6 +135,7 @@ pub fn generations(
                 units::bytes(m.total_archive_size()),
                 if m.pinned { "pin" } else { "" }.to_string(),
                 verified(m).to_string(),
+                tested(m, clock),
                 m.label.clone(),
             ];
             Row::new(kept.iter().map(|&c| Cell::from(cells[c].clone()))).style(style)
