@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::clock::Clock;
-use super::columns::{fit, Col};
+use super::columns::{self, fit, Col};
 use super::widgets::{fit_path, local, secs, wrap};
 use crate::repo::manifest::Manifest;
 use crate::text::printable;
@@ -138,7 +138,7 @@ pub fn generations(
                 tested(m, clock),
                 m.label.clone(),
             ];
-            Row::new(kept.iter().map(|&c| Cell::from(cells[c].clone()))).style(style)
+            Row::new(columns::cells(&cols, &kept, table_area.width, &cells)).style(style)
         })
         .collect();
     let header = Row::new(kept.iter().map(|&c| cols[c].header)).style(theme.label());
