@@ -1099,9 +1099,12 @@ fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
         vec![format!("verification failed: {id}: {}.tar.zst is damaged (sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, expected 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae)", d.components[0].name)],
     );
     let restored = on(vec![Screen::Job(Box::new(restore_done(c, d)))]);
+    let mut start = on(vec![Screen::StartServices(vec![d.services[1].0.clone()])]);
+    start.data.services[1].1 = Some(false);
     vec![
         ("home", on(vec![])),
         ("restore_done", restored),
+        ("start_services", start),
         ("home_interrupted", interrupted),
         ("help_home", on(vec![Screen::Help(Default::default())])),
         ("backup_cancelled", cancelled),
