@@ -1647,6 +1647,20 @@ fn disaster_recovery_screens() {
     );
     let missing = on(source(None, Some("there is no folder /mnt/usb and no off-site target of that name (configured: nas, office)")));
     insta::assert_snapshot!("recovery_source_error", render(&missing, &COLOR, 80, 24, c));
+    // d has no generation yet: the paths are those of the same installation.
+    let paths = paths_of(&data());
+    let whole = |name: &str, app: &App| {
+        for (w, h) in [(80, 24), (64, 20)] {
+            assert_whole(
+                &format!("{name} {w}x{h}"),
+                &rows_of(app, w, h, c),
+                &paths,
+                app,
+            );
+        }
+    };
+    whole("recovery_source_typing", &typing);
+    whole("recovery_source_error", &missing);
     let mut generations = data().generations;
     for m in &mut generations {
         m.host = "old-srv".into();
@@ -1693,6 +1707,8 @@ fn disaster_recovery_screens() {
         "{text}"
     );
     insta::assert_snapshot!("recovery_plan", screen);
+    whole("recovery_pick", &on(pick.clone()));
+    whole("recovery_plan", &on(planned.clone()));
     insta::assert_snapshot!(
         "recovery_plan_minimum",
         render(&on(planned), &COLOR, 64, 20, c)
@@ -1707,6 +1723,7 @@ fn disaster_recovery_screens() {
         })),
         scroll: Scroll::default(),
     };
+    whole("recovery_plan_refused", &on(refused.clone()));
     insta::assert_snapshot!(
         "recovery_plan_refused",
         render(&on(refused), &COLOR, 80, 24, c)
@@ -1755,6 +1772,8 @@ fn disaster_recovery_screens() {
         assert!(text.contains(line), "{line}:\n{text}");
     }
     insta::assert_snapshot!("recovery_checklist", screen);
+    whole("recovery_checklist", &checked(true));
+    whole("recovery_checklist_stopped", &checked(false));
     let screen = render(&checked(false), &COLOR, 80, 24, c);
     assert!(text_of(&screen).contains("Press S to start neo4j, structr."));
     insta::assert_snapshot!("recovery_checklist_stopped", screen);
