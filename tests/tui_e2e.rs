@@ -1044,3 +1044,29 @@ fn a_restore_verifies_once_before_the_typed_id_and_not_after() {
     );
     assert!(t.running(), "services run after the restore");
 }
+
+/// A service found stopped (here: killed) is started from Home with S and a
+/// yes, through `recover`: a new process runs, and Home says so.
+#[test]
+fn a_stopped_service_is_started_from_home() {
+    let t = Tui::demo("");
+    t.wait_for("neo4j running", Duration::from_secs(20));
+    let (neo4j, _) = t.pids();
+    let pid: i32 = neo4j.trim().parse().expect("the demo's neo4j pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    t.wait_for("press S to start", Duration::from_secs(15));
+    t.keys(&["S"]);
+    t.wait_for("Start neo4j?", Duration::from_secs(5));
+    t.keys(&["y"]);
+    let done = t.wait_for("Recover finished", Duration::from_secs(60));
+    assert!(done.contains("Started neo4j again"), "{done}");
+    assert!(t.running(), "both services run again");
+    let (again, _) = t.pids();
+    assert_ne!(again.trim(), neo4j.trim(), "a new neo4j process");
+    t.keys(&["Escape"]);
+    t.wait_for("neo4j running", Duration::from_secs(15));
+}
