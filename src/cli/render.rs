@@ -41,6 +41,16 @@ fn progress_due(last: Option<(Instant, u64)>, now: Instant, done: u64) -> bool {
     }
 }
 
+/// A step's bar: its name, the bar, bytes, rate and ETA on one line that fits
+/// 80 columns (the name is cut, the bar takes what is left of the width).
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{prefix:>22!} [{wide_bar}] {bytes:>9}/{total_bytes:<9} {bytes_per_sec:>11} ETA {eta:<3}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ")
+}
+
 impl Renderer {
     pub fn new() -> Self {
         Self {
@@ -82,12 +92,7 @@ impl Renderer {
         match &mut self.bars {
             Some((multi, bars)) if moves_bytes(step) => {
                 let bar = multi.add(ProgressBar::new(0));
-                let style = ProgressStyle::with_template(
-                    "{prefix:>24} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> ");
-                bar.set_style(style);
+                bar.set_style(bar_style());
                 bar.set_prefix(step.to_string());
                 bar.enable_steady_tick(Duration::from_millis(200));
                 bars.insert(step.to_string(), bar);
@@ -176,6 +181,67 @@ impl Drop for Renderer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// An 80-column terminal that keeps what is written to it.
+    #[derive(Debug, Default, Clone)]
+    struct Term80(Arc<Mutex<Vec<String>>>);
+
+    impl indicatif::TermLike for Term80 {
+        fn width(&self) -> u16 {
+            80
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.write_str(s)
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            if let Ok(mut lines) = self.0.lock() {
+                lines.push(s.to_string());
+            }
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_progress_line_fits_80_columns() {
+        let term = Term80::default();
+        let bar = ProgressBar::with_draw_target(
+            Some(900 << 30),
+            indicatif::ProgressDrawTarget::term_like(Box::new(term.clone())),
+        );
+        bar.set_style(bar_style());
+        bar.set_prefix(Step::SafetyBackup("structr-neo4j-database".into()).to_string());
+        bar.set_position(512 << 30);
+        std::thread::sleep(Duration::from_millis(300));
+        bar.set_position(513 << 30);
+        bar.tick();
+        let lines = term.0.lock().unwrap().clone();
+        let drawn: Vec<&String> = lines.iter().filter(|l| l.contains("ETA")).collect();
+        assert!(!drawn.is_empty(), "no bar drawn: {lines:?}");
+        for l in drawn {
+            let width = l.chars().count();
+            assert!(width <= 80, "{width} columns: {l:?}");
+            assert!(l.contains("900.00 GiB"), "bytes shown: {l:?}");
+        }
+    }
 
     #[test]
     fn progress_lines_come_every_5_s_and_only_while_bytes_move() {

@@ -21,13 +21,29 @@ pub struct Outcome {
     pub closing: Closing,
     /// Folders and files removed (staging folders, unfinished generations).
     pub removed: Vec<PathBuf>,
+    /// Services found stopped (not by us) and started on request.
+    pub started: Vec<String>,
 }
 
 /// `drill_scratch`: the `[drill] scratch` folder, where a killed drill leaves its copy.
 pub fn run(ctx: &Context, drill_scratch: &Path, on: Sink) -> Result<Outcome, OpError> {
+    run_starting(ctx, drill_scratch, false, on)
+}
+
+/// `run`; with `start_stopped` it also starts the services found stopped that
+/// no run of ours stopped (by hand, after a crash), in order and health-checked
+/// as at the end of a backup (the wizard's "start" on Home). They are recorded
+/// in the journal before their start, so an interrupted start is recovered too.
+pub fn run_starting(
+    ctx: &Context,
+    drill_scratch: &Path,
+    start_stopped: bool,
+    on: Sink,
+) -> Result<Outcome, OpError> {
     let _installation = state::lock_installation(ctx.inst, "recover")?;
     let record = journal::interrupted(ctx.inst);
     let mut closing = Closing::default();
+    let mut started = Vec::new();
     if let Some(record) = &record {
         on(Event::Info(record.describe()));
         let mut j = Journal::resume(ctx.inst, record.clone());
@@ -37,6 +53,23 @@ pub fn run(ctx: &Context, drill_scratch: &Path, on: Sink) -> Result<Outcome, OpE
         }
         let mut window = Window::resume(ctx.inst, j);
         closing = window.close(on);
+    }
+    if start_stopped && closing.all_running() {
+        let down = super::window::found_stopped(ctx.inst);
+        if !down.is_empty() {
+            on(Event::Info(format!(
+                "starting {}: found stopped",
+                down.join(", ")
+            )));
+            let mut j = Journal::begin(ctx.inst, "start");
+            for name in &down {
+                j.mark_stopping(name)?;
+            }
+            let more = Window::resume(ctx.inst, j).close(on);
+            closing.still_down.extend(more.still_down);
+            closing.unhealthy.extend(more.unhealthy);
+            started = down;
+        }
     }
     let mut removed = remove_staging(ctx, on);
     if let crate::repo::store::Store::Restic(r) = &ctx.store {
@@ -73,6 +106,7 @@ pub fn run(ctx: &Context, drill_scratch: &Path, on: Sink) -> Result<Outcome, OpE
         record,
         closing,
         removed,
+        started,
     })
 }
 
@@ -183,4 +217,36 @@ fn remove_staging(ctx: &Context, on: Sink) -> Vec<PathBuf> {
         }
     }
     removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::generation::Repo;
+    use crate::repo::store::Store;
+
+    /// A service stopped by hand is left alone by a plain `recover`, and started
+    /// (only it) when asked, as the wizard's Home does.
+    #[test]
+    fn a_service_stopped_by_hand_is_started_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let inst =
+            super::super::window::tests::flag_installation(dir.path(), &["structr", "neo4j"]);
+        fs::write(dir.path().join("structr.up"), "").unwrap();
+        let ctx = Context::preview(&inst, Store::Archive(Repo::new(dir.path().join("repo"))));
+        let scratch = dir.path().join("scratch");
+        let out = run(&ctx, &scratch, &mut |_| {}).unwrap();
+        assert!(out.started.is_empty());
+        assert!(!dir.path().join("neo4j.up").exists(), "left as found");
+        let mut said = Vec::new();
+        let out = run_starting(&ctx, &scratch, true, &mut |e| said.push(e)).unwrap();
+        assert_eq!(out.started, ["neo4j"]);
+        assert!(dir.path().join("neo4j.up").exists(), "neo4j started");
+        assert!(dir.path().join("structr.up").exists());
+        assert!(
+            said.contains(&Event::Started(crate::ops::Step::Health("neo4j".into()))),
+            "health-checked: {said:?}"
+        );
+        assert!(journal::interrupted(&inst).is_none(), "no journal left");
+    }
 }

@@ -579,16 +579,12 @@ fn plan_steps(
     found_stopped: &[String],
 ) -> Vec<Step> {
     let mut steps: Vec<Step> = match from {
-        Store::Archive(_) => m
-            .components
-            .iter()
-            .flat_map(|c| {
-                [
-                    Step::Verify(c.archive.clone()),
-                    Step::Verify(c.index.clone()),
-                ]
-            })
-            .collect(),
+        // Every file the check hashes, the runbook and an application export
+        // too: a step missing here would be drawn after the last one planned.
+        Store::Archive(repo) => match repo.trusted_generation(&m.id) {
+            Ok(dir) => verify::quick_steps(&dir, m),
+            Err(_) => verify::quick_steps(Path::new(""), m),
+        },
         Store::Restic(_) => vec![Step::Verify("restic repository".into())],
         Store::Rclone(_) => vec![],
     };
@@ -794,6 +790,38 @@ mod verified_tests {
             sha256: "aa".into(),
         });
         m
+    }
+
+    /// The restore's plan names every check it runs, in the order they run:
+    /// the runbook's and an application export's too, before anything stops.
+    #[test]
+    fn the_plan_names_every_file_the_check_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = generation(dir.path());
+        fs::write(
+            dir.path().join("SHA256SUMS"),
+            format!(
+                "aa  c.tar.zst\nbb  c.files\ncc  app-export.tar.zst\ndd  {}\n",
+                super::super::runbook::FILE
+            ),
+        )
+        .unwrap();
+        let names: Vec<String> = verify::quick_steps(dir.path(), &m)
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "verify c.tar.zst".to_string(),
+                "verify c.files".into(),
+                "verify app-export.tar.zst".into(),
+                format!("verify {}", super::super::runbook::FILE),
+            ]
+        );
+        // Unreadable sums: the manifest's files (the check then refuses at once).
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(verify::quick_steps(empty.path(), &m).len(), 2);
     }
 
     #[test]

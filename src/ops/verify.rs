@@ -270,6 +270,26 @@ pub fn check(
     Ok(())
 }
 
+/// The steps `quick` takes on `dir`, in its order: one per file named in
+/// `SHA256SUMS` (the runbook and an application export too), so a plan shows
+/// them where they run; the manifest's archives and indexes when the sums
+/// cannot be read (`quick` then refuses at once).
+pub fn quick_steps(dir: &Path, m: &Manifest) -> Vec<Step> {
+    match files::read_sums(dir) {
+        Ok(sums) => sums.into_iter().map(|(_, n)| Step::Verify(n)).collect(),
+        Err(_) => m
+            .components
+            .iter()
+            .flat_map(|c| {
+                [
+                    Step::Verify(c.archive.clone()),
+                    Step::Verify(c.index.clone()),
+                ]
+            })
+            .collect(),
+    }
+}
+
 /// Hashes every file named in `SHA256SUMS` and checks that the manifest's archives
 /// and indexes are all covered, so a missing or swapped file is caught too.
 pub fn quick(dir: &Path, m: &Manifest, cancel: &Cancel, on: Sink) -> Result<(), OpError> {

@@ -306,14 +306,14 @@ impl Drop for Window<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::config::ServiceCommands;
     use crate::install::service::CommandService;
     use std::path::Path;
 
     /// Services that are flag files: running while the file exists.
-    fn flag_installation(dir: &Path, names: &[&str]) -> Installation {
+    pub(in crate::ops) fn flag_installation(dir: &Path, names: &[&str]) -> Installation {
         let services = names
             .iter()
             .map(|n| {

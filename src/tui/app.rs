@@ -63,6 +63,8 @@ pub enum Screen {
     Recovery(Box<Recovery>),
     /// Its typed confirmation of the restore.
     RecoveryConfirm(Confirm),
+    /// Asking before starting these services, found stopped, over Home.
+    StartServices(Vec<String>),
 }
 
 impl Screen {
@@ -85,6 +87,7 @@ impl Screen {
             Screen::Actions { .. } => ScreenKind::Actions,
             Screen::Kept { .. } => ScreenKind::Kept,
             Screen::Browse(b) => b.kind(),
+            Screen::StartServices(_) => ScreenKind::StartServices,
         }
     }
 }
@@ -324,6 +327,7 @@ impl App {
             }
             Some(Screen::Browse(b)) => b.key(key),
             Some(Screen::Recovery(r)) => r.key(key),
+            Some(Screen::StartServices(_)) => home::start_key(key),
         };
         self.follow(reply)
     }
@@ -361,6 +365,7 @@ impl App {
                 Screen::Schedule(ScheduleScreen::new(time))
             }
             To::Kept => Screen::Kept { sel: 0 },
+            To::StartServices(names) => Screen::StartServices(names),
             To::Recovery => Screen::Recovery(Box::new(Recovery::new(self.data.recovery.clone()))),
             To::Actions(id) => Screen::Actions { id, sel: 0 },
             To::Browse(id) => Screen::Browse(Box::new(BrowseScreen::new(&id))),

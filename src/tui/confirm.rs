@@ -65,6 +65,12 @@ impl Confirm {
                 };
                 Reply::stay()
             }
+            // Enter after a mistyped id: said, not taken as a silent cancel.
+            KeyCode::Enter if !self.typed.is_empty() && !self.armed() => Go::Say(format!(
+                "\"{}\" does not match: type {} exactly to confirm, or Esc to go back",
+                self.typed, self.id
+            ))
+            .into(),
             KeyCode::Enter if self.focus == Focus::Cancel => Go::Back.into(),
             KeyCode::Enter if self.armed() => {
                 Reply::from(Go::Back).with(confirmed(self.id.clone()))
@@ -92,8 +98,16 @@ mod tests {
         assert_eq!(
             app.on_key(key(KeyCode::Enter)),
             Effect::None,
-            "no longer the id: focus back on Cancel"
+            "no longer the id: nothing starts"
         );
+        // A mistyped id is said, not taken as a silent cancel.
+        assert_eq!(app.screen().kind(), ScreenKind::Confirm);
+        let said = app.status.clone().unwrap_or_default();
+        assert!(
+            said.contains("type 20260101T000000Z exactly") && said.contains("Esc"),
+            "{said}"
+        );
+        app.on_key(key(KeyCode::Esc));
         assert_eq!(app.screen().kind(), ScreenKind::RestorePick);
         app.on_key(key(KeyCode::Enter));
         app.on_job_done(Ok("verified".into()));

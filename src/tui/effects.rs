@@ -225,6 +225,18 @@ impl World {
                     })
                 })
             }
+            Effect::StartStopped => {
+                let scratch = self.config.drill.scratch.clone();
+                self.spawn_watched(watch("recover", None), move |ctx, on| {
+                    let out = ops::recover::run_starting(ctx, &scratch, true, on)?;
+                    let mut started = out.record.map(|r| r.stopped).unwrap_or_default();
+                    started.extend(out.started);
+                    Ok(match started.is_empty() {
+                        true => "Nothing was stopped: every service runs.".into(),
+                        false => format!("Started {} again.", started.join(", ")),
+                    })
+                })
+            }
             Effect::CancelJob => self.tasks.cancel(Kind::Job),
         }
     }

@@ -21,11 +21,34 @@ pub fn key(scroll: &mut Scroll, key: KeyEvent, data: &Data) -> Reply {
         KeyCode::Char('R') => {
             Go::Say("nothing to recover: no interrupted run left services stopped".into()).into()
         }
+        // A service found stopped (by hand, after a crash) is started through
+        // `recover`, after a yes.
+        KeyCode::Char('S') => {
+            let down: Vec<String> = data
+                .services
+                .iter()
+                .filter(|(_, running)| *running == Some(false))
+                .map(|(name, _)| name.clone())
+                .collect();
+            match down.is_empty() {
+                true => Go::Say("nothing to start: no service is seen stopped".into()).into(),
+                false => Go::Open(To::StartServices(down)).into(),
+            }
+        }
         KeyCode::Char('?') => Go::Open(To::Help).into(),
         code => {
             scroll.on_key(code, true);
             Reply::stay()
         }
+    }
+}
+
+/// The question before starting stopped services: `y` starts them, any other
+/// key goes back to Home.
+pub fn start_key(key: KeyEvent) -> Reply {
+    match key.code {
+        KeyCode::Char('y') | KeyCode::Char('Y') => Reply::from(Go::Back).with(Effect::StartStopped),
+        _ => Go::Back.into(),
     }
 }
 
@@ -59,5 +82,32 @@ mod tests {
         });
         assert_eq!(app.on_key(key(KeyCode::Char('R'))), Effect::Recover);
         assert!(app.job_running(), "recovering runs as a job");
+    }
+
+    /// A service seen stopped is started from Home after a yes, through
+    /// `recover`; with none stopped, S says so.
+    #[test]
+    fn a_stopped_service_is_started_from_home_after_a_yes() {
+        use crate::tui::state::ScreenKind;
+        let mut app = app_with(&[]);
+        app.data.services = vec![("structr".into(), Some(true)), ("neo4j".into(), Some(true))];
+        assert_eq!(app.on_key(key(KeyCode::Char('S'))), Effect::None);
+        assert!(app
+            .status
+            .as_deref()
+            .unwrap_or("")
+            .contains("nothing to start"));
+        app.data.services[1].1 = Some(false);
+        app.on_key(key(KeyCode::Char('S')));
+        assert_eq!(app.screen().kind(), ScreenKind::StartServices);
+        assert_eq!(
+            app.on_key(key(KeyCode::Char('n'))),
+            Effect::None,
+            "no: back"
+        );
+        assert_eq!(app.screen().kind(), ScreenKind::Home);
+        app.on_key(key(KeyCode::Char('S')));
+        assert_eq!(app.on_key(key(KeyCode::Char('y'))), Effect::StartStopped);
+        assert!(app.job_running(), "starting runs as a job");
     }
 }

@@ -10,6 +10,7 @@ pub const STOPPED: &str = "stopped when another step failed";
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
 use super::eta::{Estimate, Tally};
+use super::scroll::Scroll;
 use super::state::{Effect, Go, JobKind, Reply, StepState, To};
 use crate::ops::{Event, Step};
 
@@ -35,6 +36,8 @@ pub struct Job {
     /// What the whole job is expected to take, and what it did so far.
     pub estimate: Option<Estimate>,
     pub tally: Tally,
+    /// How far the result pane is scrolled once the job ended.
+    pub scroll: Scroll,
 }
 
 impl Job {
@@ -56,6 +59,7 @@ impl Job {
             cancel_requested: false,
             estimate: None,
             tally: Tally::default(),
+            scroll: Scroll::default(),
         }
     }
 
@@ -137,12 +141,15 @@ impl Job {
                 }
             }
             Event::Started(step) => {
+                // The file shown belongs to the step before: it would be stale.
+                self.file.clear();
                 if matches!(step, Step::Stop(_)) && self.first_stop.is_none() {
                     self.first_stop = Some(now);
                 }
                 self.set(step, StepState::Running(now));
             }
             Event::Finished(step, took) => {
+                self.file.clear();
                 if matches!(step, Step::Start(_)) {
                     self.last_start = Some(now);
                 }
@@ -177,6 +184,8 @@ impl Job {
         }
         let done = self.outcome.is_some();
         match key.code {
+            // The result pane scrolls once there is a result to read.
+            code if done && self.scroll.on_key(code, false) => Reply::stay(),
             // Back past the job to the screen that started it.
             KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') if done => {
                 Reply::from(Go::Back).with(Effect::Refresh)
@@ -193,7 +202,16 @@ impl Job {
     fn set(&mut self, step: Step, state: StepState) {
         match self.steps.iter_mut().find(|(s, _)| s == &step) {
             Some((_, st)) => *st = state,
-            None => self.steps.push((step, state)),
+            // A step the plan did not name runs before what is still pending:
+            // the list keeps the order steps run in.
+            None => {
+                let at = self
+                    .steps
+                    .iter()
+                    .position(|(_, s)| *s == StepState::Pending)
+                    .unwrap_or(self.steps.len());
+                self.steps.insert(at, (step, state));
+            }
         }
     }
 }
@@ -202,6 +220,46 @@ impl Job {
 mod tests {
     use super::*;
     use crate::tui::testing::{app_with, ctrl_c, key};
+
+    /// A step the plan did not name (the runbook's check) is listed where it
+    /// ran, not after the health checks that come last.
+    #[test]
+    fn an_unplanned_step_is_listed_where_it_runs() {
+        let mut j = Job::new(JobKind::Restore, Some("g1".into()));
+        j.apply(Event::Plan(vec![
+            Step::Verify("c.tar.zst".into()),
+            Step::Stop("structr".into()),
+            Step::Start("structr".into()),
+            Step::Health("structr".into()),
+        ]));
+        j.apply(Event::Started(Step::Verify("c.tar.zst".into())));
+        j.apply(Event::Started(Step::Verify("RUNBOOK.md".into())));
+        let names: Vec<String> = j.steps.iter().map(|(s, _)| s.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "verify c.tar.zst",
+                "verify RUNBOOK.md",
+                "stop structr",
+                "start structr",
+                "structr healthy?"
+            ]
+        );
+    }
+
+    /// The file shown is the running step's: a step that starts or ends takes
+    /// the previous one's file name away.
+    #[test]
+    fn no_stale_file_name_after_a_step() {
+        let mut j = Job::new(JobKind::Backup, None);
+        j.apply(Event::Started(Step::Copy("neo4j".into())));
+        j.apply(Event::File("databases/neo4j/neostore".into()));
+        j.apply(Event::Finished(Step::Copy("neo4j".into()), Duration::ZERO));
+        assert_eq!(j.file, "");
+        j.apply(Event::File("x".into()));
+        j.apply(Event::Started(Step::Copy("structr".into())));
+        assert_eq!(j.file, "");
+    }
 
     #[test]
     fn checks_stopped_by_another_ones_damage_are_not_marked_failed() {

@@ -27,6 +27,8 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             // Last: the footer drops what does not fit, and the screen itself
             // says "Press R" whenever there is something to recover.
             ("R", "recover"),
+            // Home says "press S to start" beside a service seen stopped.
+            ("S", "start stopped services"),
             // Home says "Press D" when the installation looks lost.
             ("D", "disaster recovery"),
         ],
@@ -36,8 +38,9 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
             ("Enter", "start backup"),
             ("Esc", "back"),
         ],
+        ScreenKind::StartServices => &[("y", "start them"), ("Esc", "back")],
         ScreenKind::Job => &[("Ctrl-C", "cancel"), ("?", "help")],
-        ScreenKind::JobDone => &[("Esc", "back"), ("?", "help"), ("q", "quit")],
+        ScreenKind::JobDone => &[SCROLL, ("Esc", "back"), ("?", "help"), ("q", "quit")],
         ScreenKind::Generations => &[
             // What does not fit the footer is in the Enter menu and the help.
             ("↑↓ jk", "select"),

@@ -35,9 +35,21 @@ mod tests {
         );
         app.on_job_done(Ok("verified".into()));
         assert_eq!(app.screen().kind(), ScreenKind::Confirm);
-        // Focus starts on Cancel: Enter before the id is typed cancels.
+        // Focus starts on Cancel: Enter with nothing typed cancels.
+        assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::None);
+        assert_eq!(app.screen().kind(), ScreenKind::RestorePick);
+        // A part of the id and Enter: said, nothing starts, Esc goes back.
+        app.on_key(key(KeyCode::Enter));
+        app.on_job_done(Ok("verified".into()));
         type_text(&mut app, "2026");
         assert_eq!(app.on_key(key(KeyCode::Enter)), Effect::None);
+        assert_eq!(app.screen().kind(), ScreenKind::Confirm);
+        assert!(app
+            .status
+            .as_deref()
+            .unwrap_or("")
+            .contains("does not match"));
+        app.on_key(key(KeyCode::Esc));
         assert_eq!(app.screen().kind(), ScreenKind::RestorePick);
         // Again, with focus moved but a wrong id: refused with a hint.
         app.on_key(key(KeyCode::Enter));

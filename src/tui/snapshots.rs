@@ -1138,8 +1138,13 @@ fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
         &id,
         vec![format!("verification failed: {id}: {}.tar.zst is damaged (sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, expected 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae)", d.components[0].name)],
     );
+    let restored = on(vec![Screen::Job(Box::new(restore_done(c, d)))]);
+    let mut start = on(vec![Screen::StartServices(vec![d.services[1].0.clone()])]);
+    start.data.services[1].1 = Some(false);
     vec![
         ("home", on(vec![])),
+        ("restore_done", restored),
+        ("start_services", start),
         ("home_interrupted", interrupted),
         ("help_home", on(vec![Screen::Help(Default::default())])),
         ("backup_cancelled", cancelled),
@@ -1239,6 +1244,217 @@ fn every_screen(d: &Data, c: Clock) -> Vec<(&'static str, App)> {
             ]),
         ),
     ]
+}
+
+/// A restore of `d`'s second generation that finished, with what the wizard
+/// says then: the kept folders by their whole paths.
+fn restore_done(c: Clock, d: &Data) -> Job {
+    let mut j = restore_job(c, d);
+    for (_, state) in &mut j.steps {
+        *state = StepState::Done(Duration::from_secs(2));
+    }
+    j.progress = None;
+    j.last_start = Some(c.mono);
+    j.warnings
+        .push("structr answered its health check only after 40 s".into());
+    j.finish(Ok(restore_result(d)));
+    j.finished = Some(c.mono);
+    j
+}
+
+/// The wizard's words after a restore of `d`'s second generation (effects.rs).
+fn restore_result(d: &Data) -> String {
+    let id = &d.generations[1].id;
+    let kept: Vec<String> = kept_paths(d)
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    format!(
+        "Generation {id} restored; services running. Safety backup: 20261125T033000Z. Previous folders kept at {} (delete them when satisfied).",
+        kept.join(", ")
+    )
+}
+
+/// Where a restore of `d`'s second generation keeps the current folders.
+fn kept_paths(d: &Data) -> Vec<PathBuf> {
+    d.components
+        .iter()
+        .map(|c| {
+            PathBuf::from(format!(
+                "{}.pre-restore-{}",
+                c.path.display(),
+                d.generations[1].id
+            ))
+        })
+        .collect()
+}
+
+/// The rows of a drawn screen as text, right edges (borders, scrollbars) trimmed.
+fn rows_of(app: &App, w: u16, h: u16, c: Clock) -> Vec<String> {
+    std::env::set_var("TZ", "UTC");
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| draw(f, app, &COLOR, c)).unwrap();
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| {
+            let row: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            row.trim_end_matches([' ', '│', '║', '█', '▲', '▼', '┐', '┘', '┤'])
+                .to_string()
+        })
+        .collect()
+}
+
+/// Fails when a path of `paths` is broken inside a name from one row to the
+/// next (wrapping may break only after a `/`), or when a finished job's result
+/// does not end on the screen.
+fn assert_whole(name: &str, rows: &[String], paths: &[String], app: &App) {
+    let screen = rows.join("\n");
+    for pair in rows.windows(2) {
+        let (end, next) = (pair[0].trim_end(), pair[1].trim_start());
+        for p in paths {
+            let chars: Vec<char> = p.chars().collect();
+            for k in 4..chars.len() {
+                let (head, rest): (String, String) =
+                    (chars[..k].iter().collect(), chars[k..].iter().collect());
+                let mid_name = !head.ends_with('/') && !rest.starts_with('/');
+                let piece: String = rest.chars().take(3).collect();
+                assert!(
+                    !(mid_name && end.ends_with(&head) && next.starts_with(&piece)),
+                    "{name}: {p} broken inside a name after {head:?}\n{screen}"
+                );
+            }
+        }
+    }
+    if let Some(Some(result)) = app.job().map(|j| j.outcome.clone()) {
+        let msg = match &result {
+            Ok(m) | Err(m) => m,
+        };
+        let last = msg.split_whitespace().last().unwrap_or_default();
+        assert!(
+            rows.iter().any(|r| r.trim_end().ends_with(last)),
+            "{name}: the result's last words {last:?} are not on the screen\n{screen}"
+        );
+    }
+}
+
+/// Every path the test data shows: folders, kept folders, the repository, the
+/// files of a generation as browsing shows them.
+fn paths_of(d: &Data) -> Vec<String> {
+    let mut paths: Vec<String> = d
+        .components
+        .iter()
+        .map(|c| c.path.display().to_string())
+        .collect();
+    paths.extend(kept_paths(d).iter().map(|p| p.display().to_string()));
+    paths.push(d.repo.clone());
+    paths.extend(
+        browse_rows(d)
+            .iter()
+            .map(|r| format!("{}/{}", r.component, r.path)),
+    );
+    paths
+}
+
+/// A step's progress says only what is known: no rate or ETA before bytes
+/// moved, a step ETA never later than the job's, the percentage beside the bar.
+#[test]
+fn progress_does_not_contradict_itself() {
+    let c = clock();
+    let d = data();
+    let ago = |s: u64| c.mono.checked_sub(Duration::from_secs(s)).unwrap_or(c.mono);
+    let mut j = restore_job(c, &d);
+    let step = j.progress.as_ref().map(|p| p.0.clone()).unwrap();
+    // Just started: nothing moved yet.
+    j.progress = Some((step.clone(), 0, 3 << 28, c.mono));
+    let mut at_start = App::new(d.clone());
+    at_start.stack.push(Screen::Job(Box::new(j.clone())));
+    for (w, h) in [(80, 24), (64, 20)] {
+        let rows = rows_of(&at_start, w, h, c);
+        assert!(
+            !rows.iter().any(|r| r.contains("B/s")),
+            "a rate before bytes moved at {w}x{h}\n{}",
+            rows.join("\n")
+        );
+        let pct = rows.iter().find(|r| r.contains('%')).unwrap();
+        let col = pct.chars().position(|ch| ch == '%').unwrap();
+        assert!(
+            col + 2 >= w as usize,
+            "the percentage over the bar: {pct:?}"
+        );
+    }
+    // Crawling: this step alone would take hours, longer than the whole job.
+    j.progress = Some((step, 1 << 20, 3 << 28, ago(50)));
+    let mut slow = App::new(d.clone());
+    slow.stack.push(Screen::Job(Box::new(j)));
+    let rows = rows_of(&slow, 80, 24, c);
+    let seconds = |what: &str| -> u64 {
+        let row = rows.iter().find(|r| r.contains(what)).unwrap();
+        let eta = row.split("ETA ").nth(1).unwrap().trim();
+        // "12.5 s", "95 s", "3 min 20 s"
+        let words: Vec<&str> = eta.split_whitespace().collect();
+        let mut total = 0.0;
+        for pair in words.chunks(2) {
+            let n: f64 = pair[0].parse().unwrap();
+            total += n * if pair.get(1) == Some(&"min") {
+                60.0
+            } else {
+                1.0
+            };
+        }
+        total as u64
+    };
+    let (step_eta, job_eta) = (seconds("B/s"), seconds(" job "));
+    assert!(
+        step_eta <= job_eta,
+        "step ETA {step_eta} s after the job's {job_eta} s\n{}",
+        rows.join("\n")
+    );
+}
+
+/// Every screen at 80×24 and at the minimum 64×20: no path broken inside a
+/// name, and a finished job's result whole on the screen.
+#[test]
+fn every_screen_keeps_paths_and_results_whole() {
+    let c = clock();
+    for (prefix, d) in [("full", data()), ("compose_full", compose_data())] {
+        let paths = paths_of(&d);
+        for (name, app) in every_screen(&d, c) {
+            for (w, h) in [(80, 24), (64, 20)] {
+                let rows = rows_of(&app, w, h, c);
+                assert_whole(&format!("{prefix} {name} {w}x{h}"), &rows, &paths, &app);
+            }
+            insta::assert_snapshot!(format!("{prefix}_{name}"), render(&app, &COLOR, 80, 24, c));
+        }
+    }
+}
+
+/// After a restore the result pane scrolls (↑↓ PgUp PgDn), and at 64×20 it
+/// shows the kept folders and "delete them when satisfied" without scrolling.
+#[test]
+fn a_finished_jobs_result_scrolls() {
+    use super::testing::key;
+    use ratatui::crossterm::event::KeyCode;
+    let c = clock();
+    let d = compose_data();
+    let mut app = App::new(d.clone());
+    let mut j = restore_done(c, &d);
+    for i in 0..12 {
+        j.warnings
+            .push(format!("warning number {i} about something"));
+    }
+    j.info.clear();
+    app.stack.push(Screen::Job(Box::new(j)));
+    let before = rows_of(&app, 64, 20, c);
+    assert!(
+        before.iter().any(|r| r.contains("↑↓ scroll")),
+        "the footer offers scrolling\n{}",
+        before.join("\n")
+    );
+    app.on_key(key(KeyCode::PageDown));
+    let after = rows_of(&app, 64, 20, c);
+    assert_ne!(before, after, "PgDn scrolls the result");
+    app.on_key(key(KeyCode::PageUp));
+    assert_eq!(rows_of(&app, 64, 20, c), before, "PgUp scrolls back");
 }
 
 /// The text of a rendered buffer, without its styles.
@@ -1344,6 +1560,17 @@ fn restore_drills_in_the_details() {
         second.contains("restore drill FAILED 3 d ago: structr.tar.zst does not match"),
         "{second}"
     );
+    // The list itself says it for every generation, as `list` does, at both sizes.
+    for (w, h) in [(80, 24), (64, 20)] {
+        let mut app = App::new(d.clone());
+        app.stack.push(Screen::Generations { sel: 2 });
+        let rows = rows_of(&app, w, h, clock());
+        let row = |id: &str| rows.iter().find(|r| r.contains(id)).cloned().unwrap();
+        assert!(rows.iter().any(|r| r.contains("tested")), "{rows:#?}");
+        assert!(row(&d.generations[0].id).contains("✓ 3 d"), "{rows:#?}");
+        assert!(row(&d.generations[1].id).contains("FAILED"), "{rows:#?}");
+        assert!(row(&d.generations[2].id).contains("never"), "{rows:#?}");
+    }
 }
 
 /// Off-site targets on Home (one up to date, one behind, one unreachable) and,
@@ -1461,6 +1688,20 @@ fn disaster_recovery_screens() {
     );
     let missing = on(source(None, Some("there is no folder /mnt/usb and no off-site target of that name (configured: nas, office)")));
     insta::assert_snapshot!("recovery_source_error", render(&missing, &COLOR, 80, 24, c));
+    // d has no generation yet: the paths are those of the same installation.
+    let paths = paths_of(&data());
+    let whole = |name: &str, app: &App| {
+        for (w, h) in [(80, 24), (64, 20)] {
+            assert_whole(
+                &format!("{name} {w}x{h}"),
+                &rows_of(app, w, h, c),
+                &paths,
+                app,
+            );
+        }
+    };
+    whole("recovery_source_typing", &typing);
+    whole("recovery_source_error", &missing);
     let mut generations = data().generations;
     for m in &mut generations {
         m.host = "old-srv".into();
@@ -1507,6 +1748,8 @@ fn disaster_recovery_screens() {
         "{text}"
     );
     insta::assert_snapshot!("recovery_plan", screen);
+    whole("recovery_pick", &on(pick.clone()));
+    whole("recovery_plan", &on(planned.clone()));
     insta::assert_snapshot!(
         "recovery_plan_minimum",
         render(&on(planned), &COLOR, 64, 20, c)
@@ -1521,6 +1764,7 @@ fn disaster_recovery_screens() {
         })),
         scroll: Scroll::default(),
     };
+    whole("recovery_plan_refused", &on(refused.clone()));
     insta::assert_snapshot!(
         "recovery_plan_refused",
         render(&on(refused), &COLOR, 80, 24, c)
@@ -1569,6 +1813,8 @@ fn disaster_recovery_screens() {
         assert!(text.contains(line), "{line}:\n{text}");
     }
     insta::assert_snapshot!("recovery_checklist", screen);
+    whole("recovery_checklist", &checked(true));
+    whole("recovery_checklist_stopped", &checked(false));
     let screen = render(&checked(false), &COLOR, 80, 24, c);
     assert!(text_of(&screen).contains("Press S to start neo4j, structr."));
     insta::assert_snapshot!("recovery_checklist_stopped", screen);

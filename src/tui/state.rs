@@ -33,6 +33,8 @@ pub enum ScreenKind {
     RecoveryPick,
     RecoveryPlan,
     RecoveryChecklist,
+    /// Asking before starting the services found stopped.
+    StartServices,
 }
 
 /// Which button of a question has the focus.
@@ -138,6 +140,8 @@ pub enum Effect {
     PlanPrune,
     StartPrune,
     Recover,
+    /// `recover`, also starting the services found stopped (Home's `S`).
+    StartStopped,
     CancelJob,
     /// Ask systemd about the timer again.
     RefreshSchedule,
@@ -176,7 +180,7 @@ impl Effect {
             Effect::StartRestore(id) | Effect::StartRecovery(id) => (JobKind::Restore, Some(id)),
             Effect::Delete(id) => (JobKind::Delete, Some(id)),
             Effect::StartPrune => (JobKind::Prune, None),
-            Effect::Recover => (JobKind::Recover, None),
+            Effect::Recover | Effect::StartStopped => (JobKind::Recover, None),
             Effect::RemoveKept(path) => {
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
                 return Some((JobKind::RemoveKept, name));
@@ -197,6 +201,8 @@ pub enum To {
     /// Showing the time the timer has now.
     Schedule,
     Kept,
+    /// Asking before starting these stopped services.
+    StartServices(Vec<String>),
     /// The disaster recovery, with what Home knows of it.
     Recovery,
     /// What can be done with this generation.

@@ -1162,3 +1162,62 @@ fn a_kept_folders_age_counts_from_the_restore_that_kept_it() {
         "{text}"
     );
 }
+
+/// A service found stopped (here: killed) is started from Home with S and a
+/// yes, through `recover`: a new process runs, and Home says so.
+#[test]
+fn a_stopped_service_is_started_from_home() {
+    let t = Tui::demo("");
+    t.wait_for("neo4j running", Duration::from_secs(20));
+    let (neo4j, _) = t.pids();
+    let pid: i32 = neo4j.trim().parse().expect("the demo's neo4j pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    t.wait_for("press S to start", Duration::from_secs(15));
+    t.keys(&["S"]);
+    t.wait_for("Start neo4j?", Duration::from_secs(5));
+    t.keys(&["y"]);
+    let done = t.wait_for("Recover finished", Duration::from_secs(60));
+    assert!(done.contains("Started neo4j again"), "{done}");
+    assert!(t.running(), "both services run again");
+    let (again, _) = t.pids();
+    assert_ne!(again.trim(), neo4j.trim(), "a new neo4j process");
+    t.keys(&["Escape"]);
+    t.wait_for("neo4j running", Duration::from_secs(15));
+}
+
+/// At 64×20 a finished restore shows its whole result (the kept folders, each
+/// path whole on its lines, and "delete them when satisfied"), and its steps in
+/// the order they ran: the health check of the last service started comes last.
+#[test]
+fn a_restore_at_64x20_shows_its_result_and_steps_in_order() {
+    let t = Tui::demo_with_backups(1);
+    t.start_sized("demo", 64, 20);
+    let id = t.generations()[0].clone();
+    t.keys(&["r"]);
+    t.wait_for(&id, Duration::from_secs(5));
+    t.keys(&["Enter"]);
+    t.wait_for("REPLACES", Duration::from_secs(30));
+    t.type_text(&id);
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("Restore finished", Duration::from_secs(60));
+    // Words wrap at spaces, paths after a `/`: joined back either way.
+    let words = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("(delete them when satisfied)"), "{screen}");
+    let flat: String = screen.lines().map(str::trim).collect();
+    let kept = t.demo_dir().join(format!("structr.pre-restore-{id}"));
+    assert!(
+        flat.contains(&kept.display().to_string()),
+        "{} not whole:\n{screen}",
+        kept.display()
+    );
+    let steps: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.trim_start().starts_with('✓'))
+        .collect();
+    let last = steps.last().copied().unwrap_or_default();
+    assert!(last.contains("healthy?"), "last step {last:?}:\n{screen}");
+}

@@ -3,6 +3,9 @@
 //! cut.
 
 use ratatui::layout::Constraint;
+use ratatui::widgets::Cell;
+
+use super::widgets::cut;
 
 /// A column: its header, its width (the least width when `fill`), and how
 /// readily it is dropped (0: never; the highest goes first).
@@ -65,6 +68,29 @@ pub fn fit(cols: &[Col], width: u16) -> (Vec<usize>, Vec<Constraint>) {
     (kept, constraints)
 }
 
+/// The cells of one row for the `kept` columns of `cols` in `width`: each text
+/// cut with an ellipsis to its column (a fill column gets what is left over),
+/// never silently.
+pub fn cells(cols: &[Col], kept: &[usize], width: u16, texts: &[String]) -> Vec<Cell<'static>> {
+    let fixed: usize = kept
+        .iter()
+        .filter(|&&i| !cols[i].fill)
+        .map(|&i| cols[i].width as usize)
+        .sum::<usize>()
+        + kept.len().saturating_sub(1);
+    let fills = kept.iter().filter(|&&i| cols[i].fill).count().max(1);
+    let left = (width as usize).saturating_sub(fixed) / fills;
+    kept.iter()
+        .map(|&i| {
+            let room = match cols[i].fill {
+                true => left.max(cols[i].width as usize),
+                false => cols[i].width as usize,
+            };
+            Cell::from(cut(texts.get(i).map_or("", String::as_str), room))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +107,18 @@ mod tests {
         assert_eq!(fit(&cols, 40).0, [0, 2, 3], "created goes first");
         assert_eq!(fit(&cols, 30).0, [0, 2]);
         assert_eq!(fit(&cols, 10).0, [0], "the id is never dropped");
+        // A label longer than its column ends in an ellipsis.
+        let texts = [
+            "20261125T031500Z".to_string(),
+            "".into(),
+            "1 GiB".into(),
+            "before the upgrade".into(),
+        ];
+        let (kept, _) = fit(&cols, 40);
+        let row: Vec<String> = cells(&cols, &kept, 40, &texts)
+            .into_iter()
+            .map(|c| format!("{c:?}"))
+            .collect();
+        assert!(row[2].contains("before the…"), "{row:?}");
     }
 }

@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::clock::Clock;
-use super::columns::{fit, Col};
+use super::columns::{self, fit, Col};
 use super::widgets::{fit_path, local, secs, wrap};
 use crate::repo::manifest::Manifest;
 use crate::text::printable;
@@ -22,6 +22,18 @@ pub fn verified(m: &Manifest) -> &'static str {
         Some(v) if !v.ok => "FAILED",
         Some(v) if v.deep => "deep ✓",
         Some(_) => "quick ✓",
+    }
+}
+
+/// Whether and when a restore drill last passed for `m`, as `list` says it.
+pub fn tested(m: &Manifest, clock: Clock) -> String {
+    match &m.last_drill {
+        None => "never".into(),
+        Some(d) if !d.ok => "FAILED".into(),
+        Some(d) => format!(
+            "✓ {}",
+            units::age(clock.wall - d.at).trim_end_matches(" ago")
+        ),
     }
 }
 
@@ -92,11 +104,13 @@ pub fn generations(
     .areas(area);
     let cols = [
         Col::fixed("  id", 18, 0),
-        Col::fixed("created", 16, 6),
+        Col::fixed("created", 16, 7),
         Col::fixed("age", 11, 3),
         Col::fixed("size", 9, 2),
-        Col::fixed("pin", 3, 4),
+        Col::fixed("pin", 3, 6),
         Col::fixed("verified", 8, 1),
+        // When a restore drill last proved the generation restores (`drill`).
+        Col::fixed("tested", 9, 4),
         Col::fill("label", 6, 5),
     ];
     let (kept, widths) = fit(&cols, table_area.width);
@@ -121,9 +135,10 @@ pub fn generations(
                 units::bytes(m.total_archive_size()),
                 if m.pinned { "pin" } else { "" }.to_string(),
                 verified(m).to_string(),
+                tested(m, clock),
                 m.label_words(),
             ];
-            Row::new(kept.iter().map(|&c| Cell::from(cells[c].clone()))).style(style)
+            Row::new(columns::cells(&cols, &kept, table_area.width, &cells)).style(style)
         })
         .collect();
     let header = Row::new(kept.iter().map(|&c| cols[c].header)).style(theme.label());

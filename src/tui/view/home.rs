@@ -38,6 +38,10 @@ pub fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) -
             };
             svc.push(Span::styled(format!("{sym} {name} {word}   "), style));
         }
+        // Services an interrupted run left down are R's; others found stopped, S's.
+        if d.interrupted.is_none() && d.services.iter().any(|(_, r)| *r == Some(false)) {
+            svc.push(Span::styled("press S to start", theme.warn()));
+        }
         lines.push(Line::from(svc));
     }
     let free = d.free_bytes.map_or("free space unknown".into(), |b| {

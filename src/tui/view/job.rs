@@ -10,7 +10,7 @@ use ratatui::widgets::{
 use ratatui::Frame;
 
 use super::clock::Clock;
-use super::widgets::{dialog, secs, tail, wrap};
+use super::widgets::{cut, dialog, scrolled, secs, tail, wrap};
 use crate::tui::job::Job;
 use crate::tui::state::StepState;
 use crate::tui::theme::Theme;
@@ -19,6 +19,7 @@ use crate::units;
 /// Terminals narrower than this get the steps below the progress, not beside it.
 const SIDE_BY_SIDE: u16 = 80;
 
+/// Draws the job; whether its result pane holds more than it shows.
 pub fn job(
     f: &mut Frame,
     area: Rect,
@@ -26,89 +27,105 @@ pub fn job(
     data: &crate::tui::data::Data,
     theme: &Theme,
     clock: Clock,
-) {
+) -> bool {
     // A finished job's clocks stop where it ended.
     let now = j.finished.unwrap_or(clock.mono);
-    let wide = area.width >= SIDE_BY_SIDE;
+    let done = j.outcome.is_some();
+    // A result is read across the whole width, the steps it took below it.
+    let wide = area.width >= SIDE_BY_SIDE && !done;
+    // Once the job ended there is no progress to draw: its rows go to the result.
+    let gauge_rows = if done { 2 } else { 5 };
     let text_width = if wide { area.width - 40 } else { area.width };
-    let info: Vec<Line> = info_lines(j, data, theme, now, text_width as usize)
-        .into_iter()
-        .flat_map(|l| wrap(l, text_width as usize))
-        .collect();
+    let info = info_lines(j, data, theme, now, text_width as usize);
+    let info_rows: usize = info
+        .iter()
+        .map(|l| wrap(l.clone(), text_width as usize).len())
+        .sum();
     let (steps_area, gauge_area, info_area, steps_block) = if wide {
         let [steps_area, right] =
             Layout::horizontal([Constraint::Length(40), Constraint::Min(20)]).areas(area);
         let [gauge_area, info_area] =
-            Layout::vertical([Constraint::Length(5), Constraint::Min(1)]).areas(right);
+            Layout::vertical([Constraint::Length(gauge_rows), Constraint::Min(1)]).areas(right);
         let block = Block::default()
             .borders(Borders::TOP | Borders::RIGHT)
             .title(" steps ");
         (steps_area, gauge_area, info_area, block)
     } else {
         // Progress and what happened on top, full width; the steps below scroll.
-        let room = area.height.saturating_sub(5 + 5);
+        // A result takes what it needs, the steps it took get what is left.
+        let steps_rows = if done { 0 } else { 5 };
+        let room = area.height.saturating_sub(gauge_rows + steps_rows);
         let [gauge_area, info_area, steps_area] = Layout::vertical([
-            Constraint::Length(5),
-            Constraint::Length((info.len() as u16).min(room)),
-            Constraint::Min(5),
+            Constraint::Length(gauge_rows),
+            Constraint::Length((info_rows.min(u16::MAX as usize) as u16).min(room)),
+            Constraint::Min(steps_rows),
         ])
         .areas(area);
         let block = Block::default().borders(Borders::TOP).title(" steps ");
         (steps_area, gauge_area, info_area, block)
     };
-    let inner = steps_block.inner(steps_area);
-    f.render_widget(steps_block, steps_area);
-    step_list(f, inner, j, theme, clock);
+    // A title with no room for a step under it is left out.
+    if steps_area.height >= 2 {
+        let inner = steps_block.inner(steps_area);
+        f.render_widget(steps_block, steps_area);
+        step_list(f, inner, j, theme, clock);
+    }
     let block = Block::default().borders(Borders::TOP).title(" progress ");
     let inner = block.inner(gauge_area);
     f.render_widget(block, gauge_area);
     let [g, l] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
     let mut lines = Vec::new();
     match &j.progress {
+        // A job that ended has no progress left to show, only its clock.
+        Some(_) if done => {}
         Some((step, done, total, started)) => {
             let ratio = if *total == 0 {
                 0.0
             } else {
                 (*done as f64 / *total as f64).clamp(0.0, 1.0)
             };
-            let elapsed = now.saturating_duration_since(*started).as_secs_f64();
-            let rate = if elapsed > 0.2 {
-                *done as f64 / elapsed
-            } else {
-                0.0
-            };
-            let eta = if j.finished.is_some() {
-                String::new()
-            } else if rate > 0.0 {
-                format!("ETA {:.0} s", (*total - (*done).min(*total)) as f64 / rate)
-            } else {
-                "ETA …".into()
-            };
+            // The percentage beside the bar, not drawn over it.
+            let [bar, pct] =
+                Layout::horizontal([Constraint::Min(1), Constraint::Length(5)]).areas(g);
             f.render_widget(
                 Gauge::default()
                     .gauge_style(theme.gauge())
                     .ratio(ratio)
-                    .label(format!("{:.0}%", ratio * 100.0)),
-                g,
+                    .label(""),
+                bar,
             );
+            f.render_widget(
+                Paragraph::new(format!("{:>4.0}%", ratio * 100.0)).style(theme.value()),
+                pct,
+            );
+            let width = (l.width as usize).saturating_sub(1);
             lines.push(Line::raw(format!(
-                " {step}: {} of {}",
-                units::bytes(*done),
-                units::bytes(*total)
+                " {}",
+                cut(
+                    &format!(
+                        "{step}: {} of {}",
+                        units::bytes(*done),
+                        units::bytes(*total)
+                    ),
+                    width
+                )
             )));
-            lines.push(Line::styled(
-                format!(" {}/s  {eta}", units::bytes(rate as u64)),
-                theme.dim(),
-            ));
+            if let Some(line) = step_rate(j, *done, *total, *started, now) {
+                lines.push(Line::styled(format!(" {}", cut(&line, width)), theme.dim()));
+            }
         }
         None if j.finished.is_some() => {}
         None => lines.push(Line::styled(" waiting…", theme.dim())),
     }
     lines.push(Line::styled(whole_job(j, now), theme.dim()));
-    let at = if j.progress.is_some() { l } else { inner };
+    let at = if j.progress.is_some() && !done {
+        l
+    } else {
+        inner
+    };
     f.render_widget(Paragraph::new(lines), at);
 
-    f.render_widget(Paragraph::new(info), info_area);
+    let overflow = scrolled(f, info_area, info, &j.scroll);
 
     if j.ask_cancel {
         let what = match j.kind {
@@ -130,6 +147,26 @@ pub fn job(
             theme,
         );
     }
+    overflow
+}
+
+/// The step's rate and time left, once bytes have moved long enough to tell
+/// (None before: no `0 B/s`); its ETA is never later than the whole job's.
+fn step_rate(j: &Job, done: u64, total: u64, started: Instant, now: Instant) -> Option<String> {
+    let elapsed = now.saturating_duration_since(started).as_secs_f64();
+    if done == 0 || elapsed < 0.5 {
+        return None;
+    }
+    let rate = done as f64 / elapsed;
+    let mut left = std::time::Duration::from_secs_f64(total.saturating_sub(done) as f64 / rate);
+    if let Some(job) = j.left(now) {
+        left = left.min(job);
+    }
+    Some(format!(
+        "{}/s  ETA {}",
+        units::bytes(rate as u64),
+        units::duration(left)
+    ))
 }
 
 /// The whole job's clock: how long it has run and, while it runs, about how long
@@ -174,8 +211,12 @@ fn info_lines<'a>(
             theme.dim(),
         ));
     }
-    for w in j.warnings.iter().rev().take(3) {
-        lines.push(Line::styled(format!(" ⚠ {w}"), theme.warn()));
+    // While it runs the newest three; once it ended the result comes first
+    // and every warning after it (the pane scrolls).
+    if j.outcome.is_none() {
+        for w in j.warnings.iter().rev().take(3) {
+            lines.push(Line::styled(format!(" ⚠ {w}"), theme.warn()));
+        }
     }
     match &j.outcome {
         Some(Ok(msg)) => {
@@ -185,7 +226,6 @@ fn info_lines<'a>(
                 theme.ok(),
             ));
             lines.push(Line::raw(format!(" {msg}")));
-            lines.push(Line::styled(" Esc: back", theme.dim()));
         }
         Some(Err(msg)) if j.cancelled() => {
             lines.push(Line::raw(""));
@@ -195,7 +235,6 @@ fn info_lines<'a>(
             ));
             let msg = msg.strip_prefix("cancelled: ").unwrap_or(msg);
             lines.push(Line::raw(format!(" {msg}")));
-            lines.push(Line::styled(" Esc: back", theme.dim()));
         }
         Some(Err(msg)) => {
             lines.push(Line::raw(""));
@@ -204,13 +243,18 @@ fn info_lines<'a>(
                 theme.danger(),
             ));
             lines.push(Line::raw(format!(" {msg}")));
-            lines.push(Line::styled(" Esc: back", theme.dim()));
         }
         None if j.cancel_requested => lines.push(Line::styled(
             " cancelling: services are being started again…",
             theme.warn(),
         )),
         None => {}
+    }
+    if j.outcome.is_some() && !j.warnings.is_empty() {
+        lines.push(Line::raw(""));
+        for w in &j.warnings {
+            lines.push(Line::styled(format!(" ⚠ {w}"), theme.warn()));
+        }
     }
     lines
 }
@@ -237,13 +281,7 @@ fn step_list(f: &mut Frame, area: Rect, j: &Job, theme: &Theme, clock: Clock) {
                 }
                 StepState::Failed(_) => ("✗", theme.danger(), "failed".into()),
             };
-            let name = step.to_string();
-            let name = if name.chars().count() > name_width {
-                let cut: String = name.chars().take(name_width.saturating_sub(1)).collect();
-                format!("{cut}…")
-            } else {
-                name
-            };
+            let name = cut(&step.to_string(), name_width);
             Line::from(vec![
                 Span::styled(format!(" {sym} "), style),
                 Span::styled(format!("{name:<w$}", w = name_width + 1), style),

@@ -2,11 +2,11 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::clock::Clock;
-use super::columns::{fit, Col};
+use super::columns::{self, fit, Col};
 use super::widgets::wrap;
 use crate::tui::app::App;
 use crate::tui::kept::KeptRow;
@@ -104,7 +104,7 @@ pub fn kept(f: &mut Frame, area: Rect, app: &App, sel: usize, theme: &Theme, clo
             } else {
                 theme.value()
             };
-            Row::new(kept_cols.iter().map(|&c| Cell::from(cells[c].clone()))).style(style)
+            Row::new(columns::cells(&cols, &kept_cols, table_area.width, &cells)).style(style)
         })
         .collect();
     let header = Row::new(kept_cols.iter().map(|&c| cols[c].header)).style(theme.label());

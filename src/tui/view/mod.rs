@@ -68,6 +68,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         Screen::RemoveKept { .. } => "Kept folders: remove".into(),
         Screen::Recovery(r) => recovery::title(r).into(),
         Screen::RecoveryConfirm(_) => "Disaster recovery: confirm".into(),
+        Screen::StartServices(_) => "Home: start services".into(),
     };
     let who = format!("{} · {} ", app.data.kind, app.data.host);
     // The installation goes when the title needs the room.
@@ -87,7 +88,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
     match screen {
         Screen::Home => overflow = home::home(f, body, app, theme, clock),
         Screen::BackupPlan(p) => overflow = backup_plan::backup_plan(f, body, app, p, theme),
-        Screen::Job(j) => job::job(f, body, j, &app.data, theme, clock),
+        Screen::Job(j) => overflow = job::job(f, body, j, &app.data, theme, clock),
         Screen::Generations { sel } => {
             generations::generations(f, body, app, *sel, theme, clock, true)
         }
@@ -112,6 +113,18 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, clock: Clock) {
         Screen::PrunePreview(p) => prune::prune(f, body, p, &app.data.policy, theme),
         Screen::Schedule(sc) => schedule::schedule(f, body, app, sc, theme, clock),
         Screen::Help(scroll) => overflow = help::help(f, body, app, scroll, theme),
+        Screen::StartServices(names) => {
+            home::home(f, body, app, theme, clock);
+            widgets::dialog(
+                f,
+                body,
+                &format!(
+                    " Start {}?\n Found stopped; started in order and\n health-checked, as after a backup.\n\n y: start    any other key: back",
+                    names.join(", ")
+                ),
+                theme,
+            );
+        }
         Screen::Actions { id, sel: hl } => {
             // The list stays beneath, with the generation still selected.
             let sel = app

@@ -72,6 +72,16 @@ pub fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
+/// The start of `s` in at most `max` characters, with an ellipsis when cut: the
+/// one way a label too long for its place is shortened.
+pub fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let kept: String = s.chars().take(max.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
 /// The end of `s` in at most `max` characters, with an ellipsis when cut.
 pub fn tail(s: &str, max: usize) -> String {
     let n = s.chars().count();
@@ -143,8 +153,13 @@ pub fn local(t: DateTime<Utc>) -> String {
         .to_string()
 }
 
-/// `line` broken into lines of at most `width` characters, at spaces where it can;
-/// continuation lines keep the first line's indentation.
+/// Where a path may be broken when it is longer than a line.
+const SEPARATORS: [char; 2] = ['/', '\\'];
+
+/// `line` broken into lines of at most `width` characters, at spaces where it can,
+/// else after a path separator (never inside a name that fits a line);
+/// continuation lines keep the first line's indentation. Every view that shows
+/// text wraps with this.
 pub fn wrap(line: Line<'_>, width: usize) -> Vec<Line<'static>> {
     let chars: Vec<(char, Style)> = line
         .spans
@@ -174,7 +189,15 @@ pub fn wrap(line: Line<'_>, width: usize) -> Vec<Line<'static>> {
         } else {
             match rest[..=room].iter().rposition(|(c, _)| *c == ' ') {
                 Some(at) if at > 0 => (at, at + 1),
-                _ => (room, room),
+                // A word longer than the line (a path): broken after a separator,
+                // so every name in it stays whole and can be copied.
+                _ => match rest[..room]
+                    .iter()
+                    .rposition(|(c, _)| SEPARATORS.contains(c))
+                {
+                    Some(at) => (at + 1, at + 1),
+                    None => (room, room),
+                },
             }
         };
         let mut piece: Vec<(char, Style)> = vec![(' ', Style::default()); pad];
@@ -300,6 +323,22 @@ mod tests {
         let word = Line::raw(" abcdefghij");
         assert_eq!(texts(&wrap(word, 6)), [" abcde", " fghij"]);
         assert_eq!(texts(&wrap(Line::raw("short"), 20)), ["short"]);
+    }
+
+    #[test]
+    fn a_path_longer_than_a_line_breaks_after_a_separator() {
+        let l = Line::raw(" kept at /var/lib/structr-backup/kept/neo4j-data.before-restore");
+        assert_eq!(
+            texts(&wrap(l, 32)),
+            [
+                " kept at",
+                " /var/lib/structr-backup/kept/",
+                " neo4j-data.before-restore"
+            ]
+        );
+        // A name longer than the line itself is the only one ever cut.
+        let long = Line::raw("/a/abcdefghijklmnop");
+        assert_eq!(texts(&wrap(long, 8)), ["/a/", "abcdefgh", "ijklmnop"]);
     }
 
     #[test]
