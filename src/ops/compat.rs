@@ -205,8 +205,8 @@ pub fn store_kernel(inst: &Installation, on: Sink) -> BTreeMap<String, String> {
     let Some(data) = inst.components.iter().find(|c| c.is_neo4j_store()) else {
         return BTreeMap::new();
     };
-    // A folder without Neo4j 5's transaction logs (an empty or a 4.x store, a
-    // stand-in) has no kernel version to tell: said, not warned.
+    // A folder without Neo4j's transaction logs (an empty store, a stand-in's
+    // files of the same name) has no kernel version to tell: said, not warned.
     if !has_transaction_logs(&data.path) {
         on(Event::Info(format!(
             "no Neo4j transaction logs in {}: the store's kernel version is not recorded",
@@ -225,8 +225,17 @@ pub fn store_kernel(inst: &Installation, on: Sink) -> BTreeMap<String, String> {
     }
 }
 
-/// Whether `data/transactions/<db>/` holds a `neostore.transaction.db.N`.
+/// Whether `data/transactions/<db>/` holds a `neostore.transaction.db.N` that
+/// begins like one of Neo4j's (its first byte a log format Neo4j writes, 7 to
+/// 11): a file that only has the name (a stand-in's) is no Neo4j log.
 fn has_transaction_logs(data: &std::path::Path) -> bool {
+    use std::io::Read;
+    let neo4j_like = |p: &std::path::Path| {
+        let mut first = [0u8; 1];
+        std::fs::File::open(p)
+            .and_then(|mut f| f.read_exact(&mut first))
+            .is_ok_and(|()| (7..=11).contains(&first[0]))
+    };
     let Ok(dbs) = std::fs::read_dir(data.join("transactions")) else {
         return false;
     };
@@ -236,6 +245,7 @@ fn has_transaction_logs(data: &std::path::Path) -> bool {
                 f.file_name()
                     .to_string_lossy()
                     .starts_with("neostore.transaction.db.")
+                    && neo4j_like(&f.path())
             })
         })
     })
