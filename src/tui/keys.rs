@@ -40,7 +40,8 @@ pub fn keys(screen: ScreenKind) -> &'static [Key] {
         ],
         ScreenKind::StartServices => &[("y", "start them"), ("Esc", "back")],
         ScreenKind::Job => &[("Ctrl-C", "cancel"), ("?", "help")],
-        ScreenKind::JobDone => &[SCROLL, ("Esc", "back"), ("?", "help"), ("q", "quit")],
+        // q goes back from a finished job, as Esc does (it quits only from Home).
+        ScreenKind::JobDone => &[SCROLL, ("Esc q", "back"), ("?", "help")],
         ScreenKind::Generations => &[
             // What does not fit the footer is in the Enter menu and the help.
             ("↑↓ jk", "select"),

@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
 use super::clock::Clock;
-use super::widgets::{above, fit_path, local, scrolled, tail, wrap};
+use super::widgets::{above, cut, fit_path, local, scrolled, tail, wrap};
 use crate::repo::manifest::Manifest;
 use crate::text::printable;
 use crate::tui::recovery::{Checklist, Opened, Plan, Recovery, Stage, Tone};
@@ -129,14 +129,24 @@ fn versions(m: &Manifest) -> String {
 }
 
 fn pick(f: &mut Frame, area: Rect, o: &Opened, sel: usize, theme: &Theme) {
-    let mut head = vec![Line::from(vec![
-        Span::styled(" From ", theme.label()),
-        Span::styled(o.location.clone(), theme.value()),
-        Span::styled(
-            format!(", {} generation(s), newest first", o.generations.len()),
-            theme.dim(),
-        ),
-    ])];
+    // Below 80 columns the host column goes (the details below name it).
+    let narrow = area.width < 80;
+    let host_col = |host: &str| match narrow {
+        true => String::new(),
+        false => format!("{:<12} ", printable(&fit_path(host, 12), 12)),
+    };
+    let width = area.width as usize;
+    let mut head: Vec<Line> = wrap(
+        Line::from(vec![
+            Span::styled(" From ", theme.label()),
+            Span::styled(o.location.clone(), theme.value()),
+            Span::styled(
+                format!(", {} generation(s), newest first", o.generations.len()),
+                theme.dim(),
+            ),
+        ]),
+        width,
+    );
     if !o.unreadable.is_empty() {
         head.push(Line::styled(
             format!(
@@ -148,9 +158,16 @@ fn pick(f: &mut Frame, area: Rect, o: &Opened, sel: usize, theme: &Theme) {
         ));
     }
     head.push(Line::styled(
-        format!(
-            "   {:<16}  {:<12} {:<16}  {:>9}  {:<8}",
-            "ID", "HOST", "CREATED", "SIZE", "VERIFIED"
+        cut(
+            &format!(
+                "   {:<16}  {}{:<16}  {:>9}  {:<8}",
+                "ID",
+                host_col("HOST"),
+                "CREATED",
+                "SIZE",
+                "VERIFIED"
+            ),
+            width,
         ),
         theme.label(),
     ));
@@ -161,8 +178,9 @@ fn pick(f: &mut Frame, area: Rect, o: &Opened, sel: usize, theme: &Theme) {
             format!(", label \"{}\"", printable(&m.label, 60))
         };
         Line::raw(format!(
-            " {}: {} installation, {}{label}",
+            " {}: from {}, {} installation, {}{label}",
             m.id,
+            m.host,
             m.installation,
             versions(m)
         ))
@@ -173,10 +191,10 @@ fn pick(f: &mut Frame, area: Rect, o: &Opened, sel: usize, theme: &Theme) {
     for (i, m) in o.generations.iter().enumerate().skip(first).take(rows) {
         let size: u64 = m.components.iter().map(|c| c.bytes).sum();
         let text = format!(
-            "{} {:<16}  {:<12} {:<16}  {:>9}  {:<8}  {}",
+            "{} {:<16}  {}{:<16}  {:>9}  {:<8}  {}",
             if i == sel { "▶" } else { " " },
             m.id,
-            printable(&fit_path(&m.host, 12), 12),
+            host_col(&m.host),
             local(m.created_at),
             units::bytes(size),
             // The record a verification left, as `list` and the restore picker show it.
@@ -189,6 +207,7 @@ fn pick(f: &mut Frame, area: Rect, o: &Opened, sel: usize, theme: &Theme) {
             (false, true) => theme.danger(),
             (false, false) => theme.value(),
         };
+        let text = cut(&text, width.saturating_sub(1));
         lines.push(Line::from(vec![Span::raw(" "), Span::styled(text, style)]));
     }
     lines.push(Line::raw(""));
