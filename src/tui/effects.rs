@@ -103,7 +103,14 @@ impl World {
             Effect::PlanBackup => {
                 app.data.plan.clear();
                 app.data.plan_bytes = None;
-                self.gather(Answer::Plan, super::facts::backup_plan);
+                let config = self.config.clone();
+                self.gather(Answer::Plan, move |inst, store| {
+                    let mut plan = super::facts::backup_plan(inst, store);
+                    // How short the window is: what it copies (the staging).
+                    let ctx = ops::Context::new(&config, inst, store.clone(), Default::default());
+                    plan.lines.push(ops::backup::describe_window(&ctx));
+                    plan
+                });
             }
             Effect::StartBackup { label } => {
                 self.spawn_watched(watch("backup", None), move |ctx, on| {

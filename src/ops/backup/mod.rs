@@ -24,6 +24,7 @@ use archive::{ArchiveCopier, Staging};
 use command::CommandCopier;
 use copier::Copier;
 use restic::ResticCopier;
+pub use staging::describe as describe_window;
 
 #[derive(Clone, Debug, Default)]
 pub struct BackupOptions {

@@ -11,6 +11,7 @@ use crate::ops::event::{Event, Sink};
 use crate::ops::preflight::free_space;
 use crate::ops::{state, Context, OpError};
 use crate::repo::generation::Repo;
+use crate::repo::store::Store;
 
 /// How the point-in-time copy is taken.
 pub enum Staging {
@@ -60,6 +61,53 @@ pub fn choose(ctx: &Context, repo: &Repo) -> Result<Staging, OpError> {
             "[staging] mode = \"mirror\" needs rsync: install it (apt-get install rsync) or set mode = \"auto\". Nothing was stopped".into(),
         )),
     }
+}
+
+/// What the window of a cold backup will copy, in a line for a plan shown
+/// before anything stops. It writes nothing (the run itself probes whether
+/// clones work, after taking its locks), so it says "where the file system
+/// clones" when the sources and the repository only share one.
+pub fn describe(ctx: &Context) -> String {
+    let mirror = || {
+        format!(
+            "window      only the changed files are copied into the mirror in {}; the archives are written after the start",
+            folder(ctx).display()
+        )
+    };
+    let direct = || "window      everything is copied while the services are stopped".to_string();
+    let root = nix::unistd::geteuid().is_root();
+    match (&ctx.store, ctx.staging.mode) {
+        (Store::Rclone(_), _) => String::new(),
+        (_, StagingMode::Off) => direct(),
+        (Store::Archive(repo), StagingMode::Auto | StagingMode::Reflink)
+            if ctx.reflink && shares_file_system(ctx, &repo.root) =>
+        {
+            "window      reflink clones where the file system clones; the archives are written after the start".into()
+        }
+        (Store::Restic(_), StagingMode::Reflink) | (_, StagingMode::Reflink) => {
+            "Cannot back up: [staging] mode = \"reflink\" needs the sources and the repository on one XFS or btrfs file system".into()
+        }
+        (_, StagingMode::Auto) if root && Mirror::available() => mirror(),
+        (_, StagingMode::Auto) => direct(),
+        (_, StagingMode::Mirror) if Mirror::available() => mirror(),
+        (_, StagingMode::Mirror) => {
+            "Cannot back up: [staging] mode = \"mirror\" needs rsync".into()
+        }
+    }
+}
+
+/// Whether every component lies on the file system of `dir`, and it is one
+/// that can clone (XFS, btrfs), told from its type without writing anything.
+fn shares_file_system(ctx: &Context, dir: &Path) -> bool {
+    use nix::sys::statfs::{statfs, BTRFS_SUPER_MAGIC, XFS_SUPER_MAGIC};
+    let clones = statfs(dir).is_ok_and(|s| {
+        s.filesystem_type() == XFS_SUPER_MAGIC || s.filesystem_type() == BTRFS_SUPER_MAGIC
+    });
+    let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+    let Some(d) = dev(dir).filter(|_| clones) else {
+        return false;
+    };
+    ctx.inst.components.iter().all(|c| dev(&c.path) == Some(d))
 }
 
 /// The staging of the restic kind: a mirror (restic reads it after the start
