@@ -111,7 +111,7 @@ fn schedule_sets_enables_shows_and_disables_the_timer() {
     ));
     let shown = c.exec_ok("structr-backup schedule --show");
     assert!(
-        shown.contains("last run     success backup, generation 20261125T031502Z"),
+        shown.contains("last backup  success, generation 20261125T031502Z"),
         "{shown}"
     );
     assert_eq!(show_json(&c)["last_run"]["id"], "20261125T031502Z");
