@@ -185,6 +185,25 @@ impl Tui {
         t
     }
 
+    /// The wizard on a demo of `store_mb` MiB whose backups copy inside the
+    /// window (`[staging] mode = "off"`): what the tests that interrupt the
+    /// copy while the services are down need.
+    fn demo_copying_while_stopped(store_mb: &str) -> Tui {
+        let t = Tui::new();
+        let out = Command::new(BIN)
+            .args(["demo", "--store-mb", store_mb])
+            .env("HOME", t.home.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        let cfg = t.demo_dir().join("config.toml");
+        let mut text = std::fs::read_to_string(&cfg).unwrap();
+        text.push_str("\n[staging]\nmode = \"off\"\n");
+        std::fs::write(&cfg, text).unwrap();
+        t.open_sized(80, 24);
+        t
+    }
+
     /// The wizard on the demo's config (set up by `demo_with_backups`).
     fn open_sized(&self, width: u16, height: u16) {
         let cfg = self.demo_dir().join("config.toml");
@@ -330,7 +349,7 @@ fn a_restore_cancelled_at_the_confirmation_changes_nothing() {
 #[test]
 fn ctrl_c_during_a_backup_leaves_services_running_and_no_generation() {
     // A big store makes the copy take long enough to interrupt.
-    let t = Tui::demo("--store-mb 3000");
+    let t = Tui::demo_copying_while_stopped("3000");
     t.keys(&["b"]);
     t.wait_for("Press Enter to start", Duration::from_secs(20));
     t.keys(&["Enter"]);
@@ -383,7 +402,7 @@ fn prune_preview_then_confirm() {
 
 #[test]
 fn closing_the_terminal_mid_backup_starts_the_services_before_exiting() {
-    let t = Tui::demo("--store-mb 3000");
+    let t = Tui::demo_copying_while_stopped("3000");
     let pid = t.pid();
     t.keys(&["b"]);
     t.wait_for("Press Enter to start", Duration::from_secs(20));
