@@ -23,6 +23,9 @@ pub struct Data {
     pub repo: String,
     pub free_bytes: Option<u64>,
     pub generations: Vec<Manifest>,
+    /// Whether the repository was listed yet (the first listing runs on a task:
+    /// until it answers, an empty list says nothing about the repository).
+    pub listed: bool,
     pub interrupted: Option<Record>,
     /// Facts for the backup plan screen: source sizes and expected downtime.
     pub plan: Vec<String>,

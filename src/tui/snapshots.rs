@@ -117,6 +117,7 @@ fn data() -> Data {
             manifest("20261125T021500Z", 2, "pre-restore", false, Some(true)),
             manifest("20261125T011500Z", 1, "before upgrade", true, Some(false)),
         ],
+        listed: true,
         interrupted: None,
         plan: vec![
             "neo4j-data  3.0 GiB in 120 files".into(),
@@ -801,6 +802,7 @@ fn compose_data() -> Data {
         repo: "/var/backups/structr".into(),
         free_bytes: Some(120 << 30),
         generations,
+        listed: true,
         interrupted: None,
         plan,
         plan_bytes: Some(15 << 28),

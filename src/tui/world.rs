@@ -196,6 +196,7 @@ impl World {
                 ops::preflight::free_space(f.ancestors().find(|p| p.exists()).unwrap_or(f)).ok()
             }),
             generations: list,
+            listed: self.generations_seen.is_some(),
             interrupted: match &self.inst {
                 Ok(inst) => ops::journal::interrupted(inst),
                 Err(_) => ops::journal::interrupted_any().into_iter().next(),

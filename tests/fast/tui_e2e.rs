@@ -384,9 +384,11 @@ fn prune_preview_then_confirm() {
         .replace("keep_weekly = 4", "keep_weekly = 0")
         .replace("keep_monthly = 12", "keep_monthly = 0");
     std::fs::write(&cfg, c).unwrap();
+    let newest = t.generations()[0].clone();
     t.start(&format!("--config {}", cfg.display()));
     t.keys(&["g"]);
-    t.wait_for("Generations", Duration::from_secs(5));
+    // The list is read on a task: the keys wait for it.
+    t.wait_for(&newest, Duration::from_secs(10));
     t.keys(&["P"]);
     let screen = t.wait_for(
         "2 generation(s) will be DELETED, 1 kept",
@@ -472,7 +474,8 @@ fn at_64x20_ids_fields_and_buttons_stay_on_screen() {
     let ids = t.generations();
     t.open_sized(64, 20);
     t.keys(&["g"]);
-    let screen = t.wait_for("Generations", Duration::from_secs(5));
+    // The list is read on a task: "reading the repository…" until it is there.
+    let screen = t.wait_for(&ids[ids.len() - 1], Duration::from_secs(10));
     for id in &ids {
         assert!(screen.contains(id), "{id} is cut at 64×20:\n{screen}");
     }
@@ -882,7 +885,8 @@ fn the_wizard_deletes_and_prunes_snapshot_backups_through_their_delete_command()
     assert_eq!(ids.len(), 3);
     t.start(&format!("--config {}", cfg.display()));
     t.keys(&["g"]);
-    t.wait_for("Generations", Duration::from_secs(5));
+    // The list is read on a task: the keys wait for it.
+    t.wait_for(&ids[2], Duration::from_secs(10));
     // The oldest: delete it with its typed id.
     t.keys(&["Down", "Down", "d"]);
     t.wait_for("Type the generation id", Duration::from_secs(5));

@@ -48,11 +48,12 @@ pub fn generations(
 ) {
     let gens = &app.data.generations;
     if gens.is_empty() {
+        let said = match app.data.listed {
+            true => " No generations yet. Go back (Esc) and press b to make the first backup.",
+            false => " reading the repository…",
+        };
         f.render_widget(
-            Paragraph::new(
-                " No generations yet. Go back (Esc) and press b to make the first backup.",
-            )
-            .block(Block::default().borders(Borders::TOP)),
+            Paragraph::new(said).block(Block::default().borders(Borders::TOP)),
             area,
         );
         return;
