@@ -43,6 +43,20 @@ impl Tui {
         let out = self.tmux(&["new-session", "-d", "-x", &w, "-y", &h, "-s", "w", &cmd]);
         assert!(out.status.success(), "tmux: {}", text(&out));
         self.wait_for("Home", Duration::from_secs(60));
+        // The repository is listed on a task: keys that act on its generations
+        // wait until Home shows the newest one.
+        if let Some(newest) = self.demo_generations().first() {
+            self.wait_for(newest, Duration::from_secs(20));
+        }
+    }
+
+    /// The demo's generations, newest first (none when there is no demo yet).
+    fn demo_generations(&self) -> Vec<String> {
+        let cfg = self.demo_dir().join("config.toml");
+        if !cfg.exists() {
+            return Vec::new();
+        }
+        self.generations()
     }
 
     /// Starts `structr-backup demo [args]`: the wizard on the demo installation.

@@ -56,6 +56,7 @@ pub fn home(f: &mut Frame, area: Rect, app: &App, theme: &Theme, clock: Clock) -
             d.generations.len(),
             units::bytes(d.generations.iter().map(|g| g.total_archive_size()).sum())
         ),
+        None if !d.listed => "reading the repository…".into(),
         None => "no backup yet".into(),
     };
     lines.push(field("Newest", newest, theme));
