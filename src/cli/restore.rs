@@ -4,9 +4,10 @@ use serde::Serialize;
 
 use super::env::{tee, Env, Failure, Result};
 use super::render::Renderer;
+use crate::install::Installation;
 use crate::ops::exit::Exit;
 use crate::ops::placement::Placement;
-use crate::ops::restore::RestoreOptions;
+use crate::ops::restore::{RestoreOptions, RestorePlan};
 use crate::ops::{self, OpError};
 use crate::outln;
 use crate::units;
@@ -22,6 +23,56 @@ struct RestoreDoc<'a> {
     left_stopped: &'a [String],
 }
 
+/// What the restore will do, before the confirmation.
+fn show_plan(plan: &RestorePlan, inst: &Installation, safety_backup: bool) {
+    let m = &plan.manifest;
+    outln!(
+        "Restore generation {} ({}, from host {}):",
+        m.id,
+        m.created_at
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M:%S"),
+        m.host
+    );
+    for t in plan.targets.iter().flatten() {
+        let p = &t.placement;
+        if !t.exists {
+            outln!(
+                "  {} does not exist yet: it is CREATED from {} ({})",
+                p.target.display(),
+                p.name,
+                units::bytes(p.bytes)
+            );
+            continue;
+        }
+        outln!(
+            "  {} will be REPLACED by {} ({}); the current folder is kept as {}",
+            p.target.display(),
+            p.name,
+            units::bytes(p.bytes),
+            p.kept.display()
+        );
+        if let Some(lost) = &t.lost {
+            outln!("    {lost}");
+        }
+    }
+    for line in plan.checks.plan_lines() {
+        outln!("  {line}");
+    }
+    if plan.app_export {
+        outln!("  {}", ops::app_export::NOT_RESTORED);
+    }
+    let names: Vec<&str> = inst.services.iter().map(|s| s.name()).collect();
+    outln!(
+        "  services stopped during the restore: {}",
+        names.join(", ")
+    );
+    outln!(
+        "  safety backup of the current state first: {}",
+        if safety_backup { "yes" } else { "NO" }
+    );
+}
+
 pub(super) fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
     let id = &env.id(id)?;
     // A fresh Docker host: the project's containers and volumes are made first.
@@ -31,61 +82,18 @@ pub(super) fn restore(env: &Env, id: &str, safety_backup: bool) -> Result<()> {
     let inst = env.installation()?;
     let ctx = env.context(&inst);
     let from = env.from.as_ref();
-    let m = from
-        .unwrap_or(&env.store)
-        .manifest(id)
-        .map_err(OpError::from)?;
-    let checks = ops::compat::check(&inst, &m);
-    if let Some(r) = checks.refusals.first() {
+    let plan = ops::restore::plan(&ctx, from.unwrap_or(&env.store), id, !env.cli.json)?;
+    if let Some(r) = plan.checks.refusals.first() {
         return Err(Failure {
             exit: Exit::Failed,
             message: format!("{r}. Nothing was stopped or changed"),
         });
     }
-    let placements = ops::restore::placements(&ctx, &m)?;
+    if let Err(e) = &plan.targets {
+        return Err(OpError::Refused(e.clone()).into());
+    }
     if !env.cli.json {
-        outln!(
-            "Restore generation {} ({}, from host {}):",
-            m.id,
-            m.created_at
-                .with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M:%S"),
-            m.host
-        );
-        for p in &placements {
-            if !p.target.exists() {
-                outln!(
-                    "  {} does not exist yet: it is CREATED from {} ({})",
-                    p.target.display(),
-                    p.name,
-                    units::bytes(p.bytes)
-                );
-                continue;
-            }
-            outln!(
-                "  {} will be REPLACED by {} ({}); the current folder is kept as {}",
-                p.target.display(),
-                p.name,
-                units::bytes(p.bytes),
-                p.kept.display()
-            );
-            outln!("    {}", ops::restore::what_is_lost(&p.target, &m));
-        }
-        for line in checks.plan_lines() {
-            outln!("  {line}");
-        }
-        if m.components.iter().any(ops::app_export::is_app) {
-            outln!("  {}", ops::app_export::NOT_RESTORED);
-        }
-        let names: Vec<&str> = inst.services.iter().map(|s| s.name()).collect();
-        outln!(
-            "  services stopped during the restore: {}",
-            names.join(", ")
-        );
-        outln!(
-            "  safety backup of the current state first: {}",
-            if safety_backup { "yes" } else { "NO" }
-        );
+        show_plan(&plan, &inst, safety_backup);
     }
     env.confirm(&format!("restore generation {id}"), Some(id))?;
     let mut r = Renderer::new();

@@ -65,6 +65,11 @@ impl World {
                 let effect = app.schedule_done(r);
                 self.perform(app, effect);
             }
+            Answer::Detected(inst, msg) => {
+                self.inst = inst;
+                app.set_data(self.data());
+                self.apply(app, Answer::Recovery(msg));
+            }
             Answer::Recovery(msg) => {
                 // The opened source and the planned kept folders stay with the world.
                 match &msg {

@@ -71,18 +71,20 @@ pub fn backup_plan(inst: &Installation, store: &Store) -> Plan {
     }
 }
 
-/// What a restore of `id` replaces, one fact per line, for the confirmation.
+/// What a restore of `id` replaces, one fact per line, for the confirmation
+/// (`ops::restore::plan`, in the wizard's words).
 pub fn restore(inst: &Installation, store: &Store, id: &str) -> Vec<String> {
     // Only the installation and the repository matter for where things go.
     let ctx = Context::preview(inst, store.clone());
-    let m = match store.manifest(id) {
-        Ok(m) => m,
+    let plan = match ops::restore::plan(&ctx, store, id, true) {
+        Ok(p) => p,
         Err(e) => return vec![e.to_string()],
     };
-    let placements = match ops::restore::placements(&ctx, &m) {
-        Ok(p) => p,
+    let targets = match &plan.targets {
+        Ok(t) => t,
         Err(e) => return vec![format!("Cannot restore: {e}")],
     };
+    let m = &plan.manifest;
     let mut facts = vec![format!(
         "From {} on host {}, {}.",
         m.created_at
@@ -91,12 +93,10 @@ pub fn restore(inst: &Installation, store: &Store, id: &str) -> Vec<String> {
         m.host,
         units::age(chrono::Utc::now() - m.created_at)
     )];
-    for p in &placements {
-        let spec = [crate::install::ComponentSpec::new(
-            &p.name,
-            p.target.clone(),
-        )];
-        if !p.target.exists() {
+    facts.extend(plan.checks.refusals.iter().map(|r| format!("REFUSED: {r}")));
+    for t in targets {
+        let p = &t.placement;
+        if !t.exists {
             facts.push(format!(
                 "CREATES {} (it does not exist yet) with {} of the backup.",
                 p.target.display(),
@@ -104,6 +104,10 @@ pub fn restore(inst: &Installation, store: &Store, id: &str) -> Vec<String> {
             ));
             continue;
         }
+        let spec = [crate::install::ComponentSpec::new(
+            &p.name,
+            p.target.clone(),
+        )];
         let now = ops::preflight::measure(&spec)
             .ok()
             .and_then(|v| v.into_iter().next());
@@ -117,7 +121,9 @@ pub fn restore(inst: &Installation, store: &Store, id: &str) -> Vec<String> {
             )),
             units::bytes(p.bytes)
         ));
-        facts.push(format!("  {}", ops::restore::what_is_lost(&p.target, &m)));
+        if let Some(lost) = &t.lost {
+            facts.push(format!("  {lost}"));
+        }
         facts.push(format!(
             "  the current folder is kept as {}",
             p.kept.display()

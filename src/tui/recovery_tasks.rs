@@ -13,7 +13,7 @@ use super::recovery::{Checklist, Opened, Plan, RecoveryMsg, ServiceCheck, Tone};
 use super::state::{Effect, SourceSpec};
 use super::world::{Answer, Kind, World};
 use crate::install::health::Health;
-use crate::install::{conf, Installation, ROLE_STRUCTR};
+use crate::install::{conf, detect, Installation, ROLE_STRUCTR};
 use crate::ops::restore::RestoreOptions;
 use crate::ops::{self, Context};
 use crate::repo::error::RepoError;
@@ -42,21 +42,17 @@ impl World {
                 );
             }
             Effect::RecoveryPlan(id) => {
-                let (Ok(inst), Some(from)) = (&self.inst, &self.recovery_from) else {
-                    app.on_recovery(RecoveryMsg::Planned(
-                        id,
-                        Err("no installation here or no source opened".into()),
-                    ));
+                let Some(from) = self.recovery_from.clone() else {
+                    let why = "no source is open for the recovery: choose it again";
+                    app.on_recovery(RecoveryMsg::Planned(id, Err(why.into())));
                     return;
                 };
-                let (inst, from, store) = (inst.clone(), from.clone(), self.store.clone());
+                let (inst, store, config) =
+                    (self.inst.clone(), self.store.clone(), self.config.clone());
                 let for_id = id.clone();
                 self.tasks.start(
                     Kind::Recovery,
-                    move |_| {
-                        let plan = plan(&inst, &store, &from, &id);
-                        Answer::Recovery(RecoveryMsg::Planned(id, plan))
-                    },
+                    move |_| prepared_plan(&config, inst, &store, &from, id),
                     move |e| Answer::Recovery(RecoveryMsg::Planned(for_id.clone(), Err(e))),
                 );
             }
@@ -100,11 +96,15 @@ impl World {
             Effect::RecoveryCheck { start } => {
                 self.perform(app, Effect::Refresh);
                 let Ok(inst) = &self.inst else { return };
-                let inst = inst.clone();
+                let (inst, store) = (inst.clone(), self.store.clone());
+                let scratch = self.config.drill.scratch.clone();
                 let kept = self.recovery_kept.clone();
                 self.tasks.start(
                     Kind::Recovery,
-                    move |_| Answer::Recovery(RecoveryMsg::Checked(check(&inst, start, kept))),
+                    move |_| {
+                        let checked = check(&inst, store, &scratch, start, kept);
+                        Answer::Recovery(RecoveryMsg::Checked(checked))
+                    },
                     |e| Answer::Recovery(RecoveryMsg::Checked(check_failed(e))),
                 );
             }
@@ -204,25 +204,63 @@ fn open(config: &crate::config::Config, spec: &SourceSpec) -> Result<(Store, Ope
     ))
 }
 
+/// The plan of a recovery, after what a restore needs before the installation
+/// can be detected (`ops::restore::prepare_installation`: on a fresh Docker
+/// host, the Compose project's containers and volumes, as the CLI's restore
+/// makes them). When that made something, the installation is detected afresh
+/// and goes back to the world with the plan.
+fn prepared_plan(
+    config: &crate::config::Config,
+    inst: Result<Arc<Installation>, String>,
+    store: &Store,
+    from: &Store,
+    id: String,
+) -> Answer {
+    let said = match ops::restore::prepare_installation(config) {
+        Ok(said) => said,
+        Err(e) => return Answer::Recovery(RecoveryMsg::Planned(id, Err(e.to_string()))),
+    };
+    let fresh = said.is_some();
+    let inst = match fresh {
+        true => detect::detect(config)
+            .map(Arc::new)
+            .map_err(|e| e.to_string()),
+        false => inst,
+    };
+    let planned = match &inst {
+        Ok(i) => plan(i, store, from, &id).map(|mut p| {
+            if let Some(said) = said {
+                p.lines.insert(0, (Tone::Plain, said));
+            }
+            p
+        }),
+        Err(e) => Err(format!("no installation here: {e}")),
+    };
+    let msg = RecoveryMsg::Planned(id, planned);
+    match fresh {
+        true => Answer::Detected(inst, msg),
+        false => Answer::Recovery(msg),
+    }
+}
+
 /// What restoring `id` from `from` does here: each component created or
-/// replaced, the compatibility checks, the services.
+/// replaced, the compatibility checks, the services (`ops::restore::plan`, in
+/// the wizard's words).
 fn plan(inst: &Installation, store: &Store, from: &Store, id: &str) -> Result<Plan, String> {
-    let m = from.manifest(id).map_err(|e| e.to_string())?;
     let ctx = quiet_context(inst, store);
+    let p = ops::restore::plan(&ctx, from, id, false).map_err(|e| e.to_string())?;
     let mut lines = Vec::new();
     let mut kept = Vec::new();
-    let checks = ops::compat::check(inst, &m);
-    let placements = ops::restore::placements(&ctx, &m);
-    let refused = !checks.refusals.is_empty() || placements.is_err();
-    for r in &checks.refusals {
+    for r in &p.checks.refusals {
         lines.push((Tone::Refused, format!("REFUSED: {r}")));
     }
-    match placements {
-        Ok(ps) => {
-            for p in ps {
-                let what = if !p.target.exists() {
+    match &p.targets {
+        Ok(targets) => {
+            for t in targets {
+                let p = &t.placement;
+                let what = if !t.exists {
                     "CREATED (does not exist yet)".to_string()
-                } else if is_empty(&p.target) {
+                } else if t.empty {
                     kept.push(p.kept.clone());
                     format!("REPLACED (it is empty; kept as {})", p.kept.display())
                 } else {
@@ -243,7 +281,7 @@ fn plan(inst: &Installation, store: &Store, from: &Store, id: &str) -> Result<Pl
         }
         Err(e) => lines.push((Tone::Refused, format!("REFUSED: {e}"))),
     }
-    for l in checks.plan_lines() {
+    for l in p.checks.plan_lines() {
         let tone = if l.starts_with("WARNING") {
             Tone::Warn
         } else {
@@ -251,27 +289,16 @@ fn plan(inst: &Installation, store: &Store, from: &Store, id: &str) -> Result<Pl
         };
         lines.push((tone, l));
     }
-    let (running, stopped): (Vec<&str>, Vec<&str>) = inst
-        .services
-        .iter()
-        .map(|s| (s.name(), s.is_running().unwrap_or(false)))
-        .fold((vec![], vec![]), |(mut r, mut s), (name, up)| {
-            if up {
-                r.push(name)
-            } else {
-                s.push(name)
-            }
-            (r, s)
-        });
-    if !running.is_empty() {
+    if !p.stops.is_empty() {
         lines.push((
             Tone::Plain,
             format!(
                 "stops {} for the restore and starts them again after",
-                running.join(", then ")
+                p.stops.join(", then ")
             ),
         ));
     }
+    let stopped = &p.left_stopped;
     if !stopped.is_empty() {
         lines.push((
             Tone::Plain,
@@ -285,31 +312,34 @@ fn plan(inst: &Installation, store: &Store, from: &Store, id: &str) -> Result<Pl
     }
     Ok(Plan {
         lines,
-        refused,
+        refused: p.refusal().is_some(),
         kept,
     })
-}
-
-fn is_empty(dir: &std::path::Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none())
 }
 
 /// A fresh look at the installation after the restore; with `start`, the
 /// stopped services are started first (Neo4j before Structr, the reverse of
 /// the stop order), as the admin asked on the checklist.
-fn check(inst: &Arc<Installation>, start: bool, kept: Vec<std::path::PathBuf>) -> Checklist {
+fn check(
+    inst: &Arc<Installation>,
+    store: Store,
+    scratch: &Path,
+    start: bool,
+    kept: Vec<PathBuf>,
+) -> Checklist {
     let wait = inst.start_timeout.min(CHECK_WAIT);
     let mut start_errors = Vec::new();
     if start {
-        for s in inst.services.iter().rev() {
-            if s.is_running().unwrap_or(false) {
-                continue;
-            }
-            if let Err(e) = s.start(inst.start_timeout) {
-                start_errors.push(format!("{}: {e}", s.name()));
-                // What needs it would not start either.
-                break;
-            }
+        // As Home's "start" does: in order, recorded in the journal, health-checked.
+        let ctx = Context::preview(inst, store);
+        match ops::recover::run_starting(&ctx, scratch, true, &mut |_| {}) {
+            Ok(out) => start_errors.extend(
+                out.closing
+                    .still_down
+                    .iter()
+                    .map(|(name, why)| format!("{name}: {why}")),
+            ),
+            Err(e) => start_errors.push(e.to_string()),
         }
     }
     let services: Vec<ServiceCheck> = inst

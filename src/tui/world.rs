@@ -85,6 +85,9 @@ pub(super) enum Answer {
     PrunePlan(Result<Vec<PruneRow>, String>),
     Browse(BrowseMsg),
     Recovery(RecoveryMsg),
+    /// The installation detected afresh (a recovery made a fresh Compose
+    /// project's containers), and what the task found with it.
+    Detected(Result<Arc<Installation>, String>, RecoveryMsg),
 }
 
 /// The world the wizard acts on: the installation, the repository and the tasks.
