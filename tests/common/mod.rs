@@ -9,6 +9,7 @@ pub mod neo4j;
 pub mod s3;
 pub mod servers;
 pub mod tree;
+pub mod tui;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
