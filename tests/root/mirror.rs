@@ -197,3 +197,178 @@ fn no_room_for_the_mirror_is_refused_before_anything_stops() {
     assert!(sb.generations().is_empty());
     assert!(Path::new(&small).exists());
 }
+
+/// Runs `backup` and kills it (SIGKILL, no chance to clean up) once it has
+/// said `lines` lines; returns what it said.
+fn backup_killed_after(sb: &Sandbox, lines: usize) -> Vec<String> {
+    use std::io::BufRead;
+    let cmd = format!(
+        "exec {} --config {} backup 2>&1",
+        common::BIN,
+        sb.config.display()
+    );
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = Vec::new();
+    let reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    for line in reader.lines() {
+        said.push(line.unwrap());
+        if said.len() == lines {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .unwrap();
+            break;
+        }
+    }
+    child.wait().unwrap();
+    said
+}
+
+/// A day of writes before each run: a store file rewritten in place, a new
+/// file, the one before it removed.
+fn change_sources(sb: &Sandbox, round: u64) {
+    write_random(
+        &sb.neo4j_data.join("databases/neo4j/neostore"),
+        4 << 20,
+        100 + round,
+    );
+    let files = sb.structr_dir.join("files");
+    let _ = std::fs::remove_file(files.join(format!("round-{}.bin", round.wrapping_sub(1))));
+    write_random(
+        &files.join(format!("round-{round}.bin")),
+        2 << 20,
+        200 + round,
+    );
+}
+
+/// Killed at a dozen points from the preflight to the publish (while the mirror
+/// is unsealed, half updated, sealed but not archived, archived but not
+/// published): `recover` starts the services, and the next backup makes a
+/// generation equal to the sources at its own window.
+#[test]
+fn a_backup_killed_at_any_of_a_dozen_points_is_followed_by_an_exact_generation() {
+    let sb = sandbox();
+    change_sources(&sb, 0);
+    let (_, whole) = sb.backup_ok(&[]);
+    let steps = whole.lines().count();
+    assert!(
+        steps >= 12,
+        "a backup says at least a dozen lines:\n{whole}"
+    );
+    let mut points: Vec<usize> = (0..12).map(|i| 1 + i * (steps - 1) / 12).collect();
+    points.dedup();
+    let mut published = sb.generations().len();
+    for (round, at) in points.iter().enumerate() {
+        let round = round as u64 + 1;
+        change_sources(&sb, round);
+        let said = backup_killed_after(&sb, *at);
+        let last = said.last().cloned().unwrap_or_default();
+        let out = sb.cli(&["recover"]);
+        assert!(
+            out.status.success(),
+            "recover after {last:?}: {}",
+            text(&out)
+        );
+        assert!(
+            sb.running("neo4j") && sb.running("structr"),
+            "the services run after recover (killed after {last:?})"
+        );
+        // A run killed before its publish left no generation.
+        let now = sb.generations().len();
+        assert!(
+            now == published || now == published + 1,
+            "{now} {published}"
+        );
+        let (id, said) = sb.backup_ok(&[]);
+        assert!(!said.contains("WARNING: An interrupted"), "{said}");
+        for (name, path) in sources(&sb) {
+            let expected = tree::snapshot(&path);
+            assert_generation_holds(&sb, &id, name, &expected);
+            let d = tree::diff(&expected, &tree::snapshot(&mirror_of(&sb, name)));
+            assert!(
+                d.is_empty(),
+                "mirror of {name} after a kill after {last:?}:\n{}",
+                d.join("\n")
+            );
+        }
+        published = sb.generations().len();
+    }
+}
+
+/// Another process fills the disk while the services are stopped (here the
+/// Neo4j stop command itself, so it happens at the same point every time):
+/// the update fails, the services are started, no generation is written, and
+/// the half-updated mirror is not trusted by the next backup.
+#[test]
+fn a_disk_filled_while_mirroring_starts_the_services_and_no_half_mirror_is_used() {
+    let sb = sandbox();
+    let small = sb.dir.path().join("small");
+    let _fs = Tmpfs::mount(&small, "48m");
+    let original = std::fs::read_to_string(&sb.config).unwrap();
+    let staged = original.replace(
+        &format!("folder = \"{}\"", sb.dir.path().join("staging").display()),
+        &format!("folder = \"{}\"", small.display()),
+    );
+    assert_ne!(staged, original, "the sandbox names its staging folder");
+    std::fs::write(&sb.config, &staged).unwrap();
+    let (first, _) = sb.backup_ok(&[]);
+    write_random(&sb.structr_dir.join("files/new.bin"), 6 << 20, 8);
+    let filler = small.join("filler");
+    let flag = sb.run.join("neo4j.up");
+    let stop = common::toml_str(&format!("rm -f {}", common::q(&flag)));
+    assert!(staged.contains(&stop), "flag services stop with rm -f");
+    let fill = format!(
+        "rm -f {}; dd if=/dev/zero of={} bs=1M 2>/dev/null; true",
+        common::q(&flag),
+        common::q(&filler)
+    );
+    let filling = staged.replace(
+        &stop,
+        &common::toml_str(&format!("sh -c {}", shell_words::quote(&fill))),
+    );
+    std::fs::write(&sb.config, &filling).unwrap();
+    let out = sb.cli(&["backup"]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("No space left on device")
+            && said.contains("The services were started again. No generation was written."),
+        "{said}"
+    );
+    assert!(sb.running("neo4j") && sb.running("structr"), "{said}");
+    assert_eq!(sb.generations(), [first.clone()], "{said}");
+    let key = mirror_of_in(&small);
+    assert!(
+        !key.join("SEALED").exists(),
+        "the half mirror is not sealed"
+    );
+
+    // Room again: the next backup does not trust the half mirror, brings it up
+    // to date and writes the sources as they are.
+    std::fs::remove_file(&filler).unwrap();
+    std::fs::write(&sb.config, &staged).unwrap();
+    let (id, said) = sb.backup_ok(&[]);
+    assert!(said.contains("not sealed by the last run"), "{said}");
+    for (name, path) in sources(&sb) {
+        assert_generation_holds(&sb, &id, name, &tree::snapshot(&path));
+    }
+}
+
+/// The one installation's mirror folder inside staging folder `folder`.
+fn mirror_of_in(folder: &Path) -> PathBuf {
+    let keys: Vec<_> = std::fs::read_dir(folder)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(keys.len(), 1, "one installation's mirror: {keys:?}");
+    keys[0].clone()
+}
