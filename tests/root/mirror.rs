@@ -343,7 +343,7 @@ fn a_disk_filled_while_mirroring_starts_the_services_and_no_half_mirror_is_used(
         "{said}"
     );
     assert!(sb.running("neo4j") && sb.running("structr"), "{said}");
-    assert_eq!(sb.generations(), [first.clone()], "{said}");
+    assert_eq!(sb.generations(), [first], "{said}");
     let key = mirror_of_in(&small);
     assert!(
         !key.join("SEALED").exists(),
