@@ -18,6 +18,10 @@ pub struct Args {
     /// Total size in MiB (about half Neo4j, half Structr files)
     #[arg(long, default_value_t = 1024)]
     size_mb: u64,
+    /// Shaped like a production store instead: six large store files, a few
+    /// hundred MiB of transaction logs, 30 small index files (see `realistic`)
+    #[arg(long)]
+    realistic: bool,
 }
 
 const WORDS: &[&str] = &[
@@ -47,7 +51,7 @@ const WORDS: &[&str] = &[
     "in",
 ];
 
-fn text(rng: &mut Rng, len: usize) -> Vec<u8> {
+pub(super) fn text(rng: &mut Rng, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 16);
     while out.len() < len {
         out.extend_from_slice(WORDS[(rng.next() % WORDS.len() as u64) as usize].as_bytes());
@@ -62,7 +66,7 @@ fn text(rng: &mut Rng, len: usize) -> Vec<u8> {
 }
 
 /// Record-like bytes: fixed-size records, mostly zeros with some random fields.
-fn records(rng: &mut Rng, len: usize) -> Vec<u8> {
+pub(super) fn records(rng: &mut Rng, len: usize) -> Vec<u8> {
     let mut out = vec![0u8; len];
     for rec in out.chunks_mut(64) {
         rec[0] = 1;
@@ -72,7 +76,7 @@ fn records(rng: &mut Rng, len: usize) -> Vec<u8> {
     out
 }
 
-fn write_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
+pub(super) fn write_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
     if let Some(p) = path.parent() {
         fs::create_dir_all(p)?;
     }
@@ -81,6 +85,9 @@ fn write_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
 }
 
 pub fn run(a: Args) -> std::io::Result<i32> {
+    if a.realistic {
+        return super::realistic::dataset(&a.out, a.size_mb);
+    }
     let mut rng = Rng::new(0x5eed);
     let total = a.size_mb << 20;
     let data = a.out.join("neo4j/data");

@@ -23,6 +23,7 @@ mod graph;
 mod neo4j;
 mod packstream;
 mod process;
+mod realistic;
 mod rng;
 mod structr;
 
@@ -61,6 +62,8 @@ enum Command {
     Ctl(ctl::Args),
     /// Create a deterministic benchmark data set shaped like an installation
     Dataset(dataset::Args),
+    /// One day of writes on a `dataset --realistic` (store pages rewritten in place)
+    Day(realistic::DayArgs),
 }
 
 /// Runs the stand-in with `args` (program name first); returns the exit code.
@@ -82,6 +85,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         } => check::run(data.as_deref(), bolt_neo4j.as_deref(), &dir),
         Command::Ctl(a) => return ctl::run(a),
         Command::Dataset(a) => dataset::run(a),
+        Command::Day(a) => realistic::day(a),
     };
     match result {
         Ok(code) => code,
