@@ -19,6 +19,7 @@ mod check;
 mod ctl;
 mod dataset;
 mod deploy;
+mod fill;
 mod graph;
 mod neo4j;
 mod packstream;

@@ -10,7 +10,7 @@ use std::fs;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 
-use super::dataset::{records, text, write_file};
+use super::fill::{records, text, write_file};
 use super::rng::Rng;
 use super::structr::file_path;
 

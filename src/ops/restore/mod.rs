@@ -5,6 +5,7 @@
 //! before the swap leaves the installation as it was; a failure during the swap
 //! rolls back. Nothing is reported done before it is on disk.
 
+mod options;
 mod place;
 mod prepare;
 mod safety;
@@ -24,15 +25,11 @@ use crate::repo::generation::Repo;
 use crate::repo::manifest::Manifest;
 use crate::repo::store::Store;
 
+pub use options::RestoreOptions;
 pub use place::{placements, what_is_lost};
 pub use prepare::{plan, prepare_installation, RestorePlan, Target};
 pub use safety::SAFETY_LABEL;
 pub use verified::verify_first;
-
-#[derive(Clone, Debug)]
-pub struct RestoreOptions {
-    pub safety_backup: bool,
-}
 
 use super::placement::Placement;
 pub use super::verify::Verified;
@@ -334,9 +331,4 @@ fn recheck(from: &Store, source: &Source, checked: &Option<PathBuf>) -> Result<(
         )));
     }
     Ok(())
-}
-
-/// Whether two stores are the same repository (as far as their location says).
-fn same_store(a: &Store, b: &Store) -> bool {
-    a.kind() == b.kind() && a.location() == b.location()
 }

@@ -6,8 +6,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::super::{swap, Context, OpError};
-use super::Placement;
 use crate::install::ComponentSpec;
+use crate::ops::placement::Placement;
 use crate::repo::manifest::{Component, Manifest};
 
 /// Where each component of `m` would go, checked against this installation and

@@ -4,7 +4,8 @@
 use super::super::compat::{self, Checks};
 use super::super::{app_export, window, Context, OpError};
 use super::place::has_entries;
-use super::{placements, what_is_lost, Placement};
+use super::place::{placements, what_is_lost};
+use crate::ops::placement::Placement;
 use crate::repo::manifest::Manifest;
 use crate::repo::store::Store;
 

@@ -9,9 +9,10 @@ use super::super::archiving::{copy_components, new_manifest, preflight_checks, p
 use super::super::event::{Event, Sink};
 use super::super::preflight::Estimate;
 use super::super::{lock_store, restic, Context, OpError};
+use super::options::RestoreOptions;
 use super::place::has_entries;
-use super::{Placement, RestoreOptions};
 use crate::install::Installation;
+use crate::ops::placement::Placement;
 use crate::repo::generation::Repo;
 use crate::repo::lock::Lock;
 use crate::repo::manifest::{Manifest, Timings};
@@ -54,7 +55,7 @@ impl Safety {
             )));
         }
         let take = opts.safety_backup && !saved.components.is_empty();
-        let same = super::same_store(from, &ctx.store);
+        let same = same_store(from, &ctx.store);
         let lock = match take && !same {
             true => lock_store(&ctx.store, "restore")?,
             false => None,
@@ -128,6 +129,11 @@ impl Safety {
             )),
         }
     }
+}
+
+/// Whether two stores are the same repository (as far as their location says).
+fn same_store(a: &Store, b: &Store) -> bool {
+    a.kind() == b.kind() && a.location() == b.location()
 }
 
 /// Compares what the restore will write with the free space of every file system

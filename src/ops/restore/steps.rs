@@ -7,8 +7,9 @@ use super::super::event::{Event, Sink, Step};
 use super::super::journal::{Journal, Swap};
 use super::super::window::{start_steps, stop_steps};
 use super::super::{restic, swap, verify, Context, OpError};
+use super::options::RestoreOptions;
 use super::place::has_entries;
-use super::{Placement, RestoreOptions};
+use crate::ops::placement::Placement;
 use crate::repo::manifest::Manifest;
 use crate::repo::store::Store;
 

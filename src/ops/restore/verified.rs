@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::super::event::{Event, Sink};
 use super::super::{restic, verify, OpError};
-use super::Verified;
+use crate::ops::verify::Verified;
 use crate::repo::manifest::Manifest;
 use crate::repo::store::Store;
 
