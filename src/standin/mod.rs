@@ -17,6 +17,7 @@
 pub mod bolt;
 mod check;
 mod ctl;
+mod cypher;
 mod dataset;
 mod deploy;
 mod graph;
@@ -59,6 +60,8 @@ enum Command {
     },
     /// Start, stop or query a daemon through a pid file
     Ctl(ctl::Args),
+    /// A stand-in for Neo4j's cypher-shell: one query over Bolt, plain output
+    CypherShell(cypher::Args),
     /// Create a deterministic benchmark data set shaped like an installation
     Dataset(dataset::Args),
 }
@@ -81,6 +84,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             dir,
         } => check::run(data.as_deref(), bolt_neo4j.as_deref(), &dir),
         Command::Ctl(a) => return ctl::run(a),
+        Command::CypherShell(a) => cypher::run(a),
         Command::Dataset(a) => dataset::run(a),
     };
     match result {
