@@ -219,14 +219,17 @@ fn ended(r: &Result<Output, RunError>) -> String {
 
 /// What a Neo4j tool said, for a message: the consistency checker's summary
 /// ("Inconsistencies found" and its counts) when it printed one, else its last
-/// lines (stdout and stderr), without progress dots or stray indentation.
+/// lines (stdout and stderr), without progress dots, stack frames or stray
+/// indentation.
 fn last_words(out: &Output) -> String {
     let lines: Vec<&str> = out
         .stdout
         .lines()
         .chain(out.stderr.lines())
         .map(|l| l.trim_matches(|c: char| !c.is_ascii_graphic()))
-        .filter(|l| l.len() > 1 && !l.starts_with("...."))
+        // Progress dots and Java stack frames say nothing; the `Caused by:` lines do.
+        .filter(|l| l.len() > 1 && !l.starts_with("....") && !l.starts_with("at "))
+        .filter(|l| !(l.starts_with("... ") && l.ends_with(" more")))
         .collect();
     if let Some(at) = lines
         .iter()
@@ -399,4 +402,35 @@ fn read_bounded(path: &Path) -> Result<String, OpError> {
         .and_then(|f| f.take(MAX_CONF).read_to_string(&mut text))
         .map_err(|e| OpError::failed(format!("cannot read {}: {e}", path.display())))?;
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn said(stdout: &str) -> Output {
+        Output {
+            status: Some(1),
+            stdout: stdout.into(),
+            ..Output::default()
+        }
+    }
+
+    #[test]
+    fn the_reason_is_neo4js_summary_or_its_cause_not_its_stack() {
+        let check = said(
+            "....................  10%\nInconsistencies found: ConsistencySummaryStatistics{\n\tNumber of errors: 2006\n\tNumber of warnings: 0\n\tNumber of inconsistent RELATIONSHIP records: 1000\n}\n",
+        );
+        assert_eq!(
+            last_words(&check),
+            "inconsistencies found: Number of errors: 2006; Number of inconsistent RELATIONSHIP records: 1000"
+        );
+        let start = said(
+            "Starting...\norg.neo4j.LifecycleException: Component failed to start\n\tat org.neo4j.A.start(A.java:1)\n\t... 6 more\nCaused by: PortBindException: cannot bind 127.0.0.1:7687\n\tat org.neo4j.B.start(B.java:2)\n",
+        );
+        assert_eq!(
+            last_words(&start),
+            "Starting... | org.neo4j.LifecycleException: Component failed to start | Caused by: PortBindException: cannot bind 127.0.0.1:7687"
+        );
+    }
 }
