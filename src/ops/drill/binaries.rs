@@ -362,9 +362,14 @@ fn check(
     match out.success() {
         true => Ok(()),
         false => Err(OpError::failed(format!(
-            "Neo4j's consistency check of {db} on the copy failed (`{} {}`, exit {}): {}",
+            "Neo4j's consistency check of {db} on the copy failed (`{} {} {db}`, exit {}): {}",
             admin.display(),
-            args.join(" "),
+            // Its report is in the scratch folder, removed with the copy: not named.
+            if four {
+                "check-consistency"
+            } else {
+                "database check"
+            },
             out.status.map_or("by signal".into(), |c| c.to_string()),
             last_words(&out)
         ))),
