@@ -654,6 +654,32 @@ mod tests {
     }
 
     #[test]
+    fn a_group_handle_stops_a_running_program_from_another_thread() {
+        let group = Group::default();
+        assert!(!group.signal(Signal::SIGTERM), "nothing runs yet");
+        let g = group.clone();
+        let stopper = std::thread::spawn(move || {
+            // Until the program runs, then a SIGTERM to its group.
+            while !g.signal(Signal::SIGTERM) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let t = Instant::now();
+        let out = sh("sleep 30")
+            .timeout(Duration::from_secs(60))
+            .group(&group)
+            .output()
+            .unwrap();
+        stopper.join().unwrap();
+        assert_eq!(out.signal, Some(Signal::SIGTERM as i32), "{out:?}");
+        assert!(t.elapsed() < Duration::from_secs(20));
+        assert!(
+            !group.signal(Signal::SIGTERM),
+            "reaped: its pid is not ours"
+        );
+    }
+
+    #[test]
     fn captures_status_output_and_lines() {
         let mut seen = Vec::new();
         let out = sh("echo one; echo two; echo err >&2; exit 3")

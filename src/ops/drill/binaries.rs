@@ -18,12 +18,11 @@ use crate::install::neo4j_bin::Neo4jBin;
 use crate::ops::event::{Event, Sink};
 use crate::ops::OpError;
 use crate::process::{Cmd, Group, Output, RunError};
-use crate::secrets::Secret;
 
 /// neo4j.service's TimeoutSec: how long a clean shutdown may take.
 const STOP_TIMEOUT: Duration = Duration::from_secs(120);
 /// A JVM that prints its version.
-const QUICK: Duration = Duration::from_secs(120);
+pub(super) const QUICK: Duration = Duration::from_secs(120);
 /// The most of a configuration file we read.
 const MAX_CONF: u64 = 1 << 20;
 
@@ -115,7 +114,7 @@ pub fn drill(c: &Copy, timeout: Duration, cancel: &Cancel, on: Sink) -> Result<S
             on(Event::Info(format!(
                 "{named} is up on the copy after {secs:.1} s"
             )));
-            let counts = counts(c, &bolt, &db, cancel);
+            let counts = super::counts::counts(c, &bolt, &db, cancel);
             Ok((secs, counts))
         }
         Err(e) => Err(e),
@@ -266,62 +265,6 @@ fn version(bin: &Neo4jBin, cancel: &Cancel) -> Option<String> {
     })
 }
 
-/// Node and relationship counts through cypher-shell, with the user Structr
-/// connects as (its password goes in the environment, never in argv).
-fn counts(c: &Copy, bolt: &str, db: &str, cancel: &Cancel) -> Result<(i64, i64), String> {
-    let shell = c
-        .bin
-        .cypher_shell()
-        .ok_or("no cypher-shell beside neo4j or in /usr/bin")?;
-    let creds = c.structr.and_then(|s| credentials(&s.join("structr.conf")));
-    let ask = |query: &str| -> Result<i64, String> {
-        let mut cmd = Cmd::new(&shell)
-            .args([
-                "-a",
-                &format!("bolt://{bolt}"),
-                "-d",
-                db,
-                "--format",
-                "plain",
-                query,
-            ])
-            .timeout(QUICK)
-            .cancel(cancel);
-        if let Some((user, password)) = &creds {
-            cmd = cmd
-                .env("NEO4J_USERNAME", user)
-                .env("NEO4J_PASSWORD", password.expose());
-        }
-        let out = cmd.output().map_err(|e| e.to_string())?;
-        if !out.success() {
-            return Err(format!("cypher-shell: {}", out.tail()));
-        }
-        out.stdout
-            .lines()
-            .rev()
-            .find_map(|l| l.split(',').next()?.trim().parse().ok())
-            .ok_or_else(|| format!("cypher-shell answered {:?}", out.stdout.trim()))
-    };
-    Ok((
-        ask("MATCH (n) RETURN count(n)")?,
-        ask("MATCH ()-[r]->() RETURN count(r)")?,
-    ))
-}
-
-/// The user and password of Structr's active database connection (structr.conf).
-fn credentials(path: &Path) -> Option<(String, Secret)> {
-    let p = parse_properties(&read_bounded(path).ok()?);
-    let active = p.get("nodeservice.active");
-    let get = |key: &str| {
-        active
-            .and_then(|a| p.get(&format!("{a}.{key}")))
-            .or_else(|| p.get(key))
-    };
-    let user = get("database.connection.username")?.clone();
-    let password = Secret::new(get("database.connection.password")?.clone());
-    Some((user, password))
-}
-
 /// Neo4j's consistency checker on the stopped copy; `Err` with what it found.
 #[allow(clippy::too_many_arguments)]
 fn check(
@@ -400,7 +343,7 @@ fn copy_log_configs(from: &Path, to: &Path, on: Sink) {
     }
 }
 
-fn read_bounded(path: &Path) -> Result<String, OpError> {
+pub(super) fn read_bounded(path: &Path) -> Result<String, OpError> {
     use std::io::Read;
     let mut text = String::new();
     std::fs::File::open(path)

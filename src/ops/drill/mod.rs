@@ -19,6 +19,7 @@ use chrono::Utc;
 mod binaries;
 mod conf;
 mod container;
+mod counts;
 
 use super::event::{Event, Sink, Step};
 use super::placement::Placement;
