@@ -118,6 +118,29 @@ pub struct Cmd {
     /// Folders bind-mounted over others in a mount namespace of the child's own.
     binds: Vec<(PathBuf, PathBuf)>,
     keep: Keep,
+    group: Option<Group>,
+}
+
+/// A handle on a running program's process group, for another thread: a server
+/// run in the foreground (a drill's Neo4j) is stopped with a signal once we are
+/// done with it, and [`Cmd::run`] then returns how it ended.
+#[derive(Clone, Default)]
+pub struct Group(std::sync::Arc<std::sync::Mutex<Option<i32>>>);
+
+impl Group {
+    /// Sends `sig` to the program's whole group; false when it is not running
+    /// (not started yet, or already reaped: its pid may belong to another).
+    pub fn signal(&self, sig: Signal) -> bool {
+        let slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match *slot {
+            Some(pid) => nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), sig).is_ok(),
+            None => false,
+        }
+    }
+
+    fn set(&self, pid: Option<i32>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = pid;
+    }
 }
 
 impl Cmd {
@@ -134,6 +157,7 @@ impl Cmd {
             die_with_us: None,
             binds: Vec::new(),
             keep: Keep::Tail(STDOUT_TAIL),
+            group: None,
         }
     }
 
@@ -219,6 +243,12 @@ impl Cmd {
         self
     }
 
+    /// `group` can signal the program's process group while it runs.
+    pub fn group(mut self, group: &Group) -> Self {
+        self.group = Some(group.clone());
+        self
+    }
+
     /// Keep all of stdout, at most `limit` bytes (more is [`RunError::TooMuchOutput`]).
     pub fn keep_stdout(mut self, limit: usize) -> Self {
         self.keep = Keep::Whole(limit);
@@ -301,6 +331,13 @@ impl Cmd {
             }
         }
         let mut child = c.spawn().map_err(spawn_error)?;
+        // Cleared before the child is reaped, under the same lock `signal` takes.
+        let group = self.group.clone().unwrap_or_default();
+        group.set(i32::try_from(child.id()).ok());
+        let kill_group = |child: &mut Child| {
+            group.set(None);
+            kill_group(child);
+        };
         if let (Some(bytes), Some(mut pipe)) = (self.stdin, child.stdin.take()) {
             // A thread, so a program that does not read its input cannot block us.
             std::thread::spawn(move || {
@@ -349,7 +386,15 @@ impl Cmd {
                 }
                 continue;
             }
-            if let Ok(Some(status)) = child.try_wait() {
+            let waited = {
+                let mut slot = group.0.lock().unwrap_or_else(|e| e.into_inner());
+                let waited = child.try_wait();
+                if matches!(waited, Ok(Some(_))) {
+                    *slot = None;
+                }
+                waited
+            };
+            if let Ok(Some(status)) = waited {
                 exited = Some((status, Instant::now()));
                 continue;
             }
@@ -606,6 +651,32 @@ mod tests {
 
     fn sh(script: &str) -> Cmd {
         Cmd::new("sh").arg("-c").arg(script)
+    }
+
+    #[test]
+    fn a_group_handle_stops_a_running_program_from_another_thread() {
+        let group = Group::default();
+        assert!(!group.signal(Signal::SIGTERM), "nothing runs yet");
+        let g = group.clone();
+        let stopper = std::thread::spawn(move || {
+            // Until the program runs, then a SIGTERM to its group.
+            while !g.signal(Signal::SIGTERM) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let t = Instant::now();
+        let out = sh("sleep 30")
+            .timeout(Duration::from_secs(60))
+            .group(&group)
+            .output()
+            .unwrap();
+        stopper.join().unwrap();
+        assert_eq!(out.signal, Some(Signal::SIGTERM as i32), "{out:?}");
+        assert!(t.elapsed() < Duration::from_secs(20));
+        assert!(
+            !group.signal(Signal::SIGTERM),
+            "reaped: its pid is not ours"
+        );
     }
 
     #[test]

@@ -117,6 +117,13 @@ pub struct DrillConfig {
     /// Where the copy is made (removed afterwards).
     pub scratch: PathBuf,
     pub timeout_secs: u64,
+    /// NEO4J_HOME of the installation's Neo4j (`bin/neo4j`, `bin/neo4j-admin`),
+    /// for a drill that starts it on the copy; found from neo4j.service or the
+    /// Debian package when unset.
+    pub neo4j_home: Option<PathBuf>,
+    /// The folder holding the installation's neo4j.conf (NEO4J_CONF; Debian:
+    /// /etc/neo4j), read for the copy's configuration, never written.
+    pub neo4j_conf: Option<PathBuf>,
 }
 
 impl Default for DrillConfig {
@@ -125,6 +132,8 @@ impl Default for DrillConfig {
             command: None,
             scratch: PathBuf::from("/var/tmp"),
             timeout_secs: 600,
+            neo4j_home: None,
+            neo4j_conf: None,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod detect;
 pub mod health;
 pub mod lvm;
 pub mod maintenance;
+pub mod neo4j_bin;
 pub mod neo4j_store;
 pub mod schedule;
 pub mod service;

@@ -17,6 +17,7 @@
 pub mod bolt;
 mod check;
 mod ctl;
+mod cypher;
 mod dataset;
 mod deploy;
 mod fill;
@@ -61,6 +62,8 @@ enum Command {
     },
     /// Start, stop or query a daemon through a pid file
     Ctl(ctl::Args),
+    /// A stand-in for Neo4j's cypher-shell: one query over Bolt, plain output
+    CypherShell(cypher::Args),
     /// Create a deterministic benchmark data set shaped like an installation
     Dataset(dataset::Args),
     /// One day of writes on a `dataset --realistic` (store pages rewritten in place)
@@ -85,6 +88,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             dir,
         } => check::run(data.as_deref(), bolt_neo4j.as_deref(), &dir),
         Command::Ctl(a) => return ctl::run(a),
+        Command::CypherShell(a) => cypher::run(a),
         Command::Dataset(a) => dataset::run(a),
         Command::Day(a) => realistic::day(a),
     };

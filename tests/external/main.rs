@@ -7,6 +7,7 @@ mod common;
 
 mod offsite;
 mod real_neo4j;
+mod real_neo4j_drill;
 mod real_neo4j_kernel;
 mod s3;
 mod servers;

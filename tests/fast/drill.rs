@@ -122,6 +122,13 @@ fn a_drill_of_a_damaged_generation_fails_with_the_reason() {
         "{}",
         text(&out)
     );
+    // It says what it looked for: the Neo4j programs it could have started.
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no Neo4j programs configured")
+            && String::from_utf8_lossy(&out.stdout).contains("[drill] neo4j_home"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

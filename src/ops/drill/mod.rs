@@ -1,9 +1,11 @@
 //! Restore drills: proof that a generation restores *and starts*, without
 //! touching production. The generation is extracted into a scratch folder (never
 //! the installation's targets), every file checked against its sha256 on the way,
-//! then a Neo4j is started on the copy: for a Compose installation the
-//! installation's own Neo4j image in a throwaway container without network, for
-//! other installations the configured `[drill] command`. Then it is stopped and
+//! then a Neo4j is started on the copy: the configured `[drill] command` if there
+//! is one; else for a Compose installation the installation's own Neo4j image in
+//! a throwaway container without network; else the installation's own Neo4j
+//! programs (`binaries`: `neo4j console` on the copy with a configuration of the
+//! drill's own, counts, Neo4j's consistency check). Then it is stopped and
 //! the scratch folder removed, whatever happened. The result is recorded in the
 //! generation (`last_drill`). A drill killed before it could remove its copy
 //! leaves it behind; the next drill and `recover` remove it (`remove_leftovers`).
@@ -14,12 +16,17 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
+mod binaries;
+mod conf;
+mod container;
+mod counts;
+
 use super::event::{Event, Sink, Step};
 use super::placement::Placement;
 use super::source::{Check, Source};
 use super::{compat, Context, OpError};
-use crate::config::DrillConfig;
-use crate::install::Installation;
+use crate::config::{DrillConfig, Kind};
+use crate::install::{neo4j_bin, Installation, ROLE_STRUCTR};
 use crate::process;
 use crate::repo::manifest::{DrillRecord, Manifest};
 
@@ -77,7 +84,7 @@ pub fn run(ctx: &Context, cfg: &DrillConfig, id: &str, on: Sink) -> Result<Drill
         scratch.0.display()
     )));
     let outcome = restore_copy(ctx, &m, &scratch.0, on)
-        .and_then(|data| start_on_copy(ctx.inst, cfg, &data, &scratch.0, on));
+        .and_then(|copy| start_on_copy(ctx, cfg, &copy, &scratch.0, on));
     drop(scratch);
     let record = DrillRecord {
         at,
@@ -190,9 +197,20 @@ fn check_scratch(inst: &Installation, scratch: &Path) -> Result<(), OpError> {
     Ok(())
 }
 
+/// Where the copies of the two main components are.
+struct Restored {
+    data: PathBuf,
+    structr: Option<PathBuf>,
+}
+
 /// Extracts every component into `scratch/<name>`, checking each file's sha256;
-/// returns the copy of Neo4j's data folder.
-fn restore_copy(ctx: &Context, m: &Manifest, scratch: &Path, on: Sink) -> Result<PathBuf, OpError> {
+/// says where Neo4j's data folder and Structr's folder are.
+fn restore_copy(
+    ctx: &Context,
+    m: &Manifest,
+    scratch: &Path,
+    on: Sink,
+) -> Result<Restored, OpError> {
     let owners = compat::check(ctx.inst, m).owner_map();
     let place = |name: &str| Placement {
         name: name.to_string(),
@@ -226,15 +244,23 @@ fn restore_copy(ctx: &Context, m: &Manifest, scratch: &Path, on: Sink) -> Result
         .ok_or_else(|| {
             OpError::Verify(format!("{} holds no Neo4j data folder to start on", m.id))
         })?;
-    Ok(scratch.join(&data.name))
+    let structr = m
+        .components
+        .iter()
+        .find(|c| c.role == ROLE_STRUCTR)
+        .map(|c| scratch.join(&c.name));
+    Ok(Restored {
+        data: scratch.join(&data.name),
+        structr,
+    })
 }
 
-/// Starts a Neo4j on the copy and waits until it is up (Compose) or the
-/// configured command succeeded; says what proved it.
+/// Starts a Neo4j on the copy and waits until it is up, or runs the configured
+/// command; says what that proved.
 fn start_on_copy(
-    inst: &Installation,
+    ctx: &Context,
     cfg: &DrillConfig,
-    data: &Path,
+    copy: &Restored,
     scratch: &Path,
     on: Sink,
 ) -> Result<String, OpError> {
@@ -242,18 +268,46 @@ fn start_on_copy(
     on(Event::Started(step.clone()));
     let t = Instant::now();
     let timeout = Duration::from_secs(cfg.timeout_secs);
-    let result = match (&cfg.command, inst.versions.get("neo4j-image")) {
+    let data = &copy.data;
+    let result = match (&cfg.command, ctx.inst.versions.get("neo4j-image")) {
         (Some(line), _) => run_command(line, data, scratch, timeout),
-        (None, Some(image)) => run_container(image, data, timeout),
-        (None, None) => Err(OpError::Refused(
-            "the copy restored and every file matched its sha256, but nothing started on it: set [drill] command (e.g. `neo4j-admin database check --from-path={data} neo4j`) for this installation".into(),
-        )),
+        (None, Some(image)) => container::run_container(image, data, timeout),
+        (None, None) => match programs(ctx, cfg) {
+            Ok(bin) => binaries::drill(
+                &binaries::Copy {
+                    bin: &bin,
+                    data,
+                    structr: copy.structr.as_deref(),
+                    scratch,
+                },
+                timeout,
+                &ctx.cancel,
+                on,
+            ),
+            Err(looked) => Err(OpError::Refused(format!(
+                "the copy restored and every file matched its sha256, but nothing started on it: {looked}. set [drill] neo4j_home (the folder with bin/neo4j and bin/neo4j-admin) and neo4j_conf (the folder with neo4j.conf), or set [drill] command (e.g. `neo4j-admin database check --from-path={{data}} neo4j`) for this installation"
+            ))),
+        },
     };
     match &result {
         Ok(_) => on(Event::Finished(step, t.elapsed())),
         Err(e) => on(Event::Failed(step, e.to_string())),
     }
     result
+}
+
+/// The installation's Neo4j programs: from `[drill]`, else from neo4j.service
+/// (a systemd installation), else the Debian package's places.
+fn programs(ctx: &Context, cfg: &DrillConfig) -> Result<neo4j_bin::Neo4jBin, String> {
+    let unit = (ctx.inst.kind == Kind::Systemd).then_some(ctx.configured.neo4j_unit.as_str());
+    // A custom installation names its own; the Debian places are a systemd one's.
+    if cfg.neo4j_home.is_none() && unit.is_none() {
+        return Err(format!(
+            "no Neo4j programs configured for this {} installation",
+            ctx.inst.kind
+        ));
+    }
+    neo4j_bin::locate(cfg.neo4j_home.as_deref(), cfg.neo4j_conf.as_deref(), unit)
 }
 
 /// `[drill] command` with `{data}` (the copy of Neo4j's data folder) and
@@ -285,70 +339,6 @@ fn run_command(
             out.tail()
         ))),
     }
-}
-
-/// The installation's Neo4j image on the copy, in a container without network
-/// that is removed afterwards. Up means: still running and it logged `Started.`
-/// (as Neo4j does once it serves).
-fn run_container(image: &str, data: &Path, timeout: Duration) -> Result<String, OpError> {
-    let name = format!("structr-backup-drill-{}", std::process::id());
-    let docker = |args: &[&str]| {
-        let argv: Vec<String> = std::iter::once("docker")
-            .chain(args.iter().copied())
-            .map(String::from)
-            .collect();
-        process::run(&argv, Duration::from_secs(120)).map_err(|e| OpError::failed(e.to_string()))
-    };
-    let _ = docker(&["rm", "-f", &name]);
-    let mount = format!("{}:/data", data.display());
-    let out = docker(&[
-        "run",
-        "-d",
-        "--name",
-        &name,
-        "--network",
-        "none",
-        "-v",
-        &mount,
-        image,
-    ])?;
-    if !out.success() {
-        return Err(OpError::failed(format!(
-            "cannot start {image} on the copy: {}",
-            out.tail()
-        )));
-    }
-    let started = Instant::now();
-    let result = loop {
-        let logs = docker(&["logs", &name])?;
-        let text = format!("{}{}", logs.stdout, logs.stderr);
-        let running = docker(&["inspect", "-f", "{{.State.Running}}", &name])?;
-        if text.lines().any(|l| l.trim_end().ends_with("Started."))
-            && running.stdout.trim() == "true"
-        {
-            break Ok(format!(
-                "{image} started on the copy in {:.1} s",
-                started.elapsed().as_secs_f64()
-            ));
-        }
-        if running.stdout.trim() != "true" {
-            let tail: Vec<&str> = text.lines().rev().take(8).collect();
-            break Err(OpError::failed(format!(
-                "{image} stopped on the copy before it was up: {}",
-                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-            )));
-        }
-        if started.elapsed() > timeout {
-            break Err(OpError::failed(format!(
-                "{image} was not up on the copy within {} s",
-                timeout.as_secs()
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    };
-    let _ = docker(&["stop", "-t", "30", &name]);
-    let _ = docker(&["rm", "-f", &name]);
-    result
 }
 
 #[cfg(test)]
