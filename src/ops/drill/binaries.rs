@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::conf::{database_name, free_port, scratch_conf, Places};
+use super::copy::{read_bounded, Copy, MAX_CONF, QUICK};
 use crate::cancel::Cancel;
 use crate::install::conf::parse_properties;
 use crate::install::neo4j_bin::Neo4jBin;
@@ -21,21 +22,6 @@ use crate::process::{Cmd, Group, Output, RunError};
 
 /// neo4j.service's TimeoutSec: how long a clean shutdown may take.
 const STOP_TIMEOUT: Duration = Duration::from_secs(120);
-/// A JVM that prints its version.
-pub(super) const QUICK: Duration = Duration::from_secs(120);
-/// The most of a configuration file we read.
-const MAX_CONF: u64 = 1 << 20;
-
-/// What the drill found out with the installation's Neo4j.
-pub struct Copy<'a> {
-    pub bin: &'a Neo4jBin,
-    /// The copy of the data folder.
-    pub data: &'a Path,
-    /// The copy of Structr's folder, for the credentials Structr connects with.
-    pub structr: Option<&'a Path>,
-    /// The drill's scratch folder (the copies are in it).
-    pub scratch: &'a Path,
-}
 
 /// Starts, counts, stops and checks; says what that proved, or why it failed.
 pub fn drill(c: &Copy, timeout: Duration, cancel: &Cancel, on: Sink) -> Result<String, OpError> {
@@ -341,15 +327,6 @@ fn copy_log_configs(from: &Path, to: &Path, on: Sink) {
             }
         }
     }
-}
-
-pub(super) fn read_bounded(path: &Path) -> Result<String, OpError> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_CONF).read_to_string(&mut text))
-        .map_err(|e| OpError::failed(format!("cannot read {}: {e}", path.display())))?;
-    Ok(text)
 }
 
 #[cfg(test)]

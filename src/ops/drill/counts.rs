@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::binaries::{read_bounded, Copy, QUICK};
+use super::copy::{read_bounded, Copy, QUICK};
 use crate::cancel::Cancel;
 use crate::install::conf::parse_properties;
 use crate::process::Cmd;

@@ -19,6 +19,7 @@ use chrono::Utc;
 mod binaries;
 mod conf;
 mod container;
+mod copy;
 mod counts;
 
 use super::event::{Event, Sink, Step};
@@ -274,7 +275,7 @@ fn start_on_copy(
         (None, Some(image)) => container::run_container(image, data, timeout),
         (None, None) => match programs(ctx, cfg) {
             Ok(bin) => binaries::drill(
-                &binaries::Copy {
+                &copy::Copy {
                     bin: &bin,
                     data,
                     structr: copy.structr.as_deref(),
