@@ -61,20 +61,31 @@ impl Facts {
         }
     }
 
-    /// As `look`, then (after the run's locks) a clone is tried in each
-    /// reflink mirror's folder, made owner-only for it.
-    pub fn probe(ctx: &Context) -> Facts {
-        let mut f = Facts::look(ctx);
-        if let Ok(roots) = &f.reflink {
+    /// A clone is tried in each reflink mirror's folder (made owner-only for
+    /// it): the type of a file system does not tell whether it clones.
+    fn probe(&mut self) {
+        if let Ok(roots) = &self.reflink {
             if let Some(bad) = roots.iter().find(|r| !clones_in(r)) {
-                f.reflink = Err(format!(
+                self.reflink = Err(format!(
                     "{} is on a file system that does not clone files (an XFS made without reflink=1?)",
                     bad.display()
                 ));
             }
         }
-        f
     }
+}
+
+/// The run's decision, after its locks: as the plan's, and where that is the
+/// reflink mirror, again once a clone was tried there (nothing is written
+/// where another mode was chosen anyway).
+fn decide_for_run(ctx: &Context, kind: Kind) -> Choice {
+    let mut facts = Facts::look(ctx);
+    let choice = decide(ctx.staging.mode, kind, &facts);
+    if !matches!(choice, Choice::ReflinkMirror(_)) {
+        return choice;
+    }
+    facts.probe();
+    decide(ctx.staging.mode, kind, &facts)
 }
 
 /// Whether a clone works in `root` (made owner-only for the try; folders this
@@ -150,17 +161,14 @@ fn mirror_of(ctx: &Context, choice: Choice) -> Result<Option<Mirror>, OpError> {
 /// The staging of the archive kind for this run, decided after its locks and
 /// before anything stops.
 pub fn choose(ctx: &Context) -> Result<Staging, OpError> {
-    let choice = decide(ctx.staging.mode, Kind::Archive, &Facts::probe(ctx));
+    let choice = decide_for_run(ctx, Kind::Archive);
     Ok(mirror_of(ctx, choice)?.map_or(Staging::Direct, Staging::Mirror))
 }
 
 /// The staging of the restic kind: a mirror restic reads after the start at
 /// the installation's own paths (through a mount namespace of its own), or none.
 pub fn choose_for_restic(ctx: &Context) -> Result<Option<Mirror>, OpError> {
-    mirror_of(
-        ctx,
-        decide(ctx.staging.mode, Kind::Restic, &Facts::probe(ctx)),
-    )
+    mirror_of(ctx, decide_for_run(ctx, Kind::Restic))
 }
 
 /// What the window of a cold backup will copy, in a line for a plan shown
