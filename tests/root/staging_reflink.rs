@@ -333,3 +333,67 @@ fn mode_reflink_is_refused_before_anything_stops_where_the_sources_do_not_clone(
     );
     assert!(sb.running("neo4j") && sb.running("structr"));
 }
+
+#[test]
+fn a_backup_killed_while_cloning_leaves_a_mirror_the_next_backup_repairs() {
+    let l = layout(Kind::Archive, false);
+    let sb = &l.sb;
+    sb.backup_ok(&[]);
+    let root = std::fs::read_dir(sb.dir.path().join("staging"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    // Many changed files, so that the clone pass takes a while.
+    for i in 0..3000 {
+        let p = sb.structr_dir.join(format!("files/many/{}/g{i}", i % 30));
+        write_random(&p, 4096, 1000 + i as u64);
+    }
+    let mut cut_short = 0;
+    for round in 0..3 {
+        let mut child = sb
+            .cli_command(&["backup"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        common::wait_until(
+            std::time::Duration::from_secs(60),
+            "the mirror update begins",
+            || !root.join("SEALED").exists(),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20 * round));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        child.wait().unwrap();
+        let half = tree::diff(
+            &tree::snapshot(&sb.structr_dir),
+            &tree::snapshot(&root.join("structr")),
+        );
+        cut_short += usize::from(!half.is_empty());
+        let out = sb.cli(&["recover"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let (id, said) = sb.backup_ok(&[]);
+        assert!(said.contains("not sealed by the last run"), "{said}");
+        assert_generation_holds(sb, &id);
+        // No scratch clone is left in the mirror.
+        let leftovers = common::shell(
+            &format!("find {} -name '.structr-backup-clone.*'", root.display()),
+            sb.dir.path(),
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&leftovers.stdout),
+            "",
+            "round {round}"
+        );
+        write_random(&sb.structr_dir.join("files/many/0/g0"), 4096, 5000 + round);
+        for i in 1..2000 {
+            let p = sb.structr_dir.join(format!("files/many/{}/g{i}", i % 30));
+            write_random(&p, 4096, 6000 + round * 3000 + i as u64);
+        }
+    }
+    assert!(cut_short > 0, "no kill landed inside the mirror's update");
+}
