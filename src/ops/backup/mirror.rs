@@ -42,6 +42,9 @@ pub struct Mirror {
     /// A reflink mirror: the changed files are cloned before rsync's pass
     /// (`reflink.rs`); its roots lie on the sources' own file systems.
     reflink: bool,
+    /// The rsync mirror a reflink mirror replaces (`<folder>/<key>`), named
+    /// in `prepare` when it is still there: it is never removed for the user.
+    replaced: Option<PathBuf>,
 }
 
 impl Mirror {
@@ -56,14 +59,18 @@ impl Mirror {
                 .map(|c| (c.name.clone(), root.clone()))
                 .collect(),
             reflink: false,
+            replaced: None,
         }
     }
 
     /// A reflink mirror whose component `i` lives in `roots[i]` (a folder on
-    /// that component's file system, `<…>/<installation key>`).
-    pub fn reflink(ctx: &Context, roots: Vec<PathBuf>) -> Self {
+    /// that component's file system, `<…>/<installation key>`), in place of
+    /// an rsync mirror in `folder`.
+    pub fn reflink(ctx: &Context, roots: Vec<PathBuf>, folder: &Path) -> Self {
         let names = ctx.inst.components.iter().map(|c| c.name.clone());
+        let old = folder.join(ctx.inst.key());
         Mirror {
+            replaced: Some(old).filter(|o| !roots.contains(o)),
             parts: names.zip(roots).collect(),
             reflink: true,
         }
@@ -126,6 +133,12 @@ impl Mirror {
     /// seal does not match is removed (made afresh in the window). Says what
     /// it found.
     pub fn prepare(&self, on: Sink) -> Result<(), OpError> {
+        if let Some(old) = self.replaced.as_ref().filter(|o| o.join(SEAL).exists()) {
+            on(Event::Info(format!(
+                "the mirror {} is no longer used (a reflink mirror replaces it): remove it to free its space",
+                old.display()
+            )));
+        }
         for root in self.roots() {
             if let Some(parent) = root.parent() {
                 state::private_dir(parent).map_err(OpError::Refused)?;

@@ -152,7 +152,7 @@ pub fn decide(mode: StagingMode, kind: Kind, f: &Facts) -> Choice {
 fn mirror_of(ctx: &Context, choice: Choice) -> Result<Option<Mirror>, OpError> {
     match choice {
         Choice::Direct => Ok(None),
-        Choice::ReflinkMirror(roots) => Ok(Some(Mirror::reflink(ctx, roots))),
+        Choice::ReflinkMirror(roots) => Ok(Some(Mirror::reflink(ctx, roots, &folder(ctx)))),
         Choice::Mirror => Ok(Some(Mirror::new(ctx, &folder(ctx)))),
         Choice::Refused(why) => Err(OpError::Refused(format!("{why}. Nothing was stopped"))),
     }
