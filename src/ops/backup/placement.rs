@@ -48,7 +48,17 @@ pub fn reflink_roots(ctx: &Context, folder: &Path) -> Result<Vec<PathBuf>, Strin
             .dev();
         let base = match existing_dev(folder) {
             Some(d) if d == dev => folder.to_path_buf(),
-            _ => mount_point(&path, dev).join(AT_MOUNT),
+            _ => {
+                let top = mount_point(&path, dev);
+                if !owned_by_us_alone(&top) {
+                    return Err(format!(
+                        "the top folder {} of the file system of {} can be changed by other users; set [staging] folder to a root-only folder on that file system",
+                        top.display(),
+                        c.name
+                    ));
+                }
+                top.join(AT_MOUNT)
+            }
         };
         let root = base.join(ctx.inst.key());
         if let Some(clash) = clash(ctx, &root) {
@@ -83,6 +93,14 @@ fn mount_point(path: &Path, dev: u64) -> PathBuf {
     top.to_path_buf()
 }
 
+/// Whether only we (or root) can change what `dir` holds: no one else can then
+/// swap the mirror's folder made in it for a link.
+fn owned_by_us_alone(dir: &Path) -> bool {
+    let me = nix::unistd::geteuid().as_raw();
+    fs::symlink_metadata(dir)
+        .is_ok_and(|m| m.is_dir() && (m.uid() == 0 || m.uid() == me) && m.mode() & 0o022 == 0)
+}
+
 /// A folder of the installation that `root` lies inside, or that lies inside `root`.
 fn clash<'a>(ctx: &'a Context, root: &Path) -> Option<&'a Path> {
     ctx.inst
@@ -112,5 +130,15 @@ mod tests {
             assert_ne!(fs::metadata(up).unwrap().dev(), dev);
         }
         assert_eq!(existing_dev(&deep.join("not/made/yet")), Some(dev));
+    }
+
+    #[test]
+    fn a_top_folder_others_can_write_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(owned_by_us_alone(d.path()));
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(!owned_by_us_alone(d.path()));
     }
 }
