@@ -4,7 +4,8 @@
 //! changed since the last backup. Unchanged files keep their inode in the
 //! mirror, a removed file leaves the next generation, the generation equals
 //! the sources, restic records the installation's own paths, and the plan
-//! shown before the run names what runs.
+//! shown before the run names what runs. Components on two file systems get
+//! one mirror each; a killed update is repaired by the next backup.
 
 use crate::common;
 use crate::reflink::XfsMount;
@@ -407,4 +408,58 @@ fn a_backup_killed_while_cloning_leaves_a_mirror_the_next_backup_repairs() {
         }
     }
     assert!(cut_short > 0, "no kill landed inside the mirror's update");
+}
+
+#[test]
+fn components_on_two_file_systems_get_one_reflink_mirror_each() {
+    let l = layout(Kind::Archive, false);
+    let mut sb = l.sb;
+    // Structr's folder on a second XFS: its mirror must lie there.
+    let second = XfsMount::new();
+    let moved = second.0.join("structr");
+    let out = common::shell(
+        &format!("cp -a {} {}", sb.structr_dir.display(), moved.display()),
+        sb.dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    sb.structr_dir = moved;
+    let staging = sb.dir.path().join("staging");
+    sb.write_config();
+    let line = plan_line(&sb);
+    let at_top = second.0.join(".structr-backup-staging");
+    assert!(
+        line.contains(&staging.display().to_string())
+            && line.contains(&at_top.display().to_string()),
+        "{line}"
+    );
+    let (first, said) = sb.backup_ok(&[]);
+    assert!(said.contains("done: reflink mirror structr"), "{said}");
+    assert_generation_holds(&sb, &first);
+    let key = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .next()
+            .unwrap()
+            .path()
+    };
+    let (data_root, structr_root) = (key(&staging), key(&at_top));
+    assert!(data_root.join("neo4j-data").is_dir() && !data_root.join("structr").exists());
+    assert!(structr_root.join("structr").is_dir() && !structr_root.join("neo4j-data").exists());
+    // Each root is sealed on its own.
+    assert!(data_root.join("SEALED").exists() && structr_root.join("SEALED").exists());
+    a_day_of_writes(&sb);
+    let (second_id, said) = sb.backup_ok(&[]);
+    assert!(
+        said.contains("reflink mirror of structr: cloned 1 changed files")
+            && said.contains("reflink mirror of neo4j-data: cloned 1 changed files"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("made afresh") && !said.contains("not sealed"),
+        "{said}"
+    );
+    assert_generation_holds(&sb, &second_id);
+    drop(sb);
+    drop(second);
 }
