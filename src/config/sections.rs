@@ -186,8 +186,8 @@ pub struct RepositoryConfig {
     pub compression_level: i32,
     /// 0 = all cores.
     pub threads: u32,
-    /// When the repository shares a reflink file system (XFS, btrfs) with the
-    /// sources, clone them while the services are stopped and compress afterwards.
+    /// On a file system that clones files (XFS, btrfs), stage with a reflink
+    /// mirror (`[staging]`); false: never clone.
     pub reflink: bool,
 }
 

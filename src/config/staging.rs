@@ -8,13 +8,15 @@ use serde::Deserialize;
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum StagingMode {
-    /// Reflink clones where the file systems allow, else a mirror (with rsync),
-    /// else the archives are written while the services are stopped.
+    /// Run as root with rsync: a reflink mirror where the sources' file system
+    /// clones (XFS, btrfs), else a mirror; otherwise the archives (or restic)
+    /// read the live folders while the services are stopped.
     #[default]
     Auto,
     /// A persistent mirror updated with the changed files (needs rsync).
     Mirror,
-    /// Reflink clones (XFS, btrfs); refused where the file systems cannot.
+    /// A reflink mirror on the sources' own file system (XFS, btrfs): only the
+    /// changed files are cloned; refused where that file system cannot clone.
     Reflink,
     /// No staging: the archives (or restic) read the live folders while stopped.
     Off,
@@ -24,8 +26,9 @@ pub enum StagingMode {
 #[serde(deny_unknown_fields, default)]
 pub struct StagingConfig {
     pub mode: StagingMode,
-    /// Where the mirror and the clones live (root-only); unset, `staging/` in the
-    /// state folder.
+    /// Where the mirror lives (root-only); unset, `staging/` in the state
+    /// folder. A reflink mirror lives here when this is on the sources' file
+    /// system, else in `.structr-backup-staging/` at its top folder.
     pub folder: Option<PathBuf>,
 }
 

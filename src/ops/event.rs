@@ -14,7 +14,8 @@ pub enum Step {
     Stop(String),
     StoreLock,
     SafetyBackup(String),
-    /// A reflink clone of a component while the services are stopped.
+    /// Bringing a component's reflink mirror up to date (the changed files
+    /// cloned) while the services are stopped.
     Clone(String),
     /// Bringing a component's mirror up to date while the services are stopped.
     Mirror(String),
@@ -46,7 +47,7 @@ impl fmt::Display for Step {
             Step::Stop(s) => write!(f, "stop {s}"),
             Step::StoreLock => write!(f, "Neo4j store released?"),
             Step::SafetyBackup(c) => write!(f, "safety backup of {c}"),
-            Step::Clone(c) => write!(f, "clone {c} (reflink)"),
+            Step::Clone(c) => write!(f, "reflink mirror {c} (changed files cloned)"),
             Step::Mirror(c) => write!(f, "mirror {c} (changed files)"),
             Step::Snapshot(c) => write!(f, "snapshot {c}"),
             Step::Copy(c) => write!(f, "copy {c}"),

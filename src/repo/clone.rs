@@ -36,8 +36,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CloneError + '_ {
     }
 }
 
-/// Clones one file's blocks (FICLONE); the target is created new.
-fn clone_file(src: &Path, dest: &Path) -> Result<(), CloneError> {
+/// Clones one file's blocks (FICLONE); the target is created new (mode 0600).
+pub fn clone_file(src: &Path, dest: &Path) -> Result<(), CloneError> {
     let from = File::open(src).map_err(io(src))?;
     let to = fs::OpenOptions::new()
         .write(true)

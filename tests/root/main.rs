@@ -16,3 +16,4 @@ mod reflink;
 mod roundtrip;
 mod runbook;
 mod snapshot_lvm;
+mod staging_reflink;

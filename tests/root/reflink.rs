@@ -1,5 +1,6 @@
 //! On a file system with reflinks (XFS here, made on a loop device), the backup
-//! clones the sources while the services are stopped and compresses afterwards:
+//! brings a reflink mirror up to date while the services are stopped (cloning
+//! the changed files) and compresses afterwards:
 //! the downtime is a fraction of the backup, and the generation is as good,
 //! extended attributes, ACLs, capabilities and nanosecond mtimes included.
 
@@ -11,10 +12,10 @@ use std::process::Command;
 use common::{shell, text, tree, Options, Sandbox};
 
 /// The mount point, and the folder holding the image (removed on drop).
-struct XfsMount(PathBuf, #[allow(dead_code)] tempfile::TempDir);
+pub struct XfsMount(pub PathBuf, #[allow(dead_code)] tempfile::TempDir);
 
 impl XfsMount {
-    fn new() -> XfsMount {
+    pub fn new() -> XfsMount {
         assert!(
             nix::unistd::geteuid().is_root(),
             "this test mounts an XFS image: run the suite as root (scripts/test)"
@@ -87,7 +88,10 @@ fn a_reflink_clone_keeps_the_downtime_short_and_the_backup_whole() {
     let out = sb.cli(&["backup"]);
     assert!(out.status.success(), "{}", text(&out));
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(log.contains("done: clone neo4j-data (reflink)"), "{log}");
+    assert!(
+        log.contains("done: reflink mirror neo4j-data (changed files cloned)"),
+        "{log}"
+    );
     assert!(sb.running("neo4j") && sb.running("structr"));
     let id = sb.newest();
     let gen_dir = sb.repo.join(&id);
@@ -96,7 +100,10 @@ fn a_reflink_clone_keeps_the_downtime_short_and_the_backup_whole() {
         downtime < total / 2.0,
         "downtime {downtime:.2} s of {total:.2} s"
     );
-    assert!(!gen_dir.join(".clone").exists(), "the clone is removed");
+    assert!(
+        !gen_dir.join(".clone").exists(),
+        "nothing is staged in the repository"
+    );
 
     // The generation is whole: checksums, every file, and a consistent pair.
     let out = sb.cli(&["verify", "--deep", &id]);

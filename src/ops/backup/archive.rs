@@ -1,8 +1,9 @@
 //! The archive kind's copier: the components archived (tar + zstd, sha256) into a
 //! new generation folder. Where the archives are read from is the staging: the
 //! live folders while the services are stopped, or a point-in-time copy taken
-//! while they are stopped (reflink clones, LVM snapshots) and archived after
-//! they run again, so the downtime covers only the clone or the snapshot.
+//! while they are stopped (a mirror updated with the changed files, by rsync
+//! or reflink clones; LVM snapshots) and archived after they run again, so the
+//! downtime covers only the mirror's update or the snapshot.
 
 use std::path::PathBuf;
 
@@ -11,7 +12,7 @@ use chrono::{DateTime, Utc};
 use super::copier::{Copier, Finished, Head, Shape};
 pub use super::staging::Staging;
 use crate::ops::archiving::{begin_backup, copy_components, new_manifest, preflight_checks};
-use crate::ops::event::{Event, Sink, Step};
+use crate::ops::event::{Sink, Step};
 use crate::ops::preflight::Estimate;
 use crate::ops::{app_export, Context, OpError};
 use crate::repo::generation::Repo;
@@ -50,10 +51,6 @@ impl<'r> ArchiveCopier<'r> {
             .ok_or_else(|| OpError::failed("internal error: no generation folder was made"))
     }
 
-    fn clone_dir(&self) -> Result<PathBuf, OpError> {
-        Ok(self.partial()?.join(".clone"))
-    }
-
     /// Archives every component into the generation folder, from the staged copy
     /// when there is one.
     fn archive(&mut self, ctx: &Context, on: Sink) -> Result<(), OpError> {
@@ -74,18 +71,16 @@ impl Copier for ArchiveCopier<'_> {
     }
 
     fn shape(&mut self, ctx: &Context) -> Result<Shape, OpError> {
-        // Clones only where the sources and the repository (made by `begin`)
-        // share a file system that clones files; decided before anything stops.
+        // Decided after the locks (`begin`) and before anything stops.
         if matches!(self.staging, Staging::Direct) {
-            self.staging = super::staging::choose(ctx, self.repo)?;
+            self.staging = super::staging::choose(ctx)?;
         }
         let names = || ctx.inst.components.iter().map(|c| c.name.clone());
         let copies: Vec<Step> = names().map(Step::Copy).collect();
         let (while_stopped, after_start) = match &mut self.staging {
             Staging::Direct => (copies, vec![]),
-            Staging::Reflink => (names().map(Step::Clone).collect(), copies),
             Staging::Lvm(lvm) => (lvm.plan(ctx)?, copies),
-            Staging::Mirror(_) => (names().map(Step::Mirror).collect(), copies),
+            Staging::Mirror(m) => (names().map(|n| m.step(&n)).collect(), copies),
         };
         Ok(Shape {
             while_stopped,
@@ -98,16 +93,12 @@ impl Copier for ArchiveCopier<'_> {
 
     fn preflight(&mut self, ctx: &Context, on: Sink) -> Result<(), OpError> {
         self.estimate = Some(preflight_checks(ctx, self.repo, on)?);
-        match &self.staging {
-            Staging::Reflink => on(Event::Info("the repository shares a reflink file system with the sources: they are cloned while the services are stopped and compressed after they run again".into())),
-            Staging::Mirror(m) => {
-                m.prepare(on)?;
-                if let Some(e) = &self.estimate {
-                    let repo = (self.repo.root.as_path(), e.needed_bytes);
-                    super::staging::check_mirror_space(m, e.total_bytes, Some(repo), on)?;
-                }
+        if let Staging::Mirror(m) = &self.staging {
+            m.prepare(on)?;
+            if let Some(e) = &self.estimate {
+                let repo = (self.repo.root.as_path(), e.needed_bytes);
+                super::staging::check_mirror_space(m, e.total_bytes, Some(repo), on)?;
             }
-            _ => {}
         }
         Ok(())
     }
@@ -130,11 +121,6 @@ impl Copier for ArchiveCopier<'_> {
     fn while_stopped(&mut self, ctx: &Context, on: Sink) -> Result<(), OpError> {
         match &mut self.staging {
             Staging::Direct => self.archive(ctx, on),
-            Staging::Reflink => {
-                let dir = self.clone_dir()?;
-                self.staged = Some(super::reflink::clone_components(ctx, &dir, on)?);
-                Ok(())
-            }
             Staging::Lvm(lvm) => lvm.take(on),
             Staging::Mirror(m) => {
                 self.staged = Some(m.update(ctx, on)?);
@@ -150,11 +136,6 @@ impl Copier for ArchiveCopier<'_> {
                 // Sealed first: the mirror matches the sources' state in the window.
                 m.seal()?;
                 self.archive(ctx, on)
-            }
-            Staging::Reflink => {
-                let r = self.archive(ctx, on);
-                let _ = std::fs::remove_dir_all(self.clone_dir()?);
-                r
             }
             Staging::Lvm(lvm) => {
                 let read = lvm.mount(ctx);

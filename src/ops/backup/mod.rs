@@ -1,7 +1,7 @@
 //! Backup: one cold-backup driver (`driver.rs`: preflight → stop Structr, stop
 //! Neo4j → copy → start Neo4j, start Structr → publish) with one copier per way
-//! of copying (`copier.rs`): archives written while stopped, reflink clones or
-//! LVM snapshots archived after the start (`archive.rs`), an external snapshot
+//! of copying (`copier.rs`): archives written while stopped, a mirror (rsync or
+//! reflink clones) or LVM snapshots archived after the start (`archive.rs`), an external snapshot
 //! command (`command.rs`), or restic (`restic.rs`). Then the off-site copies.
 
 mod archive;
@@ -10,6 +10,7 @@ mod copier;
 mod driver;
 mod lvm;
 mod mirror;
+mod placement;
 mod reflink;
 mod restic;
 mod staging;

@@ -1,6 +1,8 @@
 //! The restic kind's copier: every component (and the generation's runbook) in
-//! one incremental `restic backup` while the services are stopped; the
-//! generation is the snapshot, its manifest in the snapshot's tags.
+//! one incremental `restic backup`, the generation is the snapshot, its
+//! manifest in the snapshot's tags. With a mirror (rsync or reflink), the
+//! window only updates it and restic reads it after the start, bound over the
+//! installation's own paths; without one, restic reads while stopped.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -99,9 +101,9 @@ impl Copier for ResticCopier<'_> {
         let copy = vec![Step::Copy(all_components(ctx.inst))];
         let (while_stopped, after_start) = match &self.mirror {
             None => (copy, vec![]),
-            Some(_) => {
-                let names = ctx.inst.components.iter().map(|c| c.name.clone());
-                (names.map(Step::Mirror).collect(), copy)
+            Some(m) => {
+                let names = ctx.inst.components.iter().map(|c| m.step(&c.name));
+                (names.collect(), copy)
             }
         };
         Ok(Shape {
