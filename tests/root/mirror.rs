@@ -339,6 +339,7 @@ fn a_disk_filled_while_mirroring_starts_the_services_and_no_half_mirror_is_used(
     assert!(!out.status.success(), "{said}");
     assert!(
         said.contains("No space left on device")
+            && said.contains("is full (something else wrote there after the space check)")
             && said.contains("The services were started again. No generation was written."),
         "{said}"
     );

@@ -313,6 +313,16 @@ fn rsync(src: &Path, dest: &Path, ctx: &Context) -> Result<(), OpError> {
     );
     match out {
         Ok(o) if o.success() => Ok(()),
+        // A disk that filled while the services were down: say where and what to do
+        // before rsync's own words.
+        Ok(o) if o.tail().contains("No space left on device") => Err(OpError::failed(format!(
+            "the file system of the mirror {} is full (something else wrote there after the \
+             space check): free space there, or set [staging] folder to another local disk; \
+             the half-updated mirror is not used, the next backup brings it up to date. \
+             `{shown}` said: {}",
+            dest.display(),
+            o.tail()
+        ))),
         Ok(o) => Err(OpError::failed(format!(
             "`{shown}` failed (exit status {}): {}",
             o.status.map_or("none".into(), |s| s.to_string()),
