@@ -1,8 +1,8 @@
 //! Built-in LVM snapshots: on real LVM over loop devices (where the kernel has
-//! device-mapper; ignored otherwise, run with `cargo test --release --test root
-//! snapshot_lvm:: -- --ignored`), and the LVM procedure against stand-in LVM
-//! tools with bind mounts. Root either way. (Moved from snapshot.rs, whose other
-//! tests run in the fast tier.)
+//! device-mapper: ignored here, run by `scripts/vm-lvm` in a Debian VM, which
+//! `scripts/test` calls), and the LVM procedure against stand-in LVM tools with
+//! bind mounts. Root either way. (Moved from snapshot.rs, whose other tests run
+//! in the fast tier.)
 
 use crate::common;
 
@@ -140,10 +140,10 @@ fn our_snapshots(vg: &str) -> String {
         .join(",")
 }
 
-/// Needs a kernel with device-mapper, which the suite's VM lacks: listed as
-/// ignored in every run (never a silent pass), run by hand where LVM works.
+/// Needs a kernel with device-mapper, which the host the suite runs on may lack:
+/// ignored there (never a silent pass); `scripts/vm-lvm` runs it in a VM.
 #[test]
-#[ignore = "needs a kernel with device-mapper (LVM): cargo test --release --test root snapshot_lvm:: -- --ignored"]
+#[ignore = "needs a kernel with device-mapper (LVM): scripts/vm-lvm runs it in a VM"]
 fn lvm_snapshots_back_up_ext4_and_xfs_volumes_with_short_downtime() {
     assert!(
         device_mapper(),
