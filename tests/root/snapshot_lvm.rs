@@ -154,10 +154,12 @@ fn lvm_snapshots_back_up_ext4_and_xfs_volumes_with_short_downtime() {
         ..Options::default()
     });
     let mut lab = Lab::new();
-    let vg = lab.vg(400);
+    // mkfs.xfs (xfsprogs 6) refuses a file system under 300 MB; the VG keeps room
+    // for 20% snapshots of both volumes, not for 1G ones (checked below).
+    let vg = lab.vg(600);
     // neo4j/ is the mount point (data below it); structr is the mount point itself.
     lab.volume(&vg, "neo4j", 120, "ext4", sb.neo4j_data.parent().unwrap());
-    lab.volume(&vg, "structr", 120, "xfs", &sb.structr_dir);
+    lab.volume(&vg, "structr", 320, "xfs", &sb.structr_dir);
     std::fs::create_dir_all(&sb.neo4j_data).unwrap();
     for i in 0..20 {
         common::write_random(
@@ -190,12 +192,30 @@ fn lvm_snapshots_back_up_ext4_and_xfs_volumes_with_short_downtime() {
     assert!(out.status.success(), "{}", text(&out));
     let g = &json(&out)["generation"];
     let id = g["id"].as_str().unwrap().to_string();
-    let downtime = g["timings"]["downtime_secs"].as_f64().unwrap();
+    let t = &g["timings"];
+    let secs = |k: &str| t[k].as_f64().unwrap();
+    let downtime = secs("downtime_secs");
     assert_eq!(g["snapshot_backup"]["method"], "lvm");
-    // lvcreate's time, whatever the size; the data here is too small for the cold
-    // copy to be slower, so the bound is absolute (scripts/bench-lvm compares).
-    eprintln!("downtime: LVM snapshots {downtime:.2} s, cold copy {cold_downtime:.2} s");
-    assert!(downtime < 5.0, "LVM downtime {downtime} s");
+    let snapshots = g["snapshot_backup"]["secs"].as_f64().unwrap();
+    eprintln!(
+        "downtime: LVM {downtime:.2} s (stop {:.2} s, lvcreate {snapshots:.2} s, start {:.2} s), cold copy {cold_downtime:.2} s",
+        secs("stop_secs"),
+        secs("start_secs")
+    );
+    // The window holds the stops, one lvcreate per volume and the starts, and no
+    // copying: what remains is bookkeeping. The data here is too small for the
+    // cold copy to be slower, so the bounds are absolute and loose enough for the
+    // VM's software emulation, where one lvcreate takes 1-2 s (scripts/bench-lvm
+    // shows the downtime flat from 256 MiB to 1 GiB).
+    let other = downtime - secs("stop_secs") - secs("start_secs") - snapshots;
+    assert!(
+        other < 1.0,
+        "{other:.2} s of the window were neither stop, start nor lvcreate"
+    );
+    assert!(
+        snapshots < 10.0,
+        "two lvcreate --snapshot took {snapshots:.2} s"
+    );
     assert!(sb.running("neo4j") && sb.running("structr"));
     assert_eq!(our_snapshots(&vg), "", "no snapshot LV remains");
 
