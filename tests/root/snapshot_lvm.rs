@@ -241,6 +241,47 @@ fn lvm_snapshots_back_up_ext4_and_xfs_volumes_with_short_downtime() {
     );
     assert!(flag.exists() && sb.running("neo4j"), "nothing was stopped");
     assert_eq!(our_snapshots(&vg), "");
+
+    // A run killed while reading its mounted snapshots leaves them behind: recover
+    // unmounts ours and removes them (real lvs, findmnt of the /dev/VG/LV link),
+    // and leaves anyone else's.
+    let left = "sb-20260101T000000Z-neo4j";
+    for name in [left, "sb-mine"] {
+        let origin = format!("{vg}/neo4j");
+        lvm(&[
+            "lvcreate",
+            "-y",
+            "--snapshot",
+            "-n",
+            name,
+            "-L",
+            "8m",
+            &origin,
+        ]);
+    }
+    let at = lab.dir.path().join("left-mounted");
+    std::fs::create_dir(&at).unwrap();
+    run(&[
+        "mount",
+        "-o",
+        "ro",
+        &format!("/dev/{vg}/{left}"),
+        &at.display().to_string(),
+    ]);
+    lab.mounts.push(at.clone());
+    let out = sb.cli(&["recover"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("removed the LVM snapshot {vg}/{left}")),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(our_snapshots(&vg), "sb-mine", "{}", text(&out));
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&at.display().to_string()),
+        "the leftover is unmounted"
+    );
 }
 
 // ---- The LVM procedure against stand-in LVM tools ------------------------
