@@ -110,8 +110,9 @@ pub fn remove_leftovers(on: Sink) -> Vec<PathBuf> {
     };
     for (vg, name) in found {
         for m in lvm::mount_points_of(&lvm::device(&vg, &name)) {
-            if let Err(e) = lvm::unmount(&m) {
-                on(Event::Warning(e));
+            match lvm::unmount(&m) {
+                Ok(()) => remove_mount_folders(&m),
+                Err(e) => on(Event::Warning(e)),
             }
         }
         match lvm::remove_snapshot(&vg, &name) {
@@ -125,6 +126,21 @@ pub fn remove_leftovers(on: Sink) -> Vec<PathBuf> {
         }
     }
     done
+}
+
+/// The folders a backup made to mount its snapshots in
+/// (`<temp>/structr-backup-lvm-<id>/<n>`), once unmounted and empty.
+fn remove_mount_folders(at: &std::path::Path) {
+    let Some(base) = at.parent() else { return };
+    let ours = base.parent() == Some(std::env::temp_dir().as_path())
+        && base
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("structr-backup-lvm-"));
+    if ours {
+        // Only empty folders go: remove_dir refuses anything else.
+        let _ = std::fs::remove_dir(at);
+        let _ = std::fs::remove_dir(base);
+    }
 }
 
 #[cfg(test)]

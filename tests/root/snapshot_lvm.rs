@@ -259,8 +259,10 @@ fn lvm_snapshots_back_up_ext4_and_xfs_volumes_with_short_downtime() {
             &origin,
         ]);
     }
-    let at = lab.dir.path().join("left-mounted");
-    std::fs::create_dir(&at).unwrap();
+    // Where a backup mounts its snapshots; recover removes the emptied folders.
+    let base = std::env::temp_dir().join("structr-backup-lvm-20260101T000000Z");
+    let at = base.join("0");
+    std::fs::create_dir_all(&at).unwrap();
     run(&[
         "mount",
         "-o",
@@ -282,6 +284,7 @@ fn lvm_snapshots_back_up_ext4_and_xfs_volumes_with_short_downtime() {
         !mounts.contains(&at.display().to_string()),
         "the leftover is unmounted"
     );
+    assert!(!base.exists(), "the emptied mount folders are removed");
 }
 
 // ---- The LVM procedure against stand-in LVM tools ------------------------
