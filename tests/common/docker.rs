@@ -267,16 +267,23 @@ impl Container {
     }
 
     /// Waits until the real neo4j.service is active and its launcher printed
-    /// `Started.` (Bolt serves) since the unit last started.
+    /// `Started.` (Bolt serves) since the unit last started; on timeout, fails
+    /// with the unit's journal (Neo4j's reason for not starting).
     pub fn wait_neo4j_started(&self) {
-        wait_until(
-            Duration::from_secs(240),
-            "neo4j.service prints Started.",
-            || {
-                self.exec("journalctl -u neo4j -o cat --no-pager _SYSTEMD_INVOCATION_ID=$(systemctl show -p InvocationID --value neo4j) | grep -qx Started.")
-                    .status
-                    .success()
-            },
-        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(240);
+        while !self
+            .exec("journalctl -u neo4j -o cat --no-pager _SYSTEMD_INVOCATION_ID=$(systemctl show -p InvocationID --value neo4j) | grep -qx Started.")
+            .status
+            .success()
+        {
+            if std::time::Instant::now() >= deadline {
+                let journal = self.exec("journalctl -u neo4j -o cat --no-pager | grep -v '^\\s*at ' | tail -n 40");
+                panic!(
+                    "neo4j.service did not print Started. within 240 s; its journal:\n{}",
+                    text(&journal)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 }

@@ -15,7 +15,7 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use common::docker::{real_neo4j_server, Container};
+use common::docker::{boot_image, environment_real_neo4j, real_neo4j_server, Container};
 use common::neo4j::{self, Check, Facts};
 use common::text;
 
@@ -156,24 +156,27 @@ fn real_neo4j_under_systemd_archive_kind_restores_the_graph_and_a_live_copy_need
 
     // The archive kind: the generation's store read with zstd and tar alone.
     backup_write_restore(&c, host.path(), |id| {
-        let archive = host.path().join(format!("{id}-neo4j-data.tar.zst"));
-        c.copy_out(
-            &format!("/var/backups/structr/{id}/neo4j-data.tar.zst"),
-            &archive,
-        );
-        let dir = host.path().join(format!("{id}-archive"));
-        std::fs::create_dir(&dir).unwrap();
-        let out = common::shell(
-            &format!(
-                "zstd -dc {} | tar -x --same-owner -C {}",
-                common::q(&archive),
-                common::q(&dir)
-            ),
-            host.path(),
-        );
-        assert!(out.status.success(), "zstd | tar: {}", text(&out));
-        dir
+        archive_generation_store(&c, "/var/backups/structr", id, host.path())
     });
+}
+
+/// The Neo4j data folder of generation `id` in the archive repository `repo` in
+/// the container, unpacked on the host with zstd and tar alone.
+fn archive_generation_store(c: &Container, repo: &str, id: &str, host: &Path) -> PathBuf {
+    let archive = host.join(format!("{id}-neo4j-data.tar.zst"));
+    c.copy_out(&format!("{repo}/{id}/neo4j-data.tar.zst"), &archive);
+    let dir = host.join(format!("{id}-archive"));
+    std::fs::create_dir(&dir).unwrap();
+    let out = common::shell(
+        &format!(
+            "zstd -dc {} | tar -x --same-owner -C {}",
+            common::q(&archive),
+            common::q(&dir)
+        ),
+        host,
+    );
+    assert!(out.status.success(), "zstd | tar: {}", text(&out));
+    dir
 }
 
 #[test]
@@ -198,4 +201,59 @@ fn real_neo4j_under_systemd_restic_kind_restores_the_graph() {
         c.copy_out(&format!("/root/generation{DATA}"), &dir);
         dir
     });
+}
+
+/// Disaster recovery onto a fresh server: the generation of a running real Neo4j,
+/// carried as a repository folder to a new container whose `neo4j` user has
+/// another uid and which has no installation data. After the restore Neo4j starts
+/// there as its own `neo4j` on the restored store, with the generation's graph,
+/// consistent, and Structr's files in step with it.
+#[test]
+fn real_neo4j_disaster_recovery_onto_a_fresh_systemd_server() {
+    let _turn = common::docker::one_at_a_time();
+    let host = tempfile::tempdir().unwrap();
+    let old = real_neo4j_server("sb-real-dr-old");
+    let out = old.exec("structr-backup backup");
+    assert!(out.status.success(), "{}", text(&out));
+    let id = newest(&old);
+    let (generation, check) = judge_dir(&archive_generation_store(
+        &old,
+        "/var/backups/structr",
+        &id,
+        host.path(),
+    ));
+    assert_clean("the generation's store", &generation, &check);
+    old.copy_out("/var/backups/structr", &host.path().join("repo"));
+    drop(old);
+
+    let new = boot_image("sb-real-dr-new", environment_real_neo4j());
+    new.exec_ok("sed -i 's/^neo4j:x:7474:7474:/neo4j:x:7500:7500:/' /etc/passwd && sed -i 's/^neo4j:x:7474:/neo4j:x:7500:/' /etc/group");
+    new.with_binaries();
+    assert!(!new.active("neo4j") && !new.active("structr"));
+    new.copy_in(&host.path().join("repo"), "/root/copied");
+    let out = new.exec(&format!(
+        "structr-backup --yes --from /root/copied restore {id}"
+    ));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        new.exec_ok(&format!("stat -c %u:%U {DATA}/databases/neo4j/neostore"))
+            .trim(),
+        "7500:neo4j",
+        "the store belongs to this machine's neo4j"
+    );
+
+    // Started as the admin would: Neo4j (as uid 7500) serves the restored store.
+    new.exec_ok("systemctl start neo4j");
+    new.wait_neo4j_started();
+    assert_invariant(&new);
+    new.exec_ok("systemctl stop neo4j");
+    let (restored, check) = judge(&new, DATA, host.path(), "restored");
+    assert_clean("the store restored onto the new server", &restored, &check);
+    assert_eq!(
+        restored.graph(),
+        generation.graph(),
+        "{}\n{}",
+        restored.json,
+        generation.json
+    );
 }
