@@ -86,7 +86,11 @@ pub fn release_binary(name: &str) -> std::path::PathBuf {
 /// Boots the systemd image (scripts/e2e-env) as a container with systemd as
 /// PID 1 and no network, and waits until systemd has finished starting up.
 pub fn boot_systemd(name_prefix: &str) -> Container {
-    let image = environment();
+    boot_image(name_prefix, environment())
+}
+
+/// Boots `image` (one of scripts/e2e-env's systemd images) as [`boot_systemd`] does.
+pub fn boot_image(name_prefix: &str, image: &str) -> Container {
     let name = format!("{name_prefix}-{}", std::process::id());
     let _ = docker(&["rm", "-f", &name]);
     ok(
@@ -188,4 +192,98 @@ impl Container {
 pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs scripts/e2e-env with STRUCTR_E2E_REAL_NEO4J=1 once per test binary and
+/// returns the tag of the systemd image with a real Neo4j (Debian's JRE, Neo4j's
+/// jars from scripts/neo4j-real, restic; tests/e2e/real-neo4j).
+pub fn environment_real_neo4j() -> &'static str {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/e2e-env");
+        let out = Command::new("bash")
+            .arg(script)
+            .env("STRUCTR_E2E_REAL_NEO4J", "1")
+            .output()
+            .expect("bash");
+        assert!(
+            out.status.success(),
+            "scripts/e2e-env (STRUCTR_E2E_REAL_NEO4J=1) failed: it needs root, Debian's \
+             packages, Maven Central for scripts/neo4j-real and the Debian mirror once:\n{}",
+            text(&out)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    })
+}
+
+/// The real-Neo4j systemd image as a running server: neo4j.service serving Bolt
+/// on 127.0.0.1:7687 (it prints `Started.`), structr.service writing its graph
+/// into it and its files into /usr/lib/structr/files.
+pub fn real_neo4j_server(name_prefix: &str) -> Container {
+    let c = boot_image(name_prefix, environment_real_neo4j());
+    c.with_binaries();
+    c.exec_ok("cp -a /opt/e2e/structr /usr/lib/structr && mkdir -p /var/lib/neo4j/data && chown -R neo4j:neo4j /var/lib/neo4j");
+    c.exec_ok("systemctl start neo4j");
+    c.wait_neo4j_started();
+    c.exec_ok("systemctl start structr");
+    c.wait_active("structr");
+    c.wait_files_grow(0, 10);
+    c
+}
+
+impl Container {
+    /// Copies a path out of the container to the host (ownership kept).
+    pub fn copy_out(&self, src: &str, host: &Path) {
+        ok(
+            docker(&[
+                "cp",
+                &format!("{}:{src}", self.0),
+                &host.display().to_string(),
+            ]),
+            "docker cp out",
+        );
+    }
+
+    /// Files under /usr/lib/structr/files.
+    pub fn file_count(&self) -> u32 {
+        self.exec_ok("find /usr/lib/structr/files -type f | wc -l")
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    }
+
+    /// Waits until Structr holds more than `before + more` files.
+    pub fn wait_files_grow(&self, before: u32, more: u32) {
+        wait_until(
+            Duration::from_secs(120),
+            &format!("structr writes {more} more files than {before}"),
+            || self.file_count() > before + more,
+        );
+    }
+
+    /// Waits until the real neo4j.service is active and its launcher printed
+    /// `Started.` (Bolt serves) since the unit last started; on timeout, fails
+    /// with the unit's journal (Neo4j's reason for not starting).
+    pub fn wait_neo4j_started(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(240);
+        while !self
+            .exec("journalctl -u neo4j -o cat --no-pager _SYSTEMD_INVOCATION_ID=$(systemctl show -p InvocationID --value neo4j) | grep -qx Started.")
+            .status
+            .success()
+        {
+            if std::time::Instant::now() >= deadline {
+                let journal = self.exec("journalctl -u neo4j -o cat --no-pager | grep -v '^\\s*at ' | tail -n 40");
+                panic!(
+                    "neo4j.service did not print Started. within 240 s; its journal:\n{}",
+                    text(&journal)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
 }

@@ -9,5 +9,6 @@ mod common;
 mod e2e_compose;
 mod e2e_disaster;
 mod e2e_package;
+mod e2e_real_neo4j;
 mod e2e_schedule;
 mod e2e_systemd;
