@@ -84,20 +84,10 @@ impl Safety {
     /// off-site copies, no application export, no staging.
     fn context<'a>(&'a self, ctx: &Context) -> Context<'a> {
         Context {
-            inst: &self.saved,
-            store: ctx.store.clone(),
-            offsite: Vec::new(),
             archive: ctx.archive.clone(),
             cancel: ctx.cancel.clone(),
-            reflink: false,
             configured: ctx.configured.clone(),
-            application: crate::config::ApplicationConfig {
-                export: false,
-                ..Default::default()
-            },
-            snapshot: Default::default(),
-            snapshot_run: false,
-            staging: Default::default(),
+            ..Context::preview(&self.saved, ctx.store.clone())
         }
     }
 
