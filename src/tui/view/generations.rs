@@ -103,8 +103,11 @@ pub fn generations(
         Constraint::Length(wanted.min(most.max(3))),
     ])
     .areas(area);
+    // Wide enough for the longest id shown: two backups in one second are
+    // `…Z` and `…Z-2`, and a cut id could not be told apart or typed.
+    let id_width = gens.iter().map(|m| m.id.chars().count()).max().unwrap_or(0);
     let cols = [
-        Col::fixed("  id", 18, 0),
+        Col::fixed("  id", 2 + id_width.max(16) as u16, 0),
         Col::fixed("created", 16, 7),
         Col::fixed("age", 11, 3),
         Col::fixed("size", 9, 2),
