@@ -274,6 +274,11 @@ fn remove_if_there(p: &Path) -> Result<(), OpError> {
 /// `rsync` of `src` onto `dest`: owners by number, modes, times, hard links,
 /// ACLs, extended attributes and sparse files kept; files gone from `src`
 /// removed; no other file system entered (as the archives do).
+/// Whether the file system of `dir` has (almost) no room left.
+fn full(dir: &Path) -> bool {
+    crate::ops::preflight::free_space(dir).is_ok_and(|free| free < 1 << 20)
+}
+
 fn rsync(src: &Path, dest: &Path, ctx: &Context) -> Result<(), OpError> {
     let argv = [
         "rsync",
@@ -314,8 +319,9 @@ fn rsync(src: &Path, dest: &Path, ctx: &Context) -> Result<(), OpError> {
     match out {
         Ok(o) if o.success() => Ok(()),
         // A disk that filled while the services were down: say where and what to do
-        // before rsync's own words.
-        Ok(o) if o.tail().contains("No space left on device") => Err(OpError::failed(format!(
+        // before rsync's own words. Told from the file system itself, not from
+        // rsync's message (which the locale translates).
+        Ok(o) if full(dest) => Err(OpError::failed(format!(
             "the file system of the mirror {} is full (something else wrote there after the \
              space check): free space there, or set [staging] folder to another local disk; \
              the half-updated mirror is not used, the next backup brings it up to date. \
