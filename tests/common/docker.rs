@@ -287,3 +287,42 @@ impl Container {
         }
     }
 }
+
+/// The Compose images with the real Neo4j (tests/e2e/compose-real-neo4j):
+/// Neo4j's, tagged `structr-e2e/neo4j:<version>` as an official image is tagged
+/// with its release, and the same image again as the Structr stand-in's
+/// (`structr/structr-standin-real:e2e`). Built once per test binary on the
+/// real-Neo4j systemd image, with this build's structr-standin.
+pub fn real_neo4j_compose_images() -> &'static (String, String) {
+    static TAGS: OnceLock<(String, String)> = OnceLock::new();
+    TAGS.get_or_init(|| {
+        let real = environment_real_neo4j();
+        let home = super::neo4j::cache(super::neo4j::LTS);
+        let version = std::fs::read_to_string(home.join("VERSION")).unwrap();
+        let neo4j = format!("structr-e2e/neo4j:{}", version.trim());
+        let structr = "structr/structr-standin-real:e2e".to_string();
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/compose-real-neo4j");
+        let ctx = tempfile::tempdir().unwrap();
+        for f in ["neo4j.conf", "docker-entrypoint.sh"] {
+            std::fs::copy(from.join(f), ctx.path().join(f)).unwrap();
+        }
+        std::fs::copy(
+            release_binary("structr-standin"),
+            ctx.path().join("structr-standin"),
+        )
+        .unwrap();
+        let dockerfile = std::fs::read_to_string(from.join("Dockerfile")).unwrap();
+        std::fs::write(
+            ctx.path().join("Dockerfile"),
+            dockerfile.replace("@REAL@", real),
+        )
+        .unwrap();
+        let ctx_path = ctx.path().display().to_string();
+        ok(
+            docker(&["build", "-q", "--network", "none", "-t", &neo4j, &ctx_path]),
+            "docker build (the Compose image with the real Neo4j)",
+        );
+        ok(docker(&["tag", &neo4j, &structr]), "docker tag");
+        (neo4j, structr)
+    })
+}

@@ -3,7 +3,9 @@
 
 use std::io::Write;
 
-use super::{text, Options, Sandbox};
+use std::path::Path;
+
+use super::{q, text, Options, Sandbox};
 
 /// Adds `[drill]` with `command` and a scratch folder in the sandbox; returns it.
 pub fn with_drill(sb: &Sandbox, command: &str) -> std::path::PathBuf {
@@ -95,4 +97,41 @@ pub fn kill_a_drill(sb: &Sandbox, scratch: &std::path::Path) -> std::path::PathB
         "the copy (with the password) is left: {said}"
     );
     left[0].clone()
+}
+
+/// Truncates `file` (relative to the component) inside the generation's archive
+/// of `component`, re-packed with the real tar and zstd, and rewrites its line
+/// in the file index, SHA256SUMS and the manifest's hashes to match.
+pub fn truncate_in_archive(generation: &Path, component: &str, file: &str) {
+    let unpacked = tempfile::tempdir().unwrap();
+    let archive = generation.join(format!("{component}.tar.zst"));
+    let out = super::shell(
+        &format!(
+            "zstd -q -d < {a} | tar -x --numeric-owner -p -C {u} && : > {u}/{file} && \
+             tar -c --numeric-owner -C {u} . | zstd -q -3 -f -o {a}",
+            a = q(&archive),
+            u = q(unpacked.path()),
+        ),
+        generation,
+    );
+    assert!(out.status.success(), "re-pack: {}", text(&out));
+    let index = generation.join(format!("{component}.files"));
+    let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let mut found = false;
+    let lines: Vec<String> = std::fs::read_to_string(&index)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut cols: Vec<&str> = l.split('\t').collect();
+            if cols.get(6) == Some(&file) {
+                found = true;
+                cols[4] = "0";
+                cols[5] = empty;
+            }
+            cols.join("\t") + "\n"
+        })
+        .collect();
+    assert!(found, "{file} is not in {}", index.display());
+    std::fs::write(&index, lines.concat()).unwrap();
+    super::reseal(generation);
 }

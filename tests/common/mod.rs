@@ -3,6 +3,7 @@
 //! built binary, and comparing directory trees.
 #![allow(dead_code)]
 
+pub mod compose;
 pub mod docker;
 pub mod drill;
 pub mod neo4j;

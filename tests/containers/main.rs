@@ -7,6 +7,7 @@
 mod common;
 
 mod e2e_compose;
+mod e2e_compose_real_neo4j;
 mod e2e_disaster;
 mod e2e_package;
 mod e2e_real_neo4j;

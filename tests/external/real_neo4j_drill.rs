@@ -163,48 +163,11 @@ fn a_drill_starts_the_installations_neo4j_on_the_copy_counts_and_checks_it() {
     );
 }
 
-/// Truncates `file` (relative to the component) inside the generation's archive
-/// of `component`, re-packed with the real tar and zstd, and rewrites its line
-/// in the file index, SHA256SUMS and the manifest's hashes to match.
-fn truncate_in_archive(generation: &Path, component: &str, file: &str) {
-    let unpacked = tempfile::tempdir().unwrap();
-    let archive = generation.join(format!("{component}.tar.zst"));
-    let out = common::shell(
-        &format!(
-            "zstd -q -d < {a} | tar -x --numeric-owner -p -C {u} && : > {u}/{file} && \
-             tar -c --numeric-owner -C {u} . | zstd -q -3 -f -o {a}",
-            a = q(&archive),
-            u = q(unpacked.path()),
-        ),
-        generation,
-    );
-    assert!(out.status.success(), "re-pack: {}", text(&out));
-    let index = generation.join(format!("{component}.files"));
-    let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-    let mut found = false;
-    let lines: Vec<String> = std::fs::read_to_string(&index)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let mut cols: Vec<&str> = l.split('\t').collect();
-            if cols.get(6) == Some(&file) {
-                found = true;
-                cols[4] = "0";
-                cols[5] = empty;
-            }
-            cols.join("\t") + "\n"
-        })
-        .collect();
-    assert!(found, "{file} is not in {}", index.display());
-    std::fs::write(&index, lines.concat()).unwrap();
-    common::reseal(generation);
-}
-
 #[test]
 fn a_drill_of_a_store_damaged_after_the_backup_fails_with_neo4js_reason() {
     let (sb, scratch) = drilled();
     let id = sb.newest();
-    truncate_in_archive(
+    common::drill::truncate_in_archive(
         &sb.repo.join(&id),
         "neo4j-data",
         "databases/neo4j/neostore.nodestore.db",

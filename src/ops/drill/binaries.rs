@@ -206,7 +206,7 @@ fn ended(r: &Result<Output, RunError>) -> String {
 /// ("Inconsistencies found" and its counts) when it printed one, else its last
 /// lines (stdout and stderr), without progress dots, stack frames or stray
 /// indentation.
-fn last_words(out: &Output) -> String {
+pub(super) fn last_words(out: &Output) -> String {
     let lines: Vec<&str> = out
         .stdout
         .lines()
@@ -264,22 +264,7 @@ fn check(
     cancel: &Cancel,
 ) -> Result<(), OpError> {
     let reports = work.join("check");
-    // At most a quarter of the free memory: production may run beside it.
-    let args: Vec<String> = if four {
-        vec![
-            "check-consistency".into(),
-            format!("--database={db}"),
-            format!("--report-dir={}", reports.display()),
-        ]
-    } else {
-        vec![
-            "database".into(),
-            "check".into(),
-            format!("--report-path={}", reports.display()),
-            "--max-off-heap-memory=25%".into(),
-            db.into(),
-        ]
-    };
+    let args = check_args(db, four, &reports.to_string_lossy());
     let out = Cmd::new(admin)
         .args(&args)
         .env("NEO4J_HOME", &c.bin.home)
@@ -302,6 +287,26 @@ fn check(
             out.status.map_or("by signal".into(), |c| c.to_string()),
             last_words(&out)
         ))),
+    }
+}
+
+/// neo4j-admin's consistency check of `db`, its report written into `reports`:
+/// 4.x's `check-consistency`, 5.x's and later `database check`.
+pub(super) fn check_args(db: &str, four: bool, reports: &str) -> Vec<String> {
+    match four {
+        true => vec![
+            "check-consistency".into(),
+            format!("--database={db}"),
+            format!("--report-dir={reports}"),
+        ],
+        // At most a quarter of the free memory: production may run beside it.
+        false => vec![
+            "database".into(),
+            "check".into(),
+            format!("--report-path={reports}"),
+            "--max-off-heap-memory=25%".into(),
+            db.into(),
+        ],
     }
 }
 

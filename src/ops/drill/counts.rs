@@ -6,7 +6,7 @@ use std::path::Path;
 use super::copy::{read_bounded, Copy, QUICK};
 use crate::cancel::Cancel;
 use crate::install::conf::parse_properties;
-use crate::process::Cmd;
+use crate::process::{Cmd, Output};
 use crate::secrets::Secret;
 
 /// Node and relationship counts through cypher-shell, with the user Structr
@@ -22,7 +22,7 @@ pub(super) fn counts(
         .cypher_shell()
         .ok_or("no cypher-shell beside neo4j or in /usr/bin")?;
     let creds = c.structr.and_then(|s| credentials(&s.join("structr.conf")));
-    let ask = |query: &str| -> Result<i64, String> {
+    both(|query| {
         let mut cmd = Cmd::new(&shell)
             .args([
                 "-a",
@@ -40,7 +40,15 @@ pub(super) fn counts(
                 .env("NEO4J_USERNAME", user)
                 .env("NEO4J_PASSWORD", password.expose());
         }
-        let out = cmd.output().map_err(|e| e.to_string())?;
+        cmd.output().map_err(|e| e.to_string())
+    })
+}
+
+/// Node and relationship counts, each asked with `ask` (a cypher-shell run
+/// with `--format plain` and the query as its last argument).
+pub(super) fn both(ask: impl Fn(&str) -> Result<Output, String>) -> Result<(i64, i64), String> {
+    let count = |query: &str| -> Result<i64, String> {
+        let out = ask(query)?;
         if !out.success() {
             return Err(format!("cypher-shell: {}", out.tail()));
         }
@@ -51,8 +59,8 @@ pub(super) fn counts(
             .ok_or_else(|| format!("cypher-shell answered {:?}", out.stdout.trim()))
     };
     Ok((
-        ask("MATCH (n) RETURN count(n)")?,
-        ask("MATCH ()-[r]->() RETURN count(r)")?,
+        count("MATCH (n) RETURN count(n)")?,
+        count("MATCH ()-[r]->() RETURN count(r)")?,
     ))
 }
 

@@ -3,7 +3,8 @@
 //! the installation's targets), every file checked against its sha256 on the way,
 //! then a Neo4j is started on the copy: the configured `[drill] command` if there
 //! is one; else for a Compose installation the installation's own Neo4j image in
-//! a throwaway container without network; else the installation's own Neo4j
+//! throwaway containers without network (`container`: started, counts, stopped,
+//! its `neo4j-admin` consistency check); else the installation's own Neo4j
 //! programs (`binaries`: `neo4j console` on the copy with a configuration of the
 //! drill's own, counts, Neo4j's consistency check). Then it is stopped and
 //! the scratch folder removed, whatever happened. The result is recorded in the
@@ -272,7 +273,7 @@ fn start_on_copy(
     let data = &copy.data;
     let result = match (&cfg.command, ctx.inst.versions.get("neo4j-image")) {
         (Some(line), _) => run_command(line, data, scratch, timeout),
-        (None, Some(image)) => container::run_container(image, data, timeout),
+        (None, Some(image)) => container::drill(image, data, timeout, &ctx.cancel, on),
         (None, None) => match programs(ctx, cfg) {
             Ok(bin) => binaries::drill(
                 &copy::Copy {
