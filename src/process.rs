@@ -119,6 +119,8 @@ pub struct Cmd {
     binds: Vec<(PathBuf, PathBuf)>,
     keep: Keep,
     group: Option<Group>,
+    /// The user and group the child runs as (we are root).
+    user: Option<(u32, u32)>,
 }
 
 /// A handle on a running program's process group, for another thread: a server
@@ -158,6 +160,7 @@ impl Cmd {
             binds: Vec::new(),
             keep: Keep::Tail(STDOUT_TAIL),
             group: None,
+            user: None,
         }
     }
 
@@ -228,8 +231,6 @@ impl Cmd {
         self
     }
 
-    /// The program gets `sig` when we die (kill -9, a lost session): one working
-    /// inside the stop window must not go on after `recover` started the services.
     /// Runs the child in a private mount namespace of its own where `from` is
     /// bind-mounted over `onto` (each pair): it sees the staged copy at the
     /// installation's own paths, and nobody else sees anything. Needs root.
@@ -238,8 +239,18 @@ impl Cmd {
         self
     }
 
+    /// The program gets `sig` when we die (kill -9, a lost session): one working
+    /// inside the stop window must not go on after `recover` started the services.
     pub fn die_with_us(mut self, sig: Signal) -> Self {
         self.die_with_us = Some(sig);
+        self
+    }
+
+    /// Runs the program as user `uid` with group `gid` and no supplementary
+    /// groups (we are root): a service's program as the service's user. Not
+    /// with [`Cmd::bind_over`], whose mounts need root in the child.
+    pub fn as_user(mut self, uid: u32, gid: u32) -> Self {
+        self.user = Some((uid, gid));
         self
     }
 
@@ -304,6 +315,16 @@ impl Cmd {
         }
         for (k, v) in &self.env {
             c.env(k, v);
+        }
+        if let Some((uid, gid)) = self.user {
+            if !self.binds.is_empty() {
+                return Err(spawn_error(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a program run as another user cannot bind-mount",
+                )));
+            }
+            // std drops the supplementary groups when root changes the uid.
+            c.uid(uid).gid(gid);
         }
         if let Some(sig) = self.die_with_us {
             let parent = std::process::id();
@@ -840,6 +861,23 @@ mod tests {
             }
         }
         found
+    }
+
+    #[test]
+    #[ignore = "needs root to change users: scripts/test runs it (cargo test --lib -- --ignored)"]
+    fn a_program_runs_as_the_user_it_is_given_without_our_groups() {
+        let out = Cmd::new("sh")
+            .args(["-c", "id -u; id -g; id -G"])
+            .as_user(65534, 65534)
+            .output()
+            .unwrap();
+        assert!(out.success(), "{}", out.tail());
+        assert_eq!(out.stdout, "65534\n65534\n65534\n");
+        let refused = Cmd::new("true")
+            .as_user(65534, 65534)
+            .bind_over(vec![("/tmp".into(), "/mnt".into())])
+            .output();
+        assert!(matches!(refused, Err(RunError::Spawn { .. })));
     }
 
     #[test]

@@ -18,9 +18,24 @@ use std::path::{Path, PathBuf};
 use common::neo4j::{self, Neo4j};
 use common::{q, text, tree, Options, Sandbox, STANDIN};
 
+/// The user production's Neo4j runs as in these tests (`nobody`).
+const NEO4J_USER: u32 = 65534;
+
 /// The Neo4j package's programs, as stand-in scripts around the real Neo4j.
 fn debian_home(dir: &Path) -> PathBuf {
-    let cache = neo4j::cache(neo4j::LTS);
+    // Neo4j's jars where its own user can read them (the cache may be under
+    // root's home): hard links where they can be made.
+    let cache = dir.join("neo4j-release");
+    let from = neo4j::cache(neo4j::LTS);
+    let copied = common::shell(
+        &format!(
+            "cp -al {f} {t} 2>/dev/null || (rm -rf {t} && cp -a {f} {t})",
+            f = q(&from),
+            t = q(&cache)
+        ),
+        dir,
+    );
+    assert!(copied.status.success(), "{}", text(&copied));
     let home = dir.join("usr-share-neo4j");
     let bin = home.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -37,6 +52,7 @@ fn debian_home(dir: &Path) -> PathBuf {
                  console) ;;\n\
                  *) echo \"neo4j (test stand-in): only console and --version\" >&2; exit 2 ;;\n\
                  esac\n\
+                 [ -z \"$DRILL_RAN_AS\" ] || id -u > \"$DRILL_RAN_AS\"\n\
                  conf=\"${{NEO4J_CONF:-$NEO4J_HOME/conf}}\"\n\
                  get() {{ sed -n \"s/^$1=//p\" \"$conf/neo4j.conf\" | tail -n 1; }}\n\
                  exec {launcher} serve --home \"$NEO4J_HOME\" --conf \"$conf\" \
@@ -100,6 +116,18 @@ fn drilled() -> (Sandbox, PathBuf) {
     let mut db = start_production(&sb);
     db.write_graph(0, 500);
     db.terminate();
+    // As the Debian package leaves it: the store belongs to Neo4j's own user,
+    // and the drill's Neo4j runs as that user (it reads its programs from the
+    // sandbox, which is then open to it).
+    let owned = common::shell(
+        &format!(
+            "chown -R {NEO4J_USER}:{NEO4J_USER} {} && chmod 755 {}",
+            q(&sb.neo4j_data),
+            q(sb.dir.path())
+        ),
+        sb.dir.path(),
+    );
+    assert!(owned.status.success(), "{}", text(&owned));
     let scratch = sb.dir.path().join("scratch");
     std::fs::create_dir(&scratch).unwrap();
     let home = debian_home(sb.dir.path());
@@ -138,14 +166,27 @@ fn a_drill_starts_the_installations_neo4j_on_the_copy_counts_and_checks_it() {
     let (sb, scratch) = drilled();
     let before = tree::snapshot(&sb.neo4j_data);
 
-    let out = sb.cli(&["drill"]);
+    // The drill's bin/neo4j says which user it ran as.
+    let said = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(said.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let ran_as = said.path().join("ran-as");
+    let out = sb
+        .cli_command(&["drill"])
+        .env("DRILL_RAN_AS", &ran_as)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     let d = last_drill(&sb);
     assert_eq!(d["ok"], true, "{d}");
     let detail = d["detail"].as_str().unwrap();
     eprintln!("drill: {detail}");
+    assert_eq!(
+        std::fs::read_to_string(&ran_as).unwrap().trim(),
+        NEO4J_USER.to_string(),
+        "the drill's Neo4j runs as the user that owns production's store"
+    );
     for proved in [
-        "Neo4j 5.26.30 started on the copy in ",
+        "Neo4j 5.26.30 started on the copy as ",
         "500 nodes, 500 relationships",
         "consistency check of neo4j: consistent",
     ] {

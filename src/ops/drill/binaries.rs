@@ -39,6 +39,13 @@ pub fn drill(c: &Copy, timeout: Duration, cancel: &Cancel, on: Sink) -> Result<S
             .create(d)
             .map_err(|e| OpError::failed(format!("cannot make {}: {e}", d.display())))?;
     }
+    let as_user = match c.user {
+        Some((uid, gid)) => {
+            hand_over(&[c.scratch, &work, &conf_dir, c.data], uid, gid)?;
+            format!(" as {}", user_name(uid))
+        }
+        None => String::new(),
+    };
     let production_conf = c.bin.conf_dir.join("neo4j.conf");
     let production = read_bounded(&production_conf)?;
     let ports = (0..6)
@@ -65,7 +72,7 @@ pub fn drill(c: &Copy, timeout: Duration, cancel: &Cancel, on: Sink) -> Result<S
     copy_log_configs(&c.bin.conf_dir, &conf_dir, on);
     let db = database_name(&parse_properties(&production));
     on(Event::Info(format!(
-        "starting {named} on the copy: `{} console` with NEO4J_CONF={}, Bolt on 127.0.0.1:{} only",
+        "starting {named} on the copy{as_user}: `{} console` with NEO4J_CONF={}, Bolt on 127.0.0.1:{} only",
         c.bin.neo4j.display(),
         conf_dir.display(),
         ports[0]
@@ -73,7 +80,7 @@ pub fn drill(c: &Copy, timeout: Duration, cancel: &Cancel, on: Sink) -> Result<S
 
     let group = Group::default();
     let (tx, rx) = mpsc::channel::<Said>();
-    let cmd = Cmd::new(&c.bin.neo4j)
+    let cmd = as_service(Cmd::new(&c.bin.neo4j), c)
         .arg("console")
         .env("NEO4J_HOME", &c.bin.home)
         .env("NEO4J_CONF", &conf_dir)
@@ -112,7 +119,7 @@ pub fn drill(c: &Copy, timeout: Duration, cancel: &Cancel, on: Sink) -> Result<S
     let _ = runner.join();
     let (secs, counts) = outcome?;
     stopped?;
-    let mut proved = format!("{named} started on the copy in {secs:.1} s");
+    let mut proved = format!("{named} started on the copy{as_user} in {secs:.1} s");
     match counts {
         Ok((n, r)) => proved.push_str(&format!("; {n} nodes, {r} relationships")),
         Err(why) => proved.push_str(&format!("; counts not read ({why})")),
@@ -129,6 +136,37 @@ pub fn drill(c: &Copy, timeout: Duration, cancel: &Cancel, on: Sink) -> Result<S
         None => proved.push_str("; consistency not checked (no neo4j-admin beside neo4j)"),
     }
     Ok(proved)
+}
+
+/// `cmd` run as production's Neo4j user when the drill has one.
+fn as_service(cmd: Cmd, c: &Copy) -> Cmd {
+    match c.user {
+        Some((uid, gid)) => cmd.as_user(uid, gid),
+        None => cmd,
+    }
+}
+
+/// The drill's folders handed to production's Neo4j user: the scratch folder
+/// (still closed to everybody else), the drill's own configuration and logs,
+/// and the top of the data folder's copy.
+fn hand_over(dirs: &[&Path], uid: u32, gid: u32) -> Result<(), OpError> {
+    for d in dirs {
+        std::os::unix::fs::chown(d, Some(uid), Some(gid)).map_err(|e| {
+            OpError::failed(format!(
+                "cannot hand {} to the Neo4j user (uid {uid}): {e}",
+                d.display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// `neo4j (uid 7474)`, or `uid 7474` for a user without a name here.
+fn user_name(uid: u32) -> String {
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(u)) => format!("{} (uid {uid})", u.name),
+        _ => format!("uid {uid}"),
+    }
 }
 
 enum Said {
@@ -265,7 +303,7 @@ fn check(
 ) -> Result<(), OpError> {
     let reports = work.join("check");
     let args = check_args(db, four, &reports.to_string_lossy());
-    let out = Cmd::new(admin)
+    let out = as_service(Cmd::new(admin), c)
         .args(&args)
         .env("NEO4J_HOME", &c.bin.home)
         .env("NEO4J_CONF", conf_dir)

@@ -21,6 +21,9 @@ pub struct Copy<'a> {
     pub structr: Option<&'a Path>,
     /// The drill's scratch folder (the copies are in it).
     pub scratch: &'a Path,
+    /// The user and group production's Neo4j runs as (the owner of its data
+    /// folder), which the drill's Neo4j runs as too; None: as we run.
+    pub user: Option<(u32, u32)>,
 }
 
 pub(super) fn read_bounded(path: &Path) -> Result<String, OpError> {

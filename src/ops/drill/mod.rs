@@ -281,6 +281,7 @@ fn start_on_copy(
                     data,
                     structr: copy.structr.as_deref(),
                     scratch,
+                    user: service_user(ctx.inst),
                 },
                 timeout,
                 &ctx.cancel,
@@ -296,6 +297,20 @@ fn start_on_copy(
         Err(e) => on(Event::Failed(step, e.to_string())),
     }
     result
+}
+
+/// The user production's Neo4j runs as, told by the owner of its data folder
+/// (the Debian package's `neo4j`): the drill's Neo4j runs as it, so it can do
+/// on the copy only what production's can do on the store. None when we are
+/// not root or root owns the folder.
+fn service_user(inst: &Installation) -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    if !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    let data = inst.components.iter().find(|c| c.neo4j_store)?;
+    let m = std::fs::metadata(&data.path).ok()?;
+    (m.uid() != 0).then_some((m.uid(), m.gid()))
 }
 
 /// The installation's Neo4j programs: from `[drill]`, else from neo4j.service
