@@ -427,6 +427,42 @@ pub fn check(data: &Path) -> Check {
     check_with(LTS, data)
 }
 
+/// What Neo4j says about a stopped store: its facts (counts, checksum,
+/// recovery state) and its consistency check.
+pub fn judge(data: &Path) -> (Facts, Check) {
+    (facts(data), check(data))
+}
+
+/// The store needs no recovery, holds a graph and Neo4j finds it consistent.
+pub fn assert_clean(what: &str, facts: &Facts, check: &Check) {
+    assert!(
+        !facts.recovery_required,
+        "{what} needs recovery: {}",
+        facts.json
+    );
+    assert!(
+        facts.nodes.is_some_and(|n| n > 0),
+        "{what} has no graph: {}",
+        facts.json
+    );
+    assert_eq!(check, &Check::Consistent, "{what}: {}", facts.json);
+}
+
+/// A component's archive (`.tar.zst`) unpacked into `dir` with zstd and tar
+/// alone, owners kept: what any admin can do without structr-backup.
+pub fn unpack_archive(archive: &Path, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let out = super::shell(
+        &format!(
+            "zstd -dc {} | tar -x --same-owner -C {}",
+            super::q(archive),
+            super::q(dir)
+        ),
+        dir,
+    );
+    assert!(out.status.success(), "zstd | tar: {}", super::text(&out));
+}
+
 pub fn check_with(version: &str, data: &Path) -> Check {
     let reports = tempfile::Builder::new()
         .prefix("neo4j-check-")

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use common::compose::{vol, Project};
 use common::docker::{docker, environment, ok, real_neo4j_compose_images};
-use common::neo4j::{self, Check, Facts};
+use common::neo4j;
 use common::{text, wait_until};
 
 const STORE: &str = "structr-neo4j-database";
@@ -68,39 +68,10 @@ fn wait_files_grow(before: usize, more: usize) {
     );
 }
 
-/// What Neo4j says about a stopped store: its facts and its consistency check.
-fn judge(data: &Path) -> (Facts, Check) {
-    (neo4j::facts(data), neo4j::check(data))
-}
-
-fn assert_clean(what: &str, facts: &Facts, check: &Check) {
-    assert!(
-        !facts.recovery_required,
-        "{what} needs recovery: {}",
-        facts.json
-    );
-    assert!(
-        facts.nodes.is_some_and(|n| n > 0),
-        "{what} has no graph: {}",
-        facts.json
-    );
-    assert_eq!(check, &Check::Consistent, "{what}: {}", facts.json);
-}
-
 /// The generation's Neo4j volume, unpacked on the host with zstd and tar alone.
 fn generation_store(p: &Project, id: &str, host: &Path) -> PathBuf {
     let dir = host.join(format!("{id}-generation"));
-    std::fs::create_dir(&dir).unwrap();
-    let archive = p.repo().join(id).join(format!("{STORE}.tar.zst"));
-    let out = common::shell(
-        &format!(
-            "zstd -dc {} | tar -x --same-owner -C {}",
-            common::q(&archive),
-            common::q(&dir)
-        ),
-        host,
-    );
-    assert!(out.status.success(), "zstd | tar: {}", text(&out));
+    neo4j::unpack_archive(&p.repo().join(id).join(format!("{STORE}.tar.zst")), &dir);
     dir
 }
 
@@ -160,8 +131,8 @@ fn real_neo4j_under_compose_backup_drill_restore_fresh_host_and_a_damaged_genera
     assert!(out.status.success(), "{}", text(&out));
     assert!(p.running(), "containers run after the backup");
     let id = p.newest();
-    let (generation, check) = judge(&generation_store(&p, &id, host.path()));
-    assert_clean("the generation's store", &generation, &check);
+    let (generation, check) = neo4j::judge(&generation_store(&p, &id, host.path()));
+    neo4j::assert_clean("the generation's store", &generation, &check);
 
     // The drill starts the installation's own image on a copy, counts its
     // graph and runs Neo4j's consistency checker on it; production keeps running.
@@ -201,8 +172,8 @@ fn real_neo4j_under_compose_backup_drill_restore_fresh_host_and_a_damaged_genera
     wait_serving();
     assert_invariant(structr_image);
     p.compose_ok(&["stop", "-t", "120"]);
-    let (restored, check) = judge(&vol(STORE));
-    assert_clean("the restored store", &restored, &check);
+    let (restored, check) = neo4j::judge(&vol(STORE));
+    neo4j::assert_clean("the restored store", &restored, &check);
     assert_eq!(
         restored.graph(),
         generation.graph(),
@@ -226,8 +197,8 @@ fn real_neo4j_under_compose_backup_drill_restore_fresh_host_and_a_damaged_genera
     wait_serving();
     assert_invariant(structr_image);
     p.compose_ok(&["stop", "-t", "120"]);
-    let (fresh, check) = judge(&vol(STORE));
-    assert_clean("the store restored onto a fresh host", &fresh, &check);
+    let (fresh, check) = neo4j::judge(&vol(STORE));
+    neo4j::assert_clean("the store restored onto a fresh host", &fresh, &check);
     assert_eq!(fresh.graph(), generation.graph(), "{}", fresh.json);
 
     // The generation's store damaged after the backup, every checksum rewritten
@@ -246,6 +217,26 @@ fn real_neo4j_under_compose_backup_drill_restore_fresh_host_and_a_damaged_genera
     assert!(
         said.contains("Neo4j's consistency check of neo4j on the copy failed")
             && said.contains("inconsistencies found: Number of "),
+        "{said}"
+    );
+
+    // This host's Neo4j image is older than the store needs (the same image,
+    // tagged as an older release): the restore refuses before anything is
+    // stopped, with the kernel version it read from the store's transaction
+    // logs at backup time.
+    let older = "structr-e2e/neo4j:5.20.0";
+    ok(docker(&["tag", neo4j_image, older]), "docker tag");
+    let file = p.path().join("docker-compose.yml");
+    let yml = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, yml.replace(neo4j_image.as_str(), older)).unwrap();
+    p.compose_ok(&["up", "--no-start"]);
+    let out = p.cli(&["--yes", "restore", &id]);
+    let said = text(&out);
+    let _ = docker(&["rmi", older]);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("Neo4j store needs Neo4j 5.25 or newer")
+            && said.contains("Neo4j 5.20.0 is installed here, which cannot open it"),
         "{said}"
     );
 }

@@ -31,27 +31,7 @@ fn newest(c: &Container) -> String {
 fn judge(c: &Container, src: &str, host: &Path, name: &str) -> (Facts, Check) {
     let dest = host.join(name);
     c.copy_out(src, &dest);
-    judge_dir(&dest)
-}
-
-/// What Neo4j says about a stopped store on the host: its facts (counts,
-/// checksum, recovery state) and its consistency check.
-fn judge_dir(data: &Path) -> (Facts, Check) {
-    (neo4j::facts(data), neo4j::check(data))
-}
-
-fn assert_clean(what: &str, facts: &Facts, check: &Check) {
-    assert!(
-        !facts.recovery_required,
-        "{what} needs recovery: {}",
-        facts.json
-    );
-    assert!(
-        facts.nodes.is_some_and(|n| n > 0),
-        "{what} has no graph: {}",
-        facts.json
-    );
-    assert_eq!(check, &Check::Consistent, "{what}: {}", facts.json);
+    neo4j::judge(&dest)
 }
 
 /// Structr stopped, Neo4j serving the store: the stand-in's check over Bolt
@@ -83,8 +63,8 @@ fn backup_write_restore(c: &Container, host: &Path, generation_store: impl Fn(&s
     let id = newest(c);
 
     // The generation holds a cold store: clean, consistent, with a graph.
-    let (generation, check) = judge_dir(&generation_store(&id));
-    assert_clean("the generation's store", &generation, &check);
+    let (generation, check) = neo4j::judge(&generation_store(&id));
+    neo4j::assert_clean("the generation's store", &generation, &check);
 
     // Write more: Structr keeps adding files and nodes; the store moves on.
     c.wait_neo4j_started();
@@ -118,7 +98,7 @@ fn backup_write_restore(c: &Container, host: &Path, generation_store: impl Fn(&s
 
     c.exec_ok("systemctl stop neo4j");
     let (restored, check) = judge(c, DATA, host, &format!("{id}-restored"));
-    assert_clean("the restored store", &restored, &check);
+    neo4j::assert_clean("the restored store", &restored, &check);
     assert_eq!(
         restored.graph(),
         generation.graph(),
@@ -187,16 +167,7 @@ fn archive_generation_store(c: &Container, repo: &str, id: &str, host: &Path) ->
     let archive = host.join(format!("{id}-neo4j-data.tar.zst"));
     c.copy_out(&format!("{repo}/{id}/neo4j-data.tar.zst"), &archive);
     let dir = host.join(format!("{id}-archive"));
-    std::fs::create_dir(&dir).unwrap();
-    let out = common::shell(
-        &format!(
-            "zstd -dc {} | tar -x --same-owner -C {}",
-            common::q(&archive),
-            common::q(&dir)
-        ),
-        host,
-    );
-    assert!(out.status.success(), "zstd | tar: {}", text(&out));
+    neo4j::unpack_archive(&archive, &dir);
     dir
 }
 
@@ -213,13 +184,13 @@ fn real_neo4j_disaster_recovery_onto_a_fresh_systemd_server() {
     let out = old.exec("structr-backup backup");
     assert!(out.status.success(), "{}", text(&out));
     let id = newest(&old);
-    let (generation, check) = judge_dir(&archive_generation_store(
+    let (generation, check) = neo4j::judge(&archive_generation_store(
         &old,
         "/var/backups/structr",
         &id,
         host.path(),
     ));
-    assert_clean("the generation's store", &generation, &check);
+    neo4j::assert_clean("the generation's store", &generation, &check);
     old.copy_out("/var/backups/structr", &host.path().join("repo"));
     drop(old);
 
@@ -248,7 +219,7 @@ fn real_neo4j_disaster_recovery_onto_a_fresh_systemd_server() {
     assert_invariant(&new);
     new.exec_ok("systemctl stop neo4j");
     let (restored, check) = judge(&new, DATA, host.path(), "restored");
-    assert_clean("the store restored onto the new server", &restored, &check);
+    neo4j::assert_clean("the store restored onto the new server", &restored, &check);
     assert_eq!(
         restored.graph(),
         generation.graph(),
