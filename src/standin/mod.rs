@@ -12,8 +12,11 @@
 //!   With `--http` it answers the health check and the deployment export (`deploy`).
 //! - `structr --bolt-neo4j host:port`: the same, its graph in a real Neo4j (`graph`,
 //!   over our small Bolt client `bolt`), for the tests that run one.
+//! - `graph-load`, `graph-day`: a graph of a given size in a real Neo4j and a day
+//!   of writes on it, for the real-store benchmark (`biggraph`).
 //! - `check`: that invariant, offline (or against a real Neo4j over Bolt). `ctl`: a tiny init script (start/stop/status).
 
+mod biggraph;
 pub mod bolt;
 mod check;
 mod ctl;
@@ -68,6 +71,10 @@ enum Command {
     Dataset(dataset::Args),
     /// One day of writes on a `dataset --realistic` (store pages rewritten in place)
     Day(realistic::DayArgs),
+    /// Load a graph of about `--size-mb` on disk into a real Neo4j over Bolt
+    GraphLoad(biggraph::LoadArgs),
+    /// One day of writes on a `graph-load` graph (fixed seed per round)
+    GraphDay(biggraph::DayArgs),
 }
 
 /// Runs the stand-in with `args` (program name first); returns the exit code.
@@ -91,6 +98,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Command::CypherShell(a) => cypher::run(a),
         Command::Dataset(a) => dataset::run(a),
         Command::Day(a) => realistic::day(a),
+        Command::GraphLoad(a) => biggraph::load(a),
+        Command::GraphDay(a) => biggraph::day(a),
     };
     match result {
         Ok(code) => code,
