@@ -9,6 +9,13 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "unknown-host".into())
 }
 
+/// Whether process `pid` exists (one of another user's too).
+pub fn process_alive(pid: i32) -> bool {
+    pid > 0
+        && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+            .map_or_else(|e| e != nix::errno::Errno::ESRCH, |()| true)
+}
+
 /// `path` with `.` removed and `..` applied to the components before it, by the
 /// text alone (no file system: the folders may not exist yet).
 pub fn lexical(path: &Path) -> PathBuf {

@@ -158,8 +158,7 @@ pub fn interrupted_any() -> Vec<Record> {
 }
 
 fn pid_alive(pid: u32) -> bool {
-    i32::try_from(pid)
-        .is_ok_and(|p| p > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok())
+    i32::try_from(pid).is_ok_and(crate::sys::process_alive)
 }
 
 fn read(path: &Path) -> Option<Record> {

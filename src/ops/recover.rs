@@ -75,7 +75,7 @@ pub fn run_starting(
     if let crate::repo::store::Store::Restic(r) = &ctx.store {
         remove_stale_restic_locks(r, on);
     }
-    removed.extend(super::drill::remove_leftovers(drill_scratch, on));
+    removed.extend(super::drill::remove_leftovers(drill_scratch, ctx.inst, on));
     // Snapshots an interrupted LVM backup left: they fill up as the volume changes.
     if ctx.snapshot.lvm {
         removed.extend(super::snapshot::remove_leftovers(on));

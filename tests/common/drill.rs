@@ -25,9 +25,10 @@ pub fn with_drill(sb: &Sandbox, command: &str) -> std::path::PathBuf {
     scratch
 }
 
-/// A sandbox whose drill command takes a while (time to kill the drill while
-/// the copy is complete), with one generation.
-pub fn slow_drill_sandbox() -> (Sandbox, std::path::PathBuf) {
+/// A sandbox whose services are flags (the test runs what it needs itself)
+/// and whose structr.conf holds a superuser password (a drill's copy must not
+/// leak it).
+pub fn drill_sandbox() -> Sandbox {
     let sb = Sandbox::new(Options {
         flag_services: true,
         ..Options::default()
@@ -38,6 +39,13 @@ pub fn slow_drill_sandbox() -> (Sandbox, std::path::PathBuf) {
         "superuser.password = s3cret\n",
     )
     .unwrap();
+    sb
+}
+
+/// A sandbox whose drill command takes a while (time to kill the drill while
+/// the copy is complete), with one generation.
+pub fn slow_drill_sandbox() -> (Sandbox, std::path::PathBuf) {
+    let sb = drill_sandbox();
     std::fs::write(sb.structr_dir.join("files/a.txt"), "first").unwrap();
     std::fs::create_dir_all(sb.neo4j_data.join("databases/neo4j")).unwrap();
     std::fs::write(sb.neo4j_data.join("databases/neo4j/store"), "store").unwrap();

@@ -408,6 +408,20 @@ folder = {staging}
             .expect("the repository holds a generation")
     }
 
+    /// The entries of generation `id`'s `component` archive, as the real zstd
+    /// and tar list them (one per line).
+    pub fn archive_names(&self, id: &str, component: &str) -> String {
+        let out = shell(
+            &format!(
+                "zstd -dc {} | tar -t",
+                q(&self.repo.join(id).join(format!("{component}.tar.zst")))
+            ),
+            self.dir.path(),
+        );
+        assert!(out.status.success(), "zstd | tar -t: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// The restic password file of a restic sandbox (made by `init`).
     pub fn password_file(&self) -> PathBuf {
         self.dir.path().join("restic-password")

@@ -448,6 +448,19 @@ pub fn assert_clean(what: &str, facts: &Facts, check: &Check) {
     assert_eq!(check, &Check::Consistent, "{what}: {}", facts.json);
 }
 
+/// A restored store is clean and holds exactly the generation's graph (counts
+/// and the checksum of every property).
+pub fn assert_restored(what: &str, restored: &Facts, check: &Check, generation: &Facts) {
+    assert_clean(what, restored, check);
+    assert_eq!(
+        restored.graph(),
+        generation.graph(),
+        "{what} is not the generation's graph:\n{}\n{}",
+        restored.json,
+        generation.json
+    );
+}
+
 /// A component's archive (`.tar.zst`) unpacked into `dir` with zstd and tar
 /// alone, owners kept: what any admin can do without structr-backup.
 pub fn unpack_archive(archive: &Path, dir: &Path) {

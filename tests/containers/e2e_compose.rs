@@ -84,6 +84,24 @@ fn compose_detect_backup_restore() {
     assert!(p.running(), "containers run after the backup");
     let id = p.newest();
 
+    // A drill killed before it could remove its container (the terminal
+    // gone) left one behind: the next drill removes it.
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let leftover = format!("structr-backup-drill-{}", gone.id());
+    ok(
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &leftover,
+            "--network",
+            "none",
+            "neo4j-standin:e2e",
+        ]),
+        "docker run (a drill's leftover container)",
+    );
+
     // A restore drill starts the installation's own Neo4j image on a scratch
     // copy, without network, while production keeps running.
     let out = p.cli(&["drill", &id]);
@@ -94,6 +112,13 @@ fn compose_detect_backup_restore() {
             && said.contains("neo4j-standin:e2e started on the copy")
             && said.contains("consistency not checked (neo4j-standin:e2e has no neo4j-admin)"),
         "{said}"
+    );
+    assert!(
+        text(&out).contains(&format!(
+            "removed container {leftover}, which an interrupted drill left"
+        )),
+        "{}",
+        text(&out)
     );
     assert!(p.running(), "production kept running during the drill");
     let out = ok(docker(&["ps", "-a", "--format", "{{.Names}}"]), "docker ps");

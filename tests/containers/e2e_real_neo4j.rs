@@ -98,14 +98,7 @@ fn backup_write_restore(c: &Container, host: &Path, generation_store: impl Fn(&s
 
     c.exec_ok("systemctl stop neo4j");
     let (restored, check) = judge(c, DATA, host, &format!("{id}-restored"));
-    neo4j::assert_clean("the restored store", &restored, &check);
-    assert_eq!(
-        restored.graph(),
-        generation.graph(),
-        "the restored graph is the generation's:\n{}\n{}",
-        restored.json,
-        generation.json
-    );
+    neo4j::assert_restored("the restored store", &restored, &check, &generation);
     assert_eq!(
         c.exec_ok(&format!("stat -c %U {DATA}/databases/neo4j/neostore"))
             .trim(),
@@ -219,12 +212,10 @@ fn real_neo4j_disaster_recovery_onto_a_fresh_systemd_server() {
     assert_invariant(&new);
     new.exec_ok("systemctl stop neo4j");
     let (restored, check) = judge(&new, DATA, host.path(), "restored");
-    neo4j::assert_clean("the store restored onto the new server", &restored, &check);
-    assert_eq!(
-        restored.graph(),
-        generation.graph(),
-        "{}\n{}",
-        restored.json,
-        generation.json
+    neo4j::assert_restored(
+        "the store restored onto the new server",
+        &restored,
+        &check,
+        &generation,
     );
 }

@@ -16,7 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::neo4j::{self, Neo4j};
-use common::{q, text, tree, Options, Sandbox, STANDIN};
+use common::{q, text, tree, Sandbox, STANDIN};
 
 /// The user production's Neo4j runs as in these tests (`nobody`).
 const NEO4J_USER: u32 = 65534;
@@ -103,16 +103,7 @@ fn start_production(sb: &Sandbox) -> Neo4j {
 /// with a real Neo4j store of 500 nodes and 500 relationships, one backup of it
 /// taken while Neo4j was stopped, and `[drill]` naming the Debian-like home.
 fn drilled() -> (Sandbox, PathBuf) {
-    let sb = Sandbox::new(Options {
-        flag_services: true,
-        ..Options::default()
-    });
-    std::fs::create_dir_all(sb.structr_dir.join("files")).unwrap();
-    std::fs::write(
-        sb.structr_dir.join("structr.conf"),
-        "superuser.password = s3cret\n",
-    )
-    .unwrap();
+    let sb = common::drill::drill_sandbox();
     let mut db = start_production(&sb);
     db.write_graph(0, 500);
     db.terminate();
@@ -165,6 +156,18 @@ fn last_drill(sb: &Sandbox) -> serde_json::Value {
 fn a_drill_starts_the_installations_neo4j_on_the_copy_counts_and_checks_it() {
     let (sb, scratch) = drilled();
     let before = tree::snapshot(&sb.neo4j_data);
+
+    // A copy a killed drill left after it handed it to Neo4j's user: removed.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let left = scratch.join(format!(
+        "structr-backup-drill-{}-{}-0123456789abcdef",
+        sb.newest(),
+        gone.id()
+    ));
+    std::fs::create_dir(&left).unwrap();
+    std::fs::set_permissions(&left, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&left, Some(NEO4J_USER), Some(NEO4J_USER)).unwrap();
 
     // The drill's bin/neo4j says which user it ran as.
     let said = tempfile::tempdir().unwrap();

@@ -105,14 +105,7 @@ fn the_window_mirrors_only_what_changed_and_the_generation_equals_the_sources() 
         assert_generation_holds(&sb, &second, name, &now);
     }
     // Cross-check with the real tools: the archive is an ordinary tar.zst.
-    let listing = common::shell(
-        &format!(
-            "zstd -dc {}/structr.tar.zst | tar -t",
-            sb.repo.join(&second).display()
-        ),
-        sb.dir.path(),
-    );
-    let names = String::from_utf8_lossy(&listing.stdout);
+    let names = sb.archive_names(&second, "structr");
     assert!(
         names.contains("files/c/two.bin") && !names.contains("one.bin"),
         "{names}"

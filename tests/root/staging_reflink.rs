@@ -241,14 +241,7 @@ fn the_archive_kind_clones_only_what_changed_into_a_mirror_on_the_sources_file_s
     assert!(text(&frag).contains("shared"), "{}", text(&frag));
     assert_generation_holds(sb, &second);
     // The removed file is gone from the new generation (and in the one before).
-    let listing = common::shell(
-        &format!(
-            "zstd -dc {}/structr.tar.zst | tar -t",
-            sb.repo.join(&second).display()
-        ),
-        sb.dir.path(),
-    );
-    let names = String::from_utf8_lossy(&listing.stdout);
+    let names = sb.archive_names(&second, "structr");
     assert!(
         names.contains("files/9/new.bin") && !names.contains("f5.bin"),
         "{names}"

@@ -39,13 +39,6 @@ pub fn drill(c: &Copy, timeout: Duration, cancel: &Cancel, on: Sink) -> Result<S
             .create(d)
             .map_err(|e| OpError::failed(format!("cannot make {}: {e}", d.display())))?;
     }
-    let as_user = match c.user {
-        Some((uid, gid)) => {
-            hand_over(&[c.scratch, &work, &conf_dir, c.data], uid, gid)?;
-            format!(" as {}", user_name(uid))
-        }
-        None => String::new(),
-    };
     let production_conf = c.bin.conf_dir.join("neo4j.conf");
     let production = read_bounded(&production_conf)?;
     let ports = (0..6)
@@ -70,6 +63,18 @@ pub fn drill(c: &Copy, timeout: Duration, cancel: &Cancel, on: Sink) -> Result<S
         ))
     })?;
     copy_log_configs(&c.bin.conf_dir, &conf_dir, on);
+    // Read while only root can write in the scratch folder: afterwards the
+    // Neo4j user could put a link where structr.conf was.
+    let creds = super::counts::credentials(c);
+    // Handed over only once root has written everything it writes there, so
+    // Neo4j's user cannot race a link under one of root's writes.
+    let as_user = match c.user {
+        Some((uid, gid)) => {
+            hand_over(&[c.scratch, &work, &conf_dir, c.data], uid, gid)?;
+            format!(" as {}", user_name(uid))
+        }
+        None => String::new(),
+    };
     let db = database_name(&parse_properties(&production));
     on(Event::Info(format!(
         "starting {named} on the copy{as_user}: `{} console` with NEO4J_CONF={}, Bolt on 127.0.0.1:{} only",
@@ -107,7 +112,7 @@ pub fn drill(c: &Copy, timeout: Duration, cancel: &Cancel, on: Sink) -> Result<S
             on(Event::Info(format!(
                 "{named} is up on the copy after {secs:.1} s"
             )));
-            let counts = super::counts::counts(c, &bolt, &db, cancel);
+            let counts = super::counts::counts(c, creds.as_ref(), &bolt, &db, cancel);
             Ok((secs, counts))
         }
         Err(e) => Err(e),

@@ -30,7 +30,8 @@ pub fn drill(
     cancel: &Cancel,
     on: Sink,
 ) -> Result<String, OpError> {
-    let name = format!("structr-backup-drill-{}", std::process::id());
+    remove_leftovers(cancel, on);
+    let name = format!("{PREFIX}{}", std::process::id());
     let mount = format!("{}:/data", data.display());
     let db = database(data);
     let _ = docker(&["rm", "-f", "-v", &name], QUICK, cancel);
@@ -105,6 +106,46 @@ pub fn drill(
         )),
     }
     Ok(proved)
+}
+
+/// A drill's container is `<PREFIX><our process id>`.
+const PREFIX: &str = "structr-backup-drill-";
+
+/// Removes the containers of drills that died before they could (killed, the
+/// terminal gone): named by a drill, the process in the name gone. A drill
+/// still running, for this installation or another, keeps its own.
+fn remove_leftovers(cancel: &Cancel, on: Sink) {
+    let filter = format!("name=^{PREFIX}");
+    let Ok(out) = docker(
+        &["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"],
+        QUICK,
+        cancel,
+    ) else {
+        return;
+    };
+    for name in out.stdout.lines() {
+        let digits = name
+            .strip_prefix(PREFIX)
+            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
+        let Some(pid) = digits.and_then(|d| d.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() as i32 || crate::sys::process_alive(pid) {
+            continue;
+        }
+        match docker(&["rm", "-f", "-v", name], QUICK, cancel) {
+            Ok(o) if o.success() => on(Event::Info(format!(
+                "removed container {name}, which an interrupted drill left (process {pid})"
+            ))),
+            Ok(o) => on(Event::Warning(format!(
+                "cannot remove container {name}, which an interrupted drill left: {}",
+                o.tail()
+            ))),
+            Err(e) => on(Event::Warning(format!(
+                "cannot remove container {name}, which an interrupted drill left: {e}"
+            ))),
+        }
+    }
 }
 
 /// `docker ARGS`, bounded by `timeout` and cancelled with the drill.

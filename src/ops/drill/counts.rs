@@ -1,8 +1,6 @@
 //! Node and relationship counts of the copy's running Neo4j, through the
 //! installation's `cypher-shell`, as the user Structr connects as.
 
-use std::path::Path;
-
 use super::copy::{read_bounded, Copy, QUICK};
 use crate::cancel::Cancel;
 use crate::install::conf::parse_properties;
@@ -13,6 +11,7 @@ use crate::secrets::Secret;
 /// connects as (its password goes in the environment, never in argv).
 pub(super) fn counts(
     c: &Copy,
+    creds: Option<&(String, Secret)>,
     bolt: &str,
     db: &str,
     cancel: &Cancel,
@@ -21,7 +20,6 @@ pub(super) fn counts(
         .bin
         .cypher_shell()
         .ok_or("no cypher-shell beside neo4j or in /usr/bin")?;
-    let creds = c.structr.and_then(|s| credentials(&s.join("structr.conf")));
     both(|query| {
         let mut cmd = Cmd::new(&shell)
             .args([
@@ -35,7 +33,7 @@ pub(super) fn counts(
             ])
             .timeout(QUICK)
             .cancel(cancel);
-        if let Some((user, password)) = &creds {
+        if let Some((user, password)) = creds {
             cmd = cmd
                 .env("NEO4J_USERNAME", user)
                 .env("NEO4J_PASSWORD", password.expose());
@@ -64,9 +62,11 @@ pub(super) fn both(ask: impl Fn(&str) -> Result<Output, String>) -> Result<(i64,
     ))
 }
 
-/// The user and password of Structr's active database connection (structr.conf).
-fn credentials(path: &Path) -> Option<(String, Secret)> {
-    let p = parse_properties(&read_bounded(path).ok()?);
+/// The user and password of Structr's active database connection, from the
+/// copy's structr.conf.
+pub(super) fn credentials(c: &Copy) -> Option<(String, Secret)> {
+    let path = c.structr?.join("structr.conf");
+    let p = parse_properties(&read_bounded(&path).ok()?);
     let active = p.get("nodeservice.active");
     let get = |key: &str| {
         active

@@ -47,7 +47,7 @@ impl Drop for Scratch {
 pub fn run(ctx: &Context, cfg: &DrillConfig, id: &str, on: Sink) -> Result<DrillRecord, OpError> {
     let m = ctx.store.manifest(id)?;
     check_scratch(ctx.inst, &cfg.scratch)?;
-    remove_leftovers(&cfg.scratch, on);
+    remove_leftovers(&cfg.scratch, ctx.inst, on);
     if let Some(why) = super::snapshot::restore_refusal(&m) {
         return Err(OpError::Refused(format!(
             "{why}; a drill needs a generation with archives (drill another id)"
@@ -133,26 +133,28 @@ fn drill_pid(name: &str) -> Option<i32> {
 
 /// Removes the copies that drills killed before they could clean up left in
 /// `scratch` (they hold structr.conf with the superuser password, and the store).
-/// Only folders with a drill copy's name, made by us (our uid, mode 0700, not a
-/// link) by a process that is gone; nothing else in the folder is touched.
-pub fn remove_leftovers(scratch: &Path, on: Sink) -> Vec<PathBuf> {
+/// Only folders with a drill copy's name, made by us (our uid, or the Neo4j
+/// user we handed it to; mode 0700, not a link) by a process that is gone;
+/// nothing else in the folder is touched.
+pub fn remove_leftovers(scratch: &Path, inst: &Installation, on: Sink) -> Vec<PathBuf> {
     use std::os::unix::fs::MetadataExt;
     let mut removed = Vec::new();
     let Ok(entries) = std::fs::read_dir(scratch) else {
         return removed;
     };
     let me = nix::unistd::geteuid().as_raw();
+    let handed = service_user(inst).map(|(uid, _)| uid);
     for entry in entries.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(drill_pid) else {
             continue;
         };
         let path = entry.path();
-        let ours = std::fs::symlink_metadata(&path)
-            .is_ok_and(|m| m.is_dir() && m.uid() == me && m.mode() & 0o777 == 0o700);
+        let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| {
+            let by = m.uid() == me || Some(m.uid()) == handed;
+            m.is_dir() && by && m.mode() & 0o777 == 0o700
+        });
         // A drill still running (here or for another installation) keeps its copy.
-        let alive = pid == std::process::id() as i32
-            || nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
-                .map_or_else(|e| e != nix::errno::Errno::ESRCH, |()| true);
+        let alive = pid == std::process::id() as i32 || crate::sys::process_alive(pid);
         if !ours || alive {
             continue;
         }
